@@ -1,0 +1,67 @@
+//! The library's error type: every failure names the file or input it concerns.
+
+use std::path::PathBuf;
+
+/// Errors raised by clipscope's library code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// A configuration file is malformed or lacks a required key.
+    #[error("{path}: {message}")]
+    Config {
+        /// The configuration file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The model weights do not match the configuration.
+    #[error("{path}: {message}")]
+    Weights {
+        /// The weights file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// An image could not be decoded.
+    #[error("{path}: not a readable image: {message}")]
+    Image {
+        /// The image file.
+        path: PathBuf,
+        /// The decoder's complaint.
+        message: String,
+    },
+    /// The model argument names nothing that can be loaded.
+    #[error("{0}")]
+    Model(String),
+    /// An argument is out of range or malformed.
+    #[error("{0}")]
+    Invalid(String),
+    /// The tokenizer failed.
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    /// A tensor operation failed.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+}
+
+/// Shorthand for results carrying [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// A [`Error::Config`] for `path`.
+    pub fn config(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Config { path: path.into(), message: message.into() }
+    }
+
+    /// A [`Error::Io`] for `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}

@@ -1,0 +1,143 @@
+//! Images in, model inputs out: decoding any common file to RGB and CLIP's preprocessing.
+
+mod resample;
+
+use std::path::Path;
+
+use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
+
+pub use resample::{Resample, resize};
+
+use crate::{Error, Result};
+
+/// How the image is brought to the model's resolution before cropping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResizeMode {
+    /// Shortest side to `resize`, aspect kept (CLIPImageProcessor, open_clip `shortest`).
+    Shortest,
+    /// Both sides to `resize`, aspect ignored (open_clip `squash`).
+    Squash,
+}
+
+/// CLIP's image preprocessing: resize, centre crop, rescale, normalise.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Preprocess {
+    /// Target of the resize (shortest edge, or both sides when squashing).
+    pub resize: usize,
+    /// Centre crop (height, width).
+    pub crop: (usize, usize),
+    /// Per-channel mean subtracted after rescaling.
+    pub mean: [f32; 3],
+    /// Per-channel std divided after subtracting the mean.
+    pub std: [f32; 3],
+    /// Resampling filter.
+    pub resample: Resample,
+    /// Resize mode.
+    pub mode: ResizeMode,
+    /// torchvision's `CenterCrop` rounds the offset half-to-even (open_clip); transformers
+    /// floors it.
+    pub crop_rounding_half_even: bool,
+    /// Whether to resize at all.
+    pub do_resize: bool,
+    /// Whether to centre-crop.
+    pub do_center_crop: bool,
+    /// Whether to normalise with `mean` / `std`.
+    pub do_normalize: bool,
+    /// Factor from 8-bit values to the model's range (1/255).
+    pub rescale: f32,
+}
+
+/// OpenAI's normalisation constants, the default for every CLIP checkpoint but LAION's ViT-L/14.
+pub const OPENAI_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+/// See [`OPENAI_MEAN`].
+pub const OPENAI_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
+
+impl Preprocess {
+    /// CLIPImageProcessor's defaults at side `size`.
+    pub fn openai(size: usize) -> Self {
+        Self {
+            resize: size,
+            crop: (size, size),
+            mean: OPENAI_MEAN,
+            std: OPENAI_STD,
+            resample: Resample::Bicubic,
+            mode: ResizeMode::Shortest,
+            crop_rounding_half_even: false,
+            do_resize: true,
+            do_center_crop: true,
+            do_normalize: true,
+            rescale: 1.0 / 255.0,
+        }
+    }
+
+    /// The RGB image the model sees, before rescaling and normalisation.
+    pub fn geometry(&self, img: &RgbImage) -> Result<RgbImage> {
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let mut cur = if self.do_resize {
+            let (nw, nh) = match self.mode {
+                ResizeMode::Squash => (self.resize, self.resize),
+                // transformers `get_resize_output_image_size` and torchvision
+                // `_compute_resized_output_size`: long = int(size * long / short).
+                ResizeMode::Shortest if w <= h => (self.resize, (self.resize as f64 * h as f64 / w as f64) as usize),
+                ResizeMode::Shortest => ((self.resize as f64 * w as f64 / h as f64) as usize, self.resize),
+            };
+            resize(img, nw, nh, self.resample)
+        } else {
+            img.clone()
+        };
+        if self.do_center_crop {
+            let (ch, cw) = self.crop;
+            let (w, h) = (cur.width() as usize, cur.height() as usize);
+            if w < cw || h < ch {
+                return Err(Error::Invalid(format!("image of {w}x{h} is smaller than the {cw}x{ch} crop")));
+            }
+            let offset = |total: usize, crop: usize| {
+                let diff = total - crop;
+                if self.crop_rounding_half_even && diff % 4 == 1 {
+                    diff / 2 // round(k + 0.5) to even k
+                } else if self.crop_rounding_half_even {
+                    diff.div_ceil(2)
+                } else {
+                    diff / 2
+                }
+            };
+            let (top, left) = (offset(h, ch), offset(w, cw));
+            cur = image::imageops::crop_imm(&cur, left as u32, top as u32, cw as u32, ch as u32).to_image();
+        }
+        Ok(cur)
+    }
+
+    /// Preprocesses a decoded image into a channel-major `3 × H × W` buffer.
+    pub fn apply(&self, img: &RgbImage) -> Result<Vec<f32>> {
+        let img = self.geometry(img)?;
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let mut out = vec![0f32; 3 * w * h];
+        for (i, px) in img.pixels().enumerate() {
+            for c in 0..3 {
+                // transformers rescales in float64, then normalises in float32.
+                let v = (f64::from(px.0[c]) * f64::from(self.rescale)) as f32;
+                out[c * w * h + i] = if self.do_normalize { (v - self.mean[c]) / self.std[c] } else { v };
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Decodes an image file of any common format to RGB, honouring its EXIF orientation.
+///
+/// Alpha is dropped (as PIL's `convert("RGB")` does), greyscale is replicated, 16-bit channels
+/// are scaled to 8 bits, palettes are expanded and CMYK JPEGs converted.
+pub fn load_rgb(path: &Path) -> Result<RgbImage> {
+    let bad = |e: image::ImageError| Error::Image { path: path.to_path_buf(), message: e.to_string() };
+    let reader = ImageReader::open(path).map_err(|e| Error::io(path, e))?;
+    let reader = reader.with_guessed_format().map_err(|e| Error::io(path, e))?;
+    if reader.format().is_none() {
+        return Err(Error::Image { path: path.to_path_buf(), message: "unknown image format".into() });
+    }
+    let mut decoder = reader.into_decoder().map_err(bad)?;
+    let orientation = decoder.orientation().map_err(bad)?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(bad)?;
+    img.apply_orientation(orientation);
+    Ok(img.to_rgb8())
+}

@@ -1,0 +1,12 @@
+//! clipscope: a terminal microscope for CLIP.
+//!
+//! The engine loads CLIP checkpoints (Hugging Face or open_clip format), runs the vision and text
+//! towers with candle, and decomposes every image embedding into the direct effects of each
+//! attention head, source token and MLP (the convention of clip_text_span's `prs_hook.py`).
+
+pub mod device;
+pub mod error;
+pub mod image;
+pub mod model;
+
+pub use error::{Error, Result};

@@ -1,0 +1,130 @@
+//! One pre-LayerNorm residual block, shared by the vision and text towers, with hooks that
+//! expose what the decomposition needs: the CLS row of every head's output, the CLS query's
+//! attention row and the values.
+
+use candle_core::{IndexOp, Tensor};
+
+use super::config::{Format, TowerConfig};
+use super::layers::{Dense, LayerNorm, activate, softmax};
+use super::weights::Weights;
+use crate::Result;
+
+/// What to keep from a block's attention besides its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capture {
+    /// Nothing.
+    None,
+    /// The per-head CLS-row output `A[h,0,:] · V_h` (B, H, d).
+    Heads,
+    /// Also the CLS attention row (B, H, T) and the values (B, H, T, d).
+    Tokens,
+}
+
+/// What a block returns.
+pub struct BlockOut {
+    /// The residual stream after the block: (B, T, D), or (B, 1, D) in CLS-only mode.
+    pub x: Tensor,
+    /// The MLP output at the CLS token, bias included (B, D).
+    pub mlp_cls: Tensor,
+    /// Per-head CLS-row outputs before W_O (B, H, d), when captured.
+    pub head_cls: Option<Tensor>,
+    /// CLS attention row (B, H, T) and values (B, H, T, d), when captured.
+    pub tokens: Option<(Tensor, Tensor)>,
+}
+
+/// A residual block: x += MSA(LN1(x)); x += MLP(LN2(x)).
+pub struct Block {
+    ln1: LayerNorm,
+    /// Fused Q, K, V projection (D → 3D), the Q part pre-scaled by d^-1/2.
+    qkv: Dense,
+    /// out_proj (D → D), stored (in, out): head h owns rows h·d..(h+1)·d.
+    pub out: Dense,
+    ln2: LayerNorm,
+    fc1: Dense,
+    fc2: Dense,
+    heads: usize,
+    activation: super::config::Activation,
+}
+
+impl Block {
+    /// Loads block `prefix` (e.g. `vision_model.encoder.layers.3` or
+    /// `visual.transformer.resblocks.3`) of a checkpoint in `format`.
+    pub fn load(w: &Weights, format: Format, prefix: &str, cfg: &TowerConfig) -> Result<Self> {
+        let (dm, mlp) = (cfg.width, cfg.mlp_dim);
+        let p = |s: &str| format!("{prefix}.{s}");
+        // q, k, v stacked as rows (3D, D) like open_clip's in_proj_weight.
+        let (in_w, in_b) = match format {
+            Format::HuggingFace => {
+                let get = |n: &str| -> Result<(Tensor, Tensor)> {
+                    Ok((w.get(&p(&format!("self_attn.{n}_proj.weight")), &[dm, dm])?, w.get(&p(&format!("self_attn.{n}_proj.bias")), &[dm])?))
+                };
+                let (qw, qb) = get("q")?;
+                let (kw, kb) = get("k")?;
+                let (vw, vb) = get("v")?;
+                (Tensor::cat(&[qw, kw, vw], 0)?, Tensor::cat(&[qb, kb, vb], 0)?)
+            }
+            Format::OpenClip => (w.get(&p("attn.in_proj_weight"), &[3 * dm, dm])?, w.get(&p("attn.in_proj_bias"), &[3 * dm])?),
+        };
+        // Fold the attention scale d^-1/2 into the Q rows (transformers scales q after the
+        // projection, open_clip inside scaled_dot_product_attention: the same product).
+        let scale = (cfg.head_dim() as f64).powf(-0.5);
+        let qs = Tensor::cat(&[(in_w.narrow(0, 0, dm)? * scale)?, in_w.narrow(0, dm, 2 * dm)?], 0)?;
+        let bs = Tensor::cat(&[(in_b.narrow(0, 0, dm)? * scale)?, in_b.narrow(0, dm, 2 * dm)?], 0)?;
+        let qkv = Dense::from_torch(&qs, bs)?;
+        let (ln1, ln2, out, fc1, fc2) = match format {
+            Format::HuggingFace => (
+                LayerNorm::load(w, &p("layer_norm1"), dm, cfg.eps)?,
+                LayerNorm::load(w, &p("layer_norm2"), dm, cfg.eps)?,
+                Dense::load(w, &p("self_attn.out_proj"), dm, dm)?,
+                Dense::load(w, &p("mlp.fc1"), dm, mlp)?,
+                Dense::load(w, &p("mlp.fc2"), mlp, dm)?,
+            ),
+            Format::OpenClip => (
+                LayerNorm::load(w, &p("ln_1"), dm, cfg.eps)?,
+                LayerNorm::load(w, &p("ln_2"), dm, cfg.eps)?,
+                Dense::load(w, &p("attn.out_proj"), dm, dm)?,
+                Dense::load(w, &p("mlp.c_fc"), dm, mlp)?,
+                Dense::load(w, &p("mlp.c_proj"), mlp, dm)?,
+            ),
+        };
+        Ok(Self { ln1, qkv, out, ln2, fc1, fc2, heads: cfg.heads, activation: cfg.activation })
+    }
+
+    /// Runs the block on `x` (B, T, D).
+    ///
+    /// `mask` is added to the attention logits (the text tower's causal mask). With `cls_only`
+    /// only the CLS query is computed after the keys and values: the last vision layer needs
+    /// nothing else, since the image embedding reads the CLS row alone.
+    pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>, capture: Capture, cls_only: bool) -> Result<BlockOut> {
+        let (b, t, dm) = x.dims3()?;
+        let (h, d) = (self.heads, dm / self.heads);
+        let y = self.ln1.forward(x)?;
+        let qkv = self.qkv.forward(&y.reshape((b * t, dm))?)?.reshape((b, t, 3, h, d))?;
+        let split = |i: usize| -> Result<Tensor> { Ok(qkv.i((.., .., i))?.transpose(1, 2)?.contiguous()?) };
+        let (k, v) = (split(1)?, split(2)?); // (B, H, T, d)
+        let q = if cls_only { qkv.i((.., 0..1, 0))?.transpose(1, 2)?.contiguous()? } else { split(0)? };
+        let mut logits = q.matmul(&k.t()?)?; // (B, H, Tq, T)
+        if let Some(m) = mask {
+            logits = logits.broadcast_add(m)?;
+        }
+        let att = softmax(&logits)?;
+        let o = att.matmul(&v)?; // (B, H, Tq, d)
+        let tq = if cls_only { 1 } else { t };
+        let head_cls = match capture {
+            Capture::None => None,
+            _ => Some(o.i((.., .., 0))?),
+        };
+        let tokens = match capture {
+            Capture::Tokens => Some((att.i((.., .., 0))?, v)),
+            _ => None,
+        };
+        let merged = o.transpose(1, 2)?.reshape((b * tq, dm))?;
+        let attn_out = self.out.forward(&merged)?.reshape((b, tq, dm))?;
+        let x = if cls_only { x.i((.., 0..1))? } else { x.clone() };
+        let x = (x + attn_out)?;
+        let hidden = self.ln2.forward(&x)?.reshape((b * tq, dm))?;
+        let z = self.fc2.forward(&activate(self.activation, &self.fc1.forward(&hidden)?)?)?.reshape((b, tq, dm))?;
+        let mlp_cls = z.i((.., 0))?;
+        Ok(BlockOut { x: (x + z)?, mlp_cls, head_cls, tokens })
+    }
+}

@@ -1,0 +1,151 @@
+//! The per-head, per-token and per-MLP direct effects on the normalised image embedding.
+//!
+//! Ports the convention of clip_text_span's `prs_hook.py` (`_normalize_mlps`,
+//! `_normalize_attentions`, `finalize`): ln_post is linearised with the statistics of the
+//! image's own final residual r, and each component c with share w is projected as
+//! `(γ ⊙ (c − w·μ)/σ + w·β) · P / ‖e‖` (REFERENCE.md §5.3). The shares are 1/K for the pre term and
+//! each MLP, 1/(K·T·H) for each (token, head) term, K = 2L + 1; the out_proj bias is split evenly
+//! over the T·H terms of its layer.
+//!
+//! The projection is folded per layer (DEPENDENCIES.md §2.3): `M_l = W_O^l · diag(γ) · P`
+//! reshaped (H, d, E), so a head's effect is its CLS-row output (d numbers) times a d × E matrix.
+
+use std::sync::OnceLock;
+
+use candle_core::{D, DType, Tensor};
+
+use super::block::Capture;
+use super::layers::mean_var;
+use super::vision::{Trace, VisionTower};
+use crate::Result;
+
+/// Per-image decomposition of a batch.
+#[derive(Debug, Clone)]
+pub struct Decomposition {
+    /// The 0-based layers whose heads are reported, ascending.
+    pub layers: Vec<usize>,
+    /// Unit image embeddings (B, E).
+    pub embedding: Tensor,
+    /// Per-head direct effects (B, layers.len(), H, E).
+    pub heads: Tensor,
+    /// Pre term and MLP direct effects (B, L + 1, E): index 0 the ln_pre CLS row, l + 1 layer l.
+    pub mlps: Tensor,
+    /// Per-token per-head effects (B, layers.len(), T, H, E), when requested.
+    pub tokens: Option<Tensor>,
+}
+
+/// Precomputed folds of ln_post's γ, β and the projection P (all f32).
+pub struct Folds {
+    /// γ · P (E).
+    g: Tensor,
+    /// β · P (E).
+    beta_p: Tensor,
+    /// diag(γ) · P (D, E).
+    gamma_p: Tensor,
+    /// Per layer (γ ⊙ b_O) · P (E).
+    bias_p: Vec<Tensor>,
+    /// Per layer M_l (H, d, E), built on first use.
+    heads: Vec<OnceLock<Tensor>>,
+}
+
+impl Folds {
+    /// Folds the tower's ln_post and projection.
+    pub fn new(tower: &VisionTower) -> Result<Self> {
+        let gamma = &tower.ln_post.weight;
+        let p = &tower.proj;
+        let row = |v: &Tensor| -> Result<Tensor> { Ok(v.unsqueeze(0)?.matmul(p)?.squeeze(0)?) };
+        let gamma_p = p.broadcast_mul(&gamma.unsqueeze(1)?)?;
+        let bias_p = tower
+            .blocks
+            .iter()
+            .map(|b| row(&(b.out.bias.to_dtype(DType::F32)? * gamma)?))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            g: row(gamma)?,
+            beta_p: row(&tower.ln_post.bias)?,
+            gamma_p,
+            bias_p,
+            heads: (0..tower.blocks.len()).map(|_| OnceLock::new()).collect(),
+        })
+    }
+
+    fn head_matrix(&self, tower: &VisionTower, layer: usize) -> Result<&Tensor> {
+        if let Some(m) = self.heads[layer].get() {
+            return Ok(m);
+        }
+        let cfg = &tower.cfg.tower;
+        // out.weight is W_Oᵀ (D_in, D_out); row block h is head h's d × D slice.
+        let wo = tower.blocks[layer].out.weight.to_dtype(DType::F32)?;
+        let m = wo.matmul(&self.gamma_p)?.reshape((cfg.heads, cfg.head_dim(), self.g.dim(0)?))?;
+        Ok(self.heads[layer].get_or_init(|| m))
+    }
+}
+
+/// Per-image ln_post statistics.
+struct Stats {
+    mu: Tensor,
+    sigma: Tensor,
+    norm: Tensor,
+}
+
+impl Stats {
+    /// `((x − w·μ·g)/σ + w·βP)/‖e‖` for x of shape (B, …, E).
+    fn finish(&self, folds: &Folds, x: &Tensor, w: f64) -> Result<Tensor> {
+        let rank = x.rank();
+        let per_image = |t: &Tensor| -> Result<Tensor> {
+            let mut shape = vec![t.dim(0)?];
+            shape.resize(rank, 1);
+            Ok(t.reshape(shape)?)
+        };
+        let (mu, sigma, norm) = (per_image(&self.mu)?, per_image(&self.sigma)?, per_image(&self.norm)?);
+        let centred = x.broadcast_sub(&mu.broadcast_mul(&(&folds.g * w)?)?)?;
+        Ok(centred.broadcast_div(&sigma)?.broadcast_add(&(&folds.beta_p * w)?)?.broadcast_div(&norm)?)
+    }
+}
+
+/// Which layers to capture for a decomposition.
+pub fn captures(layers: &[usize], n_layers: usize, tokens: bool) -> Vec<Capture> {
+    let kind = if tokens { Capture::Tokens } else { Capture::Heads };
+    (0..n_layers).map(|l| if layers.contains(&l) { kind } else { Capture::None }).collect()
+}
+
+/// Turns a forward trace into direct effects for `layers` (which must have been captured).
+pub fn decompose(tower: &VisionTower, folds: &Folds, trace: &Trace, layers: &[usize]) -> Result<Decomposition> {
+    let cfg = &tower.cfg;
+    let (n_layers, h, t) = (cfg.tower.layers, cfg.tower.heads, cfg.tokens());
+    let k = (2 * n_layers + 1) as f64;
+    let r = &trace.residual;
+    let (mu, var) = mean_var(r)?;
+    let sigma = (var + cfg.tower.eps)?.sqrt()?;
+    let e = tower.embed(r)?;
+    let norm = e.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?;
+    let stats = Stats { mu: mu.squeeze(1)?, sigma: sigma.squeeze(1)?, norm: norm.squeeze(1)? };
+    let embedding = e.broadcast_div(&norm)?;
+
+    let raw_mlps: Vec<&Tensor> = std::iter::once(&trace.pre).chain(trace.mlp_cls.iter()).collect();
+    let raw_mlps = Tensor::stack(&raw_mlps, 1)?; // (B, L+1, D)
+    let mlps = stats.finish(folds, &raw_mlps.broadcast_matmul(&folds.gamma_p)?, 1.0 / k)?;
+
+    let mut heads = Vec::with_capacity(layers.len());
+    let mut tokens = Vec::with_capacity(layers.len());
+    for &l in layers {
+        let m = folds.head_matrix(tower, l)?;
+        let z = trace.head_cls[l].as_ref().ok_or_else(|| crate::Error::Invalid(format!("layer {l} was not captured")))?;
+        // (B, H, d) → (H, B, d) · (H, d, E) → (B, H, E)
+        let proj = z.transpose(0, 1)?.contiguous()?.matmul(m)?.transpose(0, 1)?;
+        let proj = proj.broadcast_add(&(&folds.bias_p[l] / h as f64)?)?;
+        heads.push(stats.finish(folds, &proj, 1.0 / (k * h as f64))?);
+        if let Some((a0, v)) = &trace.tokens[l] {
+            let (b, _, _, d) = v.dims4()?;
+            // (B, H, T, d) → (H, B·T, d) · (H, d, E) → (B, H, T, E), weighted by the CLS attention.
+            let vm = v.transpose(0, 1)?.contiguous()?.reshape((h, b * t, d))?.matmul(m)?;
+            let vm = vm.reshape((h, b, t, ()))?.transpose(0, 1)?;
+            let proj = vm.broadcast_mul(&a0.unsqueeze(3)?)?.broadcast_add(&(&folds.bias_p[l] / (t * h) as f64)?)?;
+            let per_token = stats.finish(folds, &proj, 1.0 / (k * (t * h) as f64))?;
+            tokens.push(per_token.transpose(1, 2)?); // (B, T, H, E)
+        }
+    }
+    let heads = Tensor::stack(&heads, 1)?.contiguous()?;
+    let tokens = if tokens.is_empty() { None } else { Some(Tensor::stack(&tokens, 1)?.contiguous()?) };
+    Ok(Decomposition { layers: layers.to_vec(), embedding, heads, mlps, tokens })
+}

@@ -1,0 +1,82 @@
+//! Fetching checkpoints from the Hugging Face Hub into its standard cache (feature `hub`).
+
+use super::files::{HF_FILES, ModelFiles, OPEN_CLIP_FILES};
+#[cfg(feature = "hub")]
+use super::source::{hf_cache_dir, hub_offline};
+use crate::{Error, Result};
+
+/// Files of the Hugging Face format that a CLIP repository may lack.
+#[cfg(feature = "hub")]
+const OPTIONAL: [&str; 2] = ["preprocessor_config.json", "tokenizer.json"];
+
+/// Repository whose `tokenizer.json` serves checkpoints that ship none: every CLIP uses the
+/// same BPE vocabulary.
+#[cfg(feature = "hub")]
+const TOKENIZER_FALLBACK: &str = "openai/clip-vit-base-patch32";
+
+/// Downloads (or, offline, finds in the cache) the files of `repo` at `revision`.
+#[cfg(feature = "hub")]
+pub fn fetch(repo: &str, revision: Option<&str>) -> Result<ModelFiles> {
+    use hf_hub::{HFClient, HFClientSync, HFError};
+
+    let offline = hub_offline();
+    let cache = hf_cache_dir();
+    let hub_err = |e: HFError| Error::Model(format!("{repo}: {e}"));
+    let inner = HFClient::builder().cache_dir(&cache).build().map_err(hub_err)?;
+    let client = HFClientSync::from_inner(inner).map_err(hub_err)?;
+    let (org, name) = repo.split_once('/').ok_or_else(|| Error::Model(format!("{repo}: expected org/name")))?;
+    let fetch_at = |repo_org: &str, repo_name: &str, file: &str, revision: Option<&str>| -> Result<Option<std::path::PathBuf>> {
+        let r = client
+            .model(repo_org, repo_name)
+            .download_file()
+            .filename(file)
+            .maybe_revision(revision.map(str::to_string))
+            .local_files_only(offline)
+            .send();
+        match r {
+            Ok(p) => Ok(Some(p)),
+            Err(HFError::EntryNotFound { .. } | HFError::LocalEntryNotFound { .. }) => Ok(None),
+            Err(e) => Err(Error::Model(format!("{repo_org}/{repo_name}: {e}"))),
+        }
+    };
+    let get = |o: &str, n: &str, file: &str| fetch_at(o, n, file, revision);
+    let mut dir = None;
+    for set in [HF_FILES, OPEN_CLIP_FILES] {
+        let first = get(org, name, set[0])?;
+        if let Some(cfg) = first {
+            if get(org, name, set[1])?.is_some() {
+                dir = cfg.parent().map(std::path::Path::to_path_buf);
+                if set == HF_FILES {
+                    get(org, name, OPTIONAL[0])?;
+                }
+                break;
+            }
+        }
+    }
+    let Some(dir) = dir else {
+        let how = if offline {
+            format!("is not in the Hugging Face cache {} and HF_HUB_OFFLINE is set", cache.display())
+        } else {
+            "has no safetensors CLIP checkpoint (config.json + model.safetensors or open_clip_config.json + open_clip_model.safetensors)".into()
+        };
+        return Err(Error::Model(format!("model {repo} {how}")));
+    };
+    let mut files = ModelFiles::from_dir(&dir, repo)?;
+    if files.tokenizer.is_none() {
+        files.tokenizer = get(org, name, OPTIONAL[1])?;
+    }
+    if files.tokenizer.is_none() {
+        let (o, n) = TOKENIZER_FALLBACK.split_once('/').unwrap_or_default();
+        files.tokenizer = fetch_at(o, n, "tokenizer.json", None)?;
+    }
+    Ok(files)
+}
+
+/// Without the `hub` feature only local directories load.
+#[cfg(not(feature = "hub"))]
+pub fn fetch(repo: &str, _revision: Option<&str>) -> Result<ModelFiles> {
+    let _ = (HF_FILES, OPEN_CLIP_FILES);
+    Err(Error::Model(format!(
+        "model {repo}: this clipscope was built without the `hub` feature; pass a local directory"
+    )))
+}

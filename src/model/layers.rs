@@ -1,0 +1,86 @@
+//! The building blocks shared by both towers: LayerNorm, dense layers and activations.
+
+use candle_core::{D, DType, Tensor};
+
+use super::config::Activation;
+use super::weights::Weights;
+use crate::Result;
+
+/// LayerNorm over the last dimension, computed in f32 whatever the model's dtype.
+#[derive(Clone)]
+pub struct LayerNorm {
+    /// γ in f32.
+    pub weight: Tensor,
+    /// β in f32.
+    pub bias: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    /// Loads `{prefix}.weight` and `{prefix}.bias` of width `dim`.
+    pub fn load(w: &Weights, prefix: &str, dim: usize, eps: f64) -> Result<Self> {
+        Ok(Self {
+            weight: w.get_as(&format!("{prefix}.weight"), &[dim], DType::F32)?,
+            bias: w.get_as(&format!("{prefix}.bias"), &[dim], DType::F32)?,
+            eps,
+        })
+    }
+
+    /// Normalises `x` (any shape, last dim = width), returning x's dtype.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let dtype = x.dtype();
+        let x32 = x.to_dtype(DType::F32)?;
+        let y = candle_nn::ops::layer_norm(&x32, &self.weight, &self.bias, self.eps as f32)?;
+        Ok(y.to_dtype(dtype)?)
+    }
+}
+
+/// A dense layer stored as `x · W + b` with W laid out (in, out) for a copy-free matmul.
+#[derive(Clone)]
+pub struct Dense {
+    /// (in, out).
+    pub weight: Tensor,
+    /// (out).
+    pub bias: Tensor,
+}
+
+impl Dense {
+    /// From a PyTorch `Linear` weight laid out (out, in) and its bias.
+    pub fn from_torch(weight: &Tensor, bias: Tensor) -> Result<Self> {
+        Ok(Self { weight: weight.t()?.contiguous()?, bias })
+    }
+
+    /// Loads `{prefix}.weight` (out, in) and `{prefix}.bias` (out).
+    pub fn load(w: &Weights, prefix: &str, input: usize, output: usize) -> Result<Self> {
+        let weight = w.get(&format!("{prefix}.weight"), &[output, input])?;
+        Self::from_torch(&weight, w.get(&format!("{prefix}.bias"), &[output])?)
+    }
+
+    /// Applies the layer to `x` of shape (N, in).
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(x.matmul(&self.weight)?.broadcast_add(&self.bias)?)
+    }
+}
+
+/// Applies an activation function.
+pub fn activate(act: Activation, x: &Tensor) -> Result<Tensor> {
+    Ok(match act {
+        Activation::QuickGelu => (x * candle_nn::ops::sigmoid(&(x * 1.702)?)?)?,
+        Activation::Gelu => x.gelu_erf()?,
+        Activation::GeluTanh => x.gelu()?,
+    })
+}
+
+/// Softmax over the last dimension in f32, returned in x's dtype.
+pub fn softmax(x: &Tensor) -> Result<Tensor> {
+    let dtype = x.dtype();
+    let y = candle_nn::ops::softmax_last_dim(&x.to_dtype(DType::F32)?)?;
+    Ok(y.to_dtype(dtype)?)
+}
+
+/// Mean and biased variance over the last dimension, as LayerNorm computes them.
+pub fn mean_var(x: &Tensor) -> Result<(Tensor, Tensor)> {
+    let mean = x.mean_keepdim(D::Minus1)?;
+    let var = x.broadcast_sub(&mean)?.sqr()?.mean_keepdim(D::Minus1)?;
+    Ok((mean, var))
+}

@@ -1,0 +1,130 @@
+//! The CLIP model: configuration, weights, both towers, the tokenizer and the decomposition.
+
+mod block;
+pub mod config;
+mod decompose;
+pub mod files;
+mod hub;
+mod layers;
+pub mod selection;
+pub mod source;
+mod text;
+pub mod tokenizer;
+mod vision;
+mod weights;
+
+use candle_core::{DType, Device, Tensor};
+
+pub use block::Capture;
+pub use config::{Activation, ClipConfig, Format};
+pub use decompose::Decomposition;
+pub use files::ModelFiles;
+pub use selection::LayerSelection;
+use tokenizer::ClipTokenizer;
+
+use crate::image::Preprocess;
+use crate::{Error, Result};
+
+/// A loaded CLIP checkpoint, ready to embed and decompose.
+pub struct Clip {
+    /// Where it came from (hub id, alias or directory).
+    pub name: String,
+    /// Architecture and preprocessing.
+    pub config: ClipConfig,
+    vision: vision::VisionTower,
+    text: text::TextTower,
+    tokenizer: Option<ClipTokenizer>,
+    folds: decompose::Folds,
+    device: Device,
+}
+
+impl Clip {
+    /// Loads a checkpoint's files onto `device`, computing in `dtype`.
+    pub fn load(files: &ModelFiles, device: &Device, dtype: DType) -> Result<Self> {
+        let mut config = files.config()?;
+        if let Some((mean, std)) = source::find_alias(&files.name).and_then(|a| a.mean_std) {
+            if config.preprocess.mean != mean || config.preprocess.std != std {
+                eprintln!(
+                    "clipscope: {}: using mean {mean:?} / std {std:?} (open_clip's values for this checkpoint) instead of the repository's",
+                    files.name
+                );
+            }
+            config.preprocess.mean = mean;
+            config.preprocess.std = std;
+        }
+        Self::from_config(files, config, device, dtype)
+    }
+
+    /// Loads weights for an already parsed configuration.
+    pub fn from_config(files: &ModelFiles, config: ClipConfig, device: &Device, dtype: DType) -> Result<Self> {
+        let w = weights::Weights::open(&files.weights, dtype, device)?;
+        let vision = vision::VisionTower::load(&w, config.format, &config.vision, config.embed_dim)?;
+        let text = text::TextTower::load(&w, config.format, &config.text, config.embed_dim)?;
+        let tokenizer = files
+            .tokenizer
+            .as_deref()
+            .map(|p| ClipTokenizer::load(p, config.text.context_length))
+            .transpose()?;
+        let folds = decompose::Folds::new(&vision)?;
+        Ok(Self { name: files.name.clone(), config, vision, text, tokenizer, folds, device: device.clone() })
+    }
+
+    /// The device the model runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The image preprocessing of this checkpoint.
+    pub fn preprocess(&self) -> &Preprocess {
+        &self.config.preprocess
+    }
+
+    /// Stacks preprocessed images (each 3·S·S values) into a (B, 3, S, S) tensor.
+    pub fn pixels(&self, images: &[Vec<f32>]) -> Result<Tensor> {
+        let s = self.config.vision.image_size;
+        let (b, n) = (images.len(), 3 * s * s);
+        if let Some(bad) = images.iter().find(|i| i.len() != n) {
+            return Err(Error::Invalid(format!("pixel buffer of {} values, expected 3x{s}x{s}", bad.len())));
+        }
+        let flat: Vec<f32> = images.iter().flatten().copied().collect();
+        Ok(Tensor::from_vec(flat, (b, 3, s, s), &self.device)?)
+    }
+
+    /// Decomposes a batch of normalised pixels (B, 3, S, S).
+    pub fn decompose(&self, pixels: &Tensor, layers: &[usize], tokens: bool) -> Result<Decomposition> {
+        let n = self.config.vision.tower.layers;
+        if let Some(&bad) = layers.iter().find(|&&l| l >= n) {
+            return Err(Error::Invalid(format!("layer {bad} does not exist: the model has layers 0..{}", n - 1)));
+        }
+        if layers.is_empty() {
+            return Err(Error::Invalid("the layer selection is empty".into()));
+        }
+        let trace = self.vision.trace(pixels, &decompose::captures(layers, n, tokens))?;
+        decompose::decompose(&self.vision, &self.folds, &trace, layers)
+    }
+
+    /// Unnormalised image embeddings (B, E).
+    pub fn image_features(&self, pixels: &Tensor) -> Result<Tensor> {
+        let trace = self.vision.trace(pixels, &[])?;
+        self.vision.embed(&trace.residual)
+    }
+
+    /// Token ids of `text` (start and end tokens included, no padding).
+    pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
+        self.tokenizer
+            .as_ref()
+            .ok_or_else(|| Error::Model(format!("{}: no tokenizer.json beside the weights", self.name)))?
+            .encode(text)
+    }
+
+    /// Unnormalised text embeddings (N, E) of token id sequences.
+    pub fn text_features(&self, ids: &[Vec<u32>]) -> Result<Tensor> {
+        self.text.forward(ids)
+    }
+}
+
+/// Rows scaled to unit L2 norm.
+pub fn l2_normalize(x: &Tensor) -> Result<Tensor> {
+    let norm = x.sqr()?.sum_keepdim(candle_core::D::Minus1)?.sqrt()?;
+    Ok(x.broadcast_div(&norm)?)
+}

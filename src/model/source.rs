@@ -1,0 +1,138 @@
+//! Resolving `--model`: a local directory, a short alias of the paper's models, or a Hugging Face
+//! Hub id with an optional `@revision`, fetched into the standard Hugging Face cache.
+
+use std::path::{Path, PathBuf};
+
+use super::files::ModelFiles;
+use crate::{Error, Result};
+
+/// One of the six checkpoints studied by Madasu et al. (CLIP-InterpreT).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Alias {
+    /// Short name, e.g. `vit-b-32/openai`.
+    pub alias: &'static str,
+    /// Hugging Face Hub repository.
+    pub repo: &'static str,
+    /// What it is.
+    pub description: &'static str,
+    /// Normalisation that overrides the repository's files (open_clip's `pretrained.py`).
+    #[serde(skip)]
+    pub mean_std: Option<([f32; 3], [f32; 3])>,
+}
+
+const INCEPTION: ([f32; 3], [f32; 3]) = ([0.5; 3], [0.5; 3]);
+
+/// The paper's six models.
+pub const ALIASES: &[Alias] = &[
+    Alias { alias: "vit-b-32/openai", repo: "openai/clip-vit-base-patch32", description: "ViT-B/32, OpenAI WIT-400M, QuickGELU", mean_std: None },
+    Alias { alias: "vit-b-16/openai", repo: "openai/clip-vit-base-patch16", description: "ViT-B/16, OpenAI WIT-400M, QuickGELU", mean_std: None },
+    Alias { alias: "vit-l-14/openai", repo: "openai/clip-vit-large-patch14", description: "ViT-L/14, OpenAI WIT-400M, QuickGELU", mean_std: None },
+    Alias { alias: "vit-b-16/laion2b", repo: "laion/CLIP-ViT-B-16-laion2B-s34B-b88K", description: "ViT-B/16, LAION-2B, GELU", mean_std: None },
+    Alias { alias: "vit-l-14/laion2b", repo: "laion/CLIP-ViT-L-14-laion2B-s32B-b82K", description: "ViT-L/14, LAION-2B, GELU, mean = std = 0.5", mean_std: Some(INCEPTION) },
+    Alias { alias: "vit-b-32/datacomp", repo: "laion/CLIP-ViT-B-32-DataComp.M-s128M-b4K", description: "ViT-B/32, DataComp-M, GELU", mean_std: None },
+];
+
+/// Looks up an alias (case-insensitive), or a hub repository that has one.
+pub fn find_alias(name: &str) -> Option<&'static Alias> {
+    let name = name.trim().to_ascii_lowercase();
+    ALIASES.iter().find(|a| a.alias == name || a.repo.to_ascii_lowercase() == name)
+}
+
+/// A parsed `--model` argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSpec {
+    /// A local directory.
+    Dir(PathBuf),
+    /// A hub repository `org/name` at a revision (default `main`).
+    Hub {
+        /// `org/name`.
+        repo: String,
+        /// Branch, tag or commit.
+        revision: Option<String>,
+    },
+}
+
+impl ModelSpec {
+    /// Parses `--model`: an existing directory wins, then aliases, then `org/name[@rev]`.
+    pub fn parse(spec: &str) -> Result<Self> {
+        let path = Path::new(spec);
+        if path.is_dir() {
+            return Ok(Self::Dir(path.to_path_buf()));
+        }
+        let (name, revision) = match spec.split_once('@') {
+            Some((n, r)) if !r.is_empty() => (n, Some(r.to_string())),
+            Some(_) => return Err(Error::Model(format!("unknown model {spec:?}: empty revision after '@'"))),
+            None => (spec, None),
+        };
+        if let Some(alias) = find_alias(name) {
+            return Ok(Self::Hub { repo: alias.repo.to_string(), revision });
+        }
+        let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        match name.split_once('/') {
+            Some((org, repo)) if valid(org) && valid(repo) && !name.starts_with('.') => {
+                Ok(Self::Hub { repo: name.to_string(), revision })
+            }
+            _ => Err(Error::Model(format!(
+                "unknown model {spec:?}: not a directory, not an alias (see `clipscope models`), not a hub id org/name"
+            ))),
+        }
+    }
+}
+
+/// The Hugging Face cache directory: `HF_HUB_CACHE`, `HUGGINGFACE_HUB_CACHE`, `$HF_HOME/hub`,
+/// `$XDG_CACHE_HOME/huggingface/hub`, `~/.cache/huggingface/hub` (huggingface_hub's order).
+pub fn hf_cache_dir() -> PathBuf {
+    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(p) = var("HF_HUB_CACHE").or_else(|| var("HUGGINGFACE_HUB_CACHE")) {
+        return p;
+    }
+    let home = var("HF_HOME").unwrap_or_else(|| {
+        var("XDG_CACHE_HOME")
+            .unwrap_or_else(|| var("HOME").unwrap_or_else(|| PathBuf::from(".")).join(".cache"))
+            .join("huggingface")
+    });
+    home.join("hub")
+}
+
+/// Whether `HF_HUB_OFFLINE` asks for no network access.
+pub fn hub_offline() -> bool {
+    std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+}
+
+/// The snapshot directories of `repo` already in the local Hugging Face cache.
+pub fn cached_snapshots(repo: &str) -> Vec<PathBuf> {
+    let dir = hf_cache_dir().join(format!("models--{}", repo.replace('/', "--"))).join("snapshots");
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// Resolves `--model` to local files, downloading from the hub when needed and allowed.
+pub fn resolve(spec: &str) -> Result<ModelFiles> {
+    match ModelSpec::parse(spec)? {
+        ModelSpec::Dir(dir) => ModelFiles::from_dir(&dir, spec),
+        ModelSpec::Hub { repo, revision } => super::hub::fetch(&repo, revision.as_deref()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_aliases_hub_ids_and_revisions() {
+        assert_eq!(
+            ModelSpec::parse("vit-b-32/openai").unwrap(),
+            ModelSpec::Hub { repo: "openai/clip-vit-base-patch32".into(), revision: None }
+        );
+        assert_eq!(
+            ModelSpec::parse("laion/CLIP-ViT-B-32-DataComp.M-s128M-b4K@abc123").unwrap(),
+            ModelSpec::Hub { repo: "laion/CLIP-ViT-B-32-DataComp.M-s128M-b4K".into(), revision: Some("abc123".into()) }
+        );
+        assert!(ModelSpec::parse("not a model").unwrap_err().to_string().contains("clipscope models"));
+        assert!(ModelSpec::parse("org/name@").is_err());
+        assert_eq!(find_alias("VIT-L-14/LAION2B").unwrap().mean_std, Some(INCEPTION));
+    }
+}

@@ -1,0 +1,130 @@
+//! The CLIP vision tower (ViT with a CLS token, ln_pre, ln_post and a bias-free projection),
+//! recording what the per-head decomposition needs on the way.
+//!
+//! Ports transformers' `CLIPVisionTransformer` / open_clip's `VisionTransformer.forward`; the
+//! tensor names mirror the checkpoint (REFERENCE.md §3).
+
+use candle_core::{DType, IndexOp, Tensor};
+
+use super::block::{Block, Capture};
+use super::config::{Format, VisionConfig};
+use super::layers::LayerNorm;
+use super::weights::Weights;
+use crate::Result;
+
+/// The vision tower's weights.
+pub struct VisionTower {
+    /// Architecture.
+    pub cfg: VisionConfig,
+    /// Patch embedding as a matrix (3·p·p, D), rows ordered (channel, y, x) like the conv kernel.
+    patch: Tensor,
+    /// CLS embedding (1, 1, D).
+    class: Tensor,
+    /// Positions (1, T, D).
+    pos: Tensor,
+    ln_pre: LayerNorm,
+    /// Residual blocks.
+    pub blocks: Vec<Block>,
+    /// ln_post (γ, β in f32).
+    pub ln_post: LayerNorm,
+    /// Projection P (D, E) in f32, used as x · P.
+    pub proj: Tensor,
+}
+
+/// What one forward pass leaves for the decomposition (all f32 except the captures).
+pub struct Trace {
+    /// CLS row after ln_pre (B, D).
+    pub pre: Tensor,
+    /// MLP output at CLS per layer (B, D).
+    pub mlp_cls: Vec<Tensor>,
+    /// Per-layer per-head CLS outputs (B, H, d), for the captured layers.
+    pub head_cls: Vec<Option<Tensor>>,
+    /// Per-layer CLS attention row and values, for the captured layers.
+    pub tokens: Vec<Option<(Tensor, Tensor)>>,
+    /// Final CLS residual r before ln_post (B, D).
+    pub residual: Tensor,
+}
+
+impl VisionTower {
+    /// Loads the vision tower of a checkpoint in `format`.
+    pub fn load(w: &Weights, format: Format, cfg: &VisionConfig, embed_dim: usize) -> Result<Self> {
+        let (dm, p, t) = (cfg.tower.width, cfg.patch_size, cfg.tokens());
+        let names = match format {
+            Format::HuggingFace => [
+                "vision_model.embeddings.patch_embedding.weight",
+                "vision_model.embeddings.class_embedding",
+                "vision_model.embeddings.position_embedding.weight",
+                "vision_model.pre_layrnorm",
+                "vision_model.post_layernorm",
+            ],
+            Format::OpenClip => [
+                "visual.conv1.weight",
+                "visual.class_embedding",
+                "visual.positional_embedding",
+                "visual.ln_pre",
+                "visual.ln_post",
+            ],
+        };
+        let conv = w.get(names[0], &[dm, 3, p, p])?;
+        let patch = conv.reshape((dm, 3 * p * p))?.t()?.contiguous()?;
+        let class = w.get(names[1], &[dm])?.reshape((1, 1, dm))?;
+        let pos = w.get(names[2], &[t, dm])?.reshape((1, t, dm))?;
+        let eps = cfg.tower.eps;
+        let ln_pre = LayerNorm::load(w, names[3], dm, eps)?;
+        let ln_post = LayerNorm::load(w, names[4], dm, eps)?;
+        let proj = match format {
+            Format::HuggingFace => w.get_as("visual_projection.weight", &[embed_dim, dm], DType::F32)?.t()?.contiguous()?,
+            Format::OpenClip => w.get_as("visual.proj", &[dm, embed_dim], DType::F32)?,
+        };
+        let blocks = (0..cfg.tower.layers)
+            .map(|i| {
+                let prefix = match format {
+                    Format::HuggingFace => format!("vision_model.encoder.layers.{i}"),
+                    Format::OpenClip => format!("visual.transformer.resblocks.{i}"),
+                };
+                Block::load(w, format, &prefix, &cfg.tower)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { cfg: cfg.clone(), patch, class, pos, ln_pre, blocks, ln_post, proj })
+    }
+
+    /// Runs the tower on normalised pixels (B, 3, S, S), capturing the layers marked in
+    /// `capture` (one entry per layer).
+    pub fn trace(&self, pixels: &Tensor, capture: &[Capture]) -> Result<Trace> {
+        let (b, _, s, _) = pixels.dims4()?;
+        let (p, dm) = (self.cfg.patch_size, self.cfg.tower.width);
+        let g = s / p;
+        // Conv2d with kernel = stride = p as one matmul over unfolded patches.
+        let patches = pixels
+            .to_dtype(self.patch.dtype())?
+            .reshape((b, 3, g, p, g, p))?
+            .permute((0, 2, 4, 1, 3, 5))?
+            .contiguous()?
+            .reshape((b * g * g, 3 * p * p))?
+            .matmul(&self.patch)?
+            .reshape((b, g * g, dm))?;
+        let class = self.class.broadcast_as((b, 1, dm))?;
+        let x = Tensor::cat(&[&class, &patches], 1)?.broadcast_add(&self.pos)?;
+        let mut x = self.ln_pre.forward(&x)?;
+        let pre = x.i((.., 0))?.to_dtype(DType::F32)?;
+        let n = self.blocks.len();
+        let (mut mlp_cls, mut head_cls, mut tokens) = (vec![], vec![], vec![]);
+        for (l, block) in self.blocks.iter().enumerate() {
+            let cap = capture.get(l).copied().unwrap_or(Capture::None);
+            let out = block.forward(&x, None, cap, l + 1 == n)?;
+            mlp_cls.push(out.mlp_cls.to_dtype(DType::F32)?);
+            head_cls.push(out.head_cls.map(|t| t.to_dtype(DType::F32)).transpose()?);
+            tokens.push(
+                out.tokens.map(|(a, v)| -> Result<_> { Ok((a.to_dtype(DType::F32)?, v.to_dtype(DType::F32)?)) }).transpose()?,
+            );
+            x = out.x;
+        }
+        let residual = x.i((.., 0))?.to_dtype(DType::F32)?;
+        Ok(Trace { pre, mlp_cls, head_cls, tokens, residual })
+    }
+
+    /// The unnormalised image embedding e = ln_post(r) · P (B, E) from the final CLS residual.
+    pub fn embed(&self, residual: &Tensor) -> Result<Tensor> {
+        Ok(self.ln_post.forward(residual)?.matmul(&self.proj)?)
+    }
+}

@@ -1,0 +1,113 @@
+//! The engine against transformers and open_clip on the reference fixtures: preprocessing,
+//! tokenizer, both towers and the per-head decomposition.
+
+mod common;
+
+use candle_core::{DType, Device, IndexOp, Tensor};
+use clipscope::image::load_rgb;
+use clipscope::model::{Clip, ModelFiles, l2_normalize};
+use common::*;
+
+fn load(name: &str) -> Clip {
+    let files = ModelFiles::from_dir(&fixture(name), name).unwrap();
+    Clip::load(&files, &Device::Cpu, DType::F32).unwrap()
+}
+
+fn images(name: &str, key: &str) -> Vec<std::path::PathBuf> {
+    reference_json(name)[key].as_array().unwrap().iter().map(|f| fixture(name).join("images").join(f.as_str().unwrap())).collect()
+}
+
+fn pixels(clip: &Clip, paths: &[std::path::PathBuf]) -> Tensor {
+    let bufs: Vec<Vec<f32>> = paths.iter().map(|p| clip.preprocess().apply(&load_rgb(p).unwrap()).unwrap()).collect();
+    clip.pixels(&bufs).unwrap()
+}
+
+#[test]
+fn pixel_values_match_the_reference_processor() {
+    for name in FIXTURES {
+        let (clip, r) = (load(name), reference(name));
+        let px = pixels(&clip, &images(name, "images"));
+        assert!(max_abs_diff(&px, &r["pixel_values"]) < 1e-5, "{name}");
+        // Non-square images go through Pillow's bicubic resize and the centre crop.
+        let big = pixels(&clip, &images(name, "big_images"));
+        let d = max_abs_diff(&big, &r["big_pixel_values"]);
+        assert!(d < 1e-5, "{name}: big images differ by {d}");
+    }
+}
+
+#[test]
+fn decomposition_matches_prs_hook() {
+    for name in FIXTURES {
+        let (clip, r) = (load(name), reference(name));
+        let layers: Vec<usize> = (0..clip.config.vision.tower.layers).collect();
+        let dec = clip.decompose(&r["pixel_values"], &layers, true).unwrap();
+        let unit = l2_normalize(&r["image_embeds"]).unwrap();
+        assert!(max_abs_diff(&dec.embedding, &unit) < 1e-5, "{name} embedding");
+        assert!(max_abs_diff(&dec.heads, &r["heads"]) < 1e-5, "{name} heads");
+        assert!(max_abs_diff(&dec.mlps, &r["mlps"]) < 1e-5, "{name} mlps");
+        assert!(max_abs_diff(dec.tokens.as_ref().unwrap(), &r["tokens"]) < 1e-5, "{name} tokens");
+        // The identity: every component together is the unit embedding.
+        let sum = (dec.heads.sum((1, 2)).unwrap() + dec.mlps.sum(1).unwrap()).unwrap();
+        assert!(max_abs_diff(&sum, &unit) < 1e-5, "{name} identity");
+        // Tokens sum to their heads.
+        let from_tokens = dec.tokens.as_ref().unwrap().sum(2).unwrap();
+        assert!(max_abs_diff(&from_tokens, &dec.heads) < 1e-5, "{name} token sum");
+        let feats = clip.image_features(&r["pixel_values"]).unwrap();
+        assert!(max_abs_diff(&feats, &r["image_embeds"]) < 1e-4, "{name} image features");
+    }
+}
+
+#[test]
+fn layer_selection_reports_the_same_heads() {
+    for name in FIXTURES {
+        let (clip, r) = (load(name), reference(name));
+        let last = clip.config.vision.tower.layers - 1;
+        let dec = clip.decompose(&r["pixel_values"], &[last], false).unwrap();
+        assert_eq!(dec.layers, vec![last]);
+        assert!(dec.tokens.is_none());
+        let want = r["heads"].i((.., last..last + 1)).unwrap();
+        assert!(max_abs_diff(&dec.heads, &want) < 1e-5, "{name}");
+    }
+}
+
+#[test]
+fn big_images_match_by_cosine() {
+    for name in FIXTURES {
+        let (clip, r) = (load(name), reference(name));
+        let feats = clip.image_features(&pixels(&clip, &images(name, "big_images"))).unwrap();
+        for c in cosines(&feats, &r["big_image_embeds"]) {
+            assert!(c > 0.999, "{name}: cosine {c}");
+        }
+    }
+}
+
+#[test]
+fn tokenizer_and_text_tower_match() {
+    for name in FIXTURES {
+        let (clip, r) = (load(name), reference(name));
+        let texts = reference_json(name)["texts"].as_array().unwrap().clone();
+        let ref_ids = r["input_ids"].to_dtype(DType::I64).unwrap().to_vec2::<i64>().unwrap();
+        let mut all = vec![];
+        for (text, want) in texts.iter().zip(&ref_ids) {
+            let ids = clip.tokenize(text.as_str().unwrap()).unwrap();
+            let want: Vec<u32> = want.iter().map(|&i| i as u32).collect();
+            assert_eq!(&ids[..], &want[..ids.len()], "{name}: {text}");
+            assert!(want[ids.len()..].iter().all(|&i| i == 0 || i == 49407), "{name}: padding after {text}");
+            all.push(ids);
+        }
+        let emb = clip.text_features(&all).unwrap();
+        let d = max_abs_diff(&emb, &r["text_embeds"]);
+        assert!(d < 1e-4, "{name}: text embeddings differ by {d}");
+    }
+}
+
+#[test]
+fn truncation_keeps_the_end_token() {
+    let clip = load("tiny-clip-hf");
+    let long = "word ".repeat(200);
+    let ids = clip.tokenize(&long).unwrap();
+    assert_eq!(ids.len(), 77);
+    assert_eq!(ids[0], 49406);
+    assert_eq!(ids[76], 49407);
+    assert!(clip.text_features(&[ids]).is_ok());
+}
