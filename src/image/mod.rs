@@ -141,3 +141,10 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage> {
     img.apply_orientation(orientation);
     Ok(img.to_rgb8())
 }
+
+/// Decodes and preprocesses many files on rayon's worker threads, in input order; each file
+/// succeeds or fails on its own.
+pub fn load_batch(paths: &[impl AsRef<Path> + Sync], pre: &Preprocess) -> Vec<Result<Vec<f32>>> {
+    use rayon::prelude::*;
+    paths.par_iter().map(|p| pre.apply(&load_rgb(p.as_ref())?)).collect()
+}

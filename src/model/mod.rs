@@ -6,6 +6,7 @@ mod decompose;
 pub mod files;
 mod hub;
 mod layers;
+pub mod random;
 pub mod selection;
 pub mod source;
 mod text;

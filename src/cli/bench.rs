@@ -1,0 +1,87 @@
+//! `clipscope bench`: decomposition throughput on random weights (no download).
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use candle_core::{DType, Device, Tensor};
+use clap::Args;
+use clipscope::model::random::{Arch, write_checkpoint};
+use clipscope::model::{Clip, ModelFiles};
+
+/// Arguments of `clipscope bench`.
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Architecture (random weights).
+    #[arg(long, value_enum, default_value = "vit-b-32")]
+    arch: Arch,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Timed repetitions (after one warm-up); the median is reported.
+    #[arg(long, default_value_t = 5)]
+    iters: usize,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(serde::Serialize)]
+struct Row {
+    mode: &'static str,
+    median_ms: f64,
+    images_per_s: f64,
+}
+
+/// Runs `clipscope bench`.
+pub fn run(args: BenchArgs) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("clipscope-bench-{:?}-{}", args.arch, std::process::id()));
+    write_checkpoint(&dir, args.arch, 0).context("writing random weights")?;
+    let result = bench(&args, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn time(iters: usize, batch: usize, mut f: impl FnMut() -> Result<()>) -> Result<(f64, f64)> {
+    f()?;
+    let mut ms: Vec<f64> = (0..iters.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            f().map(|_| t.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect::<Result<_>>()?;
+    ms.sort_by(f64::total_cmp);
+    let median = ms[ms.len() / 2];
+    Ok((median, batch as f64 / median * 1e3))
+}
+
+fn bench(args: &BenchArgs, dir: &std::path::Path) -> Result<()> {
+    let files = ModelFiles::from_dir(dir, &format!("random {:?}", args.arch))?;
+    let device = Device::Cpu;
+    let clip = Clip::load(&files, &device, DType::F32)?;
+    let s = clip.config.vision.image_size;
+    let pixels = Tensor::randn(0f32, 1.0, (args.batch, 3, s, s), &device)?;
+    let n = clip.config.vision.tower.layers;
+    let all: Vec<usize> = (0..n).collect();
+    let last4: Vec<usize> = (n.saturating_sub(4)..n).collect();
+    let mut rows = vec![];
+    let modes: [(&'static str, &(dyn Fn() -> Result<()> + Sync)); 3] = [
+        ("embedding only", &|| Ok(clip.image_features(&pixels).map(drop)?)),
+        ("decompose, all layers", &|| Ok(clip.decompose(&pixels, &all, false).map(drop)?)),
+        ("decompose, last 4 layers", &|| Ok(clip.decompose(&pixels, &last4, false).map(drop)?)),
+    ];
+    for (mode, f) in modes {
+        let (median_ms, images_per_s) = device.with_context(|| time(args.iters, args.batch, f))?;
+        rows.push(Row { mode, median_ms, images_per_s });
+    }
+    let threads = candle_core::utils::get_num_threads();
+    if args.json {
+        let v = serde_json::json!({ "arch": format!("{:?}", args.arch), "batch": args.batch, "threads": threads, "results": rows });
+        println!("{v}");
+    } else {
+        println!("{:?}, random weights, batch {}, {threads} threads, CPU f32", args.arch, args.batch);
+        for r in rows {
+            println!("  {:<26} {:>9.1} ms/batch  {:>7.2} images/s", r.mode, r.median_ms, r.images_per_s);
+        }
+    }
+    Ok(())
+}

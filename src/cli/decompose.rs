@@ -1,0 +1,136 @@
+//! `clipscope decompose`: per-head direct effects of image embeddings.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use candle_core::{IndexOp, Tensor};
+use clap::Args;
+use clipscope::image::load_batch;
+use clipscope::model::{Clip, Decomposition, LayerSelection};
+
+use super::ModelArgs;
+use super::json::Nested;
+
+/// Arguments of `clipscope decompose`.
+#[derive(Args)]
+pub struct DecomposeArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Also report the per-token effects `tokens` [L, T, H, E] (large).
+    #[arg(long)]
+    tokens: bool,
+    /// Layers whose heads to report: all, last:N, A..B (inclusive) or A,B,C (0-based).
+    #[arg(long, default_value = "all")]
+    layers: LayerSelection,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    batch: u16,
+    /// Print JSON Lines (one object per image) instead of a summary.
+    #[arg(long)]
+    json: bool,
+    /// Image files.
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+}
+
+/// Runs `clipscope decompose`.
+pub fn run(args: DecomposeArgs) -> Result<()> {
+    let clip = args.model.load()?;
+    let layers = args.layers.resolve(clip.config.vision.tower.layers)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut failed = 0usize;
+    for chunk in args.images.chunks(args.batch as usize) {
+        let mut ok_paths = vec![];
+        let mut bufs = vec![];
+        for (path, r) in chunk.iter().zip(load_batch(chunk, clip.preprocess())) {
+            match r {
+                Ok(b) => {
+                    ok_paths.push(path);
+                    bufs.push(b);
+                }
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("clipscope: {e}");
+                }
+            }
+        }
+        if bufs.is_empty() {
+            continue;
+        }
+        let dec = clip.decompose(&clip.pixels(&bufs)?, &layers, args.tokens)?;
+        for (i, path) in ok_paths.iter().enumerate() {
+            if args.json {
+                write_json(&mut out, &clip, &dec, i, path)?;
+            } else {
+                write_summary(&mut out, &clip, &dec, i, path)?;
+            }
+        }
+        out.flush()?;
+    }
+    if failed > 0 {
+        bail!("{failed} of {} images could not be read", args.images.len());
+    }
+    Ok(())
+}
+
+fn flat(t: &Tensor) -> Result<Vec<f32>> {
+    Ok(t.flatten_all()?.to_vec1::<f32>()?)
+}
+
+fn write_json(out: &mut impl Write, clip: &Clip, dec: &Decomposition, i: usize, path: &std::path::Path) -> Result<()> {
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        image: String,
+        model: &'a str,
+        layers: &'a [usize],
+        embedding: Vec<f32>,
+        heads: Nested<'a>,
+        mlps: Nested<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tokens: Option<Nested<'a>>,
+    }
+    let heads = dec.heads.i(i)?;
+    let mlps = dec.mlps.i(i)?;
+    let tokens = dec.tokens.as_ref().map(|t| t.i(i)).transpose()?;
+    let (hd, md) = (flat(&heads)?, flat(&mlps)?);
+    let td = tokens.as_ref().map(flat).transpose()?;
+    let line = Line {
+        image: path.display().to_string(),
+        model: &clip.name,
+        layers: &dec.layers,
+        embedding: flat(&dec.embedding.i(i)?)?,
+        heads: Nested { data: &hd, shape: heads.dims() },
+        mlps: Nested { data: &md, shape: mlps.dims() },
+        tokens: match (&td, &tokens) {
+            (Some(d), Some(t)) => Some(Nested { data: d, shape: t.dims() }),
+            _ => None,
+        },
+    };
+    serde_json::to_writer(&mut *out, &line)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// The heads with the largest share of the image's own direction, and the heads/MLPs split.
+fn write_summary(out: &mut impl Write, clip: &Clip, dec: &Decomposition, i: usize, path: &std::path::Path) -> Result<()> {
+    let e = dec.embedding.i(i)?; // (E)
+    let share = |t: &Tensor| -> Result<Vec<f32>> { Ok(t.broadcast_mul(&e)?.sum(candle_core::D::Minus1)?.flatten_all()?.to_vec1()?) };
+    let heads = share(&dec.heads.i(i)?)?; // layers × H
+    let mlps = share(&dec.mlps.i(i)?)?;
+    let h = clip.config.vision.tower.heads;
+    let mut ranked: Vec<(usize, f32)> = heads.iter().copied().enumerate().collect();
+    ranked.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+    writeln!(out, "{}", path.display())?;
+    let top: Vec<String> = ranked
+        .iter()
+        .take(5)
+        .map(|&(k, v)| format!("L{}H{} {v:+.3}", dec.layers[k / h], k % h))
+        .collect();
+    writeln!(out, "  top heads (share of cos(e, e) = 1): {}", top.join(", "))?;
+    let (hs, ms): (f32, f32) = (heads.iter().sum(), mlps.iter().sum());
+    let what = if dec.layers.len() == clip.config.vision.tower.layers { "all heads" } else { "selected heads" };
+    writeln!(out, "  {what} {hs:+.3}, MLPs and pre term {ms:+.3}")?;
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! `clipscope embed`: unit embeddings of texts and images.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use candle_core::IndexOp;
+use clap::Args;
+use clipscope::image::load_batch;
+use clipscope::model::l2_normalize;
+
+use super::ModelArgs;
+
+/// Arguments of `clipscope embed`.
+#[derive(Args)]
+pub struct EmbedArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// A text to embed (repeatable).
+    #[arg(long = "text", short = 't')]
+    texts: Vec<String>,
+    /// Print JSON Lines (one object per input) instead of a similarity table.
+    #[arg(long)]
+    json: bool,
+    /// Image files to embed.
+    images: Vec<PathBuf>,
+}
+
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_ids: Option<&'a [u32]>,
+    embedding: Vec<f32>,
+}
+
+/// Runs `clipscope embed`.
+pub fn run(args: EmbedArgs) -> Result<()> {
+    if args.texts.is_empty() && args.images.is_empty() {
+        bail!("nothing to embed: give --text TEXT and/or image files");
+    }
+    let clip = args.model.load()?;
+    let ids = args.texts.iter().map(|t| clip.tokenize(t)).collect::<clipscope::Result<Vec<_>>>()?;
+    let texts = if ids.is_empty() { None } else { Some(l2_normalize(&clip.text_features(&ids)?)?) };
+    let mut failed = 0;
+    let mut paths = vec![];
+    let mut bufs = vec![];
+    for (p, r) in args.images.iter().zip(load_batch(&args.images, clip.preprocess())) {
+        match r {
+            Ok(b) => {
+                paths.push(p);
+                bufs.push(b);
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("clipscope: {e}");
+            }
+        }
+    }
+    let mut images = None;
+    for chunk in bufs.chunks(32) {
+        let e = l2_normalize(&clip.image_features(&clip.pixels(chunk)?)?)?;
+        images = Some(match images {
+            None => e,
+            Some(prev) => candle_core::Tensor::cat(&[&prev, &e], 0)?,
+        });
+    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if args.json {
+        for (i, (t, id)) in args.texts.iter().zip(&ids).enumerate() {
+            let embedding = texts.as_ref().map(|x| x.i(i)?.to_vec1::<f32>()).transpose()?.unwrap_or_default();
+            serde_json::to_writer(&mut out, &Line { text: Some(t), image: None, input_ids: Some(id), embedding })?;
+            writeln!(out)?;
+        }
+        for (i, p) in paths.iter().enumerate() {
+            let embedding = images.as_ref().map(|x| x.i(i)?.to_vec1::<f32>()).transpose()?.unwrap_or_default();
+            serde_json::to_writer(&mut out, &Line { text: None, image: Some(p.display().to_string()), input_ids: None, embedding })?;
+            writeln!(out)?;
+        }
+    } else {
+        writeln!(out, "{}: {} dimensions", clip.name, clip.config.embed_dim)?;
+        match (&texts, &images) {
+            (Some(t), Some(im)) => {
+                let sims = im.matmul(&t.t()?)?.to_vec2::<f32>()?;
+                for (p, row) in paths.iter().zip(sims) {
+                    writeln!(out, "{}", p.display())?;
+                    for (text, s) in args.texts.iter().zip(row) {
+                        writeln!(out, "  {s:+.4}  {text}")?;
+                    }
+                }
+            }
+            _ => {
+                for t in &args.texts {
+                    writeln!(out, "  text  {t}")?;
+                }
+                for p in &paths {
+                    writeln!(out, "  image {}", p.display())?;
+                }
+                writeln!(out, "(give both texts and images to see cosine similarities; --json prints the vectors)")?;
+            }
+        }
+    }
+    out.flush()?;
+    if failed > 0 {
+        bail!("{failed} of {} images could not be read", args.images.len());
+    }
+    Ok(())
+}

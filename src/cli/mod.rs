@@ -1,0 +1,70 @@
+//! Subcommands and their shared arguments.
+
+mod bench;
+mod decompose;
+mod embed;
+mod json;
+mod models;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use clipscope::device::{device_name, parse_device, parse_dtype};
+use clipscope::model::{Clip, source};
+
+/// A terminal microscope for CLIP: per-head decomposition of image embeddings, and more.
+#[derive(Parser)]
+#[command(name = "clipscope", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decompose image embeddings into per-head, per-token and per-MLP direct effects.
+    Decompose(decompose::DecomposeArgs),
+    /// Embed texts and images into CLIP's joint space (unit vectors).
+    Embed(embed::EmbedArgs),
+    /// List the paper's models, their aliases and what the local Hugging Face cache holds.
+    Models(models::ModelsArgs),
+    /// Measure decomposition throughput on random weights of a standard architecture.
+    Bench(bench::BenchArgs),
+}
+
+/// Parses the command line and runs the chosen subcommand.
+pub fn run() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Decompose(a) => decompose::run(a),
+        Command::Embed(a) => embed::run(a),
+        Command::Models(a) => models::run(a),
+        Command::Bench(a) => bench::run(a),
+    }
+}
+
+/// Which model to load, where, and in which precision.
+#[derive(Args, Clone)]
+pub struct ModelArgs {
+    /// A local directory, an alias (see `clipscope models`) or a hub id `org/name[@revision]`.
+    #[arg(long, short, env = "CLIPSCOPE_MODEL")]
+    model: String,
+    /// Where to run: auto, cpu, cuda, cuda:N or metal.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Compute precision: f32, or f16 / bf16 (meant for GPUs).
+    #[arg(long, default_value = "f32")]
+    dtype: String,
+}
+
+impl ModelArgs {
+    /// Resolves, downloads if needed, and loads the model.
+    pub fn load(&self) -> Result<Clip> {
+        let device = parse_device(&self.device)?;
+        let dtype = parse_dtype(&self.dtype)?;
+        if device.is_cpu() && dtype != candle_core::DType::F32 {
+            eprintln!("clipscope: warning: --dtype {} on the CPU is slow and less precise; f32 is the default", self.dtype);
+        }
+        let files = source::resolve(&self.model)?;
+        Clip::load(&files, &device, dtype).with_context(|| format!("loading model {} on {}", self.model, device_name(&device)))
+    }
+}

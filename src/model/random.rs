@@ -1,0 +1,128 @@
+//! Random-weight checkpoints of the standard CLIP architectures, for benchmarks and tests that
+//! must not download anything. Deterministic for a given seed.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+
+use crate::{Error, Result};
+
+/// A standard vision architecture (REFERENCE.md §1.1) with a small text tower.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Arch {
+    /// ViT-B/32: 224 px, 12 × 12 heads, width 768, E = 512.
+    #[value(name = "vit-b-32")]
+    VitB32,
+    /// ViT-B/16: 224 px, 12 × 12 heads, width 768, E = 512.
+    #[value(name = "vit-b-16")]
+    VitB16,
+    /// ViT-L/14: 224 px, 24 × 16 heads, width 1024, E = 768.
+    #[value(name = "vit-l-14")]
+    VitL14,
+}
+
+impl Arch {
+    /// (patch, width, layers, embed).
+    fn dims(self) -> (usize, usize, usize, usize) {
+        match self {
+            Self::VitB32 => (32, 768, 12, 512),
+            Self::VitB16 => (16, 768, 12, 512),
+            Self::VitL14 => (14, 1024, 24, 768),
+        }
+    }
+}
+
+/// splitmix64 + Box–Muller: a tiny deterministic normal generator.
+struct Normal(u64);
+
+impl Normal {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn uniform(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    fn tensor(&mut self, shape: &[usize], std: f64, mean: f64) -> Result<Tensor> {
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n)
+            .map(|_| {
+                let (u1, u2) = (self.uniform(), self.uniform());
+                (mean + std * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+            })
+            .collect();
+        Ok(Tensor::from_vec(v, shape, &Device::Cpu)?)
+    }
+}
+
+/// Writes a Hugging Face-format checkpoint (`config.json`, `model.safetensors`) of `arch` with
+/// random weights into `dir`. The text tower is a one-layer stub (width 64).
+pub fn write_checkpoint(dir: &Path, arch: Arch, seed: u64) -> Result<()> {
+    let (patch, width, layers, embed) = arch.dims();
+    let (tw, vocab, ctx) = (64usize, 49408usize, 77usize);
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let config = serde_json::json!({
+        "model_type": "clip",
+        "projection_dim": embed,
+        "vision_config": {
+            "hidden_size": width, "intermediate_size": 4 * width, "num_attention_heads": width / 64,
+            "num_hidden_layers": layers, "image_size": 224, "patch_size": patch, "hidden_act": "quick_gelu"
+        },
+        "text_config": {
+            "hidden_size": tw, "intermediate_size": 4 * tw, "num_attention_heads": 1,
+            "num_hidden_layers": 1, "max_position_embeddings": ctx, "vocab_size": vocab, "hidden_act": "quick_gelu"
+        }
+    });
+    let path = dir.join("config.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap_or_default()).map_err(|e| Error::io(&path, e))?;
+    let mut rng = Normal(seed);
+    let mut t: HashMap<String, Tensor> = HashMap::new();
+    let tokens = (224 / patch) * (224 / patch) + 1;
+    let tower = |t: &mut HashMap<String, Tensor>, rng: &mut Normal, prefix: &str, w: usize, n: usize| -> Result<()> {
+        for i in 0..n {
+            let p = format!("{prefix}.encoder.layers.{i}");
+            for ln in ["layer_norm1", "layer_norm2"] {
+                t.insert(format!("{p}.{ln}.weight"), rng.tensor(&[w], 0.02, 1.0)?);
+                t.insert(format!("{p}.{ln}.bias"), rng.tensor(&[w], 0.02, 0.0)?);
+            }
+            for (name, o, i) in [
+                ("self_attn.q_proj", w, w),
+                ("self_attn.k_proj", w, w),
+                ("self_attn.v_proj", w, w),
+                ("self_attn.out_proj", w, w),
+                ("mlp.fc1", 4 * w, w),
+                ("mlp.fc2", w, 4 * w),
+            ] {
+                t.insert(format!("{p}.{name}.weight"), rng.tensor(&[o, i], 0.02, 0.0)?);
+                t.insert(format!("{p}.{name}.bias"), rng.tensor(&[o], 0.02, 0.0)?);
+            }
+        }
+        Ok(())
+    };
+    tower(&mut t, &mut rng, "vision_model", width, layers)?;
+    tower(&mut t, &mut rng, "text_model", tw, 1)?;
+    let mut put = |name: &str, shape: &[usize], std: f64, mean: f64| -> Result<()> {
+        t.insert(name.to_string(), rng.tensor(shape, std, mean)?);
+        Ok(())
+    };
+    put("vision_model.embeddings.patch_embedding.weight", &[width, 3, patch, patch], 0.02, 0.0)?;
+    put("vision_model.embeddings.class_embedding", &[width], 0.02, 0.0)?;
+    put("vision_model.embeddings.position_embedding.weight", &[tokens, width], 0.02, 0.0)?;
+    for ln in ["vision_model.pre_layrnorm", "vision_model.post_layernorm", "text_model.final_layer_norm"] {
+        let w = if ln.starts_with("text") { tw } else { width };
+        put(&format!("{ln}.weight"), &[w], 0.02, 1.0)?;
+        put(&format!("{ln}.bias"), &[w], 0.02, 0.0)?;
+    }
+    put("visual_projection.weight", &[embed, width], 0.02, 0.0)?;
+    put("text_projection.weight", &[embed, tw], 0.02, 0.0)?;
+    put("text_model.embeddings.token_embedding.weight", &[vocab, tw], 0.02, 0.0)?;
+    put("text_model.embeddings.position_embedding.weight", &[ctx, tw], 0.02, 0.0)?;
+    let path = dir.join("model.safetensors");
+    candle_core::safetensors::save(&t, &path).map_err(|e| Error::Weights { path, message: e.to_string() })
+}
