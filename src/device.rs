@@ -17,18 +17,25 @@ pub fn parse_device(spec: &str) -> Result<Device> {
             let ordinal = match s.strip_prefix("cuda:") {
                 None => 0,
                 Some(n) => n.parse::<usize>().map_err(|_| {
-                    Error::Invalid(format!("--device {spec}: expected cuda:N with N a GPU index"))
+                    Error::Invalid(format!(
+                        "--device {spec}: expected cuda:N with N a GPU index"
+                    ))
                 })?,
             };
             open_gpu(|| Device::new_cuda(ordinal), &spec)
         }
-        _ => Err(Error::Invalid(format!("--device {spec}: expected auto, cpu, cuda, cuda:N or metal"))),
+        _ => Err(Error::Invalid(format!(
+            "--device {spec}: expected auto, cpu, cuda, cuda:N or metal"
+        ))),
     }
 }
 
 fn open_gpu(open: impl FnOnce() -> candle_core::Result<Device>, name: &str) -> Result<Device> {
-    let feature = if name.starts_with("cuda") { "cuda" } else { "metal" };
-    let compiled = if feature == "cuda" { cfg!(feature = "cuda") } else { cfg!(feature = "metal") };
+    let (feature, compiled) = if name.starts_with("cuda") {
+        ("cuda", cfg!(feature = "cuda"))
+    } else {
+        ("metal", cfg!(feature = "metal"))
+    };
     if !compiled {
         return Err(Error::Invalid(format!(
             "--device {name}: this clipscope was built without GPU support; rebuild with `--features {feature}`"
@@ -38,15 +45,15 @@ fn open_gpu(open: impl FnOnce() -> candle_core::Result<Device>, name: &str) -> R
 }
 
 fn auto_device() -> Device {
-    if cfg!(feature = "cuda") {
-        if let Ok(d) = Device::new_cuda(0) {
-            return d;
-        }
+    if cfg!(feature = "cuda")
+        && let Ok(d) = Device::new_cuda(0)
+    {
+        return d;
     }
-    if cfg!(feature = "metal") {
-        if let Ok(d) = Device::new_metal(0) {
-            return d;
-        }
+    if cfg!(feature = "metal")
+        && let Ok(d) = Device::new_metal(0)
+    {
+        return d;
     }
     Device::Cpu
 }
@@ -57,7 +64,9 @@ pub fn parse_dtype(spec: &str) -> Result<DType> {
         "f32" | "float32" => Ok(DType::F32),
         "f16" | "float16" | "half" => Ok(DType::F16),
         "bf16" | "bfloat16" => Ok(DType::BF16),
-        other => Err(Error::Invalid(format!("--dtype {other}: expected f32, f16 or bf16"))),
+        other => Err(Error::Invalid(format!(
+            "--dtype {other}: expected f32, f16 or bf16"
+        ))),
     }
 }
 
@@ -81,7 +90,12 @@ mod tests {
     fn parses_cpu_and_rejects_garbage() {
         assert!(parse_device("cpu").unwrap().is_cpu());
         assert!(parse_device("auto").is_ok());
-        assert!(parse_device("tpu").unwrap_err().to_string().contains("expected auto"));
+        assert!(
+            parse_device("tpu")
+                .unwrap_err()
+                .to_string()
+                .contains("expected auto")
+        );
         assert!(parse_device("cuda:x").is_err());
         assert_eq!(parse_dtype("bf16").unwrap(), DType::BF16);
         assert!(parse_dtype("int8").is_err());

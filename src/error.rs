@@ -57,11 +57,17 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// A [`Error::Config`] for `path`.
     pub fn config(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Error::Config { path: path.into(), message: message.into() }
+        Error::Config {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 
     /// A [`Error::Io`] for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

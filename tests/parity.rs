@@ -14,11 +14,19 @@ fn load(name: &str) -> Clip {
 }
 
 fn images(name: &str, key: &str) -> Vec<std::path::PathBuf> {
-    reference_json(name)[key].as_array().unwrap().iter().map(|f| fixture(name).join("images").join(f.as_str().unwrap())).collect()
+    reference_json(name)[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| fixture(name).join("images").join(f.as_str().unwrap()))
+        .collect()
 }
 
 fn pixels(clip: &Clip, paths: &[std::path::PathBuf]) -> Tensor {
-    let bufs: Vec<Vec<f32>> = paths.iter().map(|p| clip.preprocess().apply(&load_rgb(p).unwrap()).unwrap()).collect();
+    let bufs: Vec<Vec<f32>> = paths
+        .iter()
+        .map(|p| clip.preprocess().apply(&load_rgb(p).unwrap()).unwrap())
+        .collect();
     clip.pixels(&bufs).unwrap()
 }
 
@@ -42,18 +50,30 @@ fn decomposition_matches_prs_hook() {
         let layers: Vec<usize> = (0..clip.config.vision.tower.layers).collect();
         let dec = clip.decompose(&r["pixel_values"], &layers, true).unwrap();
         let unit = l2_normalize(&r["image_embeds"]).unwrap();
-        assert!(max_abs_diff(&dec.embedding, &unit) < 1e-5, "{name} embedding");
+        assert!(
+            max_abs_diff(&dec.embedding, &unit) < 1e-5,
+            "{name} embedding"
+        );
         assert!(max_abs_diff(&dec.heads, &r["heads"]) < 1e-5, "{name} heads");
         assert!(max_abs_diff(&dec.mlps, &r["mlps"]) < 1e-5, "{name} mlps");
-        assert!(max_abs_diff(dec.tokens.as_ref().unwrap(), &r["tokens"]) < 1e-5, "{name} tokens");
+        assert!(
+            max_abs_diff(dec.tokens.as_ref().unwrap(), &r["tokens"]) < 1e-5,
+            "{name} tokens"
+        );
         // The identity: every component together is the unit embedding.
         let sum = (dec.heads.sum((1, 2)).unwrap() + dec.mlps.sum(1).unwrap()).unwrap();
         assert!(max_abs_diff(&sum, &unit) < 1e-5, "{name} identity");
         // Tokens sum to their heads.
         let from_tokens = dec.tokens.as_ref().unwrap().sum(2).unwrap();
-        assert!(max_abs_diff(&from_tokens, &dec.heads) < 1e-5, "{name} token sum");
+        assert!(
+            max_abs_diff(&from_tokens, &dec.heads) < 1e-5,
+            "{name} token sum"
+        );
         let feats = clip.image_features(&r["pixel_values"]).unwrap();
-        assert!(max_abs_diff(&feats, &r["image_embeds"]) < 1e-4, "{name} image features");
+        assert!(
+            max_abs_diff(&feats, &r["image_embeds"]) < 1e-4,
+            "{name} image features"
+        );
     }
 }
 
@@ -74,7 +94,9 @@ fn layer_selection_reports_the_same_heads() {
 fn big_images_match_by_cosine() {
     for name in FIXTURES {
         let (clip, r) = (load(name), reference(name));
-        let feats = clip.image_features(&pixels(&clip, &images(name, "big_images"))).unwrap();
+        let feats = clip
+            .image_features(&pixels(&clip, &images(name, "big_images")))
+            .unwrap();
         for c in cosines(&feats, &r["big_image_embeds"]) {
             assert!(c > 0.999, "{name}: cosine {c}");
         }
@@ -86,13 +108,20 @@ fn tokenizer_and_text_tower_match() {
     for name in FIXTURES {
         let (clip, r) = (load(name), reference(name));
         let texts = reference_json(name)["texts"].as_array().unwrap().clone();
-        let ref_ids = r["input_ids"].to_dtype(DType::I64).unwrap().to_vec2::<i64>().unwrap();
+        let ref_ids = r["input_ids"]
+            .to_dtype(DType::I64)
+            .unwrap()
+            .to_vec2::<i64>()
+            .unwrap();
         let mut all = vec![];
         for (text, want) in texts.iter().zip(&ref_ids) {
             let ids = clip.tokenize(text.as_str().unwrap()).unwrap();
             let want: Vec<u32> = want.iter().map(|&i| i as u32).collect();
             assert_eq!(&ids[..], &want[..ids.len()], "{name}: {text}");
-            assert!(want[ids.len()..].iter().all(|&i| i == 0 || i == 49407), "{name}: padding after {text}");
+            assert!(
+                want[ids.len()..].iter().all(|&i| i == 0 || i == 49407),
+                "{name}: padding after {text}"
+            );
             all.push(ids);
         }
         let emb = clip.text_features(&all).unwrap();
@@ -110,4 +139,24 @@ fn truncation_keeps_the_end_token() {
     assert_eq!(ids[0], 49406);
     assert_eq!(ids[76], 49407);
     assert!(clip.text_features(&[ids]).is_ok());
+}
+
+/// Half precision (meant for GPUs) stays close to f32; LayerNorm and softmax run in f32.
+#[test]
+fn half_precision_is_close() {
+    for name in FIXTURES {
+        let files = ModelFiles::from_dir(&fixture(name), name).unwrap();
+        let clip = Clip::load(&files, &Device::Cpu, DType::BF16).unwrap();
+        let r = reference(name);
+        let layers: Vec<usize> = (0..clip.config.vision.tower.layers).collect();
+        let dec = clip.decompose(&r["pixel_values"], &layers, false).unwrap();
+        let unit = l2_normalize(&r["image_embeds"]).unwrap();
+        for c in cosines(&dec.embedding, &unit) {
+            assert!(c > 0.99, "{name}: bf16 cosine {c}");
+        }
+        assert!(
+            max_abs_diff(&dec.heads, &r["heads"]) < 0.05,
+            "{name}: bf16 heads"
+        );
+    }
 }

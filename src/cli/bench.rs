@@ -34,7 +34,11 @@ struct Row {
 
 /// Runs `clipscope bench`.
 pub fn run(args: BenchArgs) -> Result<()> {
-    let dir = std::env::temp_dir().join(format!("clipscope-bench-{:?}-{}", args.arch, std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "clipscope-bench-{:?}-{}",
+        args.arch,
+        std::process::id()
+    ));
     write_checkpoint(&dir, args.arch, 0).context("writing random weights")?;
     let result = bench(&args, &dir);
     let _ = std::fs::remove_dir_all(&dir);
@@ -65,22 +69,38 @@ fn bench(args: &BenchArgs, dir: &std::path::Path) -> Result<()> {
     let last4: Vec<usize> = (n.saturating_sub(4)..n).collect();
     let mut rows = vec![];
     let modes: [(&'static str, &(dyn Fn() -> Result<()> + Sync)); 3] = [
-        ("embedding only", &|| Ok(clip.image_features(&pixels).map(drop)?)),
-        ("decompose, all layers", &|| Ok(clip.decompose(&pixels, &all, false).map(drop)?)),
-        ("decompose, last 4 layers", &|| Ok(clip.decompose(&pixels, &last4, false).map(drop)?)),
+        ("embedding only", &|| {
+            Ok(clip.image_features(&pixels).map(drop)?)
+        }),
+        ("decompose, all layers", &|| {
+            Ok(clip.decompose(&pixels, &all, false).map(drop)?)
+        }),
+        ("decompose, last 4 layers", &|| {
+            Ok(clip.decompose(&pixels, &last4, false).map(drop)?)
+        }),
     ];
     for (mode, f) in modes {
         let (median_ms, images_per_s) = device.with_context(|| time(args.iters, args.batch, f))?;
-        rows.push(Row { mode, median_ms, images_per_s });
+        rows.push(Row {
+            mode,
+            median_ms,
+            images_per_s,
+        });
     }
     let threads = candle_core::utils::get_num_threads();
     if args.json {
         let v = serde_json::json!({ "arch": format!("{:?}", args.arch), "batch": args.batch, "threads": threads, "results": rows });
         println!("{v}");
     } else {
-        println!("{:?}, random weights, batch {}, {threads} threads, CPU f32", args.arch, args.batch);
+        println!(
+            "{:?}, random weights, batch {}, {threads} threads, CPU f32",
+            args.arch, args.batch
+        );
         for r in rows {
-            println!("  {:<26} {:>9.1} ms/batch  {:>7.2} images/s", r.mode, r.median_ms, r.images_per_s);
+            println!(
+                "  {:<26} {:>9.1} ms/batch  {:>7.2} images/s",
+                r.mode, r.median_ms, r.images_per_s
+            );
         }
     }
     Ok(())

@@ -79,7 +79,13 @@ fn flat(t: &Tensor) -> Result<Vec<f32>> {
     Ok(t.flatten_all()?.to_vec1::<f32>()?)
 }
 
-fn write_json(out: &mut impl Write, clip: &Clip, dec: &Decomposition, i: usize, path: &std::path::Path) -> Result<()> {
+fn write_json(
+    out: &mut impl Write,
+    clip: &Clip,
+    dec: &Decomposition,
+    i: usize,
+    path: &std::path::Path,
+) -> Result<()> {
     #[derive(serde::Serialize)]
     struct Line<'a> {
         image: String,
@@ -101,10 +107,19 @@ fn write_json(out: &mut impl Write, clip: &Clip, dec: &Decomposition, i: usize, 
         model: &clip.name,
         layers: &dec.layers,
         embedding: flat(&dec.embedding.i(i)?)?,
-        heads: Nested { data: &hd, shape: heads.dims() },
-        mlps: Nested { data: &md, shape: mlps.dims() },
+        heads: Nested {
+            data: &hd,
+            shape: heads.dims(),
+        },
+        mlps: Nested {
+            data: &md,
+            shape: mlps.dims(),
+        },
         tokens: match (&td, &tokens) {
-            (Some(d), Some(t)) => Some(Nested { data: d, shape: t.dims() }),
+            (Some(d), Some(t)) => Some(Nested {
+                data: d,
+                shape: t.dims(),
+            }),
             _ => None,
         },
     };
@@ -114,9 +129,20 @@ fn write_json(out: &mut impl Write, clip: &Clip, dec: &Decomposition, i: usize, 
 }
 
 /// The heads with the largest share of the image's own direction, and the heads/MLPs split.
-fn write_summary(out: &mut impl Write, clip: &Clip, dec: &Decomposition, i: usize, path: &std::path::Path) -> Result<()> {
+fn write_summary(
+    out: &mut impl Write,
+    clip: &Clip,
+    dec: &Decomposition,
+    i: usize,
+    path: &std::path::Path,
+) -> Result<()> {
     let e = dec.embedding.i(i)?; // (E)
-    let share = |t: &Tensor| -> Result<Vec<f32>> { Ok(t.broadcast_mul(&e)?.sum(candle_core::D::Minus1)?.flatten_all()?.to_vec1()?) };
+    let share = |t: &Tensor| -> Result<Vec<f32>> {
+        Ok(t.broadcast_mul(&e)?
+            .sum(candle_core::D::Minus1)?
+            .flatten_all()?
+            .to_vec1()?)
+    };
     let heads = share(&dec.heads.i(i)?)?; // layers × H
     let mlps = share(&dec.mlps.i(i)?)?;
     let h = clip.config.vision.tower.heads;
@@ -128,9 +154,17 @@ fn write_summary(out: &mut impl Write, clip: &Clip, dec: &Decomposition, i: usiz
         .take(5)
         .map(|&(k, v)| format!("L{}H{} {v:+.3}", dec.layers[k / h], k % h))
         .collect();
-    writeln!(out, "  top heads (share of cos(e, e) = 1): {}", top.join(", "))?;
+    writeln!(
+        out,
+        "  top heads (share of cos(e, e) = 1): {}",
+        top.join(", ")
+    )?;
     let (hs, ms): (f32, f32) = (heads.iter().sum(), mlps.iter().sum());
-    let what = if dec.layers.len() == clip.config.vision.tower.layers { "all heads" } else { "selected heads" };
+    let what = if dec.layers.len() == clip.config.vision.tower.layers {
+        "all heads"
+    } else {
+        "selected heads"
+    };
     writeln!(out, "  {what} {hs:+.3}, MLPs and pre term {ms:+.3}")?;
     Ok(())
 }

@@ -43,12 +43,24 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         bail!("nothing to embed: give --text TEXT and/or image files");
     }
     let clip = args.model.load()?;
-    let ids = args.texts.iter().map(|t| clip.tokenize(t)).collect::<clipscope::Result<Vec<_>>>()?;
-    let texts = if ids.is_empty() { None } else { Some(l2_normalize(&clip.text_features(&ids)?)?) };
+    let ids = args
+        .texts
+        .iter()
+        .map(|t| clip.tokenize(t))
+        .collect::<clipscope::Result<Vec<_>>>()?;
+    let texts = if ids.is_empty() {
+        None
+    } else {
+        Some(l2_normalize(&clip.text_features(&ids)?)?)
+    };
     let mut failed = 0;
     let mut paths = vec![];
     let mut bufs = vec![];
-    for (p, r) in args.images.iter().zip(load_batch(&args.images, clip.preprocess())) {
+    for (p, r) in args
+        .images
+        .iter()
+        .zip(load_batch(&args.images, clip.preprocess()))
+    {
         match r {
             Ok(b) => {
                 paths.push(p);
@@ -71,13 +83,37 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
         for (i, (t, id)) in args.texts.iter().zip(&ids).enumerate() {
-            let embedding = texts.as_ref().map(|x| x.i(i)?.to_vec1::<f32>()).transpose()?.unwrap_or_default();
-            serde_json::to_writer(&mut out, &Line { text: Some(t), image: None, input_ids: Some(id), embedding })?;
+            let embedding = texts
+                .as_ref()
+                .map(|x| x.i(i)?.to_vec1::<f32>())
+                .transpose()?
+                .unwrap_or_default();
+            serde_json::to_writer(
+                &mut out,
+                &Line {
+                    text: Some(t),
+                    image: None,
+                    input_ids: Some(id),
+                    embedding,
+                },
+            )?;
             writeln!(out)?;
         }
         for (i, p) in paths.iter().enumerate() {
-            let embedding = images.as_ref().map(|x| x.i(i)?.to_vec1::<f32>()).transpose()?.unwrap_or_default();
-            serde_json::to_writer(&mut out, &Line { text: None, image: Some(p.display().to_string()), input_ids: None, embedding })?;
+            let embedding = images
+                .as_ref()
+                .map(|x| x.i(i)?.to_vec1::<f32>())
+                .transpose()?
+                .unwrap_or_default();
+            serde_json::to_writer(
+                &mut out,
+                &Line {
+                    text: None,
+                    image: Some(p.display().to_string()),
+                    input_ids: None,
+                    embedding,
+                },
+            )?;
             writeln!(out)?;
         }
     } else {
@@ -99,7 +135,10 @@ pub fn run(args: EmbedArgs) -> Result<()> {
                 for p in &paths {
                     writeln!(out, "  image {}", p.display())?;
                 }
-                writeln!(out, "(give both texts and images to see cosine similarities; --json prints the vectors)")?;
+                writeln!(
+                    out,
+                    "(give both texts and images to see cosine similarities; --json prints the vectors)"
+                )?;
             }
         }
     }

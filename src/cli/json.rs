@@ -23,7 +23,10 @@ impl Serialize for Nested<'_> {
         } else {
             let step: usize = rest.iter().product();
             for chunk in self.data.chunks(step.max(1)).take(n) {
-                seq.serialize_element(&Nested { data: chunk, shape: rest })?;
+                seq.serialize_element(&Nested {
+                    data: chunk,
+                    shape: rest,
+                })?;
             }
         }
         seq.end()
@@ -37,9 +40,17 @@ mod tests {
     #[test]
     fn nests_row_major() {
         let data = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-        let s = serde_json::to_string(&Nested { data: &data, shape: &[2, 3] }).unwrap();
+        let s = serde_json::to_string(&Nested {
+            data: &data,
+            shape: &[2, 3],
+        })
+        .unwrap();
         assert_eq!(s, "[[1.0,2.0,3.0],[4.0,5.0,6.0]]");
-        let s = serde_json::to_string(&Nested { data: &data, shape: &[3, 1, 2] }).unwrap();
+        let s = serde_json::to_string(&Nested {
+            data: &data,
+            shape: &[3, 1, 2],
+        })
+        .unwrap();
         assert_eq!(s, "[[[1.0,2.0]],[[3.0,4.0]],[[5.0,6.0]]]");
     }
 }

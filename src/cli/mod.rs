@@ -62,9 +62,13 @@ impl ModelArgs {
         let device = parse_device(&self.device)?;
         let dtype = parse_dtype(&self.dtype)?;
         if device.is_cpu() && dtype != candle_core::DType::F32 {
-            eprintln!("clipscope: warning: --dtype {} on the CPU is slow and less precise; f32 is the default", self.dtype);
+            eprintln!(
+                "clipscope: warning: --dtype {} on the CPU is slow and less precise; f32 is the default",
+                self.dtype
+            );
         }
         let files = source::resolve(&self.model)?;
-        Clip::load(&files, &device, dtype).with_context(|| format!("loading model {} on {}", self.model, device_name(&device)))
+        Clip::load(&files, &device, dtype)
+            .with_context(|| format!("loading model {} on {}", self.model, device_name(&device)))
     }
 }

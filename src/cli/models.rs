@@ -16,7 +16,10 @@ pub struct ModelsArgs {
 pub fn run(args: ModelsArgs) -> Result<()> {
     let cache = hf_cache_dir();
     if !args.json {
-        println!("{:<20} {:<42} {:<8} description", "alias", "hub repository", "cached");
+        println!(
+            "{:<20} {:<42} {:<8} description",
+            "alias", "hub repository", "cached"
+        );
     }
     for a in ALIASES {
         let snapshots = cached_snapshots(a.repo);
@@ -28,7 +31,10 @@ pub fn run(args: ModelsArgs) -> Result<()> {
             println!("{v}");
         } else {
             let cached = if snapshots.is_empty() { "no" } else { "yes" };
-            println!("{:<20} {:<42} {cached:<8} {}", a.alias, a.repo, a.description);
+            println!(
+                "{:<20} {:<42} {cached:<8} {}",
+                a.alias, a.repo, a.description
+            );
         }
     }
     if !args.json {
@@ -46,7 +52,9 @@ pub fn run(args: ModelsArgs) -> Result<()> {
 
 /// Cached repositories that hold a CLIP checkpoint but have no alias.
 fn other_cached() -> Vec<String> {
-    let Ok(rd) = std::fs::read_dir(hf_cache_dir()) else { return vec![] };
+    let Ok(rd) = std::fs::read_dir(hf_cache_dir()) else {
+        return vec![];
+    };
     let mut out: Vec<String> = rd
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter_map(|n| n.strip_prefix("models--").map(|r| r.replacen("--", "/", 1)))
@@ -54,7 +62,8 @@ fn other_cached() -> Vec<String> {
         .filter(|repo| {
             cached_snapshots(repo).iter().any(|s| {
                 s.join("open_clip_config.json").is_file()
-                    || std::fs::read_to_string(s.join("config.json")).is_ok_and(|c| c.contains("\"clip"))
+                    || std::fs::read_to_string(s.join("config.json"))
+                        .is_ok_and(|c| c.contains("\"clip"))
             })
         })
         .collect();

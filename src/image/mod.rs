@@ -48,9 +48,11 @@ pub struct Preprocess {
     pub rescale: f32,
 }
 
-/// OpenAI's normalisation constants, the default for every CLIP checkpoint but LAION's ViT-L/14.
+/// OpenAI's normalisation constants (digits as published), the default for every CLIP checkpoint but LAION's ViT-L/14.
+#[allow(clippy::excessive_precision)]
 pub const OPENAI_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
 /// See [`OPENAI_MEAN`].
+#[allow(clippy::excessive_precision)]
 pub const OPENAI_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
 
 impl Preprocess {
@@ -79,8 +81,14 @@ impl Preprocess {
                 ResizeMode::Squash => (self.resize, self.resize),
                 // transformers `get_resize_output_image_size` and torchvision
                 // `_compute_resized_output_size`: long = int(size * long / short).
-                ResizeMode::Shortest if w <= h => (self.resize, (self.resize as f64 * h as f64 / w as f64) as usize),
-                ResizeMode::Shortest => ((self.resize as f64 * w as f64 / h as f64) as usize, self.resize),
+                ResizeMode::Shortest if w <= h => (
+                    self.resize,
+                    (self.resize as f64 * h as f64 / w as f64) as usize,
+                ),
+                ResizeMode::Shortest => (
+                    (self.resize as f64 * w as f64 / h as f64) as usize,
+                    self.resize,
+                ),
             };
             resize(img, nw, nh, self.resample)
         } else {
@@ -90,7 +98,9 @@ impl Preprocess {
             let (ch, cw) = self.crop;
             let (w, h) = (cur.width() as usize, cur.height() as usize);
             if w < cw || h < ch {
-                return Err(Error::Invalid(format!("image of {w}x{h} is smaller than the {cw}x{ch} crop")));
+                return Err(Error::Invalid(format!(
+                    "image of {w}x{h} is smaller than the {cw}x{ch} crop"
+                )));
             }
             let offset = |total: usize, crop: usize| {
                 let diff = total - crop;
@@ -103,7 +113,8 @@ impl Preprocess {
                 }
             };
             let (top, left) = (offset(h, ch), offset(w, cw));
-            cur = image::imageops::crop_imm(&cur, left as u32, top as u32, cw as u32, ch as u32).to_image();
+            cur = image::imageops::crop_imm(&cur, left as u32, top as u32, cw as u32, ch as u32)
+                .to_image();
         }
         Ok(cur)
     }
@@ -117,7 +128,11 @@ impl Preprocess {
             for c in 0..3 {
                 // transformers rescales in float64, then normalises in float32.
                 let v = (f64::from(px.0[c]) * f64::from(self.rescale)) as f32;
-                out[c * w * h + i] = if self.do_normalize { (v - self.mean[c]) / self.std[c] } else { v };
+                out[c * w * h + i] = if self.do_normalize {
+                    (v - self.mean[c]) / self.std[c]
+                } else {
+                    v
+                };
             }
         }
         Ok(out)
@@ -129,11 +144,19 @@ impl Preprocess {
 /// Alpha is dropped (as PIL's `convert("RGB")` does), greyscale is replicated, 16-bit channels
 /// are scaled to 8 bits, palettes are expanded and CMYK JPEGs converted.
 pub fn load_rgb(path: &Path) -> Result<RgbImage> {
-    let bad = |e: image::ImageError| Error::Image { path: path.to_path_buf(), message: e.to_string() };
+    let bad = |e: image::ImageError| Error::Image {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
     let reader = ImageReader::open(path).map_err(|e| Error::io(path, e))?;
-    let reader = reader.with_guessed_format().map_err(|e| Error::io(path, e))?;
+    let reader = reader
+        .with_guessed_format()
+        .map_err(|e| Error::io(path, e))?;
     if reader.format().is_none() {
-        return Err(Error::Image { path: path.to_path_buf(), message: "unknown image format".into() });
+        return Err(Error::Image {
+            path: path.to_path_buf(),
+            message: "unknown image format".into(),
+        });
     }
     let mut decoder = reader.into_decoder().map_err(bad)?;
     let orientation = decoder.orientation().map_err(bad)?;
@@ -146,5 +169,8 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage> {
 /// succeeds or fails on its own.
 pub fn load_batch(paths: &[impl AsRef<Path> + Sync], pre: &Preprocess) -> Vec<Result<Vec<f32>>> {
     use rayon::prelude::*;
-    paths.par_iter().map(|p| pre.apply(&load_rgb(p.as_ref())?)).collect()
+    paths
+        .par_iter()
+        .map(|p| pre.apply(&load_rgb(p.as_ref())?))
+        .collect()
 }

@@ -111,8 +111,22 @@ fn coeffs(in_size: usize, out_size: usize, filter: Resample) -> Coeffs {
         precision += 1;
     }
     let scale = f64::from(1u32 << precision);
-    let taps = weights.iter().map(|&w| if w < 0.0 { (w * scale - 0.5) as i32 } else { (w * scale + 0.5) as i32 }).collect();
-    Coeffs { bounds, taps, ksize, precision }
+    let taps = weights
+        .iter()
+        .map(|&w| {
+            if w < 0.0 {
+                (w * scale - 0.5) as i32
+            } else {
+                (w * scale + 0.5) as i32
+            }
+        })
+        .collect();
+    Coeffs {
+        bounds,
+        taps,
+        ksize,
+        precision,
+    }
 }
 
 fn clip8(acc: i64, precision: u32) -> u8 {
@@ -193,8 +207,14 @@ mod tests {
         for (i, o) in [(100, 32), (32, 100), (7, 3)] {
             let c = coeffs(i, o, Resample::Bicubic);
             for xx in 0..o {
-                let s: i64 = c.taps[xx * c.ksize..(xx + 1) * c.ksize].iter().map(|&t| i64::from(t)).sum();
-                assert!((s - (1 << c.precision)).abs() <= c.ksize as i64, "{i}->{o} at {xx}: {s}");
+                let s: i64 = c.taps[xx * c.ksize..(xx + 1) * c.ksize]
+                    .iter()
+                    .map(|&t| i64::from(t))
+                    .sum();
+                assert!(
+                    (s - (1 << c.precision)).abs() <= c.ksize as i64,
+                    "{i}->{o} at {xx}: {s}"
+                );
                 assert!(c.taps.iter().all(|&t| t.abs() < 1 << 15));
             }
         }

@@ -5,7 +5,8 @@
 use candle_core::{IndexOp, Tensor};
 
 use super::config::{Format, TowerConfig};
-use super::layers::{Dense, LayerNorm, activate, softmax};
+use super::fused::bias_act;
+use super::layers::{Dense, LayerNorm, softmax};
 use super::weights::Weights;
 use crate::Result;
 
@@ -56,20 +57,41 @@ impl Block {
         let (in_w, in_b) = match format {
             Format::HuggingFace => {
                 let get = |n: &str| -> Result<(Tensor, Tensor)> {
-                    Ok((w.get(&p(&format!("self_attn.{n}_proj.weight")), &[dm, dm])?, w.get(&p(&format!("self_attn.{n}_proj.bias")), &[dm])?))
+                    Ok((
+                        w.get(&p(&format!("self_attn.{n}_proj.weight")), &[dm, dm])?,
+                        w.get(&p(&format!("self_attn.{n}_proj.bias")), &[dm])?,
+                    ))
                 };
                 let (qw, qb) = get("q")?;
                 let (kw, kb) = get("k")?;
                 let (vw, vb) = get("v")?;
-                (Tensor::cat(&[qw, kw, vw], 0)?, Tensor::cat(&[qb, kb, vb], 0)?)
+                (
+                    Tensor::cat(&[qw, kw, vw], 0)?,
+                    Tensor::cat(&[qb, kb, vb], 0)?,
+                )
             }
-            Format::OpenClip => (w.get(&p("attn.in_proj_weight"), &[3 * dm, dm])?, w.get(&p("attn.in_proj_bias"), &[3 * dm])?),
+            Format::OpenClip => (
+                w.get(&p("attn.in_proj_weight"), &[3 * dm, dm])?,
+                w.get(&p("attn.in_proj_bias"), &[3 * dm])?,
+            ),
         };
         // Fold the attention scale d^-1/2 into the Q rows (transformers scales q after the
         // projection, open_clip inside scaled_dot_product_attention: the same product).
         let scale = (cfg.head_dim() as f64).powf(-0.5);
-        let qs = Tensor::cat(&[(in_w.narrow(0, 0, dm)? * scale)?, in_w.narrow(0, dm, 2 * dm)?], 0)?;
-        let bs = Tensor::cat(&[(in_b.narrow(0, 0, dm)? * scale)?, in_b.narrow(0, dm, 2 * dm)?], 0)?;
+        let qs = Tensor::cat(
+            &[
+                (in_w.narrow(0, 0, dm)? * scale)?,
+                in_w.narrow(0, dm, 2 * dm)?,
+            ],
+            0,
+        )?;
+        let bs = Tensor::cat(
+            &[
+                (in_b.narrow(0, 0, dm)? * scale)?,
+                in_b.narrow(0, dm, 2 * dm)?,
+            ],
+            0,
+        )?;
         let qkv = Dense::from_torch(&qs, bs)?;
         let (ln1, ln2, out, fc1, fc2) = match format {
             Format::HuggingFace => (
@@ -87,7 +109,16 @@ impl Block {
                 Dense::load(w, &p("mlp.c_proj"), mlp, dm)?,
             ),
         };
-        Ok(Self { ln1, qkv, out, ln2, fc1, fc2, heads: cfg.heads, activation: cfg.activation })
+        Ok(Self {
+            ln1,
+            qkv,
+            out,
+            ln2,
+            fc1,
+            fc2,
+            heads: cfg.heads,
+            activation: cfg.activation,
+        })
     }
 
     /// Runs the block on `x` (B, T, D).
@@ -95,14 +126,28 @@ impl Block {
     /// `mask` is added to the attention logits (the text tower's causal mask). With `cls_only`
     /// only the CLS query is computed after the keys and values: the last vision layer needs
     /// nothing else, since the image embedding reads the CLS row alone.
-    pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>, capture: Capture, cls_only: bool) -> Result<BlockOut> {
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        capture: Capture,
+        cls_only: bool,
+    ) -> Result<BlockOut> {
         let (b, t, dm) = x.dims3()?;
         let (h, d) = (self.heads, dm / self.heads);
         let y = self.ln1.forward(x)?;
-        let qkv = self.qkv.forward(&y.reshape((b * t, dm))?)?.reshape((b, t, 3, h, d))?;
-        let split = |i: usize| -> Result<Tensor> { Ok(qkv.i((.., .., i))?.transpose(1, 2)?.contiguous()?) };
+        let qkv = self
+            .qkv
+            .forward(&y.reshape((b * t, dm))?)?
+            .reshape((b, t, 3, h, d))?;
+        let split =
+            |i: usize| -> Result<Tensor> { Ok(qkv.i((.., .., i))?.transpose(1, 2)?.contiguous()?) };
         let (k, v) = (split(1)?, split(2)?); // (B, H, T, d)
-        let q = if cls_only { qkv.i((.., 0..1, 0))?.transpose(1, 2)?.contiguous()? } else { split(0)? };
+        let q = if cls_only {
+            qkv.i((.., 0..1, 0))?.transpose(1, 2)?.contiguous()?
+        } else {
+            split(0)?
+        };
         let mut logits = q.matmul(&k.t()?)?; // (B, H, Tq, T)
         if let Some(m) = mask {
             logits = logits.broadcast_add(m)?;
@@ -120,11 +165,25 @@ impl Block {
         };
         let merged = o.transpose(1, 2)?.reshape((b * tq, dm))?;
         let attn_out = self.out.forward(&merged)?.reshape((b, tq, dm))?;
-        let x = if cls_only { x.i((.., 0..1))? } else { x.clone() };
+        let x = if cls_only {
+            x.i((.., 0..1))?
+        } else {
+            x.clone()
+        };
         let x = (x + attn_out)?;
         let hidden = self.ln2.forward(&x)?.reshape((b * tq, dm))?;
-        let z = self.fc2.forward(&activate(self.activation, &self.fc1.forward(&hidden)?)?)?.reshape((b, tq, dm))?;
+        let act = bias_act(
+            &hidden.matmul(&self.fc1.weight)?,
+            &self.fc1.bias,
+            self.activation,
+        )?;
+        let z = self.fc2.forward(&act)?.reshape((b, tq, dm))?;
         let mlp_cls = z.i((.., 0))?;
-        Ok(BlockOut { x: (x + z)?, mlp_cls, head_cls, tokens })
+        Ok(BlockOut {
+            x: (x + z)?,
+            mlp_cls,
+            head_cls,
+            tokens,
+        })
     }
 }

@@ -123,36 +123,61 @@ struct Obj<'a> {
 
 impl<'a> Obj<'a> {
     fn key(&self, k: &str) -> String {
-        if self.prefix.is_empty() { k.to_string() } else { format!("{}.{k}", self.prefix) }
+        if self.prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{}.{k}", self.prefix)
+        }
     }
 
     fn child(&self, k: &str) -> Result<Obj<'a>> {
         match self.map.get(k) {
-            Some(Value::Object(map)) => Ok(Obj { map, path: self.path, prefix: self.key(k) }),
-            Some(_) => Err(Error::config(self.path, format!("`{}` is not an object", self.key(k)))),
-            None => Err(Error::config(self.path, format!("missing required key `{}`", self.key(k)))),
+            Some(Value::Object(map)) => Ok(Obj {
+                map,
+                path: self.path,
+                prefix: self.key(k),
+            }),
+            Some(_) => Err(Error::config(
+                self.path,
+                format!("`{}` is not an object", self.key(k)),
+            )),
+            None => Err(Error::config(
+                self.path,
+                format!("missing required key `{}`", self.key(k)),
+            )),
         }
     }
 
     fn opt_usize(&self, k: &str) -> Result<Option<usize>> {
         match self.map.get(k) {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => v.as_u64().filter(|&n| n > 0).map(|n| Some(n as usize)).ok_or_else(|| {
-                Error::config(self.path, format!("`{}` must be a positive integer, got {v}", self.key(k)))
-            }),
+            Some(v) => v
+                .as_u64()
+                .filter(|&n| n > 0)
+                .map(|n| Some(n as usize))
+                .ok_or_else(|| {
+                    Error::config(
+                        self.path,
+                        format!("`{}` must be a positive integer, got {v}", self.key(k)),
+                    )
+                }),
         }
     }
 
     fn usize(&self, k: &str) -> Result<usize> {
-        self.opt_usize(k)?
-            .ok_or_else(|| Error::config(self.path, format!("missing required key `{}`", self.key(k))))
+        self.opt_usize(k)?.ok_or_else(|| {
+            Error::config(self.path, format!("missing required key `{}`", self.key(k)))
+        })
     }
 
     fn opt_f64(&self, k: &str) -> Result<Option<f64>> {
         match self.map.get(k) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => v.as_f64().map(Some).ok_or_else(|| {
-                Error::config(self.path, format!("`{}` must be a number, got {v}", self.key(k)))
+                Error::config(
+                    self.path,
+                    format!("`{}` must be a number, got {v}", self.key(k)),
+                )
             }),
         }
     }
@@ -161,7 +186,10 @@ impl<'a> Obj<'a> {
         match self.map.get(k) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(v) => Err(Error::config(self.path, format!("`{}` must be true or false, got {v}", self.key(k)))),
+            Some(v) => Err(Error::config(
+                self.path,
+                format!("`{}` must be true or false, got {v}", self.key(k)),
+            )),
         }
     }
 
@@ -169,7 +197,10 @@ impl<'a> Obj<'a> {
         match self.map.get(k) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(v) => Err(Error::config(self.path, format!("`{}` must be a string, got {v}", self.key(k)))),
+            Some(v) => Err(Error::config(
+                self.path,
+                format!("`{}` must be a string, got {v}", self.key(k)),
+            )),
         }
     }
 
@@ -184,17 +215,31 @@ impl<'a> Obj<'a> {
                 let v = n.as_f64().unwrap_or_default() as f32;
                 Ok(Some([v, v, v]))
             }
-            Some(v) => Err(Error::config(self.path, format!("`{}` must be 3 numbers, got {v}", self.key(k)))),
+            Some(v) => Err(Error::config(
+                self.path,
+                format!("`{}` must be 3 numbers, got {v}", self.key(k)),
+            )),
         }
     }
 
     /// An image side given as `n`, `[n, n]` or `{"height": n, "width": n}` / `{"shortest_edge": n}`.
     fn opt_side(&self, k: &str) -> Result<Option<(usize, usize)>> {
-        let bad = |v: &Value| Error::config(self.path, format!("`{}`: unsupported size {v}", self.key(k)));
+        let bad = |v: &Value| {
+            Error::config(
+                self.path,
+                format!("`{}`: unsupported size {v}", self.key(k)),
+            )
+        };
         match self.map.get(k) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => n.as_u64().map(|n| Some((n as usize, n as usize))).ok_or_else(|| bad(&Value::Number(n.clone()))),
-            Some(v @ Value::Array(a)) => match (a.first().and_then(Value::as_u64), a.get(1).and_then(Value::as_u64)) {
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .map(|n| Some((n as usize, n as usize)))
+                .ok_or_else(|| bad(&Value::Number(n.clone()))),
+            Some(v @ Value::Array(a)) => match (
+                a.first().and_then(Value::as_u64),
+                a.get(1).and_then(Value::as_u64),
+            ) {
                 (Some(h), Some(w)) if a.len() == 2 => Ok(Some((h as usize, w as usize))),
                 _ => Err(bad(v)),
             },
@@ -231,7 +276,10 @@ fn hf_sub(root: &Map<String, Value>, name: &str, path: &Path) -> Result<Map<Stri
         merged.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     if merged.is_empty() {
-        return Err(Error::config(path, format!("missing required key `{name}`")));
+        return Err(Error::config(
+            path,
+            format!("missing required key `{name}`"),
+        ));
     }
     Ok(merged)
 }
@@ -239,7 +287,13 @@ fn hf_sub(root: &Map<String, Value>, name: &str, path: &Path) -> Result<Map<Stri
 fn hf_tower(obj: &Obj) -> Result<TowerConfig> {
     let act_name = obj.opt_str("hidden_act")?.unwrap_or("quick_gelu");
     let activation = Activation::from_hf(act_name).ok_or_else(|| {
-        Error::config(obj.path, format!("`{}`: unsupported activation {act_name:?}", obj.key("hidden_act")))
+        Error::config(
+            obj.path,
+            format!(
+                "`{}`: unsupported activation {act_name:?}",
+                obj.key("hidden_act")
+            ),
+        )
     })?;
     let tower = TowerConfig {
         width: obj.usize("hidden_size")?,
@@ -254,20 +308,26 @@ fn hf_tower(obj: &Obj) -> Result<TowerConfig> {
 }
 
 fn check_heads(t: &TowerConfig, obj: &Obj) -> Result<()> {
-    if t.width % t.heads != 0 {
+    if !t.width.is_multiple_of(t.heads) {
         return Err(Error::config(
             obj.path,
-            format!("`{}`: width {} is not divisible by {} heads", obj.prefix, t.width, t.heads),
+            format!(
+                "`{}`: width {} is not divisible by {} heads",
+                obj.prefix, t.width, t.heads
+            ),
         ));
     }
     Ok(())
 }
 
 fn check_patches(v: &VisionConfig, obj: &Obj) -> Result<()> {
-    if v.image_size % v.patch_size != 0 {
+    if !v.image_size.is_multiple_of(v.patch_size) {
         return Err(Error::config(
             obj.path,
-            format!("`{}`: image size {} is not a multiple of patch size {}", obj.prefix, v.image_size, v.patch_size),
+            format!(
+                "`{}`: image size {} is not a multiple of patch size {}",
+                obj.prefix, v.image_size, v.patch_size
+            ),
         ));
     }
     Ok(())
@@ -276,17 +336,29 @@ fn check_patches(v: &VisionConfig, obj: &Obj) -> Result<()> {
 /// Parses a transformers `config.json` (and `preprocessor_config.json` beside it, when present).
 pub fn parse_hf(config: &Path, preprocessor: Option<&Path>) -> Result<ClipConfig> {
     let root_map = read_json(config)?;
-    let root = Obj { map: &root_map, path: config, prefix: String::new() };
+    let root = Obj {
+        map: &root_map,
+        path: config,
+        prefix: String::new(),
+    };
     let vmap = hf_sub(&root_map, "vision_config", config)?;
     let tmap = hf_sub(&root_map, "text_config", config)?;
-    let vobj = Obj { map: &vmap, path: config, prefix: "vision_config".into() };
-    let tobj = Obj { map: &tmap, path: config, prefix: "text_config".into() };
+    let vobj = Obj {
+        map: &vmap,
+        path: config,
+        prefix: "vision_config".into(),
+    };
+    let tobj = Obj {
+        map: &tmap,
+        path: config,
+        prefix: "text_config".into(),
+    };
     // The top-level projection_dim wins: transformers builds both projections from it.
     let embed_dim = match root.opt_usize("projection_dim")? {
         Some(e) => e,
-        None => vobj.usize("projection_dim").map_err(|_| {
-            Error::config(config, "missing required key `projection_dim`")
-        })?,
+        None => vobj
+            .usize("projection_dim")
+            .map_err(|_| Error::config(config, "missing required key `projection_dim`"))?,
     };
     let vision = VisionConfig {
         tower: hf_tower(&vobj)?,
@@ -303,13 +375,23 @@ pub fn parse_hf(config: &Path, preprocessor: Option<&Path>) -> Result<ClipConfig
         Some(p) => parse_hf_preprocessor(p, vision.image_size)?,
         None => Preprocess::openai(vision.image_size),
     };
-    Ok(ClipConfig { format: Format::HuggingFace, embed_dim, vision, text, preprocess })
+    Ok(ClipConfig {
+        format: Format::HuggingFace,
+        embed_dim,
+        vision,
+        text,
+        preprocess,
+    })
 }
 
 /// Parses a `preprocessor_config.json` (CLIPImageProcessor).
 pub fn parse_hf_preprocessor(path: &Path, image_size: usize) -> Result<Preprocess> {
     let map = read_json(path)?;
-    let obj = Obj { map: &map, path, prefix: String::new() };
+    let obj = Obj {
+        map: &map,
+        path,
+        prefix: String::new(),
+    };
     let mut p = Preprocess::openai(image_size);
     if let Some((s, _)) = obj.opt_side("size")? {
         p.resize = s;
@@ -324,8 +406,9 @@ pub fn parse_hf_preprocessor(path: &Path, image_size: usize) -> Result<Preproces
         p.std = s;
     }
     if let Some(r) = obj.opt_usize("resample")? {
-        p.resample = Resample::from_pil(r as u32)
-            .ok_or_else(|| Error::config(path, format!("`resample`: unsupported PIL filter {r}")))?;
+        p.resample = Resample::from_pil(r as u32).ok_or_else(|| {
+            Error::config(path, format!("`resample`: unsupported PIL filter {r}"))
+        })?;
     }
     p.do_resize = obj.opt_bool("do_resize")?.unwrap_or(true);
     p.do_center_crop = obj.opt_bool("do_center_crop")?.unwrap_or(true);
@@ -337,7 +420,10 @@ pub fn parse_hf_preprocessor(path: &Path, image_size: usize) -> Result<Preproces
     if p.crop != (image_size, image_size) && p.do_center_crop {
         return Err(Error::config(
             path,
-            format!("crop_size {:?} does not match the model's image_size {image_size}", p.crop),
+            format!(
+                "crop_size {:?} does not match the model's image_size {image_size}",
+                p.crop
+            ),
         ));
     }
     Ok(p)
@@ -377,7 +463,11 @@ fn open_clip_tower(obj: &Obj, width: usize, heads: usize, act: Activation) -> Re
 /// Parses an open_clip `open_clip_config.json` (`model_cfg` and `preprocess_cfg`).
 pub fn parse_open_clip(path: &Path) -> Result<ClipConfig> {
     let root_map = read_json(path)?;
-    let root = Obj { map: &root_map, path, prefix: String::new() };
+    let root = Obj {
+        map: &root_map,
+        path,
+        prefix: String::new(),
+    };
     let model = root.child("model_cfg")?;
     let vobj = model.child("vision_cfg")?;
     let tobj = model.child("text_cfg")?;
@@ -386,30 +476,56 @@ pub fn parse_open_clip(path: &Path) -> Result<ClipConfig> {
         match obj.map.get(*key) {
             None | Some(Value::Null) | Some(Value::Bool(false)) => {}
             Some(v) => {
-                return Err(Error::config(path, format!("`{}` = {v} is not supported", obj.key(key))));
+                return Err(Error::config(
+                    path,
+                    format!("`{}` = {v} is not supported", obj.key(key)),
+                ));
             }
         }
     }
     if let Some(Value::Array(_)) = vobj.map.get("layers") {
-        return Err(Error::config(path, "ResNet vision towers (`vision_cfg.layers` is a list) are not supported"));
+        return Err(Error::config(
+            path,
+            "ResNet vision towers (`vision_cfg.layers` is a list) are not supported",
+        ));
     }
     for (obj, key, want) in [(&vobj, "pool_type", "tok"), (&tobj, "pool_type", "argmax")] {
-        if let Some(p) = obj.opt_str(key)? {
-            if p != want {
-                return Err(Error::config(path, format!("`{}` = {p:?} is not supported", obj.key(key))));
-            }
+        if let Some(p) = obj.opt_str(key)?
+            && p != want
+        {
+            return Err(Error::config(
+                path,
+                format!("`{}` = {p:?} is not supported", obj.key(key)),
+            ));
         }
     }
-    let act = if model.opt_bool("quick_gelu")?.unwrap_or(false) { Activation::QuickGelu } else { Activation::Gelu };
+    let act = if model.opt_bool("quick_gelu")?.unwrap_or(false) {
+        Activation::QuickGelu
+    } else {
+        Activation::Gelu
+    };
     let vwidth = vobj.usize("width")?;
     let head_width = vobj.opt_usize("head_width")?.unwrap_or(64);
-    if vwidth % head_width != 0 {
-        return Err(Error::config(path, format!("`vision_cfg.width` {vwidth} is not a multiple of head_width {head_width}")));
+    if !vwidth.is_multiple_of(head_width) {
+        return Err(Error::config(
+            path,
+            format!("`vision_cfg.width` {vwidth} is not a multiple of head_width {head_width}"),
+        ));
     }
     let image_size = match vobj.opt_side("image_size")? {
         Some((h, w)) if h == w => h,
-        Some((h, w)) => return Err(Error::config(path, format!("non-square image_size {h}x{w} is not supported"))),
-        None => return Err(Error::config(path, "missing required key `model_cfg.vision_cfg.image_size`")),
+        Some((h, w)) => {
+            return Err(Error::config(
+                path,
+                format!("non-square image_size {h}x{w} is not supported"),
+            ));
+        }
+        None => {
+            return Err(Error::config(
+                path,
+                "missing required key `model_cfg.vision_cfg.image_size`",
+            ));
+        }
     };
     let vision = VisionConfig {
         tower: open_clip_tower(&vobj, vwidth, vwidth / head_width, act)?,
@@ -433,18 +549,31 @@ pub fn parse_open_clip(path: &Path) -> Result<ClipConfig> {
             preprocess.std = s;
         }
         if let Some(name) = pre.opt_str("interpolation")? {
-            preprocess.resample = Resample::from_name(name)
-                .ok_or_else(|| Error::config(path, format!("`preprocess_cfg.interpolation` {name:?} is not supported")))?;
+            preprocess.resample = Resample::from_name(name).ok_or_else(|| {
+                Error::config(
+                    path,
+                    format!("`preprocess_cfg.interpolation` {name:?} is not supported"),
+                )
+            })?;
         }
         if let Some(mode) = pre.opt_str("resize_mode")? {
             preprocess.mode = match mode {
                 "shortest" => ResizeMode::Shortest,
                 "squash" => ResizeMode::Squash,
                 other => {
-                    return Err(Error::config(path, format!("`preprocess_cfg.resize_mode` {other:?} is not supported")));
+                    return Err(Error::config(
+                        path,
+                        format!("`preprocess_cfg.resize_mode` {other:?} is not supported"),
+                    ));
                 }
             };
         }
     }
-    Ok(ClipConfig { format: Format::OpenClip, embed_dim: model.usize("embed_dim")?, vision, text, preprocess })
+    Ok(ClipConfig {
+        format: Format::OpenClip,
+        embed_dim: model.usize("embed_dim")?,
+        vision,
+        text,
+        preprocess,
+    })
 }

@@ -76,7 +76,9 @@ impl Folds {
         let cfg = &tower.cfg.tower;
         // out.weight is W_Oᵀ (D_in, D_out); row block h is head h's d × D slice.
         let wo = tower.blocks[layer].out.weight.to_dtype(DType::F32)?;
-        let m = wo.matmul(&self.gamma_p)?.reshape((cfg.heads, cfg.head_dim(), self.g.dim(0)?))?;
+        let m = wo
+            .matmul(&self.gamma_p)?
+            .reshape((cfg.heads, cfg.head_dim(), self.g.dim(0)?))?;
         Ok(self.heads[layer].get_or_init(|| m))
     }
 }
@@ -97,20 +99,44 @@ impl Stats {
             shape.resize(rank, 1);
             Ok(t.reshape(shape)?)
         };
-        let (mu, sigma, norm) = (per_image(&self.mu)?, per_image(&self.sigma)?, per_image(&self.norm)?);
+        let (mu, sigma, norm) = (
+            per_image(&self.mu)?,
+            per_image(&self.sigma)?,
+            per_image(&self.norm)?,
+        );
         let centred = x.broadcast_sub(&mu.broadcast_mul(&(&folds.g * w)?)?)?;
-        Ok(centred.broadcast_div(&sigma)?.broadcast_add(&(&folds.beta_p * w)?)?.broadcast_div(&norm)?)
+        Ok(centred
+            .broadcast_div(&sigma)?
+            .broadcast_add(&(&folds.beta_p * w)?)?
+            .broadcast_div(&norm)?)
     }
 }
 
 /// Which layers to capture for a decomposition.
 pub fn captures(layers: &[usize], n_layers: usize, tokens: bool) -> Vec<Capture> {
-    let kind = if tokens { Capture::Tokens } else { Capture::Heads };
-    (0..n_layers).map(|l| if layers.contains(&l) { kind } else { Capture::None }).collect()
+    let kind = if tokens {
+        Capture::Tokens
+    } else {
+        Capture::Heads
+    };
+    (0..n_layers)
+        .map(|l| {
+            if layers.contains(&l) {
+                kind
+            } else {
+                Capture::None
+            }
+        })
+        .collect()
 }
 
 /// Turns a forward trace into direct effects for `layers` (which must have been captured).
-pub fn decompose(tower: &VisionTower, folds: &Folds, trace: &Trace, layers: &[usize]) -> Result<Decomposition> {
+pub fn decompose(
+    tower: &VisionTower,
+    folds: &Folds,
+    trace: &Trace,
+    layers: &[usize],
+) -> Result<Decomposition> {
     let cfg = &tower.cfg;
     let (n_layers, h, t) = (cfg.tower.layers, cfg.tower.heads, cfg.tokens());
     let k = (2 * n_layers + 1) as f64;
@@ -119,10 +145,16 @@ pub fn decompose(tower: &VisionTower, folds: &Folds, trace: &Trace, layers: &[us
     let sigma = (var + cfg.tower.eps)?.sqrt()?;
     let e = tower.embed(r)?;
     let norm = e.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?;
-    let stats = Stats { mu: mu.squeeze(1)?, sigma: sigma.squeeze(1)?, norm: norm.squeeze(1)? };
+    let stats = Stats {
+        mu: mu.squeeze(1)?,
+        sigma: sigma.squeeze(1)?,
+        norm: norm.squeeze(1)?,
+    };
     let embedding = e.broadcast_div(&norm)?;
 
-    let raw_mlps: Vec<&Tensor> = std::iter::once(&trace.pre).chain(trace.mlp_cls.iter()).collect();
+    let raw_mlps: Vec<&Tensor> = std::iter::once(&trace.pre)
+        .chain(trace.mlp_cls.iter())
+        .collect();
     let raw_mlps = Tensor::stack(&raw_mlps, 1)?; // (B, L+1, D)
     let mlps = stats.finish(folds, &raw_mlps.broadcast_matmul(&folds.gamma_p)?, 1.0 / k)?;
 
@@ -130,22 +162,44 @@ pub fn decompose(tower: &VisionTower, folds: &Folds, trace: &Trace, layers: &[us
     let mut tokens = Vec::with_capacity(layers.len());
     for &l in layers {
         let m = folds.head_matrix(tower, l)?;
-        let z = trace.head_cls[l].as_ref().ok_or_else(|| crate::Error::Invalid(format!("layer {l} was not captured")))?;
+        let z = trace.head_cls[l]
+            .as_ref()
+            .ok_or_else(|| crate::Error::Invalid(format!("layer {l} was not captured")))?;
         // (B, H, d) → (H, B, d) · (H, d, E) → (B, H, E)
-        let proj = z.transpose(0, 1)?.contiguous()?.matmul(m)?.transpose(0, 1)?;
+        let proj = z
+            .transpose(0, 1)?
+            .contiguous()?
+            .matmul(m)?
+            .transpose(0, 1)?;
         let proj = proj.broadcast_add(&(&folds.bias_p[l] / h as f64)?)?;
         heads.push(stats.finish(folds, &proj, 1.0 / (k * h as f64))?);
         if let Some((a0, v)) = &trace.tokens[l] {
             let (b, _, _, d) = v.dims4()?;
             // (B, H, T, d) → (H, B·T, d) · (H, d, E) → (B, H, T, E), weighted by the CLS attention.
-            let vm = v.transpose(0, 1)?.contiguous()?.reshape((h, b * t, d))?.matmul(m)?;
+            let vm = v
+                .transpose(0, 1)?
+                .contiguous()?
+                .reshape((h, b * t, d))?
+                .matmul(m)?;
             let vm = vm.reshape((h, b, t, ()))?.transpose(0, 1)?;
-            let proj = vm.broadcast_mul(&a0.unsqueeze(3)?)?.broadcast_add(&(&folds.bias_p[l] / (t * h) as f64)?)?;
+            let proj = vm
+                .broadcast_mul(&a0.unsqueeze(3)?)?
+                .broadcast_add(&(&folds.bias_p[l] / (t * h) as f64)?)?;
             let per_token = stats.finish(folds, &proj, 1.0 / (k * (t * h) as f64))?;
             tokens.push(per_token.transpose(1, 2)?); // (B, T, H, E)
         }
     }
     let heads = Tensor::stack(&heads, 1)?.contiguous()?;
-    let tokens = if tokens.is_empty() { None } else { Some(Tensor::stack(&tokens, 1)?.contiguous()?) };
-    Ok(Decomposition { layers: layers.to_vec(), embedding, heads, mlps, tokens })
+    let tokens = if tokens.is_empty() {
+        None
+    } else {
+        Some(Tensor::stack(&tokens, 1)?.contiguous()?)
+    };
+    Ok(Decomposition {
+        layers: layers.to_vec(),
+        embedding,
+        heads,
+        mlps,
+        tokens,
+    })
 }

@@ -43,14 +43,34 @@ impl ModelFiles {
             };
             if let Some(weights) = weights {
                 let preprocessor = opt("preprocessor_config.json");
-                return Ok(Self { name: name.into(), format: Format::HuggingFace, config, preprocessor, weights, tokenizer });
+                return Ok(Self {
+                    name: name.into(),
+                    format: Format::HuggingFace,
+                    config,
+                    preprocessor,
+                    weights,
+                    tokenizer,
+                });
             }
         }
         if let (Some(config), Some(w)) = (opt(OPEN_CLIP_FILES[0]), opt(OPEN_CLIP_FILES[1])) {
-            return Ok(Self { name: name.into(), format: Format::OpenClip, config, preprocessor: None, weights: vec![w], tokenizer });
+            return Ok(Self {
+                name: name.into(),
+                format: Format::OpenClip,
+                config,
+                preprocessor: None,
+                weights: vec![w],
+                tokenizer,
+            });
         }
-        let pickled = ["pytorch_model.bin", "open_clip_pytorch_model.bin"].iter().any(|n| dir.join(n).is_file());
-        let hint = if pickled { " (only pickled .bin weights were found; convert them to safetensors)" } else { "" };
+        let pickled = ["pytorch_model.bin", "open_clip_pytorch_model.bin"]
+            .iter()
+            .any(|n| dir.join(n).is_file());
+        let hint = if pickled {
+            " (only pickled .bin weights were found; convert them to safetensors)"
+        } else {
+            ""
+        };
         Err(Error::Model(format!(
             "{}: no CLIP checkpoint: expected config.json + model.safetensors or open_clip_config.json + open_clip_model.safetensors{hint}",
             dir.display()
@@ -73,13 +93,17 @@ fn sharded(dir: &Path, index: &str) -> Result<Option<Vec<PathBuf>>> {
         return Ok(None);
     }
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| Error::config(&path, format!("invalid JSON: {e}")))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::config(&path, format!("invalid JSON: {e}")))?;
     let map = json
         .get("weight_map")
         .and_then(|m| m.as_object())
         .ok_or_else(|| Error::config(&path, "missing required key `weight_map`"))?;
-    let mut files: Vec<PathBuf> = map.values().filter_map(|v| v.as_str()).map(|f| dir.join(f)).collect();
+    let mut files: Vec<PathBuf> = map
+        .values()
+        .filter_map(|v| v.as_str())
+        .map(|f| dir.join(f))
+        .collect();
     files.sort();
     files.dedup();
     Ok(Some(files))

@@ -22,10 +22,19 @@ pub fn fetch(repo: &str, revision: Option<&str>) -> Result<ModelFiles> {
     let offline = hub_offline();
     let cache = hf_cache_dir();
     let hub_err = |e: HFError| Error::Model(format!("{repo}: {e}"));
-    let inner = HFClient::builder().cache_dir(&cache).build().map_err(hub_err)?;
+    let inner = HFClient::builder()
+        .cache_dir(&cache)
+        .build()
+        .map_err(hub_err)?;
     let client = HFClientSync::from_inner(inner).map_err(hub_err)?;
-    let (org, name) = repo.split_once('/').ok_or_else(|| Error::Model(format!("{repo}: expected org/name")))?;
-    let fetch_at = |repo_org: &str, repo_name: &str, file: &str, revision: Option<&str>| -> Result<Option<std::path::PathBuf>> {
+    let (org, name) = repo
+        .split_once('/')
+        .ok_or_else(|| Error::Model(format!("{repo}: expected org/name")))?;
+    let fetch_at = |repo_org: &str,
+                    repo_name: &str,
+                    file: &str,
+                    revision: Option<&str>|
+     -> Result<Option<std::path::PathBuf>> {
         let r = client
             .model(repo_org, repo_name)
             .download_file()
@@ -43,19 +52,22 @@ pub fn fetch(repo: &str, revision: Option<&str>) -> Result<ModelFiles> {
     let mut dir = None;
     for set in [HF_FILES, OPEN_CLIP_FILES] {
         let first = get(org, name, set[0])?;
-        if let Some(cfg) = first {
-            if get(org, name, set[1])?.is_some() {
-                dir = cfg.parent().map(std::path::Path::to_path_buf);
-                if set == HF_FILES {
-                    get(org, name, OPTIONAL[0])?;
-                }
-                break;
+        if let Some(cfg) = first
+            && get(org, name, set[1])?.is_some()
+        {
+            dir = cfg.parent().map(std::path::Path::to_path_buf);
+            if set == HF_FILES {
+                get(org, name, OPTIONAL[0])?;
             }
+            break;
         }
     }
     let Some(dir) = dir else {
         let how = if offline {
-            format!("is not in the Hugging Face cache {} and HF_HUB_OFFLINE is set", cache.display())
+            format!(
+                "is not in the Hugging Face cache {} and HF_HUB_OFFLINE is set",
+                cache.display()
+            )
         } else {
             "has no safetensors CLIP checkpoint (config.json + model.safetensors or open_clip_config.json + open_clip_model.safetensors)".into()
         };

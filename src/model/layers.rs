@@ -47,7 +47,10 @@ pub struct Dense {
 impl Dense {
     /// From a PyTorch `Linear` weight laid out (out, in) and its bias.
     pub fn from_torch(weight: &Tensor, bias: Tensor) -> Result<Self> {
-        Ok(Self { weight: weight.t()?.contiguous()?, bias })
+        Ok(Self {
+            weight: weight.t()?.contiguous()?,
+            bias,
+        })
     }
 
     /// Loads `{prefix}.weight` (out, in) and `{prefix}.bias` (out).

@@ -4,6 +4,7 @@ mod block;
 pub mod config;
 mod decompose;
 pub mod files;
+mod fused;
 mod hub;
 mod layers;
 pub mod random;
@@ -57,9 +58,15 @@ impl Clip {
     }
 
     /// Loads weights for an already parsed configuration.
-    pub fn from_config(files: &ModelFiles, config: ClipConfig, device: &Device, dtype: DType) -> Result<Self> {
+    pub fn from_config(
+        files: &ModelFiles,
+        config: ClipConfig,
+        device: &Device,
+        dtype: DType,
+    ) -> Result<Self> {
         let w = weights::Weights::open(&files.weights, dtype, device)?;
-        let vision = vision::VisionTower::load(&w, config.format, &config.vision, config.embed_dim)?;
+        let vision =
+            vision::VisionTower::load(&w, config.format, &config.vision, config.embed_dim)?;
         let text = text::TextTower::load(&w, config.format, &config.text, config.embed_dim)?;
         let tokenizer = files
             .tokenizer
@@ -67,7 +74,15 @@ impl Clip {
             .map(|p| ClipTokenizer::load(p, config.text.context_length))
             .transpose()?;
         let folds = decompose::Folds::new(&vision)?;
-        Ok(Self { name: files.name.clone(), config, vision, text, tokenizer, folds, device: device.clone() })
+        Ok(Self {
+            name: files.name.clone(),
+            config,
+            vision,
+            text,
+            tokenizer,
+            folds,
+            device: device.clone(),
+        })
     }
 
     /// The device the model runs on.
@@ -85,22 +100,35 @@ impl Clip {
         let s = self.config.vision.image_size;
         let (b, n) = (images.len(), 3 * s * s);
         if let Some(bad) = images.iter().find(|i| i.len() != n) {
-            return Err(Error::Invalid(format!("pixel buffer of {} values, expected 3x{s}x{s}", bad.len())));
+            return Err(Error::Invalid(format!(
+                "pixel buffer of {} values, expected 3x{s}x{s}",
+                bad.len()
+            )));
         }
         let flat: Vec<f32> = images.iter().flatten().copied().collect();
         Ok(Tensor::from_vec(flat, (b, 3, s, s), &self.device)?)
     }
 
     /// Decomposes a batch of normalised pixels (B, 3, S, S).
-    pub fn decompose(&self, pixels: &Tensor, layers: &[usize], tokens: bool) -> Result<Decomposition> {
+    pub fn decompose(
+        &self,
+        pixels: &Tensor,
+        layers: &[usize],
+        tokens: bool,
+    ) -> Result<Decomposition> {
         let n = self.config.vision.tower.layers;
         if let Some(&bad) = layers.iter().find(|&&l| l >= n) {
-            return Err(Error::Invalid(format!("layer {bad} does not exist: the model has layers 0..{}", n - 1)));
+            return Err(Error::Invalid(format!(
+                "layer {bad} does not exist: the model has layers 0..{}",
+                n - 1
+            )));
         }
         if layers.is_empty() {
             return Err(Error::Invalid("the layer selection is empty".into()));
         }
-        let trace = self.vision.trace(pixels, &decompose::captures(layers, n, tokens))?;
+        let trace = self
+            .vision
+            .trace(pixels, &decompose::captures(layers, n, tokens))?;
         decompose::decompose(&self.vision, &self.folds, &trace, layers)
     }
 
@@ -114,7 +142,12 @@ impl Clip {
     pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
         self.tokenizer
             .as_ref()
-            .ok_or_else(|| Error::Model(format!("{}: no tokenizer.json beside the weights", self.name)))?
+            .ok_or_else(|| {
+                Error::Model(format!(
+                    "{}: no tokenizer.json beside the weights",
+                    self.name
+                ))
+            })?
             .encode(text)
     }
 

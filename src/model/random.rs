@@ -80,11 +80,20 @@ pub fn write_checkpoint(dir: &Path, arch: Arch, seed: u64) -> Result<()> {
         }
     });
     let path = dir.join("config.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap_or_default()).map_err(|e| Error::io(&path, e))?;
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&config).unwrap_or_default(),
+    )
+    .map_err(|e| Error::io(&path, e))?;
     let mut rng = Normal(seed);
     let mut t: HashMap<String, Tensor> = HashMap::new();
     let tokens = (224 / patch) * (224 / patch) + 1;
-    let tower = |t: &mut HashMap<String, Tensor>, rng: &mut Normal, prefix: &str, w: usize, n: usize| -> Result<()> {
+    let tower = |t: &mut HashMap<String, Tensor>,
+                 rng: &mut Normal,
+                 prefix: &str,
+                 w: usize,
+                 n: usize|
+     -> Result<()> {
         for i in 0..n {
             let p = format!("{prefix}.encoder.layers.{i}");
             for ln in ["layer_norm1", "layer_norm2"] {
@@ -99,7 +108,10 @@ pub fn write_checkpoint(dir: &Path, arch: Arch, seed: u64) -> Result<()> {
                 ("mlp.fc1", 4 * w, w),
                 ("mlp.fc2", w, 4 * w),
             ] {
-                t.insert(format!("{p}.{name}.weight"), rng.tensor(&[o, i], 0.02, 0.0)?);
+                t.insert(
+                    format!("{p}.{name}.weight"),
+                    rng.tensor(&[o, i], 0.02, 0.0)?,
+                );
                 t.insert(format!("{p}.{name}.bias"), rng.tensor(&[o], 0.02, 0.0)?);
             }
         }
@@ -111,18 +123,50 @@ pub fn write_checkpoint(dir: &Path, arch: Arch, seed: u64) -> Result<()> {
         t.insert(name.to_string(), rng.tensor(shape, std, mean)?);
         Ok(())
     };
-    put("vision_model.embeddings.patch_embedding.weight", &[width, 3, patch, patch], 0.02, 0.0)?;
-    put("vision_model.embeddings.class_embedding", &[width], 0.02, 0.0)?;
-    put("vision_model.embeddings.position_embedding.weight", &[tokens, width], 0.02, 0.0)?;
-    for ln in ["vision_model.pre_layrnorm", "vision_model.post_layernorm", "text_model.final_layer_norm"] {
+    put(
+        "vision_model.embeddings.patch_embedding.weight",
+        &[width, 3, patch, patch],
+        0.02,
+        0.0,
+    )?;
+    put(
+        "vision_model.embeddings.class_embedding",
+        &[width],
+        0.02,
+        0.0,
+    )?;
+    put(
+        "vision_model.embeddings.position_embedding.weight",
+        &[tokens, width],
+        0.02,
+        0.0,
+    )?;
+    for ln in [
+        "vision_model.pre_layrnorm",
+        "vision_model.post_layernorm",
+        "text_model.final_layer_norm",
+    ] {
         let w = if ln.starts_with("text") { tw } else { width };
         put(&format!("{ln}.weight"), &[w], 0.02, 1.0)?;
         put(&format!("{ln}.bias"), &[w], 0.02, 0.0)?;
     }
     put("visual_projection.weight", &[embed, width], 0.02, 0.0)?;
     put("text_projection.weight", &[embed, tw], 0.02, 0.0)?;
-    put("text_model.embeddings.token_embedding.weight", &[vocab, tw], 0.02, 0.0)?;
-    put("text_model.embeddings.position_embedding.weight", &[ctx, tw], 0.02, 0.0)?;
+    put(
+        "text_model.embeddings.token_embedding.weight",
+        &[vocab, tw],
+        0.02,
+        0.0,
+    )?;
+    put(
+        "text_model.embeddings.position_embedding.weight",
+        &[ctx, tw],
+        0.02,
+        0.0,
+    )?;
     let path = dir.join("model.safetensors");
-    candle_core::safetensors::save(&t, &path).map_err(|e| Error::Weights { path, message: e.to_string() })
+    candle_core::safetensors::save(&t, &path).map_err(|e| Error::Weights {
+        path,
+        message: e.to_string(),
+    })
 }

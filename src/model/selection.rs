@@ -17,20 +17,40 @@ impl std::str::FromStr for LayerSelection {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        let bad = || Error::Invalid(format!("--layers {s:?}: expected all, last:N, A..B or A,B,C (0-based)"));
+        let bad = || {
+            Error::Invalid(format!(
+                "--layers {s:?}: expected all, last:N, A..B or A,B,C (0-based)"
+            ))
+        };
         let s = s.trim();
         if s.eq_ignore_ascii_case("all") {
             return Ok(Self::All);
         }
         if let Some(n) = s.strip_prefix("last:") {
-            return n.trim().parse().ok().filter(|&n| n > 0).map(Self::Last).ok_or_else(bad);
+            return n
+                .trim()
+                .parse()
+                .ok()
+                .filter(|&n| n > 0)
+                .map(Self::Last)
+                .ok_or_else(bad);
         }
         if let Some((a, b)) = s.split_once("..") {
             let b = b.strip_prefix('=').unwrap_or(b);
-            let (a, b): (usize, usize) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
-            return if a <= b { Ok(Self::List((a..=b).collect())) } else { Err(bad()) };
+            let (a, b): (usize, usize) = (
+                a.trim().parse().map_err(|_| bad())?,
+                b.trim().parse().map_err(|_| bad())?,
+            );
+            return if a <= b {
+                Ok(Self::List((a..=b).collect()))
+            } else {
+                Err(bad())
+            };
         }
-        let mut v = s.split(',').map(|x| x.trim().parse::<usize>().map_err(|_| bad())).collect::<Result<Vec<_>>>()?;
+        let mut v = s
+            .split(',')
+            .map(|x| x.trim().parse::<usize>().map_err(|_| bad()))
+            .collect::<Result<Vec<_>>>()?;
         v.sort_unstable();
         v.dedup();
         Ok(Self::List(v))
@@ -45,7 +65,10 @@ impl LayerSelection {
             Self::All => Ok((0..n).collect()),
             Self::Last(k) => Ok((n.saturating_sub(*k)..n).collect()),
             Self::List(v) => match v.iter().find(|&&l| l >= n) {
-                Some(l) => Err(Error::Invalid(format!("--layers: layer {l} does not exist; the model has layers 0..={}", n - 1))),
+                Some(l) => Err(Error::Invalid(format!(
+                    "--layers: layer {l} does not exist; the model has layers 0..={}",
+                    n - 1
+                ))),
                 None => Ok(v.clone()),
             },
         }

@@ -24,18 +24,50 @@ const INCEPTION: ([f32; 3], [f32; 3]) = ([0.5; 3], [0.5; 3]);
 
 /// The paper's six models.
 pub const ALIASES: &[Alias] = &[
-    Alias { alias: "vit-b-32/openai", repo: "openai/clip-vit-base-patch32", description: "ViT-B/32, OpenAI WIT-400M, QuickGELU", mean_std: None },
-    Alias { alias: "vit-b-16/openai", repo: "openai/clip-vit-base-patch16", description: "ViT-B/16, OpenAI WIT-400M, QuickGELU", mean_std: None },
-    Alias { alias: "vit-l-14/openai", repo: "openai/clip-vit-large-patch14", description: "ViT-L/14, OpenAI WIT-400M, QuickGELU", mean_std: None },
-    Alias { alias: "vit-b-16/laion2b", repo: "laion/CLIP-ViT-B-16-laion2B-s34B-b88K", description: "ViT-B/16, LAION-2B, GELU", mean_std: None },
-    Alias { alias: "vit-l-14/laion2b", repo: "laion/CLIP-ViT-L-14-laion2B-s32B-b82K", description: "ViT-L/14, LAION-2B, GELU, mean = std = 0.5", mean_std: Some(INCEPTION) },
-    Alias { alias: "vit-b-32/datacomp", repo: "laion/CLIP-ViT-B-32-DataComp.M-s128M-b4K", description: "ViT-B/32, DataComp-M, GELU", mean_std: None },
+    Alias {
+        alias: "vit-b-32/openai",
+        repo: "openai/clip-vit-base-patch32",
+        description: "ViT-B/32, OpenAI WIT-400M, QuickGELU",
+        mean_std: None,
+    },
+    Alias {
+        alias: "vit-b-16/openai",
+        repo: "openai/clip-vit-base-patch16",
+        description: "ViT-B/16, OpenAI WIT-400M, QuickGELU",
+        mean_std: None,
+    },
+    Alias {
+        alias: "vit-l-14/openai",
+        repo: "openai/clip-vit-large-patch14",
+        description: "ViT-L/14, OpenAI WIT-400M, QuickGELU",
+        mean_std: None,
+    },
+    Alias {
+        alias: "vit-b-16/laion2b",
+        repo: "laion/CLIP-ViT-B-16-laion2B-s34B-b88K",
+        description: "ViT-B/16, LAION-2B, GELU",
+        mean_std: None,
+    },
+    Alias {
+        alias: "vit-l-14/laion2b",
+        repo: "laion/CLIP-ViT-L-14-laion2B-s32B-b82K",
+        description: "ViT-L/14, LAION-2B, GELU, mean = std = 0.5",
+        mean_std: Some(INCEPTION),
+    },
+    Alias {
+        alias: "vit-b-32/datacomp",
+        repo: "laion/CLIP-ViT-B-32-DataComp.M-s128M-b4K",
+        description: "ViT-B/32, DataComp-M, GELU",
+        mean_std: None,
+    },
 ];
 
 /// Looks up an alias (case-insensitive), or a hub repository that has one.
 pub fn find_alias(name: &str) -> Option<&'static Alias> {
     let name = name.trim().to_ascii_lowercase();
-    ALIASES.iter().find(|a| a.alias == name || a.repo.to_ascii_lowercase() == name)
+    ALIASES
+        .iter()
+        .find(|a| a.alias == name || a.repo.to_ascii_lowercase() == name)
 }
 
 /// A parsed `--model` argument.
@@ -61,16 +93,30 @@ impl ModelSpec {
         }
         let (name, revision) = match spec.split_once('@') {
             Some((n, r)) if !r.is_empty() => (n, Some(r.to_string())),
-            Some(_) => return Err(Error::Model(format!("unknown model {spec:?}: empty revision after '@'"))),
+            Some(_) => {
+                return Err(Error::Model(format!(
+                    "unknown model {spec:?}: empty revision after '@'"
+                )));
+            }
             None => (spec, None),
         };
         if let Some(alias) = find_alias(name) {
-            return Ok(Self::Hub { repo: alias.repo.to_string(), revision });
+            return Ok(Self::Hub {
+                repo: alias.repo.to_string(),
+                revision,
+            });
         }
-        let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        let valid = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        };
         match name.split_once('/') {
             Some((org, repo)) if valid(org) && valid(repo) && !name.starts_with('.') => {
-                Ok(Self::Hub { repo: name.to_string(), revision })
+                Ok(Self::Hub {
+                    repo: name.to_string(),
+                    revision,
+                })
             }
             _ => Err(Error::Model(format!(
                 "unknown model {spec:?}: not a directory, not an alias (see `clipscope models`), not a hub id org/name"
@@ -82,13 +128,21 @@ impl ModelSpec {
 /// The Hugging Face cache directory: `HF_HUB_CACHE`, `HUGGINGFACE_HUB_CACHE`, `$HF_HOME/hub`,
 /// `$XDG_CACHE_HOME/huggingface/hub`, `~/.cache/huggingface/hub` (huggingface_hub's order).
 pub fn hf_cache_dir() -> PathBuf {
-    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(p) = var("HF_HUB_CACHE").or_else(|| var("HUGGINGFACE_HUB_CACHE")) {
         return p;
     }
     let home = var("HF_HOME").unwrap_or_else(|| {
         var("XDG_CACHE_HOME")
-            .unwrap_or_else(|| var("HOME").unwrap_or_else(|| PathBuf::from(".")).join(".cache"))
+            .unwrap_or_else(|| {
+                var("HOME")
+                    .unwrap_or_else(|| PathBuf::from("."))
+                    .join(".cache")
+            })
             .join("huggingface")
     });
     home.join("hub")
@@ -96,14 +150,25 @@ pub fn hf_cache_dir() -> PathBuf {
 
 /// Whether `HF_HUB_OFFLINE` asks for no network access.
 pub fn hub_offline() -> bool {
-    std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+    std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
 }
 
 /// The snapshot directories of `repo` already in the local Hugging Face cache.
 pub fn cached_snapshots(repo: &str) -> Vec<PathBuf> {
-    let dir = hf_cache_dir().join(format!("models--{}", repo.replace('/', "--"))).join("snapshots");
+    let dir = hf_cache_dir()
+        .join(format!("models--{}", repo.replace('/', "--")))
+        .join("snapshots");
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_dir())
+                .collect()
+        })
         .unwrap_or_default();
     out.sort();
     out
@@ -125,14 +190,28 @@ mod tests {
     fn parses_aliases_hub_ids_and_revisions() {
         assert_eq!(
             ModelSpec::parse("vit-b-32/openai").unwrap(),
-            ModelSpec::Hub { repo: "openai/clip-vit-base-patch32".into(), revision: None }
+            ModelSpec::Hub {
+                repo: "openai/clip-vit-base-patch32".into(),
+                revision: None
+            }
         );
         assert_eq!(
             ModelSpec::parse("laion/CLIP-ViT-B-32-DataComp.M-s128M-b4K@abc123").unwrap(),
-            ModelSpec::Hub { repo: "laion/CLIP-ViT-B-32-DataComp.M-s128M-b4K".into(), revision: Some("abc123".into()) }
+            ModelSpec::Hub {
+                repo: "laion/CLIP-ViT-B-32-DataComp.M-s128M-b4K".into(),
+                revision: Some("abc123".into())
+            }
         );
-        assert!(ModelSpec::parse("not a model").unwrap_err().to_string().contains("clipscope models"));
+        assert!(
+            ModelSpec::parse("not a model")
+                .unwrap_err()
+                .to_string()
+                .contains("clipscope models")
+        );
         assert!(ModelSpec::parse("org/name@").is_err());
-        assert_eq!(find_alias("VIT-L-14/LAION2B").unwrap().mean_std, Some(INCEPTION));
+        assert_eq!(
+            find_alias("VIT-L-14/LAION2B").unwrap().mean_std,
+            Some(INCEPTION)
+        );
     }
 }

@@ -34,10 +34,18 @@ impl TextTower {
                 "text_model.final_layer_norm",
                 "text_model.encoder.layers",
             ),
-            Format::OpenClip => ("token_embedding.weight", "positional_embedding", "ln_final", "transformer.resblocks"),
+            Format::OpenClip => (
+                "token_embedding.weight",
+                "positional_embedding",
+                "ln_final",
+                "transformer.resblocks",
+            ),
         };
         let proj = match format {
-            Format::HuggingFace => w.get_as("text_projection.weight", &[embed_dim, dm], DType::F32)?.t()?.contiguous()?,
+            Format::HuggingFace => w
+                .get_as("text_projection.weight", &[embed_dim, dm], DType::F32)?
+                .t()?
+                .contiguous()?,
             Format::OpenClip => w.get_as("text_projection", &[dm, embed_dim], DType::F32)?,
         };
         let blocks = (0..cfg.tower.layers)
@@ -53,20 +61,36 @@ impl TextTower {
         })
     }
 
-
     /// Unnormalised text embeddings (N, E) for token id sequences that each end with the
     /// end-of-text token (start and end tokens included, no padding).
     pub fn forward(&self, ids: &[Vec<u32>]) -> Result<Tensor> {
         let device = self.token.device();
         let len = ids.iter().map(Vec::len).max().unwrap_or(0);
         if len == 0 || len > self.cfg.context_length {
-            return Err(Error::Invalid(format!("token sequences must hold 1..={} ids", self.cfg.context_length)));
+            return Err(Error::Invalid(format!(
+                "token sequences must hold 1..={} ids",
+                self.cfg.context_length
+            )));
         }
-        if let Some(bad) = ids.iter().flatten().find(|&&id| id as usize >= self.cfg.vocab_size) {
-            return Err(Error::Invalid(format!("token id {bad} is outside the vocabulary of {}", self.cfg.vocab_size)));
+        if let Some(bad) = ids
+            .iter()
+            .flatten()
+            .find(|&&id| id as usize >= self.cfg.vocab_size)
+        {
+            return Err(Error::Invalid(format!(
+                "token id {bad} is outside the vocabulary of {}",
+                self.cfg.vocab_size
+            )));
         }
         // Right-pad with 0: under the causal mask padding never reaches the pooled position.
-        let flat: Vec<u32> = ids.iter().flat_map(|s| s.iter().copied().chain(std::iter::repeat_n(0, len - s.len()))).collect();
+        let flat: Vec<u32> = ids
+            .iter()
+            .flat_map(|s| {
+                s.iter()
+                    .copied()
+                    .chain(std::iter::repeat_n(0, len - s.len()))
+            })
+            .collect();
         let n = ids.len();
         let idx = Tensor::from_vec(flat, n * len, device)?;
         let x = self.token.index_select(&idx, 0)?.reshape((n, len, ()))?;
@@ -80,13 +104,23 @@ impl TextTower {
             let max = s.iter().copied().max().unwrap_or(0);
             s.iter().position(|&id| id == max).unwrap_or(0)
         };
-        let rows = ids.iter().enumerate().map(|(i, s)| x.i((i, pool(s)))).collect::<candle_core::Result<Vec<_>>>()?;
+        let rows = ids
+            .iter()
+            .enumerate()
+            .map(|(i, s)| x.i((i, pool(s))))
+            .collect::<candle_core::Result<Vec<_>>>()?;
         let pooled = Tensor::stack(&rows, 0)?;
-        Ok(self.ln_final.forward(&pooled)?.to_dtype(DType::F32)?.matmul(&self.proj)?)
+        Ok(self
+            .ln_final
+            .forward(&pooled)?
+            .to_dtype(DType::F32)?
+            .matmul(&self.proj)?)
     }
 }
 
 fn causal_mask(len: usize, dtype: DType, device: &Device) -> Result<Tensor> {
-    let mask: Vec<f32> = (0..len).flat_map(|i| (0..len).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 })).collect();
+    let mask: Vec<f32> = (0..len)
+        .flat_map(|i| (0..len).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
+        .collect();
     Ok(Tensor::from_vec(mask, (len, len), device)?.to_dtype(dtype)?)
 }

@@ -17,17 +17,28 @@ pub struct ClipTokenizer {
 impl ClipTokenizer {
     /// Loads `tokenizer.json`; `context` is the text tower's length (77).
     pub fn load(path: &Path, context: usize) -> Result<Self> {
-        let inner = Tokenizer::from_file(path).map_err(|e| Error::config(path, format!("not a usable tokenizer.json: {e}")))?;
+        let inner = Tokenizer::from_file(path)
+            .map_err(|e| Error::config(path, format!("not a usable tokenizer.json: {e}")))?;
         let id = |tok: &str| {
-            inner.token_to_id(tok).ok_or_else(|| Error::config(path, format!("the vocabulary lacks {tok}")))
+            inner
+                .token_to_id(tok)
+                .ok_or_else(|| Error::config(path, format!("the vocabulary lacks {tok}")))
         };
-        Ok(Self { start: id("<|startoftext|>")?, end: id("<|endoftext|>")?, inner, context })
+        Ok(Self {
+            start: id("<|startoftext|>")?,
+            end: id("<|endoftext|>")?,
+            inner,
+            context,
+        })
     }
 
     /// Token ids of `text`: start token, BPE tokens, end token; truncated to the context length
     /// with the end token kept last (open_clip's `tokenize`, transformers' truncation).
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        let enc = self.inner.encode(text, false).map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let enc = self
+            .inner
+            .encode(text, false)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
         let body = enc.get_ids();
         let keep = body.len().min(self.context.saturating_sub(2));
         let mut ids = Vec::with_capacity(keep + 2);

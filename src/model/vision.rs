@@ -73,7 +73,10 @@ impl VisionTower {
         let ln_pre = LayerNorm::load(w, names[3], dm, eps)?;
         let ln_post = LayerNorm::load(w, names[4], dm, eps)?;
         let proj = match format {
-            Format::HuggingFace => w.get_as("visual_projection.weight", &[embed_dim, dm], DType::F32)?.t()?.contiguous()?,
+            Format::HuggingFace => w
+                .get_as("visual_projection.weight", &[embed_dim, dm], DType::F32)?
+                .t()?
+                .contiguous()?,
             Format::OpenClip => w.get_as("visual.proj", &[dm, embed_dim], DType::F32)?,
         };
         let blocks = (0..cfg.tower.layers)
@@ -85,7 +88,16 @@ impl VisionTower {
                 Block::load(w, format, &prefix, &cfg.tower)
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self { cfg: cfg.clone(), patch, class, pos, ln_pre, blocks, ln_post, proj })
+        Ok(Self {
+            cfg: cfg.clone(),
+            patch,
+            class,
+            pos,
+            ln_pre,
+            blocks,
+            ln_post,
+            proj,
+        })
     }
 
     /// Runs the tower on normalised pixels (B, 3, S, S), capturing the layers marked in
@@ -115,12 +127,22 @@ impl VisionTower {
             mlp_cls.push(out.mlp_cls.to_dtype(DType::F32)?);
             head_cls.push(out.head_cls.map(|t| t.to_dtype(DType::F32)).transpose()?);
             tokens.push(
-                out.tokens.map(|(a, v)| -> Result<_> { Ok((a.to_dtype(DType::F32)?, v.to_dtype(DType::F32)?)) }).transpose()?,
+                out.tokens
+                    .map(|(a, v)| -> Result<_> {
+                        Ok((a.to_dtype(DType::F32)?, v.to_dtype(DType::F32)?))
+                    })
+                    .transpose()?,
             );
             x = out.x;
         }
         let residual = x.i((.., 0))?.to_dtype(DType::F32)?;
-        Ok(Trace { pre, mlp_cls, head_cls, tokens, residual })
+        Ok(Trace {
+            pre,
+            mlp_cls,
+            head_cls,
+            tokens,
+            residual,
+        })
     }
 
     /// The unnormalised image embedding e = ln_post(r) · P (B, E) from the final CLS residual.

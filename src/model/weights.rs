@@ -20,7 +20,10 @@ impl Weights {
     pub fn open(paths: &[PathBuf], dtype: DType, device: &Device) -> Result<Self> {
         for p in paths {
             if !p.is_file() {
-                return Err(Error::io(p, std::io::Error::new(std::io::ErrorKind::NotFound, "no such file")));
+                return Err(Error::io(
+                    p,
+                    std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+                ));
             }
         }
         // SAFETY: the files are opened read-only; clipscope never writes model files while
@@ -29,15 +32,20 @@ impl Weights {
             path: paths.first().cloned().unwrap_or_default(),
             message: format!("not a valid safetensors file: {e}"),
         })?;
-        Ok(Self { files, paths: paths.to_vec(), dtype, device: device.clone() })
+        Ok(Self {
+            files,
+            paths: paths.to_vec(),
+            dtype,
+            device: device.clone(),
+        })
     }
-
-
 
     fn path(&self) -> &Path {
-        self.paths.first().map(PathBuf::as_path).unwrap_or(Path::new("weights"))
+        self.paths
+            .first()
+            .map(PathBuf::as_path)
+            .unwrap_or(Path::new("weights"))
     }
-
 
     /// The tensor `name`, which must have exactly `shape`, in dtype `dtype`.
     pub fn get_as(&self, name: &str, shape: &[usize], dtype: DType) -> Result<Tensor> {
@@ -54,10 +62,13 @@ impl Weights {
                 ),
             });
         }
-        let t = self.files.load(name, &self.device).map_err(|e| Error::Weights {
-            path: self.path().to_path_buf(),
-            message: format!("cannot read tensor `{name}`: {e}"),
-        })?;
+        let t = self
+            .files
+            .load(name, &self.device)
+            .map_err(|e| Error::Weights {
+                path: self.path().to_path_buf(),
+                message: format!("cannot read tensor `{name}`: {e}"),
+            })?;
         Ok(t.to_dtype(dtype)?)
     }
 

@@ -11,23 +11,36 @@ pub const FIXTURES: [&str; 2] = ["tiny-clip-hf", "tiny-openclip"];
 
 /// `tests/fixtures/<name>`.
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// The fixture's `reference.safetensors`.
 pub fn reference(name: &str) -> HashMap<String, Tensor> {
-    candle_core::safetensors::load(fixture(name).join("reference.safetensors"), &Device::Cpu).expect("reference tensors")
+    candle_core::safetensors::load(fixture(name).join("reference.safetensors"), &Device::Cpu)
+        .expect("reference tensors")
 }
 
 /// The fixture's `reference.json`.
 pub fn reference_json(name: &str) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(fixture(name).join("reference.json")).unwrap()).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(fixture(name).join("reference.json")).unwrap())
+        .unwrap()
 }
 
 /// Largest absolute elementwise difference.
 pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
     assert_eq!(a.dims(), b.dims(), "shapes differ");
-    (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap()
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
 }
 
 /// Row-wise cosine similarities of two (N, E) tensors.

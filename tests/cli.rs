@@ -1,0 +1,346 @@
+//! The binary end to end: JSON Lines against the reference, and one clear line on bad input.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use candle_core::IndexOp;
+use common::*;
+
+fn run(args: &[&str]) -> Output {
+    bin()
+        .args(args)
+        .env_remove("CLIPSCOPE_MODEL")
+        .output()
+        .expect("run clipscope")
+}
+
+fn lines(out: &Output) -> Vec<serde_json::Value> {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn floats(v: &serde_json::Value) -> Vec<f32> {
+    match v {
+        serde_json::Value::Array(a) => a.iter().flat_map(floats).collect(),
+        n => vec![n.as_f64().unwrap() as f32],
+    }
+}
+
+fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let d = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(d < tol, "{what}: max difference {d}");
+}
+
+/// One clear line on stderr, a non-zero exit, no panic.
+fn assert_clear_error(out: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected failure, stderr: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    assert!(
+        err.lines().all(|l| l.starts_with("clipscope: ")),
+        "unexpected stderr: {err}"
+    );
+    assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
+}
+
+#[test]
+fn decompose_json_matches_the_reference() {
+    for name in FIXTURES {
+        let dir = fixture(name);
+        let r = reference(name);
+        let imgs: Vec<String> = (0..6)
+            .map(|i| {
+                dir.join(format!("images/img0{i}.png"))
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        let mut args = vec![
+            "decompose",
+            "--model",
+            dir.to_str().unwrap(),
+            "--tokens",
+            "--batch",
+            "4",
+            "--json",
+        ];
+        args.extend(imgs.iter().map(String::as_str));
+        let out = lines(&run(&args));
+        assert_eq!(out.len(), 6);
+        let unit = clipscope::model::l2_normalize(&r["image_embeds"]).unwrap();
+        for (i, obj) in out.iter().enumerate() {
+            assert_eq!(obj["image"], imgs[i].as_str());
+            let flat = |k: &str| {
+                r[k].i(i)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap()
+            };
+            assert_close(
+                &floats(&obj["embedding"]),
+                &unit.i(i).unwrap().to_vec1::<f32>().unwrap(),
+                1e-5,
+                "embedding",
+            );
+            assert_close(&floats(&obj["heads"]), &flat("heads"), 1e-5, "heads");
+            assert_close(&floats(&obj["mlps"]), &flat("mlps"), 1e-5, "mlps");
+            assert_close(&floats(&obj["tokens"]), &flat("tokens"), 1e-5, "tokens");
+            let dims = r["heads"].dims();
+            assert_eq!(obj["heads"].as_array().unwrap().len(), dims[1]);
+            assert_eq!(obj["heads"][0].as_array().unwrap().len(), dims[2]);
+        }
+    }
+}
+
+#[test]
+fn decompose_layer_selection_and_summary() {
+    let dir = fixture("tiny-clip-hf");
+    let img = dir.join("images/img01.png");
+    let out = lines(&run(&[
+        "decompose",
+        "-m",
+        dir.to_str().unwrap(),
+        "--layers",
+        "last:2",
+        "--json",
+        img.to_str().unwrap(),
+    ]));
+    assert_eq!(out[0]["layers"], serde_json::json!([1, 2]));
+    assert!(out[0].get("tokens").is_none());
+    let want = reference("tiny-clip-hf")["heads"]
+        .i((1, 1..3))
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    assert_close(&floats(&out[0]["heads"]), &want, 1e-5, "last:2 heads");
+    let text = run(&[
+        "decompose",
+        "-m",
+        dir.to_str().unwrap(),
+        img.to_str().unwrap(),
+    ]);
+    assert!(text.status.success());
+    let s = String::from_utf8(text.stdout).unwrap();
+    assert!(s.contains("top heads") && s.contains("L"), "{s}");
+}
+
+#[test]
+fn embed_json_matches_the_reference() {
+    for name in FIXTURES {
+        let dir = fixture(name);
+        let r = reference(name);
+        let texts = reference_json(name)["texts"].as_array().unwrap().clone();
+        let mut args: Vec<String> = vec![
+            "embed".into(),
+            "--model".into(),
+            dir.display().to_string(),
+            "--json".into(),
+        ];
+        for t in &texts {
+            args.push("--text".into());
+            args.push(t.as_str().unwrap().into());
+        }
+        args.push(dir.join("images/big00.png").display().to_string());
+        let out = lines(&run(&args.iter().map(String::as_str).collect::<Vec<_>>()));
+        assert_eq!(out.len(), texts.len() + 1);
+        let unit = clipscope::model::l2_normalize(&r["text_embeds"]).unwrap();
+        let ids = r["input_ids"].to_vec2::<i64>().unwrap();
+        for (i, obj) in out.iter().take(texts.len()).enumerate() {
+            assert_eq!(obj["text"], texts[i]);
+            let got: Vec<i64> = obj["input_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_i64().unwrap())
+                .collect();
+            assert_eq!(&got[..], &ids[i][..got.len()]);
+            assert_eq!(*got.last().unwrap(), 49407);
+            assert_close(
+                &floats(&obj["embedding"]),
+                &unit.i(i).unwrap().to_vec1::<f32>().unwrap(),
+                1e-4,
+                "text embedding",
+            );
+        }
+        let img = &out[texts.len()];
+        let e = floats(&img["embedding"]);
+        let norm: f32 = e.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5);
+        let want = r["big_image_embeds"]
+            .i(0)
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let wn: f32 = want.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let cos: f32 = e.iter().zip(&want).map(|(a, b)| a * b).sum::<f32>() / wn;
+        assert!(cos > 0.999, "{name}: cosine {cos}");
+    }
+}
+
+fn temp_model(from: &str) -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixture(from)).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, t.path().join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    t
+}
+
+#[test]
+fn bad_inputs_give_one_clear_line() {
+    let dir = fixture("tiny-clip-hf");
+    let m = dir.to_str().unwrap();
+    let img = dir.join("images/img00.png");
+    let img = img.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    // Missing file, non-image, truncated PNG.
+    assert_clear_error(
+        &run(&["decompose", "-m", m, "/no/such.png"]),
+        "/no/such.png",
+    );
+    let text = tmp.path().join("notes.png");
+    std::fs::write(&text, "hello").unwrap();
+    assert_clear_error(
+        &run(&["decompose", "-m", m, text.to_str().unwrap()]),
+        "notes.png",
+    );
+    let png = std::fs::read(dir.join("images/big02.png")).unwrap();
+    let cut = tmp.path().join("cut.png");
+    std::fs::write(&cut, &png[..png.len() / 2]).unwrap();
+    assert_clear_error(
+        &run(&["decompose", "-m", m, cut.to_str().unwrap()]),
+        "cut.png",
+    );
+    // Good images are still reported when others fail.
+    let out = run(&["decompose", "-m", m, "--json", img, "/no/such.png"]);
+    assert!(!out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    // Unknown model, offline hub id not cached.
+    assert_clear_error(
+        &run(&["embed", "-m", "no such model", "-t", "x"]),
+        "unknown model",
+    );
+    let off = bin()
+        .args(["embed", "-m", "someone/clip-nothing", "-t", "x"])
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_HOME", tmp.path())
+        .env_remove("HF_HUB_CACHE")
+        .output()
+        .unwrap();
+    assert_clear_error(&off, "not in the Hugging Face cache");
+    // Config with a missing key.
+    let broken = temp_model("tiny-clip-hf");
+    let cfg = broken.path().join("config.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    v["vision_config"]
+        .as_object_mut()
+        .unwrap()
+        .remove("patch_size");
+    std::fs::write(&cfg, v.to_string()).unwrap();
+    assert_clear_error(
+        &run(&["embed", "-m", broken.path().to_str().unwrap(), "-t", "x"]),
+        "vision_config.patch_size",
+    );
+    // Weights with a wrong shape.
+    let wrong = temp_model("tiny-clip-hf");
+    let cfg = wrong.path().join("config.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    v["vision_config"]["intermediate_size"] = 96.into();
+    std::fs::write(&cfg, v.to_string()).unwrap();
+    assert_clear_error(
+        &run(&["embed", "-m", wrong.path().to_str().unwrap(), "-t", "x"]),
+        "mlp.fc1.weight",
+    );
+    // Corrupt weights file.
+    let corrupt = temp_model("tiny-openclip");
+    std::fs::write(
+        corrupt.path().join("open_clip_model.safetensors"),
+        b"garbage",
+    )
+    .unwrap();
+    assert_clear_error(
+        &run(&["embed", "-m", corrupt.path().to_str().unwrap(), "-t", "x"]),
+        "safetensors",
+    );
+    // Bad arguments.
+    assert_clear_error(
+        &run(&["decompose", "-m", m, "--layers", "7", img]),
+        "layer 7",
+    );
+    assert_clear_error(
+        &run(&["decompose", "-m", m, "--device", "cuda", img]),
+        "cuda",
+    );
+    assert_clear_error(&run(&["embed", "-m", m]), "nothing to embed");
+}
+
+/// A hub id resolves through the standard Hugging Face cache layout with HF_HUB_OFFLINE=1.
+#[test]
+fn hub_ids_load_from_the_offline_cache() {
+    let home = tempfile::tempdir().unwrap();
+    let repo = home.path().join("hub/models--someone--tiny-clip");
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    let snap = repo.join("snapshots").join(commit);
+    std::fs::create_dir_all(&snap).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), commit).unwrap();
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+        "tokenizer.json",
+    ] {
+        std::fs::copy(fixture("tiny-clip-hf").join(f), snap.join(f)).unwrap();
+    }
+    let embed = |model: &str| {
+        bin()
+            .args(["embed", "-m", model, "--json", "-t", "a photo of a dog"])
+            .env("HF_HUB_OFFLINE", "1")
+            .env("HF_HOME", home.path())
+            .env_remove("HF_HUB_CACHE")
+            .env_remove("HUGGINGFACE_HUB_CACHE")
+            .output()
+            .unwrap()
+    };
+    let out = lines(&embed("someone/tiny-clip"));
+    let want = clipscope::model::l2_normalize(&reference("tiny-clip-hf")["text_embeds"]).unwrap();
+    assert_close(
+        &floats(&out[0]["embedding"]),
+        &want.i(0).unwrap().to_vec1::<f32>().unwrap(),
+        1e-4,
+        "hub text",
+    );
+    let pinned = lines(&embed(&format!("someone/tiny-clip@{commit}")));
+    assert_eq!(out, pinned);
+    let listed = bin()
+        .args(["models"])
+        .env("HF_HOME", home.path())
+        .env_remove("HF_HUB_CACHE")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("someone/tiny-clip"));
+    assert!(Path::new(&snap).is_dir());
+}

@@ -1,0 +1,133 @@
+//! Parsing real hub configurations of the paper's models, and refusing broken ones clearly.
+
+mod common;
+
+use clipscope::model::config::{parse_hf, parse_open_clip};
+use clipscope::model::{Activation, Format};
+use common::fixture;
+
+#[test]
+fn openai_b16_with_legacy_config_dicts() {
+    let c = parse_hf(&fixture("configs/openai-clip-vit-base-patch16.json"), None).unwrap();
+    assert_eq!(c.format, Format::HuggingFace);
+    assert_eq!(
+        (
+            c.vision.tower.width,
+            c.vision.tower.layers,
+            c.vision.tower.heads
+        ),
+        (768, 12, 12)
+    );
+    assert_eq!(
+        (c.vision.patch_size, c.vision.grid(), c.vision.tokens()),
+        (16, 14, 197)
+    );
+    assert_eq!(c.vision.tower.activation, Activation::QuickGelu);
+    assert_eq!(
+        (c.text.tower.width, c.text.tower.heads, c.embed_dim),
+        (512, 8, 512)
+    );
+}
+
+#[test]
+fn laion_l14_top_level_projection_dim_wins() {
+    let c = parse_hf(
+        &fixture("configs/laion-CLIP-ViT-L-14-laion2B-s32B-b82K.json"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        c.embed_dim, 768,
+        "the sub-configs say 512; transformers uses the top level"
+    );
+    assert_eq!(c.vision.tower.activation, Activation::Gelu);
+    assert_eq!(
+        (
+            c.vision.tower.layers,
+            c.vision.tower.heads,
+            c.vision.tokens()
+        ),
+        (24, 16, 257)
+    );
+    assert_eq!(c.vision.tower.mlp_dim, 4096);
+}
+
+#[test]
+fn datacomp_open_clip_config() {
+    let c = parse_open_clip(&fixture("configs/datacomp-open_clip_config.json")).unwrap();
+    assert_eq!(c.format, Format::OpenClip);
+    assert_eq!(c.vision.tower.activation, Activation::Gelu);
+    assert_eq!(
+        (
+            c.vision.tower.heads,
+            c.vision.tower.mlp_dim,
+            c.vision.tokens()
+        ),
+        (12, 3072, 50)
+    );
+    assert_eq!(
+        (c.text.tower.heads, c.text.tower.mlp_dim, c.embed_dim),
+        (8, 2048, 512)
+    );
+    assert!(c.preprocess.crop_rounding_half_even);
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn broken_configs_name_the_problem() {
+    let t = tempfile::tempdir().unwrap();
+    let e = parse_hf(&write(&t, "a.json", "{ not json"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("a.json") && e.contains("invalid JSON"), "{e}");
+    let e = parse_hf(
+        &write(&t, "b.json", r#"{"projection_dim": 8, "text_config": {}}"#),
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("vision_config"), "{e}");
+    let cfg = std::fs::read_to_string(fixture("tiny-clip-hf/config.json")).unwrap();
+    let e = parse_hf(
+        &write(&t, "c.json", &cfg.replace("\"quick_gelu\"", "\"swish\"")),
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("unsupported activation"), "{e}");
+    let e = parse_hf(
+        &write(
+            &t,
+            "d.json",
+            &cfg.replace("\"num_attention_heads\": 4", "\"num_attention_heads\": 5"),
+        ),
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("not divisible"), "{e}");
+    let oc = std::fs::read_to_string(fixture("tiny-openclip/open_clip_config.json")).unwrap();
+    let e = parse_open_clip(&write(
+        &t,
+        "e.json",
+        &oc.replace(
+            "\"head_width\": 16",
+            "\"head_width\": 16, \"attentional_pool\": true",
+        ),
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("attentional_pool") && e.contains("not supported"),
+        "{e}"
+    );
+    let e = parse_open_clip(&write(&t, "f.json", &oc.replace("\"embed_dim\": 32,", "")))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("model_cfg.embed_dim"), "{e}");
+}
