@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use candle_core::{IndexOp, Tensor};
 use clap::Args;
-use clipscope::image::load_batch;
 use clipscope::model::{Clip, Decomposition, LayerSelection};
 
 use super::ModelArgs;
@@ -42,20 +41,8 @@ pub fn run(args: DecomposeArgs) -> Result<()> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = 0usize;
     for chunk in args.images.chunks(args.batch as usize) {
-        let mut ok_paths = vec![];
-        let mut bufs = vec![];
-        for (path, r) in chunk.iter().zip(load_batch(chunk, clip.preprocess())) {
-            match r {
-                Ok(b) => {
-                    ok_paths.push(path);
-                    bufs.push(b);
-                }
-                Err(e) => {
-                    failed += 1;
-                    eprintln!("clipscope: {e}");
-                }
-            }
-        }
+        let (ok_paths, bufs, bad) = super::read_images(&clip, chunk);
+        failed += bad;
         if bufs.is_empty() {
             continue;
         }

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use candle_core::IndexOp;
 use clap::Args;
-use clipscope::image::load_batch;
 use clipscope::model::l2_normalize;
 
 use super::ModelArgs;
@@ -53,25 +52,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     } else {
         Some(l2_normalize(&clip.text_features(&ids)?)?)
     };
-    let mut failed = 0;
-    let mut paths = vec![];
-    let mut bufs = vec![];
-    for (p, r) in args
-        .images
-        .iter()
-        .zip(load_batch(&args.images, clip.preprocess()))
-    {
-        match r {
-            Ok(b) => {
-                paths.push(p);
-                bufs.push(b);
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!("clipscope: {e}");
-            }
-        }
-    }
+    let (paths, bufs, failed) = super::read_images(&clip, &args.images);
     let mut images = None;
     for chunk in bufs.chunks(32) {
         let e = l2_normalize(&clip.image_features(&clip.pixels(chunk)?)?)?;
@@ -82,39 +63,32 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
-        for (i, (t, id)) in args.texts.iter().zip(&ids).enumerate() {
-            let embedding = texts
-                .as_ref()
+        let row = |t: &Option<candle_core::Tensor>, i: usize| -> Result<Vec<f32>> {
+            Ok(t.as_ref()
                 .map(|x| x.i(i)?.to_vec1::<f32>())
                 .transpose()?
-                .unwrap_or_default();
-            serde_json::to_writer(
-                &mut out,
-                &Line {
-                    text: Some(t),
-                    image: None,
-                    input_ids: Some(id),
-                    embedding,
-                },
-            )?;
-            writeln!(out)?;
+                .unwrap_or_default())
+        };
+        let mut emit = |line: Line| -> Result<()> {
+            serde_json::to_writer(&mut out, &line)?;
+            Ok(writeln!(out)?)
+        };
+        for (i, (t, id)) in args.texts.iter().zip(&ids).enumerate() {
+            emit(Line {
+                text: Some(t),
+                image: None,
+                input_ids: Some(id),
+                embedding: row(&texts, i)?,
+            })?;
         }
         for (i, p) in paths.iter().enumerate() {
-            let embedding = images
-                .as_ref()
-                .map(|x| x.i(i)?.to_vec1::<f32>())
-                .transpose()?
-                .unwrap_or_default();
-            serde_json::to_writer(
-                &mut out,
-                &Line {
-                    text: None,
-                    image: Some(p.display().to_string()),
-                    input_ids: None,
-                    embedding,
-                },
-            )?;
-            writeln!(out)?;
+            let image = Some(p.display().to_string());
+            emit(Line {
+                text: None,
+                image,
+                input_ids: None,
+                embedding: row(&images, i)?,
+            })?;
         }
     } else {
         writeln!(out, "{}: {} dimensions", clip.name, clip.config.embed_dim)?;

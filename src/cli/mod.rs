@@ -6,6 +6,8 @@ mod embed;
 mod json;
 mod models;
 
+use std::path::PathBuf;
+
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use clipscope::device::{device_name, parse_device, parse_dtype};
@@ -71,4 +73,29 @@ impl ModelArgs {
         Clip::load(&files, &device, dtype)
             .with_context(|| format!("loading model {} on {}", self.model, device_name(&device)))
     }
+}
+
+/// Decodes and preprocesses `paths` for `clip`, reporting each unreadable file on stderr.
+/// Returns the readable paths, their pixel buffers, and how many files failed.
+pub fn read_images<'a>(
+    clip: &Clip,
+    paths: &'a [PathBuf],
+) -> (Vec<&'a PathBuf>, Vec<Vec<f32>>, usize) {
+    let (mut ok, mut bufs, mut failed) = (vec![], vec![], 0);
+    for (path, r) in paths
+        .iter()
+        .zip(clipscope::image::load_batch(paths, clip.preprocess()))
+    {
+        match r {
+            Ok(b) => {
+                ok.push(path);
+                bufs.push(b);
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("clipscope: {e}");
+            }
+        }
+    }
+    (ok, bufs, failed)
 }
