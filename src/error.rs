@@ -43,6 +43,14 @@ pub enum Error {
     /// An argument is out of range or malformed.
     #[error("{0}")]
     Invalid(String),
+    /// A store on disk is missing, corrupt, of another version or cannot be written.
+    #[error("{path}: {message}")]
+    Store {
+        /// The store directory or file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The tokenizer failed.
     #[error("tokenizer: {0}")]
     Tokenizer(String),
@@ -60,6 +68,22 @@ impl Error {
         Error::Config {
             path: path.into(),
             message: message.into(),
+        }
+    }
+
+    /// A [`Error::Store`] for `path`.
+    pub fn store(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Store {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A [`Error::Store`] for a failed write of `path`.
+    pub fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Store {
+            path: path.into(),
+            message: format!("cannot write: {source}"),
         }
     }
 

@@ -8,5 +8,7 @@ pub mod device;
 pub mod error;
 pub mod image;
 pub mod model;
+pub mod nn;
+pub mod store;
 
 pub use error::{Error, Result};

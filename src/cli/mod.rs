@@ -3,8 +3,11 @@
 mod bench;
 mod decompose;
 mod embed;
+mod index;
 mod json;
+mod merge;
 mod models;
+mod store;
 
 use std::path::PathBuf;
 
@@ -29,6 +32,12 @@ enum Command {
     Embed(embed::EmbedArgs),
     /// List the paper's models, their aliases and what the local Hugging Face cache holds.
     Models(models::ModelsArgs),
+    /// Build the store of an image folder: per-head effects on disk, resumable, shardable.
+    Index(index::IndexArgs),
+    /// Join the parts built by `index --shard I/N` into one store.
+    Merge(merge::MergeArgs),
+    /// List, inspect, verify and clean the stores in the cache.
+    Store(store::StoreArgs),
     /// Measure decomposition throughput on random weights of a standard architecture.
     Bench(bench::BenchArgs),
 }
@@ -40,6 +49,9 @@ pub fn run() -> Result<()> {
         Command::Decompose(a) => decompose::run(a),
         Command::Embed(a) => embed::run(a),
         Command::Models(a) => models::run(a),
+        Command::Index(a) => index::run(a),
+        Command::Merge(a) => merge::run(a),
+        Command::Store(a) => store::run(a),
         Command::Bench(a) => bench::run(a),
     }
 }
@@ -49,7 +61,7 @@ pub fn run() -> Result<()> {
 pub struct ModelArgs {
     /// A local directory, an alias (see `clipscope models`) or a hub id `org/name[@revision]`.
     #[arg(long, short, env = "CLIPSCOPE_MODEL")]
-    model: String,
+    pub model: String,
     /// Where to run: auto, cpu, cuda, cuda:N or metal.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -61,6 +73,13 @@ pub struct ModelArgs {
 impl ModelArgs {
     /// Resolves, downloads if needed, and loads the model.
     pub fn load(&self) -> Result<Clip> {
+        Ok(self.load_with_files()?.1)
+    }
+
+    /// Like [`ModelArgs::load`], also returning the model's files and the compute dtype.
+    pub fn load_with_files(
+        &self,
+    ) -> Result<(clipscope::model::ModelFiles, Clip, candle_core::DType)> {
         let device = parse_device(&self.device)?;
         let dtype = parse_dtype(&self.dtype)?;
         if device.is_cpu() && dtype != candle_core::DType::F32 {
@@ -70,8 +89,9 @@ impl ModelArgs {
             );
         }
         let files = source::resolve(&self.model)?;
-        Clip::load(&files, &device, dtype)
-            .with_context(|| format!("loading model {} on {}", self.model, device_name(&device)))
+        let clip = Clip::load(&files, &device, dtype)
+            .with_context(|| format!("loading model {} on {}", self.model, device_name(&device)))?;
+        Ok((files, clip, dtype))
     }
 }
 

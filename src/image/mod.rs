@@ -144,12 +144,17 @@ impl Preprocess {
 /// Alpha is dropped (as PIL's `convert("RGB")` does), greyscale is replicated, 16-bit channels
 /// are scaled to 8 bits, palettes are expanded and CMYK JPEGs converted.
 pub fn load_rgb(path: &Path) -> Result<RgbImage> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode_rgb(&bytes, path)
+}
+
+/// Decodes an image already read into memory, as [`load_rgb`] does; `path` names it in errors.
+pub fn decode_rgb(bytes: &[u8], path: &Path) -> Result<RgbImage> {
     let bad = |e: image::ImageError| Error::Image {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let reader = ImageReader::open(path).map_err(|e| Error::io(path, e))?;
-    let reader = reader
+    let reader = ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?;
     if reader.format().is_none() {

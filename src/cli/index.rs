@@ -1,0 +1,157 @@
+//! `clipscope index`: build (or resume, or find) the store of an image collection.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use clipscope::model::LayerSelection;
+use clipscope::store::build::{Options, Plan, build};
+use clipscope::store::cache::default_cache;
+use clipscope::store::images::ImageList;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::ModelArgs;
+
+/// Arguments of `clipscope index`.
+#[derive(Args)]
+pub struct IndexArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// An image folder (walked recursively, sorted) or a text file listing one image per line.
+    #[arg(long)]
+    images: PathBuf,
+    /// Layers whose heads to store: all, last:N, A..B (inclusive) or A,B,C (0-based).
+    #[arg(long, default_value = "last:4")]
+    layers: LayerSelection,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    batch: u16,
+    /// Cache directory holding the stores [default: $CLIPSCOPE_CACHE, $XDG_CACHE_HOME/clipscope or ~/.cache/clipscope].
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// Build only part I of N (0 ≤ I < N), e.g. one task of a Slurm array; join with `clipscope merge`.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<(usize, usize)>,
+    /// Also store per-token effects of the first K images (for segmentations of store images).
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    tokens_for: usize,
+    /// Images per chunk (the unit of resumption) [default: as many as fit 256 MiB, at most 4096].
+    #[arg(long, hide = true)]
+    chunk_images: Option<usize>,
+    /// Threads decoding images ahead of the model [default: all cores].
+    #[arg(long)]
+    decoders: Option<usize>,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("{s:?} is not I/N with 0 <= I < N");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// Runs `clipscope index`.
+pub fn run(args: IndexArgs) -> Result<()> {
+    let list = ImageList::from_source(&args.images)
+        .with_context(|| format!("listing images of {}", args.images.display()))?;
+    if list.entries.is_empty() {
+        bail!(
+            "{}: no images found (extensions: {})",
+            args.images.display(),
+            clipscope::store::images::EXTENSIONS.join(", ")
+        );
+    }
+    let (files, clip, dtype) = args.model.load_with_files()?;
+    let layers = args.layers.resolve(clip.config.vision.tower.layers)?;
+    let cache = args.cache.clone().unwrap_or_else(default_cache);
+    let plan = Plan::new(
+        &clip,
+        &args.model.model,
+        &files,
+        dtype,
+        list,
+        layers,
+        args.tokens_for,
+        args.chunk_images,
+        &cache,
+    )?;
+    let n = plan.list.entries.len();
+    let bar = ProgressBar::new(n as u64);
+    if args.quiet || args.json {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:30}] {pos}/{len} images  {per_sec}  ETA {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(format!("indexing {}", plan.slug));
+    let decoders = args
+        .decoders
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let opts = Options {
+        batch: args.batch as usize,
+        shard: args.shard,
+        decoders,
+    };
+    let t = Instant::now();
+    let report = build(&clip, &plan, &opts, &|k| bar.inc(k as u64));
+    bar.finish_and_clear();
+    let report = report.with_context(|| format!("indexing into {}", plan.dir.display()))?;
+    let secs = t.elapsed().as_secs_f64();
+    let rate = report.processed as f64 / secs.max(1e-9);
+    if args.json {
+        let v = serde_json::json!({
+            "store": plan.dir, "hash": plan.key.hash(), "images": n, "processed": report.processed,
+            "resumed": report.resumed, "failed": report.failed,
+            "failed_total": report.manifest.as_ref().map(|m| m.failed),
+            "chunks_done": report.chunks_done, "chunks_total": report.chunks_total,
+            "finished": report.manifest.is_some(), "seconds": secs, "images_per_s": rate,
+        });
+        println!("{v}");
+        return Ok(());
+    }
+    match &report.manifest {
+        Some(m) if report.processed == 0 => eprintln!(
+            "store {} is up to date: {} images ({} unreadable)",
+            plan.dir.display(),
+            m.images,
+            m.failed
+        ),
+        Some(m) => eprintln!(
+            "indexed {} images in {secs:.1} s ({rate:.1} images/s){}; {} unreadable in all\nstore: {}",
+            report.processed,
+            if report.resumed > 0 {
+                format!(", {} resumed", report.resumed)
+            } else {
+                String::new()
+            },
+            m.failed,
+            plan.dir.display()
+        ),
+        None => eprintln!(
+            "part done: {} images in {secs:.1} s ({rate:.1} images/s), {} of {} chunks of the store complete\n\
+             when every part has finished: clipscope merge {}",
+            report.processed,
+            report.chunks_done,
+            report.chunks_total,
+            plan.dir.display()
+        ),
+    }
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! `clipscope store ls|info|verify|gc`: look after the stores in the cache.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
+use clipscope::store::cache::{self, State, default_cache};
+
+/// Arguments of `clipscope store`.
+#[derive(Args)]
+pub struct StoreArgs {
+    #[command(subcommand)]
+    command: StoreCommand,
+    /// Cache directory [default: $CLIPSCOPE_CACHE, $XDG_CACHE_HOME/clipscope or ~/.cache/clipscope].
+    #[arg(long, global = true)]
+    cache: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// List the stores in the cache.
+    Ls,
+    /// Show one store's manifest summary.
+    Info {
+        /// A store directory, or slug, hash prefix or slug/hash (see `store ls`).
+        store: Option<String>,
+    },
+    /// Re-check every byte of a store against its checksums.
+    Verify {
+        /// A store directory, or slug, hash prefix or slug/hash (see `store ls`).
+        store: Option<String>,
+    },
+    /// Remove temporary files, superseded stores and abandoned builds.
+    Gc {
+        /// Only list what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        /// Unfinished builds untouched for this many hours are abandoned.
+        #[arg(long, default_value_t = 24.0)]
+        stale_hours: f64,
+    },
+}
+
+/// Runs `clipscope store`.
+pub fn run(args: StoreArgs) -> Result<()> {
+    let cache_dir = args.cache.clone().unwrap_or_else(default_cache);
+    match args.command {
+        StoreCommand::Ls => {
+            for e in cache::list(&cache_dir) {
+                let (state, images, layers) = match &e.state {
+                    State::Finished(m) => (
+                        "finished".to_string(),
+                        m.images,
+                        format!("{:?}", m.key.layers),
+                    ),
+                    State::Building(k, done) => (
+                        format!(
+                            "building {done}/{} chunks",
+                            k.images.count.div_ceil(k.chunk_images.max(1))
+                        ),
+                        k.images.count,
+                        format!("{:?}", k.layers),
+                    ),
+                    State::Broken(why) => (format!("broken: {why}"), 0, String::new()),
+                };
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"name": e.name, "dir": e.dir, "state": state, "images": images})
+                    );
+                } else {
+                    println!(
+                        "{:<40} {:>9} images  layers {layers:<16} {state}",
+                        e.name, images
+                    );
+                }
+            }
+        }
+        StoreCommand::Info { store } => {
+            let dir = cache::resolve(store.as_deref(), &cache_dir)?;
+            let store = clipscope::store::Store::open(&dir)?;
+            let m = &store.manifest;
+            if args.json {
+                println!("{}", serde_json::to_string(m)?);
+            } else {
+                let bytes: u64 = m.files.values().map(|f| f.bytes).sum();
+                println!("store     {}", dir.display());
+                println!("hash      {}", m.hash);
+                println!(
+                    "model     {} {}",
+                    m.key.model.id,
+                    m.key.model.revision.as_deref().unwrap_or("")
+                );
+                println!(
+                    "images    {} ({} unreadable) from {}",
+                    m.images, m.failed, m.key.images.root
+                );
+                println!(
+                    "layers    {:?}, {} heads, dim {}, dtype {}",
+                    m.key.layers, m.heads, m.dim, m.key.dtype
+                );
+                if let Some(t) = &m.tokens {
+                    println!(
+                        "tokens    first {} images, {} tokens each",
+                        t.count, t.tokens
+                    );
+                }
+                println!(
+                    "size      {:.1} MiB in {} files, format version {}",
+                    bytes as f64 / 1048576.0,
+                    m.files.len(),
+                    m.format_version
+                );
+            }
+        }
+        StoreCommand::Verify { store } => {
+            let dir = cache::resolve(store.as_deref(), &cache_dir)?;
+            let problems = clipscope::store::verify::verify(&dir);
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"store": dir, "ok": problems.is_empty(), "problems": problems})
+                );
+            }
+            if !problems.is_empty() {
+                if !args.json {
+                    for p in &problems {
+                        eprintln!("clipscope: {p}");
+                    }
+                }
+                bail!("{}: {} problem(s) found", dir.display(), problems.len());
+            }
+            if !args.json {
+                println!("{}: ok", dir.display());
+            }
+        }
+        StoreCommand::Gc {
+            dry_run,
+            stale_hours,
+        } => {
+            let stale = Duration::from_secs_f64(stale_hours.max(0.0) * 3600.0);
+            for r in cache::gc(&cache_dir, stale, dry_run)? {
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"path": r.path, "reason": r.reason, "removed": !dry_run})
+                    );
+                } else {
+                    println!(
+                        "{} {} ({})",
+                        if dry_run { "would remove" } else { "removed" },
+                        r.path.display(),
+                        r.reason
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}

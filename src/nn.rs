@@ -1,0 +1,356 @@
+//! Exact top-k nearest neighbours by dot product or cosine over f16 rows (a head block, or a
+//! weighted sum of head blocks), f32 arithmetic, multithreaded over the rows.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+use half::f16;
+use half::slice::HalfFloatSliceExt;
+use rayon::prelude::*;
+
+use crate::store::Block;
+use crate::{Error, Result};
+
+/// How a row is scored against the query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Metric {
+    /// ⟨row, query⟩.
+    #[default]
+    Dot,
+    /// ⟨row, query⟩ / (‖row‖ ‖query‖); rows of zero norm score 0.
+    Cosine,
+}
+
+/// One neighbour.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Hit {
+    /// Row (image) index.
+    pub index: usize,
+    /// Its score.
+    pub score: f32,
+}
+
+/// Rows of f16 values readable piece by piece.
+pub trait Rows: Sync {
+    /// Number of rows.
+    fn rows(&self) -> usize;
+    /// Values per row.
+    fn dim(&self) -> usize;
+    /// Rows per piece.
+    fn piece_rows(&self) -> usize;
+    /// The rows of piece `p`.
+    fn piece(&self, p: usize) -> Result<&[f16]>;
+    /// Called when a scan is done with piece `p`.
+    fn release(&self, _p: usize) {}
+}
+
+impl Rows for Block {
+    fn rows(&self) -> usize {
+        Block::rows(self)
+    }
+    fn dim(&self) -> usize {
+        Block::dim(self)
+    }
+    fn piece_rows(&self) -> usize {
+        Block::piece_rows(self)
+    }
+    fn piece(&self, p: usize) -> Result<&[f16]> {
+        Block::piece(self, p)
+    }
+    fn release(&self, p: usize) {
+        Block::release(self, p)
+    }
+}
+
+/// An in-memory row-major matrix.
+pub struct Matrix<'a> {
+    data: &'a [f16],
+    dim: usize,
+}
+
+impl<'a> Matrix<'a> {
+    /// Wraps `data` as rows of `dim` values.
+    pub fn new(data: &'a [f16], dim: usize) -> Result<Self> {
+        if dim == 0 || !data.len().is_multiple_of(dim) {
+            return Err(Error::Invalid(format!(
+                "{} values are not rows of {dim}",
+                data.len()
+            )));
+        }
+        Ok(Self { data, dim })
+    }
+}
+
+const MATRIX_PIECE: usize = 1024;
+
+impl Rows for Matrix<'_> {
+    fn rows(&self) -> usize {
+        self.data.len() / self.dim
+    }
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn piece_rows(&self) -> usize {
+        MATRIX_PIECE
+    }
+    fn piece(&self, p: usize) -> Result<&[f16]> {
+        let start = p * MATRIX_PIECE * self.dim;
+        let end = (start + MATRIX_PIECE * self.dim).min(self.data.len());
+        Ok(&self.data[start..end])
+    }
+}
+
+/// A nearest-neighbour query.
+#[derive(Debug, Clone, Copy)]
+pub struct Query<'a> {
+    /// The query vector (dim values).
+    pub vector: &'a [f32],
+    /// How many neighbours.
+    pub k: usize,
+    /// The score.
+    pub metric: Metric,
+    /// One byte per row; rows marked 0 are skipped (e.g. images that failed to decode).
+    pub valid: Option<&'a [u8]>,
+    /// A row to leave out (e.g. the query image itself).
+    pub exclude: Option<usize>,
+}
+
+#[derive(PartialEq)]
+struct Ranked(f32, usize);
+impl Eq for Ranked {}
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ranked {
+    /// Better = higher score, then lower index.
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0).then(other.1.cmp(&self.1))
+    }
+}
+
+#[derive(Default)]
+struct TopK {
+    k: usize,
+    heap: BinaryHeap<Reverse<Ranked>>,
+}
+
+impl TopK {
+    fn push(&mut self, score: f32, index: usize) {
+        let r = Ranked(score, index);
+        if self.heap.len() < self.k {
+            self.heap.push(Reverse(r));
+        } else if self.heap.peek().is_some_and(|w| r > w.0) {
+            self.heap.pop();
+            self.heap.push(Reverse(r));
+        }
+    }
+    fn merge(mut self, other: TopK) -> TopK {
+        for Reverse(Ranked(s, i)) in other.heap {
+            self.push(s, i);
+        }
+        self
+    }
+}
+
+/// ⟨a, b⟩ with eight independent accumulators (vectorises well).
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// The `q.k` best rows of Σ_b w_b · block_b (all blocks of the same shape), best first; ties
+/// go to the lower index.
+pub fn top_k(blocks: &[(&dyn Rows, f32)], q: &Query) -> Result<Vec<Hit>> {
+    let Some((first, _)) = blocks.first() else {
+        return Err(Error::Invalid("nearest neighbours over no block".into()));
+    };
+    let (n, dim, pr) = (first.rows(), first.dim(), first.piece_rows());
+    if blocks
+        .iter()
+        .any(|(b, _)| b.rows() != n || b.dim() != dim || b.piece_rows() != pr)
+    {
+        return Err(Error::Invalid(
+            "blocks of different shapes cannot be summed".into(),
+        ));
+    }
+    if q.vector.len() != dim {
+        return Err(Error::Invalid(format!(
+            "query of {} values for rows of {dim}",
+            q.vector.len()
+        )));
+    }
+    let qnorm = dot(q.vector, q.vector).sqrt();
+    let pieces = n.div_ceil(pr.max(1));
+    let init = || {
+        (
+            TopK {
+                k: q.k,
+                ..Default::default()
+            },
+            vec![0f32; dim],
+            vec![0f32; dim],
+        )
+    };
+    let best = (0..pieces)
+        .into_par_iter()
+        .try_fold(init, |(mut top, mut acc, mut tmp), p| -> Result<_> {
+            let data: Vec<&[f16]> = blocks
+                .iter()
+                .map(|(b, _)| b.piece(p))
+                .collect::<Result<_>>()?;
+            let rows = data[0].len() / dim;
+            for r in 0..rows {
+                let i = p * pr + r;
+                if q.exclude == Some(i) || q.valid.is_some_and(|v| v.get(i) != Some(&1)) {
+                    continue;
+                }
+                for (j, (d, (_, w))) in data.iter().zip(blocks).enumerate() {
+                    let row = &d[r * dim..(r + 1) * dim];
+                    if j == 0 && *w == 1.0 {
+                        row.convert_to_f32_slice(&mut acc);
+                    } else {
+                        row.convert_to_f32_slice(&mut tmp);
+                        let scale = if j == 0 { 0.0 } else { 1.0 };
+                        acc.iter_mut()
+                            .zip(&tmp)
+                            .for_each(|(a, &t)| *a = *a * scale + w * t);
+                    }
+                }
+                let mut s = dot(&acc, q.vector);
+                if q.metric == Metric::Cosine {
+                    let norm = dot(&acc, &acc).sqrt() * qnorm;
+                    s = if norm > 0.0 { s / norm } else { 0.0 };
+                }
+                top.push(s, i);
+            }
+            blocks.iter().for_each(|(b, _)| b.release(p));
+            Ok((top, acc, tmp))
+        })
+        .map(|r| r.map(|t| t.0))
+        .try_reduce(
+            || TopK {
+                k: q.k,
+                ..Default::default()
+            },
+            |a, b| Ok(a.merge(b)),
+        )?;
+    let mut hits: Vec<Hit> = best
+        .heap
+        .into_iter()
+        .map(|Reverse(Ranked(score, index))| Hit { index, score })
+        .collect();
+    hits.sort_by(|a, b| Ranked(b.score, b.index).cmp(&Ranked(a.score, a.index)));
+    Ok(hits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn brute(rows: &[Vec<f64>], w: &[f64], q: &[f64], k: usize, cosine: bool) -> Vec<usize> {
+        let n = rows.len() / w.len();
+        let mut s: Vec<(f64, usize)> = (0..n)
+            .map(|i| {
+                let v: Vec<f64> = (0..q.len())
+                    .map(|d| {
+                        w.iter()
+                            .enumerate()
+                            .map(|(b, wb)| wb * rows[b * n + i][d])
+                            .sum()
+                    })
+                    .collect();
+                let dotp: f64 = v.iter().zip(q).map(|(a, b)| a * b).sum();
+                let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt()
+                    * q.iter().map(|a| a * a).sum::<f64>().sqrt();
+                (if cosine { dotp / norm } else { dotp }, i)
+            })
+            .collect();
+        s.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        s.into_iter().take(k).map(|x| x.1).collect()
+    }
+
+    #[test]
+    fn equals_brute_force_f64() {
+        let (n, dim) = (2500, 37);
+        let mut state = 7u64;
+        let mut rnd = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        };
+        let blocks: Vec<Vec<f16>> = (0..2)
+            .map(|_| (0..n * dim).map(|_| f16::from_f32(rnd())).collect())
+            .collect();
+        let q: Vec<f32> = (0..dim).map(|_| rnd()).collect();
+        let rows64: Vec<Vec<f64>> = blocks
+            .iter()
+            .flat_map(|b| {
+                b.chunks(dim)
+                    .map(|r| r.iter().map(|x| x.to_f64()).collect::<Vec<_>>())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let q64: Vec<f64> = q.iter().map(|&x| x as f64).collect();
+        let m: Vec<Matrix> = blocks
+            .iter()
+            .map(|b| Matrix::new(b, dim).unwrap())
+            .collect();
+        for (metric, cosine) in [(Metric::Dot, false), (Metric::Cosine, true)] {
+            let query = Query {
+                vector: &q,
+                k: 10,
+                metric,
+                valid: None,
+                exclude: None,
+            };
+            let one = top_k(&[(&m[0], 1.0)], &query).unwrap();
+            let want: Vec<usize> = brute(&rows64[..n], &[1.0], &q64, 10, cosine);
+            assert_eq!(one.iter().map(|h| h.index).collect::<Vec<_>>(), want);
+            let two = top_k(&[(&m[0], 0.5), (&m[1], 0.5)], &query).unwrap();
+            let want = brute(&rows64, &[0.5, 0.5], &q64, 10, cosine);
+            assert_eq!(two.iter().map(|h| h.index).collect::<Vec<_>>(), want);
+        }
+        let mut valid = vec![1u8; n];
+        let best = top_k(
+            &[(&m[0], 1.0)],
+            &Query {
+                vector: &q,
+                k: 1,
+                metric: Metric::Dot,
+                valid: None,
+                exclude: None,
+            },
+        )
+        .unwrap()[0]
+            .index;
+        valid[best] = 0;
+        let q2 = Query {
+            vector: &q,
+            k: 3,
+            metric: Metric::Dot,
+            valid: Some(&valid),
+            exclude: None,
+        };
+        assert!(
+            top_k(&[(&m[0], 1.0)], &q2)
+                .unwrap()
+                .iter()
+                .all(|h| h.index != best)
+        );
+    }
+}

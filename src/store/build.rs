@@ -1,0 +1,350 @@
+//! `clipscope index`: images → chunks → a finished store, resumable at every chunk.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::sync_channel;
+
+use candle_core::DType;
+use sha2::{Digest, Sha256};
+
+use super::chunk::{self, ChunkBuf, ChunkRecord, Shape};
+use super::finalize::finalize;
+use super::format::{
+    CHUNKS, FORMAT_VERSION, ImageRecord, KEY, Key, MANIFEST, Manifest, hex, read_versioned,
+    write_atomic,
+};
+use super::images::ImageList;
+use super::lock::Lock;
+use super::model_key;
+use crate::model::{Clip, ModelFiles};
+use crate::{Error, Result};
+
+/// Upper bound on a chunk's data file.
+const CHUNK_BYTES: usize = 256 << 20;
+
+/// What to build and where.
+pub struct Plan {
+    /// The store's key (its hash names the directory).
+    pub key: Key,
+    /// Short model name.
+    pub slug: String,
+    /// The store directory, `<cache>/<slug>/<hash[..16]>`.
+    pub dir: PathBuf,
+    /// The images.
+    pub list: ImageList,
+}
+
+impl Plan {
+    /// Plans a store of `list` under `cache` for `clip` loaded from `files` (`spec` as given
+    /// on the command line).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        clip: &Clip,
+        spec: &str,
+        files: &ModelFiles,
+        dtype: DType,
+        list: ImageList,
+        layers: Vec<usize>,
+        tokens_for: usize,
+        chunk_images: Option<usize>,
+        cache: &Path,
+    ) -> Result<Self> {
+        let c = &clip.config;
+        let shape = Shape {
+            layers: layers.len(),
+            heads: c.vision.tower.heads,
+            dim: c.embed_dim,
+            tokens: c.vision.grid() * c.vision.grid() + 1,
+        };
+        let per_image = 2 * (shape.head_values() + shape.dim);
+        let chunk_images = chunk_images
+            .unwrap_or_else(|| (CHUNK_BYTES / per_image).clamp(1, 4096))
+            .max(1);
+        let (model, slug) = model_key(spec, files)?;
+        let key = Key {
+            format_version: FORMAT_VERSION,
+            model,
+            dtype: format!("{dtype:?}").to_lowercase(),
+            shape,
+            preprocess: format!("{:?}", clip.preprocess()),
+            layers,
+            tokens_for,
+            chunk_images,
+            images: list.key(),
+        };
+        let dir = cache.join(&slug).join(&key.hash()[..16]);
+        Ok(Self {
+            key,
+            slug,
+            dir,
+            list,
+        })
+    }
+
+    /// Number of chunks.
+    pub fn chunks(&self) -> usize {
+        self.list.entries.len().div_ceil(self.key.chunk_images)
+    }
+
+    fn chunk_range(&self, c: usize) -> (usize, usize) {
+        let start = c * self.key.chunk_images;
+        (
+            start,
+            (start + self.key.chunk_images).min(self.list.entries.len()),
+        )
+    }
+}
+
+/// How to run the build.
+pub struct Options {
+    /// Images per forward pass.
+    pub batch: usize,
+    /// Build only chunks `c` with `c % n == i`.
+    pub shard: Option<(usize, usize)>,
+    /// Decoding threads.
+    pub decoders: usize,
+}
+
+/// What a build run did.
+pub struct Report {
+    /// Images processed by this run.
+    pub processed: usize,
+    /// Of those, images that could not be read.
+    pub failed: usize,
+    /// Images already done by earlier runs.
+    pub resumed: usize,
+    /// Complete chunks of the whole store.
+    pub chunks_done: usize,
+    /// All chunks of the store.
+    pub chunks_total: usize,
+    /// The manifest, when the store is finished.
+    pub manifest: Option<Manifest>,
+}
+
+struct Batch {
+    chunk: usize,
+    items: Vec<(usize, ImageRecord, Option<Vec<f32>>)>,
+}
+
+/// Builds (or resumes, or finds finished) the store planned by `plan`. `progress` is called
+/// with the number of images each batch adds (resumed ones first).
+pub fn build(
+    clip: &Clip,
+    plan: &Plan,
+    opts: &Options,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Report> {
+    let dir = &plan.dir;
+    std::fs::create_dir_all(dir.join(CHUNKS)).map_err(|e| Error::write(dir, e))?;
+    let total = plan.chunks();
+    if let Some(m) = finished(dir)? {
+        return Ok(Report::finished(m, total));
+    }
+    let lock_name = match opts.shard {
+        Some((i, n)) => format!("lock.{i}-of-{n}"),
+        None => "lock".to_string(),
+    };
+    let _lock = Lock::acquire(&dir.join(lock_name))?;
+    if let Some(m) = finished(dir)? {
+        return Ok(Report::finished(m, total));
+    }
+    let key_path = dir.join(KEY);
+    if !key_path.exists() {
+        let json =
+            serde_json::to_vec_pretty(&plan.key).map_err(|e| Error::store(dir, e.to_string()))?;
+        write_atomic(&key_path, &json)?;
+    }
+    let mine = |c: &usize| opts.shard.is_none_or(|(i, n)| c % n == i);
+    let mut pending = vec![];
+    let mut resumed = 0;
+    for c in (0..total).filter(mine) {
+        match chunk::complete(dir, c) {
+            Some(rec) => resumed += rec.len,
+            None => pending.push(c),
+        }
+    }
+    progress(resumed);
+    let (processed, failed) = run_pipeline(clip, plan, opts, &pending, progress)?;
+    let done: Vec<ChunkRecord> = (0..total).filter_map(|c| chunk::complete(dir, c)).collect();
+    let mut report = Report {
+        processed,
+        failed,
+        resumed,
+        chunks_done: done.len(),
+        chunks_total: total,
+        manifest: None,
+    };
+    if done.len() == total {
+        let _fin = Lock::acquire(&dir.join("lock.finalize"))?;
+        report.manifest = Some(match finished(dir)? {
+            Some(m) => m,
+            None => finalize(dir, &plan.key, &plan.slug, &done)?,
+        });
+    }
+    Ok(report)
+}
+
+impl Report {
+    fn finished(m: Manifest, total: usize) -> Self {
+        Self {
+            processed: 0,
+            failed: 0,
+            resumed: m.images,
+            chunks_done: total,
+            chunks_total: total,
+            manifest: Some(m),
+        }
+    }
+}
+
+fn finished(dir: &Path) -> Result<Option<Manifest>> {
+    let path = dir.join(MANIFEST);
+    path.exists().then(|| read_versioned(&path)).transpose()
+}
+
+fn run_pipeline(
+    clip: &Clip,
+    plan: &Plan,
+    opts: &Options,
+    pending: &[usize],
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<(usize, usize)> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.decoders.max(1))
+        .build()
+        .map_err(|e| Error::Invalid(format!("cannot start decoder threads: {e}")))?;
+    let (tx, rx) = sync_channel::<Batch>(2);
+    let batch = opts.batch.max(1);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            for &c in pending {
+                let (start, end) = plan.chunk_range(c);
+                for b in (start..end).step_by(batch) {
+                    let items = pool.install(|| decode(plan, clip, b, (b + batch).min(end)));
+                    if tx.send(Batch { chunk: c, items }).is_err() {
+                        return; // the consumer stopped on an error
+                    }
+                }
+            }
+        });
+        let (mut processed, mut failed) = (0, 0);
+        let mut current: Option<ChunkBuf> = None;
+        for b in rx {
+            let mut buf = match current.take() {
+                Some(buf) if buf.index == b.chunk => buf,
+                _ => {
+                    let (start, end) = plan.chunk_range(b.chunk);
+                    ChunkBuf::new(
+                        plan.key.shape,
+                        b.chunk,
+                        start,
+                        end - start,
+                        plan.key.tokens_for,
+                    )
+                }
+            };
+            let n = b.items.len();
+            failed += b.items.iter().filter(|i| i.2.is_none()).count();
+            let last = b.chunk_end(plan);
+            forward(clip, plan, &mut buf, b.items)?;
+            processed += n;
+            progress(n);
+            if last {
+                buf.write(&plan.dir)?;
+            } else {
+                current = Some(buf);
+            }
+        }
+        Ok((processed, failed))
+    })
+}
+
+impl Batch {
+    fn chunk_end(&self, plan: &Plan) -> bool {
+        let (_, end) = plan.chunk_range(self.chunk);
+        self.items.last().is_some_and(|i| i.0 + 1 == end)
+    }
+}
+
+fn decode(
+    plan: &Plan,
+    clip: &Clip,
+    start: usize,
+    end: usize,
+) -> Vec<(usize, ImageRecord, Option<Vec<f32>>)> {
+    use rayon::prelude::*;
+    (start..end)
+        .into_par_iter()
+        .map(|i| {
+            let e = &plan.list.entries[i];
+            let mut rec = ImageRecord {
+                path: e.rel.clone(),
+                bytes: e.bytes,
+                mtime: e.mtime,
+                sha256: None,
+                width: 0,
+                height: 0,
+                status: "ok".into(),
+                error: None,
+            };
+            let path = plan.list.path(i);
+            let pixels = std::fs::read(&path)
+                .map_err(|e| Error::io(&path, e))
+                .and_then(|bytes| {
+                    rec.sha256 = Some(hex(&Sha256::digest(&bytes)));
+                    let img = crate::image::decode_rgb(&bytes, &path)?;
+                    (rec.width, rec.height) = img.dimensions();
+                    clip.preprocess().apply(&img)
+                });
+            match pixels {
+                Ok(p) => (i, rec, Some(p)),
+                Err(err) => {
+                    rec.status = "failed".into();
+                    rec.error = Some(err.to_string());
+                    (i, rec, None)
+                }
+            }
+        })
+        .collect()
+}
+
+fn forward(
+    clip: &Clip,
+    plan: &Plan,
+    buf: &mut ChunkBuf,
+    items: Vec<(usize, ImageRecord, Option<Vec<f32>>)>,
+) -> Result<()> {
+    let mut ok = vec![];
+    let mut pixels = vec![];
+    let mut tokens = false;
+    for (i, rec, px) in items {
+        if let Some(px) = px {
+            tokens |= buf.wants_tokens(i);
+            ok.push(i);
+            pixels.push(px);
+        }
+        buf.set_record(i, rec);
+    }
+    if ok.is_empty() {
+        return Ok(());
+    }
+    let d = clip.decompose(&clip.pixels(&pixels)?, &plan.key.layers, tokens)?;
+    let f = |t: &candle_core::Tensor| -> Result<Vec<f32>> {
+        Ok(t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?)
+    };
+    let heads = f(&d.heads)?;
+    let emb = f(&d.embedding)?;
+    let toks = d.tokens.as_ref().map(f).transpose()?;
+    let s = plan.key.shape;
+    for (j, &i) in ok.iter().enumerate() {
+        let t = toks
+            .as_ref()
+            .map(|t| &t[j * s.token_values()..][..s.token_values()]);
+        buf.set_values(
+            i,
+            &heads[j * s.head_values()..][..s.head_values()],
+            &emb[j * s.dim..][..s.dim],
+            t,
+        );
+    }
+    Ok(())
+}

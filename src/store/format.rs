@@ -1,0 +1,216 @@
+//! The on-disk format of a store, version 1 (docs/FORMAT.md is the specification).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::chunk::Shape;
+use crate::{Error, Result};
+
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Target size of one checksummed piece of a data file.
+pub const PIECE_BYTES: usize = 1 << 20;
+
+/// Name of the finished store's manifest; its presence marks a complete store.
+pub const MANIFEST: &str = "manifest.json";
+/// Name of the key file written when a build starts.
+pub const KEY: &str = "key.json";
+/// Directory of the build's chunk files.
+pub const CHUNKS: &str = "chunks";
+
+/// Everything that determines a store's content; its SHA-256 is the store's hash.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Key {
+    /// The format version.
+    pub format_version: u32,
+    /// The model.
+    pub model: ModelKey,
+    /// Compute precision of the forward pass (f32, f16, bf16).
+    pub dtype: String,
+    /// The image preprocessing, as written by clipscope.
+    pub preprocess: String,
+    /// Per-image shape of the stored data.
+    pub shape: Shape,
+    /// The 0-based layers whose heads are stored.
+    pub layers: Vec<usize>,
+    /// Per-token effects are stored for the first this many images.
+    pub tokens_for: usize,
+    /// Images per chunk while building.
+    pub chunk_images: usize,
+    /// The image list.
+    pub images: ImagesKey,
+}
+
+/// The model part of a [`Key`].
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ModelKey {
+    /// Hub id, or the directory's name for a local model.
+    pub id: String,
+    /// Hub commit, when the files come from a hub snapshot.
+    pub revision: Option<String>,
+    /// SHA-256 of each weight file, in load order.
+    pub weights: Vec<String>,
+}
+
+/// The image-list part of a [`Key`].
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ImagesKey {
+    /// The directory image paths are relative to (canonical).
+    pub root: String,
+    /// Number of images.
+    pub count: usize,
+    /// SHA-256 of the lines `path \t bytes \t mtime \n`, in order.
+    pub digest: String,
+}
+
+impl Key {
+    /// The store's hash: SHA-256 of the key's canonical JSON.
+    pub fn hash(&self) -> String {
+        // Field order is fixed by the struct, so the JSON is canonical.
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        hex(&Sha256::digest(&json))
+    }
+}
+
+/// One row of the image table.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ImageRecord {
+    /// Path relative to the key's root.
+    pub path: String,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// Modification time, seconds since the Unix epoch.
+    pub mtime: i64,
+    /// SHA-256 of the file's bytes (absent when it could not be read).
+    pub sha256: Option<String>,
+    /// Width in pixels after EXIF orientation (0 when unreadable).
+    pub width: u32,
+    /// Height in pixels after EXIF orientation (0 when unreadable).
+    pub height: u32,
+    /// `ok`, or `failed` with the reason in `error`.
+    pub status: String,
+    /// Why the image could not be used.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+}
+
+impl ImageRecord {
+    /// Whether the image was indexed.
+    pub fn ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+/// Size and checksums of one data file of a finished store.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct FileInfo {
+    /// Length in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the whole file.
+    pub sha256: String,
+    /// Size of each checksummed piece (a whole number of rows); the last may be shorter.
+    pub piece_bytes: u64,
+}
+
+/// Shape of the stored per-token effects.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct TokensInfo {
+    /// Images with token effects (the first `count` of the table).
+    pub count: usize,
+    /// Tokens per image, CLS first.
+    pub tokens: usize,
+}
+
+/// The manifest of a finished store (`manifest.json`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Manifest {
+    /// The format version.
+    pub format_version: u32,
+    /// SHA-256 of `key`.
+    pub hash: String,
+    /// What the store was built from.
+    pub key: Key,
+    /// Short model name used for the cache directory.
+    pub slug: String,
+    /// Images in the table.
+    pub images: usize,
+    /// Images that could not be read (zero rows, excluded from searches).
+    pub failed: usize,
+    /// Heads per layer.
+    pub heads: usize,
+    /// Embedding dimension.
+    pub dim: usize,
+    /// Image tokens per image (CLS plus patches).
+    pub tokens_per_image: usize,
+    /// Per-token effects, when stored.
+    pub tokens: Option<TokensInfo>,
+    /// Every data file, by path relative to the store.
+    pub files: BTreeMap<String, FileInfo>,
+}
+
+/// Reads a manifest or key file, refusing versions this build does not know.
+pub fn read_versioned<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::store(path, format!("not valid JSON ({e}); the store is corrupt")))?;
+    match value.get("format_version").and_then(|v| v.as_u64()) {
+        Some(v) if v == FORMAT_VERSION as u64 => {}
+        Some(v) => {
+            return Err(Error::store(
+                path,
+                format!(
+                    "store format version {v}, but this clipscope reads version {FORMAT_VERSION}: \
+                     use a matching clipscope or rebuild the store"
+                ),
+            ));
+        }
+        None => {
+            return Err(Error::store(
+                path,
+                "no format_version: not a clipscope store",
+            ));
+        }
+    }
+    serde_json::from_value(value)
+        .map_err(|e| Error::store(path, format!("malformed ({e}); the store is corrupt")))
+}
+
+/// Lower-case hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Path of the data file holding layer `l`, head `h`.
+pub fn head_file(layer: usize, head: usize) -> String {
+    format!("heads/L{layer:02}H{head:02}.f16")
+}
+
+/// Path of the piece checksums of a data file.
+pub fn sums_path(dir: &Path, file: &str) -> PathBuf {
+    dir.join(format!("{file}.xxh3"))
+}
+
+/// Rows per checksummed piece for rows of `row_bytes` bytes.
+pub fn piece_rows(row_bytes: usize) -> usize {
+    (PIECE_BYTES / row_bytes.max(1)).max(1)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, synced, then renamed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let tmp = tmp_path(path);
+    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::write(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| Error::write(&tmp, e))?;
+    f.sync_all().map_err(|e| Error::write(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::write(path, e))
+}
+
+/// A temporary name beside `path`, unique to this process.
+pub fn tmp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}

@@ -1,0 +1,164 @@
+//! Opening a finished store: the manifest is read, the tables are mapped, blocks on demand.
+
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+
+use super::block::Block;
+use super::format::{ImageRecord, MANIFEST, Manifest, head_file, read_versioned};
+use crate::{Error, Result};
+
+/// A finished store, opened in time independent of its number of images.
+pub struct Store {
+    dir: PathBuf,
+    /// Its manifest.
+    pub manifest: Manifest,
+    table: Option<Mmap>,
+    index: Option<Mmap>,
+    valid: Option<Mmap>,
+}
+
+fn map(dir: &Path, name: &str, m: &Manifest) -> Result<Option<Mmap>> {
+    let path = dir.join(name);
+    let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+    let expected = m.files.get(name).map(|f| f.bytes);
+    if expected != Some(len) {
+        return Err(Error::store(
+            &path,
+            "size differs from the manifest: the store is damaged; run `clipscope store verify`",
+        ));
+    }
+    if len == 0 {
+        return Ok(None);
+    }
+    // SAFETY: store files are immutable once published (atomic rename, never rewritten).
+    Ok(Some(
+        unsafe { Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?,
+    ))
+}
+
+impl Store {
+    /// Opens the store in `dir`, refusing unfinished builds, unknown versions and files whose
+    /// sizes differ from the manifest.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let path = dir.join(MANIFEST);
+        if !path.exists() {
+            let why = if dir.join(super::format::KEY).exists() {
+                "the build is not finished: run the same `clipscope index` command again"
+            } else {
+                "not a clipscope store (no manifest.json)"
+            };
+            return Err(Error::store(dir, why));
+        }
+        let manifest: Manifest = read_versioned(&path)?;
+        let table = map(dir, "images.jsonl", &manifest)?;
+        let index = map(dir, "images.idx", &manifest)?;
+        let valid = map(dir, "valid.u8", &manifest)?;
+        let n = manifest.images;
+        if index.as_deref().map_or(0, <[u8]>::len) != 8 * (n + 1)
+            || valid.as_deref().map_or(0, <[u8]>::len) != n
+        {
+            return Err(Error::store(dir, "image table does not match the manifest"));
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            manifest,
+            table,
+            index,
+            valid,
+        })
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Number of images in the table (failed ones included).
+    pub fn len(&self) -> usize {
+        self.manifest.images
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.manifest.images == 0
+    }
+
+    /// Stored layers.
+    pub fn layers(&self) -> &[usize] {
+        &self.manifest.key.layers
+    }
+
+    /// One byte per image: 1 when indexed, 0 when it could not be read.
+    pub fn valid(&self) -> &[u8] {
+        self.valid.as_deref().unwrap_or(&[])
+    }
+
+    /// Row `i` of the image table.
+    pub fn image(&self, i: usize) -> Result<ImageRecord> {
+        let idx = self.index.as_deref().unwrap_or(&[]);
+        let at = |k: usize| -> Option<usize> {
+            let b = idx.get(8 * k..8 * k + 8)?;
+            Some(u64::from_le_bytes(b.try_into().ok()?) as usize)
+        };
+        let bad = || Error::store(self.dir.join("images.jsonl"), format!("row {i} is damaged"));
+        if i >= self.len() {
+            return Err(Error::Invalid(format!(
+                "image {i} of {} images",
+                self.len()
+            )));
+        }
+        let (a, b) = (at(i).ok_or_else(bad)?, at(i + 1).ok_or_else(bad)?);
+        let line = self
+            .table
+            .as_deref()
+            .unwrap_or(&[])
+            .get(a..b)
+            .ok_or_else(bad)?;
+        serde_json::from_slice(line).map_err(|_| bad())
+    }
+
+    /// Absolute path of image `i`.
+    pub fn image_path(&self, i: usize) -> Result<PathBuf> {
+        Ok(Path::new(&self.manifest.key.images.root).join(self.image(i)?.path))
+    }
+
+    /// The index of the image whose table path is `rel` (a linear scan of the table).
+    pub fn find_image(&self, rel: &str) -> Option<usize> {
+        (0..self.len()).find(|&i| self.image(i).is_ok_and(|r| r.path == rel))
+    }
+
+    /// The N × E block of `layer` (a model layer number) and `head`.
+    pub fn head(&self, layer: usize, head: usize) -> Result<Block> {
+        if !self.layers().contains(&layer) || head >= self.manifest.heads {
+            return Err(Error::Invalid(format!(
+                "L{layer}H{head} is not in this store (layers {:?}, {} heads)",
+                self.layers(),
+                self.manifest.heads
+            )));
+        }
+        self.block(&head_file(layer, head), self.manifest.dim)
+    }
+
+    /// The N × E unit image embeddings.
+    pub fn embeddings(&self) -> Result<Block> {
+        self.block("embeddings.f16", self.manifest.dim)
+    }
+
+    /// Per-token effects: row i is image i's `[L][T][H][E]`, for the first `count` images.
+    pub fn tokens(&self) -> Result<Option<Block>> {
+        let Some(t) = &self.manifest.tokens else {
+            return Ok(None);
+        };
+        let per = self.layers().len() * t.tokens * self.manifest.heads * self.manifest.dim;
+        self.block("tokens.f16", per).map(Some)
+    }
+
+    fn block(&self, name: &str, dim: usize) -> Result<Block> {
+        let info = self.manifest.files.get(name).ok_or_else(|| {
+            Error::store(&self.dir, format!("{name} is not listed in the manifest"))
+        })?;
+        Block::open(&self.dir, name, info, dim)
+    }
+}
