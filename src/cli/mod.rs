@@ -1,6 +1,7 @@
 //! Subcommands and their shared arguments.
 
 mod bench;
+mod bench_nn;
 mod decompose;
 mod embed;
 mod index;
@@ -40,6 +41,8 @@ enum Command {
     Store(store::StoreArgs),
     /// Measure decomposition throughput on random weights of a standard architecture.
     Bench(bench::BenchArgs),
+    /// Measure opening a (synthetic) 100,000-image store and nearest-neighbour queries over it.
+    BenchNn(bench_nn::BenchNnArgs),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -53,6 +56,7 @@ pub fn run() -> Result<()> {
         Command::Merge(a) => merge::run(a),
         Command::Store(a) => store::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::BenchNn(a) => bench_nn::run(a),
     }
 }
 

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::chunk;
 use super::finalize::finalize;
-use super::format::{CHUNKS, KEY, Key, Manifest, read_versioned, write_atomic};
+use super::format::{CHUNKS, KEY, Key, MANIFEST, Manifest, read_versioned, write_atomic};
 use crate::{Error, Result};
 
 /// Copies the complete chunks of `parts` (store directories of one key) into `into`, then
@@ -16,7 +16,7 @@ pub fn merge(
 ) -> Result<std::result::Result<Manifest, (usize, usize)>> {
     let keys = parts
         .iter()
-        .map(|p| read_versioned::<Key>(&p.join(KEY)))
+        .map(|p| read_key(p))
         .collect::<Result<Vec<_>>>()?;
     let Some(key) = keys.first().cloned() else {
         return Err(Error::Invalid("merge needs at least one part".into()));
@@ -25,6 +25,15 @@ pub fn merge(
         return Err(Error::store(
             p,
             "built from a different model, image list or settings than the first part: not one store",
+        ));
+    }
+    if into.join(MANIFEST).exists() {
+        return read_versioned::<Manifest>(&into.join(MANIFEST)).map(Ok);
+    }
+    if let Some(done) = parts.iter().find(|p| p.join(MANIFEST).exists()) {
+        return Err(Error::store(
+            done,
+            "already a finished store: use it directly",
         ));
     }
     std::fs::create_dir_all(into.join(CHUNKS)).map_err(|e| Error::write(into, e))?;
@@ -65,4 +74,18 @@ pub fn merge(
         })
         .unwrap_or_else(|| super::slugify(&key.model.id));
     finalize(into, &key, &slug, &done).map(Ok)
+}
+
+/// The key of a build in progress or of a finished store.
+fn read_key(dir: &Path) -> Result<Key> {
+    if dir.join(MANIFEST).exists() {
+        return Ok(read_versioned::<Manifest>(&dir.join(MANIFEST))?.key);
+    }
+    if !dir.join(KEY).exists() {
+        return Err(Error::store(
+            dir,
+            "not a clipscope store or build (no key.json)",
+        ));
+    }
+    read_versioned(&dir.join(KEY))
 }

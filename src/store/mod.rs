@@ -11,6 +11,7 @@ pub mod images;
 mod lock;
 pub mod merge;
 mod reader;
+pub mod synthetic;
 pub mod verify;
 
 use std::io::Read;
