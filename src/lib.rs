@@ -7,6 +7,7 @@
 pub mod device;
 pub mod error;
 pub mod image;
+pub mod interpret;
 pub mod model;
 pub mod nn;
 pub mod store;

@@ -253,7 +253,7 @@ pub fn top_k(blocks: &[(&dyn Rows, f32)], q: &Query) -> Result<Vec<Hit>> {
         .into_iter()
         .map(|Reverse(Ranked(score, index))| Hit { index, score })
         .collect();
-    hits.sort_by(|a, b| Ranked(b.score, b.index).cmp(&Ranked(a.score, a.index)));
+    hits.sort_by_key(|h| Reverse(Ranked(h.score, h.index)));
     Ok(hits)
 }
 

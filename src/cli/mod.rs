@@ -9,6 +9,7 @@ mod json;
 mod merge;
 mod models;
 mod store;
+mod textspan;
 
 use std::path::PathBuf;
 
@@ -39,6 +40,8 @@ enum Command {
     Merge(merge::MergeArgs),
     /// List, inspect, verify and clean the stores in the cache.
     Store(store::StoreArgs),
+    /// TEXTSPAN on raw arrays: the texts that span one head's outputs.
+    Textspan(textspan::TextspanArgs),
     /// Measure decomposition throughput on random weights of a standard architecture.
     Bench(bench::BenchArgs),
     /// Measure opening a (synthetic) 100,000-image store and nearest-neighbour queries over it.
@@ -55,6 +58,7 @@ pub fn run() -> Result<()> {
         Command::Index(a) => index::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Store(a) => store::run(a),
+        Command::Textspan(a) => textspan::run(a),
         Command::Bench(a) => bench::run(a),
         Command::BenchNn(a) => bench_nn::run(a),
     }

@@ -34,7 +34,7 @@ impl Block {
         let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
         let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
         let row = 2 * dim as u64;
-        if len != info.bytes || len % row != 0 || info.piece_bytes % row != 0 {
+        if len != info.bytes || !len.is_multiple_of(row) || !info.piece_bytes.is_multiple_of(row) {
             return Err(Error::store(
                 &path,
                 format!(
