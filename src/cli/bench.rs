@@ -3,8 +3,9 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use candle_core::{DType, Device, Tensor};
+use candle_core::Tensor;
 use clap::Args;
+use clipscope::device::{device_name, parse_device, parse_dtype};
 use clipscope::model::random::{Arch, write_checkpoint};
 use clipscope::model::{Clip, ModelFiles};
 
@@ -20,9 +21,21 @@ pub struct BenchArgs {
     /// Timed repetitions (after one warm-up); the median is reported.
     #[arg(long, default_value_t = 5)]
     iters: usize,
+    /// Where to run: cpu, cuda, cuda:N, metal.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Compute precision: f32, f16, bf16.
+    #[arg(long, default_value = "f32")]
+    dtype: String,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// Time the operations of one ViT-B/16 block instead (on --device, in --dtype).
+    #[arg(long)]
+    ops: bool,
+    /// Only write the random checkpoint to this directory (to index with, say) and exit.
+    #[arg(long, value_name = "DIR")]
+    write_checkpoint: Option<std::path::PathBuf>,
 }
 
 #[derive(serde::Serialize)]
@@ -34,6 +47,19 @@ struct Row {
 
 /// Runs `clipscope bench`.
 pub fn run(args: BenchArgs) -> Result<()> {
+    if args.ops {
+        let device = parse_device(&args.device)?;
+        return super::bench_ops::run(&device, parse_dtype(&args.dtype)?, args.batch);
+    }
+    if let Some(dir) = &args.write_checkpoint {
+        write_checkpoint(dir, args.arch, 0).context("writing random weights")?;
+        eprintln!(
+            "wrote a random {:?} checkpoint to {}",
+            args.arch,
+            dir.display()
+        );
+        return Ok(());
+    }
     let dir = std::env::temp_dir().join(format!(
         "clipscope-bench-{:?}-{}",
         args.arch,
@@ -60,8 +86,9 @@ fn time(iters: usize, batch: usize, mut f: impl FnMut() -> Result<()>) -> Result
 
 fn bench(args: &BenchArgs, dir: &std::path::Path) -> Result<()> {
     let files = ModelFiles::from_dir(dir, &format!("random {:?}", args.arch))?;
-    let device = Device::Cpu;
-    let clip = Clip::load(&files, &device, DType::F32)?;
+    let device = parse_device(&args.device)?;
+    let dtype = parse_dtype(&args.dtype)?;
+    let clip = Clip::load(&files, &device, dtype)?;
     let s = clip.config.vision.image_size;
     let pixels = Tensor::randn(0f32, 1.0, (args.batch, 3, s, s), &device)?;
     let n = clip.config.vision.tower.layers;
@@ -70,13 +97,16 @@ fn bench(args: &BenchArgs, dir: &std::path::Path) -> Result<()> {
     let mut rows = vec![];
     let modes: [(&'static str, &(dyn Fn() -> Result<()> + Sync)); 3] = [
         ("embedding only", &|| {
-            Ok(clip.image_features(&pixels).map(drop)?)
+            clip.image_features(&pixels)?;
+            Ok(device.synchronize()?)
         }),
         ("decompose, all layers", &|| {
-            Ok(clip.decompose(&pixels, &all, false).map(drop)?)
+            clip.decompose(&pixels, &all, false)?;
+            Ok(device.synchronize()?)
         }),
         ("decompose, last 4 layers", &|| {
-            Ok(clip.decompose(&pixels, &last4, false).map(drop)?)
+            clip.decompose(&pixels, &last4, false)?;
+            Ok(device.synchronize()?)
         }),
     ];
     for (mode, f) in modes {
@@ -89,12 +119,15 @@ fn bench(args: &BenchArgs, dir: &std::path::Path) -> Result<()> {
     }
     let threads = candle_core::utils::get_num_threads();
     if args.json {
-        let v = serde_json::json!({ "arch": format!("{:?}", args.arch), "batch": args.batch, "threads": threads, "results": rows });
+        let v = serde_json::json!({ "arch": format!("{:?}", args.arch), "batch": args.batch, "threads": threads, "device": device_name(&device), "dtype": args.dtype, "results": rows });
         println!("{v}");
     } else {
         println!(
-            "{:?}, random weights, batch {}, {threads} threads, CPU f32",
-            args.arch, args.batch
+            "{:?}, random weights, batch {}, {threads} threads, {} {}",
+            args.arch,
+            args.batch,
+            device_name(&device),
+            args.dtype
         );
         for r in rows {
             println!(

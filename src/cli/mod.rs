@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_nn;
+mod bench_ops;
 mod decompose;
 mod embed;
 mod index;

@@ -140,13 +140,13 @@ impl Block {
             .qkv
             .forward(&y.reshape((b * t, dm))?)?
             .reshape((b, t, 3, h, d))?;
-        let split =
-            |i: usize| -> Result<Tensor> { Ok(qkv.i((.., .., i))?.transpose(1, 2)?.contiguous()?) };
-        let (k, v) = (split(1)?, split(2)?); // (B, H, T, d)
+        // One copy to (3, B, H, T, d); q, k and v are then contiguous slices of it.
+        let qkv = qkv.permute((2, 0, 3, 1, 4))?.contiguous()?;
+        let (k, v) = (qkv.i(1)?, qkv.i(2)?); // (B, H, T, d)
         let q = if cls_only {
-            qkv.i((.., 0..1, 0))?.transpose(1, 2)?.contiguous()?
+            qkv.i((0, .., .., 0..1))?.contiguous()?
         } else {
-            split(0)?
+            qkv.i(0)?
         };
         let mut logits = q.matmul(&k.t()?)?; // (B, H, Tq, T)
         if let Some(m) = mask {

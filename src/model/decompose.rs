@@ -155,8 +155,13 @@ pub fn decompose(
     let raw_mlps: Vec<&Tensor> = std::iter::once(&trace.pre)
         .chain(trace.mlp_cls.iter())
         .collect();
-    let raw_mlps = Tensor::stack(&raw_mlps, 1)?; // (B, L+1, D)
-    let mlps = stats.finish(folds, &raw_mlps.broadcast_matmul(&folds.gamma_p)?, 1.0 / k)?;
+    let raw_mlps = Tensor::stack(&raw_mlps, 1)?.contiguous()?; // (B, L+1, D)
+    let (b, l1, dm) = raw_mlps.dims3()?;
+    let proj = raw_mlps
+        .reshape((b * l1, dm))?
+        .matmul(&folds.gamma_p)?
+        .reshape((b, l1, ()))?;
+    let mlps = stats.finish(folds, &proj, 1.0 / k)?;
 
     let mut heads = Vec::with_capacity(layers.len());
     let mut tokens = Vec::with_capacity(layers.len());

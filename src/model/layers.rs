@@ -6,22 +6,31 @@ use super::config::Activation;
 use super::weights::Weights;
 use crate::Result;
 
-/// LayerNorm over the last dimension, computed in f32 whatever the model's dtype.
+/// LayerNorm over the last dimension, accumulated in f32 whatever the model's dtype.
 #[derive(Clone)]
 pub struct LayerNorm {
     /// γ in f32.
     pub weight: Tensor,
     /// β in f32.
     pub bias: Tensor,
+    /// γ and β in the compute dtype, for GPU kernels that accumulate in f32 internally.
+    native: Option<(Tensor, Tensor)>,
     eps: f64,
 }
 
 impl LayerNorm {
     /// Loads `{prefix}.weight` and `{prefix}.bias` of width `dim`.
     pub fn load(w: &Weights, prefix: &str, dim: usize, eps: f64) -> Result<Self> {
+        let weight = w.get_as(&format!("{prefix}.weight"), &[dim], DType::F32)?;
+        let bias = w.get_as(&format!("{prefix}.bias"), &[dim], DType::F32)?;
+        let dtype = w.dtype();
+        let native = (!weight.device().is_cpu() && dtype != DType::F32)
+            .then(|| -> Result<_> { Ok((weight.to_dtype(dtype)?, bias.to_dtype(dtype)?)) })
+            .transpose()?;
         Ok(Self {
-            weight: w.get_as(&format!("{prefix}.weight"), &[dim], DType::F32)?,
-            bias: w.get_as(&format!("{prefix}.bias"), &[dim], DType::F32)?,
+            weight,
+            bias,
+            native,
             eps,
         })
     }
@@ -29,6 +38,17 @@ impl LayerNorm {
     /// Normalises `x` (any shape, last dim = width), returning x's dtype.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let dtype = x.dtype();
+        if let Some((w, b)) = &self.native
+            && w.dtype() == dtype
+        {
+            // candle's GPU kernel accumulates mean and variance in f32 (reduce.cu `layernorm`).
+            return Ok(candle_nn::ops::layer_norm(
+                &x.contiguous()?,
+                w,
+                b,
+                self.eps as f32,
+            )?);
+        }
         let x32 = x.to_dtype(DType::F32)?;
         let y = candle_nn::ops::layer_norm(&x32, &self.weight, &self.bias, self.eps as f32)?;
         Ok(y.to_dtype(dtype)?)
@@ -77,6 +97,10 @@ pub fn activate(act: Activation, x: &Tensor) -> Result<Tensor> {
 /// Softmax over the last dimension in f32, returned in x's dtype.
 pub fn softmax(x: &Tensor) -> Result<Tensor> {
     let dtype = x.dtype();
+    if !x.device().is_cpu() && matches!(dtype, DType::BF16 | DType::F16) {
+        // candle's GPU kernels accumulate half-precision softmax in f32 (reduce.cu `softmax`).
+        return Ok(candle_nn::ops::softmax_last_dim(x)?);
+    }
     let y = candle_nn::ops::softmax_last_dim(&x.to_dtype(DType::F32)?)?;
     Ok(y.to_dtype(dtype)?)
 }

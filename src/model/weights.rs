@@ -72,6 +72,11 @@ impl Weights {
         Ok(t.to_dtype(dtype)?)
     }
 
+    /// The compute dtype.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
     /// The tensor `name` in the compute dtype.
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
         self.get_as(name, shape, self.dtype)
