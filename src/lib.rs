@@ -10,6 +10,7 @@ pub mod image;
 pub mod interpret;
 pub mod model;
 pub mod nn;
+pub mod search;
 pub mod store;
 
 pub use error::{Error, Result};

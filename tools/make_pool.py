@@ -41,12 +41,12 @@ patterns = ["striped", "checkered", "polka dot", "zigzag", "plaid", "herringbone
 take("pattern", combos(["a {p} pattern", "{p} wallpaper", "a {p} shirt", "fabric with a {p} design", "a repeating {p} motif", "{p} tiles on a floor"], p=patterns), 120)
 
 shapes = ["circle", "square", "triangle", "star", "heart", "hexagon", "spiral", "arch", "cube", "sphere", "cone", "cylinder", "pyramid", "crescent", "oval", "diamond shape", "ring", "cross"]
-take("shape", combos(["a {s}", "a large {s}", "a {s}-shaped object", "a tiny {s} on a plain background", "rows of {s}s", "an outline of a {s}", "a {c} {s}"], s=shapes, c=["wooden", "glass", "metal", "paper", "neon"]), 120)
+take("shape", combos(["a {s}", "a large {s}", "a {s}-shaped object", "a tiny {s} on a plain background", "a row of identical {s} shapes", "an outline of a {s}", "a {c} {s}"], s=shapes, c=["wooden", "glass", "metal", "paper", "neon"]), 120)
 
 materials = ["wood", "metal", "glass", "plastic", "stone", "marble", "concrete", "brick", "leather", "paper", "cardboard", "ceramic", "porcelain", "steel", "copper", "bronze", "rubber", "clay", "cotton", "silk", "denim", "granite", "bamboo", "wicker"]
 take("material", combos(["an object made of {m}", "a {m} table", "a sculpture carved from {m}", "{m} and {n}", "a pile of {m}", "a building made of {m}"], m=materials, n=materials[:6]), 130)
 
-numbers = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "a dozen", "hundreds of", "a pair of", "a single", "many", "a few"]
+numbers = ["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "a dozen", "many", "a few"]
 countables = ["apples", "dogs", "birds", "cars", "people", "candles", "coins", "chairs", "balloons", "trees", "cups", "stars"]
 take("counting", combos(["{n} {c}", "exactly {n} {c} in a row", "a group of {n} {c}", "{n} {c} on a table"], n=numbers, c=countables), 130)
 take("counting", ["the number 7 written large", "a digit on a sign", "a page of numbers", "a clock face with numerals", "a house number plate", "a scoreboard with numbers", "a calendar page", "a counting chart for children"], 8)
@@ -127,7 +127,11 @@ music = ["a guitarist on stage", "a drum kit", "a grand piano", "an orchestra", 
 take("music", combos(["{m}", "a photo of {m}", "{m} under stage lights"], m=music), 48)
 
 out = pathlib.Path(__file__).resolve().parent.parent / "src/interpret/pool.tsv"
-lines = [f"{d}\t{p}" for p, ds in P.items() for d in ds]
+import re
+def article(d):
+    d = re.sub(r"\ba ([aeio])", r"an \1", d)
+    return re.sub(r"\ban (one|uni|use|eu)", r"a \1", d)
+lines = [f"{article(d)}\t{p}" for p, ds in P.items() for d in ds]
 seen = set(); uniq = []
 for l in lines:
     k = l.split("\t")[0].lower()

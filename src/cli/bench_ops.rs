@@ -35,7 +35,8 @@ pub fn run(device: &Device, dtype: DType, b: usize) -> Result<()> {
     let logits = r(&[b, h, t, t])?;
     let g = Tensor::ones(dm, DType::F32, device)?;
     let beta = Tensor::zeros(dm, DType::F32, device)?;
-    let ops: Vec<(&str, Box<dyn Fn() -> candle_core::Result<Tensor>>)> = vec![
+    type Op<'a> = Box<dyn Fn() -> candle_core::Result<Tensor> + 'a>;
+    let ops: Vec<(&str, Op)> = vec![
         (
             "matmul qkv (BT,768)x(768,2304)",
             Box::new(|| x.matmul(&wqkv)),

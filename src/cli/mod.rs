@@ -6,9 +6,12 @@ mod bench_ops;
 mod decompose;
 mod embed;
 mod index;
+mod interpret;
 mod json;
 mod merge;
 mod models;
+mod report;
+mod search;
 mod store;
 mod textspan;
 
@@ -41,6 +44,12 @@ enum Command {
     Merge(merge::MergeArgs),
     /// List, inspect, verify and clean the stores in the cache.
     Store(store::StoreArgs),
+    /// TEXTSPAN texts and a property label for every head of a store.
+    Interpret(interpret::InterpretArgs),
+    /// Compare interpreted stores: association and entanglement scores, heads per property.
+    Report(report::ReportArgs),
+    /// Find heads by what they do: `clipscope search color`, `label:texture layer:>=10`.
+    Search(search::SearchArgs),
     /// TEXTSPAN on raw arrays: the texts that span one head's outputs.
     Textspan(textspan::TextspanArgs),
     /// Measure decomposition throughput on random weights of a standard architecture.
@@ -59,6 +68,9 @@ pub fn run() -> Result<()> {
         Command::Index(a) => index::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Store(a) => store::run(a),
+        Command::Interpret(a) => interpret::run(a),
+        Command::Report(a) => report::run(a),
+        Command::Search(a) => search::run(a),
         Command::Textspan(a) => textspan::run(a),
         Command::Bench(a) => bench::run(a),
         Command::BenchNn(a) => bench_nn::run(a),

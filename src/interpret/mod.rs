@@ -1,8 +1,14 @@
-//! Interpretation of heads: TEXTSPAN and the arrays it reads.
+//! Interpretation of heads: TEXTSPAN, description pools, property labels and scores.
 
 pub mod arrays;
 mod eigen;
+pub mod interpretation;
+pub mod labels;
+pub mod pool;
+pub mod texts;
 pub mod textspan;
 
 pub use eigen::symmetric_eigen;
+pub use interpretation::{HeadInterp, Interpretation, Settings, interpret};
+pub use pool::Pool;
 pub use textspan::{Gram, TextSpan, textspan};

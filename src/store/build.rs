@@ -67,6 +67,7 @@ impl Plan {
             shape,
             preprocess: format!("{:?}", clip.preprocess()),
             layers,
+            model_depth: Some(c.vision.tower.layers),
             tokens_for,
             chunk_images,
             images: list.key(),

@@ -37,6 +37,9 @@ pub struct Key {
     pub shape: Shape,
     /// The 0-based layers whose heads are stored.
     pub layers: Vec<usize>,
+    /// Number of layers of the model's vision tower.
+    #[serde(default)]
+    pub model_depth: Option<usize>,
     /// Per-token effects are stored for the first this many images.
     pub tokens_for: usize,
     /// Images per chunk while building.
@@ -68,6 +71,11 @@ pub struct ImagesKey {
 }
 
 impl Key {
+    /// Number of layers of the model's vision tower, when recorded.
+    pub fn model_layers(&self) -> Option<usize> {
+        self.model_depth
+    }
+
     /// The store's hash: SHA-256 of the key's canonical JSON.
     pub fn hash(&self) -> String {
         // Field order is fixed by the struct, so the JSON is canonical.

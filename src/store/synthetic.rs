@@ -13,6 +13,27 @@ use crate::{Error, Result};
 /// Writes a finished store of `images` random rows in `dir`: `heads` heads of one layer,
 /// dimension `dim`, values uniform in [-1, 1) from `seed`.
 pub fn write(dir: &Path, images: usize, heads: usize, dim: usize, seed: u64) -> Result<Manifest> {
+    write_with(dir, images, heads, dim, seed, &|i, head, out| {
+        let mut s = seed ^ ((i * (heads + 1) + head) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        for o in out.iter_mut() {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            *o = (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0;
+        }
+    })
+}
+
+/// Like [`write`], with head `h` of image `i` filled by `fill(i, h, out)` (h = `heads` fills the
+/// embedding); `seed` only names the image list.
+pub fn write_with(
+    dir: &Path,
+    images: usize,
+    heads: usize,
+    dim: usize,
+    seed: u64,
+    fill: &(dyn Fn(usize, usize, &mut [f32]) + Sync),
+) -> Result<Manifest> {
     std::fs::create_dir_all(dir.join(CHUNKS)).map_err(|e| Error::write(dir, e))?;
     let shape = Shape {
         layers: 1,
@@ -32,6 +53,7 @@ pub fn write(dir: &Path, images: usize, heads: usize, dim: usize, seed: u64) -> 
         shape,
         preprocess: "none".into(),
         layers: vec![0],
+        model_depth: Some(1),
         tokens_for: 0,
         chunk_images,
         images: ImagesKey {
@@ -47,15 +69,12 @@ pub fn write(dir: &Path, images: usize, heads: usize, dim: usize, seed: u64) -> 
         let rows: Vec<(Vec<f32>, Vec<f32>)> = (start..start + len)
             .into_par_iter()
             .map(|i| {
-                let mut s = seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                let mut next = || {
-                    s ^= s << 13;
-                    s ^= s >> 7;
-                    s ^= s << 17;
-                    (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-                };
-                let h: Vec<f32> = (0..heads * dim).map(|_| next()).collect();
-                let e: Vec<f32> = (0..dim).map(|_| next()).collect();
+                let mut h = vec![0f32; heads * dim];
+                for (head, out) in h.chunks_exact_mut(dim).enumerate() {
+                    fill(i, head, out);
+                }
+                let mut e = vec![0f32; dim];
+                fill(i, heads, &mut e);
                 (h, e)
             })
             .collect();

@@ -1,0 +1,166 @@
+//! `clipscope interpret`: TEXTSPAN texts and property labels for every head of a store.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use clipscope::device::{parse_device, parse_dtype};
+use clipscope::interpret::texts::{embed_texts, nearest_tags};
+use clipscope::interpret::{Interpretation, Pool, Settings, interpret};
+use clipscope::model::{Clip, source};
+use clipscope::store::cache::{default_cache, resolve};
+use clipscope::store::{Store, model_key};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Arguments of `clipscope interpret`.
+#[derive(Args)]
+pub struct InterpretArgs {
+    /// The store: a directory, or slug, hash prefix or slug/hash (see `store ls`).
+    #[arg(long)]
+    store: Option<String>,
+    /// Cache directory [default: $CLIPSCOPE_CACHE, $XDG_CACHE_HOME/clipscope or ~/.cache/clipscope].
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// The model that built the store [default: its hub id; needed for local models].
+    #[arg(long)]
+    model: Option<String>,
+    /// Description pool: plain lines or TSV `text<TAB>property` [default: the built-in pool].
+    #[arg(long)]
+    pool: Option<PathBuf>,
+    /// Rank of each head's subspace the texts are projected onto.
+    #[arg(long, default_value_t = 80)]
+    rank: usize,
+    /// TEXTSPAN texts per head.
+    #[arg(long, default_value_t = 20)]
+    texts_per_head: usize,
+    /// Top texts that vote for a head's property label.
+    #[arg(long, default_value_t = 5)]
+    top_k: usize,
+    /// Where to embed the texts: cpu, cuda, cuda:N, metal.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// No progress bars.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Print the interpretation as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn bar(len: usize, msg: &str, hidden: bool) -> ProgressBar {
+    let b = ProgressBar::new(len as u64);
+    if hidden {
+        b.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    b.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    b.set_message(msg.to_string());
+    b
+}
+
+/// Loads the model that built `store`, checking its weights are the store's.
+pub fn store_model(store: &Store, model: Option<&str>, device: &str) -> Result<Clip> {
+    let key = &store.manifest.key.model;
+    let spec = match (model, &key.revision) {
+        (Some(m), _) => m.to_string(),
+        (None, Some(rev)) => format!("{}@{rev}", key.id),
+        (None, None) => bail!(
+            "{} was built from the local model {:?}: pass it with --model DIR",
+            store.dir().display(),
+            key.id
+        ),
+    };
+    let files = source::resolve(&spec)?;
+    let (mk, _) = model_key(&spec, &files)?;
+    if mk.weights != key.weights {
+        bail!(
+            "{spec} is not the model this store was built with ({}): its weights differ",
+            key.id
+        );
+    }
+    let dtype = parse_dtype(&store.manifest.key.dtype).unwrap_or(candle_core::DType::F32);
+    let device = parse_device(device)?;
+    let dtype = if device.is_cpu() {
+        candle_core::DType::F32
+    } else {
+        dtype
+    };
+    Ok(Clip::load(&files, &device, dtype)?)
+}
+
+/// Runs `clipscope interpret`.
+pub fn run(args: InterpretArgs) -> Result<()> {
+    let cache = args.cache.clone().unwrap_or_else(default_cache);
+    let dir = resolve(args.store.as_deref(), &cache)?;
+    let store = Store::open(&dir)?;
+    let clip = store_model(&store, args.model.as_deref(), &args.device)?;
+    let pool = match &args.pool {
+        Some(p) => Pool::from_file(p)?,
+        None => Pool::builtin(),
+    };
+    let e = clip.config.embed_dim;
+    let hidden = args.quiet || args.json;
+    let cached = dir
+        .join("interpret")
+        .join(format!("texts-{}.f32", &pool.sha256[..16]));
+    let text_emb: Vec<f32> = match std::fs::read(&cached) {
+        Ok(b) if b.len() == 4 * pool.texts.len() * e => b
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        _ => {
+            let b = bar(pool.texts.len(), "embedding the pool", hidden);
+            let emb = embed_texts(&clip, &pool.texts, &|n| b.inc(n as u64))?;
+            b.finish_and_clear();
+            std::fs::create_dir_all(dir.join("interpret"))?;
+            let bytes: Vec<u8> = emb.iter().flat_map(|v| v.to_le_bytes()).collect();
+            clipscope::store::format::write_atomic(&cached, &bytes)?;
+            emb
+        }
+    };
+    let tags = if pool.is_tagged() {
+        pool.tags
+            .iter()
+            .map(|t| t.clone().unwrap_or_default())
+            .collect()
+    } else {
+        let names = match pool.properties() {
+            p if p.is_empty() => Pool::builtin().properties(),
+            p => p,
+        };
+        let name_emb = embed_texts(&clip, &names, &|_| {})?;
+        nearest_tags(&pool.tags, &text_emb, &names, &name_emb, e)
+    };
+    let settings = Settings {
+        rank: args.rank,
+        texts_per_head: args.texts_per_head,
+        top_k: args.top_k,
+    };
+    let n_heads = store.layers().len() * store.manifest.heads;
+    let b = bar(n_heads, "TEXTSPAN per head", hidden);
+    let interp = interpret(&store, &pool, &text_emb, &tags, settings, &|| b.inc(1))?;
+    b.finish_and_clear();
+    let path = interp.save(&dir).context("saving the interpretation")?;
+    let interp = Interpretation::load(&dir)?.unwrap_or(interp);
+    if args.json {
+        println!("{}", serde_json::to_string(&interp)?);
+        return Ok(());
+    }
+    for h in &interp.heads {
+        let label = interp.label(h).unwrap_or_default();
+        let conf = h.label.as_ref().map_or(0.0, |l| l.confidence);
+        let top: Vec<&str> = h.texts.iter().take(3).map(|t| t.text.as_str()).collect();
+        println!(
+            "{:<8} {:<14} {:>4.0}%  {}",
+            h.id(),
+            label,
+            100.0 * conf,
+            top.join(" | ")
+        );
+    }
+    eprintln!("saved {}", path.display());
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! `clipscope report`: the paper's model-comparison table for the interpreted stores.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use clap::{Args, ValueEnum};
+use clipscope::interpret::Interpretation;
+use clipscope::interpret::labels::{Scores, scores};
+use clipscope::model::LayerSelection;
+use clipscope::store::Store;
+use clipscope::store::cache::{State, default_cache, list, resolve};
+
+/// Output formats of `clipscope report`.
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Markdown,
+    Csv,
+    Json,
+}
+
+/// Arguments of `clipscope report`.
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Stores to compare (directories, slugs or hash prefixes) [default: every interpreted store in the cache].
+    stores: Vec<String>,
+    /// Cache directory [default: $CLIPSCOPE_CACHE, $XDG_CACHE_HOME/clipscope or ~/.cache/clipscope].
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// Layers whose heads are analysed, of the model's (the paper: the last 4).
+    #[arg(long, default_value = "last:4")]
+    layers: LayerSelection,
+    /// Top texts per head that the scores look at.
+    #[arg(long, default_value_t = 5)]
+    top_k: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "markdown")]
+    format: Format,
+}
+
+struct Row {
+    model: String,
+    images: usize,
+    layers: Vec<usize>,
+    scores: Scores,
+}
+
+/// Runs `clipscope report`.
+pub fn run(args: ReportArgs) -> Result<()> {
+    let cache = args.cache.clone().unwrap_or_else(default_cache);
+    let dirs: Vec<PathBuf> = if args.stores.is_empty() {
+        list(&cache)
+            .into_iter()
+            .filter(|e| matches!(e.state, State::Finished(_)) && e.dir.join("interpret").is_dir())
+            .map(|e| e.dir)
+            .collect()
+    } else {
+        args.stores
+            .iter()
+            .map(|s| resolve(Some(s), &cache))
+            .collect::<clipscope::Result<_>>()?
+    };
+    if dirs.is_empty() {
+        bail!(
+            "no interpreted store in {}: run `clipscope index`, then `clipscope interpret`",
+            cache.display()
+        );
+    }
+    let mut rows = vec![];
+    for dir in &dirs {
+        let store = Store::open(dir)?;
+        let Some(interp) = Interpretation::load(dir)? else {
+            bail!(
+                "{} has no interpretation: run `clipscope interpret --store {}`",
+                dir.display(),
+                dir.display()
+            );
+        };
+        let total = store.manifest.key.model_layers().unwrap_or(0);
+        let wanted = args
+            .layers
+            .resolve(total.max(store.layers().iter().max().map_or(0, |m| m + 1)))?;
+        let layers: Vec<usize> = wanted
+            .into_iter()
+            .filter(|l| store.layers().contains(l))
+            .collect();
+        if layers.is_empty() {
+            bail!(
+                "{}: none of the analysed layers is stored (stored: {:?})",
+                dir.display(),
+                store.layers()
+            );
+        }
+        let s = scores(&interp.head_tags(&layers), args.top_k);
+        rows.push(Row {
+            model: format!(
+                "{} ({})",
+                store.manifest.key.model.id,
+                &store.manifest.hash[..8]
+            ),
+            images: store.len(),
+            layers,
+            scores: s,
+        });
+    }
+    let top = |s: &Scores| {
+        let mut v: Vec<(&String, &usize)> = s.heads_per_property.iter().collect();
+        v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        v.iter()
+            .take(6)
+            .map(|(p, n)| format!("{p} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match args.format {
+        Format::Json => {
+            for r in &rows {
+                println!(
+                    "{}",
+                    serde_json::json!({"model": r.model, "images": r.images, "layers": r.layers, "scores": r.scores})
+                );
+            }
+        }
+        Format::Csv => {
+            println!(
+                "model,images,analysed_heads,association,entanglement,shared_label,mean_ve_top_k,mean_ve_all,heads_per_property"
+            );
+            for r in &rows {
+                let s = &r.scores;
+                println!(
+                    "\"{}\",{},{},{:.4},{:.4},{:.4},{:.4},{:.4},\"{}\"",
+                    r.model,
+                    r.images,
+                    s.heads,
+                    s.association,
+                    s.entanglement,
+                    s.shared_label,
+                    s.mean_ve_top_k,
+                    s.mean_ve_all,
+                    top(s)
+                );
+            }
+        }
+        Format::Markdown => {
+            println!(
+                "| model | images | heads (layers) | association ↑ | entanglement ↓ | label shared | mean VE top-{k} | mean VE all | heads per property |",
+                k = args.top_k
+            );
+            println!("|---|---|---|---|---|---|---|---|---|");
+            for r in &rows {
+                let s = &r.scores;
+                println!(
+                    "| {} | {} | {} ({:?}) | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
+                    r.model,
+                    r.images,
+                    s.heads,
+                    r.layers,
+                    s.association,
+                    s.entanglement,
+                    s.shared_label,
+                    s.mean_ve_top_k,
+                    s.mean_ve_all,
+                    top(s)
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! `clipscope search`: find heads by what they do.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use clipscope::interpret::texts::embed_texts;
+use clipscope::search::{Hit, cache_index, docs_of, semantic, store_index};
+use clipscope::store::Store;
+use clipscope::store::cache::{default_cache, resolve};
+
+/// Arguments of `clipscope search`.
+#[derive(Args)]
+pub struct SearchArgs {
+    /// What to look for: words (typos and prefixes are fine), `label:color`, `layer:>=10`, `model:openai`.
+    #[arg(required = true)]
+    query: Vec<String>,
+    /// Search one store (directory, slug or hash prefix) [default: every interpreted store in the cache].
+    #[arg(long)]
+    store: Option<String>,
+    /// Cache directory [default: $CLIPSCOPE_CACHE, $XDG_CACHE_HOME/clipscope or ~/.cache/clipscope].
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// Rank heads by the CLIP text embedding of the query against their TEXTSPAN texts.
+    #[arg(long)]
+    semantic: bool,
+    /// The store's model, for --semantic with a local model.
+    #[arg(long)]
+    model: Option<String>,
+    /// How many heads.
+    #[arg(long, default_value_t = 10)]
+    limit: usize,
+    /// Print JSON Lines.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `clipscope search`.
+pub fn run(args: SearchArgs) -> Result<()> {
+    let cache = args.cache.clone().unwrap_or_else(default_cache);
+    let query = args.query.join(" ");
+    let hits: Vec<Hit> = if args.semantic {
+        let dir = resolve(args.store.as_deref(), &cache)?;
+        let store = Store::open(&dir)?;
+        let (_, interp) = store_index(&dir)?;
+        let clip = super::interpret::store_model(&store, args.model.as_deref(), "cpu")?;
+        let path = dir
+            .join("interpret")
+            .join(format!("texts-{}.f32", &interp.pool_sha256[..16]));
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("reading the pool embeddings {}", path.display()))?;
+        let pool: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let q = embed_texts(&clip, std::slice::from_ref(&query), &|_| {})?;
+        let docs = docs_of(&interp);
+        semantic(&q, &interp, &pool, args.limit)
+            .into_iter()
+            .map(|(i, score)| Hit {
+                head: docs[i].clone(),
+                score,
+                matching_texts: vec![],
+            })
+            .collect()
+    } else {
+        let index = match &args.store {
+            Some(s) => store_index(&resolve(Some(s), &cache)?)?.0,
+            None => cache_index(&cache)?,
+        };
+        index.search(&query, args.limit)?
+    };
+    if hits.is_empty() && !args.json {
+        bail!("no head matches {query:?}");
+    }
+    for (rank, h) in hits.iter().enumerate() {
+        if args.json {
+            println!("{}", serde_json::to_string(h)?);
+            continue;
+        }
+        let shown: Vec<&str> = if h.matching_texts.is_empty() {
+            h.head.texts.iter().take(3).map(String::as_str).collect()
+        } else {
+            h.matching_texts
+                .iter()
+                .take(3)
+                .map(String::as_str)
+                .collect()
+        };
+        println!(
+            "{:>2}. {:<28} {:<14} {:>7.3}  {}",
+            rank + 1,
+            h.head.id,
+            h.head.label,
+            h.score,
+            shown.join(" | ")
+        );
+    }
+    Ok(())
+}

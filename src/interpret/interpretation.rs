@@ -1,0 +1,276 @@
+//! The interpretation of a store: TEXTSPAN texts and a property label for every stored head,
+//! saved beside the store (`interpret/*.json`), with user label overrides (`labels.json`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use half::slice::HalfFloatSliceExt;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::labels::{HeadTags, Label, majority};
+use super::pool::Pool;
+use super::textspan::{Gram, textspan};
+use crate::store::format::write_atomic;
+use crate::store::{Block, Store};
+use crate::{Error, Result};
+
+/// Version of the interpretation files.
+pub const INTERPRET_VERSION: u32 = 1;
+
+/// One chosen text of a head.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeadText {
+    /// Index in the pool.
+    pub index: usize,
+    /// The description.
+    pub text: String,
+    /// Its property.
+    pub property: String,
+    /// Std over images of its projection when it was picked.
+    pub std: f64,
+    /// Variance of the head explained after this pick.
+    pub variance_explained: f64,
+}
+
+/// A head's interpretation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeadInterp {
+    /// Model layer.
+    pub layer: usize,
+    /// Head.
+    pub head: usize,
+    /// TEXTSPAN texts in pick order.
+    pub texts: Vec<HeadText>,
+    /// Majority property of the top k texts.
+    pub label: Option<Label>,
+}
+
+impl HeadInterp {
+    /// `L{layer}H{head}`.
+    pub fn id(&self) -> String {
+        format!("L{}H{}", self.layer, self.head)
+    }
+}
+
+/// Settings of an interpretation run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Subspace rank.
+    pub rank: usize,
+    /// Texts per head.
+    pub texts_per_head: usize,
+    /// Texts that vote for the label.
+    pub top_k: usize,
+}
+
+/// The interpretation of one store with one pool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interpretation {
+    /// File version.
+    pub version: u32,
+    /// Hash of the store.
+    pub store: String,
+    /// Model slug.
+    pub slug: String,
+    /// Pool name.
+    pub pool: String,
+    /// SHA-256 of the pool.
+    pub pool_sha256: String,
+    /// Settings.
+    pub settings: Settings,
+    /// Every stored head.
+    pub heads: Vec<HeadInterp>,
+    /// User label overrides by head id (from `labels.json`, applied on load).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub overrides: BTreeMap<String, String>,
+}
+
+/// XᵀX and column sums of a block's valid rows, in f64.
+pub fn gram_of(block: &Block, valid: &[u8]) -> Result<Gram> {
+    let (n, d) = (block.rows(), block.dim());
+    let mut g = Gram::empty(d);
+    let mut xtx = Tensor::zeros((d, d), DType::F64, &Device::Cpu)?;
+    let mut buf = vec![0f32; d];
+    for p in 0..block.pieces() {
+        let piece = block.piece(p)?;
+        let mut rows = Vec::with_capacity(piece.len());
+        for (r, row) in piece.chunks_exact(d).enumerate() {
+            if valid.get(p * block.piece_rows() + r) == Some(&1) {
+                row.convert_to_f32_slice(&mut buf);
+                rows.extend(buf.iter().map(|&v| v as f64));
+                g.n += 1;
+            }
+        }
+        block.release(p);
+        if rows.is_empty() {
+            continue;
+        }
+        let m = rows.len() / d;
+        for row in rows.chunks_exact(d) {
+            g.sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+        }
+        let x = Tensor::from_vec(rows, (m, d), &Device::Cpu)?;
+        xtx = (xtx + x.t()?.matmul(&x)?)?;
+    }
+    let _ = n;
+    g.xtx = xtx.flatten_all()?.to_vec1()?;
+    Ok(g)
+}
+
+/// Interprets every head of `store` with `pool`, whose unit text embeddings are `text_emb`
+/// (M × E) and properties `tags`.
+pub fn interpret(
+    store: &Store,
+    pool: &Pool,
+    text_emb: &[f32],
+    tags: &[String],
+    settings: Settings,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Interpretation> {
+    let texts: Vec<f64> = text_emb.iter().map(|&v| v as f64).collect();
+    let pairs: Vec<(usize, usize)> = store
+        .layers()
+        .iter()
+        .flat_map(|&l| (0..store.manifest.heads).map(move |h| (l, h)))
+        .collect();
+    let heads = pairs
+        .par_iter()
+        .map(|&(layer, head)| -> Result<HeadInterp> {
+            let g = gram_of(&store.head(layer, head)?, store.valid())?;
+            let ts = textspan(&g, &texts, settings.rank, settings.texts_per_head)?;
+            let texts: Vec<HeadText> = ts
+                .chosen
+                .iter()
+                .enumerate()
+                .map(|(k, &i)| HeadText {
+                    index: i,
+                    text: pool.texts[i].clone(),
+                    property: tags[i].clone(),
+                    std: ts.std[k],
+                    variance_explained: ts.variance_explained[k],
+                })
+                .collect();
+            let props: Vec<String> = texts.iter().map(|t| t.property.clone()).collect();
+            progress();
+            Ok(HeadInterp {
+                layer,
+                head,
+                texts,
+                label: majority(&props, settings.top_k),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Interpretation {
+        version: INTERPRET_VERSION,
+        store: store.manifest.hash.clone(),
+        slug: store.manifest.slug.clone(),
+        pool: pool.name.clone(),
+        pool_sha256: pool.sha256.clone(),
+        settings,
+        heads,
+        overrides: BTreeMap::new(),
+    })
+}
+
+fn dir(store_dir: &Path) -> PathBuf {
+    store_dir.join("interpret")
+}
+
+impl Interpretation {
+    /// Saves to `<store>/interpret/<pool-sha16>-r<rank>-m<texts>.json`; returns the path.
+    pub fn save(&self, store_dir: &Path) -> Result<PathBuf> {
+        let d = dir(store_dir);
+        std::fs::create_dir_all(&d).map_err(|e| Error::write(&d, e))?;
+        let s = self.settings;
+        let path = d.join(format!(
+            "{}-r{}-m{}.json",
+            &self.pool_sha256[..16],
+            s.rank,
+            s.texts_per_head
+        ));
+        let json =
+            serde_json::to_vec_pretty(self).map_err(|e| Error::store(&path, e.to_string()))?;
+        write_atomic(&path, &json)?;
+        Ok(path)
+    }
+
+    /// The most recent interpretation saved beside the store, with `labels.json` applied.
+    pub fn load(store_dir: &Path) -> Result<Option<Self>> {
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir(store_dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+            .collect();
+        files.sort();
+        let Some((_, path)) = files.pop() else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let mut me: Self = serde_json::from_str(&text).map_err(|e| {
+            Error::store(
+                &path,
+                format!("unreadable interpretation ({e}); run `clipscope interpret` again"),
+            )
+        })?;
+        if me.version != INTERPRET_VERSION {
+            return Err(Error::store(
+                &path,
+                format!(
+                    "interpretation version {}, expected {INTERPRET_VERSION}; run `clipscope interpret` again",
+                    me.version
+                ),
+            ));
+        }
+        me.overrides = load_overrides(store_dir)?;
+        Ok(Some(me))
+    }
+
+    /// A head's effective label: the user's override, else the majority property.
+    pub fn label(&self, h: &HeadInterp) -> Option<String> {
+        self.overrides
+            .get(&h.id())
+            .cloned()
+            .or_else(|| h.label.as_ref().map(|l| l.property.clone()))
+    }
+
+    /// The heads of `layers` as the scores see them.
+    pub fn head_tags(&self, layers: &[usize]) -> Vec<HeadTags> {
+        self.heads
+            .iter()
+            .filter(|h| layers.contains(&h.layer))
+            .map(|h| HeadTags {
+                label: self.label(h).unwrap_or_default(),
+                tags: h.texts.iter().map(|t| t.property.clone()).collect(),
+                variance_explained: h.texts.iter().map(|t| t.variance_explained).collect(),
+            })
+            .collect()
+    }
+}
+
+/// User label overrides of a store (`labels.json`: head id → label).
+pub fn load_overrides(store_dir: &Path) -> Result<BTreeMap<String, String>> {
+    let path = store_dir.join("labels.json");
+    if !path.exists() {
+        return Ok(BTreeMap::new());
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::config(&path, format!("expected {{\"L10H3\": \"label\", …}}: {e}")))
+}
+
+/// Sets (or with `None` removes) the override of head `id`.
+pub fn set_override(store_dir: &Path, id: &str, label: Option<&str>) -> Result<()> {
+    let mut map = load_overrides(store_dir)?;
+    match label {
+        Some(l) => map.insert(id.to_string(), l.to_string()),
+        None => map.remove(id),
+    };
+    let json =
+        serde_json::to_vec_pretty(&map).map_err(|e| Error::store(store_dir, e.to_string()))?;
+    write_atomic(&store_dir.join("labels.json"), &json)
+}

@@ -1,0 +1,370 @@
+//! Full-text search over interpreted heads (tantivy): one index per store and one across the
+//! cache, over head id, model, layer, head, label and TEXTSPAN texts, with typo tolerance,
+//! prefixes and field filters (`layer:>=10`, `label:color`).
+
+mod semantic;
+
+use std::path::Path;
+
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, QueryParser};
+use tantivy::schema::{FAST, Field, INDEXED, STORED, STRING, Schema, TEXT, Value};
+use tantivy::{Index, IndexWriter, TantivyDocument, doc};
+
+pub use semantic::semantic;
+
+use crate::interpret::Interpretation;
+use crate::{Error, Result};
+
+/// One head as the index holds it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct HeadDoc {
+    /// Stable id: `<slug>/L<layer>H<head>`.
+    pub id: String,
+    /// Hash prefix of the store.
+    pub store: String,
+    /// Model slug.
+    pub model: String,
+    /// Layer.
+    pub layer: u64,
+    /// Head.
+    pub head: u64,
+    /// Effective label (user override or majority property).
+    pub label: String,
+    /// TEXTSPAN texts in pick order.
+    pub texts: Vec<String>,
+}
+
+/// The heads of an interpretation as documents.
+pub fn docs_of(interp: &Interpretation) -> Vec<HeadDoc> {
+    interp
+        .heads
+        .iter()
+        .map(|h| HeadDoc {
+            id: format!("{}/{}", interp.slug, h.id()),
+            store: interp.store[..16.min(interp.store.len())].to_string(),
+            model: interp.slug.clone(),
+            layer: h.layer as u64,
+            head: h.head as u64,
+            label: interp.label(h).unwrap_or_default(),
+            texts: h.texts.iter().map(|t| t.text.clone()).collect(),
+        })
+        .collect()
+}
+
+/// A search hit.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Hit {
+    /// The head.
+    pub head: HeadDoc,
+    /// Relevance.
+    pub score: f32,
+    /// Its texts that match a query word (exactly, by prefix or within one edit).
+    pub matching_texts: Vec<String>,
+}
+
+struct Fields {
+    id: Field,
+    store: Field,
+    model: Field,
+    layer: Field,
+    head: Field,
+    label: Field,
+    texts: Field,
+}
+
+/// A tantivy index of heads.
+pub struct SearchIndex {
+    index: Index,
+    f: Fields,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let f = Fields {
+        id: b.add_text_field("id", STRING | STORED),
+        store: b.add_text_field("store", STRING | STORED),
+        model: b.add_text_field("model", TEXT | STORED),
+        layer: b.add_u64_field("layer", INDEXED | STORED | FAST),
+        head: b.add_u64_field("head", INDEXED | STORED | FAST),
+        label: b.add_text_field("label", TEXT | STORED),
+        texts: b.add_text_field("texts", TEXT | STORED),
+    };
+    (b.build(), f)
+}
+
+fn terr(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Invalid(format!("search index: {what}: {e}"))
+}
+
+impl SearchIndex {
+    /// Indexes `docs` in `dir` (replacing what is there), or in memory without a directory.
+    pub fn build(docs: &[HeadDoc], dir: Option<&Path>) -> Result<Self> {
+        let (schema, f) = schema();
+        let index = match dir {
+            Some(d) => {
+                let _ = std::fs::remove_dir_all(d);
+                std::fs::create_dir_all(d).map_err(|e| Error::write(d, e))?;
+                Index::create_in_dir(d, schema).map_err(|e| terr("create", e))?
+            }
+            None => Index::create_in_ram(schema),
+        };
+        let mut w: IndexWriter = index
+            .writer_with_num_threads(1, 15_000_000)
+            .map_err(|e| terr("writer", e))?;
+        for d in docs {
+            let mut doc = doc!(f.id => d.id.clone(), f.store => d.store.clone(), f.model => d.model.clone(),
+                f.layer => d.layer, f.head => d.head, f.label => d.label.clone());
+            for t in &d.texts {
+                doc.add_text(f.texts, t);
+            }
+            w.add_document(doc).map_err(|e| terr("add", e))?;
+        }
+        w.commit().map_err(|e| terr("commit", e))?;
+        Ok(Self { index, f })
+    }
+
+    /// Opens the index in `dir` if its stamp file equals `stamp`, else rebuilds it from `docs()`.
+    pub fn open_or_build(
+        dir: &Path,
+        stamp: &str,
+        docs: impl FnOnce() -> Result<Vec<HeadDoc>>,
+    ) -> Result<Self> {
+        let stamp_path = dir.join("stamp");
+        if std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp)
+            && let Ok(index) = Index::open_in_dir(dir)
+        {
+            return Ok(Self {
+                index,
+                f: schema().1,
+            });
+        }
+        let me = Self::build(&docs()?, Some(dir))?;
+        crate::store::format::write_atomic(&stamp_path, stamp.as_bytes())?;
+        Ok(me)
+    }
+
+    /// Heads matching `query`, best first. Words match label, texts and model, exactly (BM25),
+    /// by prefix or within one edit (lower weight); `field:value` and `layer:>=10` filter.
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>> {
+        let f = &self.f;
+        let fields = vec![f.label, f.texts, f.model];
+        let mut exact = QueryParser::for_index(&self.index, fields.clone());
+        exact.set_field_boost(f.label, 3.0);
+        exact.set_conjunction_by_default();
+        let mut fuzzy = QueryParser::for_index(&self.index, fields);
+        fuzzy.set_conjunction_by_default();
+        for field in [f.label, f.texts] {
+            fuzzy.set_field_fuzzy(field, true, 1, true);
+        }
+        let (q1, _) = exact.parse_query_lenient(query);
+        let (q2, _) = fuzzy.parse_query_lenient(query);
+        let q: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+            (Occur::Should, q1),
+            (Occur::Should, Box::new(BoostQuery::new(q2, 0.5))),
+        ]));
+        let reader = self.index.reader().map_err(|e| terr("reader", e))?;
+        let searcher = reader.searcher();
+        let top = searcher
+            .search(&q, &TopDocs::with_limit(limit.max(1)).order_by_score())
+            .map_err(|e| terr("query", e))?;
+        let words: Vec<String> = query
+            .split_whitespace()
+            .filter(|w| !w.contains(':'))
+            .map(|w| {
+                w.trim_matches(|c: char| !c.is_alphanumeric())
+                    .to_lowercase()
+            })
+            .filter(|w| !w.is_empty())
+            .collect();
+        top.into_iter()
+            .map(|(score, addr)| {
+                let d: TantivyDocument = searcher.doc(addr).map_err(|e| terr("fetch", e))?;
+                let s = |field| {
+                    d.get_first(field)
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                let n = |field| {
+                    d.get_first(field)
+                        .and_then(|v| v.as_u64())
+                        .unwrap_or_default()
+                };
+                let texts: Vec<String> = d
+                    .get_all(f.texts)
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect();
+                let matching_texts = texts
+                    .iter()
+                    .filter(|t| matches_any(t, &words))
+                    .cloned()
+                    .collect();
+                let head = HeadDoc {
+                    id: s(f.id),
+                    store: s(f.store),
+                    model: s(f.model),
+                    layer: n(f.layer),
+                    head: n(f.head),
+                    label: s(f.label),
+                    texts,
+                };
+                Ok(Hit {
+                    head,
+                    score,
+                    matching_texts,
+                })
+            })
+            .collect()
+    }
+}
+
+fn matches_any(text: &str, words: &[String]) -> bool {
+    let lower = text.to_lowercase();
+    lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .any(|t| {
+            words
+                .iter()
+                .any(|w| t.starts_with(w.as_str()) || within_one_edit(t, w))
+        })
+}
+
+/// Whether `a` and `b` differ by at most one insertion, deletion, substitution or swap.
+fn within_one_edit(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    let p = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let (ra, rb) = (&a[p..], &b[p..]);
+    ra.is_empty() && rb.len() <= 1
+        || rb.is_empty() && ra.len() <= 1
+        || ra[1..] == rb[1..]
+        || ra[1..] == rb[..]
+        || ra[..] == rb[1..]
+        || (ra.len() >= 2
+            && rb.len() >= 2
+            && ra[0] == rb[1]
+            && ra[1] == rb[0]
+            && ra[2..] == rb[2..])
+}
+
+/// The index of one store, kept in `<store>/search/` and rebuilt when its interpretation or
+/// labels change.
+pub fn store_index(store_dir: &Path) -> Result<(SearchIndex, Interpretation)> {
+    let interp = Interpretation::load(store_dir)?.ok_or_else(|| {
+        Error::store(
+            store_dir,
+            "not interpreted yet: run `clipscope interpret` first",
+        )
+    })?;
+    let stamp = stamp_of(store_dir);
+    let docs = docs_of(&interp);
+    let index = SearchIndex::open_or_build(&store_dir.join("search"), &stamp, || Ok(docs))?;
+    Ok((index, interp))
+}
+
+/// The index across every interpreted store in `cache`, kept in `<cache>/search/`.
+pub fn cache_index(cache: &Path) -> Result<SearchIndex> {
+    use crate::store::cache::{State, list};
+    let dirs: Vec<_> = list(cache)
+        .into_iter()
+        .filter(|e| matches!(e.state, State::Finished(_)) && e.dir.join("interpret").is_dir())
+        .map(|e| e.dir)
+        .collect();
+    if dirs.is_empty() {
+        return Err(Error::store(
+            cache,
+            "no interpreted store: run `clipscope index`, then `clipscope interpret`",
+        ));
+    }
+    let stamp: String = dirs
+        .iter()
+        .map(|d| format!("{}\n{}", d.display(), stamp_of(d)))
+        .collect();
+    SearchIndex::open_or_build(&cache.join("search"), &stamp, || {
+        let mut all = vec![];
+        for d in &dirs {
+            if let Some(i) = Interpretation::load(d)? {
+                all.extend(docs_of(&i));
+            }
+        }
+        Ok(all)
+    })
+}
+
+/// What an index depends on: the interpretation files and labels, with sizes and mtimes.
+fn stamp_of(store_dir: &Path) -> String {
+    let mut parts = vec![];
+    let mut push = |p: &Path| {
+        if let Ok(m) = std::fs::metadata(p) {
+            let t = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+            parts.push(format!("{} {} {:?}", p.display(), m.len(), t));
+        }
+    };
+    let mut files: Vec<_> = std::fs::read_dir(store_dir.join("interpret"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .for_each(|p| push(p));
+    push(&store_dir.join("labels.json"));
+    parts.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(layer: u64, head: u64, label: &str, texts: &[&str]) -> HeadDoc {
+        HeadDoc {
+            id: format!("m/L{layer}H{head}"),
+            store: "s".into(),
+            model: "vit-b-16-openai".into(),
+            layer,
+            head,
+            label: label.into(),
+            texts: texts.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn typos_prefixes_and_filters() {
+        let docs = vec![
+            doc(9, 1, "animal", &["a striped zebra", "a tiger"]),
+            doc(11, 2, "color", &["a red car", "a bright blue door"]),
+            doc(10, 3, "location", &["snowy mountains", "a street in Paris"]),
+        ];
+        let idx = SearchIndex::build(&docs, None).unwrap();
+        assert_eq!(idx.search("color", 5).unwrap()[0].head.id, "m/L11H2");
+        assert_eq!(idx.search("colr", 5).unwrap()[0].head.id, "m/L11H2");
+        assert_eq!(idx.search("colour", 5).unwrap()[0].head.id, "m/L11H2");
+        let hits = idx.search("strped", 5).unwrap();
+        assert_eq!(hits[0].head.id, "m/L9H1");
+        assert_eq!(hits[0].matching_texts, ["a striped zebra"]);
+        assert_eq!(idx.search("moun", 5).unwrap()[0].head.id, "m/L10H3");
+        let filtered = idx.search("layer:>=10", 5).unwrap();
+        assert_eq!(filtered.len(), 2);
+        assert!(filtered.iter().all(|h| h.head.layer >= 10));
+        assert_eq!(idx.search("label:location", 5).unwrap().len(), 1);
+        assert!(idx.search("zzzzqqq", 5).unwrap().is_empty());
+    }
+
+    #[test]
+    fn one_edit() {
+        assert!(within_one_edit("color", "colr"));
+        assert!(within_one_edit("color", "colour"));
+        assert!(within_one_edit("form", "from"));
+        assert!(!within_one_edit("color", "cool"));
+    }
+}
