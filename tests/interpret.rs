@@ -130,26 +130,79 @@ fn interpret_report_and_search_from_the_command_line() {
     let cache = tmp.path().join("cache");
     let model = fixture("tiny-clip-hf");
     let run = |args: &[&str]| {
-        let out = bin().args(args).arg("--cache").arg(&cache).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = bin()
+            .args(args)
+            .arg("--cache")
+            .arg(&cache)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
     let m = model.to_str().unwrap();
     let images = model.join("images");
-    run(&["index", "-q", "--layers", "all", "--model", m, "--images", images.to_str().unwrap()]);
+    run(&[
+        "index",
+        "-q",
+        "--layers",
+        "all",
+        "--model",
+        m,
+        "--images",
+        images.to_str().unwrap(),
+    ]);
     // Without --model a store of a local model says what to pass.
-    let out = bin().args(["interpret", "--cache"]).arg(&cache).output().unwrap();
+    let out = bin()
+        .args(["interpret", "--cache"])
+        .arg(&cache)
+        .output()
+        .unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--model"));
-    let json: serde_json::Value = serde_json::from_str(&run(&["interpret", "--json", "--texts-per-head", "6", "--model", m])).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&run(&[
+        "interpret",
+        "--json",
+        "--texts-per-head",
+        "6",
+        "--model",
+        m,
+    ]))
+    .unwrap();
     let heads = json["heads"].as_array().unwrap();
     assert_eq!(heads.len(), 12);
-    assert!(heads.iter().all(|h| h["texts"].as_array().unwrap().len() == 6 && h["label"]["property"].is_string()));
-    let report: serde_json::Value = serde_json::from_str(run(&["report", "--format", "json", "--layers", "last:2"]).trim()).unwrap();
+    assert!(
+        heads.iter().all(
+            |h| h["texts"].as_array().unwrap().len() == 6 && h["label"]["property"].is_string()
+        )
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(run(&["report", "--format", "json", "--layers", "last:2"]).trim())
+            .unwrap();
     assert_eq!(report["scores"]["heads"], 8);
     let label = heads[11]["label"]["property"].as_str().unwrap().to_string();
-    let hits = run(&["search", "--json", &format!("label:\"{label}\""), "layer:>=2"]);
+    let hits = run(&[
+        "search",
+        "--json",
+        &format!("label:\"{label}\""),
+        "layer:>=2",
+    ]);
     assert!(hits.lines().count() >= 1);
-    assert!(hits.lines().all(|l| l.contains(&format!("\"label\":\"{label}\"")) && l.contains("\"layer\":2")));
-    let semantic = run(&["search", "--semantic", "--json", "--model", m, "--limit", "3", "a red car"]);
+    assert!(
+        hits.lines()
+            .all(|l| l.contains(&format!("\"label\":\"{label}\"")) && l.contains("\"layer\":2"))
+    );
+    let semantic = run(&[
+        "search",
+        "--semantic",
+        "--json",
+        "--model",
+        m,
+        "--limit",
+        "3",
+        "a red car",
+    ]);
     assert_eq!(semantic.lines().count(), 3);
 }

@@ -10,8 +10,11 @@ mod interpret;
 mod json;
 mod merge;
 mod models;
+mod neighbours;
+mod query;
 mod report;
 mod search;
+mod segment;
 mod store;
 mod textspan;
 
@@ -50,6 +53,16 @@ enum Command {
     Report(report::ReportArgs),
     /// Find heads by what they do: `clipscope search color`, `label:texture layer:>=10`.
     Search(search::SearchArgs),
+    /// Analysis 1: store images nearest to an image through the heads of one property.
+    PropertyNn(neighbours::PropertyNnArgs),
+    /// Analysis 2: topic segmentation: where an image's patches write a text, per head or summed.
+    Segment(segment::SegmentArgs),
+    /// Analysis 3: contrastive segmentation: where text A outscores text B, and the reverse.
+    Contrast(segment::ContrastArgs),
+    /// Analysis 4: store images nearest to an image through one head.
+    HeadNn(neighbours::HeadNnArgs),
+    /// Analysis 5: store images nearest to a text through one head.
+    TextNn(neighbours::TextNnArgs),
     /// TEXTSPAN on raw arrays: the texts that span one head's outputs.
     Textspan(textspan::TextspanArgs),
     /// Measure decomposition throughput on random weights of a standard architecture.
@@ -71,6 +84,11 @@ pub fn run() -> Result<()> {
         Command::Interpret(a) => interpret::run(a),
         Command::Report(a) => report::run(a),
         Command::Search(a) => search::run(a),
+        Command::PropertyNn(a) => neighbours::run_property(a),
+        Command::Segment(a) => segment::run_segment(a),
+        Command::Contrast(a) => segment::run_contrast(a),
+        Command::HeadNn(a) => neighbours::run_head(a),
+        Command::TextNn(a) => neighbours::run_text(a),
         Command::Textspan(a) => textspan::run(a),
         Command::Bench(a) => bench::run(a),
         Command::BenchNn(a) => bench_nn::run(a),

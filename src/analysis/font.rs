@@ -1,0 +1,100 @@
+//! A 3×5 pixel font for captions and legends drawn into PNGs (no font files needed).
+
+use image::{Rgb, RgbImage};
+
+fn glyph(c: char) -> [u8; 5] {
+    // Each row is 3 bits, most significant = left column.
+    match c.to_ascii_uppercase() {
+        '0' => [7, 5, 5, 5, 7],
+        '1' => [2, 6, 2, 2, 7],
+        '2' => [7, 1, 7, 4, 7],
+        '3' => [7, 1, 7, 1, 7],
+        '4' => [5, 5, 7, 1, 1],
+        '5' => [7, 4, 7, 1, 7],
+        '6' => [7, 4, 7, 5, 7],
+        '7' => [7, 1, 1, 1, 1],
+        '8' => [7, 5, 7, 5, 7],
+        '9' => [7, 5, 7, 1, 7],
+        'A' => [2, 5, 7, 5, 5],
+        'B' => [6, 5, 6, 5, 6],
+        'C' => [3, 4, 4, 4, 3],
+        'D' => [6, 5, 5, 5, 6],
+        'E' => [7, 4, 6, 4, 7],
+        'F' => [7, 4, 6, 4, 4],
+        'G' => [3, 4, 5, 5, 3],
+        'H' => [5, 5, 7, 5, 5],
+        'I' => [7, 2, 2, 2, 7],
+        'J' => [1, 1, 1, 5, 2],
+        'K' => [5, 5, 6, 5, 5],
+        'L' => [4, 4, 4, 4, 7],
+        'M' => [5, 7, 7, 5, 5],
+        'N' => [6, 5, 5, 5, 5],
+        'O' => [2, 5, 5, 5, 2],
+        'P' => [6, 5, 6, 4, 4],
+        'Q' => [2, 5, 5, 3, 1],
+        'R' => [6, 5, 6, 5, 5],
+        'S' => [3, 4, 2, 1, 6],
+        'T' => [7, 2, 2, 2, 2],
+        'U' => [5, 5, 5, 5, 7],
+        'V' => [5, 5, 5, 5, 2],
+        'W' => [5, 5, 7, 7, 5],
+        'X' => [5, 5, 2, 5, 5],
+        'Y' => [5, 5, 2, 2, 2],
+        'Z' => [7, 1, 2, 4, 7],
+        '.' => [0, 0, 0, 0, 2],
+        ',' => [0, 0, 0, 2, 4],
+        '-' => [0, 0, 7, 0, 0],
+        '+' => [0, 2, 7, 2, 0],
+        ':' => [0, 2, 0, 2, 0],
+        '/' => [1, 1, 2, 4, 4],
+        '_' => [0, 0, 0, 0, 7],
+        '=' => [0, 7, 0, 7, 0],
+        '%' => [5, 1, 2, 4, 5],
+        '#' => [5, 7, 5, 7, 5],
+        '(' => [1, 2, 2, 2, 1],
+        ')' => [4, 2, 2, 2, 4],
+        '"' | '\'' => [5, 5, 0, 0, 0],
+        '>' => [4, 2, 1, 2, 4],
+        '<' => [1, 2, 4, 2, 1],
+        ' ' => [0; 5],
+        _ => [7, 1, 2, 0, 2],
+    }
+}
+
+/// Width in pixels of `text` drawn at `scale`.
+pub fn text_width(text: &str, scale: u32) -> u32 {
+    text.chars().count() as u32 * 4 * scale
+}
+
+/// Draws `text` with its top-left corner at (x, y), each font pixel `scale`×`scale`; clipped to
+/// the image.
+pub fn draw_text(img: &mut RgbImage, x: u32, y: u32, text: &str, scale: u32, color: Rgb<u8>) {
+    for (i, c) in text.chars().enumerate() {
+        let gx = x + i as u32 * 4 * scale;
+        for (row, bits) in glyph(c).iter().enumerate() {
+            for col in 0..3u32 {
+                if bits & (4 >> col) == 0 {
+                    continue;
+                }
+                for dy in 0..scale {
+                    for dx in 0..scale {
+                        let (px, py) = (gx + col * scale + dx, y + row as u32 * scale + dy);
+                        if px < img.width() && py < img.height() {
+                            img.put_pixel(px, py, color);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `text` shortened with `..` to at most `max` characters.
+pub fn ellipsize(text: &str, max: usize) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        return text.to_string();
+    }
+    let keep: String = text.chars().skip(n - max.saturating_sub(2)).collect();
+    format!("..{keep}")
+}

@@ -1,0 +1,109 @@
+//! The five CLIP-InterpreT analyses, done right (REFERENCE.md §10): property-based nearest
+//! neighbours, per-head topic segmentation, contrastive segmentation, per-head nearest
+//! neighbours of an image and of a text.
+
+pub mod font;
+pub mod maps;
+pub mod neighbours;
+pub mod render;
+
+use crate::{Error, Result};
+
+/// One attention head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct HeadRef {
+    /// Layer (0-based).
+    pub layer: usize,
+    /// Head (0-based).
+    pub head: usize,
+}
+
+impl std::fmt::Display for HeadRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "L{}H{}", self.layer, self.head)
+    }
+}
+
+impl std::str::FromStr for HeadRef {
+    type Err = Error;
+
+    /// Parses `L10H3` (case-insensitive; also `10.3` and `10:3`).
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || Error::Invalid(format!("{s:?} is not a head: write it like L10H3"));
+        let t = s.trim().to_ascii_uppercase();
+        let (l, h) = if let Some(rest) = t.strip_prefix('L') {
+            rest.split_once('H').ok_or_else(bad)?
+        } else {
+            t.split_once(['.', ':']).ok_or_else(bad)?
+        };
+        Ok(Self {
+            layer: l.parse().map_err(|_| bad())?,
+            head: h.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+/// Which heads a map sums over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Heads {
+    /// Every head of every layer given.
+    All,
+    /// Every head of one layer.
+    Layer(usize),
+    /// These heads.
+    Some(Vec<HeadRef>),
+}
+
+impl Heads {
+    /// Whether head `h` of layer `l` is included.
+    pub fn contains(&self, l: usize, h: usize) -> bool {
+        match self {
+            Heads::All => true,
+            Heads::Layer(x) => *x == l,
+            Heads::Some(v) => v.iter().any(|r| r.layer == l && r.head == h),
+        }
+    }
+
+    /// The layers needed to compute the map, of a model with `n` layers.
+    pub fn layers(&self, n: usize) -> Vec<usize> {
+        match self {
+            Heads::All => (0..n).collect(),
+            Heads::Layer(l) => vec![*l],
+            Heads::Some(v) => {
+                let mut l: Vec<usize> = v.iter().map(|r| r.layer).collect();
+                l.sort();
+                l.dedup();
+                l
+            }
+        }
+    }
+
+    /// A short description: `all heads`, `layer 10`, `L10H3`.
+    pub fn describe(&self) -> String {
+        match self {
+            Heads::All => "all heads".into(),
+            Heads::Layer(l) => format!("layer {l}"),
+            Heads::Some(v) => v
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("+"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_heads() {
+        assert_eq!(
+            "l10h3".parse::<HeadRef>().unwrap(),
+            HeadRef { layer: 10, head: 3 }
+        );
+        assert_eq!("11.0".parse::<HeadRef>().unwrap().to_string(), "L11H0");
+        assert!("L10".parse::<HeadRef>().is_err());
+        assert!(Heads::Layer(3).contains(3, 7) && !Heads::Layer(3).contains(2, 7));
+    }
+}

@@ -1,0 +1,160 @@
+//! What the analysis subcommands share: the model, the query image, figures on screen.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use clipscope::model::{Clip, Decomposition};
+use clipscope::store::Store;
+use clipscope::store::cache::{default_cache, resolve};
+use image::RgbImage;
+
+/// Where the analysis gets its model and store.
+#[derive(Args, Clone)]
+pub struct Source {
+    /// The store (directory, slug or hash prefix; see `store ls`); its model is used.
+    #[arg(long)]
+    pub store: Option<String>,
+    /// Cache directory [default: $CLIPSCOPE_CACHE, $XDG_CACHE_HOME/clipscope or ~/.cache/clipscope].
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    /// The model (needed without --store, or for a store of a local model).
+    #[arg(long, env = "CLIPSCOPE_MODEL")]
+    pub model: Option<String>,
+    /// Where to run the model: cpu, cuda, cuda:N, metal.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// How results are shown.
+#[derive(Args, Clone)]
+pub struct Output {
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the figure (overlay or result grid) to this PNG file.
+    #[arg(long, value_name = "FILE.png")]
+    pub out: Option<PathBuf>,
+    /// Draw the figure in the terminal (kitty, iTerm2, or blocks).
+    #[arg(long)]
+    pub show: bool,
+}
+
+impl Source {
+    /// The store, when one is named (or when the cache holds exactly one and `need` is set).
+    pub fn store(&self, need: bool) -> Result<Option<Store>> {
+        let cache = self.cache.clone().unwrap_or_else(default_cache);
+        if self.store.is_none() && !need {
+            return Ok(None);
+        }
+        let dir = resolve(self.store.as_deref(), &cache)?;
+        Ok(Some(Store::open(&dir)?))
+    }
+
+    /// The model: the store's (checked against its weights), else --model.
+    pub fn model(&self, store: Option<&Store>) -> Result<Clip> {
+        match store {
+            Some(s) => super::interpret::store_model(s, self.model.as_deref(), &self.device),
+            None => {
+                let Some(m) = &self.model else {
+                    bail!("name a model with --model (or a store with --store)")
+                };
+                let files = clipscope::model::source::resolve(m)?;
+                let device = clipscope::device::parse_device(&self.device)?;
+                Ok(Clip::load(&files, &device, candle_core::DType::F32)
+                    .with_context(|| format!("loading {m}"))?)
+            }
+        }
+    }
+}
+
+/// A query image: a store image (`#INDEX` or its path in the store's table) or any file.
+pub struct QueryImage {
+    /// What the user typed, resolved to a path.
+    pub path: PathBuf,
+    /// Its index in the store, when it is a store image.
+    pub index: Option<usize>,
+}
+
+impl QueryImage {
+    /// Resolves `arg` against `store`.
+    pub fn resolve(arg: &str, store: Option<&Store>) -> Result<Self> {
+        if let Some(s) = store {
+            let index = match arg.strip_prefix('#') {
+                Some(n) => Some(
+                    n.parse::<usize>()
+                        .with_context(|| format!("{arg:?}: expected #INDEX"))?,
+                ),
+                None => s.find_image(arg),
+            };
+            if let Some(i) = index {
+                if i >= s.len() {
+                    bail!("#{i}: the store has {} images", s.len());
+                }
+                if s.valid()[i] != 1 {
+                    bail!(
+                        "#{i} ({}) could not be read when the store was built",
+                        s.image(i)?.path
+                    );
+                }
+                return Ok(Self {
+                    path: s.image_path(i)?,
+                    index: Some(i),
+                });
+            }
+        }
+        let path = PathBuf::from(arg);
+        if !path.is_file() {
+            bail!(
+                "{arg}: no such image file{}",
+                if store.is_some() {
+                    " or store image (#INDEX)"
+                } else {
+                    ""
+                }
+            );
+        }
+        Ok(Self { path, index: None })
+    }
+
+    /// Decodes the image and runs the decomposition of `layers` (with token effects if asked).
+    pub fn decompose(
+        &self,
+        clip: &Clip,
+        layers: &[usize],
+        tokens: bool,
+    ) -> Result<(RgbImage, Decomposition)> {
+        let img = clipscope::image::load_rgb(&self.path)?;
+        let pre = clip.preprocess();
+        let crop = pre.geometry(&img)?;
+        let px = clip.pixels(&[pre.apply(&img)?])?;
+        Ok((crop, clip.decompose(&px, layers, tokens)?))
+    }
+}
+
+/// Unit text embeddings of `texts`.
+pub fn embed(clip: &Clip, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+    let e = clip.config.embed_dim;
+    let flat = clipscope::interpret::texts::embed_texts(clip, texts, &|_| {})?;
+    Ok(flat.chunks_exact(e).map(<[f32]>::to_vec).collect())
+}
+
+/// Writes and shows the figure as asked.
+pub fn emit(fig: &RgbImage, out: &Output) -> Result<()> {
+    if let Some(path) = &out.out {
+        clipscope::analysis::render::save_png(fig, path)?;
+        if !out.json {
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    if out.show {
+        let conf = viuer::Config {
+            absolute_offset: false,
+            width: Some(64),
+            ..Default::default()
+        };
+        viuer::print(&image::DynamicImage::ImageRgb8(fig.clone()), &conf)
+            .context("drawing in the terminal")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,334 @@
+//! The five analyses from the command line: maps equal the reference decomposition, nearest
+//! neighbours equal a brute-force f64 search, figures are written.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use candle_core::IndexOp;
+use clipscope::store::Store;
+use common::*;
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn floats(v: &serde_json::Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+#[test]
+fn segment_and_contrast_maps_equal_the_reference_tokens() {
+    let model = fixture("tiny-clip-hf");
+    let r = reference("tiny-clip-hf");
+    let meta = reference_json("tiny-clip-hf");
+    let texts: Vec<&str> = meta["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let tokens = &r["tokens"]; // (N, L, T, H, E)
+    let text_embeds = &r["text_embeds"];
+    let expected = |i: usize, j: usize, head: Option<(usize, usize)>| -> Vec<f32> {
+        let tj: Vec<f32> = text_embeds.i(j).unwrap().to_vec1().unwrap();
+        let norm: f32 = tj.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let tok: Vec<f32> = tokens
+            .i(i)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let (l, t, h, e) = (3, 17, 4, 32);
+        (1..t)
+            .map(|m| {
+                let mut s = 0f32;
+                for ll in 0..l {
+                    for hh in 0..h {
+                        if head.is_some_and(|x| x != (ll, hh)) {
+                            continue;
+                        }
+                        let at = ((ll * t + m) * h + hh) * e;
+                        s += tok[at..at + e]
+                            .iter()
+                            .zip(&tj)
+                            .map(|(a, b)| a * b / norm)
+                            .sum::<f32>();
+                    }
+                }
+                s
+            })
+            .collect()
+    };
+    let image = |i: usize| {
+        model
+            .join("images")
+            .join(meta["images"][i].as_str().unwrap())
+    };
+    let close = |a: &[f32], b: &[f32]| {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4)
+    };
+    for (i, j) in [(0, 0), (2, 1), (5, 2)] {
+        let out = bin()
+            .args(["segment", "--json", "--model"])
+            .arg(&model)
+            .args(["--text", texts[j]])
+            .arg(image(i))
+            .output()
+            .unwrap();
+        let v = json(&out);
+        assert_eq!(v["grid"], 4);
+        assert!(
+            close(&floats(&v["map"]), &expected(i, j, None)),
+            "image {i} text {j}"
+        );
+        let out = bin()
+            .args(["segment", "--json", "--head", "L1H2", "--model"])
+            .arg(&model)
+            .args(["--text", texts[j]])
+            .arg(image(i))
+            .output()
+            .unwrap();
+        assert!(close(
+            &floats(&json(&out)["map"]),
+            &expected(i, j, Some((1, 2)))
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("contrast.png");
+    let out = bin()
+        .args(["contrast", "--json", "--model"])
+        .arg(&model)
+        .args(["-t", texts[0], "-t", texts[1], "--out"])
+        .arg(&png)
+        .arg(image(3))
+        .output()
+        .unwrap();
+    let v = json(&out);
+    assert!(close(&floats(&v["map_a"]), &expected(3, 0, None)));
+    assert!(close(&floats(&v["map_b"]), &expected(3, 1, None)));
+    let fig = image::open(&png).unwrap();
+    assert!(fig.width() >= 400 && fig.height() > fig.width());
+
+    // Bad input: one clear line, non-zero exit.
+    let out = bin()
+        .args(["segment", "--model"])
+        .arg(&model)
+        .args(["--text", "x", "--head", "L7H0"])
+        .arg(image(0))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("L7H0 does not exist") && err.lines().count() == 1,
+        "{err}"
+    );
+    let out = bin()
+        .args(["contrast", "--model"])
+        .arg(&model)
+        .args(["-t", "x"])
+        .arg(image(0))
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("exactly two texts")
+    );
+}
+
+/// Brute-force f64 top-k over the mean of `heads` of `store`, skipping `exclude` and failed images.
+fn brute(
+    store: &Store,
+    heads: &[(usize, usize)],
+    query: &[f64],
+    k: usize,
+    exclude: Option<usize>,
+) -> Vec<usize> {
+    let blocks: Vec<_> = heads
+        .iter()
+        .map(|&(l, h)| store.head(l, h).unwrap())
+        .collect();
+    let mut s: Vec<(f64, usize)> = (0..store.len())
+        .filter(|&i| Some(i) != exclude && store.valid()[i] == 1)
+        .map(|i| {
+            let mut score = 0.0;
+            for b in &blocks {
+                let row = b.row(i).unwrap();
+                score += row
+                    .iter()
+                    .zip(query)
+                    .map(|(a, q)| a.to_f64() * q)
+                    .sum::<f64>()
+                    / blocks.len() as f64;
+            }
+            (score, i)
+        })
+        .collect();
+    s.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    s.into_iter().take(k).map(|x| x.1).collect()
+}
+
+fn indices(v: &serde_json::Value) -> Vec<usize> {
+    v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["index"].as_u64().unwrap() as usize)
+        .collect()
+}
+
+#[test]
+fn nearest_neighbours_equal_brute_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = fixture("tiny-clip-hf");
+    let images = tmp.path().join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    for i in 0..40u32 {
+        let img = image::RgbImage::from_fn(40 + i, 36, |x, y| {
+            image::Rgb([
+                (x * 7 + i * 11) as u8,
+                (y * 5 + i * 3) as u8,
+                (i * 37) as u8,
+            ])
+        });
+        img.save(images.join(format!("g{i:02}.png"))).unwrap();
+    }
+    std::fs::write(images.join("broken.png"), b"no").unwrap();
+    let cache = tmp.path().join("cache");
+    let out = bin()
+        .args(["index", "-q", "--layers", "all", "--json", "--model"])
+        .arg(&model)
+        .arg("--images")
+        .arg(&images)
+        .arg("--cache")
+        .arg(&cache)
+        .output()
+        .unwrap();
+    let store = Store::open(Path::new(json(&out)["store"].as_str().unwrap())).unwrap();
+    let nn = |args: &[&str]| {
+        json(
+            &bin()
+                .args(args)
+                .arg("--cache")
+                .arg(&cache)
+                .arg("--model")
+                .arg(&model)
+                .arg("--json")
+                .output()
+                .unwrap(),
+        )
+    };
+
+    // head-nn of a store image.
+    let q: Vec<f64> = store
+        .head(1, 2)
+        .unwrap()
+        .row(7)
+        .unwrap()
+        .iter()
+        .map(|v| v.to_f64())
+        .collect();
+    let v = nn(&["head-nn", "--head", "L1H2", "-k", "6", "#7"]);
+    assert_eq!(indices(&v), brute(&store, &[(1, 2)], &q, 6, Some(7)));
+    // ... and of an outside file: the model's head effect is the query.
+    let outside = images.join("g03.png");
+    let v = nn(&[
+        "head-nn",
+        "--head",
+        "L2H0",
+        "-k",
+        "5",
+        outside.to_str().unwrap(),
+    ]);
+    let q: Vec<f64> = store
+        .head(2, 0)
+        .unwrap()
+        .row(store.find_image("g03.png").unwrap())
+        .unwrap()
+        .iter()
+        .map(|v| v.to_f64())
+        .collect();
+    let got = indices(&v);
+    assert_eq!(
+        got[0],
+        store.find_image("g03.png").unwrap(),
+        "an image is its own nearest neighbour"
+    );
+    assert_eq!(got, brute(&store, &[(2, 0)], &q, 5, None));
+
+    // text-nn: the query is the unit text embedding.
+    let files = clipscope::model::ModelFiles::from_dir(&model, "tiny").unwrap();
+    let clip =
+        clipscope::model::Clip::load(&files, &candle_core::Device::Cpu, candle_core::DType::F32)
+            .unwrap();
+    let t = clipscope::interpret::texts::embed_texts(
+        &clip,
+        &["a striped pattern".to_string()],
+        &|_| {},
+    )
+    .unwrap();
+    let q: Vec<f64> = t.iter().map(|&v| v as f64).collect();
+    let v = nn(&["text-nn", "--head", "L2H3", "-k", "4", "a striped pattern"]);
+    assert_eq!(indices(&v), brute(&store, &[(2, 3)], &q, 4, None));
+    assert_eq!(v["metric"], "dot");
+
+    // property-nn through the heads labelled with one property.
+    let interp = json(
+        &bin()
+            .args(["interpret", "--json", "-q", "--texts-per-head", "5"])
+            .arg("--cache")
+            .arg(&cache)
+            .arg("--model")
+            .arg(&model)
+            .output()
+            .unwrap(),
+    );
+    let label = interp["heads"][5]["label"]["property"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let heads: Vec<(usize, usize)> = interp["heads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["label"]["property"] == label.as_str())
+        .map(|h| {
+            (
+                h["layer"].as_u64().unwrap() as usize,
+                h["head"].as_u64().unwrap() as usize,
+            )
+        })
+        .collect();
+    let mean: Vec<f64> = (0..32)
+        .map(|d| {
+            heads
+                .iter()
+                .map(|&(l, h)| store.head(l, h).unwrap().row(11).unwrap()[d].to_f64())
+                .sum::<f64>()
+                / heads.len() as f64
+        })
+        .collect();
+    let png = tmp.path().join("grid.png");
+    let v = nn(&[
+        "property-nn",
+        "--property",
+        &label,
+        "-k",
+        "4",
+        "--out",
+        png.to_str().unwrap(),
+        "#11",
+    ]);
+    assert_eq!(indices(&v), brute(&store, &heads, &mean, 4, Some(11)));
+    assert!(image::open(&png).unwrap().width() > 500);
+}
