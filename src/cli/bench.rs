@@ -30,6 +30,10 @@ pub struct BenchArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// Time one topic segmentation instead: a single image, forward with token effects of every
+    /// layer, and the summed patch map for a text.
+    #[arg(long)]
+    segment: bool,
     /// Time the operations of one ViT-B/16 block instead (on --device, in --dtype).
     #[arg(long)]
     ops: bool,
@@ -90,6 +94,9 @@ fn bench(args: &BenchArgs, dir: &std::path::Path) -> Result<()> {
     let dtype = parse_dtype(&args.dtype)?;
     let clip = Clip::load(&files, &device, dtype)?;
     let s = clip.config.vision.image_size;
+    if args.segment {
+        return segment(&clip, &device, args);
+    }
     let pixels = Tensor::randn(0f32, 1.0, (args.batch, 3, s, s), &device)?;
     let n = clip.config.vision.tower.layers;
     let all: Vec<usize> = (0..n).collect();
@@ -135,6 +142,28 @@ fn bench(args: &BenchArgs, dir: &std::path::Path) -> Result<()> {
                 r.mode, r.median_ms, r.images_per_s
             );
         }
+    }
+    Ok(())
+}
+
+fn segment(clip: &Clip, device: &candle_core::Device, args: &BenchArgs) -> Result<()> {
+    use clipscope::analysis::{Heads, maps::patch_map};
+    let s = clip.config.vision.image_size;
+    let e = clip.config.embed_dim;
+    let n = clip.config.vision.tower.layers;
+    let all: Vec<usize> = (0..n).collect();
+    let text: Vec<f32> = (0..e).map(|i| ((i * 7919 % 13) as f32 - 6.0) / (e as f32).sqrt()).collect();
+    let pixels = Tensor::randn(0f32, 1.0, (1, 3, s, s), device)?;
+    let (median_ms, _) = time(args.iters, 1, || {
+        let d = clip.decompose(&pixels, &all, true)?;
+        patch_map(&d, 0, &Heads::All, &text)?;
+        Ok(())
+    })?;
+    let threads = candle_core::utils::get_num_threads();
+    if args.json {
+        println!("{}", serde_json::json!({"arch": format!("{:?}", args.arch), "mode": "segment", "threads": threads, "device": device_name(device), "median_ms": median_ms}));
+    } else {
+        println!("{:?}, random weights, {threads} threads, {}: one segmentation (forward + token effects of all {n} layers + map) {median_ms:.1} ms", args.arch, device_name(device));
     }
     Ok(())
 }
