@@ -152,7 +152,9 @@ fn segment(clip: &Clip, device: &candle_core::Device, args: &BenchArgs) -> Resul
     let e = clip.config.embed_dim;
     let n = clip.config.vision.tower.layers;
     let all: Vec<usize> = (0..n).collect();
-    let text: Vec<f32> = (0..e).map(|i| ((i * 7919 % 13) as f32 - 6.0) / (e as f32).sqrt()).collect();
+    let text: Vec<f32> = (0..e)
+        .map(|i| ((i * 7919 % 13) as f32 - 6.0) / (e as f32).sqrt())
+        .collect();
     let pixels = Tensor::randn(0f32, 1.0, (1, 3, s, s), device)?;
     let (median_ms, _) = time(args.iters, 1, || {
         let d = clip.decompose(&pixels, &all, true)?;
@@ -161,9 +163,16 @@ fn segment(clip: &Clip, device: &candle_core::Device, args: &BenchArgs) -> Resul
     })?;
     let threads = candle_core::utils::get_num_threads();
     if args.json {
-        println!("{}", serde_json::json!({"arch": format!("{:?}", args.arch), "mode": "segment", "threads": threads, "device": device_name(device), "median_ms": median_ms}));
+        println!(
+            "{}",
+            serde_json::json!({"arch": format!("{:?}", args.arch), "mode": "segment", "threads": threads, "device": device_name(device), "median_ms": median_ms})
+        );
     } else {
-        println!("{:?}, random weights, {threads} threads, {}: one segmentation (forward + token effects of all {n} layers + map) {median_ms:.1} ms", args.arch, device_name(device));
+        println!(
+            "{:?}, random weights, {threads} threads, {}: one segmentation (forward + token effects of all {n} layers + map) {median_ms:.1} ms",
+            args.arch,
+            device_name(device)
+        );
     }
     Ok(())
 }

@@ -135,19 +135,22 @@ pub fn build(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Report> {
     let dir = &plan.dir;
-    std::fs::create_dir_all(dir.join(CHUNKS)).map_err(|e| Error::write(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
     let total = plan.chunks();
-    if let Some(m) = finished(dir)? {
-        return Ok(Report::finished(m, total));
-    }
     let lock_name = match opts.shard {
         Some((i, n)) => format!("lock.{i}-of-{n}"),
         None => "lock".to_string(),
     };
     let _lock = Lock::acquire(&dir.join(lock_name))?;
     if let Some(m) = finished(dir)? {
+        // A build killed after publishing the manifest may have left its chunks behind.
+        let _fin = Lock::acquire(&dir.join("lock.finalize"))?;
+        let _ = std::fs::remove_dir_all(dir.join(CHUNKS));
+        let _ = std::fs::remove_file(dir.join(KEY));
+        super::finalize::remove_stale_tmp(dir);
         return Ok(Report::finished(m, total));
     }
+    std::fs::create_dir_all(dir.join(CHUNKS)).map_err(|e| Error::write(dir, e))?;
     let key_path = dir.join(KEY);
     if !key_path.exists() {
         let json =
