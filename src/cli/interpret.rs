@@ -39,6 +39,16 @@ pub struct InterpretArgs {
     /// Where to embed the texts: cpu, cuda, cuda:N, metal.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Also label heads with a language model at this OpenAI-compatible endpoint (e.g.
+    /// https://api.openai.com/v1, or a local server); answers are cached beside the store.
+    #[arg(long, value_name = "URL")]
+    llm_url: Option<String>,
+    /// The language model's name.
+    #[arg(long, default_value = "gpt-4o-mini")]
+    llm_model: String,
+    /// Environment variable holding the endpoint's API key (none is sent when it is unset).
+    #[arg(long, default_value = "OPENAI_API_KEY")]
+    llm_key_env: String,
     /// No progress bars.
     #[arg(long, short)]
     quiet: bool,
@@ -141,8 +151,11 @@ pub fn run(args: InterpretArgs) -> Result<()> {
     };
     let n_heads = store.layers().len() * store.manifest.heads;
     let b = bar(n_heads, "TEXTSPAN per head", hidden);
-    let interp = interpret(&store, &pool, &text_emb, &tags, settings, &|| b.inc(1))?;
+    let mut interp = interpret(&store, &pool, &text_emb, &tags, settings, &|| b.inc(1))?;
     b.finish_and_clear();
+    if let Some(url) = &args.llm_url {
+        llm_labels(&mut interp, &args, url, &dir)?;
+    }
     let path = interp.save(&dir).context("saving the interpretation")?;
     let interp = Interpretation::load(&dir)?.unwrap_or(interp);
     if args.json {
@@ -163,4 +176,50 @@ pub fn run(args: InterpretArgs) -> Result<()> {
     }
     eprintln!("saved {}", path.display());
     Ok(())
+}
+
+#[cfg(feature = "llm")]
+fn llm_labels(
+    interp: &mut Interpretation,
+    args: &InterpretArgs,
+    url: &str,
+    dir: &std::path::Path,
+) -> Result<()> {
+    use clipscope::interpret::llm::{LlmConfig, label_heads};
+    let cfg = LlmConfig {
+        url: url.to_string(),
+        model: args.llm_model.clone(),
+        key: std::env::var(&args.llm_key_env)
+            .ok()
+            .filter(|k| !k.is_empty()),
+    };
+    let heads: Vec<(String, Vec<String>)> = interp
+        .heads
+        .iter()
+        .map(|h| {
+            (
+                h.id(),
+                h.texts
+                    .iter()
+                    .take(args.top_k)
+                    .map(|t| t.text.clone())
+                    .collect(),
+            )
+        })
+        .collect();
+    let labels = label_heads(&heads, &cfg, &dir.join("interpret").join("llm-labels.json"))?;
+    for h in &mut interp.heads {
+        h.llm_label = labels.get(&h.id()).cloned();
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "llm"))]
+fn llm_labels(
+    _: &mut Interpretation,
+    _: &InterpretArgs,
+    _: &str,
+    _: &std::path::Path,
+) -> Result<()> {
+    bail!("this clipscope was built without the `llm` feature")
 }

@@ -45,6 +45,9 @@ pub struct HeadInterp {
     pub texts: Vec<HeadText>,
     /// Majority property of the top k texts.
     pub label: Option<Label>,
+    /// The language model's label, when one was asked (`interpret --llm-url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm_label: Option<String>,
 }
 
 impl HeadInterp {
@@ -159,6 +162,7 @@ pub fn interpret(
                 head,
                 texts,
                 label: majority(&props, settings.top_k),
+                llm_label: None,
             })
         })
         .collect::<Result<Vec<_>>>()?;

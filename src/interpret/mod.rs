@@ -4,6 +4,8 @@ pub mod arrays;
 mod eigen;
 pub mod interpretation;
 pub mod labels;
+#[cfg(feature = "llm")]
+pub mod llm;
 pub mod pool;
 pub mod texts;
 pub mod textspan;
