@@ -121,6 +121,27 @@ fn segment_and_contrast_maps_equal_the_reference_tokens() {
     let fig = image::open(&png).unwrap();
     assert!(fig.width() >= 400 && fig.height() > fig.width());
 
+    // Texts are embedded once: the second run reads them from the cache.
+    let cache = dir.path().join("cache");
+    for _ in 0..2 {
+        let out = bin()
+            .args(["segment", "--json", "--cache"])
+            .arg(&cache)
+            .arg("--model")
+            .arg(&model)
+            .args(["--text", texts[1]])
+            .arg(image(1))
+            .output()
+            .unwrap();
+        assert!(close(&floats(&json(&out)["map"]), &expected(1, 1, None)));
+    }
+    let cached: Vec<_> = std::fs::read_dir(cache.join("texts"))
+        .unwrap()
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+        .collect();
+    assert_eq!(cached.len(), 1);
+
     // Bad input: one clear line, non-zero exit.
     let out = bin()
         .args(["segment", "--model"])
@@ -293,10 +314,21 @@ fn nearest_neighbours_equal_brute_force() {
             .output()
             .unwrap(),
     );
-    let label = interp["heads"][5]["label"]["property"]
-        .as_str()
+    // The label shared by the most heads (ties: the first).
+    let labels: Vec<String> = interp["heads"]
+        .as_array()
         .unwrap()
-        .to_string();
+        .iter()
+        .map(|h| h["label"]["property"].as_str().unwrap().to_string())
+        .collect();
+    let count = |l: &String| labels.iter().filter(|x| *x == l).count();
+    let label = labels
+        .iter()
+        .fold(
+            &labels[0],
+            |best, l| if count(l) > count(best) { l } else { best },
+        )
+        .clone();
     let heads: Vec<(usize, usize)> = interp["heads"]
         .as_array()
         .unwrap()
@@ -330,5 +362,18 @@ fn nearest_neighbours_equal_brute_force() {
         "#11",
     ]);
     assert_eq!(indices(&v), brute(&store, &heads, &mean, 4, Some(11)));
+    // The property's mean block is computed once and kept beside the store.
+    assert!(heads.len() >= 2, "{labels:?}");
+    let derived = std::fs::read_dir(store.dir().join("derived"))
+        .unwrap()
+        .count();
+    let again = nn(&["property-nn", "--property", &label, "-k", "4", "#11"]);
+    assert_eq!(indices(&again), indices(&v));
+    assert_eq!(
+        std::fs::read_dir(store.dir().join("derived"))
+            .unwrap()
+            .count(),
+        derived
+    );
     assert!(image::open(&png).unwrap().width() > 500);
 }

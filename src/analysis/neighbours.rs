@@ -5,7 +5,7 @@ use half::f16;
 
 use super::HeadRef;
 use crate::nn::{Hit, Metric, Query, Rows, top_k};
-use crate::store::{Block, Store};
+use crate::store::{Block, Store, mean_block};
 use crate::{Error, Result};
 
 /// A head's effect vector for store image `index`, as f32.
@@ -14,8 +14,9 @@ pub fn stored_effect(store: &Store, head: HeadRef, index: usize) -> Result<Vec<f
     Ok(block.row(index)?.iter().map(|v| f16::to_f32(*v)).collect())
 }
 
-/// The `k` store images nearest to `query` through the mean of `heads` (one head: that head),
-/// best first; `exclude` leaves one image out (the query itself).
+/// The `k` store images nearest to `query` through the mean of `heads` (one head: that head;
+/// several: their mean block, computed once and cached beside the store), best first;
+/// `exclude` leaves one image out (the query itself).
 pub fn nearest(
     store: &Store,
     heads: &[HeadRef],
@@ -24,17 +25,16 @@ pub fn nearest(
     metric: Metric,
     exclude: Option<usize>,
 ) -> Result<Vec<Hit>> {
-    if heads.is_empty() {
-        return Err(Error::Invalid("no head to search with".into()));
-    }
-    let blocks: Vec<Block> = heads
-        .iter()
-        .map(|h| store.head(h.layer, h.head))
-        .collect::<Result<_>>()?;
-    let w = 1.0 / blocks.len() as f32;
-    let weighted: Vec<(&dyn Rows, f32)> = blocks.iter().map(|b| (b as &dyn Rows, w)).collect();
+    let block: Block = match heads {
+        [] => return Err(Error::Invalid("no head to search with".into())),
+        [one] => store.head(one.layer, one.head)?,
+        many => mean_block(
+            store,
+            &many.iter().map(|h| (h.layer, h.head)).collect::<Vec<_>>(),
+        )?,
+    };
     top_k(
-        &weighted,
+        &[(&block as &dyn Rows, 1.0)],
         &Query {
             vector: query,
             k,

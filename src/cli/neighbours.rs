@@ -190,7 +190,7 @@ pub fn run_text(args: TextNnArgs) -> Result<()> {
         bail!("text-nn needs a store")
     };
     let clip = a.source.model(Some(&store))?;
-    let t = embed(&clip, std::slice::from_ref(&args.text))?.remove(0);
+    let t = embed(&clip, std::slice::from_ref(&args.text), &a.source)?.remove(0);
     let hits = nearest(&store, &[args.head], &t, a.k.unwrap_or(3), metric(a), None)?;
     let title = format!(
         "{} nearest to \"{}\" through {}",

@@ -132,10 +132,11 @@ impl QueryImage {
     }
 }
 
-/// Unit text embeddings of `texts`.
-pub fn embed(clip: &Clip, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+/// Unit text embeddings of `texts`, cached in the cache directory per model and text.
+pub fn embed(clip: &Clip, texts: &[String], source: &Source) -> Result<Vec<Vec<f32>>> {
     let e = clip.config.embed_dim;
-    let flat = clipscope::interpret::texts::embed_texts(clip, texts, &|_| {})?;
+    let cache = source.cache.clone().unwrap_or_else(default_cache);
+    let flat = clipscope::interpret::texts::embed_texts_cached(clip, texts, &cache)?;
     Ok(flat.chunks_exact(e).map(<[f32]>::to_vec).collect())
 }
 

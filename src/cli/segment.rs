@@ -91,7 +91,7 @@ fn maps(
     }
     let (crop, d) = q.decompose(&clip, &heads.layers(n), true)?;
     let g = clip.config.vision.grid();
-    let maps = embed(&clip, texts)?
+    let maps = embed(&clip, texts, source)?
         .iter()
         .map(|t| patch_map(&d, 0, heads, t))
         .collect::<clipscope::Result<Vec<_>>>()?;

@@ -28,6 +28,49 @@ pub fn embed_texts(clip: &Clip, texts: &[String], progress: &dyn Fn(usize)) -> R
     Ok(out)
 }
 
+/// Like [`embed_texts`], reusing embeddings cached under `cache/texts/<model fingerprint>/`
+/// (one little-endian f32 file per text, named by the text's SHA-256) and caching new ones.
+pub fn embed_texts_cached(
+    clip: &Clip,
+    texts: &[String],
+    cache: &std::path::Path,
+) -> Result<Vec<f32>> {
+    use sha2::Digest;
+    let e = clip.config.embed_dim;
+    let dir = cache.join("texts").join(&clip.fingerprint);
+    let path = |t: &str| {
+        dir.join(format!(
+            "{}.f32",
+            &crate::store::format::hex(&sha2::Sha256::digest(t.as_bytes()))[..32]
+        ))
+    };
+    let mut out = vec![0f32; texts.len() * e];
+    let mut missing = vec![];
+    for (i, t) in texts.iter().enumerate() {
+        match std::fs::read(path(t)) {
+            Ok(b) if b.len() == 4 * e => {
+                for (o, c) in out[i * e..(i + 1) * e].iter_mut().zip(b.chunks_exact(4)) {
+                    *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                }
+            }
+            _ => missing.push(i),
+        }
+    }
+    if !missing.is_empty() {
+        let new: Vec<String> = missing.iter().map(|&i| texts[i].clone()).collect();
+        let emb = embed_texts(clip, &new, &|_| {})?;
+        let _ = std::fs::create_dir_all(&dir);
+        for (k, &i) in missing.iter().enumerate() {
+            let row = &emb[k * e..(k + 1) * e];
+            out[i * e..(i + 1) * e].copy_from_slice(row);
+            let bytes: Vec<u8> = row.iter().flat_map(|v| v.to_le_bytes()).collect();
+            // A cache that cannot be written is only slower next time.
+            let _ = crate::store::format::write_atomic(&path(&texts[i]), &bytes);
+        }
+    }
+    Ok(out)
+}
+
 /// For each text without a property, the property whose name's embedding is nearest (cosine)
 /// in CLIP text space. `names` are the candidate properties and `name_emb` their unit
 /// embeddings; `text_emb` are the texts' unit embeddings (both row-major, dim `e`).

@@ -33,6 +33,9 @@ pub struct Clip {
     pub name: String,
     /// Architecture and preprocessing.
     pub config: ClipConfig,
+    /// Identifies the weights (their paths, sizes and modification times) and the dtype, for
+    /// caches of computed values.
+    pub fingerprint: String,
     vision: vision::VisionTower,
     text: text::TextTower,
     tokenizer: Option<ClipTokenizer>,
@@ -76,6 +79,7 @@ impl Clip {
         let folds = decompose::Folds::new(&vision)?;
         Ok(Self {
             name: files.name.clone(),
+            fingerprint: fingerprint(&files.weights, dtype),
             config,
             vision,
             text,
@@ -155,6 +159,22 @@ impl Clip {
     pub fn text_features(&self, ids: &[Vec<u32>]) -> Result<Tensor> {
         self.text.forward(ids)
     }
+}
+
+fn fingerprint(weights: &[std::path::PathBuf], dtype: DType) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for w in weights {
+        let p = w.canonicalize().unwrap_or_else(|_| w.clone());
+        let m = std::fs::metadata(&p).ok();
+        let t = m
+            .as_ref()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        h.update(format!("{}\t{:?}\t{:?}\n", p.display(), m.map(|m| m.len()), t).as_bytes());
+    }
+    h.update(format!("{dtype:?}").as_bytes());
+    crate::store::format::hex(&h.finalize())[..16].to_string()
 }
 
 /// Rows scaled to unit L2 norm.

@@ -16,7 +16,7 @@ use super::format::{
 use crate::{Error, Result};
 
 /// A data file being written: SHA-256 of the whole, xxh3 of each piece, atomic publication.
-struct Sink {
+pub(crate) struct Sink {
     name: String,
     path: PathBuf,
     tmp: PathBuf,
@@ -29,7 +29,7 @@ struct Sink {
 }
 
 impl Sink {
-    fn create(dir: &Path, name: &str, piece_bytes: usize) -> Result<Self> {
+    pub(crate) fn create(dir: &Path, name: &str, piece_bytes: usize) -> Result<Self> {
         let path = dir.join(name);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::write(parent, e))?;
@@ -49,7 +49,7 @@ impl Sink {
         })
     }
 
-    fn write(&mut self, mut data: &[u8]) -> Result<()> {
+    pub(crate) fn write(&mut self, mut data: &[u8]) -> Result<()> {
         self.out
             .write_all(data)
             .map_err(|e| Error::write(&self.tmp, e))?;
@@ -68,7 +68,7 @@ impl Sink {
         Ok(())
     }
 
-    fn finish(mut self, dir: &Path) -> Result<(String, FileInfo)> {
+    pub(crate) fn finish(mut self, dir: &Path) -> Result<(String, FileInfo)> {
         if !self.piece.is_empty() {
             self.sums
                 .extend_from_slice(&xxh3_64(&self.piece).to_le_bytes());

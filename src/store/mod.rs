@@ -5,6 +5,7 @@ mod block;
 pub mod build;
 pub mod cache;
 mod chunk;
+mod derived;
 mod finalize;
 pub mod format;
 pub mod images;
@@ -21,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 pub use block::Block;
 pub use chunk::Shape;
+pub use derived::mean_block;
 pub use format::{ImageRecord, Manifest};
 pub use reader::Store;
 

@@ -49,7 +49,12 @@ pub fn cosines(a: &Tensor, b: &Tensor) -> Vec<f32> {
     (n(a) * n(b)).unwrap().sum(1).unwrap().to_vec1().unwrap()
 }
 
-/// The `clipscope` binary.
+/// The `clipscope` binary, with its default cache in the build's temporary folder.
 pub fn bin() -> std::process::Command {
-    std::process::Command::new(env!("CARGO_BIN_EXE_clipscope"))
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_clipscope"));
+    c.env(
+        "CLIPSCOPE_CACHE",
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cache"),
+    );
+    c
 }
