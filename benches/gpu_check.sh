@@ -22,12 +22,13 @@ done
 python3 benches/gpu_parity.py "$OUT"
 echo "== block operations, ViT-B/16, batch 256"
 "$BIN" bench --ops --device cuda --dtype bf16 --batch 256
-"$BIN" bench --ops --device cuda --dtype f32 --batch 256
 echo "== model throughput, ViT-B/16, batch 256"
 for dt in f32 bf16; do
   "$BIN" bench --arch vit-b-16 --device cuda --dtype $dt --batch 256 --iters 10
   python3 benches/torch_gpu.py --arch vit-b-16 --dtype $dt --batch 256 --iters 10
 done
+echo "== one segmentation, ViT-B/16"
+"$BIN" bench --arch vit-b-16 --segment --device cuda --iters 10
 echo "== index throughput, ViT-B/16, $N JPEGs of 500x375"
 python3 - "$N" <<'PY'
 import sys, os, numpy as np
