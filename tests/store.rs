@@ -73,6 +73,16 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+const TOKENS_ARGS: &[&str] = &[
+    "--layers",
+    "1..2",
+    "--tokens-for",
+    "4",
+    "--chunk-images",
+    "4",
+    "--batch",
+    "3",
+];
 const SMALL: &[&str] = &["--layers", "all", "--chunk-images", "8", "--batch", "3"];
 
 #[test]
@@ -91,20 +101,7 @@ fn stored_vectors_equal_decompose() {
         &std::fs::read(images.join("img00.png")).unwrap()[..60],
     )
     .unwrap();
-    let out = index(
-        &tmp.path().join("cache"),
-        &images,
-        &[
-            "--layers",
-            "1..2",
-            "--tokens-for",
-            "4",
-            "--chunk-images",
-            "4",
-            "--batch",
-            "3",
-        ],
-    );
+    let out = index(&tmp.path().join("cache"), &images, TOKENS_ARGS);
     let s = summary(&out);
     assert_eq!(
         (s["images"].as_u64(), s["failed"].as_u64()),
@@ -159,37 +156,11 @@ fn stored_vectors_equal_decompose() {
         }
     }
     // Same inputs: the store is found again, nothing recomputed.
-    let again = summary(&index(
-        &tmp.path().join("cache"),
-        &images,
-        &[
-            "--layers",
-            "1..2",
-            "--tokens-for",
-            "4",
-            "--chunk-images",
-            "4",
-            "--batch",
-            "3",
-        ],
-    ));
+    let again = summary(&index(&tmp.path().join("cache"), &images, TOKENS_ARGS));
     assert_eq!(again["processed"], 0);
     // A changed image gives another store.
     std::fs::copy(images.join("img01.png"), images.join("img00.png")).unwrap();
-    let changed = index(
-        &tmp.path().join("cache"),
-        &images,
-        &[
-            "--layers",
-            "1..2",
-            "--tokens-for",
-            "4",
-            "--chunk-images",
-            "4",
-            "--batch",
-            "3",
-        ],
-    );
+    let changed = index(&tmp.path().join("cache"), &images, TOKENS_ARGS);
     assert_ne!(store_dir(&changed), store.dir());
 }
 

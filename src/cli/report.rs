@@ -120,47 +120,48 @@ pub fn run(args: ReportArgs) -> Result<()> {
                 );
             }
         }
-        Format::Csv => {
-            println!(
-                "model,images,analysed_heads,association,entanglement,shared_label,mean_ve_top_k,mean_ve_all,heads_per_property"
-            );
-            for r in &rows {
-                let s = &r.scores;
-                println!(
-                    "\"{}\",{},{},{:.4},{:.4},{:.4},{:.4},{:.4},\"{}\"",
-                    r.model,
-                    r.images,
-                    s.heads,
-                    s.association,
-                    s.entanglement,
-                    s.shared_label,
-                    s.mean_ve_top_k,
-                    s.mean_ve_all,
-                    top(s)
-                );
+        Format::Csv | Format::Markdown => {
+            let markdown = matches!(args.format, Format::Markdown);
+            let header = [
+                "model".to_string(),
+                "images".into(),
+                "analysed heads (layers)".into(),
+                "association".into(),
+                "entanglement".into(),
+                "label shared".into(),
+                format!("mean VE top-{}", args.top_k),
+                "mean VE all".into(),
+                "heads per property".into(),
+            ];
+            let line = |cells: &[String]| {
+                if markdown {
+                    format!("| {} |", cells.join(" | "))
+                } else {
+                    cells
+                        .iter()
+                        .map(|c| format!("\"{c}\""))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                }
+            };
+            println!("{}", line(&header));
+            if markdown {
+                println!("{}", line(&vec!["---".to_string(); header.len()]));
             }
-        }
-        Format::Markdown => {
-            println!(
-                "| model | images | heads (layers) | association ↑ | entanglement ↓ | label shared | mean VE top-{k} | mean VE all | heads per property |",
-                k = args.top_k
-            );
-            println!("|---|---|---|---|---|---|---|---|---|");
             for r in &rows {
                 let s = &r.scores;
-                println!(
-                    "| {} | {} | {} ({:?}) | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
-                    r.model,
-                    r.images,
-                    s.heads,
-                    r.layers,
-                    s.association,
-                    s.entanglement,
-                    s.shared_label,
-                    s.mean_ve_top_k,
-                    s.mean_ve_all,
-                    top(s)
-                );
+                let cells = [
+                    r.model.clone(),
+                    r.images.to_string(),
+                    format!("{} ({:?})", s.heads, r.layers),
+                    format!("{:.4}", s.association),
+                    format!("{:.4}", s.entanglement),
+                    format!("{:.4}", s.shared_label),
+                    format!("{:.4}", s.mean_ve_top_k),
+                    format!("{:.4}", s.mean_ve_all),
+                    top(s),
+                ];
+                println!("{}", line(&cells));
             }
         }
     }
