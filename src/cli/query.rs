@@ -35,9 +35,37 @@ pub struct Output {
     /// Write the figure (overlay or result grid) to this PNG file.
     #[arg(long, value_name = "FILE.png")]
     pub out: Option<PathBuf>,
-    /// Draw the figure in the terminal (kitty, iTerm2, or blocks).
+    /// Draw the figure in the terminal.
     #[arg(long)]
     pub show: bool,
+    /// How --show draws: auto (kitty, iTerm2 or sixel when the terminal says so, else blocks),
+    /// kitty, iterm, sixel or blocks.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub protocol: Protocol,
+}
+
+/// Inline image protocols of `--show`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Protocol {
+    /// Detect from the environment.
+    Auto,
+    /// The kitty graphics protocol.
+    Kitty,
+    /// iTerm2's inline images.
+    Iterm,
+    /// DEC sixel (xterm -ti vt340, foot, mlterm, WezTerm, …).
+    Sixel,
+    /// Unicode half blocks in 24-bit colour (works everywhere).
+    Blocks,
+}
+
+/// Whether the environment names a terminal that draws sixel.
+fn sixel_terminal() -> bool {
+    let term = std::env::var("TERM").unwrap_or_default();
+    term.contains("sixel")
+        || ["foot", "mlterm", "yaft-256color", "contour"]
+            .iter()
+            .any(|t| term.starts_with(t))
 }
 
 impl Source {
@@ -149,9 +177,22 @@ pub fn emit(fig: &RgbImage, out: &Output) -> Result<()> {
         }
     }
     if out.show {
+        let sixel =
+            out.protocol == Protocol::Sixel || (out.protocol == Protocol::Auto && sixel_terminal());
+        if sixel {
+            let rgba = image::DynamicImage::ImageRgb8(fig.clone()).into_rgba8();
+            let (w, h) = rgba.dimensions();
+            let s = icy_sixel::SixelImage::from_rgba(rgba.into_raw(), w as usize, h as usize)
+                .encode()
+                .map_err(|e| anyhow::anyhow!("encoding sixel: {e}"))?;
+            println!("{s}");
+            return Ok(());
+        }
         let conf = viuer::Config {
             absolute_offset: false,
             width: Some(64),
+            use_kitty: matches!(out.protocol, Protocol::Auto | Protocol::Kitty),
+            use_iterm: matches!(out.protocol, Protocol::Auto | Protocol::Iterm),
             ..Default::default()
         };
         viuer::print(&image::DynamicImage::ImageRgb8(fig.clone()), &conf)
