@@ -6,6 +6,7 @@ pub mod font;
 pub mod maps;
 pub mod neighbours;
 pub mod render;
+pub mod session;
 
 use crate::{Error, Result};
 

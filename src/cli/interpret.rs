@@ -2,14 +2,14 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
-use clipscope::device::{parse_device, parse_dtype};
+use clipscope::analysis::session::store_model;
+use clipscope::device::parse_device;
 use clipscope::interpret::texts::{embed_texts, nearest_tags};
 use clipscope::interpret::{Interpretation, Pool, Settings, interpret};
-use clipscope::model::{Clip, source};
 use clipscope::store::cache::{default_cache, resolve};
-use clipscope::store::{Store, model_key};
+use clipscope::store::Store;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Arguments of `clipscope interpret`.
@@ -71,42 +71,12 @@ fn bar(len: usize, msg: &str, hidden: bool) -> ProgressBar {
     b
 }
 
-/// Loads the model that built `store`, checking its weights are the store's.
-pub fn store_model(store: &Store, model: Option<&str>, device: &str) -> Result<Clip> {
-    let key = &store.manifest.key.model;
-    let spec = match (model, &key.revision) {
-        (Some(m), _) => m.to_string(),
-        (None, Some(rev)) => format!("{}@{rev}", key.id),
-        (None, None) => bail!(
-            "{} was built from the local model {:?}: pass it with --model DIR",
-            store.dir().display(),
-            key.id
-        ),
-    };
-    let files = source::resolve(&spec)?;
-    let (mk, _) = model_key(&spec, &files)?;
-    if mk.weights != key.weights {
-        bail!(
-            "{spec} is not the model this store was built with ({}): its weights differ",
-            key.id
-        );
-    }
-    let dtype = parse_dtype(&store.manifest.key.dtype).unwrap_or(candle_core::DType::F32);
-    let device = parse_device(device)?;
-    let dtype = if device.is_cpu() {
-        candle_core::DType::F32
-    } else {
-        dtype
-    };
-    Ok(Clip::load(&files, &device, dtype)?)
-}
-
 /// Runs `clipscope interpret`.
 pub fn run(args: InterpretArgs) -> Result<()> {
     let cache = args.cache.clone().unwrap_or_else(default_cache);
     let dir = resolve(args.store.as_deref(), &cache)?;
     let store = Store::open(&dir)?;
-    let clip = store_model(&store, args.model.as_deref(), &args.device)?;
+    let clip = store_model(&store, args.model.as_deref(), &parse_device(&args.device)?)?;
     let pool = match &args.pool {
         Some(p) => Pool::from_file(p)?,
         None => Pool::builtin(),

@@ -4,13 +4,14 @@
 use anyhow::{Result, bail};
 use clap::Args;
 use clipscope::analysis::HeadRef;
-use clipscope::analysis::neighbours::{mean_effect, nearest, stored_effect};
 use clipscope::analysis::render::grid;
+use clipscope::analysis::session::{QueryImage, Session};
 use clipscope::interpret::Interpretation;
 use clipscope::nn::{Hit, Metric};
 use clipscope::store::Store;
+use clipscope::store::cache::default_cache;
 
-use super::query::{Output, QueryImage, Source, embed, emit};
+use super::query::{Output, Source, emit};
 
 /// Arguments shared by the nearest-neighbour analyses.
 #[derive(Args, Clone)]
@@ -63,35 +64,17 @@ pub struct PropertyNnArgs {
     image: String,
 }
 
-/// The query image's effect vectors through `heads`: from the store when it is a store image,
-/// else from the model.
-fn image_effects(
-    a: &NnArgs,
-    store: &Store,
-    image: &str,
-    heads: &[HeadRef],
-) -> Result<(QueryImage, Vec<Vec<f32>>)> {
-    let q = QueryImage::resolve(image, Some(store))?;
-    if let Some(i) = q.index {
-        let e = heads
-            .iter()
-            .map(|&h| stored_effect(store, h, i))
-            .collect::<clipscope::Result<_>>()?;
-        return Ok((q, e));
-    }
-    let clip = a.source.model(Some(store))?;
-    let mut layers: Vec<usize> = heads.iter().map(|h| h.layer).collect();
-    layers.sort();
-    layers.dedup();
-    let (_, d) = q.decompose(&clip, &layers, false)?;
-    let e = heads
-        .iter()
-        .map(|h| -> Result<Vec<f32>> {
-            let li = layers.iter().position(|&l| l == h.layer).unwrap_or(0);
-            Ok(candle_core::IndexOp::i(&d.heads, (0, li, h.head))?.to_vec1::<f32>()?)
-        })
-        .collect::<Result<_>>()?;
-    Ok((q, e))
+/// The session over the store these arguments name.
+fn session(a: &NnArgs, what: &str) -> Result<Session> {
+    let Some(store) = a.source.store(true)? else {
+        bail!("{what} needs a store")
+    };
+    Ok(Session::new(
+        store,
+        a.source.model.clone(),
+        clipscope::device::parse_device(&a.source.device)?,
+        &a.source.cache.clone().unwrap_or_else(default_cache),
+    ))
 }
 
 fn report(
@@ -155,26 +138,17 @@ fn metric(a: &NnArgs) -> Metric {
 /// Runs `clipscope head-nn`.
 pub fn run_head(args: HeadNnArgs) -> Result<()> {
     let a = &args.nn;
-    let Some(store) = a.source.store(true)? else {
-        bail!("head-nn needs a store")
-    };
-    let (q, e) = image_effects(a, &store, &args.image, &[args.head])?;
-    let hits = nearest(
-        &store,
-        &[args.head],
-        &e[0],
-        a.k.unwrap_or(8),
-        metric(a),
-        q.index,
-    )?;
+    let s = session(a, "head-nn")?;
+    let q = QueryImage::resolve(&args.image, Some(&s.store))?;
+    let hits = s.head_nn(&q, args.head, a.k.unwrap_or(8), metric(a))?;
     let title = format!(
         "{} nearest to {} through {}",
         hits.len(),
-        q.path.file_name().unwrap_or_default().to_string_lossy(),
+        q.name(),
         args.head
     );
     report(
-        &store,
+        &s.store,
         a,
         &title,
         serde_json::json!({"query": q.path, "store_index": q.index, "head": args.head.to_string()}),
@@ -186,12 +160,8 @@ pub fn run_head(args: HeadNnArgs) -> Result<()> {
 /// Runs `clipscope text-nn`.
 pub fn run_text(args: TextNnArgs) -> Result<()> {
     let a = &args.nn;
-    let Some(store) = a.source.store(true)? else {
-        bail!("text-nn needs a store")
-    };
-    let clip = a.source.model(Some(&store))?;
-    let t = embed(&clip, std::slice::from_ref(&args.text), &a.source)?.remove(0);
-    let hits = nearest(&store, &[args.head], &t, a.k.unwrap_or(3), metric(a), None)?;
+    let s = session(a, "text-nn")?;
+    let hits = s.text_nn(&args.text, args.head, a.k.unwrap_or(3), metric(a))?;
     let title = format!(
         "{} nearest to \"{}\" through {}",
         hits.len(),
@@ -199,7 +169,7 @@ pub fn run_text(args: TextNnArgs) -> Result<()> {
         args.head
     );
     report(
-        &store,
+        &s.store,
         a,
         &title,
         serde_json::json!({"text": args.text, "head": args.head.to_string()}),
@@ -211,48 +181,16 @@ pub fn run_text(args: TextNnArgs) -> Result<()> {
 /// Runs `clipscope property-nn`.
 pub fn run_property(args: PropertyNnArgs) -> Result<()> {
     let a = &args.nn;
-    let Some(store) = a.source.store(true)? else {
-        bail!("property-nn needs a store")
-    };
-    let Some(interp) = Interpretation::load(store.dir())? else {
+    let s = session(a, "property-nn")?;
+    let Some(interp) = Interpretation::load(s.store.dir())? else {
         bail!(
             "{} is not interpreted: run `clipscope interpret` first",
-            store.dir().display()
+            s.store.dir().display()
         )
     };
-    let want = args.property.to_lowercase();
-    let heads: Vec<HeadRef> = interp
-        .heads
-        .iter()
-        .filter(|h| interp.label(h).is_some_and(|l| l.to_lowercase() == want))
-        .map(|h| HeadRef {
-            layer: h.layer,
-            head: h.head,
-        })
-        .collect();
-    if heads.is_empty() {
-        let mut labels: Vec<String> = interp
-            .heads
-            .iter()
-            .filter_map(|h| interp.label(h))
-            .collect();
-        labels.sort();
-        labels.dedup();
-        bail!(
-            "no head is labelled {:?}; labels here: {}",
-            args.property,
-            labels.join(", ")
-        );
-    }
-    let (q, e) = image_effects(a, &store, &args.image, &heads)?;
-    let hits = nearest(
-        &store,
-        &heads,
-        &mean_effect(&e)?,
-        a.k.unwrap_or(4),
-        metric(a),
-        q.index,
-    )?;
+    let heads = Session::property_heads(&interp, &args.property)?;
+    let q = QueryImage::resolve(&args.image, Some(&s.store))?;
+    let hits = s.property_nn(&q, &heads, a.k.unwrap_or(4), metric(a))?;
     let names: Vec<String> = heads.iter().map(ToString::to_string).collect();
     let title = format!(
         "{} nearest by {} ({})",
@@ -261,7 +199,7 @@ pub fn run_property(args: PropertyNnArgs) -> Result<()> {
         names.join(" ")
     );
     report(
-        &store,
+        &s.store,
         a,
         &title,
         serde_json::json!({"query": q.path, "store_index": q.index, "property": args.property, "heads": names}),

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use clipscope::model::{Clip, Decomposition};
+use clipscope::analysis::session::store_model;
+use clipscope::model::Clip;
 use clipscope::store::Store;
 use clipscope::store::cache::{default_cache, resolve};
 use image::RgbImage;
@@ -82,7 +83,11 @@ impl Source {
     /// The model: the store's (checked against its weights), else --model.
     pub fn model(&self, store: Option<&Store>) -> Result<Clip> {
         match store {
-            Some(s) => super::interpret::store_model(s, self.model.as_deref(), &self.device),
+            Some(s) => Ok(store_model(
+                s,
+                self.model.as_deref(),
+                &clipscope::device::parse_device(&self.device)?,
+            )?),
             None => {
                 let Some(m) = &self.model else {
                     bail!("name a model with --model (or a store with --store)")
@@ -93,70 +98,6 @@ impl Source {
                     .with_context(|| format!("loading {m}"))?)
             }
         }
-    }
-}
-
-/// A query image: a store image (`#INDEX` or its path in the store's table) or any file.
-pub struct QueryImage {
-    /// What the user typed, resolved to a path.
-    pub path: PathBuf,
-    /// Its index in the store, when it is a store image.
-    pub index: Option<usize>,
-}
-
-impl QueryImage {
-    /// Resolves `arg` against `store`.
-    pub fn resolve(arg: &str, store: Option<&Store>) -> Result<Self> {
-        if let Some(s) = store {
-            let index = match arg.strip_prefix('#') {
-                Some(n) => Some(
-                    n.parse::<usize>()
-                        .with_context(|| format!("{arg:?}: expected #INDEX"))?,
-                ),
-                None => s.find_image(arg),
-            };
-            if let Some(i) = index {
-                if i >= s.len() {
-                    bail!("#{i}: the store has {} images", s.len());
-                }
-                if s.valid()[i] != 1 {
-                    bail!(
-                        "#{i} ({}) could not be read when the store was built",
-                        s.image(i)?.path
-                    );
-                }
-                return Ok(Self {
-                    path: s.image_path(i)?,
-                    index: Some(i),
-                });
-            }
-        }
-        let path = PathBuf::from(arg);
-        if !path.is_file() {
-            bail!(
-                "{arg}: no such image file{}",
-                if store.is_some() {
-                    " or store image (#INDEX)"
-                } else {
-                    ""
-                }
-            );
-        }
-        Ok(Self { path, index: None })
-    }
-
-    /// Decodes the image and runs the decomposition of `layers` (with token effects if asked).
-    pub fn decompose(
-        &self,
-        clip: &Clip,
-        layers: &[usize],
-        tokens: bool,
-    ) -> Result<(RgbImage, Decomposition)> {
-        let img = clipscope::image::load_rgb(&self.path)?;
-        let pre = clip.preprocess();
-        let crop = pre.geometry(&img)?;
-        let px = clip.pixels(&[pre.apply(&img)?])?;
-        Ok((crop, clip.decompose(&px, layers, tokens)?))
     }
 }
 

@@ -43,7 +43,11 @@ pub fn run(args: SearchArgs) -> Result<()> {
         let dir = resolve(args.store.as_deref(), &cache)?;
         let store = Store::open(&dir)?;
         let (_, interp) = store_index(&dir)?;
-        let clip = super::interpret::store_model(&store, args.model.as_deref(), "cpu")?;
+        let clip = clipscope::analysis::session::store_model(
+            &store,
+            args.model.as_deref(),
+            &candle_core::Device::Cpu,
+        )?;
         let path = dir
             .join("interpret")
             .join(format!("texts-{}.f32", &interp.pool_sha256[..16]));

@@ -2,11 +2,11 @@
 
 use anyhow::{Result, bail};
 use clap::Args;
-use clipscope::analysis::maps::patch_map;
 use clipscope::analysis::render::{Scale, heatmap};
+use clipscope::analysis::session::{self, QueryImage};
 use clipscope::analysis::{HeadRef, Heads};
 
-use super::query::{Output, QueryImage, Source, embed, emit};
+use super::query::{Output, Source, embed, emit};
 
 /// Which heads a map sums over.
 #[derive(Args, Clone)]
@@ -70,32 +70,8 @@ fn maps(
     let store = source.store(false)?;
     let clip = source.model(store.as_ref())?;
     let q = QueryImage::resolve(image, store.as_ref())?;
-    let n = clip.config.vision.tower.layers;
-    if let Heads::Some(v) = heads
-        && let Some(bad) = v
-            .iter()
-            .find(|h| h.layer >= n || h.head >= clip.config.vision.tower.heads)
-    {
-        bail!(
-            "{bad} does not exist: the model has {n} layers of {} heads",
-            clip.config.vision.tower.heads
-        );
-    }
-    if let Heads::Layer(l) = heads
-        && *l >= n
-    {
-        bail!(
-            "layer {l} does not exist: the model has layers 0..{}",
-            n - 1
-        );
-    }
-    let (crop, d) = q.decompose(&clip, &heads.layers(n), true)?;
-    let g = clip.config.vision.grid();
-    let maps = embed(&clip, texts, source)?
-        .iter()
-        .map(|t| patch_map(&d, 0, heads, t))
-        .collect::<clipscope::Result<Vec<_>>>()?;
-    Ok((q, crop, g, maps))
+    let m = session::maps(&clip, &q, heads, &embed(&clip, texts, source)?)?;
+    Ok((q, m.crop, m.grid, m.maps))
 }
 
 /// Runs `clipscope segment`.
