@@ -13,5 +13,6 @@ pub mod model;
 pub mod nn;
 pub mod search;
 pub mod store;
+pub mod tui;
 
 pub use error::{Error, Result};

@@ -63,8 +63,8 @@ fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     Ok((i, n))
 }
 
-/// Runs `clipscope index`.
-pub fn run(args: IndexArgs) -> Result<()> {
+/// Runs `clipscope index`; returns the store directory.
+pub fn run(args: IndexArgs) -> Result<PathBuf> {
     let list = ImageList::from_source(&args.images)
         .with_context(|| format!("listing images of {}", args.images.display()))?;
     if list.entries.is_empty() {
@@ -124,7 +124,7 @@ pub fn run(args: IndexArgs) -> Result<()> {
             "finished": report.manifest.is_some(), "seconds": secs, "images_per_s": rate,
         });
         println!("{v}");
-        return Ok(());
+        return Ok(plan.dir);
     }
     match &report.manifest {
         Some(m) if report.processed == 0 => eprintln!(
@@ -153,5 +153,5 @@ pub fn run(args: IndexArgs) -> Result<()> {
             plan.dir.display()
         ),
     }
-    Ok(())
+    Ok(plan.dir)
 }

@@ -6,7 +6,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 use clipscope::analysis::session::store_model;
 use clipscope::device::parse_device;
-use clipscope::interpret::texts::{embed_texts, nearest_tags};
+use clipscope::interpret::texts::{
+    embed_texts, nearest_tags, pool_embeddings_file, read_f32, write_f32,
+};
 use clipscope::interpret::{Interpretation, Pool, Settings, interpret};
 use clipscope::store::cache::{default_cache, resolve};
 use clipscope::store::Store;
@@ -83,21 +85,14 @@ pub fn run(args: InterpretArgs) -> Result<()> {
     };
     let e = clip.config.embed_dim;
     let hidden = args.quiet || args.json;
-    let cached = dir
-        .join("interpret")
-        .join(format!("texts-{}.f32", &pool.sha256[..16]));
-    let text_emb: Vec<f32> = match std::fs::read(&cached) {
-        Ok(b) if b.len() == 4 * pool.texts.len() * e => b
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-        _ => {
+    let cached = pool_embeddings_file(&dir, &pool.sha256);
+    let text_emb: Vec<f32> = match read_f32(&cached, pool.texts.len() * e) {
+        Some(v) => v,
+        None => {
             let b = bar(pool.texts.len(), "embedding the pool", hidden);
             let emb = embed_texts(&clip, &pool.texts, &|n| b.inc(n as u64))?;
             b.finish_and_clear();
-            std::fs::create_dir_all(dir.join("interpret"))?;
-            let bytes: Vec<u8> = emb.iter().flat_map(|v| v.to_le_bytes()).collect();
-            clipscope::store::format::write_atomic(&cached, &bytes)?;
+            write_f32(&cached, &emb)?;
             emb
         }
     };

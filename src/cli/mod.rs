@@ -4,7 +4,9 @@ mod bench;
 mod bench_nn;
 mod bench_ops;
 mod decompose;
+mod doctor;
 mod embed;
+mod explore;
 mod index;
 mod interpret;
 mod json;
@@ -35,6 +37,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Explore a store's heads in the terminal: grid, search, analyses, images.
+    Explore(explore::ExploreArgs),
+    /// Show what clipscope detects: terminal, image protocol, tmux, GPU, cache, config.
+    Doctor(doctor::DoctorArgs),
     /// Decompose image embeddings into per-head, per-token and per-MLP direct effects.
     Decompose(decompose::DecomposeArgs),
     /// Embed texts and images into CLIP's joint space (unit vectors).
@@ -75,10 +81,12 @@ enum Command {
 pub fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Explore(a) => explore::run(a),
+        Command::Doctor(a) => doctor::run(a),
         Command::Decompose(a) => decompose::run(a),
         Command::Embed(a) => embed::run(a),
         Command::Models(a) => models::run(a),
-        Command::Index(a) => index::run(a),
+        Command::Index(a) => index::run(a).map(|_| ()),
         Command::Merge(a) => merge::run(a),
         Command::Store(a) => store::run(a),
         Command::Interpret(a) => interpret::run(a),

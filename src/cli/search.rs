@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use clipscope::interpret::texts::embed_texts;
+use clipscope::interpret::texts::{embed_texts, pool_embeddings_file, read_f32};
 use clipscope::search::{Hit, cache_index, docs_of, semantic, store_index};
 use clipscope::store::Store;
 use clipscope::store::cache::{default_cache, resolve};
@@ -48,15 +48,14 @@ pub fn run(args: SearchArgs) -> Result<()> {
             args.model.as_deref(),
             &candle_core::Device::Cpu,
         )?;
-        let path = dir
-            .join("interpret")
-            .join(format!("texts-{}.f32", &interp.pool_sha256[..16]));
-        let bytes = std::fs::read(&path)
-            .with_context(|| format!("reading the pool embeddings {}", path.display()))?;
-        let pool: Vec<f32> = bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let path = pool_embeddings_file(&dir, &interp.pool_sha256);
+        let len = std::fs::metadata(&path).map(|m| m.len() as usize / 4).unwrap_or(0);
+        let pool = read_f32(&path, len).with_context(|| {
+            format!(
+                "reading the pool embeddings {}: run `clipscope interpret` again",
+                path.display()
+            )
+        })?;
         let q = embed_texts(&clip, std::slice::from_ref(&query), &|_| {})?;
         let docs = docs_of(&interp);
         semantic(&q, &interp, &pool, args.limit)

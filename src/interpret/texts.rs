@@ -47,25 +47,19 @@ pub fn embed_texts_cached(
     let mut out = vec![0f32; texts.len() * e];
     let mut missing = vec![];
     for (i, t) in texts.iter().enumerate() {
-        match std::fs::read(path(t)) {
-            Ok(b) if b.len() == 4 * e => {
-                for (o, c) in out[i * e..(i + 1) * e].iter_mut().zip(b.chunks_exact(4)) {
-                    *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                }
-            }
-            _ => missing.push(i),
+        match read_f32(&path(t), e) {
+            Some(v) => out[i * e..(i + 1) * e].copy_from_slice(&v),
+            None => missing.push(i),
         }
     }
     if !missing.is_empty() {
         let new: Vec<String> = missing.iter().map(|&i| texts[i].clone()).collect();
         let emb = embed_texts(clip, &new, &|_| {})?;
-        let _ = std::fs::create_dir_all(&dir);
         for (k, &i) in missing.iter().enumerate() {
             let row = &emb[k * e..(k + 1) * e];
             out[i * e..(i + 1) * e].copy_from_slice(row);
-            let bytes: Vec<u8> = row.iter().flat_map(|v| v.to_le_bytes()).collect();
             // A cache that cannot be written is only slower next time.
-            let _ = crate::store::format::write_atomic(&path(&texts[i]), &bytes);
+            let _ = write_f32(&path(&texts[i]), row);
         }
     }
     Ok(out)
@@ -100,4 +94,32 @@ pub fn nearest_tags(
             })
         })
         .collect()
+}
+
+/// Where `interpret` keeps the embeddings of the pool with SHA-256 `pool_sha256` for a store.
+pub fn pool_embeddings_file(store_dir: &std::path::Path, pool_sha256: &str) -> std::path::PathBuf {
+    store_dir.join("interpret").join(format!(
+        "texts-{}.f32",
+        &pool_sha256[..16.min(pool_sha256.len())]
+    ))
+}
+
+/// Reads little-endian f32 values; `None` when the file is missing or not `len` values long.
+pub fn read_f32(path: &std::path::Path, len: usize) -> Option<Vec<f32>> {
+    let bytes = std::fs::read(path).ok()?;
+    (bytes.len() == 4 * len).then(|| {
+        bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    })
+}
+
+/// Writes f32 values little-endian, atomically.
+pub fn write_f32(path: &std::path::Path, values: &[f32]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| crate::Error::write(dir, e))?;
+    }
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    crate::store::format::write_atomic(path, &bytes)
 }

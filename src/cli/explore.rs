@@ -1,0 +1,112 @@
+//! `clipscope explore`: the TUI, on a store, or on a model and an image folder (indexed and
+//! interpreted first when needed, with progress).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser};
+use clipscope::analysis::session::Session;
+use clipscope::interpret::Interpretation;
+use clipscope::store::Store;
+use clipscope::store::cache::{default_cache, resolve};
+use clipscope::tui::config::ImageProtocol;
+
+use super::{index, interpret};
+
+/// Arguments of `clipscope explore`.
+#[derive(Args)]
+pub struct ExploreArgs {
+    /// The store (directory, slug or hash prefix; see `store ls`) [default: the only one].
+    #[arg(long, conflicts_with = "images")]
+    pub store: Option<String>,
+    /// The model: with --images, the one to index with; with a store of a local model, its directory.
+    #[arg(long, short, env = "CLIPSCOPE_MODEL")]
+    pub model: Option<String>,
+    /// An image folder: find its store for --model, or build and interpret it first.
+    #[arg(long, requires = "model")]
+    pub images: Option<PathBuf>,
+    /// Layers to index with --images (see `clipscope index --help`).
+    #[arg(long, default_value = "last:4")]
+    pub layers: String,
+    /// Cache directory [default: $CLIPSCOPE_CACHE, $XDG_CACHE_HOME/clipscope or ~/.cache/clipscope].
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    /// Where the model runs: cpu, cuda, cuda:N, metal [default: the config's, else cpu].
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Theme: dark, light, high-contrast or one of yours [default: the config's].
+    #[arg(long)]
+    pub theme: Option<String>,
+    /// How images are drawn [default: the config's, else auto].
+    #[arg(long, value_enum)]
+    pub image_protocol: Option<ImageProtocol>,
+    /// Leave the mouse to the terminal (selection, copy).
+    #[arg(long)]
+    pub no_mouse: bool,
+}
+
+#[derive(Parser)]
+struct Index {
+    #[command(flatten)]
+    a: index::IndexArgs,
+}
+
+#[derive(Parser)]
+struct Interpret {
+    #[command(flatten)]
+    a: interpret::InterpretArgs,
+}
+
+/// Builds (or finds) the store of `images` for `model` and interprets it when it is not yet.
+pub fn prepare(
+    model: &str,
+    images: &std::path::Path,
+    layers: &str,
+    device: &str,
+    cache: &std::path::Path,
+) -> Result<PathBuf> {
+    let images = images.to_string_lossy();
+    let cache = cache.to_string_lossy();
+    let mut common = vec!["--model", model, "--device", device, "--cache", &cache];
+    let mut argv = vec!["index", "--images", &images, "--layers", layers];
+    argv.append(&mut common.clone());
+    let dir = index::run(Index::try_parse_from(argv)?.a)?;
+    if Interpretation::load(&dir)?.is_none() {
+        let d = dir.to_string_lossy();
+        let mut argv = vec!["interpret", "--store", &d];
+        argv.append(&mut common);
+        interpret::run(Interpret::try_parse_from(argv)?.a)?;
+    }
+    Ok(dir)
+}
+
+/// Runs `clipscope explore`.
+pub fn run(a: ExploreArgs) -> Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        bail!("explore needs a terminal (stdin and stdout); for scripts use the other subcommands");
+    }
+    let opts = clipscope::tui::Options {
+        theme: a.theme.clone(),
+        image_protocol: a.image_protocol,
+        no_mouse: a.no_mouse,
+        config_dir: None,
+    };
+    // Settings first: a bad config file should fail before anything long runs.
+    let (config, ..) = clipscope::tui::settings(&opts)?;
+    let device = a.device.clone().unwrap_or(config.device);
+    let cache = a.cache.clone().unwrap_or_else(default_cache);
+    let dir = match (&a.images, &a.model) {
+        (Some(images), Some(model)) => prepare(model, images, &a.layers, &device, &cache)?,
+        _ => resolve(a.store.as_deref(), &cache)?,
+    };
+    let store = Store::open(&dir).with_context(|| format!("opening {}", dir.display()))?;
+    let session = Session::new(
+        store,
+        a.model.clone(),
+        clipscope::device::parse_device(&device)?,
+        &cache,
+    );
+    clipscope::tui::explore(session, &opts)?;
+    Ok(())
+}

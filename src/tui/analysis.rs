@@ -1,0 +1,269 @@
+//! The five analysis views: their inputs, and the work each runs off the UI thread.
+
+use std::sync::Arc;
+
+use image::RgbImage;
+
+use super::app::App;
+use super::data::Data;
+use crate::analysis::render::{Scale, heatmap};
+use crate::analysis::session::{QueryImage, Session};
+use crate::analysis::{HeadRef, Heads};
+use crate::nn::{Hit, Metric};
+
+/// An analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// 1: images nearest to an image by the heads of a property.
+    PropertyNn,
+    /// 2: where a head writes a text in an image.
+    Segment,
+    /// 3: where a head writes text A rather than text B.
+    Contrast,
+    /// 4: images nearest to an image through a head.
+    HeadNn,
+    /// 5: images nearest to a text through a head.
+    TextNn,
+}
+
+impl Kind {
+    /// In number-key order.
+    pub const ALL: [Kind; 5] = [
+        Self::PropertyNn,
+        Self::Segment,
+        Self::Contrast,
+        Self::HeadNn,
+        Self::TextNn,
+    ];
+
+    /// Its title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::PropertyNn => "property NN",
+            Self::Segment => "topic segmentation",
+            Self::Contrast => "contrastive segmentation",
+            Self::HeadNn => "head NN of an image",
+            Self::TextNn => "head NN of a text",
+        }
+    }
+
+    /// Its number key.
+    pub fn number(self) -> usize {
+        Self::ALL.iter().position(|&k| k == self).unwrap_or(0) + 1
+    }
+
+    /// Whether it takes a query image.
+    pub fn needs_image(self) -> bool {
+        self != Self::TextNn
+    }
+
+    /// How many texts it takes.
+    pub fn texts(self) -> usize {
+        match self {
+            Self::Segment | Self::TextNn => 1,
+            Self::Contrast => 2,
+            Self::PropertyNn | Self::HeadNn => 0,
+        }
+    }
+}
+
+/// One result row of a nearest-neighbour analysis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Store index.
+    pub index: usize,
+    /// Score.
+    pub score: f32,
+    /// Path in the store's table.
+    pub path: String,
+}
+
+/// What an analysis found.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Nearest store images.
+    Hits {
+        /// What was searched.
+        title: String,
+        /// Heads used.
+        heads: Vec<HeadRef>,
+        /// The results, best first.
+        rows: Vec<Row>,
+    },
+    /// A heat map over the query image.
+    Map {
+        /// What was mapped.
+        title: String,
+        /// Numbers: range, winning share.
+        summary: String,
+        /// The overlay figure.
+        figure: Arc<RgbImage>,
+    },
+}
+
+/// An analysis view's inputs and its last result.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// Which analysis.
+    pub kind: Kind,
+    /// The head.
+    pub head: HeadRef,
+    /// The property (analysis 1).
+    pub property: String,
+    /// The query image (analyses 1–4).
+    pub query: Option<QueryImage>,
+    /// Texts (analyses 2, 3, 5).
+    pub texts: [String; 2],
+    /// Neighbours to find.
+    pub k: usize,
+    /// The running job.
+    pub job: Option<u64>,
+    /// The last result.
+    pub outcome: Option<Result<Outcome, String>>,
+    /// Selected result row.
+    pub sel: usize,
+}
+
+impl Analysis {
+    /// Defaults for the app's selected head: its label, its first two texts, the first
+    /// readable store image.
+    pub fn new(kind: Kind, app: &App) -> Self {
+        let h = app.sel;
+        let texts: Vec<String> = app
+            .data
+            .head(h)
+            .map(|x| x.texts.iter().take(2).map(|t| t.text.clone()).collect())
+            .unwrap_or_default();
+        let text = |i: usize, or: &str| texts.get(i).cloned().unwrap_or_else(|| or.to_string());
+        let store = app.data.store();
+        let query = (0..store.len())
+            .find(|&i| store.valid()[i] == 1)
+            .and_then(|i| QueryImage::stored(store, i).ok());
+        Self {
+            kind,
+            head: h,
+            property: app.data.label(h).unwrap_or_default(),
+            query,
+            texts: [text(0, "a photo"), text(1, "a picture of a background")],
+            k: match kind {
+                Kind::HeadNn => 8,
+                Kind::TextNn => 3,
+                _ => 4,
+            },
+            job: None,
+            outcome: None,
+            sel: 0,
+        }
+    }
+
+    /// The rows of the last result, if it has any.
+    pub fn rows(&self) -> &[Row] {
+        match &self.outcome {
+            Some(Ok(Outcome::Hits { rows, .. })) => rows,
+            _ => &[],
+        }
+    }
+
+    /// The job computing this analysis with the current inputs.
+    pub fn work(&self, data: &Data) -> impl FnOnce() -> Result<Outcome, String> + Send + 'static {
+        let me = self.clone();
+        let session = data.session.clone();
+        let interp = data.interp.clone();
+        move || me.compute(&session, interp.as_ref()).map_err(|e| e.to_string())
+    }
+
+    fn compute(
+        &self,
+        s: &Session,
+        interp: Option<&crate::interpret::Interpretation>,
+    ) -> crate::Result<Outcome> {
+        let need_query = || {
+            self.query.clone().ok_or_else(|| {
+                crate::Error::Invalid("no query image: pick one with p".into())
+            })
+        };
+        let rows = |hits: Vec<Hit>| -> crate::Result<Vec<Row>> {
+            hits.into_iter()
+                .map(|h| {
+                    Ok(Row {
+                        index: h.index,
+                        score: h.score,
+                        path: s.store.image(h.index)?.path,
+                    })
+                })
+                .collect()
+        };
+        let h = self.head;
+        match self.kind {
+            Kind::PropertyNn => {
+                let q = need_query()?;
+                let interp = interp.ok_or_else(|| {
+                    crate::Error::Invalid("property NN needs an interpreted store".into())
+                })?;
+                let heads = Session::property_heads(interp, &self.property)?;
+                let hits = s.property_nn(&q, &heads, self.k, Metric::Dot)?;
+                Ok(Outcome::Hits {
+                    title: format!("nearest to {} by {}", q.name(), self.property),
+                    heads,
+                    rows: rows(hits)?,
+                })
+            }
+            Kind::HeadNn => {
+                let q = need_query()?;
+                let hits = s.head_nn(&q, h, self.k, Metric::Dot)?;
+                Ok(Outcome::Hits {
+                    title: format!("nearest to {} through {h}", q.name()),
+                    heads: vec![h],
+                    rows: rows(hits)?,
+                })
+            }
+            Kind::TextNn => {
+                let hits = s.text_nn(&self.texts[0], h, self.k, Metric::Dot)?;
+                Ok(Outcome::Hits {
+                    title: format!("nearest to {:?} through {h}", self.texts[0]),
+                    heads: vec![h],
+                    rows: rows(hits)?,
+                })
+            }
+            Kind::Segment | Kind::Contrast => self.map(s, need_query()?),
+        }
+    }
+
+    fn map(&self, s: &Session, q: QueryImage) -> crate::Result<Outcome> {
+        let h = self.head;
+        let n = self.kind.texts();
+        let m = s.maps(&q, &Heads::Some(vec![h]), &self.texts[..n])?;
+        let range = |v: &[f32]| {
+            v.iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, u), &x| (l.min(x), u.max(x)))
+        };
+        if self.kind == Kind::Segment {
+            let (lo, hi) = range(&m.maps[0]);
+            let title = vec![format!("\"{}\"", self.texts[0]), format!("{h} - {}", q.name())];
+            let fig = heatmap(&m.crop, &m.maps[0], m.grid, &title, Scale::Sequential, ("", "match"))?;
+            return Ok(Outcome::Map {
+                title: format!("{:?} in {} through {h}", self.texts[0], q.name()),
+                summary: format!("patch scores {lo:.4} .. {hi:.4} ({g}x{g})", g = m.grid),
+                figure: Arc::new(fig),
+            });
+        }
+        let diff: Vec<f32> = m.maps[0].iter().zip(&m.maps[1]).map(|(a, b)| a - b).collect();
+        let wins = diff.iter().filter(|&&v| v > 0.0).count();
+        let title = vec![
+            format!("red \"{}\"", self.texts[0]),
+            format!("blue \"{}\"", self.texts[1]),
+        ];
+        let legend = (self.texts[1].as_str(), self.texts[0].as_str());
+        let fig = heatmap(&m.crop, &diff, m.grid, &title, Scale::Diverging, legend)?;
+        Ok(Outcome::Map {
+            title: format!("{:?} vs {:?} in {} through {h}", self.texts[0], self.texts[1], q.name()),
+            summary: format!(
+                "{:?} wins {wins} of {} patches, {:?} the rest",
+                self.texts[0],
+                diff.len(),
+                self.texts[1]
+            ),
+            figure: Arc::new(fig),
+        })
+    }
+}

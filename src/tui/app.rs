@@ -1,0 +1,393 @@
+//! The explorer's state and what changes it: messages from jobs, the selection, notes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ratatui::layout::Rect;
+
+use super::analysis::{Analysis, Kind, Outcome};
+use super::config::Config;
+use super::data::{Data, Metric, head_norms};
+use super::images::Images;
+use super::jobs::Jobs;
+use super::keymap::{Context, Keymap};
+use super::notes::Notes;
+use super::overlay::Overlay;
+use super::theme::Theme;
+use crate::analysis::HeadRef;
+use crate::analysis::neighbours::nearest;
+use crate::interpret::texts::{pool_embeddings_file, read_f32};
+use crate::nn::Metric as NnMetric;
+
+/// A message from a job.
+pub enum Msg {
+    /// An analysis finished.
+    Analysis(Kind, Result<Outcome, String>),
+    /// A head's top images: (store index, score).
+    Top(HeadRef, Result<Vec<(usize, f32)>, String>),
+    /// RMS norms of every head.
+    Norms(Result<Vec<f32>, String>),
+    /// An encoded image.
+    Image(
+        (String, u16, u16),
+        Result<ratatui_image::protocol::Protocol, String>,
+    ),
+}
+
+/// Which screen is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Heads grid and head detail.
+    Main,
+    /// One of the five analyses.
+    Analysis(Kind),
+}
+
+/// Which pane of the main screen has the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    /// The heads grid.
+    Grid,
+    /// The head detail pane.
+    Detail,
+}
+
+/// Where things were drawn, for the mouse.
+#[derive(Debug, Clone, Default)]
+pub struct Geometry {
+    /// The grid's cells area, first visible head, cell width, first visible layer row.
+    pub grid: Rect,
+    /// First head column shown.
+    pub head0: usize,
+    /// Width of a cell.
+    pub cell: u16,
+    /// First layer row shown.
+    pub layer0: usize,
+    /// The detail pane.
+    pub detail: Rect,
+    /// The hit list of an analysis view.
+    pub hits: Rect,
+}
+
+/// Top images of a head.
+pub enum Top {
+    /// Being searched.
+    Pending,
+    /// Found: (store index, score).
+    Ready(Vec<(usize, f32)>),
+    /// Failed.
+    Failed(String),
+}
+
+/// The explorer.
+pub struct App {
+    /// The store and what was read from it.
+    pub data: Data,
+    /// Settings.
+    pub config: Config,
+    /// Key bindings.
+    pub keymap: Keymap,
+    /// Colours.
+    pub theme: Theme,
+    /// The config directory (themes, keymap).
+    pub config_dir: PathBuf,
+    /// The screen.
+    pub view: View,
+    /// The focused pane.
+    pub focus: Focus,
+    /// The selected head.
+    pub sel: HeadRef,
+    /// Grid colouring.
+    pub metric: Metric,
+    /// The open overlay.
+    pub overlay: Option<Overlay>,
+    /// Heads found by the last search, for n/N.
+    pub hits: Vec<HeadRef>,
+    /// The last status message, and whether it is an error.
+    pub message: Option<(String, bool)>,
+    /// Jobs off the UI thread.
+    pub jobs: Jobs<Msg>,
+    /// Inline images.
+    pub images: Images,
+    /// The analysis views.
+    pub analyses: HashMap<Kind, Analysis>,
+    /// Bookmarks and notes.
+    pub notes: Notes,
+    /// Keys of an unfinished sequence (`g` of `g g`).
+    pub pending: Vec<crossterm::event::KeyEvent>,
+    /// Set when the user quits.
+    pub quit: bool,
+    /// Text to copy to the clipboard (OSC 52), written by the terminal loop.
+    pub clipboard: Vec<String>,
+    /// Scroll of the detail pane.
+    pub detail_scroll: u16,
+    /// Top images per head.
+    pub top: HashMap<HeadRef, Top>,
+    /// Images are drawn once the selection has rested until then.
+    pub images_after: Instant,
+    /// Layout of the last frame.
+    pub geometry: Geometry,
+    /// Frames drawn (spinner).
+    pub frame: u64,
+    pool: Option<Arc<Vec<f32>>>,
+}
+
+impl App {
+    /// The explorer over `data`, jobs on threads or inline.
+    pub fn new(
+        data: Data,
+        config: Config,
+        keymap: Keymap,
+        theme: Theme,
+        config_dir: PathBuf,
+        images: Images,
+        jobs: Jobs<Msg>,
+    ) -> Self {
+        let metric = Metric::parse(&config.metric).unwrap_or(Metric::Label);
+        let sel = HeadRef {
+            layer: data.layers.last().copied().unwrap_or(0),
+            head: 0,
+        };
+        let notes = Notes::load(data.store().dir());
+        let mut me = Self {
+            data,
+            config,
+            keymap,
+            theme,
+            config_dir,
+            view: View::Main,
+            focus: Focus::Grid,
+            sel,
+            metric,
+            overlay: None,
+            hits: vec![],
+            message: None,
+            jobs,
+            images,
+            analyses: HashMap::new(),
+            notes,
+            pending: vec![],
+            quit: false,
+            clipboard: vec![],
+            detail_scroll: 0,
+            top: HashMap::new(),
+            images_after: Instant::now(),
+            geometry: Geometry::default(),
+            frame: 0,
+            pool: None,
+        };
+        if me.data.interp.is_none() {
+            me.error("this store is not interpreted: run `clipscope interpret` for labels and search");
+        }
+        let session = me.data.session.clone();
+        me.jobs.spawn("head norms", false, move |_| {
+            Msg::Norms(head_norms(&session.store).map_err(|e| e.to_string()))
+        });
+        me
+    }
+
+    /// The keymap context of what has the keys.
+    pub fn context(&self) -> Context {
+        match (self.view, self.focus) {
+            (View::Analysis(_), _) => Context::Analysis,
+            (View::Main, Focus::Grid) => Context::Grid,
+            (View::Main, Focus::Detail) => Context::Detail,
+        }
+    }
+
+    /// Shows an error in the status bar.
+    pub fn error(&mut self, e: impl std::fmt::Display) {
+        self.message = Some((e.to_string(), true));
+    }
+
+    /// Shows information in the status bar.
+    pub fn info(&mut self, s: impl Into<String>) {
+        self.message = Some((s.into(), false));
+    }
+
+    /// Selects head `h` (clamped to the store), and delays its images.
+    pub fn select(&mut self, h: HeadRef) {
+        let layers = &self.data.layers;
+        let layer = if layers.contains(&h.layer) {
+            h.layer
+        } else {
+            *layers
+                .iter()
+                .min_by_key(|l| l.abs_diff(h.layer))
+                .unwrap_or(&0)
+        };
+        self.sel = HeadRef {
+            layer,
+            head: h.head.min(self.data.heads.saturating_sub(1)),
+        };
+        self.detail_scroll = 0;
+        self.images_after = Instant::now() + Duration::from_millis(self.config.image_delay_ms);
+    }
+
+    /// Applies finished jobs' messages; returns whether anything changed.
+    pub fn drain(&mut self) -> bool {
+        let done = self.jobs.finished();
+        let changed = !done.is_empty();
+        for (id, msg) in done {
+            match msg {
+                Msg::Analysis(kind, r) => {
+                    if let Some(a) = self.analyses.get_mut(&kind)
+                        && a.job == Some(id)
+                    {
+                        a.job = None;
+                        a.sel = 0;
+                        a.outcome = Some(r);
+                    }
+                }
+                Msg::Top(h, r) => {
+                    let t = match r {
+                        Ok(v) => Top::Ready(v),
+                        Err(e) => Top::Failed(e),
+                    };
+                    self.top.insert(h, t);
+                }
+                Msg::Norms(Ok(v)) => self.data.norms = Some(v),
+                Msg::Norms(Err(e)) => self.error(format!("head norms: {e}")),
+                Msg::Image(key, r) => self.images.put(key, r),
+            }
+        }
+        changed
+    }
+
+    /// Starts the jobs the last frame asked for: images (once the selection has rested) and the
+    /// selected head's top images.
+    pub fn request(&mut self, now: Instant) {
+        if now < self.images_after {
+            return;
+        }
+        if let Some(picker) = self.images.picker.clone() {
+            for w in self.images.take_wanted() {
+                let picker = picker.clone();
+                self.jobs.spawn("image", false, move |_| {
+                    let size = ratatui::layout::Size::new(w.key.1, w.key.2);
+                    Msg::Image(w.key.clone(), super::images::encode(&picker, &w.src, size))
+                });
+            }
+        }
+        if self.view == View::Main && !self.top.contains_key(&self.sel) {
+            self.top_images(self.sel);
+        }
+    }
+
+    /// Searches head `h`'s top images: the store images whose effect through `h` lies furthest
+    /// along its first TEXTSPAN text.
+    fn top_images(&mut self, h: HeadRef) {
+        let Some(first) = self.data.head(h).and_then(|x| x.texts.first()).cloned() else {
+            return;
+        };
+        if self.pool.is_none()
+            && let Some(interp) = &self.data.interp
+        {
+            let path = pool_embeddings_file(self.data.store().dir(), &interp.pool_sha256);
+            let len = std::fs::metadata(&path).map(|m| m.len() as usize / 4).unwrap_or(0);
+            self.pool = read_f32(&path, len).map(Arc::new);
+        }
+        self.top.insert(h, Top::Pending);
+        let (session, pool, k) = (
+            self.data.session.clone(),
+            self.pool.clone(),
+            self.config.top_images,
+        );
+        let e = self.data.store().manifest.dim;
+        self.jobs.spawn(format!("top images of {h}"), false, move |_| {
+            let dir = match pool.as_deref().and_then(|p| p.get(first.index * e..(first.index + 1) * e)) {
+                Some(v) => Ok(v.to_vec()),
+                None => session
+                    .embed(std::slice::from_ref(&first.text))
+                    .map(|mut v| v.remove(0)),
+            };
+            let r = dir
+                .and_then(|d| nearest(&session.store, &[h], &d, k, NnMetric::Dot, None))
+                .map(|hits| hits.iter().map(|x| (x.index, x.score)).collect())
+                .map_err(|e| e.to_string());
+            Msg::Top(h, r)
+        });
+    }
+
+    /// Opens analysis view `kind` for the selected head, running it when its inputs changed.
+    pub fn open(&mut self, kind: Kind) {
+        self.view = View::Analysis(kind);
+        self.overlay = None;
+        let fresh = Analysis::new(kind, self);
+        let a = self.analyses.entry(kind).or_insert_with(|| fresh.clone());
+        let stale = a.head != fresh.head || a.outcome.is_none();
+        if a.head != fresh.head {
+            a.head = fresh.head;
+            a.property = fresh.property;
+            a.texts = fresh.texts;
+        }
+        if stale && a.job.is_none() {
+            self.run(kind);
+        }
+    }
+
+    /// Runs (again) analysis `kind`, cancelling its running job.
+    pub fn run(&mut self, kind: Kind) {
+        let Some(a) = self.analyses.get_mut(&kind) else {
+            return;
+        };
+        if let Some(id) = a.job.take() {
+            self.jobs.cancel(id);
+        }
+        let work = a.work(&self.data);
+        let what = format!("{} {}", kind.title(), a.head);
+        let id = self.jobs.spawn(what, true, move |_| Msg::Analysis(kind, work()));
+        if let Some(a) = self.analyses.get_mut(&kind) {
+            a.job = Some(id);
+        }
+    }
+
+    /// Toggles the bookmark of the selected head.
+    pub fn bookmark(&mut self) {
+        let id = self.data.id(self.sel);
+        let on = self.notes.toggle_bookmark(&id);
+        match self.notes.save(self.data.store().dir()) {
+            Ok(()) => self.info(if on {
+                format!("bookmarked {id}")
+            } else {
+                format!("removed the bookmark of {id}")
+            }),
+            Err(e) => self.error(e),
+        }
+    }
+
+    /// Sets the selected head's note (empty removes it).
+    pub fn set_note(&mut self, text: &str) {
+        let id = self.data.id(self.sel);
+        self.notes.set_note(&id, text);
+        match self.notes.save(self.data.store().dir()) {
+            Ok(()) => self.info(format!("note saved on {id}")),
+            Err(e) => self.error(e),
+        }
+    }
+
+    /// Sets the selected head's label (`-` or empty restores the computed one) and re-indexes.
+    pub fn set_label(&mut self, label: &str) {
+        let id = self.sel.to_string();
+        let label = label.trim();
+        let value = (!label.is_empty() && label != "-").then_some(label);
+        let r = crate::interpret::interpretation::set_override(self.data.store().dir(), &id, value)
+            .and_then(|()| self.data.reload_labels());
+        match r {
+            Ok(()) => self.info(match value {
+                Some(l) => format!("{id} is now labelled {l:?}"),
+                None => format!("{id} has its computed label again"),
+            }),
+            Err(e) => self.error(e),
+        }
+    }
+
+    /// Queues the selected head's id for the clipboard.
+    pub fn yank(&mut self) {
+        let id = self.data.id(self.sel);
+        self.info(format!("copied {id}"));
+        self.clipboard.push(id);
+    }
+}

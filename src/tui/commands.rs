@@ -1,0 +1,169 @@
+//! The command palette: `:goto L10H3`, `:theme light`, `:export FILE`, `:label color`, …
+
+use std::path::PathBuf;
+
+use super::analysis::Outcome;
+use super::app::{App, View};
+use super::data::Metric;
+use super::theme::Theme;
+use crate::analysis::HeadRef;
+use crate::analysis::render::{grid, save_png};
+
+/// Commands: (name, argument, description).
+pub const COMMANDS: &[(&str, &str, &str)] = &[
+    ("goto", "L10H3", "select a head"),
+    ("label", "TEXT|-", "set the head's label (- restores the computed one)"),
+    ("note", "TEXT", "write a note on the head (empty removes it)"),
+    ("bookmark", "", "bookmark the head, or remove its bookmark"),
+    ("bookmarks", "", "list the bookmarked heads"),
+    ("theme", "NAME", "switch theme (dark, light, high-contrast, or your own)"),
+    ("metric", "NAME", "colour the grid by label, variance, norm or association"),
+    ("export", "[FILE]", "write the view: the head as JSON, an analysis as PNG"),
+    ("mouse", "on|off", "turn the mouse on or off"),
+    ("images", "on|off", "draw images, or scores and ranks only"),
+    ("help", "", "show the keys"),
+    ("quit", "", "quit clipscope"),
+];
+
+/// Whether command `name` needs an argument.
+pub fn takes_argument(name: &str) -> bool {
+    COMMANDS
+        .iter()
+        .any(|(n, a, _)| *n == name && !a.is_empty() && !a.starts_with('['))
+}
+
+/// Commands whose name starts with the first word of `input`.
+pub fn suggestions(input: &str) -> Vec<(&'static str, &'static str, &'static str)> {
+    let word = input.split_whitespace().next().unwrap_or("");
+    COMMANDS
+        .iter()
+        .copied()
+        .filter(|(n, _, _)| n.starts_with(word))
+        .collect()
+}
+
+/// Runs a command line.
+pub fn run(app: &mut App, line: &str) {
+    let line = line.trim();
+    let (name, arg) = line.split_once(' ').unwrap_or((line, ""));
+    let arg = arg.trim();
+    let matches: Vec<_> = COMMANDS.iter().filter(|c| c.0.starts_with(name)).collect();
+    let cmd = match matches.as_slice() {
+        _ if name.is_empty() => return,
+        [one] => one.0,
+        many if many.iter().any(|c| c.0 == name) => name,
+        [] => return app.error(format!(":{name}: no such command (`:` lists them)")),
+        many => {
+            let names: Vec<_> = many.iter().map(|c| c.0).collect();
+            return app.error(format!(":{name} is ambiguous: {}", names.join(", ")));
+        }
+    };
+    match cmd {
+        "goto" => match arg.parse::<HeadRef>() {
+            Ok(h) if app.data.layers.contains(&h.layer) && h.head < app.data.heads => {
+                app.select(h);
+                app.view = View::Main;
+                app.info(app.data.id(h));
+            }
+            Ok(h) => app.error(format!(
+                "{h} is not in this store: layers {:?}, heads 0..{}",
+                app.data.layers,
+                app.data.heads.saturating_sub(1)
+            )),
+            Err(e) => app.error(e),
+        },
+        "label" => app.set_label(arg),
+        "note" => app.set_note(arg),
+        "bookmark" => app.bookmark(),
+        "bookmarks" => {
+            let list: Vec<_> = app.notes.bookmarks.iter().cloned().collect();
+            app.info(if list.is_empty() {
+                "no bookmarks yet (b bookmarks the head)".to_string()
+            } else {
+                list.join("  ")
+            });
+        }
+        "theme" => match Theme::load(arg, &app.config_dir) {
+            Ok(t) if !app.theme.mono => {
+                app.theme = t;
+                app.info(format!("theme {arg}"));
+            }
+            Ok(_) => app.error("NO_COLOR is set: colours stay off"),
+            Err(e) => app.error(e),
+        },
+        "metric" => match Metric::parse(arg) {
+            Ok(m) => app.metric = m,
+            Err(e) => app.error(e),
+        },
+        "export" => export(app, arg),
+        "mouse" | "images" => match arg {
+            "on" | "off" => {
+                let on = arg == "on";
+                if cmd == "mouse" {
+                    app.config.mouse = on;
+                } else if !on {
+                    app.images.picker = None;
+                    app.images.clear();
+                } else if app.images.picker.is_none() {
+                    app.images.picker = Some(ratatui_image::picker::Picker::halfblocks());
+                }
+                app.info(format!("{cmd} {arg}"));
+            }
+            _ => app.error(format!(":{cmd} on|off")),
+        },
+        "help" => app.act(super::keymap::Action::Help),
+        "quit" => app.quit = true,
+        _ => {}
+    }
+}
+
+/// `:export`: the head as JSON in the main view, the analysis figure as PNG in a view.
+fn export(app: &mut App, arg: &str) {
+    let r = match app.view {
+        View::Main => {
+            let h = app.sel;
+            let path = PathBuf::from(if arg.is_empty() {
+                format!("clipscope-{h}.json")
+            } else {
+                arg.to_string()
+            });
+            let head = app.data.head(h);
+            let json = serde_json::json!({
+                "id": app.data.id(h),
+                "label": app.data.label(h),
+                "texts": head.map(|x| &x.texts),
+                "note": app.notes.notes.get(&app.data.id(h)),
+            });
+            std::fs::write(&path, format!("{json:#}\n"))
+                .map(|()| path)
+                .map_err(|e| crate::Error::write(PathBuf::from(arg), e))
+        }
+        View::Analysis(kind) => {
+            let path = PathBuf::from(if arg.is_empty() {
+                format!("clipscope-{}.png", kind.title().replace(' ', "-"))
+            } else {
+                arg.to_string()
+            });
+            let a = app.analyses.get(&kind);
+            let fig = match a.and_then(|a| a.outcome.as_ref()) {
+                Some(Ok(Outcome::Map { figure, .. })) => Ok((**figure).clone()),
+                Some(Ok(Outcome::Hits { title, rows, .. })) => {
+                    let store = app.data.store();
+                    rows.iter()
+                        .map(|r| {
+                            let img = crate::image::load_rgb(&store.image_path(r.index)?)?;
+                            Ok((img, vec![format!("{:.4}", r.score), r.path.clone()]))
+                        })
+                        .collect::<crate::Result<Vec<_>>>()
+                        .map(|items| grid(title, &items, 5))
+                }
+                _ => Err(crate::Error::Invalid("nothing to export yet".into())),
+            };
+            fig.and_then(|f| save_png(&f, &path)).map(|()| path)
+        }
+    };
+    match r {
+        Ok(p) => app.info(format!("wrote {}", p.display())),
+        Err(e) => app.error(e),
+    }
+}

@@ -1,0 +1,119 @@
+//! `config.toml`: a partial override of the shipped settings, in clipscope's config directory.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::{Error, Result};
+
+/// How images are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageProtocol {
+    /// Ask the terminal (kitty, sixel, iTerm2), else half blocks.
+    Auto,
+    /// The kitty graphics protocol.
+    Kitty,
+    /// DEC sixel.
+    Sixel,
+    /// iTerm2 inline images.
+    Iterm2,
+    /// Unicode half blocks in 24-bit colour (works everywhere).
+    Halfblocks,
+    /// No images: scores and ranks only.
+    None,
+}
+
+impl ImageProtocol {
+    /// Its name as the config and `--image-protocol` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Kitty => "kitty",
+            Self::Sixel => "sixel",
+            Self::Iterm2 => "iterm2",
+            Self::Halfblocks => "halfblocks",
+            Self::None => "none",
+        }
+    }
+}
+
+/// The settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Theme name: a file `themes/<name>.toml` of the config directory or a shipped theme.
+    pub theme: String,
+    /// Mouse: click selects, wheel scrolls.
+    pub mouse: bool,
+    /// Image protocol.
+    pub image_protocol: ImageProtocol,
+    /// Milliseconds the selection must rest before its images are drawn.
+    pub image_delay_ms: u64,
+    /// Grid metric at start: label, variance, norm or association.
+    pub metric: String,
+    /// Top images shown in the head pane.
+    pub top_images: usize,
+    /// Where the model runs for analyses of new images: cpu, cuda, cuda:N, metal.
+    pub device: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            theme: "dark".into(),
+            mouse: true,
+            image_protocol: ImageProtocol::Auto,
+            image_delay_ms: 30,
+            metric: "label".into(),
+            top_images: 6,
+            device: "cpu".into(),
+        }
+    }
+}
+
+/// clipscope's config directory: `$CLIPSCOPE_CONFIG_HOME`, else `$XDG_CONFIG_HOME/clipscope`,
+/// else `~/.config/clipscope` (on every system).
+pub fn config_dir() -> PathBuf {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(d) = env("CLIPSCOPE_CONFIG_HOME") {
+        return d;
+    }
+    if let Some(d) = env("XDG_CONFIG_HOME") {
+        return d.join("clipscope");
+    }
+    env("HOME")
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".config/clipscope")
+}
+
+impl Config {
+    /// The shipped settings overridden by `path`, when it exists.
+    pub fn load(path: &Path) -> Result<Self> {
+        match std::fs::read_to_string(path) {
+            Ok(t) => toml::from_str(&t).map_err(|e| Error::config(path, e.message().to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_overrides_and_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.toml");
+        assert_eq!(Config::load(&p).unwrap(), Config::default());
+        std::fs::write(&p, "theme = \"light\"\nimage_protocol = \"halfblocks\"\n").unwrap();
+        let c = Config::load(&p).unwrap();
+        assert_eq!(c.theme, "light");
+        assert_eq!(c.image_protocol, ImageProtocol::Halfblocks);
+        assert!(c.mouse);
+        std::fs::write(&p, "colour = 3\n").unwrap();
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(e.contains("config.toml") && e.contains("colour"), "{e}");
+    }
+}

@@ -1,0 +1,183 @@
+//! What the explorer shows: a store, its interpretation and search index, per-head metrics.
+
+use std::sync::Arc;
+
+use crate::analysis::HeadRef;
+use crate::analysis::session::Session;
+use crate::interpret::{HeadInterp, Interpretation};
+use crate::search::{SearchIndex, store_index};
+use crate::store::Store;
+use crate::{Error, Result};
+
+/// How grid cells are coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// The head's property label.
+    Label,
+    /// Variance explained by its top texts.
+    Variance,
+    /// RMS norm of its direct effects over the images.
+    Norm,
+    /// How strongly its top texts agree with its label.
+    Association,
+}
+
+impl Metric {
+    /// All metrics in cycling order.
+    pub const ALL: [Metric; 4] = [Self::Label, Self::Variance, Self::Norm, Self::Association];
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Label => "label",
+            Self::Variance => "variance",
+            Self::Norm => "norm",
+            Self::Association => "association",
+        }
+    }
+
+    /// The metric named `s`.
+    pub fn parse(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "no metric {s:?}: label, variance, norm or association"
+                ))
+            })
+    }
+}
+
+/// The store and everything read from it at start.
+pub struct Data {
+    /// The store and its model.
+    pub session: Arc<Session>,
+    /// Its interpretation, when it has one.
+    pub interp: Option<Interpretation>,
+    /// Its search index, when interpreted.
+    pub index: Option<SearchIndex>,
+    /// Stored layers.
+    pub layers: Vec<usize>,
+    /// Heads per layer.
+    pub heads: usize,
+    /// Bytes of the store's data files.
+    pub bytes: u64,
+    /// Where the model runs.
+    pub device: String,
+    /// Whether the model has random weights (the demo's tiny model).
+    pub random_weights: bool,
+    /// Head RMS norms, once computed (layer-major over `layers`).
+    pub norms: Option<Vec<f32>>,
+}
+
+impl Data {
+    /// Reads the interpretation and opens (or builds) the search index of `session`'s store.
+    pub fn new(session: Session, device: &str) -> Result<Self> {
+        let dir = session.store.dir().to_path_buf();
+        let (index, interp) = match Interpretation::load(&dir)? {
+            Some(_) => {
+                let (i, s) = store_index(&dir)?;
+                (Some(i), Some(s))
+            }
+            None => (None, None),
+        };
+        let m = &session.store.manifest;
+        let random_weights = m.key.model.id.contains("random");
+        Ok(Self {
+            layers: session.store.layers().to_vec(),
+            heads: m.heads,
+            bytes: m.files.values().map(|f| f.bytes).sum(),
+            device: device.to_string(),
+            random_weights,
+            interp,
+            index,
+            norms: None,
+            session: Arc::new(session),
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.session.store
+    }
+
+    /// The interpretation of `h`.
+    pub fn head(&self, h: HeadRef) -> Option<&HeadInterp> {
+        self.interp
+            .as_ref()?
+            .heads
+            .iter()
+            .find(|x| x.layer == h.layer && x.head == h.head)
+    }
+
+    /// The effective label of `h`.
+    pub fn label(&self, h: HeadRef) -> Option<String> {
+        self.interp.as_ref()?.label(self.head(h)?)
+    }
+
+    /// Stable id: `<slug>/L10H3`.
+    pub fn id(&self, h: HeadRef) -> String {
+        format!("{}/{h}", self.store().manifest.slug)
+    }
+
+    /// The metric value of `h` in [0, 1] (or a raw norm), when known.
+    pub fn value(&self, h: HeadRef, m: Metric) -> Option<f32> {
+        let hi = || self.head(h);
+        match m {
+            Metric::Label => None,
+            Metric::Variance => {
+                let k = self.interp.as_ref()?.settings.top_k.max(1);
+                let texts = &hi()?.texts;
+                let t = texts.get(k.min(texts.len()).checked_sub(1)?)?;
+                Some(t.variance_explained as f32)
+            }
+            Metric::Association => Some(hi()?.label.as_ref()?.confidence as f32),
+            Metric::Norm => {
+                let li = self.layers.iter().position(|&l| l == h.layer)?;
+                let norms = self.norms.as_ref()?;
+                let max = norms.iter().cloned().fold(f32::MIN, f32::max).max(1e-12);
+                Some(norms.get(li * self.heads + h.head)? / max)
+            }
+        }
+    }
+
+    /// Re-reads label overrides and rebuilds the search index (after a label edit).
+    pub fn reload_labels(&mut self) -> Result<()> {
+        let (i, s) = store_index(self.store().dir())?;
+        self.index = Some(i);
+        self.interp = Some(s);
+        Ok(())
+    }
+}
+
+/// RMS norm of every stored head's effects over up to 4,096 valid images (a job at start).
+pub fn head_norms(store: &Store) -> Result<Vec<f32>> {
+    let n = store.len();
+    let step = n.div_ceil(4096).max(1);
+    let valid = store.valid();
+    let mut out = vec![];
+    for &l in store.layers() {
+        for h in 0..store.manifest.heads {
+            let block = store.head(l, h)?;
+            let (mut sum, mut count) = (0f64, 0usize);
+            for i in (0..n).step_by(step) {
+                if valid.get(i) != Some(&1) {
+                    continue;
+                }
+                sum += block
+                    .row(i)?
+                    .iter()
+                    .map(|v| (v.to_f64()).powi(2))
+                    .sum::<f64>();
+                count += 1;
+            }
+            out.push(if count == 0 {
+                0.0
+            } else {
+                (sum / count as f64).sqrt() as f32
+            });
+        }
+    }
+    Ok(out)
+}

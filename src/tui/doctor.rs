@@ -1,0 +1,138 @@
+//! `clipscope doctor`: what the terminal, tmux, GPU, cache and config look like from here.
+
+use std::io::IsTerminal;
+
+use serde::Serialize;
+
+use super::config::{Config, ImageProtocol, config_dir};
+use super::images::protocol_name;
+use super::term::{in_tmux, picker};
+
+/// What was detected.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// `TERM`, `TERM_PROGRAM`, `LC_TERMINAL`, `COLORTERM`.
+    pub env: Vec<(String, String)>,
+    /// Whether stdin and stdout are terminals.
+    pub tty: bool,
+    /// Terminal size in cells.
+    pub cells: Option<(u16, u16)>,
+    /// Image protocol that would be used.
+    pub protocol: String,
+    /// Cell size in pixels.
+    pub cell_pixels: Option<(u16, u16)>,
+    /// What the terminal answered to the capability queries.
+    pub capabilities: Vec<String>,
+    /// Inside tmux, and its pane's `allow-passthrough`.
+    pub tmux: Option<String>,
+    /// Whether `NO_COLOR` is set.
+    pub no_color: bool,
+    /// GPUs this build can use.
+    pub gpu: String,
+    /// The store cache.
+    pub cache: String,
+    /// Config files and whether they exist.
+    pub config: Vec<(String, bool)>,
+    /// Problems found.
+    pub problems: Vec<String>,
+}
+
+/// Looks around. Asks the terminal about images only when stdin and stdout are terminals.
+pub fn detect() -> Report {
+    let mut problems = vec![];
+    let env = ["TERM", "TERM_PROGRAM", "LC_TERMINAL", "COLORTERM", "SSH_CONNECTION"]
+        .iter()
+        .map(|k| (k.to_string(), std::env::var(k).unwrap_or_default()))
+        .collect();
+    let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let dir = config_dir();
+    let config = Config::load(&dir.join("config.toml")).unwrap_or_else(|e| {
+        problems.push(e.to_string());
+        Config::default()
+    });
+    let choice = if tty { config.image_protocol } else { ImageProtocol::Halfblocks };
+    let (protocol, cell_pixels, capabilities) = match picker(choice) {
+        Ok(p) => {
+            let name = protocol_name(p.as_ref()).to_string();
+            let fs = p.as_ref().map(|p| (p.font_size().width, p.font_size().height));
+            let caps = p
+                .as_ref()
+                .map(|p| p.capabilities().iter().map(|c| format!("{c:?}")).collect())
+                .unwrap_or_default();
+            (name, fs, caps)
+        }
+        Err(e) => {
+            problems.push(e.to_string());
+            ("halfblocks".into(), None, vec![])
+        }
+    };
+    super::term::restore_tmux_only();
+    let tmux = in_tmux().then(|| {
+        std::process::Command::new("tmux")
+            .args(["show", "-pv", "allow-passthrough"])
+            .output()
+            .map(|o| format!("allow-passthrough={}", String::from_utf8_lossy(&o.stdout).trim()))
+            .unwrap_or_else(|_| "tmux not callable".into())
+    });
+    let gpu = if cfg!(feature = "cuda") {
+        match candle_core::Device::new_cuda(0) {
+            Ok(_) => "cuda:0 available".to_string(),
+            Err(e) => format!("built with cuda, but no GPU: {e}"),
+        }
+    } else if cfg!(feature = "metal") {
+        "built with metal".to_string()
+    } else {
+        "CPU build (rebuild with --features cuda for NVIDIA GPUs)".to_string()
+    };
+    let files = ["config.toml", "keymap.toml", "themes"];
+    Report {
+        env,
+        tty,
+        cells: crossterm::terminal::size().ok(),
+        protocol,
+        cell_pixels,
+        capabilities,
+        tmux,
+        no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        gpu,
+        cache: crate::store::cache::default_cache().display().to_string(),
+        config: files
+            .iter()
+            .map(|f| {
+                let p = dir.join(f);
+                (p.display().to_string(), p.exists())
+            })
+            .collect(),
+        problems,
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (k, v) in &self.env {
+            writeln!(f, "{k:<16} {}", if v.is_empty() { "(unset)" } else { v })?;
+        }
+        writeln!(f, "{:<16} {}", "tty", self.tty)?;
+        if let Some((w, h)) = self.cells {
+            writeln!(f, "{:<16} {w}x{h} cells", "size")?;
+        }
+        writeln!(f, "{:<16} {}", "image protocol", self.protocol)?;
+        if let Some((w, h)) = self.cell_pixels {
+            writeln!(f, "{:<16} {w}x{h} px", "cell")?;
+        }
+        if !self.capabilities.is_empty() {
+            writeln!(f, "{:<16} {}", "capabilities", self.capabilities.join(", "))?;
+        }
+        writeln!(f, "{:<16} {}", "tmux", self.tmux.as_deref().unwrap_or("no"))?;
+        writeln!(f, "{:<16} {}", "NO_COLOR", self.no_color)?;
+        writeln!(f, "{:<16} {}", "gpu", self.gpu)?;
+        writeln!(f, "{:<16} {}", "cache", self.cache)?;
+        for (p, exists) in &self.config {
+            writeln!(f, "{:<16} {p}{}", "config", if *exists { "" } else { " (absent: defaults)" })?;
+        }
+        for p in &self.problems {
+            writeln!(f, "{:<16} {p}", "problem")?;
+        }
+        Ok(())
+    }
+}

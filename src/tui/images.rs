@@ -1,0 +1,146 @@
+//! Inline images: encoded off the UI thread into the terminal's protocol at the cell size of
+//! their area, cached per (image, size), and drawn by ratatui-image so ratatui never draws over
+//! them.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use image::{DynamicImage, RgbImage};
+use ratatui::Frame;
+use ratatui::layout::{Rect, Size};
+use ratatui::widgets::Paragraph;
+use ratatui_image::picker::{Picker, ProtocolType};
+use ratatui_image::protocol::Protocol;
+use ratatui_image::{FilterType, Image, Resize};
+
+/// Where an image comes from.
+#[derive(Clone)]
+pub enum Src {
+    /// A file.
+    Path(PathBuf),
+    /// A figure made in memory.
+    Rgb(Arc<RgbImage>),
+}
+
+/// A cached image.
+pub enum Slot {
+    /// Being encoded.
+    Pending,
+    /// Ready to draw.
+    Ready(Protocol),
+    /// Could not be read or encoded.
+    Failed(String),
+}
+
+/// A request for an image the last frame wanted but did not have.
+pub struct Want {
+    /// Cache key (image id and cell size).
+    pub key: (String, u16, u16),
+    /// The image.
+    pub src: Src,
+}
+
+/// The image cache of the app.
+pub struct Images {
+    /// The protocol picker; `None` when images are off.
+    pub picker: Option<Picker>,
+    slots: HashMap<(String, u16, u16), Slot>,
+    /// Requests gathered while drawing.
+    pub wanted: Vec<Want>,
+}
+
+/// The protocol's name for the status bar.
+pub fn protocol_name(p: Option<&Picker>) -> &'static str {
+    match p.map(Picker::protocol_type) {
+        None => "no images",
+        Some(ProtocolType::Halfblocks) => "halfblocks",
+        Some(ProtocolType::Sixel) => "sixel",
+        Some(ProtocolType::Kitty) => "kitty",
+        Some(ProtocolType::Iterm2) => "iterm2",
+    }
+}
+
+/// Decodes (for files) and encodes an image to fit `size` cells.
+pub fn encode(picker: &Picker, src: &Src, size: Size) -> Result<Protocol, String> {
+    let img = match src {
+        Src::Path(p) => crate::image::load_rgb(p).map_err(|e| e.to_string())?,
+        Src::Rgb(img) => (**img).clone(),
+    };
+    // Downscale big photos first: the protocol never needs more than the area's pixels.
+    let fs = picker.font_size();
+    let (w, h) = (
+        (size.width as u32 * fs.width as u32).max(1),
+        (size.height as u32 * fs.height as u32).max(1),
+    );
+    let img = if img.width() > 2 * w || img.height() > 2 * h {
+        DynamicImage::ImageRgb8(img).resize(2 * w, 2 * h, FilterType::Triangle)
+    } else {
+        DynamicImage::ImageRgb8(img)
+    };
+    picker
+        .new_protocol(img, size, Resize::Scale(Some(FilterType::Triangle)))
+        .map_err(|e| e.to_string())
+}
+
+impl Images {
+    /// A cache drawing with `picker` (`None`: images off).
+    pub fn new(picker: Option<Picker>) -> Self {
+        Self {
+            picker,
+            slots: HashMap::new(),
+            wanted: vec![],
+        }
+    }
+
+    /// Draws image `id` into `area`, or a placeholder while it is encoded.
+    pub fn draw(&mut self, f: &mut Frame, area: Rect, id: &str, src: Src) {
+        if area.width < 2 || area.height < 1 {
+            return;
+        }
+        if self.picker.is_none() {
+            return;
+        }
+        let key = (id.to_string(), area.width, area.height);
+        match self.slots.get(&key) {
+            Some(Slot::Ready(p)) => f.render_widget(Image::new(p), area),
+            Some(Slot::Failed(e)) => {
+                f.render_widget(Paragraph::new(format!("✗ {e}")), area);
+            }
+            Some(Slot::Pending) => f.render_widget(Paragraph::new("…"), area),
+            None => {
+                f.render_widget(Paragraph::new("…"), area);
+                if !self.wanted.iter().any(|w| w.key == key) {
+                    self.wanted.push(Want { key, src });
+                }
+            }
+        }
+    }
+
+    /// Marks the wanted images as pending and returns them, for encoding.
+    pub fn take_wanted(&mut self) -> Vec<Want> {
+        if self.slots.len() > 512 {
+            self.slots.retain(|_, s| matches!(s, Slot::Pending));
+        }
+        let wanted = std::mem::take(&mut self.wanted);
+        for w in &wanted {
+            self.slots.insert(w.key.clone(), Slot::Pending);
+        }
+        wanted
+    }
+
+    /// Stores an encoded image.
+    pub fn put(&mut self, key: (String, u16, u16), r: Result<Protocol, String>) {
+        let slot = match r {
+            Ok(p) => Slot::Ready(p),
+            Err(e) => Slot::Failed(e),
+        };
+        self.slots.insert(key, slot);
+    }
+
+    /// Forgets every image (after a protocol change).
+    pub fn clear(&mut self) {
+        self.slots.clear();
+        self.wanted.clear();
+    }
+}

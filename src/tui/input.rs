@@ -1,0 +1,281 @@
+//! Keys and mouse: key sequences through the keymap to actions, and what each action does.
+
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use ratatui::layout::Position;
+
+use super::analysis::Kind;
+use super::app::{App, Focus, View};
+use super::data::Metric;
+use super::keymap::{Action, Lookup, normalize};
+use super::overlay::{Overlay, Prompt};
+use crate::analysis::HeadRef;
+use crate::analysis::session::QueryImage;
+
+impl App {
+    /// Handles a key press.
+    pub fn key(&mut self, k: KeyEvent) {
+        if k.kind == KeyEventKind::Release {
+            return;
+        }
+        if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
+            self.quit = true;
+            return;
+        }
+        if self.overlay.is_some() {
+            self.overlay_key(k);
+            return;
+        }
+        self.pending.push(normalize(k));
+        match self.keymap.lookup(self.context(), &self.pending) {
+            Lookup::Prefix => {}
+            Lookup::Action(a) => {
+                self.pending.clear();
+                self.act(a);
+            }
+            Lookup::None => {
+                self.pending.clear();
+            }
+        }
+    }
+
+    fn rows_of_view(&self) -> usize {
+        match self.view {
+            View::Main => self.data.layers.len(),
+            View::Analysis(kind) => self.analyses.get(&kind).map_or(0, |a| a.rows().len()),
+        }
+    }
+
+    /// Moves the selection `dl` rows (layers or hits) and `dh` heads.
+    fn nudge(&mut self, dl: isize, dh: isize) {
+        if let View::Analysis(kind) = self.view {
+            let n = self.rows_of_view();
+            if let Some(a) = self.analyses.get_mut(&kind) {
+                a.sel = (a.sel as isize + dl).clamp(0, n.saturating_sub(1) as isize) as usize;
+            }
+            return;
+        }
+        if self.focus == Focus::Detail {
+            self.detail_scroll = (self.detail_scroll as isize + dl).max(0) as u16;
+            return;
+        }
+        let layers = &self.data.layers;
+        let li = layers.iter().position(|&l| l == self.sel.layer).unwrap_or(0) as isize;
+        let li = (li + dl).clamp(0, layers.len().saturating_sub(1) as isize) as usize;
+        let head = (self.sel.head as isize + dh).clamp(0, self.data.heads.saturating_sub(1) as isize);
+        self.select(HeadRef {
+            layer: layers.get(li).copied().unwrap_or(0),
+            head: head as usize,
+        });
+    }
+
+    fn half(&self) -> isize {
+        (self.geometry.grid.height.max(self.geometry.hits.height) / 2).max(1) as isize
+    }
+
+    /// Does what `a` says.
+    pub fn act(&mut self, a: Action) {
+        let big = 1 << 20;
+        match a {
+            Action::Quit => self.quit = true,
+            Action::Back => {
+                if self.view != View::Main {
+                    self.view = View::Main;
+                } else if self.focus == Focus::Detail {
+                    self.focus = Focus::Grid;
+                } else {
+                    self.message = None;
+                }
+            }
+            Action::Up => self.nudge(-1, 0),
+            Action::Down => self.nudge(1, 0),
+            Action::Left => self.nudge(0, -1),
+            Action::Right => self.nudge(0, 1),
+            Action::Top => self.nudge(-big, 0),
+            Action::Bottom => self.nudge(big, 0),
+            Action::HalfDown => self.nudge(self.half(), 0),
+            Action::HalfUp => self.nudge(-self.half(), 0),
+            Action::FocusNext | Action::FocusPrev => {
+                if self.view == View::Main {
+                    self.focus = match self.focus {
+                        Focus::Grid => Focus::Detail,
+                        Focus::Detail => Focus::Grid,
+                    };
+                }
+            }
+            Action::Search => {
+                if self.data.index.is_none() {
+                    return self.error("search needs an interpreted store: run `clipscope interpret`");
+                }
+                self.overlay = Some(Overlay::Search {
+                    input: String::new(),
+                    found: vec![],
+                    sel: 0,
+                    before: self.sel,
+                });
+            }
+            Action::SearchNext | Action::SearchPrev => self.next_hit(a == Action::SearchNext),
+            Action::Palette => {
+                self.overlay = Some(Overlay::Palette {
+                    input: String::new(),
+                    sel: 0,
+                })
+            }
+            Action::Help => {
+                self.overlay = Some(Overlay::Help {
+                    input: String::new(),
+                    sel: 0,
+                })
+            }
+            Action::Metric => {
+                let i = Metric::ALL.iter().position(|&m| m == self.metric).unwrap_or(0);
+                self.metric = Metric::ALL[(i + 1) % Metric::ALL.len()];
+                self.info(format!("grid coloured by {}", self.metric.name()));
+            }
+            Action::Yank => self.yank(),
+            Action::Bookmark => self.bookmark(),
+            Action::Note => self.prompt(Prompt::Note),
+            Action::Label => self.prompt(Prompt::Label),
+            Action::PropertyNn => self.open(Kind::PropertyNn),
+            Action::Segment => self.open(Kind::Segment),
+            Action::Contrast => self.open(Kind::Contrast),
+            Action::HeadNn => self.open(Kind::HeadNn),
+            Action::TextNn => self.open(Kind::TextNn),
+            Action::PickImage | Action::EditText | Action::EditTextB | Action::Run => {
+                self.analysis_action(a)
+            }
+            Action::NextImage | Action::PrevImage | Action::UseHit | Action::Cancel => {
+                self.analysis_action(a)
+            }
+        }
+    }
+
+    fn prompt(&mut self, what: Prompt) {
+        let id = self.data.id(self.sel);
+        let input = match what {
+            Prompt::Note => self.notes.notes.get(&id).cloned().unwrap_or_default(),
+            Prompt::Label => self.data.label(self.sel).unwrap_or_default(),
+            Prompt::Text(kind, i) => self
+                .analyses
+                .get(&kind)
+                .map(|a| a.texts[i].clone())
+                .unwrap_or_default(),
+        };
+        self.overlay = Some(Overlay::Prompt { what, input });
+    }
+
+    fn next_hit(&mut self, forward: bool) {
+        if self.hits.is_empty() {
+            return self.info("no search hits: / searches");
+        }
+        let n = self.hits.len();
+        let at = self.hits.iter().position(|&h| h == self.sel);
+        let i = match (at, forward) {
+            (Some(i), true) => (i + 1) % n,
+            (Some(i), false) => (i + n - 1) % n,
+            (None, _) => 0,
+        };
+        self.select(self.hits[i]);
+        self.info(format!("hit {} of {n}", i + 1));
+    }
+
+    fn analysis_action(&mut self, a: Action) {
+        let View::Analysis(kind) = self.view else {
+            return;
+        };
+        match a {
+            Action::PickImage if kind.needs_image() => {
+                self.overlay = Some(Overlay::Picker {
+                    kind,
+                    input: String::new(),
+                    matches: vec![],
+                    sel: 0,
+                });
+                self.refresh_picker();
+            }
+            Action::EditText if kind.texts() >= 1 => self.prompt(Prompt::Text(kind, 0)),
+            Action::EditTextB if kind.texts() >= 2 => self.prompt(Prompt::Text(kind, 1)),
+            Action::Run => self.run(kind),
+            Action::Cancel => {
+                if let Some(id) = self.analyses.get_mut(&kind).and_then(|a| a.job.take()) {
+                    self.jobs.cancel(id);
+                    self.info("cancelled");
+                }
+            }
+            Action::NextImage | Action::PrevImage if kind.needs_image() => {
+                let store = self.data.store();
+                let n = store.len();
+                let cur = self
+                    .analyses
+                    .get(&kind)
+                    .and_then(|a| a.query.as_ref())
+                    .and_then(|q| q.index);
+                let fwd = a == Action::NextImage;
+                let mut i = cur.unwrap_or(0);
+                let next = (0..n).find_map(|_| {
+                    i = if fwd { (i + 1) % n } else { (i + n - 1) % n };
+                    QueryImage::stored(store, i).ok()
+                });
+                if let (Some(q), Some(an)) = (next, self.analyses.get_mut(&kind)) {
+                    an.query = Some(q);
+                    self.run(kind);
+                }
+            }
+            Action::UseHit if kind.needs_image() => {
+                let store = self.data.store();
+                let pick = self.analyses.get(&kind).and_then(|a| a.rows().get(a.sel).cloned());
+                if let Some(row) = pick {
+                    match QueryImage::stored(store, row.index) {
+                        Ok(q) => {
+                            if let Some(an) = self.analyses.get_mut(&kind) {
+                                an.query = Some(q);
+                            }
+                            self.run(kind);
+                        }
+                        Err(e) => self.error(e),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Handles a mouse event: click selects a cell or focuses a pane, the wheel scrolls.
+    pub fn mouse(&mut self, m: MouseEvent) {
+        if !self.config.mouse || self.overlay.is_some() {
+            return;
+        }
+        let at = Position::new(m.column, m.row);
+        match m.kind {
+            MouseEventKind::ScrollDown => self.nudge(1, 0),
+            MouseEventKind::ScrollUp => self.nudge(-1, 0),
+            MouseEventKind::Down(MouseButton::Left) => {
+                let g = self.geometry.clone();
+                if self.view == View::Main && g.grid.contains(at) && g.cell > 0 {
+                    self.focus = Focus::Grid;
+                    let row = g.layer0 + (m.row - g.grid.y) as usize;
+                    let col = g.head0 + ((m.column - g.grid.x) / g.cell) as usize;
+                    if let Some(&layer) = self.data.layers.get(row)
+                        && col < self.data.heads
+                    {
+                        self.select(HeadRef { layer, head: col });
+                    }
+                } else if self.view == View::Main && g.detail.contains(at) {
+                    self.focus = Focus::Detail;
+                } else if let View::Analysis(kind) = self.view
+                    && g.hits.contains(at)
+                {
+                    let n = self.rows_of_view();
+                    if let Some(a) = self.analyses.get_mut(&kind) {
+                        let i = (m.row - g.hits.y) as usize;
+                        if i < n {
+                            a.sel = i;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The real terminal: image protocol detection, raw mode and the alternate screen, tmux
+//! passthrough (restored on exit), a panic hook that restores everything, and the event loop.
+
+use std::io::{Write, stdout};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use crossterm::{cursor, execute};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use ratatui_image::picker::{Picker, ProtocolType};
+
+use super::app::App;
+use super::config::ImageProtocol;
+use crate::{Error, Result};
+
+/// The pane's `allow-passthrough` before we changed it (restored on exit).
+static TMUX_PASSTHROUGH: Mutex<Option<String>> = Mutex::new(None);
+
+/// Whether we run inside tmux.
+pub fn in_tmux() -> bool {
+    std::env::var_os("TMUX").is_some()
+        || std::env::var("TERM").is_ok_and(|t| t.starts_with("tmux"))
+        || std::env::var("TERM_PROGRAM").is_ok_and(|t| t == "tmux")
+}
+
+fn tmux(args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("tmux").args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Turns tmux passthrough on for this pane, remembering the old value.
+fn tmux_passthrough_on() {
+    if let Some(old) = tmux(&["show", "-pv", "allow-passthrough"]) {
+        if let Ok(mut g) = TMUX_PASSTHROUGH.lock() {
+            *g = Some(old);
+        }
+        let _ = tmux(&["set", "-p", "allow-passthrough", "on"]);
+    }
+}
+
+/// Restores tmux passthrough only (after a detection outside the TUI).
+pub fn restore_tmux_only() {
+    tmux_restore();
+}
+
+fn tmux_restore() {
+    let old = TMUX_PASSTHROUGH.lock().ok().and_then(|mut g| g.take());
+    if let Some(old) = old {
+        let v = if old.is_empty() { "off" } else { old.as_str() };
+        let _ = tmux(&["set", "-p", "allow-passthrough", v]);
+    }
+}
+
+/// The picker for `choice`: `Auto` asks the terminal (before any event is read); `None`
+/// turns images off.
+pub fn picker(choice: ImageProtocol) -> Result<Option<Picker>> {
+    let forced = match choice {
+        ImageProtocol::None => return Ok(None),
+        ImageProtocol::Halfblocks => return Ok(Some(Picker::halfblocks())),
+        ImageProtocol::Kitty => Some(ProtocolType::Kitty),
+        ImageProtocol::Sixel => Some(ProtocolType::Sixel),
+        ImageProtocol::Iterm2 => Some(ProtocolType::Iterm2),
+        ImageProtocol::Auto => None,
+    };
+    if in_tmux() {
+        tmux_passthrough_on();
+    }
+    let mut p = Picker::from_query_stdio()
+        .map_err(|e| Error::Invalid(format!("asking the terminal about images: {e}")))?;
+    if let Some(f) = forced {
+        p.set_protocol_type(f);
+    }
+    Ok(Some(p))
+}
+
+/// Puts the terminal back: mouse, alternate screen, raw mode, cursor, tmux.
+pub fn restore() {
+    let _ = execute!(
+        stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        cursor::Show
+    );
+    let _ = disable_raw_mode();
+    tmux_restore();
+}
+
+fn base64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for c in data.chunks(3) {
+        let n = c.iter().enumerate().fold(0u32, |n, (i, &b)| n | (b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            s.push(if i <= c.len() {
+                A[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    s
+}
+
+/// Runs the app in the terminal until it quits.
+pub fn run(mut app: App) -> Result<()> {
+    let io = |e: std::io::Error| Error::Invalid(format!("terminal: {e}"));
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        hook(info);
+    }));
+    enable_raw_mode().map_err(io)?;
+    let mut out = stdout();
+    let r = execute!(out, EnterAlternateScreen, cursor::Hide).and_then(|()| {
+        if app.config.mouse {
+            execute!(out, EnableMouseCapture)
+        } else {
+            Ok(())
+        }
+    });
+    let result = r.map_err(io).and_then(|()| event_loop(&mut app));
+    restore();
+    result
+}
+
+fn event_loop(app: &mut App) -> Result<()> {
+    let io = |e: std::io::Error| Error::Invalid(format!("terminal: {e}"));
+    let mut term = Terminal::new(CrosstermBackend::new(stdout())).map_err(io)?;
+    let mut mouse = app.config.mouse;
+    let mut dirty = true;
+    while !app.quit {
+        dirty |= app.drain();
+        if dirty || app.jobs.busy() {
+            term.draw(|f| super::ui::draw(f, app)).map_err(io)?;
+            dirty = false;
+        }
+        for text in app.clipboard.drain(..) {
+            let mut out = stdout();
+            let _ = write!(out, "\x1b]52;c;{}\x07", base64(text.as_bytes()));
+            let _ = out.flush();
+        }
+        if mouse != app.config.mouse {
+            mouse = app.config.mouse;
+            let _ = if mouse {
+                execute!(stdout(), EnableMouseCapture)
+            } else {
+                execute!(stdout(), DisableMouseCapture)
+            };
+        }
+        let wait = if app.jobs.busy() || !app.images.wanted.is_empty() { 30 } else { 250 };
+        if event::poll(Duration::from_millis(wait)).map_err(io)? {
+            match event::read().map_err(io)? {
+                Event::Key(k) => app.key(k),
+                Event::Mouse(m) => app.mouse(m),
+                Event::Resize(..) => {
+                    term.autoresize().map_err(io)?;
+                }
+                _ => {}
+            }
+            dirty = true;
+        }
+        app.request(Instant::now());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_of_osc52() {
+        assert_eq!(super::base64(b"vit-b-16/openai/L10H3"), "dml0LWItMTYvb3BlbmFpL0wxMEgz");
+        assert_eq!(super::base64(b"ab"), "YWI=");
+        assert_eq!(super::base64(b"a"), "YQ==");
+    }
+}

@@ -1,0 +1,122 @@
+//! The head pane: id, label, TEXTSPAN texts with variance-explained bars, note, top images.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::super::app::{App, Focus, Top};
+use super::super::images::Src;
+use super::{cut, pane};
+
+fn bar(frac: f64, width: usize) -> String {
+    let eighths = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
+    let units = (frac.clamp(0.0, 1.0) * width as f64 * 8.0).round() as usize;
+    format!("{}{}", "█".repeat(units / 8), eighths[units % 8])
+}
+
+/// Draws the detail pane.
+pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
+    let h = app.sel;
+    let id = app.data.id(h);
+    let star = if app.notes.bookmarks.contains(&id) { " ★" } else { "" };
+    let block = pane(app, format!(" {id}{star} "), app.focus == Focus::Detail);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    app.geometry.detail = inner;
+    let t = app.theme.clone();
+    let mut lines: Vec<Line> = vec![];
+    let interp = app.data.head(h).cloned();
+    match (&interp, app.data.label(h)) {
+        (Some(hi), label) => {
+            let conf = hi
+                .label
+                .as_ref()
+                .map(|l| format!(" ({:.0}% of the top texts)", 100.0 * l.confidence))
+                .unwrap_or_default();
+            let overridden = app
+                .data
+                .interp
+                .as_ref()
+                .is_some_and(|i| i.overrides.contains_key(&h.to_string()));
+            let mut spans = vec![
+                Span::styled("label ", t.dimmed()),
+                Span::styled(label.unwrap_or_else(|| "—".into()), t.title()),
+                Span::raw(if overridden { " (yours)".to_string() } else { conf }),
+            ];
+            if let Some(l) = &hi.llm_label {
+                spans.push(Span::styled(format!("  llm: {l}"), t.dimmed()));
+            }
+            lines.push(Line::from(spans));
+        }
+        (None, _) => lines.push(Line::styled("not interpreted", t.dimmed())),
+    }
+    if let Some(n) = app.notes.notes.get(&id) {
+        lines.push(Line::from(vec![
+            Span::styled("note ", t.dimmed()),
+            Span::raw(n.clone()),
+        ]));
+    }
+    if let Some(hi) = &interp {
+        lines.push(Line::styled(
+            "TEXTSPAN texts                     variance explained",
+            t.dimmed().add_modifier(Modifier::UNDERLINED),
+        ));
+        let tw = (inner.width as usize).saturating_sub(20).max(8);
+        let mut prev = 0.0;
+        for (i, x) in hi.texts.iter().enumerate() {
+            let gain = x.variance_explained - prev;
+            prev = x.variance_explained;
+            lines.push(Line::from(vec![
+                Span::styled(format!("{:>2} ", i + 1), t.dimmed()),
+                Span::raw(format!("{:<tw$}", cut(&x.text, tw))),
+                Span::styled(format!("{:<6}", bar(gain * 4.0, 6)), Style::new().fg(t.bar)),
+                Span::styled(format!("{:>5.1}%", 100.0 * x.variance_explained), t.dimmed()),
+            ]));
+        }
+    }
+    let want_images = app.images.picker.is_some() && inner.height > lines.len() as u16 + 6;
+    let img_h = if want_images {
+        (inner.height - lines.len() as u16 - 1).min(8)
+    } else {
+        0
+    };
+    let [text, caption, imgs] = Layout::vertical([
+        Constraint::Min(1),
+        Constraint::Length(if want_images { 1 } else { 0 }),
+        Constraint::Length(img_h),
+    ])
+    .areas(inner);
+    f.render_widget(Paragraph::new(lines).scroll((app.detail_scroll, 0)), text);
+    if !want_images {
+        return;
+    }
+    let first = interp
+        .as_ref()
+        .and_then(|x| x.texts.first())
+        .map(|x| x.text.clone())
+        .unwrap_or_default();
+    let cap = match app.top.get(&h) {
+        Some(Top::Failed(e)) => Line::styled(format!("top images: {e}"), t.error()),
+        Some(Top::Ready(v)) if v.is_empty() => Line::styled("no images", t.dimmed()),
+        _ => Line::styled(format!("top images along {:?}", cut(&first, 40)), t.dimmed()),
+    };
+    f.render_widget(Paragraph::new(cap), caption);
+    let Some(Top::Ready(top)) = app.top.get(&h) else {
+        return;
+    };
+    let top = top.clone();
+    let w = (img_h * 2 + 2).max(6);
+    let store = app.data.session.clone();
+    for (k, (index, _)) in top.iter().enumerate() {
+        let x = imgs.x + k as u16 * w;
+        if x + w > imgs.x + imgs.width {
+            break;
+        }
+        let cell = Rect::new(x, imgs.y, w - 1, img_h);
+        if let Ok(p) = store.store.image_path(*index) {
+            app.images.draw(f, cell, &format!("img:{index}"), Src::Path(p));
+        }
+    }
+}

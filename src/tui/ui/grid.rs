@@ -1,0 +1,151 @@
+//! The heads grid: layers down, heads across, cells coloured by the chosen metric.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::super::app::{App, Focus};
+use super::super::data::Metric;
+use super::pane;
+use crate::analysis::HeadRef;
+
+const ROW_LABEL: u16 = 4;
+
+/// The width the grid pane would like out of `total` columns.
+pub fn width(app: &App, total: u16) -> u16 {
+    let want = ROW_LABEL + 4 * app.data.heads as u16 + 2;
+    want.clamp(24, (total * 3 / 5).max(24)).min(total.saturating_sub(10))
+}
+
+/// The text and colour of a cell.
+fn cell(app: &App, h: HeadRef, w: usize) -> (String, Option<Color>) {
+    match app.metric {
+        Metric::Label => match app.data.label(h) {
+            Some(l) => (l.chars().take(w).collect(), Some(app.theme.label_color(&l))),
+            None => ("·".into(), None),
+        },
+        m => match app.data.value(h, m) {
+            Some(v) => (
+                format!("{:>w$}", ((v * 100.0).round() as i64).min(99), w = w.min(2)),
+                Some(app.theme.heat(v)),
+            ),
+            None => ("·".into(), None),
+        },
+    }
+}
+
+/// Draws the grid pane.
+pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
+    let focused = app.focus == Focus::Grid;
+    let title = format!(" heads · {} (m) ", app.metric.name());
+    let block = pane(app, title, focused);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let heads = app.data.heads.max(1);
+    let [header, cells, legend] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(if inner.height > 8 { 2 } else { 0 }),
+    ])
+    .areas(inner);
+    let cw = ((inner.width.saturating_sub(ROW_LABEL)) / heads as u16).clamp(2, 6);
+    let visible = ((inner.width.saturating_sub(ROW_LABEL)) / cw).max(1) as usize;
+    let head0 = app.sel.head.saturating_sub(visible - 1).min(heads.saturating_sub(visible));
+    let rows = cells.height.max(1) as usize;
+    let li = app.data.layers.iter().position(|&l| l == app.sel.layer).unwrap_or(0);
+    let layer0 = li.saturating_sub(rows - 1);
+    let t = &app.theme;
+
+    let mut top = vec![Span::raw(" ".repeat(ROW_LABEL as usize))];
+    for h in head0..(head0 + visible).min(heads) {
+        let s = format!("{:<w$}", format!("H{h}"), w = cw as usize);
+        top.push(Span::styled(s, t.dimmed()));
+    }
+    f.render_widget(Paragraph::new(Line::from(top)), header);
+
+    let mut lines = vec![];
+    for (row, &layer) in app.data.layers.iter().enumerate().skip(layer0).take(rows) {
+        let mut spans = vec![Span::styled(
+            format!("{:<w$}", format!("L{layer}"), w = ROW_LABEL as usize),
+            if row == li { t.title() } else { t.dimmed() },
+        )];
+        for head in head0..(head0 + visible).min(heads) {
+            let h = HeadRef { layer, head };
+            let (text, bg) = cell(app, h, cw as usize - 1);
+            let mark = if app.notes.bookmarks.contains(&app.data.id(h)) { "*" } else { " " };
+            let s = format!("{:<w$}{mark}", text, w = cw as usize - 1);
+            let style = if h == app.sel {
+                t.selected()
+            } else if let Some(bg) = bg.filter(|_| !t.mono) {
+                Style::new().bg(bg).fg(t.on(bg))
+            } else {
+                t.text()
+            };
+            spans.push(Span::styled(s, style));
+        }
+        lines.push(Line::from(spans));
+    }
+    f.render_widget(Paragraph::new(lines), cells);
+    app.geometry.grid = Rect {
+        x: cells.x + ROW_LABEL,
+        width: cells.width.saturating_sub(ROW_LABEL),
+        ..cells
+    };
+    app.geometry.cell = cw;
+    app.geometry.head0 = head0;
+    app.geometry.layer0 = layer0;
+    draw_legend(f, app, legend);
+}
+
+fn draw_legend(f: &mut Frame, app: &App, area: Rect) {
+    if area.height == 0 {
+        return;
+    }
+    let t = &app.theme;
+    let line = match app.metric {
+        Metric::Label => {
+            let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+            for &layer in &app.data.layers {
+                for head in 0..app.data.heads {
+                    if let Some(l) = app.data.label(HeadRef { layer, head }) {
+                        *counts.entry(l).or_default() += 1;
+                    }
+                }
+            }
+            let mut v: Vec<_> = counts.into_iter().collect();
+            v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let spans: Vec<Span> = v
+                .iter()
+                .flat_map(|(l, n)| {
+                    let c = t.label_color(l);
+                    [
+                        Span::styled("■", Style::new().fg(c)),
+                        Span::raw(format!("{l} {n}  ")),
+                    ]
+                })
+                .collect();
+            Line::from(spans)
+        }
+        m => {
+            let ramp: Vec<Span> = (0..10)
+                .map(|i| Span::styled("█", Style::new().fg(t.heat(i as f32 / 9.0))))
+                .collect();
+            let what = match m {
+                Metric::Variance => "variance explained by the top texts, %",
+                Metric::Norm if app.data.norms.is_none() => "effect norm (computing…)",
+                Metric::Norm => "effect RMS norm, % of the largest",
+                _ => "share of the top texts that carry the label, %",
+            };
+            let mut s = vec![Span::raw("0 ")];
+            s.extend(ramp);
+            s.push(Span::raw(format!(" 99  {what}")));
+            Line::from(s)
+        }
+    };
+    f.render_widget(
+        Paragraph::new(line).wrap(ratatui::widgets::Wrap { trim: true }),
+        area,
+    );
+}

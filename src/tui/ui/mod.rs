@@ -1,0 +1,108 @@
+//! Drawing: one function per screen part, all from the app's state.
+
+mod analysis;
+mod detail;
+mod grid;
+mod overlay;
+mod status;
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use super::app::{App, View};
+
+/// Smallest size drawn in full.
+pub const MIN: (u16, u16) = (44, 12);
+
+/// Spinner frames.
+pub const SPINNER: [&str; 8] = ["⣾", "⣽", "⣻", "⢿", "⡿", "⣟", "⣯", "⣷"];
+
+/// Draws the whole screen. Nothing is drawn on the last row but the status bar, so sixel
+/// images never reach it.
+pub fn draw(f: &mut Frame, app: &mut App) {
+    app.frame += 1;
+    let area = f.area();
+    f.render_widget(Block::new().style(app.theme.text()), area);
+    if area.width < MIN.0 || area.height < MIN.1 {
+        let msg = format!(
+            "terminal too small: {}x{}, clipscope needs {}x{} (q quits)",
+            area.width, area.height, MIN.0, MIN.1
+        );
+        f.render_widget(
+            Paragraph::new(msg)
+                .wrap(Wrap { trim: true })
+                .alignment(Alignment::Center),
+            area,
+        );
+        return;
+    }
+    let [title, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    title_bar(f, app, title);
+    match app.view {
+        View::Main => {
+            let want = grid::width(app, body.width);
+            let [g, d] =
+                Layout::horizontal([Constraint::Length(want), Constraint::Min(10)]).areas(body);
+            grid::draw(f, app, g);
+            detail::draw(f, app, d);
+        }
+        View::Analysis(kind) => analysis::draw(f, app, kind, body),
+    }
+    status::draw(f, app, status);
+    overlay::draw(f, app, body);
+}
+
+fn title_bar(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let mut spans = vec![
+        Span::styled(" clipscope ", t.title()),
+        Span::styled(app.data.id(app.sel), t.text()),
+        Span::raw("  "),
+    ];
+    let tab = |on: bool, s: String| {
+        if on {
+            Span::styled(s, t.selected())
+        } else {
+            Span::styled(s, t.dimmed())
+        }
+    };
+    spans.push(tab(app.view == View::Main, " heads ".into()));
+    for k in super::analysis::Kind::ALL {
+        spans.push(Span::raw(" "));
+        spans.push(tab(
+            app.view == View::Analysis(k),
+            format!("{} {}", k.number(), k.title()),
+        ));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// A bordered pane, its border showing focus.
+pub fn pane<'a>(app: &App, title: impl Into<Line<'a>>, focused: bool) -> Block<'a> {
+    Block::bordered()
+        .title(title)
+        .border_style(app.theme.border(focused))
+        .title_style(if focused {
+            app.theme.title()
+        } else {
+            Style::new()
+        })
+}
+
+/// `s` cut to `n` characters with an ellipsis.
+pub fn cut(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}

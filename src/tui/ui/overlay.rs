@@ -1,0 +1,125 @@
+//! Overlays drawn over the body: search, palette, help, image picker, prompts.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+
+use super::super::app::App;
+use super::super::commands::suggestions;
+use super::super::overlay::{Overlay, Prompt, help_entries};
+use super::{cut, pane};
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 3, w, h)
+}
+
+/// Lines `sel` is visible in, from a list of `n` in `rows` rows.
+fn window(sel: usize, n: usize, rows: usize) -> std::ops::Range<usize> {
+    let start = sel.saturating_sub(rows.saturating_sub(1)).min(n.saturating_sub(rows));
+    start..(start + rows).min(n)
+}
+
+/// Draws the open overlay, if any, over `body`.
+pub fn draw(f: &mut Frame, app: &App, body: Rect) {
+    let Some(ov) = &app.overlay else {
+        return;
+    };
+    let t = &app.theme;
+    let w = (body.width * 4 / 5).max(40);
+    let (title, input, rows, sel): (String, String, Vec<Line>, usize) = match ov {
+        Overlay::Search { input, found, sel, .. } => (
+            format!(" search heads · {} found · Enter jumps, Esc returns ", found.len()),
+            format!("/{input}"),
+            found
+                .iter()
+                .map(|x| {
+                    Line::from(vec![
+                        Span::raw(format!("{:<7}", x.head.to_string())),
+                        Span::styled(format!("{:<12} ", cut(&x.label, 12)), t.title()),
+                        Span::raw(cut(&x.text, w as usize - 24)),
+                    ])
+                })
+                .collect(),
+            *sel,
+        ),
+        Overlay::Palette { input, sel } => (
+            " commands · Tab/↓ choose, Enter runs ".into(),
+            format!(":{input}"),
+            suggestions(input)
+                .into_iter()
+                .map(|(n, a, d)| {
+                    Line::from(vec![
+                        Span::styled(format!("{:<22}", format!("{n} {a}")), t.title()),
+                        Span::raw(d),
+                    ])
+                })
+                .collect(),
+            *sel,
+        ),
+        Overlay::Help { input, sel } => (
+            format!(" help · {} keys · type to filter, Enter runs, Esc closes ", app.context().name()),
+            format!("filter: {input}"),
+            help_entries(app, input)
+                .into_iter()
+                .map(|(k, a)| {
+                    Line::from(vec![
+                        Span::styled(format!("{k:<10}"), t.title()),
+                        Span::raw(a.describe()),
+                    ])
+                })
+                .collect(),
+            *sel,
+        ),
+        Overlay::Picker { input, matches, sel, .. } => (
+            format!(" query image · {} matches · or type a path ", matches.len()),
+            format!("image: {input}"),
+            matches
+                .iter()
+                .map(|(i, p)| Line::raw(format!("#{i:<6} {}", cut(p, w as usize - 12))))
+                .collect(),
+            *sel,
+        ),
+        Overlay::Prompt { what, input } => {
+            let title = match what {
+                Prompt::Note => format!(" note on {} (empty removes) ", app.sel),
+                Prompt::Label => format!(" label of {} (- restores the computed one) ", app.sel),
+                Prompt::Text(_, 0) => " text ".to_string(),
+                Prompt::Text(..) => " text B ".to_string(),
+            };
+            let r = centered(body, w, 3);
+            f.render_widget(Clear, r);
+            let block = pane(app, title, true);
+            let inner = block.inner(r);
+            f.render_widget(block, r);
+            f.render_widget(Paragraph::new(format!("{input}▏")), inner);
+            return;
+        }
+    };
+    let h = (rows.len() as u16 + 3).clamp(4, body.height);
+    let r = centered(body, w, h);
+    f.render_widget(Clear, r);
+    let block = pane(app, title, true);
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    if inner.height == 0 {
+        return;
+    }
+    f.render_widget(Paragraph::new(format!("{input}▏")), Rect { height: 1, ..inner });
+    let list = Rect {
+        y: inner.y + 1,
+        height: inner.height - 1,
+        ..inner
+    };
+    let range = window(sel, rows.len(), list.height as usize);
+    let lines: Vec<Line> = rows
+        .into_iter()
+        .enumerate()
+        .skip(range.start)
+        .take(range.len())
+        .map(|(i, l)| if i == sel { l.style(t.selected()) } else { l })
+        .collect();
+    f.render_widget(Paragraph::new(lines), list);
+}

@@ -1,0 +1,66 @@
+//! The status bar: model, store size, device, image protocol, jobs, last message.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::super::app::App;
+use super::super::images::protocol_name;
+use super::SPINNER;
+
+/// Human size of `bytes`.
+pub fn size(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
+
+/// Draws the status bar into `area` (the last row).
+pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let m = &app.data.store().manifest;
+    let mut spans = vec![Span::styled(
+        format!(
+            " {} · {} images · {} · {} · {} ",
+            m.slug,
+            m.images,
+            size(app.data.bytes),
+            app.data.device,
+            protocol_name(app.images.picker.as_ref())
+        ),
+        t.dimmed(),
+    )];
+    if app.data.random_weights {
+        spans.push(Span::styled(" RANDOM WEIGHTS ", t.error()));
+    }
+    let jobs: Vec<_> = app.jobs.visible().collect();
+    if !jobs.is_empty() {
+        let spin = SPINNER[(app.frame as usize) % SPINNER.len()];
+        let what = jobs.iter().map(|j| j.what.as_str()).collect::<Vec<_>>().join(", ");
+        spans.push(Span::styled(format!(" {spin} {what} "), t.title()));
+    }
+    if !app.pending.is_empty() {
+        let keys: Vec<_> = app.pending.iter().map(super::super::keymap::show_key).collect();
+        spans.push(Span::styled(format!(" {} ", keys.join(" ")), t.title()));
+    }
+    match &app.message {
+        Some((msg, true)) => spans.push(Span::styled(format!(" {msg}"), t.error())),
+        Some((msg, false)) => spans.push(Span::raw(format!(" {msg}"))),
+        None => spans.push(Span::styled(
+            " ? help  / search  : commands  1-5 analyses  q quit",
+            t.dimmed().add_modifier(Modifier::ITALIC),
+        )),
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
