@@ -11,6 +11,7 @@ pub mod image;
 pub mod interpret;
 pub mod model;
 pub mod nn;
+pub mod probe;
 pub mod search;
 pub mod store;
 pub mod tui;

@@ -88,7 +88,10 @@ impl QueryImage {
     /// Store image `i`, refused when it is out of range or was unreadable at build time.
     pub fn stored(s: &Store, i: usize) -> Result<Self> {
         if i >= s.len() {
-            return Err(Error::Invalid(format!("#{i}: the store has {} images", s.len())));
+            return Err(Error::Invalid(format!(
+                "#{i}: the store has {} images",
+                s.len()
+            )));
         }
         if s.valid()[i] != 1 {
             return Err(Error::Invalid(format!(
@@ -138,7 +141,10 @@ pub struct Maps {
 }
 
 fn check(clip: &Clip, heads: &Heads) -> Result<()> {
-    let (depth, per) = (clip.config.vision.tower.layers, clip.config.vision.tower.heads);
+    let (depth, per) = (
+        clip.config.vision.tower.layers,
+        clip.config.vision.tower.heads,
+    );
     let bad = |what: String| {
         Err(Error::Invalid(format!(
             "{what} does not exist: the model has {depth} layers of {per} heads"
@@ -263,8 +269,11 @@ impl Session {
             })
             .collect();
         if heads.is_empty() {
-            let mut labels: Vec<String> =
-                interp.heads.iter().filter_map(|h| interp.label(h)).collect();
+            let mut labels: Vec<String> = interp
+                .heads
+                .iter()
+                .filter_map(|h| interp.label(h))
+                .collect();
             labels.sort();
             labels.dedup();
             return Err(Error::Invalid(format!(

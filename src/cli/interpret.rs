@@ -10,8 +10,8 @@ use clipscope::interpret::texts::{
     embed_texts, nearest_tags, pool_embeddings_file, read_f32, write_f32,
 };
 use clipscope::interpret::{Interpretation, Pool, Settings, interpret};
-use clipscope::store::cache::{default_cache, resolve};
 use clipscope::store::Store;
+use clipscope::store::cache::{default_cache, resolve};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Arguments of `clipscope interpret`.

@@ -13,6 +13,7 @@ mod json;
 mod merge;
 mod models;
 mod neighbours;
+mod probe;
 mod query;
 mod report;
 mod search;
@@ -71,6 +72,8 @@ enum Command {
     TextNn(neighbours::TextNnArgs),
     /// TEXTSPAN on raw arrays: the texts that span one head's outputs.
     Textspan(textspan::TextspanArgs),
+    /// Write the built-in probe images (colours, shapes, counts, textures, glyphs) to a folder.
+    Probe(probe::ProbeArgs),
     /// Measure decomposition throughput on random weights of a standard architecture.
     Bench(bench::BenchArgs),
     /// Measure opening a (synthetic) 100,000-image store and nearest-neighbour queries over it.
@@ -98,6 +101,7 @@ pub fn run() -> Result<()> {
         Command::HeadNn(a) => neighbours::run_head(a),
         Command::TextNn(a) => neighbours::run_text(a),
         Command::Textspan(a) => textspan::run(a),
+        Command::Probe(a) => probe::run(a),
         Command::Bench(a) => bench::run(a),
         Command::BenchNn(a) => bench_nn::run(a),
     }

@@ -49,7 +49,9 @@ pub fn run(args: SearchArgs) -> Result<()> {
             &candle_core::Device::Cpu,
         )?;
         let path = pool_embeddings_file(&dir, &interp.pool_sha256);
-        let len = std::fs::metadata(&path).map(|m| m.len() as usize / 4).unwrap_or(0);
+        let len = std::fs::metadata(&path)
+            .map(|m| m.len() as usize / 4)
+            .unwrap_or(0);
         let pool = read_f32(&path, len).with_context(|| {
             format!(
                 "reading the pool embeddings {}: run `clipscope interpret` again",

@@ -47,6 +47,17 @@ impl Kind {
         }
     }
 
+    /// Its short name (tabs).
+    pub fn short(self) -> &'static str {
+        match self {
+            Self::PropertyNn => "property-nn",
+            Self::Segment => "segment",
+            Self::Contrast => "contrast",
+            Self::HeadNn => "head-nn",
+            Self::TextNn => "text-nn",
+        }
+    }
+
     /// Its number key.
     pub fn number(self) -> usize {
         Self::ALL.iter().position(|&k| k == self).unwrap_or(0) + 1
@@ -169,7 +180,10 @@ impl Analysis {
         let me = self.clone();
         let session = data.session.clone();
         let interp = data.interp.clone();
-        move || me.compute(&session, interp.as_ref()).map_err(|e| e.to_string())
+        move || {
+            me.compute(&session, interp.as_ref())
+                .map_err(|e| e.to_string())
+        }
     }
 
     fn compute(
@@ -178,9 +192,9 @@ impl Analysis {
         interp: Option<&crate::interpret::Interpretation>,
     ) -> crate::Result<Outcome> {
         let need_query = || {
-            self.query.clone().ok_or_else(|| {
-                crate::Error::Invalid("no query image: pick one with p".into())
-            })
+            self.query
+                .clone()
+                .ok_or_else(|| crate::Error::Invalid("no query image: pick one with p".into()))
         };
         let rows = |hits: Vec<Hit>| -> crate::Result<Vec<Row>> {
             hits.into_iter()
@@ -235,19 +249,35 @@ impl Analysis {
         let m = s.maps(&q, &Heads::Some(vec![h]), &self.texts[..n])?;
         let range = |v: &[f32]| {
             v.iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, u), &x| (l.min(x), u.max(x)))
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, u), &x| {
+                    (l.min(x), u.max(x))
+                })
         };
         if self.kind == Kind::Segment {
             let (lo, hi) = range(&m.maps[0]);
-            let title = vec![format!("\"{}\"", self.texts[0]), format!("{h} - {}", q.name())];
-            let fig = heatmap(&m.crop, &m.maps[0], m.grid, &title, Scale::Sequential, ("", "match"))?;
+            let title = vec![
+                format!("\"{}\"", self.texts[0]),
+                format!("{h} - {}", q.name()),
+            ];
+            let fig = heatmap(
+                &m.crop,
+                &m.maps[0],
+                m.grid,
+                &title,
+                Scale::Sequential,
+                ("", "match"),
+            )?;
             return Ok(Outcome::Map {
                 title: format!("{:?} in {} through {h}", self.texts[0], q.name()),
                 summary: format!("patch scores {lo:.4} .. {hi:.4} ({g}x{g})", g = m.grid),
                 figure: Arc::new(fig),
             });
         }
-        let diff: Vec<f32> = m.maps[0].iter().zip(&m.maps[1]).map(|(a, b)| a - b).collect();
+        let diff: Vec<f32> = m.maps[0]
+            .iter()
+            .zip(&m.maps[1])
+            .map(|(a, b)| a - b)
+            .collect();
         let wins = diff.iter().filter(|&&v| v > 0.0).count();
         let title = vec![
             format!("red \"{}\"", self.texts[0]),
@@ -256,7 +286,12 @@ impl Analysis {
         let legend = (self.texts[1].as_str(), self.texts[0].as_str());
         let fig = heatmap(&m.crop, &diff, m.grid, &title, Scale::Diverging, legend)?;
         Ok(Outcome::Map {
-            title: format!("{:?} vs {:?} in {} through {h}", self.texts[0], self.texts[1], q.name()),
+            title: format!(
+                "{:?} vs {:?} in {} through {h}",
+                self.texts[0],
+                self.texts[1],
+                q.name()
+            ),
             summary: format!(
                 "{:?} wins {wins} of {} patches, {:?} the rest",
                 self.texts[0],

@@ -179,7 +179,9 @@ impl App {
             pool: None,
         };
         if me.data.interp.is_none() {
-            me.error("this store is not interpreted: run `clipscope interpret` for labels and search");
+            me.error(
+                "this store is not interpreted: run `clipscope interpret` for labels and search",
+            );
         }
         let session = me.data.session.clone();
         me.jobs.spawn("head norms", false, move |_| {
@@ -286,7 +288,9 @@ impl App {
             && let Some(interp) = &self.data.interp
         {
             let path = pool_embeddings_file(self.data.store().dir(), &interp.pool_sha256);
-            let len = std::fs::metadata(&path).map(|m| m.len() as usize / 4).unwrap_or(0);
+            let len = std::fs::metadata(&path)
+                .map(|m| m.len() as usize / 4)
+                .unwrap_or(0);
             self.pool = read_f32(&path, len).map(Arc::new);
         }
         self.top.insert(h, Top::Pending);
@@ -296,19 +300,23 @@ impl App {
             self.config.top_images,
         );
         let e = self.data.store().manifest.dim;
-        self.jobs.spawn(format!("top images of {h}"), false, move |_| {
-            let dir = match pool.as_deref().and_then(|p| p.get(first.index * e..(first.index + 1) * e)) {
-                Some(v) => Ok(v.to_vec()),
-                None => session
-                    .embed(std::slice::from_ref(&first.text))
-                    .map(|mut v| v.remove(0)),
-            };
-            let r = dir
-                .and_then(|d| nearest(&session.store, &[h], &d, k, NnMetric::Dot, None))
-                .map(|hits| hits.iter().map(|x| (x.index, x.score)).collect())
-                .map_err(|e| e.to_string());
-            Msg::Top(h, r)
-        });
+        self.jobs
+            .spawn(format!("top images of {h}"), false, move |_| {
+                let dir = match pool
+                    .as_deref()
+                    .and_then(|p| p.get(first.index * e..(first.index + 1) * e))
+                {
+                    Some(v) => Ok(v.to_vec()),
+                    None => session
+                        .embed(std::slice::from_ref(&first.text))
+                        .map(|mut v| v.remove(0)),
+                };
+                let r = dir
+                    .and_then(|d| nearest(&session.store, &[h], &d, k, NnMetric::Dot, None))
+                    .map(|hits| hits.iter().map(|x| (x.index, x.score)).collect())
+                    .map_err(|e| e.to_string());
+                Msg::Top(h, r)
+            });
     }
 
     /// Opens analysis view `kind` for the selected head, running it when its inputs changed.
@@ -338,7 +346,9 @@ impl App {
         }
         let work = a.work(&self.data);
         let what = format!("{} {}", kind.title(), a.head);
-        let id = self.jobs.spawn(what, true, move |_| Msg::Analysis(kind, work()));
+        let id = self
+            .jobs
+            .spawn(what, true, move |_| Msg::Analysis(kind, work()));
         if let Some(a) = self.analyses.get_mut(&kind) {
             a.job = Some(id);
         }

@@ -12,13 +12,33 @@ use crate::analysis::render::{grid, save_png};
 /// Commands: (name, argument, description).
 pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("goto", "L10H3", "select a head"),
-    ("label", "TEXT|-", "set the head's label (- restores the computed one)"),
-    ("note", "TEXT", "write a note on the head (empty removes it)"),
+    (
+        "label",
+        "TEXT|-",
+        "set the head's label (- restores the computed one)",
+    ),
+    (
+        "note",
+        "TEXT",
+        "write a note on the head (empty removes it)",
+    ),
     ("bookmark", "", "bookmark the head, or remove its bookmark"),
     ("bookmarks", "", "list the bookmarked heads"),
-    ("theme", "NAME", "switch theme (dark, light, high-contrast, or your own)"),
-    ("metric", "NAME", "colour the grid by label, variance, norm or association"),
-    ("export", "[FILE]", "write the view: the head as JSON, an analysis as PNG"),
+    (
+        "theme",
+        "NAME",
+        "switch theme (dark, light, high-contrast, or your own)",
+    ),
+    (
+        "metric",
+        "NAME",
+        "colour the grid by label, variance, norm or association",
+    ),
+    (
+        "export",
+        "[FILE]",
+        "write the view: the head as JSON, an analysis as PNG",
+    ),
     ("mouse", "on|off", "turn the mouse on or off"),
     ("images", "on|off", "draw images, or scores and ranks only"),
     ("help", "", "show the keys"),

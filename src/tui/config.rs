@@ -75,7 +75,11 @@ impl Default for Config {
 /// clipscope's config directory: `$CLIPSCOPE_CONFIG_HOME`, else `$XDG_CONFIG_HOME/clipscope`,
 /// else `~/.config/clipscope` (on every system).
 pub fn config_dir() -> PathBuf {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(d) = env("CLIPSCOPE_CONFIG_HOME") {
         return d;
     }

@@ -40,21 +40,33 @@ pub struct Report {
 /// Looks around. Asks the terminal about images only when stdin and stdout are terminals.
 pub fn detect() -> Report {
     let mut problems = vec![];
-    let env = ["TERM", "TERM_PROGRAM", "LC_TERMINAL", "COLORTERM", "SSH_CONNECTION"]
-        .iter()
-        .map(|k| (k.to_string(), std::env::var(k).unwrap_or_default()))
-        .collect();
+    let env = [
+        "TERM",
+        "TERM_PROGRAM",
+        "LC_TERMINAL",
+        "COLORTERM",
+        "SSH_CONNECTION",
+    ]
+    .iter()
+    .map(|k| (k.to_string(), std::env::var(k).unwrap_or_default()))
+    .collect();
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let dir = config_dir();
     let config = Config::load(&dir.join("config.toml")).unwrap_or_else(|e| {
         problems.push(e.to_string());
         Config::default()
     });
-    let choice = if tty { config.image_protocol } else { ImageProtocol::Halfblocks };
+    let choice = if tty {
+        config.image_protocol
+    } else {
+        ImageProtocol::Halfblocks
+    };
     let (protocol, cell_pixels, capabilities) = match picker(choice) {
         Ok(p) => {
             let name = protocol_name(p.as_ref()).to_string();
-            let fs = p.as_ref().map(|p| (p.font_size().width, p.font_size().height));
+            let fs = p
+                .as_ref()
+                .map(|p| (p.font_size().width, p.font_size().height));
             let caps = p
                 .as_ref()
                 .map(|p| p.capabilities().iter().map(|c| format!("{c:?}")).collect())
@@ -71,7 +83,12 @@ pub fn detect() -> Report {
         std::process::Command::new("tmux")
             .args(["show", "-pv", "allow-passthrough"])
             .output()
-            .map(|o| format!("allow-passthrough={}", String::from_utf8_lossy(&o.stdout).trim()))
+            .map(|o| {
+                format!(
+                    "allow-passthrough={}",
+                    String::from_utf8_lossy(&o.stdout).trim()
+                )
+            })
             .unwrap_or_else(|_| "tmux not callable".into())
     });
     let gpu = if cfg!(feature = "cuda") {
@@ -128,7 +145,12 @@ impl std::fmt::Display for Report {
         writeln!(f, "{:<16} {}", "gpu", self.gpu)?;
         writeln!(f, "{:<16} {}", "cache", self.cache)?;
         for (p, exists) in &self.config {
-            writeln!(f, "{:<16} {p}{}", "config", if *exists { "" } else { " (absent: defaults)" })?;
+            writeln!(
+                f,
+                "{:<16} {p}{}",
+                "config",
+                if *exists { "" } else { " (absent: defaults)" }
+            )?;
         }
         for p in &self.problems {
             writeln!(f, "{:<16} {p}", "problem")?;

@@ -61,9 +61,13 @@ impl App {
             return;
         }
         let layers = &self.data.layers;
-        let li = layers.iter().position(|&l| l == self.sel.layer).unwrap_or(0) as isize;
+        let li = layers
+            .iter()
+            .position(|&l| l == self.sel.layer)
+            .unwrap_or(0) as isize;
         let li = (li + dl).clamp(0, layers.len().saturating_sub(1) as isize) as usize;
-        let head = (self.sel.head as isize + dh).clamp(0, self.data.heads.saturating_sub(1) as isize);
+        let head =
+            (self.sel.head as isize + dh).clamp(0, self.data.heads.saturating_sub(1) as isize);
         self.select(HeadRef {
             layer: layers.get(li).copied().unwrap_or(0),
             head: head as usize,
@@ -106,7 +110,8 @@ impl App {
             }
             Action::Search => {
                 if self.data.index.is_none() {
-                    return self.error("search needs an interpreted store: run `clipscope interpret`");
+                    return self
+                        .error("search needs an interpreted store: run `clipscope interpret`");
                 }
                 self.overlay = Some(Overlay::Search {
                     input: String::new(),
@@ -129,7 +134,10 @@ impl App {
                 })
             }
             Action::Metric => {
-                let i = Metric::ALL.iter().position(|&m| m == self.metric).unwrap_or(0);
+                let i = Metric::ALL
+                    .iter()
+                    .position(|&m| m == self.metric)
+                    .unwrap_or(0);
                 self.metric = Metric::ALL[(i + 1) % Metric::ALL.len()];
                 self.info(format!("grid coloured by {}", self.metric.name()));
             }
@@ -224,7 +232,10 @@ impl App {
             }
             Action::UseHit if kind.needs_image() => {
                 let store = self.data.store();
-                let pick = self.analyses.get(&kind).and_then(|a| a.rows().get(a.sel).cloned());
+                let pick = self
+                    .analyses
+                    .get(&kind)
+                    .and_then(|a| a.rows().get(a.sel).cloned());
                 if let Some(row) = pick {
                     match QueryImage::stored(store, row.index) {
                         Ok(q) => {

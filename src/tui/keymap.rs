@@ -361,23 +361,45 @@ mod tests {
         let km = Keymap::default();
         let g = parse_key("g").unwrap();
         assert_eq!(km.lookup(Context::Grid, &[g]), Lookup::Prefix);
-        assert_eq!(km.lookup(Context::Grid, &[g, g]), Lookup::Action(Action::Top));
+        assert_eq!(
+            km.lookup(Context::Grid, &[g, g]),
+            Lookup::Action(Action::Top)
+        );
         let m = parse_key("m").unwrap();
-        assert_eq!(km.lookup(Context::Grid, &[m]), Lookup::Action(Action::Metric));
+        assert_eq!(
+            km.lookup(Context::Grid, &[m]),
+            Lookup::Action(Action::Metric)
+        );
         assert_eq!(km.lookup(Context::Analysis, &[m]), Lookup::None);
 
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("keymap.toml");
-        std::fs::write(&p, "[grid]\n\"ctrl-n\" = \"down\"\n[global]\n\"q\" = \"none\"\n").unwrap();
+        std::fs::write(
+            &p,
+            "[grid]\n\"ctrl-n\" = \"down\"\n[global]\n\"q\" = \"none\"\n",
+        )
+        .unwrap();
         let km = Keymap::load(&p).unwrap();
         let cn = parse_key("ctrl-n").unwrap();
-        assert_eq!(km.lookup(Context::Grid, &[cn]), Lookup::Action(Action::Down));
-        assert_eq!(km.lookup(Context::Grid, &[parse_key("q").unwrap()]), Lookup::None);
-        assert_eq!(km.lookup(Context::Grid, &[parse_key("j").unwrap()]), Lookup::Action(Action::Down));
+        assert_eq!(
+            km.lookup(Context::Grid, &[cn]),
+            Lookup::Action(Action::Down)
+        );
+        assert_eq!(
+            km.lookup(Context::Grid, &[parse_key("q").unwrap()]),
+            Lookup::None
+        );
+        assert_eq!(
+            km.lookup(Context::Grid, &[parse_key("j").unwrap()]),
+            Lookup::Action(Action::Down)
+        );
 
         std::fs::write(&p, "[grid]\n\"j\" = \"fly\"\n").unwrap();
         let e = Keymap::load(&p).unwrap_err().to_string();
-        assert!(e.contains("keymap.toml") && e.contains("no such action"), "{e}");
+        assert!(
+            e.contains("keymap.toml") && e.contains("no such action"),
+            "{e}"
+        );
         std::fs::write(&p, "[grid\n").unwrap();
         assert!(Keymap::load(&p).is_err());
     }

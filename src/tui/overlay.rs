@@ -88,7 +88,13 @@ fn edit(input: &mut String, k: &KeyEvent) -> bool {
             let cut = input[..t].rfind(' ').map_or(0, |i| i + 1);
             input.truncate(cut);
         }
-        KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => input.push(c),
+        KeyCode::Char(c)
+            if !k
+                .modifiers
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+        {
+            input.push(c)
+        }
         KeyCode::Backspace => {
             input.pop();
         }
@@ -100,8 +106,10 @@ fn edit(input: &mut String, k: &KeyEvent) -> bool {
 /// Moves a selection among `n` items with arrows, Tab and Ctrl-n/p.
 fn step(sel: &mut usize, n: usize, k: &KeyEvent) -> bool {
     let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
-    let down = matches!(k.code, KeyCode::Down | KeyCode::Tab) || (ctrl && k.code == KeyCode::Char('n'));
-    let up = matches!(k.code, KeyCode::Up | KeyCode::BackTab) || (ctrl && k.code == KeyCode::Char('p'));
+    let down =
+        matches!(k.code, KeyCode::Down | KeyCode::Tab) || (ctrl && k.code == KeyCode::Char('n'));
+    let up =
+        matches!(k.code, KeyCode::Up | KeyCode::BackTab) || (ctrl && k.code == KeyCode::Char('p'));
     if down {
         *sel = (*sel + 1).min(n.saturating_sub(1));
     } else if up {
@@ -122,7 +130,11 @@ pub fn fuzzy(query: &str, path: &str) -> Option<i64> {
             Some(l) if found == l + 1 => 8,
             _ => 1,
         };
-        if found == 0 || p.as_bytes().get(found - 1).is_some_and(|b| b"/_-. ".contains(b)) {
+        if found == 0
+            || p.as_bytes()
+                .get(found - 1)
+                .is_some_and(|b| b"/_-. ".contains(b))
+        {
             score += 4;
         }
         last = Some(found);
@@ -137,7 +149,12 @@ pub fn help_entries(app: &App, filter: &str) -> Vec<(String, Action)> {
     app.keymap
         .effective(app.context())
         .into_iter()
-        .map(|b| (b.keys.iter().map(show_key).collect::<Vec<_>>().join(" "), b.action))
+        .map(|b| {
+            (
+                b.keys.iter().map(show_key).collect::<Vec<_>>().join(" "),
+                b.action,
+            )
+        })
         .filter(|(k, a)| {
             f.is_empty()
                 || a.describe().to_lowercase().contains(&f)
@@ -223,7 +240,9 @@ impl App {
         }
         let enter = k.code == KeyCode::Enter;
         match &mut ov {
-            Overlay::Search { input, found, sel, .. } => {
+            Overlay::Search {
+                input, found, sel, ..
+            } => {
                 if enter {
                     self.hits = found.iter().map(|f| f.head).collect();
                     if let Some(f) = found.get(*sel) {
@@ -280,11 +299,18 @@ impl App {
                     *sel = 0;
                 }
             }
-            Overlay::Picker { kind, input, matches, sel } => {
+            Overlay::Picker {
+                kind,
+                input,
+                matches,
+                sel,
+            } => {
                 if enter {
                     let kind = *kind;
                     let typed = input.trim();
-                    let path_like = ["/", "./", "../", "~", "#"].iter().any(|p| typed.starts_with(p));
+                    let path_like = ["/", "./", "../", "~", "#"]
+                        .iter()
+                        .any(|p| typed.starts_with(p));
                     let r = match matches.get(*sel) {
                         Some((i, _)) if !path_like => QueryImage::stored(self.data.store(), *i),
                         _ => {

@@ -29,7 +29,10 @@ pub fn in_tmux() -> bool {
 }
 
 fn tmux(args: &[&str]) -> Option<String> {
-    let out = std::process::Command::new("tmux").args(args).output().ok()?;
+    let out = std::process::Command::new("tmux")
+        .args(args)
+        .output()
+        .ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
@@ -52,9 +55,14 @@ pub fn restore_tmux_only() {
 
 fn tmux_restore() {
     let old = TMUX_PASSTHROUGH.lock().ok().and_then(|mut g| g.take());
-    if let Some(old) = old {
-        let v = if old.is_empty() { "off" } else { old.as_str() };
-        let _ = tmux(&["set", "-p", "allow-passthrough", v]);
+    match old.as_deref() {
+        Some("") => {
+            let _ = tmux(&["set", "-pu", "allow-passthrough"]);
+        }
+        Some(v) => {
+            let _ = tmux(&["set", "-p", "allow-passthrough", v]);
+        }
+        None => {}
     }
 }
 
@@ -96,7 +104,10 @@ fn base64(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut s = String::new();
     for c in data.chunks(3) {
-        let n = c.iter().enumerate().fold(0u32, |n, (i, &b)| n | (b as u32) << (16 - 8 * i));
+        let n = c
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | (b as u32) << (16 - 8 * i));
         for i in 0..4 {
             s.push(if i <= c.len() {
                 A[(n >> (18 - 6 * i) & 63) as usize] as char
@@ -154,7 +165,11 @@ fn event_loop(app: &mut App) -> Result<()> {
                 execute!(stdout(), DisableMouseCapture)
             };
         }
-        let wait = if app.jobs.busy() || !app.images.wanted.is_empty() { 30 } else { 250 };
+        let wait = if app.jobs.busy() || !app.images.wanted.is_empty() {
+            30
+        } else {
+            250
+        };
         if event::poll(Duration::from_millis(wait)).map_err(io)? {
             match event::read().map_err(io)? {
                 Event::Key(k) => app.key(k),
@@ -175,7 +190,10 @@ fn event_loop(app: &mut App) -> Result<()> {
 mod tests {
     #[test]
     fn base64_of_osc52() {
-        assert_eq!(super::base64(b"vit-b-16/openai/L10H3"), "dml0LWItMTYvb3BlbmFpL0wxMEgz");
+        assert_eq!(
+            super::base64(b"vit-b-16/openai/L10H3"),
+            "dml0LWItMTYvb3BlbmFpL0wxMEgz"
+        );
         assert_eq!(super::base64(b"ab"), "YWI=");
         assert_eq!(super::base64(b"a"), "YQ==");
     }

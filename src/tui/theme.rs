@@ -13,7 +13,10 @@ use crate::{Error, Result};
 pub const BUILTIN: &[(&str, &str)] = &[
     ("dark", include_str!("../../themes/dark.toml")),
     ("light", include_str!("../../themes/light.toml")),
-    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
 ];
 
 #[derive(Deserialize)]
@@ -240,7 +243,9 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("themes")).unwrap();
-        let text = BUILTIN[0].1.replace("accent = \"cyan\"", "accent = \"#102030\"");
+        let text = BUILTIN[0]
+            .1
+            .replace("accent = \"cyan\"", "accent = \"#102030\"");
         std::fs::write(dir.path().join("themes/dark.toml"), text).unwrap();
         let t = Theme::load("dark", dir.path()).unwrap();
         assert_eq!(t.accent, Color::Rgb(16, 32, 48));

@@ -20,10 +20,17 @@ pub fn draw(f: &mut Frame, app: &mut App, kind: Kind, area: Rect) {
     let block = pane(app, format!(" {} · {} ", kind.number(), kind.title()), true);
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let mut head = vec![Span::styled("head ", t.dimmed()), Span::raw(a.head.to_string())];
+    let mut head = vec![
+        Span::styled("head ", t.dimmed()),
+        Span::raw(a.head.to_string()),
+    ];
     if kind == Kind::PropertyNn {
         head.push(Span::styled("  property ", t.dimmed()));
-        head.push(Span::raw(if a.property.is_empty() { "—".into() } else { a.property.clone() }));
+        head.push(Span::raw(if a.property.is_empty() {
+            "—".into()
+        } else {
+            a.property.clone()
+        }));
     }
     if kind.needs_image() {
         head.push(Span::styled("  image ", t.dimmed()));
@@ -37,7 +44,11 @@ pub fn draw(f: &mut Frame, app: &mut App, kind: Kind, area: Rect) {
     }
     let mut lines = vec![Line::from(head)];
     for i in 0..kind.texts() {
-        let name = if kind == Kind::Contrast { ["text A ", "text B "][i] } else { "text " };
+        let name = if kind == Kind::Contrast {
+            ["text A ", "text B "][i]
+        } else {
+            "text "
+        };
         lines.push(Line::from(vec![
             Span::styled(name, t.dimmed()),
             Span::raw(format!("{:?}", a.texts[i])),
@@ -68,30 +79,50 @@ pub fn draw(f: &mut Frame, app: &mut App, kind: Kind, area: Rect) {
 
     if a.job.is_some() {
         let spin = SPINNER[(app.frame as usize) % SPINNER.len()];
-        let msg = format!("{spin} running… ({} cancels)", app.keymap.key_for(Context::Analysis, Action::Cancel).unwrap_or_default());
+        let msg = format!(
+            "{spin} running… ({} cancels)",
+            app.keymap
+                .key_for(Context::Analysis, Action::Cancel)
+                .unwrap_or_default()
+        );
         f.render_widget(Paragraph::new(Line::styled(msg, t.title())), results);
         return;
     }
     match &a.outcome {
-        None => f.render_widget(Paragraph::new(Line::styled("not run yet (r runs)", t.dimmed())), results),
+        None => f.render_widget(
+            Paragraph::new(Line::styled("not run yet (r runs)", t.dimmed())),
+            results,
+        ),
         Some(Err(e)) => f.render_widget(
             Paragraph::new(Line::styled(e.clone(), t.error())).wrap(Wrap { trim: true }),
             results,
         ),
-        Some(Ok(Outcome::Map { title, summary, figure })) => {
-            let [top, img] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(results);
+        Some(Ok(Outcome::Map {
+            title,
+            summary,
+            figure,
+        })) => {
+            let [top, img] =
+                Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(results);
             f.render_widget(
-                Paragraph::new(vec![Line::styled(title.clone(), t.title()), Line::raw(summary.clone())]),
+                Paragraph::new(vec![
+                    Line::styled(title.clone(), t.title()),
+                    Line::raw(summary.clone()),
+                ]),
                 top,
             );
             let fig_w = (img.height * 2).min(img.width);
-            let r = Rect { width: fig_w, ..img };
+            let r = Rect {
+                width: fig_w,
+                ..img
+            };
             let key = format!("fig:{title}|{summary}");
             app.images.draw(f, r, &key, Src::Rgb(figure.clone()));
         }
         Some(Ok(Outcome::Hits { title, heads, rows })) => {
             let names: Vec<_> = heads.iter().map(ToString::to_string).collect();
-            let [top, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(results);
+            let [top, body] =
+                Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(results);
             f.render_widget(
                 Paragraph::new(Line::from(vec![
                     Span::styled(title.clone(), t.title()),
@@ -99,8 +130,13 @@ pub fn draw(f: &mut Frame, app: &mut App, kind: Kind, area: Rect) {
                 ])),
                 top,
             );
-            let list_w = if app.images.picker.is_some() { (body.width / 2).min(48) } else { body.width };
-            let [list, imgs] = Layout::horizontal([Constraint::Length(list_w), Constraint::Min(0)]).areas(body);
+            let list_w = if app.images.picker.is_some() {
+                (body.width / 2).min(48)
+            } else {
+                body.width
+            };
+            let [list, imgs] =
+                Layout::horizontal([Constraint::Length(list_w), Constraint::Min(0)]).areas(body);
             app.geometry.hits = list;
             let lines: Vec<Line> = rows
                 .iter()
@@ -108,7 +144,11 @@ pub fn draw(f: &mut Frame, app: &mut App, kind: Kind, area: Rect) {
                 .map(|(i, r)| {
                     let s = format!("{:>2}. {:>8.4}  #{:<5} {}", i + 1, r.score, r.index, r.path);
                     let s = cut(&s, list.width as usize);
-                    if i == a.sel { Line::styled(s, t.selected()) } else { Line::raw(s) }
+                    if i == a.sel {
+                        Line::styled(s, t.selected())
+                    } else {
+                        Line::raw(s)
+                    }
                 })
                 .collect();
             if lines.is_empty() {
@@ -121,18 +161,32 @@ pub fn draw(f: &mut Frame, app: &mut App, kind: Kind, area: Rect) {
     }
 }
 
-fn draw_thumbs(f: &mut Frame, app: &mut App, a: &super::super::analysis::Analysis, rows: &[super::super::analysis::Row], area: Rect) {
+fn draw_thumbs(
+    f: &mut Frame,
+    app: &mut App,
+    a: &super::super::analysis::Analysis,
+    rows: &[super::super::analysis::Row],
+    area: Rect,
+) {
     if area.width < 8 || area.height < 4 || app.images.picker.is_none() {
         return;
     }
     let mut items: Vec<(String, Src, String)> = vec![];
     if let Some(q) = a.query.as_ref().filter(|_| a.kind.needs_image()) {
-        items.push((format!("q:{}", q.path.display()), Src::Path(q.path.clone()), "query".into()));
+        items.push((
+            format!("q:{}", q.path.display()),
+            Src::Path(q.path.clone()),
+            "query".into(),
+        ));
     }
     let session = app.data.session.clone();
     for (i, r) in rows.iter().enumerate() {
         if let Ok(p) = session.store.image_path(r.index) {
-            items.push((format!("img:{}", r.index), Src::Path(p), format!("{}.", i + 1)));
+            items.push((
+                format!("img:{}", r.index),
+                Src::Path(p),
+                format!("{}.", i + 1),
+            ));
         }
     }
     let th = (area.height.saturating_sub(1) / 2).clamp(3, 10);
@@ -146,6 +200,7 @@ fn draw_thumbs(f: &mut Frame, app: &mut App, a: &super::super::analysis::Analysi
         }
         let x = area.x + col * tw;
         f.render_widget(Paragraph::new(cap), Rect::new(x, y, tw - 1, 1));
-        app.images.draw(f, Rect::new(x, y + 1, tw - 1, th), &key, src);
+        app.images
+            .draw(f, Rect::new(x, y + 1, tw - 1, th), &key, src);
     }
 }

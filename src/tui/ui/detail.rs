@@ -20,7 +20,11 @@ fn bar(frac: f64, width: usize) -> String {
 pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     let h = app.sel;
     let id = app.data.id(h);
-    let star = if app.notes.bookmarks.contains(&id) { " ★" } else { "" };
+    let star = if app.notes.bookmarks.contains(&id) {
+        " ★"
+    } else {
+        ""
+    };
     let block = pane(app, format!(" {id}{star} "), app.focus == Focus::Detail);
     let inner = block.inner(area);
     f.render_widget(block, area);
@@ -43,7 +47,11 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
             let mut spans = vec![
                 Span::styled("label ", t.dimmed()),
                 Span::styled(label.unwrap_or_else(|| "—".into()), t.title()),
-                Span::raw(if overridden { " (yours)".to_string() } else { conf }),
+                Span::raw(if overridden {
+                    " (yours)".to_string()
+                } else {
+                    conf
+                }),
             ];
             if let Some(l) = &hi.llm_label {
                 spans.push(Span::styled(format!("  llm: {l}"), t.dimmed()));
@@ -63,7 +71,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
             "TEXTSPAN texts                     variance explained",
             t.dimmed().add_modifier(Modifier::UNDERLINED),
         ));
-        let tw = (inner.width as usize).saturating_sub(20).max(8);
+        let tw = (inner.width as usize).saturating_sub(20).clamp(8, 48);
         let mut prev = 0.0;
         for (i, x) in hi.texts.iter().enumerate() {
             let gain = x.variance_explained - prev;
@@ -72,7 +80,10 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
                 Span::styled(format!("{:>2} ", i + 1), t.dimmed()),
                 Span::raw(format!("{:<tw$}", cut(&x.text, tw))),
                 Span::styled(format!("{:<6}", bar(gain * 4.0, 6)), Style::new().fg(t.bar)),
-                Span::styled(format!("{:>5.1}%", 100.0 * x.variance_explained), t.dimmed()),
+                Span::styled(
+                    format!("{:>5.1}%", 100.0 * x.variance_explained),
+                    t.dimmed(),
+                ),
             ]));
         }
     }
@@ -100,7 +111,10 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     let cap = match app.top.get(&h) {
         Some(Top::Failed(e)) => Line::styled(format!("top images: {e}"), t.error()),
         Some(Top::Ready(v)) if v.is_empty() => Line::styled("no images", t.dimmed()),
-        _ => Line::styled(format!("top images along {:?}", cut(&first, 40)), t.dimmed()),
+        _ => Line::styled(
+            format!("top images along {:?}", cut(&first, 40)),
+            t.dimmed(),
+        ),
     };
     f.render_widget(Paragraph::new(cap), caption);
     let Some(Top::Ready(top)) = app.top.get(&h) else {
@@ -116,7 +130,8 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         }
         let cell = Rect::new(x, imgs.y, w - 1, img_h);
         if let Ok(p) = store.store.image_path(*index) {
-            app.images.draw(f, cell, &format!("img:{index}"), Src::Path(p));
+            app.images
+                .draw(f, cell, &format!("img:{index}"), Src::Path(p));
         }
     }
 }

@@ -16,7 +16,8 @@ const ROW_LABEL: u16 = 4;
 /// The width the grid pane would like out of `total` columns.
 pub fn width(app: &App, total: u16) -> u16 {
     let want = ROW_LABEL + 4 * app.data.heads as u16 + 2;
-    want.clamp(24, (total * 3 / 5).max(24)).min(total.saturating_sub(10))
+    want.clamp(24, (total * 3 / 5).max(24))
+        .min(total.saturating_sub(10))
 }
 
 /// The text and colour of a cell.
@@ -52,9 +53,18 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     .areas(inner);
     let cw = ((inner.width.saturating_sub(ROW_LABEL)) / heads as u16).clamp(2, 6);
     let visible = ((inner.width.saturating_sub(ROW_LABEL)) / cw).max(1) as usize;
-    let head0 = app.sel.head.saturating_sub(visible - 1).min(heads.saturating_sub(visible));
+    let head0 = app
+        .sel
+        .head
+        .saturating_sub(visible - 1)
+        .min(heads.saturating_sub(visible));
     let rows = cells.height.max(1) as usize;
-    let li = app.data.layers.iter().position(|&l| l == app.sel.layer).unwrap_or(0);
+    let li = app
+        .data
+        .layers
+        .iter()
+        .position(|&l| l == app.sel.layer)
+        .unwrap_or(0);
     let layer0 = li.saturating_sub(rows - 1);
     let t = &app.theme;
 
@@ -74,7 +84,11 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         for head in head0..(head0 + visible).min(heads) {
             let h = HeadRef { layer, head };
             let (text, bg) = cell(app, h, cw as usize - 1);
-            let mark = if app.notes.bookmarks.contains(&app.data.id(h)) { "*" } else { " " };
+            let mark = if app.notes.bookmarks.contains(&app.data.id(h)) {
+                "*"
+            } else {
+                " "
+            };
             let s = format!("{:<w$}{mark}", text, w = cw as usize - 1);
             let style = if h == app.sel {
                 t.selected()

@@ -79,7 +79,7 @@ fn title_bar(f: &mut Frame, app: &App, area: Rect) {
         spans.push(Span::raw(" "));
         spans.push(tab(
             app.view == View::Analysis(k),
-            format!("{} {}", k.number(), k.title()),
+            format!("{} {}", k.number(), k.short()),
         ));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);

@@ -13,12 +13,19 @@ use super::{cut, pane};
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
-    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 3, w, h)
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 3,
+        w,
+        h,
+    )
 }
 
 /// Lines `sel` is visible in, from a list of `n` in `rows` rows.
 fn window(sel: usize, n: usize, rows: usize) -> std::ops::Range<usize> {
-    let start = sel.saturating_sub(rows.saturating_sub(1)).min(n.saturating_sub(rows));
+    let start = sel
+        .saturating_sub(rows.saturating_sub(1))
+        .min(n.saturating_sub(rows));
     start..(start + rows).min(n)
 }
 
@@ -30,8 +37,13 @@ pub fn draw(f: &mut Frame, app: &App, body: Rect) {
     let t = &app.theme;
     let w = (body.width * 4 / 5).max(40);
     let (title, input, rows, sel): (String, String, Vec<Line>, usize) = match ov {
-        Overlay::Search { input, found, sel, .. } => (
-            format!(" search heads · {} found · Enter jumps, Esc returns ", found.len()),
+        Overlay::Search {
+            input, found, sel, ..
+        } => (
+            format!(
+                " search heads · {} found · Enter jumps, Esc returns ",
+                found.len()
+            ),
             format!("/{input}"),
             found
                 .iter()
@@ -60,7 +72,10 @@ pub fn draw(f: &mut Frame, app: &App, body: Rect) {
             *sel,
         ),
         Overlay::Help { input, sel } => (
-            format!(" help · {} keys · type to filter, Enter runs, Esc closes ", app.context().name()),
+            format!(
+                " help · {} keys · type to filter, Enter runs, Esc closes ",
+                app.context().name()
+            ),
             format!("filter: {input}"),
             help_entries(app, input)
                 .into_iter()
@@ -73,7 +88,12 @@ pub fn draw(f: &mut Frame, app: &App, body: Rect) {
                 .collect(),
             *sel,
         ),
-        Overlay::Picker { input, matches, sel, .. } => (
+        Overlay::Picker {
+            input,
+            matches,
+            sel,
+            ..
+        } => (
             format!(" query image · {} matches · or type a path ", matches.len()),
             format!("image: {input}"),
             matches
@@ -107,7 +127,10 @@ pub fn draw(f: &mut Frame, app: &App, body: Rect) {
     if inner.height == 0 {
         return;
     }
-    f.render_widget(Paragraph::new(format!("{input}▏")), Rect { height: 1, ..inner });
+    f.render_widget(
+        Paragraph::new(format!("{input}▏")),
+        Rect { height: 1, ..inner },
+    );
     let list = Rect {
         y: inner.y + 1,
         height: inner.height - 1,

@@ -47,11 +47,19 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let jobs: Vec<_> = app.jobs.visible().collect();
     if !jobs.is_empty() {
         let spin = SPINNER[(app.frame as usize) % SPINNER.len()];
-        let what = jobs.iter().map(|j| j.what.as_str()).collect::<Vec<_>>().join(", ");
+        let what = jobs
+            .iter()
+            .map(|j| j.what.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         spans.push(Span::styled(format!(" {spin} {what} "), t.title()));
     }
     if !app.pending.is_empty() {
-        let keys: Vec<_> = app.pending.iter().map(super::super::keymap::show_key).collect();
+        let keys: Vec<_> = app
+            .pending
+            .iter()
+            .map(super::super::keymap::show_key)
+            .collect();
         spans.push(Span::styled(format!(" {} ", keys.join(" ")), t.title()));
     }
     match &app.message {

@@ -1,0 +1,245 @@
+//! End to end in a real pseudo-terminal: the `clipscope` binary under tmux (its own server),
+//! driven with send-keys and read with capture-pane, on a store that `probe`, `index` and
+//! `interpret` build from the tiny fixture model. Needs tmux (`.ci/run` installs it).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new(tag: &str) -> Self {
+        let ok = Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            ok,
+            "tmux is needed for this test: apt-get install tmux (.ci/run does)"
+        );
+        Self {
+            socket: format!("clipscope-test-{tag}-{}", std::process::id()),
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.cmd(&["capture-pane", "-t", "cs", "-p"])
+    }
+
+    /// Waits (bounded, polling) until the screen satisfies `ok`.
+    fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let t = Instant::now();
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "waited 60 s for {what}; the screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until the screen contains `what`.
+    fn wait_for(&self, what: &str) -> String {
+        self.wait(&format!("{what:?}"), |s| s.contains(what))
+    }
+
+    /// Waits until the screen no longer contains `what`.
+    fn wait_gone(&self, what: &str) -> String {
+        self.wait(&format!("{what:?} to go"), |s| !s.contains(what))
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "cs"];
+        args.extend(keys);
+        self.cmd(&args);
+        // Let each key arrive alone (Esc then q must not read as Alt-q).
+        std::thread::sleep(Duration::from_millis(150));
+    }
+
+    fn text(&self, text: &str) {
+        self.cmd(&["send-keys", "-t", "cs", "-l", text]);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.cmd(&["kill-server"]);
+    }
+}
+
+fn run(args: &[&str], cache: &Path) {
+    let out = common::bin()
+        .args(args)
+        .env("CLIPSCOPE_CACHE", cache)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn start(t: &Tmux, dir: &Path, protocol: &str) {
+    let bin = env!("CARGO_BIN_EXE_clipscope");
+    let model = common::fixture("tiny-clip-hf");
+    let cmd = format!(
+        "env CLIPSCOPE_CACHE={c} CLIPSCOPE_CONFIG_HOME={cfg} TERM=xterm-256color {bin} explore \
+         --model {m} --image-protocol {protocol}; echo EXIT=$?; sleep 30",
+        c = dir.join("cache").display(),
+        cfg = dir.join("config").display(),
+        m = model.display(),
+    );
+    t.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "cs",
+        "-x",
+        "120",
+        "-y",
+        "36",
+        &cmd,
+    ]);
+}
+
+#[test]
+fn a_new_user_explores_a_store_in_tmux() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (probe, cache) = (tmp.path().join("probe"), tmp.path().join("cache"));
+    let model = common::fixture("tiny-clip-hf");
+    let m = model.to_str().unwrap();
+    run(&["probe", probe.to_str().unwrap(), "-n", "24"], &cache);
+    run(
+        &[
+            "index",
+            "--model",
+            m,
+            "--images",
+            probe.to_str().unwrap(),
+            "--layers",
+            "all",
+            "-q",
+        ],
+        &cache,
+    );
+    run(
+        &["interpret", "--model", m, "-q", "--texts-per-head", "10"],
+        &cache,
+    );
+
+    let t = Tmux::new("explore");
+    start(&t, tmp.path(), "halfblocks");
+    t.wait_for("TEXTSPAN texts");
+    t.wait_for("top images along");
+    assert_eq!(
+        t.cmd(&["display", "-p", "-t", "cs", "#{alternate_on}"])
+            .trim(),
+        "1"
+    );
+
+    // Move through heads.
+    t.keys(&["g", "g"]);
+    let s = t.wait_for("tiny-clip-hf/L0H0");
+    assert!(s.contains("L0"), "{s}");
+    t.keys(&["l", "j"]);
+    t.wait_for("tiny-clip-hf/L1H1");
+
+    // Search and land on a head whose texts or label speak of colour.
+    t.keys(&["/"]);
+    t.text("color");
+    t.wait_for("search heads");
+    t.keys(&["Enter"]);
+    let s = t.wait_gone("search heads");
+    let detail: String = s.lines().skip(2).collect::<Vec<_>>().join("\n");
+    assert!(detail.to_lowercase().contains("color"), "{s}");
+
+    // Each analysis, with its results and images (half blocks).
+    for (key, done) in [
+        ("1", "nearest to"),
+        ("2", "patch scores"),
+        ("3", "patches"),
+        ("4", "nearest to"),
+        ("5", "nearest to"),
+    ] {
+        t.keys(&[key]);
+        t.wait_for(done);
+        t.wait(&format!("{key}: images"), |s| {
+            s.matches(['▀', '▄']).count() > 20
+        });
+        t.keys(&["Escape"]);
+        t.wait_for("TEXTSPAN texts");
+    }
+
+    // Help, then quit cleanly.
+    t.keys(&["?"]);
+    t.wait_for("help · grid keys");
+    t.keys(&["Escape"]);
+    t.wait_gone("help · grid keys");
+    t.keys(&["q"]);
+    let s = t.wait_for("EXIT=0");
+    assert!(
+        !s.contains("TEXTSPAN"),
+        "the alternate screen is gone:\n{s}"
+    );
+    assert_eq!(
+        t.cmd(&["display", "-p", "-t", "cs", "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
+    assert_eq!(
+        t.cmd(&["display", "-p", "-t", "cs", "#{cursor_flag}"])
+            .trim(),
+        "1"
+    );
+}
+
+#[test]
+fn tmux_passthrough_is_restored_on_exit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (probe, cache) = (tmp.path().join("probe"), tmp.path().join("cache"));
+    let model = common::fixture("tiny-clip-hf");
+    let m = model.to_str().unwrap();
+    run(&["probe", probe.to_str().unwrap(), "-n", "8"], &cache);
+    run(
+        &[
+            "index",
+            "--model",
+            m,
+            "--images",
+            probe.to_str().unwrap(),
+            "-q",
+        ],
+        &cache,
+    );
+    let t = Tmux::new("passthrough");
+    start(&t, tmp.path(), "sixel");
+    // No interpretation: the explorer still opens, and says so.
+    t.wait_for("not interpreted");
+    let on = t.cmd(&["show", "-pv", "-t", "cs", "allow-passthrough"]);
+    assert_eq!(on.trim(), "on");
+    t.keys(&["q"]);
+    t.wait_for("EXIT=0");
+    let after = t.cmd(&["show", "-pv", "-t", "cs", "allow-passthrough"]);
+    assert_ne!(after.trim(), "on", "restored");
+}
