@@ -126,8 +126,8 @@ fn paint(t: &str, c: [u8; 3], x: u32, y: u32, rng_bits: u64) -> [u8; 3] {
     let dark = [c[0] / 3, c[1] / 3, c[2] / 3];
     let light = [c[0] / 2 + 127, c[1] / 2 + 127, c[2] / 2 + 127];
     let on = match t {
-        "stripes" => (x + y) / 8 % 2 == 0,
-        "checkerboard" => (x / 14 + y / 14) % 2 == 0,
+        "stripes" => ((x + y) / 8).is_multiple_of(2),
+        "checkerboard" => (x / 14 + y / 14).is_multiple_of(2),
         "dots" => {
             let (dx, dy) = (x % 14, y % 14);
             (dx as i32 - 7).pow(2) + (dy as i32 - 7).pow(2) > 16
