@@ -263,6 +263,12 @@ pub fn generate(i: usize) -> (RgbImage, Probe) {
 /// skipping images already there; returns the properties.
 pub fn write(dir: &Path, n: usize) -> Result<Vec<Probe>> {
     use rayon::prelude::*;
+    if let Ok(old) = read(dir)
+        && old.len() == n
+        && old.iter().all(|p| dir.join(&p.file).is_file())
+    {
+        return Ok(old);
+    }
     std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
     let probes: Vec<Probe> = (0..n)
         .into_par_iter()
@@ -325,6 +331,79 @@ pub fn agreement(probes: &[&Probe], property: &str) -> Option<(String, f64)> {
         .into_iter()
         .max_by_key(|&(v, n)| (n, std::cmp::Reverse(v)))?;
     Some((best.to_string(), n as f64 / probes.len().max(1) as f64))
+}
+
+/// The probe property a head label speaks of, when there is one.
+pub fn property_of_label(label: &str) -> Option<&'static str> {
+    match label {
+        "color" => Some("color"),
+        "shape" => Some("shape"),
+        "counting" => Some("count"),
+        "texture" | "pattern" | "material" => Some("texture"),
+        "text" => Some("glyph"),
+        _ => None,
+    }
+}
+
+/// How a head's top images agree on the probe properties.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeadScore {
+    /// The head.
+    pub head: crate::analysis::HeadRef,
+    /// Its label.
+    pub label: String,
+    /// The probe property its label speaks of, and the top images' agreement on it.
+    pub label_agreement: Option<(String, String, f64)>,
+    /// The property its top images agree on most: (property, value, share).
+    pub best: (String, String, f64),
+}
+
+/// Scores every interpreted head of a store of probe images: its `k` top images (furthest
+/// along its first TEXTSPAN text, `text_dirs[head]`) and how they agree on each property.
+pub fn score_heads(
+    store: &crate::store::Store,
+    interp: &crate::interpret::Interpretation,
+    probes: &[Probe],
+    text_dir: &dyn Fn(&crate::interpret::HeadInterp) -> Result<Vec<f32>>,
+    k: usize,
+) -> Result<Vec<HeadScore>> {
+    use crate::analysis::HeadRef;
+    let by_file: std::collections::HashMap<&str, &Probe> =
+        probes.iter().map(|p| (p.file.as_str(), p)).collect();
+    let props = ["color", "shape", "count", "texture", "glyph", "position", "size", "background"];
+    let mut out = vec![];
+    for h in &interp.heads {
+        let head = HeadRef { layer: h.layer, head: h.head };
+        let hits = crate::analysis::neighbours::nearest(
+            store,
+            &[head],
+            &text_dir(h)?,
+            k,
+            crate::nn::Metric::Dot,
+            None,
+        )?;
+        let top: Vec<&Probe> = hits
+            .iter()
+            .filter_map(|x| {
+                let rel = store.image(x.index).ok()?.path;
+                let name = std::path::Path::new(&rel).file_name()?.to_str()?.to_string();
+                by_file.get(name.as_str()).copied()
+            })
+            .collect();
+        if top.is_empty() {
+            continue;
+        }
+        let label = interp.label(h).unwrap_or_default();
+        let label_agreement = property_of_label(&label)
+            .and_then(|p| agreement(&top, p).map(|(v, s)| (p.to_string(), v, s)));
+        let best = props
+            .iter()
+            .filter_map(|p| agreement(&top, p).map(|(v, s)| (p.to_string(), v, s)))
+            .max_by(|a, b| a.2.total_cmp(&b.2))
+            .unwrap_or_default();
+        out.push(HeadScore { head, label, label_agreement, best });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -344,3 +344,31 @@ fn hub_ids_load_from_the_offline_cache() {
     assert!(String::from_utf8_lossy(&listed.stdout).contains("someone/tiny-clip"));
     assert!(Path::new(&snap).is_dir());
 }
+
+#[test]
+fn demo_offline_falls_back_to_the_tiny_model_and_reuses_its_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = || {
+        common::bin()
+            .args(["demo", "--no-tui", "--count", "24"])
+            .env("CLIPSCOPE_CACHE", tmp.path().join("cache"))
+            .env("HF_HUB_OFFLINE", "1")
+            .env("HF_HOME", tmp.path().join("hf"))
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{se}");
+    assert!(se.contains("RANDOM weights"), "{se}");
+    assert!(so.contains("tiny-random-clip") && so.contains("24 images"), "{so}");
+    assert!(so.contains("search \"color\""), "{so}");
+    // The second run finds the store and its interpretation.
+    let out = run();
+    let se = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{se}");
+    assert!(se.contains("up to date"), "{se}");
+}

@@ -4,6 +4,7 @@ mod bench;
 mod bench_nn;
 mod bench_ops;
 mod decompose;
+mod demo;
 mod doctor;
 mod embed;
 mod explore;
@@ -38,6 +39,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// From nothing to the explorer: model, probe images, index, TEXTSPAN, labels, search.
+    Demo(demo::DemoArgs),
     /// Explore a store's heads in the terminal: grid, search, analyses, images.
     Explore(explore::ExploreArgs),
     /// Show what clipscope detects: terminal, image protocol, tmux, GPU, cache, config.
@@ -84,6 +87,7 @@ enum Command {
 pub fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Demo(a) => demo::run(a),
         Command::Explore(a) => explore::run(a),
         Command::Doctor(a) => doctor::run(a),
         Command::Decompose(a) => decompose::run(a),

@@ -20,15 +20,19 @@ pub enum Arch {
     /// ViT-L/14: 224 px, 24 × 16 heads, width 1024, E = 768.
     #[value(name = "vit-l-14")]
     VitL14,
+    /// The demo's tiny model: 224 px, patch 32, 4 × 4 heads, width 128, E = 64.
+    #[value(name = "tiny")]
+    Tiny,
 }
 
 impl Arch {
-    /// (patch, width, layers, embed).
-    fn dims(self) -> (usize, usize, usize, usize) {
+    /// (patch, width, layers, heads, embed).
+    fn dims(self) -> (usize, usize, usize, usize, usize) {
         match self {
-            Self::VitB32 => (32, 768, 12, 512),
-            Self::VitB16 => (16, 768, 12, 512),
-            Self::VitL14 => (14, 1024, 24, 768),
+            Self::VitB32 => (32, 768, 12, 12, 512),
+            Self::VitB16 => (16, 768, 12, 12, 512),
+            Self::VitL14 => (14, 1024, 24, 16, 768),
+            Self::Tiny => (32, 128, 4, 4, 64),
         }
     }
 }
@@ -64,14 +68,14 @@ impl Normal {
 /// Writes a Hugging Face-format checkpoint (`config.json`, `model.safetensors`) of `arch` with
 /// random weights into `dir`. The text tower is a one-layer stub (width 64).
 pub fn write_checkpoint(dir: &Path, arch: Arch, seed: u64) -> Result<()> {
-    let (patch, width, layers, embed) = arch.dims();
+    let (patch, width, layers, heads, embed) = arch.dims();
     let (tw, vocab, ctx) = (64usize, 49408usize, 77usize);
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let config = serde_json::json!({
         "model_type": "clip",
         "projection_dim": embed,
         "vision_config": {
-            "hidden_size": width, "intermediate_size": 4 * width, "num_attention_heads": width / 64,
+            "hidden_size": width, "intermediate_size": 4 * width, "num_attention_heads": heads,
             "num_hidden_layers": layers, "image_size": 224, "patch_size": patch, "hidden_act": "quick_gelu"
         },
         "text_config": {
@@ -169,4 +173,30 @@ pub fn write_checkpoint(dir: &Path, arch: Arch, seed: u64) -> Result<()> {
         path,
         message: e.to_string(),
     })
+}
+
+/// CLIP's BPE tokenizer (OpenAI's vocabulary and merges), for the built-in tiny model.
+const CLIP_TOKENIZER: &[u8] = include_bytes!("../../tests/fixtures/tiny-clip-hf/tokenizer.json");
+
+/// The name of the built-in tiny model's directory (its model id in stores).
+pub const TINY_NAME: &str = "tiny-random-clip";
+
+/// The built-in tiny random-weight CLIP (deterministic), written once under
+/// `<cache>/models/tiny-random-clip/` with CLIP's tokenizer; returns its directory.
+pub fn tiny_model(cache: &Path) -> Result<std::path::PathBuf> {
+    let dir = cache.join("models").join(TINY_NAME);
+    let files = ["config.json", "model.safetensors", "tokenizer.json"];
+    if files.iter().all(|f| dir.join(f).is_file()) {
+        return Ok(dir);
+    }
+    let tmp = cache
+        .join("models")
+        .join(format!(".{TINY_NAME}.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    write_checkpoint(&tmp, Arch::Tiny, 7)?;
+    let tok = tmp.join("tokenizer.json");
+    std::fs::write(&tok, CLIP_TOKENIZER).map_err(|e| Error::write(&tok, e))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&tmp, &dir).map_err(|e| Error::write(&dir, e))?;
+    Ok(dir)
 }
