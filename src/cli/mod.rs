@@ -3,6 +3,7 @@
 mod bench;
 mod bench_nn;
 mod bench_ops;
+mod bench_tui;
 mod decompose;
 mod demo;
 mod doctor;
@@ -79,6 +80,8 @@ enum Command {
     Probe(probe::ProbeArgs),
     /// Measure decomposition throughput on random weights of a standard architecture.
     Bench(bench::BenchArgs),
+    /// Measure the explorer's first frame and key-to-frame times on a large (synthetic) store.
+    BenchTui(bench_tui::BenchTuiArgs),
     /// Measure opening a (synthetic) 100,000-image store and nearest-neighbour queries over it.
     BenchNn(bench_nn::BenchNnArgs),
 }
@@ -108,6 +111,7 @@ pub fn run() -> Result<()> {
         Command::Probe(a) => probe::run(a),
         Command::Bench(a) => bench::run(a),
         Command::BenchNn(a) => bench_nn::run(a),
+        Command::BenchTui(a) => bench_tui::run(a),
     }
 }
 
