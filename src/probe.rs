@@ -370,10 +370,22 @@ pub fn score_heads(
     use crate::analysis::HeadRef;
     let by_file: std::collections::HashMap<&str, &Probe> =
         probes.iter().map(|p| (p.file.as_str(), p)).collect();
-    let props = ["color", "shape", "count", "texture", "glyph", "position", "size", "background"];
+    let props = [
+        "color",
+        "shape",
+        "count",
+        "texture",
+        "glyph",
+        "position",
+        "size",
+        "background",
+    ];
     let mut out = vec![];
     for h in &interp.heads {
-        let head = HeadRef { layer: h.layer, head: h.head };
+        let head = HeadRef {
+            layer: h.layer,
+            head: h.head,
+        };
         let hits = crate::analysis::neighbours::nearest(
             store,
             &[head],
@@ -386,7 +398,10 @@ pub fn score_heads(
             .iter()
             .filter_map(|x| {
                 let rel = store.image(x.index).ok()?.path;
-                let name = std::path::Path::new(&rel).file_name()?.to_str()?.to_string();
+                let name = std::path::Path::new(&rel)
+                    .file_name()?
+                    .to_str()?
+                    .to_string();
                 by_file.get(name.as_str()).copied()
             })
             .collect();
@@ -401,7 +416,12 @@ pub fn score_heads(
             .filter_map(|p| agreement(&top, p).map(|(v, s)| (p.to_string(), v, s)))
             .max_by(|a, b| a.2.total_cmp(&b.2))
             .unwrap_or_default();
-        out.push(HeadScore { head, label, label_agreement, best });
+        out.push(HeadScore {
+            head,
+            label,
+            label_agreement,
+            best,
+        });
     }
     Ok(out)
 }

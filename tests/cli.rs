@@ -364,11 +364,32 @@ fn demo_offline_falls_back_to_the_tiny_model_and_reuses_its_store() {
     );
     assert!(out.status.success(), "{se}");
     assert!(se.contains("RANDOM weights"), "{se}");
-    assert!(so.contains("tiny-random-clip") && so.contains("24 images"), "{so}");
+    assert!(
+        so.contains("tiny-random-clip") && so.contains("24 images"),
+        "{so}"
+    );
     assert!(so.contains("search \"color\""), "{so}");
     // The second run finds the store and its interpretation.
     let out = run();
     let se = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{se}");
     assert!(se.contains("up to date"), "{se}");
+}
+
+#[test]
+fn doctor_reports_protocol_paths_and_gpu() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("config.toml"), "theme = 3\n").unwrap();
+    let out = common::bin()
+        .args(["doctor", "--json"])
+        .env("CLIPSCOPE_CONFIG_HOME", tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["tty"], false);
+    assert_eq!(v["protocol"], "halfblocks", "no terminal to ask: half blocks");
+    assert!(v["gpu"].as_str().unwrap().contains("CPU build"));
+    let problems = v["problems"].to_string();
+    assert!(problems.contains("config.toml"), "a bad config is reported: {problems}");
 }

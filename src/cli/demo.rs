@@ -125,13 +125,19 @@ fn summary(store: &Store, images: &std::path::Path) -> Result<()> {
     let colour = index.search("color", 5)?;
     println!(
         "search \"color\": {}",
-        colour.iter().map(|h| format!("L{}H{} ({})", h.head.layer, h.head.head, h.head.label)).collect::<Vec<_>>().join(", ")
+        colour
+            .iter()
+            .map(|h| format!("L{}H{} ({})", h.head.layer, h.head.head, h.head.label))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let Ok(probes) = clipscope::probe::read(images) else {
         return Ok(());
     };
     let path = pool_embeddings_file(store.dir(), &interp.pool_sha256);
-    let len = std::fs::metadata(&path).map(|m| m.len() as usize / 4).unwrap_or(0);
+    let len = std::fs::metadata(&path)
+        .map(|m| m.len() as usize / 4)
+        .unwrap_or(0);
     let pool = read_f32(&path, len).context("reading the pool embeddings")?;
     let e = m.dim;
     let dir_of = |h: &clipscope::interpret::HeadInterp| -> clipscope::Result<Vec<f32>> {
@@ -149,7 +155,12 @@ fn summary(store: &Store, images: &std::path::Path) -> Result<()> {
             Some((lp, lv, ls)) => format!("; on its label's {lp}: {lv} {:.0}%", 100.0 * ls),
             None => String::new(),
         };
-        println!("  {:<7} {:<12} {p} = {v} ({:.0}%){on_label}", s.head.to_string(), s.label, 100.0 * share);
+        println!(
+            "  {:<7} {:<12} {p} = {v} ({:.0}%){on_label}",
+            s.head.to_string(),
+            s.label,
+            100.0 * share
+        );
     }
     Ok(())
 }

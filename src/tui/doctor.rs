@@ -19,7 +19,7 @@ pub struct Report {
     pub cells: Option<(u16, u16)>,
     /// Image protocol that would be used.
     pub protocol: String,
-    /// Cell size in pixels.
+    /// Cell size in pixels, when the terminal reported it.
     pub cell_pixels: Option<(u16, u16)>,
     /// What the terminal answered to the capability queries.
     pub capabilities: Vec<String>,
@@ -79,6 +79,17 @@ pub fn detect() -> Report {
         }
     };
     super::term::restore_tmux_only();
+    let term = std::env::var("TERM").unwrap_or_default();
+    let measured = capabilities
+        .iter()
+        .any(|c: &String| c.starts_with("CellSize(Some"));
+    let cell_pixels = cell_pixels.filter(|_| measured);
+    if tty && protocol == "halfblocks" && term.starts_with("xterm") && !measured {
+        problems.push(
+            "xterm: for sixel images start it as `xterm -ti vt340 -xrm 'XTerm*allowWindowOps: true'`"
+                .into(),
+        );
+    }
     let tmux = in_tmux().then(|| {
         std::process::Command::new("tmux")
             .args(["show", "-pv", "allow-passthrough"])
@@ -134,8 +145,9 @@ impl std::fmt::Display for Report {
             writeln!(f, "{:<16} {w}x{h} cells", "size")?;
         }
         writeln!(f, "{:<16} {}", "image protocol", self.protocol)?;
-        if let Some((w, h)) = self.cell_pixels {
-            writeln!(f, "{:<16} {w}x{h} px", "cell")?;
+        match self.cell_pixels {
+            Some((w, h)) => writeln!(f, "{:<16} {w}x{h} px", "cell")?,
+            None => writeln!(f, "{:<16} not reported (half blocks assume a size)", "cell")?,
         }
         if !self.capabilities.is_empty() {
             writeln!(f, "{:<16} {}", "capabilities", self.capabilities.join(", "))?;
