@@ -273,7 +273,10 @@ impl App {
                 });
             }
         }
-        if self.view == View::Main && !self.top.contains_key(&self.sel) {
+        if self.view == View::Main
+            && self.images.picker.is_some()
+            && !self.top.contains_key(&self.sel)
+        {
             self.top_images(self.sel);
         }
     }

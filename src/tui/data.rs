@@ -69,6 +69,7 @@ pub struct Data {
     pub random_weights: bool,
     /// Head RMS norms, once computed (layer-major over `layers`).
     pub norms: Option<Vec<f32>>,
+    paths: std::sync::OnceLock<Vec<(usize, String)>>,
 }
 
 impl Data {
@@ -93,6 +94,7 @@ impl Data {
             interp,
             index,
             norms: None,
+            paths: std::sync::OnceLock::new(),
             session: Arc::new(session),
         })
     }
@@ -140,6 +142,17 @@ impl Data {
                 Some(norms.get(li * self.heads + h.head)? / max)
             }
         }
+    }
+
+    /// (index, path in the table) of every readable store image, read once.
+    pub fn paths(&self) -> &[(usize, String)] {
+        self.paths.get_or_init(|| {
+            let s = self.store();
+            (0..s.len())
+                .filter(|&i| s.valid()[i] == 1)
+                .filter_map(|i| Some((i, s.image(i).ok()?.path)))
+                .collect()
+        })
     }
 
     /// Re-reads label overrides and rebuilds the search index (after a label edit).

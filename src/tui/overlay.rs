@@ -211,18 +211,18 @@ impl App {
             return;
         };
         let q = input.clone();
-        let store = self.data.store();
-        let mut scored: Vec<(i64, usize, String)> = (0..store.len())
-            .filter(|&i| store.valid()[i] == 1)
-            .filter_map(|i| {
-                let path = store.image(i).ok()?.path;
-                Some((fuzzy(&q, &path)?, i, path))
-            })
+        let mut scored: Vec<(i64, usize, &str)> = self
+            .data
+            .paths()
+            .iter()
+            .filter_map(|(i, p)| Some((fuzzy(&q, p)?, *i, p.as_str())))
             .collect();
         scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         scored.truncate(200);
-        if let Some(Overlay::Picker { matches, sel, .. }) = &mut self.overlay {
-            *matches = scored.into_iter().map(|(_, i, p)| (i, p)).collect();
+        let matches: Vec<(usize, String)> =
+            scored.into_iter().map(|(_, i, p)| (i, p.to_string())).collect();
+        if let Some(Overlay::Picker { matches: m, sel, .. }) = &mut self.overlay {
+            *m = matches;
             *sel = 0;
         }
     }

@@ -141,6 +141,22 @@ pub fn run(mut app: App) -> Result<()> {
     result
 }
 
+/// Ctrl-z: gives the terminal back to the shell until `fg`, then takes it again.
+fn suspend(mouse: bool) -> std::io::Result<()> {
+    restore();
+    #[cfg(unix)]
+    // SAFETY: raising a signal at ourselves; the default SIGTSTP action stops the process.
+    unsafe {
+        libc::raise(libc::SIGTSTP);
+    }
+    enable_raw_mode()?;
+    execute!(stdout(), EnterAlternateScreen, cursor::Hide)?;
+    if mouse {
+        execute!(stdout(), EnableMouseCapture)?;
+    }
+    Ok(())
+}
+
 fn event_loop(app: &mut App) -> Result<()> {
     let io = |e: std::io::Error| Error::Invalid(format!("terminal: {e}"));
     let mut term = Terminal::new(CrosstermBackend::new(stdout())).map_err(io)?;
@@ -172,6 +188,13 @@ fn event_loop(app: &mut App) -> Result<()> {
         };
         if event::poll(Duration::from_millis(wait)).map_err(io)? {
             match event::read().map_err(io)? {
+                Event::Key(k)
+                    if k.code == event::KeyCode::Char('z')
+                        && k.modifiers.contains(event::KeyModifiers::CONTROL) =>
+                {
+                    suspend(app.config.mouse).map_err(io)?;
+                    term.clear().map_err(io)?;
+                }
                 Event::Key(k) => app.key(k),
                 Event::Mouse(m) => app.mouse(m),
                 Event::Resize(..) => {
