@@ -388,8 +388,14 @@ fn doctor_reports_protocol_paths_and_gpu() {
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["tty"], false);
-    assert_eq!(v["protocol"], "halfblocks", "no terminal to ask: half blocks");
+    assert_eq!(
+        v["protocol"], "halfblocks",
+        "no terminal to ask: half blocks"
+    );
     assert!(v["gpu"].as_str().unwrap().contains("CPU build"));
     let problems = v["problems"].to_string();
-    assert!(problems.contains("config.toml"), "a bad config is reported: {problems}");
+    assert!(
+        problems.contains("config.toml"),
+        "a bad config is reported: {problems}"
+    );
 }

@@ -219,9 +219,14 @@ impl App {
             .collect();
         scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         scored.truncate(200);
-        let matches: Vec<(usize, String)> =
-            scored.into_iter().map(|(_, i, p)| (i, p.to_string())).collect();
-        if let Some(Overlay::Picker { matches: m, sel, .. }) = &mut self.overlay {
+        let matches: Vec<(usize, String)> = scored
+            .into_iter()
+            .map(|(_, i, p)| (i, p.to_string()))
+            .collect();
+        if let Some(Overlay::Picker {
+            matches: m, sel, ..
+        }) = &mut self.overlay
+        {
             *m = matches;
             *sel = 0;
         }
