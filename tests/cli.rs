@@ -399,3 +399,13 @@ fn doctor_reports_protocol_paths_and_gpu() {
         "a bad config is reported: {problems}"
     );
 }
+
+#[test]
+fn explore_without_a_terminal_is_one_clear_error() {
+    let out = common::bin().args(["explore"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("explore needs a terminal"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(out.stdout.is_empty(), "nothing on stdout");
+}

@@ -75,7 +75,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
                 dir.display()
             );
         };
-        let total = store.manifest.key.model_layers().unwrap_or(0);
+        let total = store.manifest.key.model_depth.unwrap_or(0);
         let wanted = args
             .layers
             .resolve(total.max(store.layers().iter().max().map_or(0, |m| m + 1)))?;

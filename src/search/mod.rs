@@ -261,8 +261,8 @@ pub fn store_index(store_dir: &Path) -> Result<(SearchIndex, Interpretation)> {
         )
     })?;
     let stamp = stamp_of(store_dir);
-    let docs = docs_of(&interp);
-    let index = SearchIndex::open_or_build(&store_dir.join("search"), &stamp, || Ok(docs))?;
+    let index =
+        SearchIndex::open_or_build(&store_dir.join("search"), &stamp, || Ok(docs_of(&interp)))?;
     Ok((index, interp))
 }
 

@@ -71,11 +71,6 @@ pub struct ImagesKey {
 }
 
 impl Key {
-    /// Number of layers of the model's vision tower, when recorded.
-    pub fn model_layers(&self) -> Option<usize> {
-        self.model_depth
-    }
-
     /// The store's hash: SHA-256 of the key's canonical JSON.
     pub fn hash(&self) -> String {
         // Field order is fixed by the struct, so the JSON is canonical.
