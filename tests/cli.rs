@@ -369,6 +369,7 @@ fn demo_offline_falls_back_to_the_tiny_model_and_reuses_its_store() {
         "{so}"
     );
     assert!(so.contains("search \"color\""), "{so}");
+    assert!(so.contains("probe images agree"), "{so}");
     // The second run finds the store and its interpretation.
     let out = run();
     let se = String::from_utf8_lossy(&out.stderr);
