@@ -173,9 +173,9 @@ impl Block {
         let x = (x + attn_out)?;
         let hidden = self.ln2.forward(&x)?.reshape((b * tq, dm))?;
         let act = bias_act(
-            &hidden.matmul(&self.fc1.weight)?,
+            hidden.matmul(&self.fc1.weight)?,
             &self.fc1.bias,
-            self.activation,
+            Some(self.activation),
         )?;
         let z = self.fc2.forward(&act)?.reshape((b, tq, dm))?;
         let mlp_cls = z.i((.., 0))?;

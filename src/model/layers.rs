@@ -81,7 +81,7 @@ impl Dense {
 
     /// Applies the layer to `x` of shape (N, in).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.matmul(&self.weight)?.broadcast_add(&self.bias)?)
+        super::fused::bias_act(x.matmul(&self.weight)?, &self.bias, None)
     }
 }
 

@@ -80,7 +80,10 @@ impl Data {
             // A store in a read-only cache gets its index in memory.
             Some(interp) => match store_index(&dir) {
                 Ok((i, s)) => (Some(i), Some(s)),
-                Err(_) => (Some(SearchIndex::build(&docs_of(&interp), None)?), Some(interp)),
+                Err(_) => (
+                    Some(SearchIndex::build(&docs_of(&interp), None)?),
+                    Some(interp),
+                ),
             },
             None => (None, None),
         };
