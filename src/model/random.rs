@@ -37,20 +37,26 @@ impl Arch {
     }
 }
 
-/// splitmix64 + Box–Muller: a tiny deterministic normal generator.
-struct Normal(u64);
+/// SplitMix64: a tiny deterministic generator of 64-bit words (random weights, probe images).
+pub(crate) struct SplitMix64(pub(crate) u64);
 
-impl Normal {
-    fn next_u64(&mut self) -> u64 {
+impl SplitMix64 {
+    /// The next word.
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
+}
 
+/// SplitMix64 + Box–Muller: a tiny deterministic normal generator.
+struct Normal(SplitMix64);
+
+impl Normal {
     fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        ((self.0.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     }
 
     fn tensor(&mut self, shape: &[usize], std: f64, mean: f64) -> Result<Tensor> {
@@ -89,7 +95,7 @@ pub fn write_checkpoint(dir: &Path, arch: Arch, seed: u64) -> Result<()> {
         serde_json::to_string_pretty(&config).unwrap_or_default(),
     )
     .map_err(|e| Error::io(&path, e))?;
-    let mut rng = Normal(seed);
+    let mut rng = Normal(SplitMix64(seed));
     let mut t: HashMap<String, Tensor> = HashMap::new();
     let tokens = (224 / patch) * (224 / patch) + 1;
     let tower = |t: &mut HashMap<String, Tensor>,

@@ -9,6 +9,7 @@ use image::{Rgb, RgbImage};
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::font::draw_text;
+use crate::model::random::SplitMix64;
 use crate::{Error, Result};
 
 mod score;
@@ -82,16 +83,11 @@ pub struct Probe {
     pub caption: String,
 }
 
-struct Rng(u64);
+struct Rng(SplitMix64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        // SplitMix64.
-        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
@@ -151,7 +147,9 @@ fn paint(t: &str, c: [u8; 3], x: u32, y: u32, rng_bits: u64) -> [u8; 3] {
 
 /// Probe image `i` (deterministic) and its properties.
 pub fn generate(i: usize) -> (RgbImage, Probe) {
-    let mut rng = Rng(0xC11F ^ (i as u64).wrapping_mul(0x2545F4914F6CDD1D));
+    let mut rng = Rng(SplitMix64(
+        0xC11F ^ (i as u64).wrapping_mul(0x2545F4914F6CDD1D),
+    ));
     let kinds = ["objects", "glyph", "texture", "single"];
     let kind = kinds[i % kinds.len()];
     let (cname, c) = COLORS[rng.below(COLORS.len())];
