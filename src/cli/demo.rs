@@ -7,8 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use clipscope::analysis::session::Session;
-use clipscope::interpret::Interpretation;
-use clipscope::interpret::texts::{pool_embeddings_file, read_f32};
+use clipscope::interpret::texts::saved_pool_embeddings;
 use clipscope::model::random::tiny_model;
 use clipscope::store::Store;
 use clipscope::store::cache::default_cache;
@@ -118,10 +117,7 @@ fn summary(store: &Store, images: &std::path::Path) -> Result<()> {
         store.layers(),
         m.heads
     );
-    let Some(interp) = Interpretation::load(store.dir())? else {
-        anyhow::bail!("the store was not interpreted");
-    };
-    let index = clipscope::search::store_index(store.dir())?.0;
+    let (index, interp) = clipscope::search::store_index(store.dir())?;
     let colour = index.search("color", 5)?;
     println!(
         "search \"color\": {}",
@@ -134,11 +130,8 @@ fn summary(store: &Store, images: &std::path::Path) -> Result<()> {
     let Ok(probes) = clipscope::probe::read(images) else {
         return Ok(());
     };
-    let path = pool_embeddings_file(store.dir(), &interp.pool_sha256);
-    let len = std::fs::metadata(&path)
-        .map(|m| m.len() as usize / 4)
-        .unwrap_or(0);
-    let pool = read_f32(&path, len).context("reading the pool embeddings")?;
+    let pool = saved_pool_embeddings(store.dir(), &interp.pool_sha256)
+        .context("reading the pool embeddings")?;
     let e = m.dim;
     let dir_of = |h: &clipscope::interpret::HeadInterp| -> clipscope::Result<Vec<f32>> {
         let i = h.texts.first().map_or(0, |t| t.index);

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use clipscope::interpret::texts::{embed_texts, pool_embeddings_file, read_f32};
+use clipscope::interpret::texts::{embed_texts, pool_embeddings_file, saved_pool_embeddings};
 use clipscope::search::{Hit, cache_index, docs_of, semantic, store_index};
 use clipscope::store::Store;
 use clipscope::store::cache::{default_cache, resolve};
@@ -48,14 +48,10 @@ pub fn run(args: SearchArgs) -> Result<()> {
             args.model.as_deref(),
             &candle_core::Device::Cpu,
         )?;
-        let path = pool_embeddings_file(&dir, &interp.pool_sha256);
-        let len = std::fs::metadata(&path)
-            .map(|m| m.len() as usize / 4)
-            .unwrap_or(0);
-        let pool = read_f32(&path, len).with_context(|| {
+        let pool = saved_pool_embeddings(&dir, &interp.pool_sha256).with_context(|| {
             format!(
                 "reading the pool embeddings {}: run `clipscope interpret` again",
-                path.display()
+                pool_embeddings_file(&dir, &interp.pool_sha256).display()
             )
         })?;
         let q = embed_texts(&clip, std::slice::from_ref(&query), &|_| {})?;

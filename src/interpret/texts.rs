@@ -104,6 +104,14 @@ pub fn pool_embeddings_file(store_dir: &std::path::Path, pool_sha256: &str) -> s
     ))
 }
 
+/// The pool embeddings `interpret` saved beside a store for the pool with SHA-256
+/// `pool_sha256`, when the file is there and whole.
+pub fn saved_pool_embeddings(store_dir: &std::path::Path, pool_sha256: &str) -> Option<Vec<f32>> {
+    let path = pool_embeddings_file(store_dir, pool_sha256);
+    let len = std::fs::metadata(&path).ok()?.len() as usize / 4;
+    read_f32(&path, len)
+}
+
 /// Reads little-endian f32 values; `None` when the file is missing or not `len` values long.
 pub fn read_f32(path: &std::path::Path, len: usize) -> Option<Vec<f32>> {
     let bytes = std::fs::read(path).ok()?;

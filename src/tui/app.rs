@@ -18,7 +18,7 @@ use super::overlay::Overlay;
 use super::theme::Theme;
 use crate::analysis::HeadRef;
 use crate::analysis::neighbours::nearest;
-use crate::interpret::texts::{pool_embeddings_file, read_f32};
+use crate::interpret::texts::saved_pool_embeddings;
 use crate::nn::Metric as NnMetric;
 
 /// A message from a job.
@@ -290,11 +290,8 @@ impl App {
         if self.pool.is_none()
             && let Some(interp) = &self.data.interp
         {
-            let path = pool_embeddings_file(self.data.store().dir(), &interp.pool_sha256);
-            let len = std::fs::metadata(&path)
-                .map(|m| m.len() as usize / 4)
-                .unwrap_or(0);
-            self.pool = read_f32(&path, len).map(Arc::new);
+            self.pool =
+                saved_pool_embeddings(self.data.store().dir(), &interp.pool_sha256).map(Arc::new);
         }
         self.top.insert(h, Top::Pending);
         let (session, pool, k) = (
