@@ -260,10 +260,13 @@ pub fn store_index(store_dir: &Path) -> Result<(SearchIndex, Interpretation)> {
             "not interpreted yet: run `clipscope interpret` first",
         )
     })?;
+    Ok((index_of(store_dir, &interp)?, interp))
+}
+
+/// The index of the store at `store_dir` whose interpretation (labels applied) is `interp`.
+pub fn index_of(store_dir: &Path, interp: &Interpretation) -> Result<SearchIndex> {
     let stamp = stamp_of(store_dir);
-    let index =
-        SearchIndex::open_or_build(&store_dir.join("search"), &stamp, || Ok(docs_of(&interp)))?;
-    Ok((index, interp))
+    SearchIndex::open_or_build(&store_dir.join("search"), &stamp, || Ok(docs_of(interp)))
 }
 
 /// The index across every interpreted store in `cache`, kept in `<cache>/search/`.

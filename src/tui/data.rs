@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::analysis::HeadRef;
 use crate::analysis::session::Session;
 use crate::interpret::{HeadInterp, Interpretation};
-use crate::search::{SearchIndex, docs_of, store_index};
+use crate::search::{SearchIndex, docs_of, index_of, store_index};
 use crate::store::Store;
 use crate::{Error, Result};
 
@@ -78,13 +78,13 @@ impl Data {
         let dir = session.store.dir().to_path_buf();
         let (index, interp) = match Interpretation::load(&dir)? {
             // A store in a read-only cache gets its index in memory.
-            Some(interp) => match store_index(&dir) {
-                Ok((i, s)) => (Some(i), Some(s)),
-                Err(_) => (
-                    Some(SearchIndex::build(&docs_of(&interp), None)?),
-                    Some(interp),
-                ),
-            },
+            Some(interp) => {
+                let index = match index_of(&dir, &interp) {
+                    Ok(i) => i,
+                    Err(_) => SearchIndex::build(&docs_of(&interp), None)?,
+                };
+                (Some(index), Some(interp))
+            }
             None => (None, None),
         };
         let m = &session.store.manifest;
