@@ -5,7 +5,7 @@
 use candle_core::{IndexOp, Tensor};
 
 use super::config::{Format, TowerConfig};
-use super::fused::bias_act;
+use super::cpu;
 use super::layers::{Dense, LayerNorm, softmax};
 use super::weights::Weights;
 use crate::Result;
@@ -135,13 +135,65 @@ impl Block {
     ) -> Result<BlockOut> {
         let (b, t, dm) = x.dims3()?;
         let (h, d) = (self.heads, dm / self.heads);
-        let y = self.ln1.forward(x)?;
-        let qkv = self
-            .qkv
-            .forward(&y.reshape((b * t, dm))?)?
-            .reshape((b, t, 3, h, d))?;
+        let tq = if cls_only { 1 } else { t };
+        let y = self.ln1.forward(x)?.reshape((b * t, dm))?;
+        let qkv = self.qkv.forward(&y)?; // (B·T, 3D)
+        let keep_first_row = capture == Capture::Tokens;
+        let (merged, first_row) =
+            match cpu::attention(&qkv, (b, t, h), mask, cls_only, keep_first_row)? {
+                Some(a) => (a.merged, a.first_row),
+                None => self.attention(&qkv, (b, t), mask, cls_only)?,
+            };
+        let head_cls = match capture {
+            Capture::None => None,
+            _ => Some(merged.reshape((b, tq, h, d))?.i((.., 0))?),
+        };
+        let tokens = match (capture, first_row) {
+            (Capture::Tokens, Some(a0)) => {
+                let v = qkv.reshape((b, t, 3, h, d))?.i((.., .., 2))?;
+                Some((a0, v.transpose(1, 2)?.contiguous()?))
+            }
+            _ => None,
+        };
+        let x = if cls_only {
+            x.i((.., 0..1))?.contiguous()?
+        } else {
+            x.clone()
+        };
+        let x = self
+            .out
+            .forward_with(&merged, None, Some(&x.reshape((b * tq, dm))?))?;
+        let hidden = self.ln2.forward(&x)?;
+        let act = self
+            .fc1
+            .forward_with(&hidden, Some(self.activation), None)?;
+        let z = self.fc2.forward(&act)?;
+        let mlp_cls = z.reshape((b, tq, dm))?.i((.., 0))?;
+        let x = (x + z)?.reshape((b, tq, dm))?;
+        Ok(BlockOut {
+            x,
+            mlp_cls,
+            head_cls,
+            tokens,
+        })
+    }
+
+    /// The attention on candle's generic operations (GPU, half precision): the heads' outputs
+    /// merged (B·Tq, D) and, with `cls_only` false or true alike, the first query's row (B, H, T).
+    fn attention(
+        &self,
+        qkv: &Tensor,
+        (b, t): (usize, usize),
+        mask: Option<&Tensor>,
+        cls_only: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let dm = qkv.dim(1)? / 3;
+        let (h, d) = (self.heads, dm / self.heads);
         // One copy to (3, B, H, T, d); q, k and v are then contiguous slices of it.
-        let qkv = qkv.permute((2, 0, 3, 1, 4))?.contiguous()?;
+        let qkv = qkv
+            .reshape((b, t, 3, h, d))?
+            .permute((2, 0, 3, 1, 4))?
+            .contiguous()?;
         let (k, v) = (qkv.i(1)?, qkv.i(2)?); // (B, H, T, d)
         let q = if cls_only {
             qkv.i((0, .., .., 0..1))?.contiguous()?
@@ -155,35 +207,7 @@ impl Block {
         let att = softmax(&logits)?;
         let o = att.matmul(&v)?; // (B, H, Tq, d)
         let tq = if cls_only { 1 } else { t };
-        let head_cls = match capture {
-            Capture::None => None,
-            _ => Some(o.i((.., .., 0))?),
-        };
-        let tokens = match capture {
-            Capture::Tokens => Some((att.i((.., .., 0))?, v)),
-            _ => None,
-        };
         let merged = o.transpose(1, 2)?.reshape((b * tq, dm))?;
-        let attn_out = self.out.forward(&merged)?.reshape((b, tq, dm))?;
-        let x = if cls_only {
-            x.i((.., 0..1))?
-        } else {
-            x.clone()
-        };
-        let x = (x + attn_out)?;
-        let hidden = self.ln2.forward(&x)?.reshape((b * tq, dm))?;
-        let act = bias_act(
-            hidden.matmul(&self.fc1.weight)?,
-            &self.fc1.bias,
-            Some(self.activation),
-        )?;
-        let z = self.fc2.forward(&act)?.reshape((b, tq, dm))?;
-        let mlp_cls = z.i((.., 0))?;
-        Ok(BlockOut {
-            x: (x + z)?,
-            mlp_cls,
-            head_cls,
-            tokens,
-        })
+        Ok((merged, Some(att.i((.., .., 0))?)))
     }
 }

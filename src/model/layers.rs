@@ -81,7 +81,27 @@ impl Dense {
 
     /// Applies the layer to `x` of shape (N, in).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        super::fused::bias_act(x.matmul(&self.weight)?, &self.bias, None)
+        self.forward_with(x, None, None)
+    }
+
+    /// `act(x · W + b) + residual` for `x` (N, in) and `residual` (N, out), fused on the CPU.
+    pub fn forward_with(
+        &self,
+        x: &Tensor,
+        act: Option<Activation>,
+        residual: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        if let Some(y) = super::cpu::linear(x, &self.weight, &self.bias, act, residual)? {
+            return Ok(y);
+        }
+        let mut y = x.matmul(&self.weight)?.broadcast_add(&self.bias)?;
+        if let Some(a) = act {
+            y = activate(a, &y)?;
+        }
+        match residual {
+            Some(r) => Ok((y + r)?),
+            None => Ok(y),
+        }
     }
 }
 

@@ -2,9 +2,10 @@
 
 mod block;
 pub mod config;
+mod cpu;
 mod decompose;
+mod fastmath;
 pub mod files;
-mod fused;
 mod hub;
 mod layers;
 pub mod random;

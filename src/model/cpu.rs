@@ -1,0 +1,333 @@
+//! The CPU f32 fast paths of a transformer block, on the `gemm` crate that candle's own CPU
+//! matmul calls: dense layers that start from the bias (and the residual) and accumulate the
+//! product onto it, and attention fused per (image, head).
+//!
+//! candle runs a batched (B, H, T, d) matmul as B·H small GEMMs, each split over the threads, and
+//! softmax on one thread; the fused attention instead hands whole (image, head) pairs to the
+//! threads and reads q, k and v where the QKV projection wrote them (no permuted copies). Every
+//! function returns `None` when its inputs are not contiguous f32 tensors on the CPU; the caller
+//! then takes candle's generic path (GPU, half precision).
+
+use candle_core::{CpuStorage, Device, Storage, StorageRef, Tensor};
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+use super::config::Activation;
+use super::fastmath::{activate_in_place, softmax_rows};
+use crate::Result;
+
+/// The elements of a contiguous f32 CPU tensor, read-locked while this lives.
+struct F32<'a> {
+    storage: StorageRef<'a>,
+    range: std::ops::Range<usize>,
+}
+
+impl<'a> F32<'a> {
+    /// `None` for a tensor elsewhere, of another dtype or not contiguous.
+    fn of(t: &'a Tensor) -> Option<Self> {
+        let (storage, layout) = t.storage_and_layout();
+        let (start, end) = layout.contiguous_offsets()?;
+        matches!(&*storage, Storage::Cpu(CpuStorage::F32(_))).then_some(Self {
+            storage,
+            range: start..end,
+        })
+    }
+
+    fn slice(&self) -> &[f32] {
+        match &*self.storage {
+            Storage::Cpu(CpuStorage::F32(v)) => &v[self.range.clone()],
+            _ => &[],
+        }
+    }
+}
+
+/// A raw pointer that threads writing disjoint parts of one buffer may share.
+#[derive(Clone, Copy)]
+struct Shared(*mut f32);
+// SAFETY: every task writes only its own rows / columns of the buffer (see `attention`).
+unsafe impl Send for Shared {}
+// SAFETY: as above.
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    /// The pointer (a method, so that closures capture the whole `Shared`).
+    fn at(self, offset: usize) -> *mut f32 {
+        self.0.wrapping_add(offset)
+    }
+}
+
+fn threads() -> Parallelism {
+    match candle_core::utils::get_num_threads() {
+        0 | 1 => Parallelism::None,
+        n => Parallelism::Rayon(n),
+    }
+}
+
+/// `act(x · W + b)`, or `x · W + b + residual`, for x (N, in), W (in, out), b (out) and
+/// residual (N, out): the output starts as `b (+ residual)`, row by row, and the GEMM adds the
+/// product onto it. An activation and a residual together are left to the caller (`None`).
+pub fn linear(
+    x: &Tensor,
+    w: &Tensor,
+    bias: &Tensor,
+    act: Option<Activation>,
+    residual: Option<&Tensor>,
+) -> Result<Option<Tensor>> {
+    let (Ok((n, k)), Ok((k2, m))) = (x.dims2(), w.dims2()) else {
+        return Ok(None);
+    };
+    if k != k2 || bias.elem_count() != m || (act.is_some() && residual.is_some()) {
+        return Ok(None);
+    }
+    let (Some(xs), Some(ws), Some(bs)) = (F32::of(x), F32::of(w), F32::of(bias)) else {
+        return Ok(None);
+    };
+    let (xs, ws, b) = (xs.slice(), ws.slice(), bs.slice());
+    let mut dst = match residual {
+        None => b.repeat(n),
+        Some(r) => {
+            let Some(r) = F32::of(r).filter(|r| r.range.len() == n * m) else {
+                return Ok(None);
+            };
+            let mut dst = r.slice().to_vec();
+            dst.par_chunks_mut(m)
+                .for_each(|row| row.iter_mut().zip(b).for_each(|(v, c)| *v += c));
+            dst
+        }
+    };
+    // SAFETY: dst is (n, m), xs (n, k) and ws (k, m), all row-major and contiguous, as the
+    // strides passed say; gemm reads and writes only inside them.
+    unsafe {
+        gemm::gemm(
+            n,
+            m,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            m as isize,
+            true,
+            xs.as_ptr(),
+            1,
+            k as isize,
+            ws.as_ptr(),
+            1,
+            m as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            threads(),
+        )
+    };
+    if let Some(act) = act {
+        dst.par_chunks_mut(m.max(4096))
+            .for_each(|c| activate_in_place(c, act));
+    }
+    Ok(Some(Tensor::from_vec(dst, (n, m), &Device::Cpu)?))
+}
+
+/// What the fused attention returns.
+pub struct Attention {
+    /// The heads' outputs side by side, (B·Tq, D), as `out_proj` takes them.
+    pub merged: Tensor,
+    /// The first query's attention row per head (B, H, T), when asked for.
+    pub first_row: Option<Tensor>,
+}
+
+/// softmax(q kᵀ + mask) v per image and head, for `qkv` (B·T, 3D) laid out like the fused QKV
+/// projection's output (q, k, v, each heads × d) with the scale already in q; `mask` (T, T) is
+/// added to the logits. With `cls_only` only the first query of each image is computed.
+///
+/// Ports the attention of transformers' `CLIPAttention.forward` / torch's
+/// `scaled_dot_product_attention` (math backend).
+pub fn attention(
+    qkv: &Tensor,
+    (b, t, heads): (usize, usize, usize),
+    mask: Option<&Tensor>,
+    cls_only: bool,
+    keep_first_row: bool,
+) -> Result<Option<Attention>> {
+    let Ok((rows, w3)) = qkv.dims2() else {
+        return Ok(None);
+    };
+    let dm = w3 / 3;
+    if rows != b * t || w3 != 3 * dm || dm % heads != 0 {
+        return Ok(None);
+    }
+    let Some(src) = F32::of(qkv) else {
+        return Ok(None);
+    };
+    let mask = match mask {
+        Some(m) => match F32::of(m).filter(|m| m.range.len() == t * t) {
+            Some(m) => Some(m),
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    let mask = mask.as_ref().map(F32::slice);
+    let d = dm / heads;
+    let tq = if cls_only { 1 } else { t };
+    let mut merged = vec![0f32; b * tq * dm];
+    let mut first = vec![0f32; if keep_first_row { b * heads * t } else { 0 }];
+    let (out, first_ptr) = (Shared(merged.as_mut_ptr()), Shared(first.as_mut_ptr()));
+    let src = Shared(src.slice().as_ptr().cast_mut());
+    (0..b * heads).into_par_iter().for_each_init(
+        || vec![0f32; tq * t],
+        |logits, task| {
+            let (bi, hi) = (task / heads, task % heads);
+            let base = bi * t * w3 + hi * d;
+            // SAFETY: q, k and v of image `bi`, head `hi` are the column blocks
+            // [hi·d, (hi+1)·d) of the q, k and v thirds of rows bi·T..(bi+1)·T of `src`;
+            // `logits` is (tq, t). Only reads of `src` happen through `src`.
+            unsafe {
+                let q = src.at(base).cast_const();
+                let k = src.at(base + dm).cast_const();
+                let v = src.at(base + 2 * dm).cast_const();
+                gemm::gemm(
+                    tq,
+                    t,
+                    d,
+                    logits.as_mut_ptr(),
+                    1,
+                    t as isize,
+                    false,
+                    q,
+                    1,
+                    w3 as isize,
+                    k,
+                    w3 as isize,
+                    1,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
+                if let Some(m) = mask {
+                    for (row, mrow) in logits.chunks_exact_mut(t).zip(m.chunks_exact(t)) {
+                        row.iter_mut().zip(mrow).for_each(|(l, m)| *l += m);
+                    }
+                }
+                softmax_rows(logits, t);
+                if keep_first_row {
+                    // This task's own row of `first`.
+                    std::ptr::copy_nonoverlapping(logits.as_ptr(), first_ptr.at(task * t), t);
+                }
+                // Writes rows bi·tq..(bi+1)·tq, columns hi·d..(hi+1)·d of `merged`: this
+                // task's block alone.
+                gemm::gemm(
+                    tq,
+                    d,
+                    t,
+                    out.at(bi * tq * dm + hi * d),
+                    1,
+                    dm as isize,
+                    false,
+                    logits.as_ptr(),
+                    1,
+                    t as isize,
+                    v,
+                    1,
+                    w3 as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
+            }
+        },
+    );
+    let first_row = keep_first_row
+        .then(|| Tensor::from_vec(first, (b, heads, t), &Device::Cpu))
+        .transpose()?;
+    Ok(Some(Attention {
+        merged: Tensor::from_vec(merged, (b * tq, dm), &Device::Cpu)?,
+        first_row,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{D, IndexOp};
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .and_then(|d| d.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>())
+            .unwrap_or(f32::INFINITY)
+    }
+
+    #[test]
+    fn linear_matches_candle_for_every_activation_and_the_residual() -> Result<()> {
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 1.0, (37, 24), &dev)?;
+        let w = Tensor::randn(0f32, 0.5, (24, 40), &dev)?;
+        let b = Tensor::randn(0f32, 1.0, 40, &dev)?;
+        let r = Tensor::randn(0f32, 3.0, (37, 40), &dev)?;
+        let plain = x.matmul(&w)?.broadcast_add(&b)?;
+        for act in [
+            None,
+            Some(Activation::QuickGelu),
+            Some(Activation::Gelu),
+            Some(Activation::GeluTanh),
+        ] {
+            let want = match act {
+                Some(a) => super::super::layers::activate(a, &plain)?,
+                None => plain.clone(),
+            };
+            let got = linear(&x, &w, &b, act, None)?.expect("f32 on the CPU");
+            assert!(max_diff(&got, &want) < 2e-5, "{act:?}");
+            assert_eq!(linear(&x, &w, &b, act, Some(&r))?.is_some(), act.is_none());
+        }
+        let got = linear(&x, &w, &b, None, Some(&r))?.expect("f32 on the CPU");
+        assert!(max_diff(&got, &(&plain + &r)?) < 2e-5, "+ residual");
+        // Not for it: half precision, or a transposed (non-contiguous) input.
+        assert!(linear(&x.to_dtype(candle_core::DType::F16)?, &w, &b, None, None)?.is_none());
+        assert!(linear(&x.t()?, &w.t()?, &b, None, None)?.is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn attention_matches_the_unfused_operations() -> Result<()> {
+        let dev = Device::Cpu;
+        let (b, t, h, d) = (3, 11, 4, 8);
+        let dm = h * d;
+        let qkv = Tensor::randn(0f32, 1.0, (b * t, 3 * dm), &dev)?;
+        let causal: Vec<f32> = (0..t * t)
+            .map(|i| {
+                if i % t > i / t {
+                    f32::NEG_INFINITY
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let causal = Tensor::from_vec(causal, (t, t), &dev)?;
+        let split = qkv.reshape((b, t, 3, h, d))?.permute((2, 0, 3, 1, 4))?;
+        let (q, k, v) = (split.i(0)?, split.i(1)?, split.i(2)?);
+        for mask in [None, Some(&causal)] {
+            let mut logits = q.contiguous()?.matmul(&k.t()?.contiguous()?)?;
+            if let Some(m) = mask {
+                logits = logits.broadcast_add(m)?;
+            }
+            let att = candle_nn::ops::softmax(&logits, D::Minus1)?;
+            let o = att.matmul(&v.contiguous()?)?; // (B, H, T, d)
+            let want = o.transpose(1, 2)?.contiguous()?.reshape((b * t, dm))?;
+            let got = attention(&qkv, (b, t, h), mask, false, true)?.expect("f32 on the CPU");
+            assert!(max_diff(&got.merged, &want) < 1e-5);
+            let row = got.first_row.expect("asked for");
+            assert!(max_diff(&row, &att.i((.., .., 0))?.contiguous()?) < 1e-6);
+            // The CLS query alone gives the first row of each image.
+            let cls = attention(&qkv, (b, t, h), mask, true, false)?.expect("f32 on the CPU");
+            assert!(cls.first_row.is_none());
+            let first = want.reshape((b, t, dm))?.i((.., 0))?;
+            assert!(max_diff(&cls.merged, &first) < 1e-5);
+        }
+        assert!(attention(&qkv, (b, t + 1, h), None, false, false)?.is_none());
+        Ok(())
+    }
+}
