@@ -78,6 +78,44 @@ fn decomposition_matches_prs_hook() {
 }
 
 #[test]
+fn an_image_alone_decomposes_bit_for_bit_as_in_a_batch() {
+    // A resumed index may meet an image in a batch of one: its numbers must not change.
+    let bits = |t: &Tensor| -> Vec<u32> {
+        let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+        v.into_iter().map(f32::to_bits).collect()
+    };
+    for name in FIXTURES {
+        let (clip, r) = (load(name), reference(name));
+        let px = &r["pixel_values"];
+        let layers: Vec<usize> = (0..clip.config.vision.tower.layers).collect();
+        let batch = clip.decompose(px, &layers, true).unwrap();
+        for i in 0..px.dim(0).unwrap() {
+            let one = clip
+                .decompose(&px.narrow(0, i, 1).unwrap(), &layers, true)
+                .unwrap();
+            let row = |t: &Tensor| t.narrow(0, i, 1).unwrap();
+            assert_eq!(
+                bits(&one.embedding),
+                bits(&row(&batch.embedding)),
+                "{name} #{i}"
+            );
+            assert_eq!(
+                bits(&one.heads),
+                bits(&row(&batch.heads)),
+                "{name} #{i} heads"
+            );
+            assert_eq!(bits(&one.mlps), bits(&row(&batch.mlps)), "{name} #{i} mlps");
+            let tokens = |d: &clipscope::model::Decomposition| d.tokens.clone().unwrap();
+            assert_eq!(
+                bits(&tokens(&one)),
+                bits(&row(&tokens(&batch))),
+                "{name} #{i} tokens"
+            );
+        }
+    }
+}
+
+#[test]
 fn layer_selection_reports_the_same_heads() {
     for name in FIXTURES {
         let (clip, r) = (load(name), reference(name));

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use candle_core::{D, DType, Tensor};
 
 use super::block::Capture;
-use super::layers::mean_var;
+use super::layers::{matmul, mean_var};
 use super::vision::{Trace, VisionTower};
 use crate::Result;
 
@@ -171,11 +171,7 @@ pub fn decompose(
             .as_ref()
             .ok_or_else(|| crate::Error::Invalid(format!("layer {l} was not captured")))?;
         // (B, H, d) → (H, B, d) · (H, d, E) → (B, H, E)
-        let proj = z
-            .transpose(0, 1)?
-            .contiguous()?
-            .matmul(m)?
-            .transpose(0, 1)?;
+        let proj = matmul(&z.transpose(0, 1)?.contiguous()?, m)?.transpose(0, 1)?;
         let proj = proj.broadcast_add(&(&folds.bias_p[l] / h as f64)?)?;
         heads.push(stats.finish(folds, &proj, 1.0 / (k * h as f64))?);
         if let Some((a0, v)) = &trace.tokens[l] {

@@ -91,6 +91,13 @@ impl Dense {
         act: Option<Activation>,
         residual: Option<&Tensor>,
     ) -> Result<Tensor> {
+        if x.dim(0)? == 1 {
+            // One row as two, for the reason `matmul` gives.
+            let twice = |t: &Tensor| Tensor::cat(&[t, t], 0);
+            let r = residual.map(twice).transpose()?;
+            let y = self.forward_with(&twice(x)?, act, r.as_ref())?;
+            return Ok(y.narrow(0, 0, 1)?);
+        }
         if let Some(y) = super::cpu::linear(x, &self.weight, &self.bias, act, residual)? {
             return Ok(y);
         }
@@ -103,6 +110,19 @@ impl Dense {
             None => Ok(y),
         }
     }
+}
+
+/// `a · b` over the last two dimensions, a single-row `a` computed as two equal rows.
+///
+/// The `gemm` crate sums a one-row product (a matrix–vector product) in another order than a
+/// matrix product, so an image's numbers would otherwise depend on whether it came alone or in a
+/// batch, and an index resumed on a one-image batch would not be byte-identical to one run.
+pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let rows = a.rank().saturating_sub(2);
+    if a.rank() < 2 || a.dim(rows)? != 1 {
+        return Ok(a.matmul(b)?);
+    }
+    Ok(Tensor::cat(&[a, a], rows)?.matmul(b)?.narrow(rows, 0, 1)?)
 }
 
 /// Applies an activation function.

@@ -8,7 +8,7 @@ use candle_core::{DType, Device, IndexOp, Tensor};
 
 use super::block::{Block, Capture};
 use super::config::{Format, TextConfig};
-use super::layers::LayerNorm;
+use super::layers::{LayerNorm, matmul};
 use super::weights::Weights;
 use crate::{Error, Result};
 
@@ -110,11 +110,10 @@ impl TextTower {
             .map(|(i, s)| x.i((i, pool(s))))
             .collect::<candle_core::Result<Vec<_>>>()?;
         let pooled = Tensor::stack(&rows, 0)?;
-        Ok(self
-            .ln_final
-            .forward(&pooled)?
-            .to_dtype(DType::F32)?
-            .matmul(&self.proj)?)
+        matmul(
+            &self.ln_final.forward(&pooled)?.to_dtype(DType::F32)?,
+            &self.proj,
+        )
     }
 }
 

@@ -8,7 +8,7 @@ use candle_core::{DType, IndexOp, Tensor};
 
 use super::block::{Block, Capture};
 use super::config::{Format, VisionConfig};
-use super::layers::LayerNorm;
+use super::layers::{LayerNorm, matmul};
 use super::weights::Weights;
 use crate::Result;
 
@@ -147,6 +147,6 @@ impl VisionTower {
 
     /// The unnormalised image embedding e = ln_post(r) · P (B, E) from the final CLS residual.
     pub fn embed(&self, residual: &Tensor) -> Result<Tensor> {
-        Ok(self.ln_post.forward(residual)?.matmul(&self.proj)?)
+        matmul(&self.ln_post.forward(residual)?, &self.proj)
     }
 }
