@@ -1,16 +1,47 @@
 #!/usr/bin/env bash
 # Side-by-side CPU throughput: `clipscope bench` against open_clip `encode_image` under torch,
-# same architectures, batch and thread count, random weights (nothing is downloaded).
-# Usage: benches/compare.sh [THREADS] [BATCH] [ITERS]; PYTHON picks the interpreter with torch.
+# same architectures, batch and thread count, random weights (nothing is downloaded). The two
+# alternate ROUNDS times per architecture, so that both see the same state of a shared machine;
+# the table gives each pair's ratio (clipscope decomposing all layers / torch) and their median.
+# Usage: benches/compare.sh [THREADS] [BATCH] [ITERS] [ROUNDS] [ARCH...]
+# PYTHON picks the interpreter with torch and open_clip.
 set -euo pipefail
 threads=${1:-2}
 batch=${2:-32}
 iters=${3:-5}
+rounds=${4:-3}
+shift $(($# < 4 ? $# : 4))
+if [ $# -gt 0 ]; then archs=("$@"); else archs=(vit-b-32 vit-b-16); fi
 py=${PYTHON:-python3}
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; threads=$threads batch=$batch iters=$iters"
-for arch in vit-b-32 vit-b-16; do
-  RAYON_NUM_THREADS=$threads target/release/clipscope bench --arch "$arch" --batch "$batch" --iters "$iters"
-  "$py" benches/torch_reference.py --arch "$arch" --batch "$batch" --iters "$iters" --threads "$threads" 2>/dev/null
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; threads=$threads batch=$batch iters=$iters rounds=$rounds"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+for arch in "${archs[@]}"; do
+  for _ in $(seq "$rounds"); do
+    RAYON_NUM_THREADS=$threads target/release/clipscope bench --arch "$arch" --batch "$batch" \
+      --iters "$iters" --json >>"$log"
+    "$py" benches/torch_reference.py --arch "$arch" --batch "$batch" --iters "$iters" \
+      --threads "$threads" 2>/dev/null >>"$log"
+  done
 done
+"$py" - "$log" <<'EOF'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+pairs = {}
+for ours, torch in zip(rows[::2], rows[1::2]):
+    r = {m["mode"]: m["images_per_s"] for m in ours["results"]}
+    pairs.setdefault(torch["arch"], []).append((r, torch["images_per_s"]))
+print(f"torch {rows[1]['torch']}")
+print("| architecture | round | embedding only | decompose all layers | decompose last 4 | open_clip encode_image | ratio |")
+print("|---|---|---|---|---|---|---|")
+for arch, ps in pairs.items():
+    ratios = []
+    for i, (r, t) in enumerate(ps, 1):
+        all_ = r["decompose, all layers"]
+        ratios.append(all_ / t)
+        print(f"| {arch} | {i} | {r['embedding only']:.2f} | {all_:.2f} | "
+              f"{r['decompose, last 4 layers']:.2f} | {t:.2f} | {all_ / t:.2f}x |")
+    print(f"| {arch} | median | | | | | **{statistics.median(ratios):.2f}x** |")
+EOF
