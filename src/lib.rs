@@ -4,6 +4,7 @@
 //! towers with candle, and decomposes every image embedding into the direct effects of each
 //! attention head, source token and MLP (the convention of clip_text_span's `prs_hook.py`).
 
+pub mod alloc;
 pub mod analysis;
 pub mod device;
 pub mod error;

@@ -2,6 +2,10 @@
 
 mod cli;
 
+/// Large activation buffers are reused instead of mapped afresh for every layer.
+#[global_allocator]
+static ALLOCATOR: clipscope::alloc::Recycling = clipscope::alloc::Recycling::new();
+
 fn main() {
     // Like other Unix filters, end quietly when the reader of our output goes away
     // (`clipscope search … | head`) instead of failing on a broken pipe.
