@@ -13,7 +13,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 
 use super::config::Activation;
-use super::fastmath::{activate_in_place, softmax_rows};
+use super::fastmath::{activate_in_place, layer_norm_rows, softmax_rows};
 use crate::Result;
 
 /// The elements of a contiguous f32 CPU tensor, read-locked while this lives.
@@ -125,6 +125,25 @@ pub fn linear(
             .for_each(|c| activate_in_place(c, act));
     }
     Ok(Some(Tensor::from_vec(dst, (n, m), &Device::Cpu)?))
+}
+
+/// LayerNorm over the last dimension of `x` with γ, β (its width): one vectorised pass per row
+/// for the statistics and one for the output, rows spread over the threads.
+pub fn layer_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Option<Tensor>> {
+    let (Some(xs), Some(g), Some(b)) = (F32::of(x), F32::of(gamma), F32::of(beta)) else {
+        return Ok(None);
+    };
+    let (xs, g, b) = (xs.slice(), g.slice(), b.slice());
+    let w = g.len();
+    if w == 0 || b.len() != w || x.dims().last() != Some(&w) {
+        return Ok(None);
+    }
+    let mut out = vec![0f32; xs.len()];
+    let rows = (4096 / w).max(1) * w;
+    out.par_chunks_mut(rows)
+        .zip(xs.par_chunks(rows))
+        .for_each(|(o, x)| layer_norm_rows(x, o, g, b, eps as f32));
+    Ok(Some(Tensor::from_vec(out, x.shape(), &Device::Cpu)?))
 }
 
 /// What the fused attention returns.
@@ -288,6 +307,20 @@ mod tests {
         // Not for it: half precision, or a transposed (non-contiguous) input.
         assert!(linear(&x.to_dtype(candle_core::DType::F16)?, &w, &b, None, None)?.is_none());
         assert!(linear(&x.t()?, &w.t()?, &b, None, None)?.is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn layer_norm_matches_candle() -> Result<()> {
+        let dev = Device::Cpu;
+        let x = (Tensor::randn(0f32, 2.0, (2, 37, 96), &dev)? + 5.0)?;
+        let g = Tensor::randn(0f32, 1.0, 96, &dev)?;
+        let b = Tensor::randn(0f32, 1.0, 96, &dev)?;
+        let want = candle_nn::ops::layer_norm(&x, &g, &b, 1e-5)?;
+        let got = layer_norm(&x, &g, &b, 1e-5)?.expect("f32 on the CPU");
+        assert_eq!(got.dims(), x.dims());
+        assert!(max_diff(&got, &want) < 1e-4);
+        assert!(layer_norm(&x.transpose(1, 2)?, &g, &b, 1e-5)?.is_none());
         Ok(())
     }
 

@@ -143,6 +143,36 @@ pub fn softmax_rows(x: &mut [f32], width: usize) {
     dispatch!(rows(x, width))
 }
 
+/// LayerNorm of each row of `x` into `out` (rows of γ's width): (x − mean) / √(var + eps) · γ + β,
+/// the mean and the biased variance taken in two passes, as torch's CPU kernel does.
+pub fn layer_norm_rows(x: &[f32], out: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
+    /// Σ f(v) in 16 lanes.
+    #[inline(always)]
+    fn sum(row: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+        let mut acc = [0f32; 16];
+        let mut chunks = row.chunks_exact(16);
+        for c in &mut chunks {
+            for (a, &v) in acc.iter_mut().zip(c) {
+                *a += f(v);
+            }
+        }
+        chunks.remainder().iter().map(|&v| f(v)).sum::<f32>() + acc.iter().sum::<f32>()
+    }
+    #[inline(always)]
+    fn rows(x: &[f32], out: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
+        let w = gamma.len();
+        for (row, o) in x.chunks_exact(w).zip(out.chunks_exact_mut(w)) {
+            let mean = sum(row, |v| v) / w as f32;
+            let var = sum(row, |v| (v - mean) * (v - mean)) / w as f32;
+            let inv = 1.0 / (var + eps).sqrt();
+            for (((o, &v), &g), &b) in o.iter_mut().zip(row).zip(gamma).zip(beta) {
+                *o = (v - mean) * inv * g + b;
+            }
+        }
+    }
+    dispatch!(rows(x, out, gamma, beta, eps))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +222,27 @@ mod tests {
 
     fn libm_erf(x: f64) -> f64 {
         candle_core::cpu::erf::erf_f64(x)
+    }
+
+    #[test]
+    fn layer_norm_rows_match_the_definition() {
+        let w = 45;
+        let x: Vec<f32> = (0..w * 3)
+            .map(|i| ((i * 7919) % 31) as f32 * 0.3 + 100.0)
+            .collect();
+        let gamma: Vec<f32> = (0..w).map(|i| 1.0 + i as f32 * 0.01).collect();
+        let beta: Vec<f32> = (0..w).map(|i| i as f32 * -0.02).collect();
+        let mut out = vec![0f32; x.len()];
+        layer_norm_rows(&x, &mut out, &gamma, &beta, 1e-5);
+        for (row, o) in x.chunks(w).zip(out.chunks(w)) {
+            let mean = row.iter().map(|&v| v as f64).sum::<f64>() / w as f64;
+            let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / w as f64;
+            for i in 0..w {
+                let want =
+                    (row[i] as f64 - mean) / (var + 1e-5).sqrt() * gamma[i] as f64 + beta[i] as f64;
+                assert!((o[i] as f64 - want).abs() < 2e-5, "{} vs {want}", o[i]);
+            }
+        }
     }
 
     #[test]

@@ -49,6 +49,9 @@ impl LayerNorm {
                 self.eps as f32,
             )?);
         }
+        if let Some(y) = super::cpu::layer_norm(x, &self.weight, &self.bias, self.eps)? {
+            return Ok(y);
+        }
         let x32 = x.to_dtype(DType::F32)?;
         let y = candle_nn::ops::layer_norm(&x32, &self.weight, &self.bias, self.eps as f32)?;
         Ok(y.to_dtype(dtype)?)
