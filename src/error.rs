@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {}: {source}", crate::pathname::show(.path))]
     Io {
         /// The file.
         path: PathBuf,
@@ -14,7 +14,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A configuration file is malformed or lacks a required key.
-    #[error("{path}: {message}")]
+    #[error("{}: {message}", crate::pathname::show(.path))]
     Config {
         /// The configuration file.
         path: PathBuf,
@@ -22,7 +22,7 @@ pub enum Error {
         message: String,
     },
     /// The model weights do not match the configuration.
-    #[error("{path}: {message}")]
+    #[error("{}: {message}", crate::pathname::show(.path))]
     Weights {
         /// The weights file.
         path: PathBuf,
@@ -30,7 +30,7 @@ pub enum Error {
         message: String,
     },
     /// An image could not be decoded.
-    #[error("{path}: not a readable image: {message}")]
+    #[error("{}: not a readable image: {message}", crate::pathname::show(.path))]
     Image {
         /// The image file.
         path: PathBuf,
@@ -44,7 +44,7 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
     /// A store on disk is missing, corrupt, of another version or cannot be written.
-    #[error("{path}: {message}")]
+    #[error("{}: {message}", crate::pathname::show(.path))]
     Store {
         /// The store directory or file.
         path: PathBuf,

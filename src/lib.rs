@@ -7,11 +7,13 @@
 pub mod alloc;
 pub mod analysis;
 pub mod device;
+pub mod digest;
 pub mod error;
 pub mod image;
 pub mod interpret;
 pub mod model;
 pub mod nn;
+pub mod pathname;
 pub mod probe;
 pub mod search;
 pub mod store;

@@ -121,8 +121,8 @@ impl QueryImage {
         layers: &[usize],
         tokens: bool,
     ) -> Result<(RgbImage, Decomposition)> {
-        let img = crate::image::load_rgb(&self.path)?;
         let pre = clip.preprocess();
+        let img = crate::image::load_rgb_with(&self.path, &pre.decode())?;
         let crop = pre.geometry(&img)?;
         let px = clip.pixels(&[pre.apply(&img)?])?;
         Ok((crop, clip.decompose(&px, layers, tokens)?))
@@ -205,7 +205,9 @@ impl Session {
         if let Some(c) = self.clip.get() {
             return Ok(c);
         }
-        let c = store_model(&self.store, self.model.as_deref(), &self.device)?;
+        let mut c = store_model(&self.store, self.model.as_deref(), &self.device)?;
+        // Query images are decoded as the store's images were.
+        c.config.preprocess.apply_exif = self.store.manifest.key.applies_exif();
         Ok(self.clip.get_or_init(|| c))
     }
 

@@ -90,7 +90,7 @@ fn write_json(
     let (hd, md) = (flat(&heads)?, flat(&mlps)?);
     let td = tokens.as_ref().map(flat).transpose()?;
     let line = Line {
-        image: path.display().to_string(),
+        image: clipscope::pathname::show(path),
         model: &clip.name,
         layers: &dec.layers,
         embedding: flat(&dec.embedding.i(i)?)?,
@@ -135,7 +135,7 @@ fn write_summary(
     let h = clip.config.vision.tower.heads;
     let mut ranked: Vec<(usize, f32)> = heads.iter().copied().enumerate().collect();
     ranked.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
-    writeln!(out, "{}", path.display())?;
+    writeln!(out, "{}", clipscope::pathname::show(path))?;
     let top: Vec<String> = ranked
         .iter()
         .take(5)

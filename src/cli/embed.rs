@@ -82,7 +82,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
             })?;
         }
         for (i, p) in paths.iter().enumerate() {
-            let image = Some(p.display().to_string());
+            let image = Some(clipscope::pathname::show(p));
             emit(Line {
                 text: None,
                 image,
@@ -96,7 +96,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
             (Some(t), Some(im)) => {
                 let sims = im.matmul(&t.t()?)?.to_vec2::<f32>()?;
                 for (p, row) in paths.iter().zip(sims) {
-                    writeln!(out, "{}", p.display())?;
+                    writeln!(out, "{}", clipscope::pathname::show(p))?;
                     for (text, s) in args.texts.iter().zip(row) {
                         writeln!(out, "  {s:+.4}  {text}")?;
                     }
@@ -107,7 +107,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
                     writeln!(out, "  text  {t}")?;
                 }
                 for p in &paths {
-                    writeln!(out, "  image {}", p.display())?;
+                    writeln!(out, "  image {}", clipscope::pathname::show(p))?;
                 }
                 writeln!(
                     out,

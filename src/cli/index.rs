@@ -117,7 +117,7 @@ pub fn run(args: IndexArgs) -> Result<PathBuf> {
     let rate = report.processed as f64 / secs.max(1e-9);
     if args.json {
         let v = serde_json::json!({
-            "store": plan.dir, "hash": plan.key.hash(), "images": n, "processed": report.processed,
+            "store": clipscope::pathname::show(&plan.dir), "hash": plan.key.hash(), "images": n, "processed": report.processed,
             "resumed": report.resumed, "failed": report.failed,
             "failed_total": report.manifest.as_ref().map(|m| m.failed),
             "chunks_done": report.chunks_done, "chunks_total": report.chunks_total,

@@ -89,7 +89,7 @@ fn report(
         .iter()
         .enumerate()
         .map(|(r, h)| -> Result<serde_json::Value> {
-            Ok(serde_json::json!({"rank": r + 1, "index": h.index, "path": store.image_path(h.index)?, "score": h.score}))
+            Ok(serde_json::json!({"rank": r + 1, "index": h.index, "path": clipscope::pathname::show(&store.image_path(h.index)?), "score": h.score}))
         })
         .collect::<Result<_>>()?;
     if a.output.json {
@@ -151,7 +151,7 @@ pub fn run_head(args: HeadNnArgs) -> Result<()> {
         &s.store,
         a,
         &title,
-        serde_json::json!({"query": q.path, "store_index": q.index, "head": args.head.to_string()}),
+        serde_json::json!({"query": clipscope::pathname::show(&q.path), "store_index": q.index, "head": args.head.to_string()}),
         &hits,
         Some(&q.path),
     )
@@ -202,7 +202,7 @@ pub fn run_property(args: PropertyNnArgs) -> Result<()> {
         &s.store,
         a,
         &title,
-        serde_json::json!({"query": q.path, "store_index": q.index, "property": args.property, "heads": names}),
+        serde_json::json!({"query": clipscope::pathname::show(&q.path), "store_index": q.index, "property": args.property, "heads": names}),
         &hits,
         Some(&q.path),
     )

@@ -95,7 +95,7 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
     } else {
         println!(
             "{} · {:?} · {}: patch scores {lo:.5} .. {hi:.5} (cosine units, {g}x{g})",
-            q.path.display(),
+            clipscope::pathname::show(&q.path),
             a.text,
             heads.describe()
         );
@@ -140,7 +140,7 @@ pub fn run_contrast(a: ContrastArgs) -> Result<()> {
         let wins = diff.iter().filter(|&&v| v > 0.0).count();
         println!(
             "{} · {}: {:?} wins {wins} of {} patches, {:?} the rest",
-            q.path.display(),
+            clipscope::pathname::show(&q.path),
             heads.describe(),
             a.text[0],
             diff.len(),

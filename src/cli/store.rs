@@ -70,7 +70,7 @@ pub fn run(args: StoreArgs) -> Result<()> {
                 if args.json {
                     println!(
                         "{}",
-                        serde_json::json!({"name": e.name, "dir": e.dir, "state": state, "images": images})
+                        serde_json::json!({"name": e.name, "dir": clipscope::pathname::show(&e.dir), "state": state, "images": images})
                     );
                 } else {
                     println!(
@@ -123,7 +123,7 @@ pub fn run(args: StoreArgs) -> Result<()> {
             if args.json {
                 println!(
                     "{}",
-                    serde_json::json!({"store": dir, "ok": problems.is_empty(), "problems": problems})
+                    serde_json::json!({"store": clipscope::pathname::show(&dir), "ok": problems.is_empty(), "problems": problems})
                 );
             }
             if !problems.is_empty() {
@@ -147,7 +147,7 @@ pub fn run(args: StoreArgs) -> Result<()> {
                 if args.json {
                     println!(
                         "{}",
-                        serde_json::json!({"path": r.path, "reason": r.reason, "removed": !dry_run})
+                        serde_json::json!({"path": clipscope::pathname::show(&r.path), "reason": r.reason, "removed": !dry_run})
                     );
                 } else {
                     println!(

@@ -282,6 +282,7 @@ fn decode(
             let e = &plan.list.entries[i];
             let mut rec = ImageRecord {
                 path: e.rel.clone(),
+                path_bytes: e.raw.clone(),
                 bytes: e.bytes,
                 mtime: e.mtime,
                 sha256: None,
@@ -295,7 +296,7 @@ fn decode(
                 .map_err(|e| Error::io(&path, e))
                 .and_then(|bytes| {
                     rec.sha256 = Some(hex(&Sha256::digest(&bytes)));
-                    let img = crate::image::decode_rgb(&bytes, &path)?;
+                    let img = crate::image::decode_rgb(&bytes, &path, &clip.preprocess().decode())?;
                     (rec.width, rec.height) = img.dimensions();
                     clip.preprocess().apply(&img)
                 });

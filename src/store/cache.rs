@@ -184,7 +184,7 @@ pub fn gc(cache: &Path, stale: Duration, dry_run: bool) -> Result<Vec<Removal>> 
                         reason: "chunks of a finished store".into(),
                     });
                 }
-                let root = Path::new(&m.key.images.root);
+                let root = m.key.images.root_path();
                 let newer = entries.iter().any(|o| match &o.state {
                     State::Finished(n) => {
                         o.dir != e.dir

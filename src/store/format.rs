@@ -62,15 +62,37 @@ pub struct ModelKey {
 /// The image-list part of a [`Key`].
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct ImagesKey {
-    /// The directory image paths are relative to (canonical).
+    /// The directory image paths are relative to (canonical; shown escaped when not UTF-8).
     pub root: String,
+    /// The directory's exact bytes as hex, only when it is not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub root_bytes: Option<String>,
     /// Number of images.
     pub count: usize,
     /// SHA-256 of the lines `path \t bytes \t mtime \n`, in order.
     pub digest: String,
 }
 
+impl ImagesKey {
+    /// The directory image paths are relative to, byte for byte.
+    pub fn root_path(&self) -> std::path::PathBuf {
+        match self
+            .root_bytes
+            .as_deref()
+            .and_then(crate::pathname::from_hex)
+        {
+            Some(raw) => raw.into(),
+            None => self.root.clone().into(),
+        }
+    }
+}
+
 impl Key {
+    /// Whether the images were rotated by their EXIF orientation (`index --apply-exif`).
+    pub fn applies_exif(&self) -> bool {
+        self.preprocess.contains("apply_exif: true")
+    }
+
     /// The store's hash: SHA-256 of the key's canonical JSON.
     pub fn hash(&self) -> String {
         // Field order is fixed by the struct, so the JSON is canonical.
@@ -82,8 +104,11 @@ impl Key {
 /// One row of the image table.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct ImageRecord {
-    /// Path relative to the key's root.
+    /// Path relative to the key's root, as shown (bad UTF-8 bytes as `\xHH`).
     pub path: String,
+    /// The path's exact bytes as hex, only when it is not UTF-8 (format addition, optional).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub path_bytes: Option<String>,
     /// File size in bytes.
     pub bytes: u64,
     /// Modification time, seconds since the Unix epoch.
@@ -182,10 +207,7 @@ pub fn read_versioned<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
         .map_err(|e| Error::store(path, format!("malformed ({e}); the store is corrupt")))
 }
 
-/// Lower-case hexadecimal.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::digest::hex;
 
 /// Path of the data file holding layer `l`, head `h`.
 pub fn head_file(layer: usize, head: usize) -> String {

@@ -1,5 +1,6 @@
 //! The image list of a store: a directory walked recursively in sorted order, or a list file.
 
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -14,8 +15,11 @@ pub const EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "bmp", "gif", "t
 /// One listed image.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listed {
-    /// Path relative to the list's root, with `/` separators.
+    /// Path relative to the list's root, with `/` separators, as shown (a name that is not
+    /// UTF-8 has its bad bytes as `\xHH`: see [`crate::pathname`]).
     pub rel: String,
+    /// The relative path's exact bytes as hex, when it is not UTF-8.
+    pub raw: Option<String>,
     /// Size in bytes (0 when the file cannot be read).
     pub bytes: u64,
     /// Modification time in seconds (0 when unknown).
@@ -42,8 +46,9 @@ impl ImageList {
             let root = canon(source)?;
             let mut rels = vec![];
             walk(&root, &root, &mut rels)?;
-            rels.sort();
-            let entries = rels.into_iter().map(|rel| stat(&root, rel)).collect();
+            // Bytewise order of the relative paths.
+            rels.sort_by(|a, b| a.as_encoded_bytes().cmp(b.as_encoded_bytes()));
+            let entries = rels.iter().map(|rel| stat(&root, rel)).collect();
             Ok(Self { root, entries })
         } else {
             let text = std::fs::read_to_string(source).map_err(|e| Error::io(source, e))?;
@@ -53,7 +58,7 @@ impl ImageList {
                 .lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(|l| stat(&root, l.to_string()))
+                .map(|l| stat(&root, std::ffi::OsStr::new(l)))
                 .collect();
             Ok(Self { root, entries })
         }
@@ -61,24 +66,39 @@ impl ImageList {
 
     /// Absolute path of entry `i`.
     pub fn path(&self, i: usize) -> PathBuf {
-        self.root.join(&self.entries[i].rel)
+        self.entries[i].path(&self.root)
     }
 
     /// The image-list part of a store key.
     pub fn key(&self) -> ImagesKey {
         let mut h = Sha256::new();
         for e in &self.entries {
-            h.update(format!("{}\t{}\t{}\n", e.rel, e.bytes, e.mtime).as_bytes());
+            match e.raw.as_deref().and_then(crate::pathname::from_hex) {
+                Some(raw) => h.update(raw.as_encoded_bytes()),
+                None => h.update(e.rel.as_bytes()),
+            }
+            h.update(format!("\t{}\t{}\n", e.bytes, e.mtime).as_bytes());
         }
         ImagesKey {
-            root: self.root.to_string_lossy().into_owned(),
+            root: crate::pathname::show(&self.root),
+            root_bytes: crate::pathname::raw_hex(self.root.as_os_str()),
             count: self.entries.len(),
             digest: hex(&h.finalize()),
         }
     }
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+impl Listed {
+    /// The file's path under `root`, byte for byte.
+    pub fn path(&self, root: &Path) -> PathBuf {
+        match self.raw.as_deref().and_then(crate::pathname::from_hex) {
+            Some(raw) => root.join(raw),
+            None => root.join(&self.rel),
+        }
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<OsString>) -> Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
@@ -90,8 +110,8 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
         } else if has_image_extension(&path)
             && let Ok(rel) = path.strip_prefix(root)
         {
-            let parts: Vec<_> = rel.iter().map(|c| c.to_string_lossy()).collect();
-            out.push(parts.join("/"));
+            let parts: Vec<&OsStr> = rel.iter().collect();
+            out.push(parts.join(OsStr::new("/")));
         }
     }
     Ok(())
@@ -103,14 +123,19 @@ fn has_image_extension(path: &Path) -> bool {
         .is_some_and(|e| EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
-fn stat(root: &Path, rel: String) -> Listed {
-    let meta = std::fs::metadata(root.join(&rel)).ok();
+fn stat(root: &Path, rel: &OsStr) -> Listed {
+    let meta = std::fs::metadata(root.join(rel)).ok();
     let bytes = meta.as_ref().map_or(0, |m| m.len());
     let mtime = meta
         .and_then(|m| m.modified().ok())
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_secs() as i64);
-    Listed { rel, bytes, mtime }
+    Listed {
+        rel: crate::pathname::escape(rel),
+        raw: crate::pathname::raw_hex(rel),
+        bytes,
+        mtime,
+    }
 }
 
 #[cfg(test)]

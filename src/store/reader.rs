@@ -121,10 +121,22 @@ impl Store {
 
     /// Absolute path of image `i`.
     pub fn image_path(&self, i: usize) -> Result<PathBuf> {
-        Ok(Path::new(&self.manifest.key.images.root).join(self.image(i)?.path))
+        let rec = self.image(i)?;
+        let root = self.manifest.key.images.root_path();
+        Ok(
+            match rec
+                .path_bytes
+                .as_deref()
+                .and_then(crate::pathname::from_hex)
+            {
+                Some(raw) => root.join(raw),
+                None => root.join(rec.path),
+            },
+        )
     }
 
-    /// The index of the image whose table path is `rel` (a linear scan of the table).
+    /// The index of the image whose table path is `rel`, as shown (a name that is not UTF-8
+    /// with `\xHH` escapes; a linear scan of the table).
     pub fn find_image(&self, rel: &str) -> Option<usize> {
         (0..self.len()).find(|&i| self.image(i).is_ok_and(|r| r.path == rel))
     }

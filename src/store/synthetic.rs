@@ -57,6 +57,7 @@ pub fn write_with(
         tokens_for: 0,
         chunk_images,
         images: ImagesKey {
+            root_bytes: None,
             root: "/synthetic".into(),
             count: images,
             digest: format!("seed {seed}"),
@@ -85,6 +86,7 @@ pub fn write_with(
                 i,
                 ImageRecord {
                     path: format!("synthetic/{i:07}.png"),
+                    path_bytes: None,
                     bytes: 0,
                     mtime: 0,
                     sha256: None,
