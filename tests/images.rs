@@ -49,7 +49,7 @@ fn jpeg_and_resizing_to_the_model() {
 
 /// A JPEG whose EXIF orientation says "rotate 90° clockwise" is turned upright.
 #[test]
-fn exif_orientation_is_applied() {
+fn exif_orientation_is_applied_when_asked() {
     let t = tempfile::tempdir().unwrap();
     let mut jpeg = vec![];
     DynamicImage::ImageRgb8(RgbImage::from_fn(32, 16, |x, _| {
@@ -81,7 +81,13 @@ fn exif_orientation_is_applied() {
     with_exif.extend_from_slice(&jpeg[2..]);
     let p = t.path().join("rotated.jpg");
     std::fs::write(&p, with_exif).unwrap();
-    let img = load_rgb(&p).unwrap();
+    // As the reference loaders: the tag is ignored by default.
+    assert_eq!(load_rgb(&p).unwrap().dimensions(), (32, 16), "not rotated");
+    let opts = clipscope::image::Decode {
+        apply_exif: true,
+        ..Default::default()
+    };
+    let img = clipscope::image::load_rgb_with(&p, &opts).unwrap();
     assert_eq!(img.dimensions(), (16, 32), "rotated upright");
     let top = img.get_pixel(8, 2).0;
     assert!(

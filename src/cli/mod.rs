@@ -127,6 +127,11 @@ pub struct ModelArgs {
     /// Compute precision: f32, or f16 / bf16 (meant for GPUs).
     #[arg(long, default_value = "f32")]
     dtype: String,
+    /// Rotate images by their EXIF orientation tag first. The reference loaders (PIL in
+    /// transformers, open_clip, clip_text_span) do not, so neither does clipscope by default;
+    /// a store records the choice in its key.
+    #[arg(long)]
+    apply_exif: bool,
 }
 
 impl ModelArgs {
@@ -148,8 +153,9 @@ impl ModelArgs {
             );
         }
         let files = source::resolve(&self.model)?;
-        let clip = Clip::load(&files, &device, dtype)
+        let mut clip = Clip::load(&files, &device, dtype)
             .with_context(|| format!("loading model {} on {}", self.model, device_name(&device)))?;
+        clip.config.preprocess.apply_exif = self.apply_exif;
         Ok((files, clip, dtype))
     }
 }

@@ -1,11 +1,14 @@
 //! Images in, model inputs out: decoding any common file to RGB and CLIP's preprocessing.
 
+mod jpeg;
+mod limits;
 mod resample;
 
 use std::path::Path;
 
 use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 
+pub use limits::{Limits, MAX_MIB_ENV, MAX_SIDE_ENV};
 pub use resample::{Resample, resize};
 
 use crate::{Error, Result};
@@ -46,6 +49,9 @@ pub struct Preprocess {
     pub do_normalize: bool,
     /// Factor from 8-bit values to the model's range (1/255).
     pub rescale: f32,
+    /// Whether files are rotated by their EXIF orientation first (the reference loaders do
+    /// not); part of a store's key.
+    pub apply_exif: bool,
 }
 
 /// OpenAI's normalisation constants (digits as published), the default for every CLIP checkpoint but LAION's ViT-L/14.
@@ -70,6 +76,16 @@ impl Preprocess {
             do_center_crop: true,
             do_normalize: true,
             rescale: 1.0 / 255.0,
+            apply_exif: false,
+        }
+    }
+
+    /// How files are decoded for this preprocessing: [`Decode::default`]'s limits, and the
+    /// EXIF setting.
+    pub fn decode(&self) -> Decode {
+        Decode {
+            apply_exif: self.apply_exif,
+            ..Decode::default()
         }
     }
 
@@ -90,6 +106,10 @@ impl Preprocess {
                     self.resize,
                 ),
             };
+            let limits = Limits::from_env();
+            limits
+                .check(nw as u64, nh as u64, 3)
+                .map_err(|e| Error::Invalid(format!("{w}x{h} resized for the model: {e}")))?;
             resize(img, nw, nh, self.resample)
         } else {
             img.clone()
@@ -139,35 +159,89 @@ impl Preprocess {
     }
 }
 
-/// Decodes an image file of any common format to RGB, honouring its EXIF orientation.
-///
-/// Alpha is dropped (as PIL's `convert("RGB")` does), greyscale is replicated, 16-bit channels
-/// are scaled to 8 bits, palettes are expanded and CMYK JPEGs converted.
-pub fn load_rgb(path: &Path) -> Result<RgbImage> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    decode_rgb(&bytes, path)
+/// How files are decoded: the size limits, and whether the EXIF orientation is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decode {
+    /// Limits checked from the header before pixels are allocated.
+    pub limits: Limits,
+    /// Rotate/flip by the EXIF orientation tag. The reference loaders (PIL through
+    /// transformers, open_clip and clip_text_span) do not, so the default is `false`.
+    pub apply_exif: bool,
 }
 
-/// Decodes an image already read into memory, as [`load_rgb`] does; `path` names it in errors.
-pub fn decode_rgb(bytes: &[u8], path: &Path) -> Result<RgbImage> {
-    let bad = |e: image::ImageError| Error::Image {
+impl Default for Decode {
+    /// The limits of [`Limits::from_env`], EXIF orientation not applied.
+    fn default() -> Self {
+        Self {
+            limits: Limits::from_env(),
+            apply_exif: false,
+        }
+    }
+}
+
+/// Decodes an image file of any common format to RGB as the reference loaders read it (see
+/// [`decode_rgb`]), with the default [`Decode`] options.
+pub fn load_rgb(path: &Path) -> Result<RgbImage> {
+    load_rgb_with(path, &Decode::default())
+}
+
+/// Reads and decodes a file with the given options.
+pub fn load_rgb_with(path: &Path, opts: &Decode) -> Result<RgbImage> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode_rgb(&bytes, path, opts)
+}
+
+/// Decodes an image already read into memory; `path` names it in errors.
+///
+/// JPEGs go through libjpeg-turbo's decoder as PIL drives it ([`jpeg`]), so their pixels equal
+/// `np.asarray(Image.open(f).convert("RGB"))`. Other formats: alpha is dropped (as PIL's
+/// `convert("RGB")` does), greyscale is replicated, 16-bit channels are scaled to 8 bits and
+/// palettes are expanded. Every format is checked against `opts.limits` before its pixels are
+/// allocated.
+pub fn decode_rgb(bytes: &[u8], path: &Path, opts: &Decode) -> Result<RgbImage> {
+    let fail = |message: String| Error::Image {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        message,
     };
+    let bad = |e: image::ImageError| fail(e.to_string());
     let reader = ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?;
-    if reader.format().is_none() {
-        return Err(Error::Image {
-            path: path.to_path_buf(),
-            message: "unknown image format".into(),
-        });
+    let (mut img, orientation) = match reader.format() {
+        None if bytes.is_empty() => return Err(fail("empty file".into())),
+        None => return Err(fail("unknown image format".into())),
+        Some(image::ImageFormat::Jpeg) => {
+            let d = jpeg::decode(bytes, &opts.limits).map_err(fail)?;
+            (DynamicImage::ImageRgb8(d.rgb), d.orientation)
+        }
+        Some(_) => {
+            let mut decoder = reader.into_decoder().map_err(bad)?;
+            let (w, h) = decoder.dimensions();
+            let px = decoder.color_type().bytes_per_pixel();
+            opts.limits
+                .check(u64::from(w), u64::from(h), u64::from(px))
+                .map_err(fail)?;
+            let mut lim = image::Limits::default();
+            lim.max_image_width = Some(opts.limits.max_side);
+            lim.max_image_height = Some(opts.limits.max_side);
+            lim.max_alloc = Some(opts.limits.max_bytes);
+            decoder.set_limits(lim).map_err(bad)?;
+            let orientation = decoder.orientation().ok();
+            (
+                DynamicImage::from_decoder(decoder).map_err(bad)?,
+                orientation,
+            )
+        }
+    };
+    if opts.apply_exif
+        && let Some(o) = orientation
+    {
+        img.apply_orientation(o);
     }
-    let mut decoder = reader.into_decoder().map_err(bad)?;
-    let orientation = decoder.orientation().map_err(bad)?;
-    let mut img = DynamicImage::from_decoder(decoder).map_err(bad)?;
-    img.apply_orientation(orientation);
-    Ok(img.to_rgb8())
+    Ok(match img {
+        DynamicImage::ImageRgb8(rgb) => rgb,
+        other => other.to_rgb8(),
+    })
 }
 
 /// Decodes and preprocesses many files on rayon's worker threads, in input order; each file
@@ -176,6 +250,6 @@ pub fn load_batch(paths: &[impl AsRef<Path> + Sync], pre: &Preprocess) -> Vec<Re
     use rayon::prelude::*;
     paths
         .par_iter()
-        .map(|p| pre.apply(&load_rgb(p.as_ref())?))
+        .map(|p| pre.apply(&load_rgb_with(p.as_ref(), &pre.decode())?))
         .collect()
 }
