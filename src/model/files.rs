@@ -26,9 +26,15 @@ pub struct ModelFiles {
 pub const HF_FILES: [&str; 2] = ["config.json", "model.safetensors"];
 /// File names of the open_clip format.
 pub const OPEN_CLIP_FILES: [&str; 2] = ["open_clip_config.json", "open_clip_model.safetensors"];
+/// The Hugging Face format with PyTorch-pickled weights (read safely; safetensors preferred).
+pub const HF_PICKLED: [&str; 2] = ["config.json", "pytorch_model.bin"];
+/// The open_clip format with PyTorch-pickled weights.
+pub const OPEN_CLIP_PICKLED: [&str; 2] = ["open_clip_config.json", "open_clip_pytorch_model.bin"];
 
 impl ModelFiles {
-    /// Finds a checkpoint in `dir`. When both formats are present the Hugging Face one is used.
+    /// Finds a checkpoint in `dir`. When both formats are present the Hugging Face one is used;
+    /// safetensors weights are preferred to a pickle (`pytorch_model.bin`,
+    /// `open_clip_pytorch_model.bin`) of the same format.
     pub fn from_dir(dir: &Path, name: &str) -> Result<Self> {
         if !dir.is_dir() {
             return Err(Error::Model(format!("{}: not a directory", dir.display())));
@@ -39,7 +45,7 @@ impl ModelFiles {
         if let Some(config) = opt(HF_FILES[0]) {
             let weights = match opt(HF_FILES[1]) {
                 Some(w) => Some(vec![w]),
-                None => hf_shards()?,
+                None => hf_shards()?.or_else(|| opt(HF_PICKLED[1]).map(|w| vec![w])),
             };
             if let Some(weights) = weights {
                 let preprocessor = opt("preprocessor_config.json");
@@ -53,7 +59,8 @@ impl ModelFiles {
                 });
             }
         }
-        if let (Some(config), Some(w)) = (opt(OPEN_CLIP_FILES[0]), opt(OPEN_CLIP_FILES[1])) {
+        let open_clip_weights = opt(OPEN_CLIP_FILES[1]).or_else(|| opt(OPEN_CLIP_PICKLED[1]));
+        if let (Some(config), Some(w)) = (opt(OPEN_CLIP_FILES[0]), open_clip_weights) {
             return Ok(Self {
                 name: name.into(),
                 format: Format::OpenClip,
@@ -63,16 +70,8 @@ impl ModelFiles {
                 tokenizer,
             });
         }
-        let pickled = ["pytorch_model.bin", "open_clip_pytorch_model.bin"]
-            .iter()
-            .any(|n| dir.join(n).is_file());
-        let hint = if pickled {
-            " (only pickled .bin weights were found; convert them to safetensors)"
-        } else {
-            ""
-        };
         Err(Error::Model(format!(
-            "{}: no CLIP checkpoint: expected config.json + model.safetensors or open_clip_config.json + open_clip_model.safetensors{hint}",
+            "{}: no CLIP checkpoint: expected config.json + model.safetensors (or pytorch_model.bin) or open_clip_config.json + open_clip_model.safetensors (or open_clip_pytorch_model.bin)",
             dir.display()
         )))
     }

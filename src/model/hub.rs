@@ -1,8 +1,8 @@
 //! Fetching checkpoints from the Hugging Face Hub into its standard cache (feature `hub`).
 
-use super::files::{HF_FILES, ModelFiles, OPEN_CLIP_FILES};
+use super::files::{HF_FILES, HF_PICKLED, ModelFiles, OPEN_CLIP_FILES, OPEN_CLIP_PICKLED};
 #[cfg(feature = "hub")]
-use super::source::{hf_cache_dir, hub_offline};
+use super::hfcache::{hf_cache_dir, hub_offline};
 use crate::{Error, Result};
 
 /// Files of the Hugging Face format that a CLIP repository may lack.
@@ -50,13 +50,14 @@ pub fn fetch(repo: &str, revision: Option<&str>) -> Result<ModelFiles> {
     };
     let get = |o: &str, n: &str, file: &str| fetch_at(o, n, file, revision);
     let mut dir = None;
-    for set in [HF_FILES, OPEN_CLIP_FILES] {
+    // Safetensors first; a repository that ships only PyTorch pickles falls back to them.
+    for set in [HF_FILES, OPEN_CLIP_FILES, HF_PICKLED, OPEN_CLIP_PICKLED] {
         let first = get(org, name, set[0])?;
         if let Some(cfg) = first
             && get(org, name, set[1])?.is_some()
         {
             dir = cfg.parent().map(std::path::Path::to_path_buf);
-            if set == HF_FILES {
+            if set[0] == HF_FILES[0] {
                 get(org, name, OPTIONAL[0])?;
             }
             break;
@@ -69,7 +70,7 @@ pub fn fetch(repo: &str, revision: Option<&str>) -> Result<ModelFiles> {
                 cache.display()
             )
         } else {
-            "has no safetensors CLIP checkpoint (config.json + model.safetensors or open_clip_config.json + open_clip_model.safetensors)".into()
+            "has no CLIP checkpoint (config.json + model.safetensors or pytorch_model.bin, or open_clip_config.json + open_clip_model.safetensors or open_clip_pytorch_model.bin)".into()
         };
         return Err(Error::Model(format!("model {repo} {how}")));
     };
@@ -87,7 +88,7 @@ pub fn fetch(repo: &str, revision: Option<&str>) -> Result<ModelFiles> {
 /// Without the `hub` feature only local directories load.
 #[cfg(not(feature = "hub"))]
 pub fn fetch(repo: &str, _revision: Option<&str>) -> Result<ModelFiles> {
-    let _ = (HF_FILES, OPEN_CLIP_FILES);
+    let _ = (HF_FILES, OPEN_CLIP_FILES, HF_PICKLED, OPEN_CLIP_PICKLED);
     Err(Error::Model(format!(
         "model {repo}: this clipscope was built without the `hub` feature; pass a local directory"
     )))

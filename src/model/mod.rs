@@ -6,8 +6,10 @@ mod cpu;
 mod decompose;
 mod fastmath;
 pub mod files;
+mod hfcache;
 mod hub;
 mod layers;
+pub mod pickle;
 pub mod random;
 pub mod selection;
 pub mod source;
@@ -175,7 +177,7 @@ fn fingerprint(weights: &[std::path::PathBuf], dtype: DType) -> String {
         h.update(format!("{}\t{:?}\t{:?}\n", p.display(), m.map(|m| m.len()), t).as_bytes());
     }
     h.update(format!("{dtype:?}").as_bytes());
-    crate::store::format::hex(&h.finalize())[..16].to_string()
+    crate::digest::hex(&h.finalize())[..16].to_string()
 }
 
 /// Rows scaled to unit L2 norm.

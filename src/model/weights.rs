@@ -1,5 +1,7 @@
-//! Reading named, shape-checked tensors from memory-mapped safetensors files.
+//! Reading named, shape-checked tensors from memory-mapped safetensors files, or from PyTorch
+//! pickles read by the restricted reader of [`super::pickle`].
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::safetensors::MmapedSafetensors;
@@ -9,14 +11,27 @@ use crate::{Error, Result};
 
 /// Memory-mapped checkpoint tensors, converted to one dtype on one device when fetched.
 pub struct Weights {
-    files: MmapedSafetensors,
+    files: Files,
     paths: Vec<PathBuf>,
     dtype: DType,
     device: Device,
 }
 
+enum Files {
+    Safetensors(MmapedSafetensors),
+    Pickled(HashMap<String, Tensor>),
+}
+
+/// Whether `path` is a PyTorch pickle (`*.bin`, `*.pt`, `*.pth`) rather than safetensors.
+pub fn is_pickle(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ["bin", "pt", "pth"].contains(&e))
+}
+
 impl Weights {
-    /// Memory-maps the safetensors files of one checkpoint (several for sharded ones).
+    /// Memory-maps the safetensors files of one checkpoint (several for sharded ones), or reads
+    /// its one PyTorch pickle.
     pub fn open(paths: &[PathBuf], dtype: DType, device: &Device) -> Result<Self> {
         for p in paths {
             if !p.is_file() {
@@ -26,12 +41,17 @@ impl Weights {
                 ));
             }
         }
-        // SAFETY: the files are opened read-only; clipscope never writes model files while
-        // they are mapped.
-        let files = unsafe { MmapedSafetensors::multi(paths) }.map_err(|e| Error::Weights {
-            path: paths.first().cloned().unwrap_or_default(),
-            message: format!("not a valid safetensors file: {e}"),
-        })?;
+        let files = match paths {
+            [one] if is_pickle(one) => Files::Pickled(super::pickle::read(one)?),
+            // SAFETY: the files are opened read-only; clipscope never writes model files while
+            // they are mapped.
+            _ => Files::Safetensors(unsafe { MmapedSafetensors::multi(paths) }.map_err(|e| {
+                Error::Weights {
+                    path: paths.first().cloned().unwrap_or_default(),
+                    message: format!("not a valid safetensors file: {e}"),
+                }
+            })?),
+        };
         Ok(Self {
             files,
             paths: paths.to_vec(),
@@ -49,26 +69,25 @@ impl Weights {
 
     /// The tensor `name`, which must have exactly `shape`, in dtype `dtype`.
     pub fn get_as(&self, name: &str, shape: &[usize], dtype: DType) -> Result<Tensor> {
-        let view = self.files.get(name).map_err(|_| Error::Weights {
+        let bad = |message: String| Error::Weights {
             path: self.path().to_path_buf(),
-            message: format!("missing tensor `{name}`"),
-        })?;
-        if view.shape() != shape {
-            return Err(Error::Weights {
-                path: self.path().to_path_buf(),
-                message: format!(
-                    "tensor `{name}` has shape {:?} but the config implies {shape:?}",
-                    view.shape()
-                ),
-            });
+            message,
+        };
+        let missing = || bad(format!("missing tensor `{name}`"));
+        let found: Vec<usize> = match &self.files {
+            Files::Safetensors(f) => f.get(name).map_err(|_| missing())?.shape().to_vec(),
+            Files::Pickled(m) => m.get(name).ok_or_else(missing)?.dims().to_vec(),
+        };
+        if found != shape {
+            return Err(bad(format!(
+                "tensor `{name}` has shape {found:?} but the config implies {shape:?}"
+            )));
         }
-        let t = self
-            .files
-            .load(name, &self.device)
-            .map_err(|e| Error::Weights {
-                path: self.path().to_path_buf(),
-                message: format!("cannot read tensor `{name}`: {e}"),
-            })?;
+        let t = match &self.files {
+            Files::Safetensors(f) => f.load(name, &self.device),
+            Files::Pickled(m) => m.get(name).ok_or_else(missing)?.to_device(&self.device),
+        }
+        .map_err(|e| bad(format!("cannot read tensor `{name}`: {e}")))?;
         Ok(t.to_dtype(dtype)?)
     }
 
