@@ -71,7 +71,7 @@ fn shape2(dims: &[usize]) -> (usize, usize) {
     match dims {
         [] => (1, 1),
         [n] => (1, *n),
-        [r, rest @ ..] => (*r, rest.iter().product()),
+        [r, rest @ ..] => (*r, rest.iter().fold(1usize, |a, &d| a.saturating_mul(d))),
     }
 }
 
@@ -117,7 +117,10 @@ fn npy(bytes: &[u8]) -> std::result::Result<Array2, String> {
         .map(|s| s.parse().map_err(|_| format!("bad shape {shape}")))
         .collect::<std::result::Result<_, _>>()?;
     let body = &bytes[start + header_len..];
-    let count: usize = dims.iter().product();
+    let count = dims
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| format!("shape {shape} overflows"))?;
     let descr = descr.trim_matches('\'');
     let data: Vec<f64> = match descr {
         "<f8" => body
