@@ -198,3 +198,33 @@ fn half_precision_is_close() {
         );
     }
 }
+
+/// The ablation terms equal the reference's own arrays: each layer's attention total is the sum
+/// of its heads, the class-token term is token 0 summed over heads, and layer totals + MLPs
+/// are the unit embedding.
+#[test]
+fn ablation_terms_match_the_reference() {
+    for name in FIXTURES {
+        let (clip, r) = (load(name), reference(name));
+        let n = clip.config.vision.tower.layers;
+        let dec = clip
+            .decompose_with(&r["pixel_values"], &[n - 1], false, true)
+            .unwrap();
+        let attn = dec.attn.unwrap();
+        let cls = dec.cls.unwrap();
+        assert!(
+            max_abs_diff(&attn, &r["heads"].sum(2).unwrap()) < 1e-5,
+            "{name} attn"
+        );
+        let cls_ref = r["tokens"].i((.., .., 0)).unwrap().sum(2).unwrap();
+        assert!(max_abs_diff(&cls, &cls_ref) < 1e-5, "{name} cls");
+        let total = (attn.sum(1).unwrap() + dec.mlps.sum(1).unwrap()).unwrap();
+        assert!(
+            max_abs_diff(&total, &dec.embedding) < 1e-5,
+            "{name} identity"
+        );
+        // Asking for ablation terms changes nothing else, bit for bit.
+        let plain = clip.decompose(&r["pixel_values"], &[n - 1], false).unwrap();
+        assert_eq!(max_abs_diff(&plain.heads, &dec.heads), 0.0, "{name}");
+    }
+}

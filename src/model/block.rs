@@ -31,6 +31,9 @@ pub struct BlockOut {
     pub head_cls: Option<Tensor>,
     /// CLS attention row (B, H, T) and values (B, H, T, d), when captured.
     pub tokens: Option<(Tensor, Tensor)>,
+    /// Per-head term of the CLS token attending to itself, `A[h,0,0] · V_h[0]` (B, H, d),
+    /// whenever the layer is captured (the class-token ablation of `compute_ablations.py`).
+    pub cls_self: Option<Tensor>,
 }
 
 /// A residual block: x += MSA(LN1(x)); x += MLP(LN2(x)).
@@ -138,7 +141,7 @@ impl Block {
         let tq = if cls_only { 1 } else { t };
         let y = self.ln1.forward(x)?.reshape((b * t, dm))?;
         let qkv = self.qkv.forward(&y)?; // (B·T, 3D)
-        let keep_first_row = capture == Capture::Tokens;
+        let keep_first_row = capture != Capture::None;
         let (merged, first_row) =
             match cpu::attention(&qkv, (b, t, h), mask, cls_only, keep_first_row)? {
                 Some(a) => (a.merged, a.first_row),
@@ -147,6 +150,14 @@ impl Block {
         let head_cls = match capture {
             Capture::None => None,
             _ => Some(merged.reshape((b, tq, h, d))?.i((.., 0))?),
+        };
+        let cls_self = match (capture, &first_row) {
+            (Capture::None, _) | (_, None) => None,
+            (_, Some(a0)) => {
+                let v0 = qkv.reshape((b, t, 3, h, d))?.i((.., 0, 2))?; // (B, H, d)
+                let a00 = a0.i((.., .., 0..1))?.to_dtype(v0.dtype())?; // (B, H, 1)
+                Some(v0.broadcast_mul(&a00)?)
+            }
         };
         let tokens = match (capture, first_row) {
             (Capture::Tokens, Some(a0)) => {
@@ -175,6 +186,7 @@ impl Block {
             mlp_cls,
             head_cls,
             tokens,
+            cls_self,
         })
     }
 

@@ -32,6 +32,12 @@ pub struct Decomposition {
     pub mlps: Tensor,
     /// Per-token per-head effects (B, layers.len(), T, H, E), when requested.
     pub tokens: Option<Tensor>,
+    /// Every layer's attention total, summed over heads and tokens (B, L, E), when requested
+    /// for ablations: Σ_l attn + Σ mlps = embedding.
+    pub attn: Option<Tensor>,
+    /// Every layer's class-token self term, `compute_ablations.py`'s `cls_attn`: token 0's
+    /// effect summed over heads (B, L, E), when requested.
+    pub cls: Option<Tensor>,
 }
 
 /// Precomputed folds of ln_post's γ, β and the projection P (all f32).
@@ -112,8 +118,8 @@ impl Stats {
     }
 }
 
-/// Which layers to capture for a decomposition.
-pub fn captures(layers: &[usize], n_layers: usize, tokens: bool) -> Vec<Capture> {
+/// Which layers to capture for a decomposition; `ablation` captures every layer's heads.
+pub fn captures(layers: &[usize], n_layers: usize, tokens: bool, ablation: bool) -> Vec<Capture> {
     let kind = if tokens {
         Capture::Tokens
     } else {
@@ -123,6 +129,8 @@ pub fn captures(layers: &[usize], n_layers: usize, tokens: bool) -> Vec<Capture>
         .map(|l| {
             if layers.contains(&l) {
                 kind
+            } else if ablation {
+                Capture::Heads
             } else {
                 Capture::None
             }
@@ -130,12 +138,14 @@ pub fn captures(layers: &[usize], n_layers: usize, tokens: bool) -> Vec<Capture>
         .collect()
 }
 
-/// Turns a forward trace into direct effects for `layers` (which must have been captured).
+/// Turns a forward trace into direct effects for `layers` (which must have been captured), and
+/// with `ablation` every layer's attention total and class-token term (all layers captured).
 pub fn decompose(
     tower: &VisionTower,
     folds: &Folds,
     trace: &Trace,
     layers: &[usize],
+    ablation: bool,
 ) -> Result<Decomposition> {
     let cfg = &tower.cfg;
     let (n_layers, h, t) = (cfg.tower.layers, cfg.tower.heads, cfg.tokens());
@@ -190,6 +200,12 @@ pub fn decompose(
             tokens.push(per_token.transpose(1, 2)?); // (B, T, H, E)
         }
     }
+    let (attn, cls) = if ablation {
+        let (a, c) = ablation_terms(tower, folds, trace, &stats)?;
+        (Some(a), Some(c))
+    } else {
+        (None, None)
+    };
     let heads = Tensor::stack(&heads, 1)?.contiguous()?;
     let tokens = if tokens.is_empty() {
         None
@@ -202,5 +218,40 @@ pub fn decompose(
         heads,
         mlps,
         tokens,
+        attn,
+        cls,
     })
+}
+
+/// Per layer: the attention total Σ_h (z_h · M_h) + b_O·γP with share 1/K (the sum of the
+/// layer's head effects), and the class-token self term Σ_h A[h,0,0]·v_h[0] · M_h + b_O·γP/T
+/// with share 1/(K·T) (the sum over heads of token 0's effects), each (B, L, E).
+fn ablation_terms(
+    tower: &VisionTower,
+    folds: &Folds,
+    trace: &Trace,
+    stats: &Stats,
+) -> Result<(Tensor, Tensor)> {
+    let cfg = &tower.cfg;
+    let (n_layers, t) = (cfg.tower.layers, cfg.tokens());
+    let k = (2 * n_layers + 1) as f64;
+    let (mut attn, mut cls) = (Vec::with_capacity(n_layers), Vec::with_capacity(n_layers));
+    let missing = |l: usize| crate::Error::Invalid(format!("layer {l} was not captured"));
+    for l in 0..n_layers {
+        let m = folds.head_matrix(tower, l)?;
+        let (h, d, e) = m.dims3()?;
+        let flat = m.reshape((h * d, e))?;
+        let z = trace.head_cls[l].as_ref().ok_or_else(|| missing(l))?;
+        let b = z.dim(0)?;
+        let total = matmul(&z.reshape((b, h * d))?, &flat)?.broadcast_add(&folds.bias_p[l])?;
+        attn.push(stats.finish(folds, &total, 1.0 / k)?);
+        let c = trace.cls_self[l].as_ref().ok_or_else(|| missing(l))?;
+        let own = matmul(&c.reshape((b, h * d))?, &flat)?
+            .broadcast_add(&(&folds.bias_p[l] / t as f64)?)?;
+        cls.push(stats.finish(folds, &own, 1.0 / (k * t as f64))?);
+    }
+    Ok((
+        Tensor::stack(&attn, 1)?.contiguous()?,
+        Tensor::stack(&cls, 1)?.contiguous()?,
+    ))
 }

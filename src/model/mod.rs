@@ -123,6 +123,18 @@ impl Clip {
         layers: &[usize],
         tokens: bool,
     ) -> Result<Decomposition> {
+        self.decompose_with(pixels, layers, tokens, false)
+    }
+
+    /// [`Clip::decompose`], with `ablation` also every layer's attention total and class-token
+    /// self term (`Decomposition::attn`, `Decomposition::cls`).
+    pub fn decompose_with(
+        &self,
+        pixels: &Tensor,
+        layers: &[usize],
+        tokens: bool,
+        ablation: bool,
+    ) -> Result<Decomposition> {
         let n = self.config.vision.tower.layers;
         if let Some(&bad) = layers.iter().find(|&&l| l >= n) {
             return Err(Error::Invalid(format!(
@@ -135,8 +147,8 @@ impl Clip {
         }
         let trace = self
             .vision
-            .trace(pixels, &decompose::captures(layers, n, tokens))?;
-        decompose::decompose(&self.vision, &self.folds, &trace, layers)
+            .trace(pixels, &decompose::captures(layers, n, tokens, ablation))?;
+        decompose::decompose(&self.vision, &self.folds, &trace, layers, ablation)
     }
 
     /// Unnormalised image embeddings (B, E).

@@ -41,6 +41,8 @@ pub struct Trace {
     pub head_cls: Vec<Option<Tensor>>,
     /// Per-layer CLS attention row and values, for the captured layers.
     pub tokens: Vec<Option<(Tensor, Tensor)>>,
+    /// Per-layer per-head CLS self-attention term (B, H, d), for the captured layers.
+    pub cls_self: Vec<Option<Tensor>>,
     /// Final CLS residual r before ln_post (B, D).
     pub residual: Tensor,
 }
@@ -120,12 +122,14 @@ impl VisionTower {
         let mut x = self.ln_pre.forward(&x)?;
         let pre = x.i((.., 0))?.to_dtype(DType::F32)?;
         let n = self.blocks.len();
-        let (mut mlp_cls, mut head_cls, mut tokens) = (vec![], vec![], vec![]);
+        let (mut mlp_cls, mut head_cls, mut tokens, mut cls_self) =
+            (vec![], vec![], vec![], vec![]);
         for (l, block) in self.blocks.iter().enumerate() {
             let cap = capture.get(l).copied().unwrap_or(Capture::None);
             let out = block.forward(&x, None, cap, l + 1 == n)?;
             mlp_cls.push(out.mlp_cls.to_dtype(DType::F32)?);
             head_cls.push(out.head_cls.map(|t| t.to_dtype(DType::F32)).transpose()?);
+            cls_self.push(out.cls_self.map(|t| t.to_dtype(DType::F32)).transpose()?);
             tokens.push(
                 out.tokens
                     .map(|(a, v)| -> Result<_> {
@@ -141,6 +145,7 @@ impl VisionTower {
             mlp_cls,
             head_cls,
             tokens,
+            cls_self,
             residual,
         })
     }
