@@ -391,7 +391,69 @@ fn format_v1_store_still_opens_and_other_versions_are_refused() {
     .unwrap();
     let e = Store::open(tmp.path()).err().unwrap().to_string();
     assert!(
-        e.contains("format version 99") && e.contains("reads version 1"),
+        e.contains("format version 99") && e.contains("reads versions 1 to 2"),
         "{e}"
     );
+}
+
+/// A format-2 store (kept in tests/fixtures/stores/v2): labels from a CSV with groups, and the
+/// ablation rows, whose layer totals and MLP terms add up to the embedding and equal a fresh
+/// decomposition.
+#[test]
+fn format_v2_store_has_labels_and_ablation_rows() {
+    let v2 = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stores/v2");
+    assert!(clipscope::store::verify::verify(&v2).is_empty());
+    let store = Store::open(&v2).unwrap();
+    assert_eq!(store.manifest.format_version, 2);
+    let labels = store.labels().unwrap().unwrap();
+    assert_eq!(labels.class_names, ["cat", "dog"]);
+    assert_eq!(labels.group_names, ["indoor", "outdoor"]);
+    let want = [
+        ("img00.png", Some(0), Some(0)),
+        ("big00.png", Some(1), Some(1)),
+        ("img05.png", None, None),
+    ];
+    for (name, class, group) in want {
+        let i = store.find_image(name).unwrap();
+        assert_eq!(labels.classes[i], class, "{name}");
+        assert_eq!(labels.groups.as_ref().unwrap()[i], group, "{name}");
+        assert_eq!(store.image(i).unwrap().class, class);
+    }
+    let files = ModelFiles::from_dir(&fixture("tiny-clip-hf"), "tiny").unwrap();
+    let clip = Clip::load(&files, &Device::Cpu, DType::F32).unwrap();
+    let depth = clip.config.vision.tower.layers;
+    let e = store.manifest.dim;
+    let abl = store.ablation().unwrap().unwrap();
+    let emb = store.embeddings().unwrap();
+    let images = fixture("tiny-clip-hf").join("images");
+    for i in 0..store.len() {
+        let row: Vec<f32> = abl.row(i).unwrap().iter().map(|v| v.to_f32()).collect();
+        assert_eq!(row.len(), (3 * depth + 1) * e);
+        // Σ attention totals + pre + Σ MLPs = the unit embedding (f16 rounding of 2L+1 terms).
+        for k in 0..e {
+            let attn: f32 = (0..depth).map(|l| row[l * e + k]).sum();
+            let mlps: f32 = (0..=depth).map(|m| row[(2 * depth + m) * e + k]).sum();
+            let got = emb.row(i).unwrap()[k].to_f32();
+            assert!((attn + mlps - got).abs() < 5e-3, "image {i} dim {k}");
+        }
+        let img = clipscope::image::load_rgb(&images.join(store.image(i).unwrap().path)).unwrap();
+        let px = clip
+            .pixels(&[clip.preprocess().apply(&img).unwrap()])
+            .unwrap();
+        let d = clip
+            .decompose_with(&px, store.layers(), false, true)
+            .unwrap();
+        let fresh = candle_core::Tensor::cat(&[d.attn.unwrap(), d.cls.unwrap(), d.mlps], 1)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        for (a, b) in fresh.iter().zip(&row) {
+            assert!(
+                (a - b).abs() <= a.abs() * 1e-3 + 1e-6,
+                "image {i}: {a} vs {b}"
+            );
+        }
+    }
 }

@@ -79,6 +79,7 @@ fn fixture() -> Fixture {
         vec![0, 1, 2],
         0,
         None,
+        None,
         &cache,
     )
     .unwrap();
@@ -111,6 +112,10 @@ fn fixture() -> Fixture {
                 confidence: 0.6,
             }),
             llm_label: None,
+            importance: Some(clipscope::interpret::interpretation::Importance {
+                top1_delta: -0.5 * i as f64,
+                margin_drop: 0.001 * (i + 1) as f64,
+            }),
         })
         .collect();
     Interpretation {
@@ -239,6 +244,12 @@ fn grid_navigation() {
     );
     ui.keys("m");
     snap!("grid_variance", ui);
+    ui.keys("m m m");
+    let screen = ui.screen();
+    assert!(screen.contains("importance"), "{screen}");
+    // The selected head L1H3 (index 7 of 12): margin 0.008 of the largest 0.012.
+    assert!(screen.contains("importance 0.67"), "{screen}");
+    assert!(screen.contains("top-1 -3.50 points"), "{screen}");
     ui.keys("tab j");
     assert_eq!(
         ui.app.sel,

@@ -63,6 +63,7 @@ fn interpretation(store: &Store) -> Result<()> {
                 label: majority(&tags, 5),
                 texts,
                 llm_label: None,
+                importance: None,
             }
         })
         .collect();

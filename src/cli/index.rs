@@ -21,6 +21,11 @@ pub struct IndexArgs {
     /// An image folder (walked recursively, sorted) or a text file listing one image per line.
     #[arg(long)]
     images: PathBuf,
+    /// Each image's class (and group), for `zeroshot` and `ablate`: `folders` (one sub-folder
+    /// per class, ImageNet WordNet-id folders named as ImageNet classes) or a CSV file
+    /// `path,class[,group]`.
+    #[arg(long, value_name = "folders|FILE.csv")]
+    labels: Option<String>,
     /// Layers whose heads to store: all, last:N, A..B (inclusive) or A,B,C (0-based).
     #[arg(long, default_value = "last:4")]
     layers: LayerSelection,
@@ -74,6 +79,11 @@ pub fn run(args: IndexArgs) -> Result<PathBuf> {
             clipscope::store::images::EXTENSIONS.join(", ")
         );
     }
+    let labels = args
+        .labels
+        .as_deref()
+        .map(|spec| clipscope::store::labels::Labels::load(spec, &list))
+        .transpose()?;
     let (files, clip, dtype) = args.model.load_with_files()?;
     let layers = args.layers.resolve(clip.config.vision.tower.layers)?;
     let cache = args.cache.clone().unwrap_or_else(default_cache);
@@ -86,6 +96,7 @@ pub fn run(args: IndexArgs) -> Result<PathBuf> {
         layers,
         args.tokens_for,
         args.chunk_images,
+        labels,
         &cache,
     )?;
     let n = plan.list.entries.len();

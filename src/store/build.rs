@@ -13,6 +13,7 @@ use super::format::{
     write_atomic,
 };
 use super::images::ImageList;
+use super::labels::Labels;
 use super::lock::Lock;
 use super::model_key;
 use crate::model::{Clip, ModelFiles};
@@ -31,6 +32,8 @@ pub struct Plan {
     pub dir: PathBuf,
     /// The images.
     pub list: ImageList,
+    /// Each image's class and group, when the build was given labels.
+    pub labels: Option<Vec<(Option<u32>, Option<u32>)>>,
 }
 
 impl Plan {
@@ -46,6 +49,7 @@ impl Plan {
         layers: Vec<usize>,
         tokens_for: usize,
         chunk_images: Option<usize>,
+        labels: Option<Labels>,
         cache: &Path,
     ) -> Result<Self> {
         let c = &clip.config;
@@ -54,8 +58,9 @@ impl Plan {
             heads: c.vision.tower.heads,
             dim: c.embed_dim,
             tokens: c.vision.grid() * c.vision.grid() + 1,
+            ablation_rows: 3 * c.vision.tower.layers + 1,
         };
-        let per_image = 2 * (shape.head_values() + shape.dim);
+        let per_image = 2 * (shape.head_values() + shape.dim + shape.ablation_values());
         let chunk_images = chunk_images
             .unwrap_or_else(|| (CHUNK_BYTES / per_image).clamp(1, 4096))
             .max(1);
@@ -71,6 +76,7 @@ impl Plan {
             tokens_for,
             chunk_images,
             images: list.key(),
+            labels: labels.as_ref().map(|l| l.key.clone()),
         };
         let dir = cache.join(&slug).join(&key.hash()[..16]);
         Ok(Self {
@@ -78,6 +84,7 @@ impl Plan {
             slug,
             dir,
             list,
+            labels: labels.map(|l| l.of_image),
         })
     }
 
@@ -290,7 +297,12 @@ fn decode(
                 height: 0,
                 status: "ok".into(),
                 error: None,
+                class: None,
+                group: None,
             };
+            if let Some((class, group)) = plan.labels.as_ref().and_then(|l| l.get(i)) {
+                (rec.class, rec.group) = (*class, *group);
+            }
             let path = plan.list.path(i);
             let pixels = std::fs::read(&path)
                 .map_err(|e| Error::io(&path, e))
@@ -332,22 +344,34 @@ fn forward(
     if ok.is_empty() {
         return Ok(());
     }
-    let d = clip.decompose(&clip.pixels(&pixels)?, &plan.key.layers, tokens)?;
+    let s = plan.key.shape;
+    let ablation = s.ablation_rows > 0;
+    let d = clip.decompose_with(&clip.pixels(&pixels)?, &plan.key.layers, tokens, ablation)?;
     let f = |t: &candle_core::Tensor| -> Result<Vec<f32>> {
         Ok(t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?)
     };
     let heads = f(&d.heads)?;
     let emb = f(&d.embedding)?;
     let toks = d.tokens.as_ref().map(f).transpose()?;
-    let s = plan.key.shape;
+    // Per image [attn L][cls L][pre + mlps L+1], each E.
+    let abl = match (ablation, &d.attn, &d.cls) {
+        (true, Some(a), Some(c)) => f(&candle_core::Tensor::cat(&[a, c, &d.mlps], 1)?)?,
+        _ => vec![],
+    };
     for (j, &i) in ok.iter().enumerate() {
         let t = toks
             .as_ref()
             .map(|t| &t[j * s.token_values()..][..s.token_values()]);
+        let a = if abl.is_empty() {
+            &[][..]
+        } else {
+            &abl[j * s.ablation_values()..][..s.ablation_values()]
+        };
         buf.set_values(
             i,
             &heads[j * s.head_values()..][..s.head_values()],
             &emb[j * s.dim..][..s.dim],
+            a,
             t,
         );
     }

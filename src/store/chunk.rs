@@ -1,9 +1,10 @@
 //! Chunks: the immutable, atomically published unit of a store build.
 //!
 //! Chunk `c` holds images `[c·C, min((c+1)·C, N))`. Its data file `chunks/cNNNNNN.f16` is the
-//! heads `[L][H][n][E]`, then the embeddings `[n][E]`, then the token effects `[k][L][T][H][E]`
-//! of its first `k` images (those below `tokens_for`), little-endian f16. Its record
-//! `chunks/cNNNNNN.json` is written after the data and marks the chunk complete.
+//! heads `[L][H][n][E]`, then the embeddings `[n][E]`, then (format 2) the ablation rows
+//! `[n][A][E]`, then the token effects `[k][L][T][H][E]` of its first `k` images (those below
+//! `tokens_for`), little-endian f16. Its record `chunks/cNNNNNN.json` is written after the data
+//! and marks the chunk complete.
 
 use std::path::{Path, PathBuf};
 
@@ -25,12 +26,22 @@ pub struct Shape {
     pub dim: usize,
     /// Tokens per image.
     pub tokens: usize,
+    /// Rows of E values kept per image for ablations (format 2): every layer's attention
+    /// total, every layer's class-token term, the pre term and every MLP, `3·depth + 1`; 0 in
+    /// format-1 stores.
+    #[serde(default)]
+    pub ablation_rows: usize,
 }
 
 impl Shape {
     /// f16 values of heads per image.
     pub fn head_values(&self) -> usize {
         self.layers * self.heads * self.dim
+    }
+
+    /// f16 values of the ablation rows per image.
+    pub fn ablation_values(&self) -> usize {
+        self.ablation_rows * self.dim
     }
 
     /// f16 values of token effects per image.
@@ -79,6 +90,7 @@ pub struct ChunkBuf {
     with_tokens: usize,
     heads: Vec<f16>,
     embeddings: Vec<f16>,
+    ablation: Vec<f16>,
     tokens: Vec<f16>,
     images: Vec<Option<ImageRecord>>,
 }
@@ -96,6 +108,7 @@ impl ChunkBuf {
             with_tokens,
             heads: vec![f16::ZERO; len * shape.head_values()],
             embeddings: vec![f16::ZERO; len * shape.dim],
+            ablation: vec![f16::ZERO; len * shape.ablation_values()],
             tokens: vec![f16::ZERO; with_tokens * shape.token_values()],
             images: vec![None; len],
         }
@@ -111,13 +124,14 @@ impl ChunkBuf {
         self.images[global - self.start] = Some(record);
     }
 
-    /// Stores image `global`'s heads `[L][H][E]`, embedding `[E]` and optionally its token
-    /// effects `[L][T][H][E]`, all f32.
+    /// Stores image `global`'s heads `[L][H][E]`, embedding `[E]`, ablation rows `[A][E]` (when
+    /// the shape has them) and optionally its token effects `[L][T][H][E]`, all f32.
     pub fn set_values(
         &mut self,
         global: usize,
         heads: &[f32],
         emb: &[f32],
+        ablation: &[f32],
         tokens: Option<&[f32]>,
     ) {
         let (s, r, n) = (self.shape, global - self.start, self.len);
@@ -131,6 +145,10 @@ impl ChunkBuf {
         dst.iter_mut()
             .zip(emb)
             .for_each(|(d, &v)| *d = f16::from_f32(v));
+        let dst = &mut self.ablation[r * s.ablation_values()..][..s.ablation_values()];
+        dst.iter_mut()
+            .zip(ablation)
+            .for_each(|(d, &v)| *d = f16::from_f32(v));
         if let Some(t) = tokens.filter(|_| r < self.with_tokens) {
             let dst = &mut self.tokens[r * s.token_values()..][..s.token_values()];
             dst.iter_mut()
@@ -142,9 +160,10 @@ impl ChunkBuf {
     /// Publishes the chunk: the data file, then its record, each by atomic rename.
     pub fn write(self, dir: &Path) -> Result<ChunkRecord> {
         let (data_path, record_path) = paths(dir, self.index);
+        let parts = [&self.heads, &self.embeddings, &self.ablation, &self.tokens];
         let mut bytes: Vec<u8> =
-            Vec::with_capacity(2 * (self.heads.len() + self.embeddings.len() + self.tokens.len()));
-        for part in [&self.heads, &self.embeddings, &self.tokens] {
+            Vec::with_capacity(2 * parts.iter().map(|p| p.len()).sum::<usize>());
+        for part in parts {
             bytes.extend_from_slice(bytemuck::cast_slice(part));
         }
         let images = self

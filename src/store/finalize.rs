@@ -10,8 +10,8 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::chunk::{self, ChunkRecord};
 use super::format::{
-    CHUNKS, FileInfo, KEY, Key, MANIFEST, Manifest, PIECE_BYTES, TokensInfo, head_file, hex,
-    piece_rows, sums_path, tmp_path, write_atomic,
+    ABLATION, CHUNKS, CLASSES, FileInfo, GROUPS, KEY, Key, MANIFEST, Manifest, NO_LABEL,
+    PIECE_BYTES, TokensInfo, head_file, hex, piece_rows, sums_path, tmp_path, write_atomic,
 };
 use crate::{Error, Result};
 
@@ -103,6 +103,21 @@ pub fn finalize(dir: &Path, key: &Key, slug: &str, chunks: &[ChunkRecord]) -> Re
         }
     }
     let mut emb = Sink::create(dir, "embeddings.f16", rows_piece)?;
+    let abl_row = 2 * shape.ablation_values();
+    let mut ablation = (abl_row > 0)
+        .then(|| Sink::create(dir, ABLATION, piece_rows(abl_row) * abl_row))
+        .transpose()?;
+    let mut classes = key
+        .labels
+        .is_some()
+        .then(|| Sink::create(dir, CLASSES, PIECE_BYTES))
+        .transpose()?;
+    let mut groups = key
+        .labels
+        .as_ref()
+        .filter(|l| !l.groups.is_empty())
+        .map(|_| Sink::create(dir, GROUPS, PIECE_BYTES))
+        .transpose()?;
     let tok_row = 2 * shape.token_values();
     let mut tokens = (key.tokens_for > 0)
         .then(|| Sink::create(dir, "tokens.f16", piece_rows(tok_row) * tok_row))
@@ -123,8 +138,14 @@ pub fn finalize(dir: &Path, key: &Key, slug: &str, chunks: &[ChunkRecord]) -> Re
         }
         let base = heads.len() * slab;
         emb.write(&data[base..base + slab])?;
+        let base = base + slab;
+        let abl = n * abl_row;
+        if let Some(a) = ablation.as_mut() {
+            a.write(&data[base..base + abl])?;
+        }
+        let base = base + abl;
         if let Some(t) = tokens.as_mut() {
-            t.write(&data[base + slab..base + slab + rec.with_tokens * tok_row])?;
+            t.write(&data[base..base + rec.with_tokens * tok_row])?;
         }
         for img in &rec.images {
             index.write(&offset.to_le_bytes())?;
@@ -133,6 +154,13 @@ pub fn finalize(dir: &Path, key: &Key, slug: &str, chunks: &[ChunkRecord]) -> Re
             table.write(&line)?;
             offset += line.len() as u64;
             valid.write(&[img.ok() as u8])?;
+            let label = |v: Option<u32>| v.unwrap_or(NO_LABEL).to_le_bytes();
+            if let Some(c) = classes.as_mut() {
+                c.write(&label(img.class))?;
+            }
+            if let Some(g) = groups.as_mut() {
+                g.write(&label(img.group))?;
+            }
             failed += usize::from(!img.ok());
         }
         images += n;
@@ -149,7 +177,10 @@ pub fn finalize(dir: &Path, key: &Key, slug: &str, chunks: &[ChunkRecord]) -> Re
     let sinks = heads
         .into_iter()
         .chain([emb, table, index, valid])
-        .chain(tokens);
+        .chain(tokens)
+        .chain(ablation)
+        .chain(classes)
+        .chain(groups);
     for sink in sinks {
         let (name, info) = sink.finish(dir)?;
         files.insert(name, info);

@@ -10,7 +10,11 @@ use super::chunk::Shape;
 use crate::{Error, Result};
 
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest format version readers still open (version 1 lacks the ablation rows and
+/// labels).
+pub const OLDEST_READABLE: u32 = 1;
 
 /// Target size of one checksummed piece of a data file.
 pub const PIECE_BYTES: usize = 1 << 20;
@@ -21,6 +25,15 @@ pub const MANIFEST: &str = "manifest.json";
 pub const KEY: &str = "key.json";
 /// Directory of the build's chunk files.
 pub const CHUNKS: &str = "chunks";
+/// Format 2: N rows of `3·depth + 1` E-vectors per image (attention totals, class-token terms,
+/// pre term and MLPs), f16.
+pub const ABLATION: &str = "ablation.f16";
+/// Format 2, with labels: N little-endian u32 class indices ([`NO_LABEL`] when unknown).
+pub const CLASSES: &str = "classes.u32";
+/// Format 2, with grouped labels: N little-endian u32 group indices.
+pub const GROUPS: &str = "groups.u32";
+/// The class or group index of an image without one.
+pub const NO_LABEL: u32 = u32::MAX;
 
 /// Everything that determines a store's content; its SHA-256 is the store's hash.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -46,6 +59,22 @@ pub struct Key {
     pub chunk_images: usize,
     /// The image list.
     pub images: ImagesKey,
+    /// The images' classes (and groups), when the build was given them (format 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<LabelsKey>,
+}
+
+/// The labels part of a [`Key`]: class (and group) names, and a digest of each image's.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct LabelsKey {
+    /// Where the labels came from: `folders`, or the CSV file's name.
+    pub source: String,
+    /// Class names, by class index.
+    pub classes: Vec<String>,
+    /// Group names, by group index (empty when the labels have no groups).
+    pub groups: Vec<String>,
+    /// SHA-256 of the lines `class \t group \n` (indices, `-` when unknown), one per image.
+    pub digest: String,
 }
 
 /// The model part of a [`Key`].
@@ -124,6 +153,12 @@ pub struct ImageRecord {
     /// Why the image could not be used.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
+    /// Its class index, when the store has labels (format 2).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub class: Option<u32>,
+    /// Its group index, when the labels have groups (format 2).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub group: Option<u32>,
 }
 
 impl ImageRecord {
@@ -186,12 +221,12 @@ pub fn read_versioned<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     let value: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Error::store(path, format!("not valid JSON ({e}); the store is corrupt")))?;
     match value.get("format_version").and_then(|v| v.as_u64()) {
-        Some(v) if v == FORMAT_VERSION as u64 => {}
+        Some(v) if (OLDEST_READABLE as u64..=FORMAT_VERSION as u64).contains(&v) => {}
         Some(v) => {
             return Err(Error::store(
                 path,
                 format!(
-                    "store format version {v}, but this clipscope reads version {FORMAT_VERSION}: \
+                    "store format version {v}, but this clipscope reads versions {OLDEST_READABLE} to {FORMAT_VERSION}: \
                      use a matching clipscope or rebuild the store"
                 ),
             ));

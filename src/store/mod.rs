@@ -9,6 +9,7 @@ mod derived;
 mod finalize;
 pub mod format;
 pub mod images;
+pub mod labels;
 mod lock;
 pub mod merge;
 mod reader;
@@ -24,7 +25,7 @@ pub use block::Block;
 pub use chunk::Shape;
 pub use derived::mean_block;
 pub use format::{ImageRecord, Manifest};
-pub use reader::Store;
+pub use reader::{Store, StoreLabels};
 
 use crate::model::ModelFiles;
 use crate::model::source::{ModelSpec, find_alias};

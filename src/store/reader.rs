@@ -5,8 +5,23 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 
 use super::block::Block;
-use super::format::{ImageRecord, MANIFEST, Manifest, head_file, read_versioned};
+use super::format::{
+    ABLATION, CLASSES, GROUPS, ImageRecord, MANIFEST, Manifest, NO_LABEL, head_file, read_versioned,
+};
 use crate::{Error, Result};
+
+/// The labels of a store's images (format 2, `index --labels`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreLabels {
+    /// Per image, its class index.
+    pub classes: Vec<Option<u32>>,
+    /// Per image, its group index, when the labels have groups.
+    pub groups: Option<Vec<Option<u32>>>,
+    /// Class names by index.
+    pub class_names: Vec<String>,
+    /// Group names by index (empty without groups).
+    pub group_names: Vec<String>,
+}
 
 /// A finished store, opened in time independent of its number of images.
 pub struct Store {
@@ -165,6 +180,54 @@ impl Store {
         };
         let per = self.layers().len() * t.tokens * self.manifest.heads * self.manifest.dim;
         self.block("tokens.f16", per).map(Some)
+    }
+
+    /// Format 2: each image's `3·depth + 1` ablation rows of E values (every layer's attention
+    /// total, every layer's class-token term, the pre term and every MLP), as one N × (A·E)
+    /// block; `None` for a format-1 store.
+    pub fn ablation(&self) -> Result<Option<Block>> {
+        let rows = self.manifest.key.shape.ablation_rows;
+        if rows == 0 || !self.manifest.files.contains_key(ABLATION) {
+            return Ok(None);
+        }
+        self.block(ABLATION, rows * self.manifest.dim).map(Some)
+    }
+
+    /// The images' class indices (and group indices) with their names, when the store was
+    /// indexed with labels; `None` otherwise.
+    pub fn labels(&self) -> Result<Option<StoreLabels>> {
+        let Some(key) = &self.manifest.key.labels else {
+            return Ok(None);
+        };
+        let read = |name: &str, count: usize| -> Result<Vec<Option<u32>>> {
+            let path = self.dir.join(name);
+            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            if bytes.len() != 4 * self.len() {
+                return Err(Error::store(&path, "wrong length: the store is damaged"));
+            }
+            let v: Vec<Option<u32>> = bytes
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .map(|v| (v != NO_LABEL).then_some(v))
+                .collect();
+            if v.iter().flatten().any(|&c| c as usize >= count) {
+                return Err(Error::store(
+                    &path,
+                    "an index past the names: the store is damaged",
+                ));
+            }
+            Ok(v)
+        };
+        Ok(Some(StoreLabels {
+            classes: read(CLASSES, key.classes.len())?,
+            groups: if key.groups.is_empty() {
+                None
+            } else {
+                Some(read(GROUPS, key.groups.len())?)
+            },
+            class_names: key.classes.clone(),
+            group_names: key.groups.clone(),
+        }))
     }
 
     fn block(&self, name: &str, dim: usize) -> Result<Block> {

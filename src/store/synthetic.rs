@@ -40,6 +40,7 @@ pub fn write_with(
         heads,
         dim,
         tokens: 0,
+        ablation_rows: 0,
     };
     let chunk_images = 4096;
     let key = Key {
@@ -56,6 +57,7 @@ pub fn write_with(
         model_depth: Some(1),
         tokens_for: 0,
         chunk_images,
+        labels: None,
         images: ImagesKey {
             root_bytes: None,
             root: "/synthetic".into(),
@@ -81,7 +83,7 @@ pub fn write_with(
             .collect();
         for (j, (h, e)) in rows.iter().enumerate() {
             let i = start + j;
-            buf.set_values(i, h, e, None);
+            buf.set_values(i, h, e, &[], None);
             buf.set_record(
                 i,
                 ImageRecord {
@@ -94,6 +96,8 @@ pub fn write_with(
                     height: 224,
                     status: "ok".into(),
                     error: None,
+                    class: None,
+                    group: None,
                 },
             );
         }
