@@ -10,6 +10,7 @@ pub mod device;
 pub mod digest;
 pub mod error;
 pub mod image;
+pub mod importance;
 pub mod interpret;
 pub mod model;
 pub mod nn;

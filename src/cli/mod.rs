@@ -22,6 +22,7 @@ mod search;
 mod segment;
 mod store;
 mod textspan;
+mod zeroshot;
 
 use std::path::PathBuf;
 
@@ -60,6 +61,11 @@ enum Command {
     Store(store::StoreArgs),
     /// TEXTSPAN texts and a property label for every head of a store.
     Interpret(interpret::InterpretArgs),
+    /// Zero-shot accuracy of a labelled store (top-1, top-5, per class and group).
+    Zeroshot(zeroshot::ZeroshotArgs),
+    /// Mean-ablations of a labelled store: the compute_ablations table, chosen heads, layers or
+    /// a property, and each head's importance (--importance).
+    Ablate(zeroshot::AblateArgs),
     /// Compare interpreted stores: association and entanglement scores, heads per property.
     Report(report::ReportArgs),
     /// Find heads by what they do: `clipscope search color`, `label:texture layer:>=10`.
@@ -101,6 +107,8 @@ pub fn run() -> Result<()> {
         Command::Store(a) => store::run(a),
         Command::Interpret(a) => interpret::run(a),
         Command::Report(a) => report::run(a),
+        Command::Zeroshot(a) => zeroshot::run_zeroshot(a),
+        Command::Ablate(a) => zeroshot::run_ablate(a),
         Command::Search(a) => search::run(a),
         Command::PropertyNn(a) => neighbours::run_property(a),
         Command::Segment(a) => segment::run_segment(a),

@@ -42,6 +42,9 @@ struct Row {
     images: usize,
     layers: Vec<usize>,
     scores: Scores,
+    /// Measured heads by importance, most important first: (id, label, importance 0–1,
+    /// top-1 change).
+    important: Vec<(String, String, f64, f64)>,
 }
 
 /// Runs `clipscope report`.
@@ -91,6 +94,16 @@ pub fn run(args: ReportArgs) -> Result<()> {
             );
         }
         let s = scores(&interp.head_tags(&layers), args.top_k);
+        let mut important: Vec<(String, String, f64, f64)> = interp
+            .heads
+            .iter()
+            .filter_map(|h| {
+                let i = interp.importance(h)?;
+                let delta = h.importance?.top1_delta;
+                Some((h.id(), interp.label(h).unwrap_or_default(), i, delta))
+            })
+            .collect();
+        important.sort_by(|a, b| b.2.total_cmp(&a.2));
         rows.push(Row {
             model: format!(
                 "{} ({})",
@@ -100,6 +113,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
             images: store.len(),
             layers,
             scores: s,
+            important,
         });
     }
     let top = |s: &Scores| {
@@ -116,7 +130,8 @@ pub fn run(args: ReportArgs) -> Result<()> {
             for r in &rows {
                 println!(
                     "{}",
-                    serde_json::json!({"model": r.model, "images": r.images, "layers": r.layers, "scores": r.scores})
+                    serde_json::json!({"model": r.model, "images": r.images, "layers": r.layers, "scores": r.scores,
+                        "importance": r.important.iter().map(|(id, label, i, d)| serde_json::json!({"head": id, "label": label, "importance": i, "top1_delta": d})).collect::<Vec<_>>()})
                 );
             }
         }
@@ -132,6 +147,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
                 format!("mean VE top-{}", args.top_k),
                 "mean VE all".into(),
                 "heads per property".into(),
+                "most important heads (importance, top-1 change)".into(),
             ];
             let line = |cells: &[String]| {
                 if markdown {
@@ -160,10 +176,23 @@ pub fn run(args: ReportArgs) -> Result<()> {
                     format!("{:.4}", s.mean_ve_top_k),
                     format!("{:.4}", s.mean_ve_all),
                     top(s),
+                    most_important(&r.important),
                 ];
                 println!("{}", line(&cells));
             }
         }
     }
     Ok(())
+}
+
+/// The three most important heads, or why there are none.
+fn most_important(v: &[(String, String, f64, f64)]) -> String {
+    if v.is_empty() {
+        return "not measured (ablate --importance on a labelled store)".into();
+    }
+    v.iter()
+        .take(3)
+        .map(|(id, label, i, d)| format!("{id} {label} {i:.2} ({d:+.1})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

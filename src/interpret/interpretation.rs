@@ -48,6 +48,19 @@ pub struct HeadInterp {
     /// The language model's label, when one was asked (`interpret --llm-url`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm_label: Option<String>,
+    /// What mean-ablating this head alone does to the store's zero-shot classification, when
+    /// measured (`ablate --importance` on a labelled store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub importance: Option<Importance>,
+}
+
+/// A head's importance for zero-shot classification (single-head mean-ablation).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Importance {
+    /// Top-1 accuracy change in points (negative: the head helped).
+    pub top1_delta: f64,
+    /// Mean drop of the correct class's logit margin over the best other class.
+    pub margin_drop: f64,
 }
 
 impl HeadInterp {
@@ -163,6 +176,7 @@ pub fn interpret(
                 texts,
                 label: majority(&props, settings.top_k),
                 llm_label: None,
+                importance: None,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -232,6 +246,34 @@ impl Interpretation {
         }
         me.overrides = load_overrides(store_dir)?;
         Ok(Some(me))
+    }
+
+    /// Records each head's importance (layer, head, top-1 change, margin drop).
+    pub fn set_importance(&mut self, heads: &[(usize, usize, f64, f64)]) {
+        for h in &mut self.heads {
+            h.importance = heads
+                .iter()
+                .find(|x| (x.0, x.1) == (h.layer, h.head))
+                .map(|x| Importance {
+                    top1_delta: x.2,
+                    margin_drop: x.3,
+                });
+        }
+    }
+
+    /// The largest margin drop of any head (what importance 1.0 means), when measured and
+    /// positive.
+    pub fn importance_scale(&self) -> Option<f64> {
+        self.heads
+            .iter()
+            .filter_map(|h| h.importance.map(|i| i.margin_drop))
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
+            .filter(|&m| m > 0.0)
+    }
+
+    /// A head's importance on a 0–1 scale (its margin drop over the largest), when measured.
+    pub fn importance(&self, h: &HeadInterp) -> Option<f64> {
+        Some(h.importance?.margin_drop / self.importance_scale()?)
     }
 
     /// A head's effective label: the user's override, else the majority property.

@@ -33,10 +33,14 @@ pub struct HeadDoc {
     pub label: String,
     /// TEXTSPAN texts in pick order.
     pub texts: Vec<String>,
+    /// Importance for zero-shot classification, 0–1 (its margin drop over the store's largest;
+    /// docs/METRICS.md), when measured (`ablate --importance`).
+    pub importance: Option<f64>,
 }
 
 /// The heads of an interpretation as documents.
 pub fn docs_of(interp: &Interpretation) -> Vec<HeadDoc> {
+    let scale = interp.importance_scale();
     interp
         .heads
         .iter()
@@ -48,9 +52,13 @@ pub fn docs_of(interp: &Interpretation) -> Vec<HeadDoc> {
             head: h.head as u64,
             label: interp.label(h).unwrap_or_default(),
             texts: h.texts.iter().map(|t| t.text.clone()).collect(),
+            importance: h.importance.zip(scale).map(|(i, s)| i.margin_drop / s),
         })
         .collect()
 }
+
+/// Changes whenever the schema does, so that an index written by another clipscope is rebuilt.
+const SCHEMA_VERSION: &str = "schema 2 (importance)";
 
 /// A search hit.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -71,6 +79,7 @@ struct Fields {
     head: Field,
     label: Field,
     texts: Field,
+    importance: Field,
 }
 
 /// A tantivy index of heads.
@@ -89,6 +98,7 @@ fn schema() -> (Schema, Fields) {
         head: b.add_u64_field("head", INDEXED | STORED | FAST),
         label: b.add_text_field("label", TEXT | STORED),
         texts: b.add_text_field("texts", TEXT | STORED),
+        importance: b.add_f64_field("importance", INDEXED | STORED | FAST),
     };
     (b.build(), f)
 }
@@ -117,6 +127,9 @@ impl SearchIndex {
                 f.layer => d.layer, f.head => d.head, f.label => d.label.clone());
             for t in &d.texts {
                 doc.add_text(f.texts, t);
+            }
+            if let Some(i) = d.importance {
+                doc.add_f64(f.importance, i);
             }
             w.add_document(doc).map_err(|e| terr("add", e))?;
         }
@@ -208,6 +221,7 @@ impl SearchIndex {
                     head: n(f.head),
                     label: s(f.label),
                     texts,
+                    importance: d.get_first(f.importance).and_then(|v| v.as_f64()),
                 };
                 Ok(Hit {
                     head,
@@ -300,7 +314,7 @@ pub fn cache_index(cache: &Path) -> Result<SearchIndex> {
 
 /// What an index depends on: the interpretation files and labels, with sizes and mtimes.
 fn stamp_of(store_dir: &Path) -> String {
-    let mut parts = vec![];
+    let mut parts = vec![SCHEMA_VERSION.to_string()];
     let mut push = |p: &Path| {
         if let Ok(m) = std::fs::metadata(p) {
             let t = m
@@ -338,6 +352,7 @@ mod tests {
             head,
             label: label.into(),
             texts: texts.iter().map(|t| t.to_string()).collect(),
+            importance: Some(layer as f64 / 11.0),
         }
     }
 
@@ -360,6 +375,9 @@ mod tests {
         assert_eq!(filtered.len(), 2);
         assert!(filtered.iter().all(|h| h.head.layer >= 10));
         assert_eq!(idx.search("label:location", 5).unwrap().len(), 1);
+        let important = idx.search("importance:>0.95", 5).unwrap();
+        assert_eq!(important.len(), 1, "only L11H2");
+        assert_eq!(important[0].head.importance, Some(1.0));
         assert!(idx.search("zzzzqqq", 5).unwrap().is_empty());
     }
 

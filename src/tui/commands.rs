@@ -32,7 +32,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "metric",
         "NAME",
-        "colour the grid by label, variance, norm or association",
+        "grid metric: label variance norm association importance",
     ),
     (
         "export",

@@ -50,7 +50,7 @@ pub struct Config {
     pub image_protocol: ImageProtocol,
     /// Milliseconds the selection must rest before its images are drawn.
     pub image_delay_ms: u64,
-    /// Grid metric at start: label, variance, norm or association.
+    /// Grid metric at start: label, variance, norm, association or importance.
     pub metric: String,
     /// Top images shown in the head pane.
     pub top_images: usize,

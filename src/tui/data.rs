@@ -20,11 +20,19 @@ pub enum Metric {
     Norm,
     /// How strongly its top texts agree with its label.
     Association,
+    /// What mean-ablating it alone costs zero-shot classification (0–1, `ablate --importance`).
+    Importance,
 }
 
 impl Metric {
     /// All metrics in cycling order.
-    pub const ALL: [Metric; 4] = [Self::Label, Self::Variance, Self::Norm, Self::Association];
+    pub const ALL: [Metric; 5] = [
+        Self::Label,
+        Self::Variance,
+        Self::Norm,
+        Self::Association,
+        Self::Importance,
+    ];
 
     /// Its name.
     pub fn name(self) -> &'static str {
@@ -33,6 +41,7 @@ impl Metric {
             Self::Variance => "variance",
             Self::Norm => "norm",
             Self::Association => "association",
+            Self::Importance => "importance",
         }
     }
 
@@ -43,7 +52,7 @@ impl Metric {
             .find(|m| m.name() == s)
             .ok_or_else(|| {
                 Error::Invalid(format!(
-                    "no metric {s:?}: label, variance, norm or association"
+                    "no metric {s:?}: label, variance, norm, association or importance"
                 ))
             })
     }
@@ -139,6 +148,7 @@ impl Data {
                 Some(t.variance_explained as f32)
             }
             Metric::Association => Some(hi()?.label.as_ref()?.confidence as f32),
+            Metric::Importance => Some(self.interp.as_ref()?.importance(hi()?)?.max(0.0) as f32),
             Metric::Norm => {
                 let li = self.layers.iter().position(|&l| l == h.layer)?;
                 let norms = self.norms.as_ref()?;

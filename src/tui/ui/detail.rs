@@ -57,6 +57,17 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
                 spans.push(Span::styled(format!("  llm: {l}"), t.dimmed()));
             }
             lines.push(Line::from(spans));
+            if let Some(imp) = hi.importance {
+                let scaled = app.data.interp.as_ref().and_then(|i| i.importance(hi));
+                lines.push(Line::from(vec![
+                    Span::styled("importance ", t.dimmed()),
+                    Span::styled(scaled.map_or("—".into(), |v| format!("{v:.2}")), t.title()),
+                    Span::raw(format!(
+                        "  ablating it: top-1 {:+.2} points, margin −{:.4}",
+                        imp.top1_delta, imp.margin_drop
+                    )),
+                ]));
+            }
         }
         (None, _) => lines.push(Line::styled("not interpreted", t.dimmed())),
     }

@@ -150,6 +150,17 @@ fn draw_legend(f: &mut Frame, app: &App, area: Rect) {
                 Metric::Variance => "variance explained by the top texts, %",
                 Metric::Norm if app.data.norms.is_none() => "effect norm (computing…)",
                 Metric::Norm => "effect RMS norm, % of the largest",
+                Metric::Importance
+                    if app
+                        .data
+                        .interp
+                        .as_ref()
+                        .and_then(|i| i.importance_scale())
+                        .is_none() =>
+                {
+                    "importance not measured: clipscope ablate --importance (a labelled store)"
+                }
+                Metric::Importance => "margin lost when ablated alone, % of the largest",
                 _ => "share of the top texts that carry the label, %",
             };
             let mut s = vec![Span::raw("0 ")];

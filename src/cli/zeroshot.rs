@@ -1,0 +1,356 @@
+//! `clipscope zeroshot` and `clipscope ablate`: zero-shot accuracy of a labelled store, the
+//! mean-ablation table of `compute_ablations.py`, chosen heads, layers or a property ablated,
+//! and each head's importance.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use clipscope::analysis::HeadRef;
+use clipscope::analysis::session::store_model;
+use clipscope::device::parse_device;
+use clipscope::importance::classifier::{OPENAI_TEMPLATES, lines, read_lines};
+use clipscope::importance::{Accuracy, Classifier, Scorer, Selection, StoreRows, Targets};
+use clipscope::interpret::Interpretation;
+use clipscope::model::LayerSelection;
+use clipscope::store::Store;
+use clipscope::store::cache::{default_cache, resolve};
+use clipscope::store::labels::IMAGENET_CLASSES;
+
+/// The store and the classifier, shared by `zeroshot` and `ablate`.
+#[derive(Args)]
+pub struct ClassifierArgs {
+    /// The store: a directory, or slug, hash prefix or slug/hash (see `store ls`).
+    #[arg(long)]
+    store: Option<String>,
+    /// Cache directory [default: $CLIPSCOPE_CACHE, $XDG_CACHE_HOME/clipscope or ~/.cache/clipscope].
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// The model that built the store [default: its hub id; needed for local models].
+    #[arg(long)]
+    model: Option<String>,
+    /// Class names for the prompts: `imagenet` (the 1,000 names), or a file with one name per
+    /// class index [default: the store's label names].
+    #[arg(long, value_name = "imagenet|FILE")]
+    classes: Option<String>,
+    /// Prompt templates, `{}` for the class name: `openai` (the CLIP paper's 80) or a file.
+    #[arg(long, value_name = "openai|FILE", default_value = "openai")]
+    templates: String,
+    /// Where to embed the prompts: cpu, cuda, cuda:N, metal.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+struct Setup {
+    store: Store,
+    targets: Targets,
+    scorer: Scorer,
+}
+
+fn setup(a: &ClassifierArgs) -> Result<Setup> {
+    let cache = a.cache.clone().unwrap_or_else(default_cache);
+    let store = Store::open(&resolve(a.store.as_deref(), &cache)?)?;
+    let targets = Targets::from_store(&store)?;
+    let names = match a.classes.as_deref() {
+        None => targets.class_names.clone(),
+        Some("imagenet") => lines(IMAGENET_CLASSES),
+        Some(f) => read_lines(&PathBuf::from(f))?,
+    };
+    if names.len() != targets.class_names.len() {
+        bail!(
+            "{} class names for a store with {} classes",
+            names.len(),
+            targets.class_names.len()
+        );
+    }
+    let templates = match a.templates.as_str() {
+        "openai" => lines(OPENAI_TEMPLATES),
+        f => read_lines(&PathBuf::from(f))?,
+    };
+    let device = parse_device(&a.device)?;
+    let clip = store_model(&store, a.model.as_deref(), &device)?;
+    let classifier = Classifier::build(&clip, &names, &templates, &cache, Some(store.dir()))
+        .context("building the zero-shot classifier")?;
+    let scorer = Scorer::new(&classifier)?;
+    Ok(Setup {
+        store,
+        targets,
+        scorer,
+    })
+}
+
+fn accuracy_json(a: &Accuracy, t: &Targets) -> serde_json::Value {
+    let per = |v: &[(usize, usize)], names: &[String]| -> Vec<serde_json::Value> {
+        v.iter()
+            .zip(names)
+            .filter(|(c, _)| c.0 > 0)
+            .map(|(c, n)| serde_json::json!({"name": n, "images": c.0, "top1": pct(c.1, c.0)}))
+            .collect()
+    };
+    serde_json::json!({
+        "images": a.n, "top1": a.top1_pct(), "top5": a.top5_pct(),
+        "worst_group": a.worst_group_pct(),
+        "per_class": per(&a.per_class, &t.class_names),
+        "per_group": per(&a.per_group, &t.group_names),
+    })
+}
+
+fn pct(k: usize, n: usize) -> f64 {
+    clipscope::importance::eval::pct(k, n)
+}
+
+/// Arguments of `clipscope zeroshot`.
+#[derive(Args)]
+pub struct ZeroshotArgs {
+    #[command(flatten)]
+    c: ClassifierArgs,
+}
+
+/// Runs `clipscope zeroshot`.
+pub fn run_zeroshot(args: ZeroshotArgs) -> Result<()> {
+    let s = setup(&args.c)?;
+    let rows = StoreRows::new(&s.store, &s.targets)?;
+    let sel = Selection::default();
+    let acc = clipscope::importance::ablate(&rows, &s.targets, &s.scorer, &sel)?.before;
+    if args.c.json {
+        println!("{}", accuracy_json(&acc, &s.targets));
+        return Ok(());
+    }
+    println!(
+        "{} images, {} classes: top-1 {:.2}%  top-5 {:.2}%",
+        acc.n,
+        s.targets.class_names.len(),
+        acc.top1_pct(),
+        acc.top5_pct()
+    );
+    print_groups(&acc, &s.targets);
+    let mut worst: Vec<(f64, usize, &String)> = acc
+        .per_class
+        .iter()
+        .zip(&s.targets.class_names)
+        .filter(|(c, _)| c.0 > 0)
+        .map(|(c, n)| (pct(c.1, c.0), c.0, n))
+        .collect();
+    worst.sort_by(|a, b| a.0.total_cmp(&b.0));
+    println!("lowest classes:");
+    for (p, n, name) in worst.iter().take(10) {
+        println!("  {p:6.2}%  {n:5} images  {name}");
+    }
+    Ok(())
+}
+
+fn print_groups(acc: &Accuracy, t: &Targets) {
+    for (g, name) in acc.per_group.iter().zip(&t.group_names) {
+        println!("  group {name}: {:.2}% of {}", pct(g.1, g.0), g.0);
+    }
+    if let Some(w) = acc.worst_group_pct() {
+        println!("  worst group: {w:.2}%");
+    }
+}
+
+/// Arguments of `clipscope ablate`.
+#[derive(Args)]
+pub struct AblateArgs {
+    #[command(flatten)]
+    c: ClassifierArgs,
+    /// Mean-ablate these stored heads, e.g. L11H3,L10H2.
+    #[arg(long, value_delimiter = ',')]
+    heads: Vec<HeadRef>,
+    /// Mean-ablate every head whose label is this property (needs `clipscope interpret`).
+    #[arg(long)]
+    property: Option<String>,
+    /// Mean-ablate the attention of these whole layers: all, last:N, A..B or A,B,C.
+    #[arg(long)]
+    layers: Option<LayerSelection>,
+    /// Compute every stored head's importance (single-head mean-ablation) and save it with the
+    /// store's interpretation.
+    #[arg(long)]
+    importance: bool,
+}
+
+/// Runs `clipscope ablate`.
+pub fn run_ablate(args: AblateArgs) -> Result<()> {
+    let s = setup(&args.c)?;
+    let rows = StoreRows::new(&s.store, &s.targets)?;
+    if args.importance {
+        return importance(&s, &rows, args.c.json);
+    }
+    let mut sel = Selection {
+        heads: args.heads.iter().map(|h| (h.layer, h.head)).collect(),
+        layers: vec![],
+    };
+    if let Some(l) = &args.layers {
+        let depth = s.store.manifest.key.model_depth.unwrap_or(0);
+        sel.layers = l.resolve(depth)?;
+    }
+    if let Some(p) = &args.property {
+        let interp = Interpretation::load(s.store.dir())?.with_context(
+            || "--property needs the heads' labels: run `clipscope interpret` first",
+        )?;
+        let chosen: Vec<(usize, usize)> = interp
+            .heads
+            .iter()
+            .filter(|h| interp.label(h).as_deref() == Some(p.as_str()))
+            .map(|h| (h.layer, h.head))
+            .collect();
+        if chosen.is_empty() {
+            bail!("no head is labelled {p:?}");
+        }
+        sel.heads.extend(chosen);
+    }
+    sel.heads.sort_unstable();
+    sel.heads.dedup();
+    if sel.heads.is_empty() && sel.layers.is_empty() {
+        let t = clipscope::importance::table(&rows, &s.targets, &s.scorer)?;
+        return print_table(&t, &s.targets, args.c.json);
+    }
+    let r = clipscope::importance::ablate(&rows, &s.targets, &s.scorer, &sel)?;
+    let names: Vec<String> = sel
+        .heads
+        .iter()
+        .map(|&(l, h)| format!("L{l}H{h}"))
+        .collect();
+    if args.c.json {
+        let v = serde_json::json!({
+            "heads": names, "layers": sel.layers,
+            "before": accuracy_json(&r.before, &s.targets),
+            "after": accuracy_json(&r.after, &s.targets),
+        });
+        println!("{v}");
+        return Ok(());
+    }
+    println!(
+        "mean-ablating {}{}{}",
+        names.join(","),
+        if names.is_empty() || sel.layers.is_empty() {
+            ""
+        } else {
+            " and "
+        },
+        if sel.layers.is_empty() {
+            String::new()
+        } else {
+            format!("the attention of layers {:?}", sel.layers)
+        }
+    );
+    println!(
+        "top-1 {:.2}% -> {:.2}% ({:+.2} points), top-5 {:.2}% -> {:.2}%",
+        r.before.top1_pct(),
+        r.after.top1_pct(),
+        r.after.top1_pct() - r.before.top1_pct(),
+        r.before.top5_pct(),
+        r.after.top5_pct()
+    );
+    if r.before.worst_group_pct().is_some() {
+        println!("before:");
+        print_groups(&r.before, &s.targets);
+        println!("after:");
+        print_groups(&r.after, &s.targets);
+    }
+    let mut moved: Vec<(i64, &String)> = r
+        .before
+        .per_class
+        .iter()
+        .zip(&r.after.per_class)
+        .zip(&s.targets.class_names)
+        .map(|((b, a), n)| (a.1 as i64 - b.1 as i64, n))
+        .filter(|m| m.0 != 0)
+        .collect();
+    moved.sort_by_key(|m| m.0);
+    for (d, n) in moved
+        .iter()
+        .take(5)
+        .chain(moved.iter().rev().take(5).filter(|m| m.0 > 0))
+    {
+        println!("  {d:+5} correct  {n}");
+    }
+    Ok(())
+}
+
+fn print_table(
+    t: &clipscope::importance::AblationTable,
+    targets: &Targets,
+    json: bool,
+) -> Result<()> {
+    if json {
+        let layers: Vec<f64> = t.layers.iter().map(Accuracy::top1_pct).collect();
+        let v = serde_json::json!({
+            "baseline": accuracy_json(&t.baseline, targets),
+            "mlps": t.mlps.top1_pct(), "cls": t.cls.top1_pct(),
+            "mlps_and_cls": t.mlps_and_cls.top1_pct(),
+            "attention_cumulative": layers,
+        });
+        println!("{v}");
+        return Ok(());
+    }
+    println!("| ablation | top-1 |\n|---|---|");
+    println!("| baseline | {:.2} |", t.baseline.top1_pct());
+    println!("| + MLPs mean-ablated | {:.2} |", t.mlps.top1_pct());
+    println!(
+        "| + class token's self-attention mean-ablated | {:.2} |",
+        t.cls.top1_pct()
+    );
+    println!(
+        "| + MLPs and class token | {:.2} |",
+        t.mlps_and_cls.top1_pct()
+    );
+    for (l, a) in t.layers.iter().enumerate() {
+        println!(
+            "| attention of layers 0..={l} mean-ablated | {:.2} |",
+            a.top1_pct()
+        );
+    }
+    Ok(())
+}
+
+fn importance(s: &Setup, rows: &StoreRows, json: bool) -> Result<()> {
+    let heads: Vec<(usize, usize)> = s
+        .store
+        .layers()
+        .iter()
+        .flat_map(|&l| (0..s.store.manifest.heads).map(move |h| (l, h)))
+        .collect();
+    let imp = clipscope::importance::importance(rows, &s.targets, &s.scorer, &heads)?;
+    let saved = match Interpretation::load(s.store.dir())? {
+        Some(mut interp) => {
+            let v: Vec<_> = imp
+                .heads
+                .iter()
+                .map(|h| (h.layer, h.head, h.top1_delta, h.margin_drop))
+                .collect();
+            interp.set_importance(&v);
+            Some(interp.save(s.store.dir())?)
+        }
+        None => None,
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"baseline_top1": imp.baseline.top1_pct(), "heads": imp.heads})
+        );
+    } else {
+        let mut v = imp.heads.clone();
+        v.sort_by(|a, b| b.margin_drop.total_cmp(&a.margin_drop));
+        println!(
+            "baseline top-1 {:.2}%; heads by mean margin drop when mean-ablated alone:",
+            imp.baseline.top1_pct()
+        );
+        println!("| head | margin drop | top-1 change |\n|---|---|---|");
+        for h in &v {
+            println!(
+                "| L{}H{} | {:.4} | {:+.2} |",
+                h.layer, h.head, h.margin_drop, h.top1_delta
+            );
+        }
+    }
+    match saved {
+        Some(p) => eprintln!("saved with the interpretation: {}", p.display()),
+        None => eprintln!(
+            "no interpretation to save it with: run `clipscope interpret`, then this again"
+        ),
+    }
+    Ok(())
+}
