@@ -70,16 +70,27 @@ fn fixture() -> Fixture {
     let files = ModelFiles::from_dir(&model, "tiny-clip-hf").unwrap();
     let clip = Clip::load(&files, &Device::Cpu, DType::F32).unwrap();
     let cache = tmp.path().join("cache");
+    let list = ImageList::from_source(&images).unwrap();
+    // Two classes, alternating, for the ablation view.
+    let csv = tmp.path().join("labels.csv");
+    let lines: Vec<String> = list
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| format!("{},{}", e.rel, ["even", "odd"][i % 2]))
+        .collect();
+    std::fs::write(&csv, lines.join("\n")).unwrap();
+    let labels = clipscope::store::labels::Labels::from_csv(&csv, &list).unwrap();
     let plan = Plan::new(
         &clip,
         model.to_str().unwrap(),
         &files,
         DType::F32,
-        ImageList::from_source(&images).unwrap(),
+        list,
         vec![0, 1, 2],
         0,
         None,
-        None,
+        Some(labels),
         &cache,
     )
     .unwrap();
@@ -333,12 +344,13 @@ fn bookmarks_notes_and_yank_persist() {
 fn each_analysis_view() {
     let mut ui = ui(110, 26);
     ui.keys(": \"goto_L2H1 enter");
-    for (key, name) in ["1", "2", "3", "4", "5"].iter().zip([
+    for (key, name) in ["1", "2", "3", "4", "5", "6"].iter().zip([
         "view_property_nn",
         "view_segment",
         "view_contrast",
         "view_head_nn",
         "view_text_nn",
+        "view_ablate",
     ]) {
         ui.keys(key);
         let View::Analysis(kind) = ui.app.view else {

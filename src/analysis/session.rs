@@ -200,6 +200,11 @@ impl Session {
         }
     }
 
+    /// Where text embeddings are cached.
+    pub fn cache(&self) -> &Path {
+        &self.cache
+    }
+
     /// The model, loaded on first use.
     pub fn clip(&self) -> Result<&Clip> {
         if let Some(c) = self.clip.get() {

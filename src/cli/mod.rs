@@ -1,6 +1,7 @@
 //! Subcommands and their shared arguments.
 
 mod bench;
+mod bench_ablate;
 mod bench_nn;
 mod bench_ops;
 mod bench_tui;
@@ -90,6 +91,8 @@ enum Command {
     BenchTui(bench_tui::BenchTuiArgs),
     /// Measure opening a (synthetic) 100,000-image store and nearest-neighbour queries over it.
     BenchNn(bench_nn::BenchNnArgs),
+    /// Measure the ablation table and per-head importance on a large (synthetic) labelled store.
+    BenchAblate(bench_ablate::BenchAblateArgs),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -119,6 +122,7 @@ pub fn run() -> Result<()> {
         Command::Probe(a) => probe::run(a),
         Command::Bench(a) => bench::run(a),
         Command::BenchNn(a) => bench_nn::run(a),
+        Command::BenchAblate(a) => bench_ablate::run(a),
         Command::BenchTui(a) => bench_tui::run(a),
     }
 }

@@ -169,6 +169,9 @@ pub struct AblateArgs {
     /// store's interpretation.
     #[arg(long)]
     importance: bool,
+    /// Draw the table's curve (top-1 as attention layers are mean-ablated cumulatively) to a PNG.
+    #[arg(long, value_name = "FILE.png")]
+    out: Option<PathBuf>,
 }
 
 /// Runs `clipscope ablate`.
@@ -205,7 +208,29 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
     sel.heads.dedup();
     if sel.heads.is_empty() && sel.layers.is_empty() {
         let t = clipscope::importance::table(&rows, &s.targets, &s.scorer)?;
+        if let Some(out) = &args.out {
+            let labels: Vec<String> = std::iter::once("none".to_string())
+                .chain((0..t.layers.len()).map(|l| format!("0-{l}")))
+                .collect();
+            let values: Vec<f64> = std::iter::once(&t.baseline)
+                .chain(&t.layers)
+                .map(Accuracy::top1_pct)
+                .collect();
+            let title = format!(
+                "{}: top-1 % with attention of layers mean-ablated",
+                s.store.manifest.slug
+            );
+            let img =
+                clipscope::analysis::chart::line_chart(&title, &labels, &values, Some(values[0]));
+            clipscope::analysis::render::save_png(&img, out)?;
+            eprintln!("wrote {}", out.display());
+        }
         return print_table(&t, &s.targets, args.c.json);
+    }
+    if args.out.is_some() {
+        bail!(
+            "--out draws the layer curve of the full table: leave out --heads, --layers and --property"
+        );
     }
     let r = clipscope::importance::ablate(&rows, &s.targets, &s.scorer, &sel)?;
     let names: Vec<String> = sel

@@ -68,6 +68,8 @@ pub struct Accuracy {
     pub per_class: Vec<(usize, usize)>,
     /// Per group: (images, correct at top 1).
     pub per_group: Vec<(usize, usize)>,
+    /// Per counted image, in order: correct at top 1.
+    pub hits: Vec<bool>,
 }
 
 impl Accuracy {
@@ -90,6 +92,7 @@ impl Accuracy {
             .filter(|&(c, &v)| v > y || (v == y && c < class as usize))
             .count();
         self.n += 1;
+        self.hits.push(above == 0);
         self.top1 += usize::from(above == 0);
         self.top5 += usize::from(above < 5);
         if let Some(pc) = self.per_class.get_mut(class as usize) {

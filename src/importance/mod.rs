@@ -11,6 +11,7 @@ pub mod ablation;
 pub mod classifier;
 pub mod eval;
 pub mod heads;
+pub mod view;
 
 pub use ablation::{Ablated, AblationTable, Selection, ablate, table};
 pub use classifier::Classifier;

@@ -7,7 +7,9 @@ use rayon::prelude::*;
 
 use super::chunk::{ChunkBuf, Shape};
 use super::finalize::finalize;
-use super::format::{CHUNKS, FORMAT_VERSION, ImageRecord, ImagesKey, Key, Manifest, ModelKey};
+use super::format::{
+    CHUNKS, FORMAT_VERSION, ImageRecord, ImagesKey, Key, LabelsKey, Manifest, ModelKey,
+};
 use crate::{Error, Result};
 
 /// Writes a finished store of `images` random rows in `dir`: `heads` heads of one layer,
@@ -34,15 +36,72 @@ pub fn write_with(
     seed: u64,
     fill: &(dyn Fn(usize, usize, &mut [f32]) + Sync),
 ) -> Result<Manifest> {
-    std::fs::create_dir_all(dir.join(CHUNKS)).map_err(|e| Error::write(dir, e))?;
-    let shape = Shape {
+    let spec = Spec {
+        images,
         layers: 1,
         heads,
         dim,
-        tokens: 0,
-        ablation_rows: 0,
+        depth: 0,
+        classes: 0,
+        seed,
     };
-    let chunk_images = 4096;
+    write_spec(dir, &spec, fill)
+}
+
+/// The shape of a synthetic store.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spec {
+    /// Images.
+    pub images: usize,
+    /// Stored layers (the model's last ones).
+    pub layers: usize,
+    /// Heads per layer.
+    pub heads: usize,
+    /// Embedding dimension.
+    pub dim: usize,
+    /// Model depth for the ablation rows (0: none, as a format-1 store).
+    pub depth: usize,
+    /// Classes of the labels, image i in class i mod classes (0: no labels).
+    pub classes: usize,
+    /// Names the image list.
+    pub seed: u64,
+}
+
+/// Writes a finished store of `spec`'s shape: row slot s of image i (layer-major heads, then
+/// the embedding, then the `3·depth + 1` ablation rows) filled by `fill(i, s, out)`.
+pub fn write_spec(
+    dir: &Path,
+    spec: &Spec,
+    fill: &(dyn Fn(usize, usize, &mut [f32]) + Sync),
+) -> Result<Manifest> {
+    let Spec {
+        images,
+        layers,
+        heads,
+        dim,
+        depth,
+        classes,
+        seed,
+    } = *spec;
+    std::fs::create_dir_all(dir.join(CHUNKS)).map_err(|e| Error::write(dir, e))?;
+    let ablation_rows = if depth > 0 { 3 * depth + 1 } else { 0 };
+    let shape = Shape {
+        layers,
+        heads,
+        dim,
+        tokens: 0,
+        ablation_rows,
+    };
+    let model_depth = depth.max(layers);
+    let labels = (classes > 0).then(|| LabelsKey {
+        source: "synthetic".into(),
+        classes: (0..classes).map(|c| format!("class {c}")).collect(),
+        groups: vec![],
+        digest: format!("seed {seed}"),
+    });
+    let chunk_images = 4096
+        .min((256 << 20) / (2 * dim * (layers * heads + 1 + ablation_rows)).max(1))
+        .max(1);
     let key = Key {
         format_version: FORMAT_VERSION,
         model: ModelKey {
@@ -53,11 +112,11 @@ pub fn write_with(
         dtype: "f32".into(),
         shape,
         preprocess: "none".into(),
-        layers: vec![0],
-        model_depth: Some(1),
+        layers: (model_depth - layers..model_depth).collect(),
+        model_depth: Some(model_depth),
         tokens_for: 0,
         chunk_images,
-        labels: None,
+        labels,
         images: ImagesKey {
             root_bytes: None,
             root: "/synthetic".into(),
@@ -65,25 +124,30 @@ pub fn write_with(
             digest: format!("seed {seed}"),
         },
     };
+    let slots = layers * heads;
     let mut records = vec![];
     for (c, start) in (0..images).step_by(chunk_images).enumerate() {
         let len = chunk_images.min(images - start);
         let mut buf = ChunkBuf::new(shape, c, start, len, 0);
-        let rows: Vec<(Vec<f32>, Vec<f32>)> = (start..start + len)
+        let rows: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = (start..start + len)
             .into_par_iter()
             .map(|i| {
-                let mut h = vec![0f32; heads * dim];
-                for (head, out) in h.chunks_exact_mut(dim).enumerate() {
-                    fill(i, head, out);
+                let mut h = vec![0f32; slots * dim];
+                for (slot, out) in h.chunks_exact_mut(dim).enumerate() {
+                    fill(i, slot, out);
                 }
                 let mut e = vec![0f32; dim];
-                fill(i, heads, &mut e);
-                (h, e)
+                fill(i, slots, &mut e);
+                let mut a = vec![0f32; ablation_rows * dim];
+                for (r, out) in a.chunks_exact_mut(dim).enumerate() {
+                    fill(i, slots + 1 + r, out);
+                }
+                (h, e, a)
             })
             .collect();
-        for (j, (h, e)) in rows.iter().enumerate() {
+        for (j, (h, e, a)) in rows.iter().enumerate() {
             let i = start + j;
-            buf.set_values(i, h, e, &[], None);
+            buf.set_values(i, h, e, a, None);
             buf.set_record(
                 i,
                 ImageRecord {
@@ -96,7 +160,7 @@ pub fn write_with(
                     height: 224,
                     status: "ok".into(),
                     error: None,
-                    class: None,
+                    class: (classes > 0).then_some((i % classes.max(1)) as u32),
                     group: None,
                 },
             );

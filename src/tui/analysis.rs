@@ -24,16 +24,19 @@ pub enum Kind {
     HeadNn,
     /// 5: images nearest to a text through a head.
     TextNn,
+    /// 6: zero-shot accuracy with the head (or a property's heads) mean-ablated.
+    Ablate,
 }
 
 impl Kind {
     /// In number-key order.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Self::PropertyNn,
         Self::Segment,
         Self::Contrast,
         Self::HeadNn,
         Self::TextNn,
+        Self::Ablate,
     ];
 
     /// Its title.
@@ -44,6 +47,7 @@ impl Kind {
             Self::Contrast => "contrastive segmentation",
             Self::HeadNn => "head NN of an image",
             Self::TextNn => "head NN of a text",
+            Self::Ablate => "mean-ablation",
         }
     }
 
@@ -55,6 +59,7 @@ impl Kind {
             Self::Contrast => "contrast",
             Self::HeadNn => "head-nn",
             Self::TextNn => "text-nn",
+            Self::Ablate => "ablate",
         }
     }
 
@@ -65,13 +70,13 @@ impl Kind {
 
     /// Whether it takes a query image.
     pub fn needs_image(self) -> bool {
-        self != Self::TextNn
+        !matches!(self, Self::TextNn | Self::Ablate)
     }
 
     /// How many texts it takes.
     pub fn texts(self) -> usize {
         match self {
-            Self::Segment | Self::TextNn => 1,
+            Self::Segment | Self::TextNn | Self::Ablate => 1,
             Self::Contrast => 2,
             Self::PropertyNn | Self::HeadNn => 0,
         }
@@ -145,7 +150,13 @@ impl Analysis {
             .head(h)
             .map(|x| x.texts.iter().take(2).map(|t| t.text.clone()).collect())
             .unwrap_or_default();
-        let text = |i: usize, or: &str| texts.get(i).cloned().unwrap_or_else(|| or.to_string());
+        let text = |i: usize, or: &str| {
+            if kind == Kind::Ablate {
+                // The property whose heads to ablate; empty: the head alone.
+                return String::new();
+            }
+            texts.get(i).cloned().unwrap_or_else(|| or.to_string())
+        };
         let store = app.data.store();
         let query = (0..store.len())
             .find(|&i| store.valid()[i] == 1)
@@ -159,6 +170,7 @@ impl Analysis {
             k: match kind {
                 Kind::HeadNn => 8,
                 Kind::TextNn => 3,
+                Kind::Ablate => 12,
                 _ => 4,
             },
             job: None,
@@ -240,7 +252,60 @@ impl Analysis {
                 })
             }
             Kind::Segment | Kind::Contrast => self.map(s, need_query()?),
+            Kind::Ablate => self.ablate(s, interp),
         }
+    }
+
+    fn ablate(
+        &self,
+        s: &Session,
+        interp: Option<&crate::interpret::Interpretation>,
+    ) -> crate::Result<Outcome> {
+        let property = self.texts[0].trim();
+        let heads = if property.is_empty() {
+            vec![self.head]
+        } else {
+            let interp = interp.ok_or_else(|| {
+                crate::Error::Invalid("ablating a property needs an interpreted store".into())
+            })?;
+            Session::property_heads(interp, property)?
+        };
+        let pairs: Vec<(usize, usize)> = heads.iter().map(|h| (h.layer, h.head)).collect();
+        let f = crate::importance::view::ablate_heads(&s.store, s.clip()?, s.cache(), &pairs)?;
+        let (b, a) = (&f.result.before, &f.result.after);
+        let what = if property.is_empty() {
+            self.head.to_string()
+        } else {
+            format!("{property} ({} heads)", heads.len())
+        };
+        let row = |(index, class): &(usize, String), lost: bool| -> crate::Result<Row> {
+            let path = s.store.image(*index)?.path;
+            let how = if lost { "lost" } else { "gained" };
+            Ok(Row {
+                index: *index,
+                score: if lost { -1.0 } else { 1.0 },
+                path: format!("{how} {class}: {path}"),
+            })
+        };
+        let rows = f
+            .lost
+            .iter()
+            .map(|x| row(x, true))
+            .chain(f.gained.iter().map(|x| row(x, false)))
+            .take(self.k.max(1) * 8)
+            .collect::<crate::Result<Vec<_>>>()?;
+        Ok(Outcome::Hits {
+            title: format!(
+                "{what} mean-ablated: top-1 {:.2}% -> {:.2}% ({:+.2}), {} images lost, {} gained",
+                b.top1_pct(),
+                a.top1_pct(),
+                a.top1_pct() - b.top1_pct(),
+                f.lost.len(),
+                f.gained.len()
+            ),
+            heads,
+            rows,
+        })
     }
 
     fn map(&self, s: &Session, q: QueryImage) -> crate::Result<Outcome> {

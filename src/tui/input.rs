@@ -150,6 +150,7 @@ impl App {
             Action::Contrast => self.open(Kind::Contrast),
             Action::HeadNn => self.open(Kind::HeadNn),
             Action::TextNn => self.open(Kind::TextNn),
+            Action::Ablate => self.open(Kind::Ablate),
             Action::PickImage | Action::EditText | Action::EditTextB | Action::Run => {
                 self.analysis_action(a)
             }

@@ -44,10 +44,10 @@ pub fn draw(f: &mut Frame, app: &mut App, kind: Kind, area: Rect) {
     }
     let mut lines = vec![Line::from(head)];
     for i in 0..kind.texts() {
-        let name = if kind == Kind::Contrast {
-            ["text A ", "text B "][i]
-        } else {
-            "text "
+        let name = match kind {
+            Kind::Contrast => ["text A ", "text B "][i],
+            Kind::Ablate => "property (empty: the head alone) ",
+            _ => "text ",
         };
         lines.push(Line::from(vec![
             Span::styled(name, t.dimmed()),

@@ -75,12 +75,20 @@ fn title_bar(f: &mut Frame, app: &App, area: Rect) {
         }
     };
     spans.push(tab(app.view == View::Main, " heads ".into()));
-    for k in super::analysis::Kind::ALL {
+    let kinds = super::analysis::Kind::ALL;
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    let full: usize = kinds.iter().map(|k| 3 + k.short().len()).sum();
+    // Too narrow for every name: numbers only, but the open view's name.
+    let compact = used + full > area.width as usize;
+    for k in kinds {
+        let on = app.view == View::Analysis(k);
         spans.push(Span::raw(" "));
-        spans.push(tab(
-            app.view == View::Analysis(k),
-            format!("{} {}", k.number(), k.short()),
-        ));
+        let label = if compact && !on {
+            k.number().to_string()
+        } else {
+            format!("{} {}", k.number(), k.short())
+        };
+        spans.push(tab(on, label));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }

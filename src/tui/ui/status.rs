@@ -66,7 +66,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         Some((msg, true)) => spans.push(Span::styled(format!(" {msg}"), t.error())),
         Some((msg, false)) => spans.push(Span::raw(format!(" {msg}"))),
         None => spans.push(Span::styled(
-            " ? help  / search  : commands  1-5 analyses  q quit",
+            " ? help  / search  : commands  1-6 analyses  q quit",
             t.dimmed().add_modifier(Modifier::ITALIC),
         )),
     }
