@@ -1,8 +1,6 @@
 //! Logits and accuracies: the evaluated images, their classes and groups, top-1 / top-5 as
 //! clip_text_span's `utils/misc.py:accuracy`, and the rows the ablations read.
 
-use candle_core::{Device, Tensor};
-
 use super::classifier::Classifier;
 use crate::store::{Block, Store};
 use crate::{Error, Result};
@@ -146,9 +144,10 @@ pub fn margin(logits: &[f32], class: u32) -> f32 {
     y - other
 }
 
-/// Logits of many vectors against a classifier (one matrix product).
+/// Logits of many vectors against a classifier (one matrix product on the CPU).
 pub struct Scorer {
-    wt: Tensor,
+    /// The classifier transposed, E × C row-major.
+    wt: Vec<f32>,
     /// Classes.
     pub classes: usize,
     /// Embedding dimension.
@@ -159,9 +158,17 @@ impl Scorer {
     /// Prepares `c`'s transpose for products.
     pub fn new(c: &Classifier) -> Result<Self> {
         let n = c.classes.len();
-        let w = Tensor::from_slice(&c.weights, (n, c.dim), &Device::Cpu)?;
+        if c.weights.len() != n * c.dim {
+            return Err(Error::Invalid("classifier of the wrong size".into()));
+        }
+        let mut wt = vec![0f32; n * c.dim];
+        for (ci, row) in c.weights.chunks_exact(c.dim).enumerate() {
+            for (d, &v) in row.iter().enumerate() {
+                wt[d * n + ci] = v;
+            }
+        }
         Ok(Self {
-            wt: w.t()?.contiguous()?,
+            wt,
             classes: n,
             dim: c.dim,
         })
@@ -170,11 +177,9 @@ impl Scorer {
     /// Row-major (rows × C) logits of `x` (rows × E).
     pub fn logits(&self, x: &[f32]) -> Result<Vec<f32>> {
         let rows = x.len() / self.dim.max(1);
-        if rows == 0 {
-            return Ok(vec![]);
-        }
-        let t = Tensor::from_slice(x, (rows, self.dim), &Device::Cpu)?;
-        Ok(t.matmul(&self.wt)?.flatten_all()?.to_vec1()?)
+        let mut out = vec![0f32; rows * self.classes];
+        crate::model::gemm_into(&mut out, x, &self.wt, (rows, self.dim, self.classes), false);
+        Ok(out)
     }
 }
 

@@ -8,7 +8,7 @@ use super::eval::{Accuracy, Rows, Scorer, Targets, margin};
 use crate::Result;
 
 /// Images per block (bounds memory to block × C floats per thread).
-const BLOCK: usize = 256;
+const BLOCK: usize = 1024;
 
 /// One head's importance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,21 +87,21 @@ pub fn importance(
                 let d = scorer.logits(&delta)?;
                 let (mut ok, mut dm) = (0usize, 0f64);
                 for (j, &k) in ks.iter().enumerate() {
-                    let row: Vec<f32> = logits[j * c..][..c]
-                        .iter()
-                        .zip(&d[j * c..][..c])
-                        .map(|(a, b)| a + b)
-                        .collect();
-                    let y = targets.classes[k];
-                    let above = row
-                        .iter()
-                        .enumerate()
-                        .filter(|&(i, &v)| {
-                            v > row[y as usize] || (v == row[y as usize] && i < y as usize)
-                        })
-                        .count();
+                    let (base, delta) = (&logits[j * c..][..c], &d[j * c..][..c]);
+                    let y = targets.classes[k] as usize;
+                    let ly = base[y] + delta[y];
+                    // One pass: classes above the true one (ties to the lower index, as torch)
+                    // and the best other logit.
+                    let (mut above, mut other) = (0usize, f32::NEG_INFINITY);
+                    for (i, (a, b)) in base.iter().zip(delta).enumerate() {
+                        let v = a + b;
+                        if i != y {
+                            above += usize::from(v > ly || (v == ly && i < y));
+                            other = other.max(v);
+                        }
+                    }
                     ok += usize::from(above == 0);
-                    dm += f64::from(base_margin[j] - margin(&row, y));
+                    dm += f64::from(base_margin[j] - (ly - other));
                 }
                 Ok((ok, dm))
             })

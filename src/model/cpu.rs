@@ -63,6 +63,53 @@ fn threads() -> Parallelism {
     }
 }
 
+/// `dst (+)= x · w` for row-major contiguous x (n × k), w (k × m) and dst (n × m), on the
+/// threads of candle's pool: the GEMM the dense layers use, for other callers too (the
+/// zero-shot logits of many vectors). With `accumulate` the product is added onto `dst`.
+///
+/// # Panics
+/// When a slice is shorter than its shape says.
+pub fn gemm_into(
+    dst: &mut [f32],
+    x: &[f32],
+    w: &[f32],
+    (n, k, m): (usize, usize, usize),
+    accumulate: bool,
+) {
+    assert!(
+        x.len() >= n * k && w.len() >= k * m && dst.len() >= n * m,
+        "gemm_into: shapes"
+    );
+    if n == 0 || m == 0 {
+        return;
+    }
+    // SAFETY: dst is (n, m), x (n, k) and w (k, m), all row-major and contiguous, as the
+    // strides passed say and the assertion checked; gemm reads and writes only inside them.
+    unsafe {
+        gemm::gemm(
+            n,
+            m,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            m as isize,
+            accumulate,
+            x.as_ptr(),
+            1,
+            k as isize,
+            w.as_ptr(),
+            1,
+            m as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            threads(),
+        )
+    };
+}
+
 /// `act(x · W + b)`, or `x · W + b + residual`, for x (N, in), W (in, out), b (out) and
 /// residual (N, out): the output starts as `b (+ residual)`, row by row, and the GEMM adds the
 /// product onto it. An activation and a residual together are left to the caller (`None`).
@@ -95,31 +142,7 @@ pub fn linear(
             dst
         }
     };
-    // SAFETY: dst is (n, m), xs (n, k) and ws (k, m), all row-major and contiguous, as the
-    // strides passed say; gemm reads and writes only inside them.
-    unsafe {
-        gemm::gemm(
-            n,
-            m,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            m as isize,
-            true,
-            xs.as_ptr(),
-            1,
-            k as isize,
-            ws.as_ptr(),
-            1,
-            m as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            threads(),
-        )
-    };
+    gemm_into(&mut dst, xs, ws, (n, k, m), true);
     if let Some(act) = act {
         dst.par_chunks_mut(m.max(4096))
             .for_each(|c| activate_in_place(c, act));

@@ -22,6 +22,7 @@ use candle_core::{DType, Device, Tensor};
 
 pub use block::Capture;
 pub use config::{Activation, ClipConfig, Format};
+pub use cpu::gemm_into;
 pub use decompose::Decomposition;
 pub use files::ModelFiles;
 pub use selection::LayerSelection;
