@@ -85,11 +85,7 @@ fn score(
         let x: Vec<Vec<f32>> = ks.par_iter().map(|&k| build(k)).collect::<Result<_>>()?;
         let logits = scorer.logits(&x.concat())?;
         for (j, &k) in ks.iter().enumerate() {
-            let group = targets
-                .groups
-                .as_ref()
-                .map(|g| g[k])
-                .filter(|&g| g != u32::MAX);
+            let group = targets.group(k);
             for (v, a) in acc.iter_mut().enumerate() {
                 let row = &logits[(j * variants + v) * scorer.classes..][..scorer.classes];
                 a.add(row, targets.classes[k], group);

@@ -53,6 +53,16 @@ impl Targets {
     }
 }
 
+impl Targets {
+    /// The group of evaluated image `k`, when it has one.
+    pub fn group(&self, k: usize) -> Option<u32> {
+        self.groups
+            .as_ref()
+            .and_then(|g| g.get(k).copied())
+            .filter(|&g| g != u32::MAX)
+    }
+}
+
 /// Top-1 / top-5 counts, overall, per class and per group.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Accuracy {

@@ -68,11 +68,7 @@ pub fn importance(
             .map(|(j, &k)| margin(&logits[j * c..][..c], targets.classes[k]))
             .collect();
         for (j, &k) in ks.iter().enumerate() {
-            let group = targets
-                .groups
-                .as_ref()
-                .map(|g| g[k])
-                .filter(|&g| g != u32::MAX);
+            let group = targets.group(k);
             baseline.add(&logits[j * c..][..c], targets.classes[k], group);
         }
         let per_head: Vec<(usize, f64)> = heads
