@@ -233,7 +233,7 @@ impl Ui {
 /// Scores vary in the last digits between CPUs (the store is computed here): hide them.
 macro_rules! snap {
     ($name:literal, $ui:expr) => {
-        insta::with_settings!({filters => vec![(r"-?\d+\.\d{4}", "[num]")]}, {
+        insta::with_settings!({filters => vec![(r"-?\d+\.\d{4}", "[num]"), (r"-?\d\.\de-?\d+", "[num]")]}, {
             insta::assert_snapshot!($name, $ui.screen());
         })
     };
@@ -363,7 +363,7 @@ fn each_analysis_view() {
             "{kind:?}: {:?}",
             a.outcome.as_ref().map(|o| o.as_ref().err())
         );
-        insta::with_settings!({filters => vec![(r"-?\d+\.\d{4}", "[num]")]}, {
+        insta::with_settings!({filters => vec![(r"-?\d+\.\d{4}", "[num]"), (r"-?\d\.\de-?\d+", "[num]")]}, {
             insta::assert_snapshot!(name, ui.screen());
         });
         ui.keys("esc");

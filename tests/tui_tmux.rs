@@ -1,6 +1,7 @@
 //! End to end in a real pseudo-terminal: the `clipscope` binary under tmux (its own server),
 //! driven with send-keys and read with capture-pane, on a store that `probe`, `index` and
-//! `interpret` build from the tiny fixture model. Needs tmux (`.ci/run` installs it).
+//! `interpret` build from the tiny fixture model. Needs tmux (`tools/test`, the README's
+//! test command, installs it).
 
 mod common;
 
@@ -20,7 +21,7 @@ impl Tmux {
             .is_ok_and(|o| o.status.success());
         assert!(
             ok,
-            "tmux is needed for this test: apt-get install tmux (.ci/run does)"
+            "tmux is needed for this test: run tools/test (it installs tmux), or apt-get install tmux"
         );
         Self {
             socket: format!("clipscope-test-{tag}-{}", std::process::id()),

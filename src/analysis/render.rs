@@ -113,8 +113,8 @@ pub fn heatmap(
         }
     }
     let (left, right) = match scale {
-        Scale::Sequential => (format!("{lo:.4}"), format!("{hi:.4}")),
-        Scale::Diverging => (format!("-{amax:.4}"), format!("+{amax:.4}")),
+        Scale::Sequential => (score(lo), score(hi)),
+        Scale::Diverging => (score(-amax), format!("+{}", score(amax))),
     };
     draw_text(
         &mut out,
@@ -134,6 +134,19 @@ pub fn heatmap(
         FG,
     );
     Ok(out)
+}
+
+/// A score as a legend shows it, readable at any scale: four decimals between 0.01 and 10⁴,
+/// else two significant digits in scientific notation (`-1.2e-4`, `3.4e-5`), `0` for zero.
+pub fn score(v: f32) -> String {
+    let a = v.abs();
+    if a == 0.0 {
+        "0".into()
+    } else if (0.01..1e4).contains(&a) {
+        format!("{v:.4}")
+    } else {
+        format!("{v:.1e}")
+    }
 }
 
 /// A grid of thumbnails with captions under each, and a title line.
@@ -205,5 +218,14 @@ mod tests {
         let warm = fig.get_pixel(448 - 20, top + 20);
         let cold = fig.get_pixel(20, top + 448 - 20);
         assert!(warm[0] > cold[0] + 60, "{warm:?} vs {cold:?}");
+    }
+
+    #[test]
+    fn legend_scores_are_readable_at_any_scale() {
+        assert_eq!(score(-1.2e-4), "-1.2e-4");
+        assert_eq!(score(3.4e-5), "3.4e-5");
+        assert_eq!(score(0.1234), "0.1234");
+        assert_eq!(score(0.0), "0");
+        assert_eq!(score(25000.0), "2.5e4");
     }
 }

@@ -334,7 +334,12 @@ impl Analysis {
             )?;
             return Ok(Outcome::Map {
                 title: format!("{:?} in {} through {h}", self.texts[0], q.name()),
-                summary: format!("patch scores {lo:.4} .. {hi:.4} ({g}x{g})", g = m.grid),
+                summary: format!(
+                    "patch scores {} .. {} ({g}x{g})",
+                    crate::analysis::render::score(lo),
+                    crate::analysis::render::score(hi),
+                    g = m.grid
+                ),
                 figure: Arc::new(fig),
             });
         }
