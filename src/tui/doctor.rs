@@ -19,6 +19,8 @@ pub struct Report {
     pub cells: Option<(u16, u16)>,
     /// Image protocol that would be used.
     pub protocol: String,
+    /// Why: the terminal's XTVERSION answer, or why it falls back.
+    pub protocol_reason: Option<String>,
     /// Cell size in pixels, when the terminal reported it.
     pub cell_pixels: Option<(u16, u16)>,
     /// What the terminal answered to the capability queries.
@@ -61,8 +63,10 @@ pub fn detect() -> Report {
     } else {
         ImageProtocol::Halfblocks
     };
+    let mut protocol_reason = None;
     let (protocol, cell_pixels, capabilities) = match picker(choice) {
-        Ok(p) => {
+        Ok((p, why)) => {
+            protocol_reason = why;
             let name = protocol_name(p.as_ref()).to_string();
             let fs = p
                 .as_ref()
@@ -118,6 +122,7 @@ pub fn detect() -> Report {
         tty,
         cells: crossterm::terminal::size().ok(),
         protocol,
+        protocol_reason,
         cell_pixels,
         capabilities,
         tmux,
@@ -144,7 +149,10 @@ impl std::fmt::Display for Report {
         if let Some((w, h)) = self.cells {
             writeln!(f, "{:<16} {w}x{h} cells", "size")?;
         }
-        writeln!(f, "{:<16} {}", "image protocol", self.protocol)?;
+        match &self.protocol_reason {
+            Some(why) => writeln!(f, "{:<16} {} ({why})", "image protocol", self.protocol)?,
+            None => writeln!(f, "{:<16} {}", "image protocol", self.protocol)?,
+        }
         match self.cell_pixels {
             Some((w, h)) => writeln!(f, "{:<16} {w}x{h} px", "cell")?,
             None => writeln!(f, "{:<16} not reported (half blocks assume a size)", "cell")?,

@@ -45,6 +45,8 @@ pub struct Want {
 pub struct Images {
     /// The protocol picker; `None` when images are off.
     pub picker: Option<Picker>,
+    /// Why images are drawn as they are (the terminal's version, a fallback), when known.
+    pub why: Option<String>,
     slots: HashMap<(String, u16, u16), Slot>,
     /// Requests gathered while drawing.
     pub wanted: Vec<Want>,
@@ -88,6 +90,7 @@ impl Images {
     pub fn new(picker: Option<Picker>) -> Self {
         Self {
             picker,
+            why: None,
             slots: HashMap::new(),
             wanted: vec![],
         }

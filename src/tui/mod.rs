@@ -16,6 +16,7 @@ pub mod overlay;
 pub mod term;
 pub mod theme;
 pub mod ui;
+pub mod xtversion;
 
 use std::path::PathBuf;
 
@@ -83,7 +84,9 @@ pub fn app(session: Session, opts: &Options, images: Images, inline: bool) -> Re
 /// Runs the explorer on the terminal.
 pub fn explore(session: Session, opts: &Options) -> Result<()> {
     let (config, ..) = settings(opts)?;
-    let picker = term::picker(config.image_protocol)?;
-    let app = app(session, opts, Images::new(picker), false)?;
+    let (picker, why) = term::picker(config.image_protocol)?;
+    let mut images = Images::new(picker);
+    images.why = why;
+    let app = app(session, opts, images, false)?;
     term::run(app)
 }

@@ -66,12 +66,13 @@ fn tmux_restore() {
     }
 }
 
-/// The picker for `choice`: `Auto` asks the terminal (before any event is read); `None`
-/// turns images off.
-pub fn picker(choice: ImageProtocol) -> Result<Option<Picker>> {
+/// The picker for `choice` and why it draws as it does: `Auto` asks the terminal (before any
+/// event is read), including its XTVERSION, so that a kitty too old for placed images gets half
+/// blocks and says so; `None` turns images off.
+pub fn picker(choice: ImageProtocol) -> Result<(Option<Picker>, Option<String>)> {
     let forced = match choice {
-        ImageProtocol::None => return Ok(None),
-        ImageProtocol::Halfblocks => return Ok(Some(Picker::halfblocks())),
+        ImageProtocol::None => return Ok((None, Some("images off".into()))),
+        ImageProtocol::Halfblocks => return Ok((Some(Picker::halfblocks()), None)),
         ImageProtocol::Kitty => Some(ProtocolType::Kitty),
         ImageProtocol::Sixel => Some(ProtocolType::Sixel),
         ImageProtocol::Iterm2 => Some(ProtocolType::Iterm2),
@@ -84,8 +85,29 @@ pub fn picker(choice: ImageProtocol) -> Result<Option<Picker>> {
         .map_err(|e| Error::Invalid(format!("asking the terminal about images: {e}")))?;
     if let Some(f) = forced {
         p.set_protocol_type(f);
+        return Ok((
+            Some(p),
+            Some("chosen in the config or on the command line".into()),
+        ));
     }
-    Ok(Some(p))
+    let answer = super::xtversion::query(std::time::Duration::from_millis(500));
+    // Inside tmux, tmux answers for itself: the outer terminal's version is not visible.
+    let outer = answer.filter(|v| !v.name.eq_ignore_ascii_case("tmux"));
+    let why = match (&outer, p.protocol_type()) {
+        (Some(v), ProtocolType::Kitty) => match super::xtversion::kitty_problem(v) {
+            Some(problem) => {
+                p.set_protocol_type(ProtocolType::Halfblocks);
+                Some(problem)
+            }
+            None => Some(v.text.clone()),
+        },
+        (None, ProtocolType::Kitty) if in_tmux() => Some(
+            "kitty through tmux: needs kitty 0.28 or newer (its version does not pass tmux)".into(),
+        ),
+        (Some(v), _) => Some(v.text.clone()),
+        (None, _) => None,
+    };
+    Ok((Some(p), why))
 }
 
 /// Puts the terminal back: mouse, alternate screen, raw mode, cursor, tmux.

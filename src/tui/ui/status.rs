@@ -37,7 +37,13 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             m.images,
             size(app.data.bytes),
             app.data.device,
-            protocol_name(app.images.picker.as_ref())
+            match &app.images.why {
+                // A fallback says why in the status bar; a plain version answer does not.
+                Some(why) if why.contains("half blocks") || why.contains("needs") => {
+                    format!("{} ({why})", protocol_name(app.images.picker.as_ref()))
+                }
+                _ => protocol_name(app.images.picker.as_ref()).to_string(),
+            }
         ),
         t.dimmed(),
     )];

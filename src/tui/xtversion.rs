@@ -1,0 +1,168 @@
+//! Which terminal is on the other end, and which version: XTVERSION (`CSI > q`), which kitty,
+//! xterm, WezTerm, foot, mlterm and tmux answer with `DCS > | name(version) ST`. The explorer
+//! needs it because kitty draws images placed by Unicode placeholders (what the explorer sends)
+//! only from 0.28 on: older kittys get half blocks and a plain reason.
+
+use std::time::{Duration, Instant};
+
+/// A terminal's name and version numbers, as XTVERSION reported them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TermVersion {
+    /// Name, e.g. `kitty`, `XTerm`, `tmux`.
+    pub name: String,
+    /// Version numbers, e.g. `[0, 26, 5]`.
+    pub version: Vec<u32>,
+    /// The whole answer.
+    pub text: String,
+}
+
+impl TermVersion {
+    /// Parses an XTVERSION text: `kitty(0.26.5)`, `XTerm(390)`, `tmux 3.3a`, `foot(1.16.2)`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let split = text.find(['(', ' ']).unwrap_or(text.len());
+        let name = text[..split].trim().to_string();
+        if name.is_empty() {
+            return None;
+        }
+        let rest = text[split..].trim_matches(|c: char| c == '(' || c == ')' || c == ' ');
+        let version = rest
+            .split(['.', '-', ' '])
+            .map_while(|p| {
+                let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse().ok()
+            })
+            .collect();
+        Some(Self {
+            name,
+            version,
+            text: text.to_string(),
+        })
+    }
+
+    /// Whether the version is at least `min` (compared number by number).
+    pub fn at_least(&self, min: &[u32]) -> bool {
+        for (i, &m) in min.iter().enumerate() {
+            let v = self.version.get(i).copied().unwrap_or(0);
+            if v != m {
+                return v > m;
+            }
+        }
+        true
+    }
+
+    /// Whether this is kitty.
+    pub fn is_kitty(&self) -> bool {
+        self.name.eq_ignore_ascii_case("kitty")
+    }
+}
+
+/// The XTVERSION answer inside a terminal's reply bytes: `ESC P > | text ESC \`.
+pub fn parse_reply(bytes: &[u8]) -> Option<TermVersion> {
+    let start = bytes.windows(4).position(|w| w == b"\x1bP>|")? + 4;
+    let len = bytes[start..].windows(2).position(|w| w == b"\x1b\\")?;
+    TermVersion::parse(&String::from_utf8_lossy(&bytes[start..start + len]))
+}
+
+/// Why the kitty protocol cannot draw the explorer's images in terminal `v`, when it cannot:
+/// kitty older than 0.28 (Unicode placeholders).
+pub fn kitty_problem(v: &TermVersion) -> Option<String> {
+    (v.is_kitty() && !v.at_least(&[0, 28])).then(|| {
+        format!(
+            "{}: kitty draws placed images from 0.28 on; half blocks",
+            v.text
+        )
+    })
+}
+
+/// Asks the terminal on stdin/stdout (a TTY) for its XTVERSION, with DA1 after it so that a
+/// terminal that ignores XTVERSION still ends the wait; `None` without an answer in `timeout`.
+#[cfg(unix)]
+pub fn query(timeout: Duration) -> Option<TermVersion> {
+    use std::io::Write;
+    let was_raw = crossterm::terminal::is_raw_mode_enabled().unwrap_or(false);
+    if !was_raw {
+        crossterm::terminal::enable_raw_mode().ok()?;
+    }
+    let answer = (|| {
+        let mut out = std::io::stdout();
+        out.write_all(b"\x1b[>q\x1b[c").ok()?;
+        out.flush().ok()?;
+        let deadline = Instant::now() + timeout;
+        let mut buf = Vec::new();
+        while !da1_seen(&buf) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let mut pfd = libc::pollfd {
+                fd: 0,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd; a plain read into a stack buffer of its length.
+            let ready = unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(5000) as i32) };
+            if ready <= 0 {
+                break;
+            }
+            let mut chunk = [0u8; 512];
+            let n = unsafe { libc::read(0, chunk.as_mut_ptr().cast(), chunk.len()) };
+            if n <= 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n as usize]);
+        }
+        parse_reply(&buf)
+    })();
+    if !was_raw {
+        let _ = crossterm::terminal::disable_raw_mode();
+    }
+    answer
+}
+
+/// Elsewhere no terminal is asked.
+#[cfg(not(unix))]
+pub fn query(_timeout: Duration) -> Option<TermVersion> {
+    None
+}
+
+/// Whether `buf` holds a complete primary device attributes reply, `ESC [ ? … c`.
+fn da1_seen(buf: &[u8]) -> bool {
+    buf.windows(3)
+        .position(|w| w == b"\x1b[?")
+        .is_some_and(|i| buf[i + 3..].contains(&b'c'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_of_real_terminals() {
+        let k = parse_reply(b"\x1bP>|kitty(0.26.5)\x1b\\\x1b[?62;c").unwrap();
+        assert_eq!(
+            (k.name.as_str(), k.version.as_slice()),
+            ("kitty", &[0, 26, 5][..])
+        );
+        assert!(k.is_kitty() && !k.at_least(&[0, 28]) && k.at_least(&[0, 26, 5]));
+        let x = TermVersion::parse("XTerm(390)").unwrap();
+        assert_eq!(x.version, [390]);
+        let t = TermVersion::parse("tmux 3.3a").unwrap();
+        assert_eq!(
+            (t.name.as_str(), t.version.as_slice()),
+            ("tmux", &[3, 3][..])
+        );
+        assert!(
+            TermVersion::parse("kitty(0.32.2)")
+                .unwrap()
+                .at_least(&[0, 28])
+        );
+        assert!(parse_reply(b"\x1b[?62;4c").is_none());
+        assert!(da1_seen(b"\x1b[?62;4c") && !da1_seen(b"\x1b[?62;4"));
+        let old = TermVersion::parse("kitty(0.26.5)").unwrap();
+        let why = kitty_problem(&old).unwrap();
+        assert!(why.contains("0.26.5") && why.contains("0.28") && why.contains("half blocks"));
+        let new = TermVersion::parse("kitty(0.35.0)").unwrap();
+        assert!(kitty_problem(&new).is_none());
+    }
+}
