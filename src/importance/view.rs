@@ -17,6 +17,8 @@ pub struct Flips {
     pub lost: Vec<(usize, String)>,
     /// (store index, class name) of images wrong before and right after.
     pub gained: Vec<(usize, String)>,
+    /// Classes whose correct count changed: (name, after − before), most lost first.
+    pub classes: Vec<(String, i64)>,
 }
 
 /// Mean-ablates `heads` of `store` under the zero-shot classifier of its labels (built with
@@ -65,9 +67,20 @@ pub fn ablate_heads(
             gained.push(entry());
         }
     }
+    let mut classes: Vec<(String, i64)> = result
+        .before
+        .per_class
+        .iter()
+        .zip(&result.after.per_class)
+        .zip(&targets.class_names)
+        .map(|((b, a), n)| (n.clone(), a.1 as i64 - b.1 as i64))
+        .filter(|c| c.1 != 0)
+        .collect();
+    classes.sort_by_key(|c| c.1);
     Ok(Flips {
         result,
         lost,
         gained,
+        classes,
     })
 }

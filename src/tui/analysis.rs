@@ -294,14 +294,27 @@ impl Analysis {
             .chain(f.gained.iter().map(|x| row(x, false)))
             .take(self.k.max(1) * 8)
             .collect::<crate::Result<Vec<_>>>()?;
+        let classes: Vec<String> = f
+            .classes
+            .iter()
+            .filter(|c| c.1 < 0)
+            .take(3)
+            .chain(f.classes.iter().rev().filter(|c| c.1 > 0).take(3))
+            .map(|(n, d)| format!("{n} {d:+}"))
+            .collect();
         Ok(Outcome::Hits {
             title: format!(
-                "{what} mean-ablated: top-1 {:.2}% -> {:.2}% ({:+.2}), {} images lost, {} gained",
+                "{what} mean-ablated: top-1 {:.2}% -> {:.2}% ({:+.2}), {} images lost, {} gained{}",
                 b.top1_pct(),
                 a.top1_pct(),
                 a.top1_pct() - b.top1_pct(),
                 f.lost.len(),
-                f.gained.len()
+                f.gained.len(),
+                if classes.is_empty() {
+                    String::new()
+                } else {
+                    format!("; classes {}", classes.join(", "))
+                }
             ),
             heads,
             rows,
