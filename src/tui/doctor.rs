@@ -66,7 +66,7 @@ pub fn detect() -> Report {
     let mut protocol_reason = None;
     let (protocol, cell_pixels, capabilities) = match picker(choice) {
         Ok((p, why)) => {
-            protocol_reason = why;
+            protocol_reason = why.text;
             let name = protocol_name(p.as_ref()).to_string();
             let fs = p
                 .as_ref()

@@ -45,8 +45,8 @@ pub struct Want {
 pub struct Images {
     /// The protocol picker; `None` when images are off.
     pub picker: Option<Picker>,
-    /// Why images are drawn as they are (the terminal's version, a fallback), when known.
-    pub why: Option<String>,
+    /// Why images are drawn as they are (the terminal's version, a fallback).
+    pub why: super::term::Why,
     slots: HashMap<(String, u16, u16), Slot>,
     /// Requests gathered while drawing.
     pub wanted: Vec<Want>,
@@ -90,7 +90,7 @@ impl Images {
     pub fn new(picker: Option<Picker>) -> Self {
         Self {
             picker,
-            why: None,
+            why: Default::default(),
             slots: HashMap::new(),
             wanted: vec![],
         }

@@ -66,13 +66,38 @@ fn tmux_restore() {
     }
 }
 
+/// Why images are drawn as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Why {
+    /// The terminal's version answer, or the explanation.
+    pub text: Option<String>,
+    /// Whether it explains a fallback or a requirement, which the status bar shows.
+    pub caveat: bool,
+}
+
+impl Why {
+    fn info(text: impl Into<String>) -> Self {
+        Self {
+            text: Some(text.into()),
+            caveat: false,
+        }
+    }
+
+    fn caveat(text: impl Into<String>) -> Self {
+        Self {
+            text: Some(text.into()),
+            caveat: true,
+        }
+    }
+}
+
 /// The picker for `choice` and why it draws as it does: `Auto` asks the terminal (before any
 /// event is read), including its XTVERSION, so that a kitty too old for placed images gets half
 /// blocks and says so; `None` turns images off.
-pub fn picker(choice: ImageProtocol) -> Result<(Option<Picker>, Option<String>)> {
+pub fn picker(choice: ImageProtocol) -> Result<(Option<Picker>, Why)> {
     let forced = match choice {
-        ImageProtocol::None => return Ok((None, Some("images off".into()))),
-        ImageProtocol::Halfblocks => return Ok((Some(Picker::halfblocks()), None)),
+        ImageProtocol::None => return Ok((None, Why::info("images off"))),
+        ImageProtocol::Halfblocks => return Ok((Some(Picker::halfblocks()), Why::default())),
         ImageProtocol::Kitty => Some(ProtocolType::Kitty),
         ImageProtocol::Sixel => Some(ProtocolType::Sixel),
         ImageProtocol::Iterm2 => Some(ProtocolType::Iterm2),
@@ -87,7 +112,7 @@ pub fn picker(choice: ImageProtocol) -> Result<(Option<Picker>, Option<String>)>
         p.set_protocol_type(f);
         return Ok((
             Some(p),
-            Some("chosen in the config or on the command line".into()),
+            Why::info("chosen in the config or on the command line"),
         ));
     }
     let answer = super::xtversion::query(std::time::Duration::from_millis(500));
@@ -97,15 +122,15 @@ pub fn picker(choice: ImageProtocol) -> Result<(Option<Picker>, Option<String>)>
         (Some(v), ProtocolType::Kitty) => match super::xtversion::kitty_problem(v) {
             Some(problem) => {
                 p.set_protocol_type(ProtocolType::Halfblocks);
-                Some(problem)
+                Why::caveat(problem)
             }
-            None => Some(v.text.clone()),
+            None => Why::info(v.text.clone()),
         },
-        (None, ProtocolType::Kitty) if in_tmux() => Some(
-            "kitty through tmux: needs kitty 0.28 or newer (its version does not pass tmux)".into(),
+        (None, ProtocolType::Kitty) if in_tmux() => Why::caveat(
+            "kitty through tmux: needs kitty 0.28 or newer (its version does not pass tmux)",
         ),
-        (Some(v), _) => Some(v.text.clone()),
-        (None, _) => None,
+        (Some(v), _) => Why::info(v.text.clone()),
+        (None, _) => Why::default(),
     };
     Ok((Some(p), why))
 }

@@ -39,9 +39,10 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             app.data.device,
             match &app.images.why {
                 // A fallback says why in the status bar; a plain version answer does not.
-                Some(why) if why.contains("half blocks") || why.contains("needs") => {
-                    format!("{} ({why})", protocol_name(app.images.picker.as_ref()))
-                }
+                super::super::term::Why {
+                    text: Some(why),
+                    caveat: true,
+                } => format!("{} ({why})", protocol_name(app.images.picker.as_ref())),
                 _ => protocol_name(app.images.picker.as_ref()).to_string(),
             }
         ),
