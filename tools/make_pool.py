@@ -128,9 +128,30 @@ take("music", combos(["{m}", "a photo of {m}", "{m} under stage lights"], m=musi
 
 out = pathlib.Path(__file__).resolve().parent.parent / "src/interpret/pool.tsv"
 import re
+# Words after which a/an goes by sound, not by letter.
+AN_BY_SOUND = ("hdr", "hour", "honest", "heir", "led ", "mri", "x-ray", "fbi", "nba")
+A_BY_SOUND = ("one", "uni", "use", "usu", "eu", "ufo", "ukulele")
+STARTERS_BEFORE_ARTICLE = set()  # no description begins "<word> a …" ("homemade a pie")
+
 def article(d):
-    d = re.sub(r"\ba ([aeio])", r"an \1", d)
-    return re.sub(r"\ban (one|uni|use|eu)", r"a \1", d)
+    """Well-written English for a composed description: an adjective that a template put before
+    an article moves after it ("homemade a pie" -> "a homemade pie"), "exactly" goes with numbers
+    only, and a/an follow the sound of the next word."""
+    d = re.sub(r"^exactly (a few|a dozen|many) ", r"\1 ", d)
+    m = re.match(r"^([a-z-]+) (a|an|the) (.*)$", d)
+    if m and m.group(1) not in STARTERS_BEFORE_ARTICLE:
+        d = f"{m.group(2)} {m.group(1)} {m.group(3)}"
+    def fix(m):
+        word = m.group(2)
+        w = word.lower()
+        vowel = w[0] in "aeiou"
+        if w.startswith(A_BY_SOUND):
+            vowel = False
+        if w.startswith(AN_BY_SOUND) or (word.isupper() and w[0] in "aefhilmnorsx"):
+            vowel = True
+        return m.group(1) + ("an " if vowel else "a ") + word
+    return re.sub(r"(^|\s)(?:a|an) ([A-Za-z][\w-]*)", fix, d)
+
 lines = [f"{article(d)}\t{p}" for p, ds in P.items() for d in ds]
 seen = set(); uniq = []
 for l in lines:

@@ -110,4 +110,61 @@ mod tests {
         assert_eq!(user.tags, [Some("color".to_string()), None]);
         assert!(!user.is_tagged());
     }
+
+    /// Why a composed description reads badly, when it does: an article that disagrees with
+    /// the sound after it ("a underexposed room"), or an adjective a template put before an
+    /// article ("homemade a burger", "calm the ocean").
+    fn slip(desc: &str) -> Option<String> {
+        const AN_BY_SOUND: [&str; 4] = ["hdr", "hour", "honest", "heir"];
+        const A_BY_SOUND: [&str; 6] = ["one", "uni", "use", "usu", "eu", "ufo"];
+        let words: Vec<&str> = desc.split_whitespace().collect();
+        if let [_, "a" | "an" | "the", ..] = words.as_slice() {
+            return Some(format!("a word before the article: {desc:?}"));
+        }
+        for (i, pair) in words.windows(2).enumerate() {
+            // "a"/"an" is an article; "A" only where a sentence starts ("the letter A on").
+            let art = if i == 0 {
+                pair[0].to_lowercase()
+            } else {
+                pair[0].to_string()
+            };
+            let next = pair[1].to_lowercase();
+            if art != "a" && art != "an" {
+                continue;
+            }
+            let vowel = (next.starts_with(['a', 'e', 'i', 'o', 'u'])
+                && !A_BY_SOUND.iter().any(|p| next.starts_with(p)))
+                || AN_BY_SOUND.iter().any(|p| next.starts_with(p));
+            if (art == "an") != vowel {
+                return Some(format!("{art:?} before {next:?}: {desc:?}"));
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn the_builtin_pool_reads_well() {
+        for bad in [
+            "homemade a burger",
+            "a underexposed room",
+            "calm the ocean",
+            "an car",
+        ] {
+            assert!(slip(bad).is_some(), "{bad}");
+        }
+        for good in [
+            "an HDR photo",
+            "a uniform",
+            "an underexposed room",
+            "a calm lake",
+        ] {
+            assert_eq!(slip(good), None);
+        }
+        let slips: Vec<String> = Pool::builtin()
+            .texts
+            .iter()
+            .filter_map(|t| slip(t))
+            .collect();
+        assert!(slips.is_empty(), "{} slips: {slips:#?}", slips.len());
+    }
 }
