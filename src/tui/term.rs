@@ -115,9 +115,29 @@ pub fn picker(choice: ImageProtocol) -> Result<(Option<Picker>, Why)> {
             Why::info("chosen in the config or on the command line"),
         ));
     }
-    let answer = super::xtversion::query(std::time::Duration::from_millis(500));
+    let reply = super::xtversion::query(std::time::Duration::from_millis(500));
+    if p.protocol_type() == ProtocolType::Halfblocks
+        && reply.sixel
+        && let Some(cell) = cell_from_window_size()
+    {
+        // xterm (allowWindowOps off, its default) draws sixel but does not tell its cell size
+        // (CSI 16 t), which the picker needs; the window's pixel size over its cells does.
+        // The one constructor that takes a known cell size (deprecated upstream in favour of
+        // the query, which is what did not answer here).
+        #[allow(deprecated)]
+        let known = Picker::from_fontsize(cell.into());
+        p = known;
+        p.set_protocol_type(ProtocolType::Sixel);
+        let name = reply.version.map_or("the terminal".into(), |v| v.text);
+        return Ok((
+            Some(p),
+            Why::info(format!("{name}: cell size from the window size")),
+        ));
+    }
     // Inside tmux, tmux answers for itself: the outer terminal's version is not visible.
-    let outer = answer.filter(|v| !v.name.eq_ignore_ascii_case("tmux"));
+    let outer = reply
+        .version
+        .filter(|v| !v.name.eq_ignore_ascii_case("tmux"));
     let why = match (&outer, p.protocol_type()) {
         (Some(v), ProtocolType::Kitty) => match super::xtversion::kitty_problem(v) {
             Some(problem) => {
@@ -126,13 +146,29 @@ pub fn picker(choice: ImageProtocol) -> Result<(Option<Picker>, Why)> {
             }
             None => Why::info(v.text.clone()),
         },
-        (None, ProtocolType::Kitty) if in_tmux() => Why::caveat(
-            "kitty through tmux: needs kitty 0.28 or newer (its version does not pass tmux)",
-        ),
+        (None, ProtocolType::Kitty) if in_tmux() => {
+            // The outer kitty's version does not pass tmux, and a kitty older than 0.28 draws
+            // the placed images as boxes: half blocks, unless the user forces kitty.
+            p.set_protocol_type(ProtocolType::Halfblocks);
+            Why::caveat(
+                "kitty through tmux needs kitty 0.28 or newer, whose version tmux hides: half \
+                 blocks (--image-protocol kitty if yours is newer)",
+            )
+        }
+        (_, ProtocolType::Halfblocks) if in_tmux() => {
+            Why::caveat("tmux passes no graphics here: half blocks")
+        }
         (Some(v), _) => Why::info(v.text.clone()),
         (None, _) => Why::default(),
     };
     Ok((Some(p), why))
+}
+
+/// The cell size in pixels from the terminal's window size (TIOCGWINSZ), when it reports one.
+fn cell_from_window_size() -> Option<(u16, u16)> {
+    let w = crossterm::terminal::window_size().ok()?;
+    (w.width > 0 && w.height > 0 && w.columns > 0 && w.rows > 0)
+        .then(|| (w.width / w.columns, w.height / w.rows))
 }
 
 /// Puts the terminal back: mouse, alternate screen, raw mode, cursor, tmux.

@@ -1,7 +1,8 @@
 //! Which terminal is on the other end, and which version: XTVERSION (`CSI > q`), which kitty,
 //! xterm, WezTerm, foot, mlterm and tmux answer with `DCS > | name(version) ST`. The explorer
 //! needs it because kitty draws images placed by Unicode placeholders (what the explorer sends)
-//! only from 0.28 on: older kittys get half blocks and a plain reason.
+//! only from 0.28 on: older kittys get half blocks and a plain reason. The primary device
+//! attributes (DA1) that end the query say whether the terminal draws sixel (attribute 4).
 
 use std::time::{Duration, Instant};
 
@@ -64,6 +65,27 @@ pub fn parse_reply(bytes: &[u8]) -> Option<TermVersion> {
     TermVersion::parse(&String::from_utf8_lossy(&bytes[start..start + len]))
 }
 
+/// Whether the DA1 reply in `bytes` (`ESC [ ? 63 ; 4 ; … c`) lists sixel graphics (4).
+pub fn sixel_in_reply(bytes: &[u8]) -> bool {
+    let Some(start) = bytes.windows(3).position(|w| w == b"\x1b[?") else {
+        return false;
+    };
+    let rest = &bytes[start + 3..];
+    let Some(end) = rest.iter().position(|&b| b == b'c') else {
+        return false;
+    };
+    rest[..end].split(|&b| b == b';').any(|p| p == b"4")
+}
+
+/// What the terminal answered: its version, and whether it draws sixel.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reply {
+    /// The XTVERSION answer.
+    pub version: Option<TermVersion>,
+    /// Whether DA1 lists sixel graphics.
+    pub sixel: bool,
+}
+
 /// Why the kitty protocol cannot draw the explorer's images in terminal `v`, when it cannot:
 /// kitty older than 0.28 (Unicode placeholders).
 pub fn kitty_problem(v: &TermVersion) -> Option<String> {
@@ -76,9 +98,17 @@ pub fn kitty_problem(v: &TermVersion) -> Option<String> {
 }
 
 /// Asks the terminal on stdin/stdout (a TTY) for its XTVERSION, with DA1 after it so that a
-/// terminal that ignores XTVERSION still ends the wait; `None` without an answer in `timeout`.
+/// terminal that ignores XTVERSION still ends the wait; empty without an answer in `timeout`.
 #[cfg(unix)]
-pub fn query(timeout: Duration) -> Option<TermVersion> {
+pub fn query(timeout: Duration) -> Reply {
+    query_bytes(timeout).map_or_else(Reply::default, |buf| Reply {
+        version: parse_reply(&buf),
+        sixel: sixel_in_reply(&buf),
+    })
+}
+
+#[cfg(unix)]
+fn query_bytes(timeout: Duration) -> Option<Vec<u8>> {
     use std::io::Write;
     let was_raw = crossterm::terminal::is_raw_mode_enabled().unwrap_or(false);
     if !was_raw {
@@ -112,7 +142,7 @@ pub fn query(timeout: Duration) -> Option<TermVersion> {
             }
             buf.extend_from_slice(&chunk[..n as usize]);
         }
-        parse_reply(&buf)
+        Some(buf)
     })();
     if !was_raw {
         let _ = crossterm::terminal::disable_raw_mode();
@@ -122,8 +152,8 @@ pub fn query(timeout: Duration) -> Option<TermVersion> {
 
 /// Elsewhere no terminal is asked.
 #[cfg(not(unix))]
-pub fn query(_timeout: Duration) -> Option<TermVersion> {
-    None
+pub fn query(_timeout: Duration) -> Reply {
+    Reply::default()
 }
 
 /// Whether `buf` holds a complete primary device attributes reply, `ESC [ ? … c`.
@@ -158,6 +188,10 @@ mod tests {
                 .at_least(&[0, 28])
         );
         assert!(parse_reply(b"\x1b[?62;4c").is_none());
+        assert!(sixel_in_reply(
+            b"\x1bP>|XTerm(379)\x1b\\\x1b[?63;1;2;4;6;9;15;22c"
+        ));
+        assert!(!sixel_in_reply(b"\x1b[?62;c") && !sixel_in_reply(b"\x1b[?64;44c"));
         assert!(da1_seen(b"\x1b[?62;4c") && !da1_seen(b"\x1b[?62;4"));
         let old = TermVersion::parse("kitty(0.26.5)").unwrap();
         let why = kitty_problem(&old).unwrap();
