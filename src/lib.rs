@@ -6,9 +6,11 @@
 
 pub mod alloc;
 pub mod analysis;
+pub mod cachedir;
 pub mod device;
 pub mod digest;
 pub mod error;
+pub mod evidence;
 pub mod image;
 pub mod importance;
 pub mod interpret;

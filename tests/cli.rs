@@ -346,35 +346,84 @@ fn hub_ids_load_from_the_offline_cache() {
 }
 
 #[test]
-fn demo_offline_falls_back_to_the_tiny_model_and_reuses_its_store() {
+fn demo_offline_falls_back_to_the_probe_clip_and_every_command_finds_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let run = || {
+    let cache = tmp.path().join("cache");
+    let cmd = |args: &[&str]| {
         common::bin()
-            .args(["demo", "--no-tui", "--count", "24"])
-            .env("CLIPSCOPE_CACHE", tmp.path().join("cache"))
+            .args(args)
+            .env("CLIPSCOPE_CACHE", &cache)
             .env("HF_HUB_OFFLINE", "1")
             .env("HF_HOME", tmp.path().join("hf"))
             .output()
             .unwrap()
     };
+    let run = || cmd(&["demo", "--no-tui", "--count", "24"]);
     let out = run();
     let (so, se) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
     );
     assert!(out.status.success(), "{se}");
-    assert!(se.contains("RANDOM weights"), "{se}");
+    assert!(se.contains("built-in probe CLIP"), "{se}");
     assert!(
-        so.contains("tiny-random-clip") && so.contains("24 images"),
+        so.contains("probe-clip") && so.contains("24 images"),
         "{so}"
     );
     assert!(so.contains("search \"color\""), "{so}");
-    assert!(so.contains("probe images agree"), "{so}");
+    assert!(so.contains("η² ="), "{so}");
     // The second run finds the store and its interpretation.
     let out = run();
     let se = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{se}");
     assert!(se.contains("up to date"), "{se}");
+    // Commands that need the model find the built-in one by name, without --model.
+    for args in [
+        vec![
+            "segment",
+            "--store",
+            "probe-clip",
+            "--text",
+            "red",
+            "--json",
+            "#0",
+        ],
+        vec![
+            "contrast",
+            "--store",
+            "probe-clip",
+            "-t",
+            "red",
+            "-t",
+            "blue",
+            "--json",
+            "#0",
+        ],
+        vec![
+            "text-nn",
+            "--store",
+            "probe-clip",
+            "--head",
+            "L3H0",
+            "--json",
+            "red",
+        ],
+        vec![
+            "search",
+            "--store",
+            "probe-clip",
+            "--semantic",
+            "--json",
+            "a red circle",
+        ],
+    ] {
+        let out = cmd(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[test]

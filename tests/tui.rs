@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use candle_core::{DType, Device};
 use clipscope::analysis::HeadRef;
 use clipscope::analysis::session::{QueryImage, Session};
+use clipscope::evidence::PropertyEvidence;
 use clipscope::interpret::interpretation::{HeadInterp, HeadText, Interpretation, Settings};
-use clipscope::interpret::labels::Label;
+use clipscope::interpret::labels::{Basis, Label};
 use clipscope::model::{Clip, ModelFiles};
 use clipscope::nn::Metric;
 use clipscope::store::Store;
@@ -121,7 +122,31 @@ fn fixture() -> Fixture {
             label: Some(Label {
                 property: label.to_string(),
                 confidence: 0.6,
+                basis: Basis::Texts,
             }),
+            // The first head has image evidence: the head pane draws a bar per property.
+            evidence: if i == 8 {
+                vec![
+                    PropertyEvidence {
+                        property: "color".into(),
+                        eta2: 0.81,
+                        chance: 0.01,
+                        images: 400,
+                        groups: 12,
+                        top: Some(("red".into(), 0.75)),
+                    },
+                    PropertyEvidence {
+                        property: "background".into(),
+                        eta2: 0.12,
+                        chance: 0.01,
+                        images: 400,
+                        groups: 5,
+                        top: None,
+                    },
+                ]
+            } else {
+                vec![]
+            },
             llm_label: None,
             importance: Some(clipscope::interpret::interpretation::Importance {
                 top1_delta: -0.5 * i as f64,

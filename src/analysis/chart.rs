@@ -3,7 +3,7 @@
 
 use image::{Rgb, RgbImage};
 
-use super::font::{draw_text, ellipsize, text_width};
+use crate::image::font::{draw_text, ellipsize, text_width};
 
 const BG: Rgb<u8> = Rgb([24, 24, 28]);
 const FG: Rgb<u8> = Rgb([235, 235, 235]);

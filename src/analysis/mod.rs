@@ -3,7 +3,6 @@
 //! neighbours of an image and of a text.
 
 pub mod chart;
-pub mod font;
 pub mod maps;
 pub mod neighbours;
 pub mod render;

@@ -2,8 +2,8 @@
 
 use image::{Rgb, RgbImage, imageops};
 
-use super::font::{draw_text, ellipsize, text_width};
 use super::maps::upsample;
+use crate::image::font::{draw_text, ellipsize, text_width};
 use crate::{Error, Result};
 
 const BG: Rgb<u8> = Rgb([24, 24, 28]);

@@ -22,6 +22,12 @@ pub fn store_model(store: &Store, model: Option<&str>, device: &Device) -> Resul
     let spec = match (model, &key.revision) {
         (Some(m), _) => m.to_string(),
         (None, Some(rev)) => format!("{}@{rev}", key.id),
+        // A built-in model, by its own files (not a directory of that name where we stand).
+        (None, None) if crate::model::builtin::find(&key.id).is_some() => {
+            crate::model::builtin::materialize(&key.id, &crate::cachedir::default_cache())?
+                .to_string_lossy()
+                .into_owned()
+        }
         (None, None) => {
             return Err(Error::Model(format!(
                 "{} was built from the local model {:?}: pass it with --model DIR",

@@ -62,6 +62,7 @@ fn interpretation(store: &Store) -> Result<()> {
                 head: h,
                 label: majority(&tags, 5),
                 texts,
+                evidence: vec![],
                 llm_label: None,
                 importance: None,
             }

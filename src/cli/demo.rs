@@ -1,14 +1,14 @@
 //! `clipscope demo`: from nothing to the explorer in one command: a model (the paper's ViT-B/32
-//! from the hub, or the built-in tiny random-weight model with --tiny or offline), the built-in
-//! probe images, index, TEXTSPAN with the built-in pool, labels, search index, then `explore`.
+//! from the hub; offline, the built-in probe CLIP trained on the probe images; with --tiny the
+//! random-weight one), the built-in probe images, index, TEXTSPAN with the built-in pool, image
+//! evidence, labels, search index, then `explore`.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use clipscope::analysis::session::Session;
-use clipscope::interpret::texts::saved_pool_embeddings;
-use clipscope::model::random::tiny_model;
+use clipscope::model::builtin::{self, PROBE, TINY};
 use clipscope::store::Store;
 use clipscope::store::cache::default_cache;
 use clipscope::tui::config::ImageProtocol;
@@ -18,10 +18,11 @@ use super::explore::prepare;
 /// Arguments of `clipscope demo`.
 #[derive(Args)]
 pub struct DemoArgs {
-    /// The model [default: openai/clip-vit-base-patch32; the tiny model when it cannot be had].
+    /// The model [default: openai/clip-vit-base-patch32; the built-in probe CLIP when it cannot
+    /// be had]; `probe-clip` and `tiny-random-clip` are built in.
     #[arg(long, short, default_value = "openai/clip-vit-base-patch32")]
     model: String,
-    /// Use the built-in tiny random-weight model (no download; fast; meaningless labels).
+    /// Use the built-in tiny random-weight model (fastest; meaningless labels).
     #[arg(long)]
     tiny: bool,
     /// An image folder instead of the built-in probe images.
@@ -44,24 +45,24 @@ pub struct DemoArgs {
     image_protocol: Option<ImageProtocol>,
 }
 
-/// The model to use: the asked one when it can be had, else the tiny one.
-fn model(a: &DemoArgs, cache: &std::path::Path) -> Result<(String, bool)> {
-    let tiny = || -> Result<(String, bool)> {
-        let dir = tiny_model(cache).context("writing the built-in tiny model")?;
-        Ok((dir.to_string_lossy().into_owned(), true))
-    };
+/// The model to use: the asked one when it can be had, else the built-in probe CLIP; whether
+/// it is a built-in one.
+fn model(a: &DemoArgs) -> Result<(String, bool)> {
     if a.tiny {
-        return tiny();
+        return Ok((TINY.to_string(), true));
+    }
+    if builtin::find(&a.model).is_some() {
+        return Ok((a.model.clone(), true));
     }
     match clipscope::model::source::resolve(&a.model) {
         Ok(_) => Ok((a.model.clone(), false)),
         Err(e) => {
             eprintln!(
-                "clipscope: cannot get {} ({e}); using the built-in tiny model with RANDOM weights \
-                 (labels mean nothing; run again online for the real one)",
+                "clipscope: cannot get {} ({e}); using the built-in probe CLIP instead: a small \
+                 CLIP trained on the probe images, not a real CLIP (run again online for the real one)",
                 a.model
             );
-            tiny()
+            Ok((PROBE.to_string(), true))
         }
     }
 }
@@ -69,7 +70,11 @@ fn model(a: &DemoArgs, cache: &std::path::Path) -> Result<(String, bool)> {
 /// Runs `clipscope demo`.
 pub fn run(a: DemoArgs) -> Result<()> {
     let cache = a.cache.clone().unwrap_or_else(default_cache);
-    let (spec, tiny) = model(&a, &cache)?;
+    let (mut spec, built_in) = model(&a)?;
+    if built_in {
+        let dir = builtin::materialize(&spec, &cache).context("writing the built-in model")?;
+        spec = dir.to_string_lossy().into_owned();
+    }
     let images = match &a.images {
         Some(d) => d.clone(),
         None => {
@@ -86,11 +91,11 @@ pub fn run(a: DemoArgs) -> Result<()> {
             dir
         }
     };
-    let layers = if tiny { "all" } else { "last:4" };
+    let layers = if built_in { "all" } else { "last:4" };
     let dir = prepare(&spec, &images, layers, &a.device, &cache)?;
     let store = Store::open(&dir)?;
     if a.no_tui {
-        return summary(&store, &images);
+        return summary(&store);
     }
     let session = Session::new(
         store,
@@ -106,8 +111,9 @@ pub fn run(a: DemoArgs) -> Result<()> {
     Ok(())
 }
 
-/// Prints what the demo built, and how well heads' top images agree with their labels.
-fn summary(store: &Store, images: &std::path::Path) -> Result<()> {
+/// Prints what the demo built, what the search finds, and the heads whose effects the probe
+/// images' known properties explain most.
+fn summary(store: &Store) -> Result<()> {
     let m = &store.manifest;
     println!(
         "store {} ({} images, {} unreadable, layers {:?}, {} heads each)",
@@ -118,42 +124,36 @@ fn summary(store: &Store, images: &std::path::Path) -> Result<()> {
         m.heads
     );
     let (index, interp) = clipscope::search::store_index(store.dir())?;
-    let colour = index.search("color", 5)?;
-    println!(
-        "search \"color\": {}",
-        colour
-            .iter()
-            .map(|h| format!("L{}H{} ({})", h.head.layer, h.head.head, h.head.label))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let Ok(probes) = clipscope::probe::read(images) else {
-        return Ok(());
-    };
-    let pool = saved_pool_embeddings(store.dir(), &interp.pool_sha256)
-        .context("reading the pool embeddings")?;
-    let e = m.dim;
-    let dir_of = |h: &clipscope::interpret::HeadInterp| -> clipscope::Result<Vec<f32>> {
-        let i = h.texts.first().map_or(0, |t| t.index);
-        pool.get(i * e..(i + 1) * e)
-            .map(<[f32]>::to_vec)
-            .ok_or_else(|| clipscope::Error::Invalid("pool embeddings too short".into()))
-    };
-    let mut scores = clipscope::probe::score_heads(store, &interp, &probes, &dir_of, 8)?;
-    scores.sort_by(|a, b| b.best.2.total_cmp(&a.best.2));
-    println!("heads whose top 8 probe images agree most (head, label, property = value, share):");
-    for s in scores.iter().take(8) {
-        let (p, v, share) = &s.best;
-        let on_label = match &s.label_agreement {
-            Some((lp, lv, ls)) => format!("; on its label's {lp}: {lv} {:.0}%", 100.0 * ls),
-            None => String::new(),
-        };
+    for query in ["color", "shape", "counting"] {
+        let hits = index.search(query, 3)?;
         println!(
-            "  {:<7} {:<12} {p} = {v} ({:.0}%){on_label}",
-            s.head.to_string(),
-            s.label,
-            100.0 * share
+            "search {query:?}: {}",
+            hits.iter()
+                .map(|h| format!("L{}H{} ({})", h.head.layer, h.head.head, h.head.label))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
+    }
+    let mut strongest: Vec<(f64, String, String, String)> = interp
+        .heads
+        .iter()
+        .filter_map(|h| {
+            let best = h.evidence.iter().max_by(|a, b| a.eta2.total_cmp(&b.eta2))?;
+            Some((
+                best.eta2,
+                h.id(),
+                interp.label(h).unwrap_or_default(),
+                best.property.clone(),
+            ))
+        })
+        .collect();
+    if strongest.is_empty() {
+        return Ok(());
+    }
+    strongest.sort_by(|a, b| b.0.total_cmp(&a.0));
+    println!("heads whose effects the probe images' properties explain most (head, label, η²):");
+    for (eta2, id, label, property) in strongest.iter().take(8) {
+        println!("  {id:<7} {label:<12} {property} η² = {eta2:.2}");
     }
     Ok(())
 }

@@ -71,7 +71,8 @@ pub fn prepare(
     let mut argv = vec!["index", "--images", &images, "--layers", layers];
     argv.append(&mut common.clone());
     let dir = index::run(Index::try_parse_from(argv)?.a)?;
-    if Interpretation::load(&dir)?.is_none() {
+    // Interpret when there is no interpretation, or one an older clipscope wrote.
+    if !matches!(Interpretation::load(&dir), Ok(Some(_))) {
         let d = dir.to_string_lossy();
         let mut argv = vec!["interpret", "--store", &d];
         argv.append(&mut common);

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use clipscope::analysis::session::store_model;
 use clipscope::device::parse_device;
+use clipscope::interpret::labels::Basis;
 use clipscope::interpret::texts::{
     embed_texts, nearest_tags, pool_embeddings_file, read_f32, write_f32,
 };
@@ -129,13 +130,22 @@ pub fn run(args: InterpretArgs) -> Result<()> {
     }
     for h in &interp.heads {
         let label = interp.label(h).unwrap_or_default();
-        let conf = h.label.as_ref().map_or(0.0, |l| l.confidence);
+        let (conf, basis) = h.label.as_ref().map_or((0.0, "—"), |l| {
+            let b = match l.basis {
+                Basis::Texts => "texts",
+                Basis::Images => "images",
+                Basis::Both => "both",
+                Basis::Unclear => "weak",
+            };
+            (l.confidence, b)
+        });
         let top: Vec<&str> = h.texts.iter().take(3).map(|t| t.text.as_str()).collect();
         println!(
-            "{:<8} {:<14} {:>4.0}%  {}",
+            "{:<8} {:<14} {:>4.0}% {:<6}  {}",
             h.id(),
             label,
             100.0 * conf,
+            basis,
             top.join(" | ")
         );
     }

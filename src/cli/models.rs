@@ -1,4 +1,4 @@
-//! `clipscope models`: the paper's models and the local Hugging Face cache.
+//! `clipscope models`: the paper's models, the built-in ones and the local Hugging Face cache.
 
 use anyhow::Result;
 use clap::Args;
@@ -34,6 +34,17 @@ pub fn run(args: ModelsArgs) -> Result<()> {
             println!(
                 "{:<20} {:<42} {cached:<8} {}",
                 a.alias, a.repo, a.description
+            );
+        }
+    }
+    for b in clipscope::model::builtin::BUILTINS {
+        if args.json {
+            let v = serde_json::json!({"alias": b.name, "builtin": true, "description": b.about});
+            println!("{v}");
+        } else {
+            println!(
+                "{:<20} {:<42} {:<8} {}",
+                b.name, "(built in)", "yes", b.about
             );
         }
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use clipscope::interpret::Interpretation;
+use clipscope::interpret::agreement::{Agreement, CLEAR, agreement};
 use clipscope::interpret::labels::{Scores, scores};
 use clipscope::model::LayerSelection;
 use clipscope::store::Store;
@@ -45,6 +46,8 @@ struct Row {
     /// Measured heads by importance, most important first: (id, label, importance 0–1,
     /// top-1 change).
     important: Vec<(String, String, f64, f64)>,
+    /// Labels against the image evidence, when the images' properties are known.
+    evidence: Option<Agreement>,
 }
 
 /// Runs `clipscope report`.
@@ -114,6 +117,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
             layers,
             scores: s,
             important,
+            evidence: agreement(&interp),
         });
     }
     let top = |s: &Scores| {
@@ -131,6 +135,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
                 println!(
                     "{}",
                     serde_json::json!({"model": r.model, "images": r.images, "layers": r.layers, "scores": r.scores,
+                        "image_evidence": r.evidence, "labels_backed_by_images": r.evidence.as_ref().and_then(Agreement::share),
                         "importance": r.important.iter().map(|(id, label, i, d)| serde_json::json!({"head": id, "label": label, "importance": i, "top1_delta": d})).collect::<Vec<_>>()})
                 );
             }
@@ -148,6 +153,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
                 "mean VE all".into(),
                 "heads per property".into(),
                 "most important heads (importance, top-1 change)".into(),
+                "image evidence: the head carrying each property most (η², label)".into(),
             ];
             let line = |cells: &[String]| {
                 if markdown {
@@ -177,6 +183,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
                     format!("{:.4}", s.mean_ve_all),
                     top(s),
                     most_important(&r.important),
+                    carriers(r.evidence.as_ref()),
                 ];
                 println!("{}", line(&cells));
             }
@@ -195,4 +202,22 @@ fn most_important(v: &[(String, String, f64, f64)]) -> String {
         .map(|(id, label, i, d)| format!("{id} {label} {i:.2} ({d:+.1})"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Each known image property's strongest head, and how many clear carriers are labelled so.
+fn carriers(a: Option<&Agreement>) -> String {
+    let Some(a) = a else {
+        return "no known image properties (probe images or a labelled store)".into();
+    };
+    let each: Vec<String> = a
+        .carriers
+        .iter()
+        .map(|c| format!("{} {} {:.2} ({})", c.property, c.head, c.eta2, c.label))
+        .collect();
+    format!(
+        "{}; {} of {} heads with η² ≥ {CLEAR} carry its label",
+        each.join(", "),
+        a.labelled,
+        a.clear
+    )
 }

@@ -1,5 +1,6 @@
 //! Images in, model inputs out: decoding any common file to RGB and CLIP's preprocessing.
 
+pub mod font;
 mod jpeg;
 mod limits;
 mod resample;

@@ -9,15 +9,17 @@ use half::slice::HalfFloatSliceExt;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::labels::{HeadTags, Label, majority};
+use super::labels::{HeadTags, Label, decide, text_weights};
 use super::pool::Pool;
 use super::textspan::{Gram, textspan};
+use crate::evidence::{Attribute, PropertyEvidence};
 use crate::store::format::write_atomic;
 use crate::store::{Block, Store};
 use crate::{Error, Result};
 
-/// Version of the interpretation files.
-pub const INTERPRET_VERSION: u32 = 1;
+/// Version of the interpretation files (2: labels weigh the texts by variance and the image
+/// evidence, which heads carry).
+pub const INTERPRET_VERSION: u32 = 2;
 
 /// One chosen text of a head.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,8 +45,12 @@ pub struct HeadInterp {
     pub head: usize,
     /// TEXTSPAN texts in pick order.
     pub texts: Vec<HeadText>,
-    /// Majority property of the top k texts.
+    /// The property the evidence supports (docs/METRICS.md, "Labels").
     pub label: Option<Label>,
+    /// What each known image property explains of the head's effects, when the store's images
+    /// have known properties (probe images, labelled stores).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<PropertyEvidence>,
     /// The language model's label, when one was asked (`interpret --llm-url`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm_label: Option<String>,
@@ -135,8 +141,13 @@ pub fn gram_of(block: &Block, valid: &[u8]) -> Result<Gram> {
     Ok(g)
 }
 
+/// Images along a head's first text whose known properties are compared (`top` of
+/// [`PropertyEvidence`]).
+pub const TOP_IMAGES: usize = 16;
+
 /// Interprets every head of `store` with `pool`, whose unit text embeddings are `text_emb`
-/// (M × E) and properties `tags`.
+/// (M × E) and properties `tags`: TEXTSPAN, the image evidence of the store's known image
+/// properties, and the label both support.
 pub fn interpret(
     store: &Store,
     pool: &Pool,
@@ -146,6 +157,8 @@ pub fn interpret(
     progress: &(dyn Fn() + Sync),
 ) -> Result<Interpretation> {
     let texts: Vec<f64> = text_emb.iter().map(|&v| v as f64).collect();
+    let attrs: Vec<Attribute> = crate::evidence::of_store(store)?;
+    let e = store.manifest.dim;
     let pairs: Vec<(usize, usize)> = store
         .layers()
         .iter()
@@ -154,8 +167,18 @@ pub fn interpret(
     let heads = pairs
         .par_iter()
         .map(|&(layer, head)| -> Result<HeadInterp> {
-            let g = gram_of(&store.head(layer, head)?, store.valid())?;
+            let block = store.head(layer, head)?;
+            let g = gram_of(&block, store.valid())?;
             let ts = textspan(&g, &texts, settings.rank, settings.texts_per_head)?;
+            let evidence = if attrs.is_empty() {
+                vec![]
+            } else {
+                let dir = ts
+                    .chosen
+                    .first()
+                    .and_then(|&i| text_emb.get(i * e..(i + 1) * e));
+                crate::evidence::evidence(&block, store.valid(), &attrs, dir, TOP_IMAGES)?
+            };
             let texts: Vec<HeadText> = ts
                 .chosen
                 .iter()
@@ -169,12 +192,15 @@ pub fn interpret(
                 })
                 .collect();
             let props: Vec<String> = texts.iter().map(|t| t.property.clone()).collect();
+            let ve: Vec<f64> = texts.iter().map(|t| t.variance_explained).collect();
+            let weights = text_weights(&ve, settings.top_k);
             progress();
             Ok(HeadInterp {
                 layer,
                 head,
                 texts,
-                label: majority(&props, settings.top_k),
+                label: decide(&props[..weights.len()], &weights, &evidence),
+                evidence,
                 llm_label: None,
                 importance: None,
             })

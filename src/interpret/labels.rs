@@ -1,15 +1,114 @@
-//! Head property labels from the properties of a head's top TEXTSPAN texts, and the paper's two
-//! model-level scores (docs/METRICS.md defines them).
+//! Head property labels from the evidence (the properties of a head's top TEXTSPAN texts,
+//! weighed by the variance each explains, and what known image properties explain of its
+//! effects), and the paper's model-level scores (docs/METRICS.md defines them).
 
 use std::collections::BTreeMap;
 
-/// A head's property and how many of its top texts carry it.
+use crate::evidence::{PropertyEvidence, label_of};
+
+/// A head's property, how sure the evidence is, and which evidence decided it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Label {
-    /// The property.
+    /// The property, or `unclear` when the evidence is weak or disagrees.
     pub property: String,
-    /// Share of the top k texts that carry it.
+    /// 0–1: the winning weighted share of the texts, or the image evidence (ε²), whichever
+    /// decided (docs/METRICS.md).
     pub confidence: f64,
+    /// What decided it.
+    #[serde(default)]
+    pub basis: Basis,
+}
+
+/// Which evidence decided a label.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// The head's top texts (no image evidence, or none that speaks against them).
+    #[default]
+    Texts,
+    /// What known image properties explain of the head's effects.
+    Images,
+    /// Both agree.
+    Both,
+    /// The evidence is weak or disagrees: the label is `unclear`.
+    Unclear,
+}
+
+/// The label of a head whose evidence says nothing clear.
+pub const UNCLEAR: &str = "unclear";
+/// Image evidence (ε²) at which a property decides the label on its own.
+pub const IMAGES_DECIDE: f64 = 0.4;
+/// Image evidence (ε²) that confirms the texts' property.
+pub const IMAGES_CONFIRM: f64 = 0.2;
+/// Image evidence (ε²) under which a property the texts name is contradicted by the images.
+pub const IMAGES_CONTRADICT: f64 = 0.05;
+/// Weighted share of the top texts a property needs to win on the texts alone…
+pub const TEXTS_DECIDE: f64 = 0.4;
+/// …and its lead over the next property.
+pub const TEXTS_LEAD: f64 = 0.1;
+
+/// Each top text's weight: the variance of the head it explains (its pick's increase of the
+/// variance explained); equal weights when none is recorded.
+pub fn text_weights(variance_explained: &[f64], k: usize) -> Vec<f64> {
+    let top = &variance_explained[..k.min(variance_explained.len())];
+    let w: Vec<f64> = top
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (v - if i == 0 { 0.0 } else { top[i - 1] }).max(0.0))
+        .collect();
+    if w.iter().sum::<f64>() > 0.0 {
+        w
+    } else {
+        vec![1.0; top.len()]
+    }
+}
+
+/// The label the evidence supports (docs/METRICS.md, "Labels"): `tags` and `weights` of the top
+/// texts in pick order, `evidence` of the known image properties (empty when none are known).
+pub fn decide(tags: &[String], weights: &[f64], evidence: &[PropertyEvidence]) -> Option<Label> {
+    let total: f64 = weights.iter().sum();
+    let mut share: BTreeMap<&str, f64> = BTreeMap::new();
+    for (t, w) in tags.iter().zip(weights) {
+        *share.entry(t.as_str()).or_default() += w / total.max(f64::MIN_POSITIVE);
+    }
+    let mut ranked: Vec<(&str, f64)> = share.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let text = ranked.first().copied();
+    let lead = text.map_or(0.0, |t| t.1 - ranked.get(1).map_or(0.0, |r| r.1));
+    let image = evidence
+        .iter()
+        .filter_map(|e| Some((label_of(&e.property)?, e.adjusted())))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    let image_of = |label: &str| {
+        evidence
+            .iter()
+            .find(|e| label_of(&e.property) == Some(label))
+            .map(PropertyEvidence::adjusted)
+    };
+    let label = |property: &str, confidence: f64, basis| Label {
+        property: property.to_string(),
+        confidence,
+        basis,
+    };
+    if let Some((p, e)) = image
+        && e >= IMAGES_DECIDE
+    {
+        let both = text.is_some_and(|t| t.0 == p);
+        return Some(label(p, e, if both { Basis::Both } else { Basis::Images }));
+    }
+    let (t, s) = text?;
+    if let Some(e) = image_of(t) {
+        if e >= IMAGES_CONFIRM {
+            return Some(label(t, s.max(e), Basis::Both));
+        }
+        if e < IMAGES_CONTRADICT {
+            return Some(label(UNCLEAR, s, Basis::Unclear));
+        }
+    }
+    if s >= TEXTS_DECIDE && lead >= TEXTS_LEAD {
+        return Some(label(t, s, Basis::Texts));
+    }
+    Some(label(UNCLEAR, s, Basis::Unclear))
 }
 
 /// The majority property among the first `k` tags; a tie goes to the property that reaches the
@@ -27,6 +126,7 @@ pub fn majority(tags: &[String], k: usize) -> Option<Label> {
     best.map(|(p, c, _)| Label {
         property: p.to_string(),
         confidence: c as f64 / top.len() as f64,
+        basis: Basis::Texts,
     })
 }
 
@@ -128,6 +228,45 @@ mod tests {
         assert_eq!((l.property.as_str(), l.confidence), ("color", 0.4));
         assert_eq!(majority(&tags(&["a", "b"]), 5).unwrap().property, "a");
         assert!(majority(&[], 5).is_none());
+    }
+
+    fn ev(property: &str, eta2: f64) -> PropertyEvidence {
+        PropertyEvidence {
+            property: property.into(),
+            eta2,
+            chance: 0.01,
+            images: 1000,
+            groups: 10,
+            top: None,
+        }
+    }
+
+    #[test]
+    fn labels_weigh_texts_by_variance_and_images_by_eta() {
+        let t = tags(&["color", "animal", "animal", "food", "plant"]);
+        // The first text explains most of the head: colour wins on the texts alone.
+        let w = text_weights(&[0.5, 0.55, 0.6, 0.62, 0.63], 5);
+        assert!((w[0] - 0.5).abs() < 1e-12 && (w[1] - 0.05).abs() < 1e-12);
+        let l = decide(&t, &w, &[]).unwrap();
+        assert_eq!((l.property.as_str(), l.basis), ("color", Basis::Texts));
+        // Equal weights: animal has 2 of 5, no lead of 0.1 over nothing… it leads colour by 0.2.
+        let l = decide(&t, &[1.0; 5], &[]).unwrap();
+        assert_eq!(l.property, "animal");
+        // A flat spread of texts is unclear.
+        let flat = tags(&["color", "animal", "food", "plant", "sport"]);
+        assert_eq!(decide(&flat, &[1.0; 5], &[]).unwrap().property, UNCLEAR);
+        // Strong image evidence decides, whatever the texts say.
+        let l = decide(&t, &w, &[ev("count", 0.7), ev("color", 0.1)]).unwrap();
+        assert_eq!((l.property.as_str(), l.basis), ("counting", Basis::Images));
+        // Images that do not separate the colour the texts name make it unclear…
+        let l = decide(&t, &w, &[ev("color", 0.02), ev("shape", 0.1)]).unwrap();
+        assert_eq!((l.property.as_str(), l.basis), (UNCLEAR, Basis::Unclear));
+        // …and images that do, confirm it.
+        let l = decide(&t, &w, &[ev("color", 0.3)]).unwrap();
+        assert_eq!((l.property.as_str(), l.basis), ("color", Basis::Both));
+        // Classes name no property: they never decide a label.
+        let l = decide(&t, &w, &[ev("class", 0.9)]).unwrap();
+        assert_eq!(l.property, "color");
     }
 
     #[test]

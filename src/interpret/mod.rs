@@ -1,5 +1,6 @@
 //! Interpretation of heads: TEXTSPAN, description pools, property labels and scores.
 
+pub mod agreement;
 pub mod arrays;
 mod eigen;
 pub mod interpretation;

@@ -1,6 +1,7 @@
 //! The CLIP model: configuration, weights, both towers, the tokenizer and the decomposition.
 
 mod block;
+pub mod builtin;
 pub mod config;
 mod cpu;
 mod decompose;

@@ -180,29 +180,3 @@ pub fn write_checkpoint(dir: &Path, arch: Arch, seed: u64) -> Result<()> {
         message: e.to_string(),
     })
 }
-
-/// CLIP's BPE tokenizer (OpenAI's vocabulary and merges), for the built-in tiny model.
-const CLIP_TOKENIZER: &[u8] = include_bytes!("../../tests/fixtures/tiny-clip-hf/tokenizer.json");
-
-/// The name of the built-in tiny model's directory (its model id in stores).
-pub const TINY_NAME: &str = "tiny-random-clip";
-
-/// The built-in tiny random-weight CLIP (deterministic), written once under
-/// `<cache>/models/tiny-random-clip/` with CLIP's tokenizer; returns its directory.
-pub fn tiny_model(cache: &Path) -> Result<std::path::PathBuf> {
-    let dir = cache.join("models").join(TINY_NAME);
-    let files = ["config.json", "model.safetensors", "tokenizer.json"];
-    if files.iter().all(|f| dir.join(f).is_file()) {
-        return Ok(dir);
-    }
-    let tmp = cache
-        .join("models")
-        .join(format!(".{TINY_NAME}.{}.tmp", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    write_checkpoint(&tmp, Arch::Tiny, 7)?;
-    let tok = tmp.join("tokenizer.json");
-    std::fs::write(&tok, CLIP_TOKENIZER).map_err(|e| Error::write(&tok, e))?;
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::rename(&tmp, &dir).map_err(|e| Error::write(&dir, e))?;
-    Ok(dir)
-}

@@ -76,6 +76,8 @@ pub fn find_alias(name: &str) -> Option<&'static Alias> {
 pub enum ModelSpec {
     /// A local directory.
     Dir(PathBuf),
+    /// A model built into clipscope (`probe-clip`, `tiny-random-clip`).
+    Builtin(&'static str),
     /// A hub repository `org/name` at a revision (default `main`).
     Hub {
         /// `org/name`.
@@ -86,11 +88,15 @@ pub enum ModelSpec {
 }
 
 impl ModelSpec {
-    /// Parses `--model`: an existing directory wins, then aliases, then `org/name[@rev]`.
+    /// Parses `--model`: an existing directory wins, then built-in models, then aliases, then
+    /// `org/name[@rev]`.
     pub fn parse(spec: &str) -> Result<Self> {
         let path = Path::new(spec);
         if path.is_dir() {
             return Ok(Self::Dir(path.to_path_buf()));
+        }
+        if let Some(b) = super::builtin::find(spec) {
+            return Ok(Self::Builtin(b.name));
         }
         let (name, revision) = match spec.split_once('@') {
             Some((n, r)) if !r.is_empty() => (n, Some(r.to_string())),
@@ -130,6 +136,10 @@ impl ModelSpec {
 pub fn resolve(spec: &str) -> Result<ModelFiles> {
     match ModelSpec::parse(spec)? {
         ModelSpec::Dir(dir) => ModelFiles::from_dir(&dir, spec),
+        ModelSpec::Builtin(name) => {
+            let dir = super::builtin::materialize(name, &crate::cachedir::default_cache())?;
+            ModelFiles::from_dir(&dir, name)
+        }
         ModelSpec::Hub { repo, revision } => super::hub::fetch(&repo, revision.as_deref()),
     }
 }

@@ -1,14 +1,19 @@
 //! Full-text search over interpreted heads (tantivy): one index per store and one across the
 //! cache, over head id, model, layer, head, label and TEXTSPAN texts, with typo tolerance,
-//! prefixes and field filters (`layer:>=10`, `label:color`).
+//! prefixes and field filters (`layer:>=10`, `label:color`). A query that names a property the
+//! images are known to show ranks heads by that image evidence first (docs/METRICS.md).
 
+mod rank;
 mod semantic;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, QueryParser};
-use tantivy::schema::{FAST, Field, INDEXED, STORED, STRING, Schema, TEXT, Value};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, Value,
+};
 use tantivy::{Index, IndexWriter, TantivyDocument, doc};
 
 pub use semantic::semantic;
@@ -36,6 +41,10 @@ pub struct HeadDoc {
     /// Importance for zero-shot classification, 0–1 (its margin drop over the store's largest;
     /// docs/METRICS.md), when measured (`ablate --importance`).
     pub importance: Option<f64>,
+    /// Image evidence by the label it speaks for: ε², the share of the head's effect variance
+    /// a known image property explains, corrected for chance (docs/METRICS.md).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub evidence: BTreeMap<String, f64>,
 }
 
 /// The heads of an interpretation as documents.
@@ -53,12 +62,22 @@ pub fn docs_of(interp: &Interpretation) -> Vec<HeadDoc> {
             label: interp.label(h).unwrap_or_default(),
             texts: h.texts.iter().map(|t| t.text.clone()).collect(),
             importance: h.importance.zip(scale).map(|(i, s)| i.margin_drop / s),
+            evidence: h
+                .evidence
+                .iter()
+                .filter_map(|e| {
+                    Some((
+                        crate::evidence::label_of(&e.property)?.to_string(),
+                        e.adjusted(),
+                    ))
+                })
+                .collect(),
         })
         .collect()
 }
 
 /// Changes whenever the schema does, so that an index written by another clipscope is rebuilt.
-const SCHEMA_VERSION: &str = "schema 2 (importance)";
+const SCHEMA_VERSION: &str = "schema 3 (image evidence)";
 
 /// A search hit.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -80,6 +99,10 @@ struct Fields {
     label: Field,
     texts: Field,
     importance: Field,
+    /// Labels with image evidence above chance, for matching (`evidence:counting`).
+    evidence: Field,
+    /// The evidence map as JSON, for ranking.
+    evidence_json: Field,
 }
 
 /// A tantivy index of heads.
@@ -99,6 +122,8 @@ fn schema() -> (Schema, Fields) {
         label: b.add_text_field("label", TEXT | STORED),
         texts: b.add_text_field("texts", TEXT | STORED),
         importance: b.add_f64_field("importance", INDEXED | STORED | FAST),
+        evidence: b.add_text_field("evidence", TEXT),
+        evidence_json: b.add_text_field("evidence_json", STORED),
     };
     (b.build(), f)
 }
@@ -131,6 +156,15 @@ impl SearchIndex {
             if let Some(i) = d.importance {
                 doc.add_f64(f.importance, i);
             }
+            for (label, e) in &d.evidence {
+                if *e > 0.0 {
+                    doc.add_text(f.evidence, label);
+                }
+            }
+            if !d.evidence.is_empty() {
+                let json = serde_json::to_string(&d.evidence).map_err(|e| terr("evidence", e))?;
+                doc.add_text(f.evidence_json, json);
+            }
             w.add_document(doc).map_err(|e| terr("add", e))?;
         }
         w.commit().map_err(|e| terr("commit", e))?;
@@ -158,10 +192,11 @@ impl SearchIndex {
     }
 
     /// Heads matching `query`, best first. Words match label, texts and model, exactly (BM25),
-    /// by prefix or within one edit (lower weight); `field:value` and `layer:>=10` filter.
+    /// by prefix or within one edit (lower weight); `field:value` and `layer:>=10` filter. When
+    /// a word names a property with image evidence, that evidence ranks first ([`rank`]).
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>> {
         let f = &self.f;
-        let fields = vec![f.label, f.texts, f.model];
+        let fields = vec![f.label, f.texts, f.model, f.evidence];
         let mut exact = QueryParser::for_index(&self.index, fields.clone());
         exact.set_field_boost(f.label, 3.0);
         exact.set_conjunction_by_default();
@@ -172,25 +207,32 @@ impl SearchIndex {
         }
         let (q1, _) = exact.parse_query_lenient(query);
         let (q2, _) = fuzzy.parse_query_lenient(query);
+        let words = query_words(query);
+        // Heads with image evidence for a property a word names match too.
+        let named: Vec<(Occur, Box<dyn Query>)> = words
+            .iter()
+            .flat_map(|w| rank::labels_named(w))
+            .map(|l| -> (Occur, Box<dyn Query>) {
+                let term = tantivy::Term::from_field_text(f.evidence, &l);
+                let q = tantivy::query::TermQuery::new(term, IndexRecordOption::Basic);
+                (Occur::Should, Box::new(q))
+            })
+            .collect();
         let q: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
             (Occur::Should, q1),
             (Occur::Should, Box::new(BoostQuery::new(q2, 0.5))),
+            (Occur::Should, Box::new(BooleanQuery::new(named))),
         ]));
         let reader = self.index.reader().map_err(|e| terr("reader", e))?;
         let searcher = reader.searcher();
         let top = searcher
-            .search(&q, &TopDocs::with_limit(limit.max(1)).order_by_score())
+            .search(
+                &q,
+                &TopDocs::with_limit(limit.max(1).max(rank::CANDIDATES)).order_by_score(),
+            )
             .map_err(|e| terr("query", e))?;
-        let words: Vec<String> = query
-            .split_whitespace()
-            .filter(|w| !w.contains(':'))
-            .map(|w| {
-                w.trim_matches(|c: char| !c.is_alphanumeric())
-                    .to_lowercase()
-            })
-            .filter(|w| !w.is_empty())
-            .collect();
-        top.into_iter()
+        let hits = top
+            .into_iter()
             .map(|(score, addr)| {
                 let d: TantivyDocument = searcher.doc(addr).map_err(|e| terr("fetch", e))?;
                 let s = |field| {
@@ -222,6 +264,7 @@ impl SearchIndex {
                     label: s(f.label),
                     texts,
                     importance: d.get_first(f.importance).and_then(|v| v.as_f64()),
+                    evidence: serde_json::from_str(&s(f.evidence_json)).unwrap_or_default(),
                 };
                 Ok(Hit {
                     head,
@@ -229,8 +272,22 @@ impl SearchIndex {
                     matching_texts,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        Ok(rank::by_evidence(hits, &words, limit.max(1)))
     }
+}
+
+/// The plain words of a query (not `field:value` filters), lower-cased.
+fn query_words(query: &str) -> Vec<String> {
+    query
+        .split_whitespace()
+        .filter(|w| !w.contains(':'))
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
 }
 
 fn matches_any(text: &str, words: &[String]) -> bool {
@@ -353,6 +410,7 @@ mod tests {
             label: label.into(),
             texts: texts.iter().map(|t| t.to_string()).collect(),
             importance: Some(layer as f64 / 11.0),
+            evidence: BTreeMap::new(),
         }
     }
 

@@ -7,19 +7,7 @@ use std::time::{Duration, SystemTime};
 use super::format::{CHUNKS, KEY, Key, MANIFEST, Manifest, read_versioned};
 use crate::{Error, Result};
 
-/// The default cache: `$CLIPSCOPE_CACHE`, else `$XDG_CACHE_HOME/clipscope`, else
-/// `~/.cache/clipscope`.
-pub fn default_cache() -> PathBuf {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    env("CLIPSCOPE_CACHE")
-        .or_else(|| env("XDG_CACHE_HOME").map(|p| p.join("clipscope")))
-        .or_else(|| env("HOME").map(|p| p.join(".cache/clipscope")))
-        .unwrap_or_else(|| PathBuf::from("cache"))
-}
+pub use crate::cachedir::default_cache;
 
 /// The state of one store directory.
 pub enum State {

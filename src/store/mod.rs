@@ -56,6 +56,7 @@ pub fn model_key(spec: &str, files: &ModelFiles) -> Result<(format::ModelKey, St
             let slug = slugify(&name);
             (name, slug)
         }
+        ModelSpec::Builtin(name) => (name.to_string(), slugify(name)),
         ModelSpec::Hub { repo, .. } => {
             let slug = find_alias(&repo).map_or_else(|| slugify(&repo), |a| slugify(a.alias));
             (repo, slug)

@@ -74,8 +74,9 @@ pub struct Data {
     pub bytes: u64,
     /// Where the model runs.
     pub device: String,
-    /// Whether the model has random weights (the demo's tiny model).
-    pub random_weights: bool,
+    /// What the model is when it is a built-in one (random weights, or trained on the probe
+    /// images only), for the status bar.
+    pub model_note: Option<&'static str>,
     /// Head RMS norms, once computed (layer-major over `layers`).
     pub norms: Option<Vec<f32>>,
     paths: std::sync::OnceLock<Vec<(usize, String)>>,
@@ -97,13 +98,21 @@ impl Data {
             None => (None, None),
         };
         let m = &session.store.manifest;
-        let random_weights = m.key.model.id.contains("random");
+        let model_note = crate::model::builtin::find(&m.key.model.id)
+            .map(|b| b.note)
+            .or_else(|| {
+                m.key
+                    .model
+                    .id
+                    .contains("random")
+                    .then_some("RANDOM WEIGHTS")
+            });
         Ok(Self {
             layers: session.store.layers().to_vec(),
             heads: m.heads,
             bytes: m.files.values().map(|f| f.bytes).sum(),
             device: device.to_string(),
-            random_weights,
+            model_note,
             interp,
             index,
             norms: None,

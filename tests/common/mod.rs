@@ -58,3 +58,19 @@ pub fn bin() -> std::process::Command {
     );
     c
 }
+
+/// Runs `clipscope ARGS` with `CLIPSCOPE_CACHE=cache`; panics with its stderr unless it
+/// succeeds; returns its stdout.
+pub fn run_in_cache(cache: &std::path::Path, args: &[&str]) -> String {
+    let out = bin()
+        .args(args)
+        .env("CLIPSCOPE_CACHE", cache)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}

@@ -10,7 +10,8 @@ use super::super::app::{App, Focus, Top};
 use super::super::images::Src;
 use super::{cut, pane};
 
-fn bar(frac: f64, width: usize) -> String {
+/// A bar of `frac` (0–1) of `width` cells, in eighths.
+pub(super) fn bar(frac: f64, width: usize) -> String {
     let eighths = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
     let units = (frac.clamp(0.0, 1.0) * width as f64 * 8.0).round() as usize;
     format!("{}{}", "█".repeat(units / 8), eighths[units % 8])
@@ -37,7 +38,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
             let conf = hi
                 .label
                 .as_ref()
-                .map(|l| format!(" ({:.0}% of the top texts)", 100.0 * l.confidence))
+                .map(super::evidence::basis)
                 .unwrap_or_default();
             let overridden = app
                 .data
@@ -78,6 +79,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         ]));
     }
     if let Some(hi) = &interp {
+        lines.extend(super::evidence::lines(hi, &t, inner.width as usize));
         lines.push(Line::styled(
             "TEXTSPAN texts                     variance explained",
             t.dimmed().add_modifier(Modifier::UNDERLINED),

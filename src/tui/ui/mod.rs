@@ -2,6 +2,7 @@
 
 mod analysis;
 mod detail;
+mod evidence;
 mod grid;
 mod overlay;
 mod status;

@@ -48,8 +48,13 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         ),
         t.dimmed(),
     )];
-    if app.data.random_weights {
-        spans.push(Span::styled(" RANDOM WEIGHTS ", t.error()));
+    if let Some(note) = app.data.model_note {
+        let style = if note.contains("RANDOM") {
+            t.error()
+        } else {
+            t.dimmed()
+        };
+        spans.push(Span::styled(format!(" {note} "), style));
     }
     let jobs: Vec<_> = app.jobs.visible().collect();
     if !jobs.is_empty() {

@@ -1,0 +1,127 @@
+//! Ranking by image evidence: a query word that names a property (`color`, `colours`, `count`,
+//! `letters`) puts the heads whose effects that property is known to explain first, by how much
+//! it explains (the images are the ground truth), above heads that merely have the word in a
+//! text.
+
+use super::{Hit, within_one_edit};
+
+/// Hits fetched from the text index before the evidence re-ranks them.
+pub const CANDIDATES: usize = 1000;
+
+/// Words people use for a labelled property.
+const SYNONYMS: [(&str, &str); 8] = [
+    ("colour", "color"),
+    ("count", "counting"),
+    ("number", "counting"),
+    ("letter", "text"),
+    ("glyph", "text"),
+    ("digit", "text"),
+    ("location", "position"),
+    ("pattern", "texture"),
+];
+
+/// The labels a query word names (`colours` → `color`, `count` → `counting`).
+pub fn labels_named(word: &str) -> Vec<String> {
+    let w = word
+        .strip_suffix('s')
+        .filter(|w| w.len() >= 3)
+        .unwrap_or(word);
+    let mut out: Vec<String> = SYNONYMS
+        .iter()
+        .filter(|(s, _)| *s == w || *s == word)
+        .map(|(_, l)| l.to_string())
+        .collect();
+    out.push(w.to_string());
+    out
+}
+
+/// How strongly a hit's image evidence speaks for what `words` name (0 when it says nothing).
+fn evidence_for(hit: &Hit, words: &[String]) -> f64 {
+    words
+        .iter()
+        .flat_map(|w| labels_named(w))
+        .flat_map(|l| {
+            hit.head
+                .evidence
+                .iter()
+                .filter(move |(label, _)| {
+                    **label == l || (l.len() >= 4 && within_one_edit(label, &l))
+                })
+                .map(|(_, &e)| e)
+        })
+        .fold(0.0, f64::max)
+}
+
+/// `hits` (text relevance order) re-ranked: by the image evidence for what the query names,
+/// then by text relevance (heads without such evidence keep their relevance order after those
+/// with it); the first `limit`.
+pub fn by_evidence(hits: Vec<Hit>, words: &[String], limit: usize) -> Vec<Hit> {
+    let mut keyed: Vec<(f64, usize, Hit)> = hits
+        .into_iter()
+        .enumerate()
+        .map(|(i, h)| (evidence_for(&h, words), i, h))
+        .collect();
+    keyed.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    keyed.into_iter().take(limit).map(|x| x.2).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{HeadDoc, SearchIndex};
+    use std::collections::BTreeMap;
+
+    fn doc(head: u64, label: &str, texts: &[&str], evidence: &[(&str, f64)]) -> HeadDoc {
+        HeadDoc {
+            id: format!("m/L3H{head}"),
+            store: "s".into(),
+            model: "probe".into(),
+            layer: 3,
+            head,
+            label: label.into(),
+            texts: texts.iter().map(|t| t.to_string()).collect(),
+            importance: None,
+            evidence: evidence
+                .iter()
+                .map(|(l, e)| (l.to_string(), *e))
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    #[test]
+    fn image_evidence_outranks_a_word_in_a_text() {
+        let docs = vec![
+            doc(
+                0,
+                "color",
+                &["bright colors", "a red car"],
+                &[("color", 0.1)],
+            ),
+            doc(
+                1,
+                "text",
+                &["a street sign"],
+                &[("counting", 0.7), ("color", 0.05)],
+            ),
+            doc(2, "counting", &["three dogs"], &[("counting", 0.3)]),
+            doc(3, "unclear", &["a calm lake"], &[("color", 0.8)]),
+        ];
+        let idx = SearchIndex::build(&docs, None).unwrap();
+        let ids = |q: &str| -> Vec<String> {
+            idx.search(q, 4)
+                .unwrap()
+                .into_iter()
+                .map(|h| h.head.id)
+                .collect()
+        };
+        // Head 3's effects are mostly colour: first, though no text of it says so.
+        assert_eq!(ids("color")[0], "m/L3H3");
+        assert_eq!(ids("colours")[0], "m/L3H3");
+        // Head 1 separates counts most, whatever its label.
+        assert_eq!(ids("counting")[..2], ["m/L3H1", "m/L3H2"]);
+        assert_eq!(ids("count")[0], "m/L3H1");
+        // Without evidence for the word, text relevance alone orders.
+        assert_eq!(ids("street")[0], "m/L3H1");
+        let hit = &idx.search("color", 1).unwrap()[0];
+        assert_eq!(hit.head.evidence["color"], 0.8, "stored and returned");
+    }
+}
