@@ -246,7 +246,7 @@ fn images_in_xterm_mlterm_and_kitty_alone_and_in_tmux() {
     for (name, tmux, graphics) in [
         ("xterm", false, true),
         ("mlterm", false, true),
-        ("kitty", false, false),
+        ("kitty", false, true),
         ("xterm", true, false),
         ("mlterm", true, true),
         ("kitty", true, false),

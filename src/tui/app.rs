@@ -30,10 +30,7 @@ pub enum Msg {
     /// RMS norms of every head.
     Norms(Result<Vec<f32>, String>),
     /// An encoded image.
-    Image(
-        (String, u16, u16),
-        Result<ratatui_image::protocol::Protocol, String>,
-    ),
+    Image((String, u16, u16), Result<super::images::Encoded, String>),
 }
 
 /// Which screen is up.
@@ -265,11 +262,13 @@ impl App {
             return;
         }
         if let Some(picker) = self.images.picker.clone() {
+            let direct = self.images.direct.is_some();
             for w in self.images.take_wanted() {
                 let picker = picker.clone();
                 self.jobs.spawn("image", false, move |_| {
                     let size = ratatui::layout::Size::new(w.key.1, w.key.2);
-                    Msg::Image(w.key.clone(), super::images::encode(&picker, &w.src, size))
+                    let r = super::images::encode(&picker, &w.src, size, direct);
+                    Msg::Image(w.key.clone(), r)
                 });
             }
         }

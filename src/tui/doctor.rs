@@ -66,8 +66,12 @@ pub fn detect() -> Report {
     let mut protocol_reason = None;
     let (protocol, cell_pixels, capabilities) = match picker(choice) {
         Ok((p, why)) => {
+            let name = if why.kitty_direct {
+                "kitty (direct)".to_string()
+            } else {
+                protocol_name(p.as_ref()).to_string()
+            };
             protocol_reason = why.text;
-            let name = protocol_name(p.as_ref()).to_string();
             let fs = p
                 .as_ref()
                 .map(|p| (p.font_size().width, p.font_size().height));

@@ -9,10 +9,12 @@ use std::sync::Arc;
 use image::{DynamicImage, RgbImage};
 use ratatui::Frame;
 use ratatui::layout::{Rect, Size};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Clear, Paragraph};
 use ratatui_image::picker::{Picker, ProtocolType};
 use ratatui_image::protocol::Protocol;
 use ratatui_image::{FilterType, Image, Resize};
+
+use super::kitty_direct::{KittyImage, Placements};
 
 /// Where an image comes from.
 #[derive(Clone)]
@@ -23,12 +25,20 @@ pub enum Src {
     Rgb(Arc<RgbImage>),
 }
 
+/// An encoded image.
+pub enum Encoded {
+    /// In the picker's protocol, drawn by ratatui-image.
+    Protocol(Protocol),
+    /// For kitty's direct placement.
+    Kitty(Arc<KittyImage>),
+}
+
 /// A cached image.
 pub enum Slot {
     /// Being encoded.
     Pending,
     /// Ready to draw.
-    Ready(Protocol),
+    Ready(Encoded),
     /// Could not be read or encoded.
     Failed(String),
 }
@@ -50,6 +60,8 @@ pub struct Images {
     slots: HashMap<(String, u16, u16), Slot>,
     /// Requests gathered while drawing.
     pub wanted: Vec<Want>,
+    /// Kitty's direct placements, when images go that way (kitty older than 0.28).
+    pub direct: Option<Placements>,
 }
 
 /// The protocol's name for the status bar.
@@ -63,14 +75,19 @@ pub fn protocol_name(p: Option<&Picker>) -> &'static str {
     }
 }
 
-/// Decodes (for files) and encodes an image to fit `size` cells.
-pub fn encode(picker: &Picker, src: &Src, size: Size) -> Result<Protocol, String> {
+/// Decodes (for files) and encodes an image to fit `size` cells, for kitty's direct placement
+/// when `direct`, else in the picker's protocol.
+pub fn encode(picker: &Picker, src: &Src, size: Size, direct: bool) -> Result<Encoded, String> {
     let img = match src {
         Src::Path(p) => crate::image::load_rgb(p).map_err(|e| e.to_string())?,
         Src::Rgb(img) => (**img).clone(),
     };
-    // Downscale big photos first: the protocol never needs more than the area's pixels.
     let fs = picker.font_size();
+    if direct {
+        let k = super::kitty_direct::encode(img, size.width, size.height, (fs.width, fs.height))?;
+        return Ok(Encoded::Kitty(Arc::new(k)));
+    }
+    // Downscale big photos first: the protocol never needs more than the area's pixels.
     let (w, h) = (
         (size.width as u32 * fs.width as u32).max(1),
         (size.height as u32 * fs.height as u32).max(1),
@@ -82,6 +99,7 @@ pub fn encode(picker: &Picker, src: &Src, size: Size) -> Result<Protocol, String
     };
     picker
         .new_protocol(img, size, Resize::Scale(Some(FilterType::Triangle)))
+        .map(Encoded::Protocol)
         .map_err(|e| e.to_string())
 }
 
@@ -93,6 +111,23 @@ impl Images {
             why: Default::default(),
             slots: HashMap::new(),
             wanted: vec![],
+            direct: None,
+        }
+    }
+
+    /// Draws by kitty's direct placement from now on.
+    pub fn use_kitty_direct(&mut self) {
+        super::kitty_direct::ACTIVE.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.direct = Some(Placements::default());
+        self.slots.clear();
+    }
+
+    /// The protocol's name for the status bar.
+    pub fn protocol_name(&self) -> &'static str {
+        if self.direct.is_some() && self.picker.is_some() {
+            "kitty (direct)"
+        } else {
+            protocol_name(self.picker.as_ref())
         }
     }
 
@@ -106,7 +141,13 @@ impl Images {
         }
         let key = (id.to_string(), area.width, area.height);
         match self.slots.get(&key) {
-            Some(Slot::Ready(p)) => f.render_widget(Image::new(p), area),
+            Some(Slot::Ready(Encoded::Protocol(p))) => f.render_widget(Image::new(p), area),
+            Some(Slot::Ready(Encoded::Kitty(k))) => {
+                f.render_widget(Clear, area);
+                if let Some(d) = &mut self.direct {
+                    d.want(area, format!("{}:{}x{}", key.0, key.1, key.2), k.clone());
+                }
+            }
             Some(Slot::Failed(e)) => {
                 f.render_widget(Paragraph::new(format!("✗ {e}")), area);
             }
@@ -133,7 +174,7 @@ impl Images {
     }
 
     /// Stores an encoded image.
-    pub fn put(&mut self, key: (String, u16, u16), r: Result<Protocol, String>) {
+    pub fn put(&mut self, key: (String, u16, u16), r: Result<Encoded, String>) {
         let slot = match r {
             Ok(p) => Slot::Ready(p),
             Err(e) => Slot::Failed(e),

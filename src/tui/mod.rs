@@ -11,6 +11,7 @@ pub mod images;
 pub mod input;
 pub mod jobs;
 pub mod keymap;
+pub mod kitty_direct;
 pub mod notes;
 pub mod overlay;
 pub mod term;
@@ -86,6 +87,9 @@ pub fn explore(session: Session, opts: &Options) -> Result<()> {
     let (config, ..) = settings(opts)?;
     let (picker, why) = term::picker(config.image_protocol)?;
     let mut images = Images::new(picker);
+    if why.kitty_direct {
+        images.use_kitty_direct();
+    }
     images.why = why;
     let app = app(session, opts, images, false)?;
     term::run(app)

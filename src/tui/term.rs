@@ -73,13 +73,16 @@ pub struct Why {
     pub text: Option<String>,
     /// Whether it explains a fallback or a requirement, which the status bar shows.
     pub caveat: bool,
+    /// Whether images go by kitty's direct placement (kitty older than 0.28, outside tmux)
+    /// instead of the picker's protocol.
+    pub kitty_direct: bool,
 }
 
 impl Why {
     fn info(text: impl Into<String>) -> Self {
         Self {
             text: Some(text.into()),
-            caveat: false,
+            ..Self::default()
         }
     }
 
@@ -87,6 +90,7 @@ impl Why {
         Self {
             text: Some(text.into()),
             caveat: true,
+            ..Self::default()
         }
     }
 }
@@ -140,6 +144,15 @@ pub fn picker(choice: ImageProtocol) -> Result<(Option<Picker>, Why)> {
         .filter(|v| !v.name.eq_ignore_ascii_case("tmux"));
     let why = match (&outer, p.protocol_type()) {
         (Some(v), ProtocolType::Kitty) => match super::xtversion::kitty_problem(v) {
+            // Outside tmux, an old kitty still draws images placed directly.
+            Some(_) if !in_tmux() => {
+                p.set_protocol_type(ProtocolType::Halfblocks);
+                Why {
+                    text: Some(format!("{}: direct placement", v.text)),
+                    caveat: false,
+                    kitty_direct: true,
+                }
+            }
             Some(problem) => {
                 p.set_protocol_type(ProtocolType::Halfblocks);
                 Why::caveat(problem)
@@ -173,6 +186,10 @@ fn cell_from_window_size() -> Option<(u16, u16)> {
 
 /// Puts the terminal back: mouse, alternate screen, raw mode, cursor, tmux.
 pub fn restore() {
+    if super::kitty_direct::ACTIVE.load(std::sync::atomic::Ordering::Relaxed) {
+        let mut out = stdout();
+        let _ = out.write_all(super::kitty_direct::DELETE_ALL.as_bytes());
+    }
     let _ = execute!(
         stdout(),
         DisableMouseCapture,
@@ -183,7 +200,8 @@ pub fn restore() {
     tmux_restore();
 }
 
-fn base64(data: &[u8]) -> String {
+/// Standard base64 with padding.
+pub(super) fn base64(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut s = String::new();
     for c in data.chunks(3) {
@@ -249,6 +267,9 @@ fn event_loop(app: &mut App) -> Result<()> {
         dirty |= app.drain();
         if dirty || app.jobs.busy() {
             term.draw(|f| super::ui::draw(f, app)).map_err(io)?;
+            if let Some(p) = &mut app.images.direct {
+                p.flush_to(&mut stdout()).map_err(io)?;
+            }
             dirty = false;
         }
         for text in app.clipboard.drain(..) {

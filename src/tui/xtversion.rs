@@ -1,7 +1,7 @@
 //! Which terminal is on the other end, and which version: XTVERSION (`CSI > q`), which kitty,
 //! xterm, WezTerm, foot, mlterm and tmux answer with `DCS > | name(version) ST`. The explorer
-//! needs it because kitty draws images placed by Unicode placeholders (what the explorer sends)
-//! only from 0.28 on: older kittys get half blocks and a plain reason. The primary device
+//! needs it because kitty draws images placed by Unicode placeholders (what ratatui-image sends)
+//! only from 0.28 on: an older kitty gets direct placement (kitty_direct.rs). The primary device
 //! attributes (DA1) that end the query say whether the terminal draws sixel (attribute 4).
 
 use std::time::{Duration, Instant};

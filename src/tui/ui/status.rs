@@ -7,7 +7,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::super::app::App;
-use super::super::images::protocol_name;
 use super::SPINNER;
 
 /// Human size of `bytes`.
@@ -42,8 +41,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 super::super::term::Why {
                     text: Some(why),
                     caveat: true,
-                } => format!("{} ({why})", protocol_name(app.images.picker.as_ref())),
-                _ => protocol_name(app.images.picker.as_ref()).to_string(),
+                    ..
+                } => format!("{} ({why})", app.images.protocol_name()),
+                _ => app.images.protocol_name().to_string(),
             }
         ),
         t.dimmed(),
