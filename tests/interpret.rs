@@ -129,20 +129,7 @@ fn interpret_report_and_search_from_the_command_line() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let model = fixture("tiny-clip-hf");
-    let run = |args: &[&str]| {
-        let out = bin()
-            .args(args)
-            .arg("--cache")
-            .arg(&cache)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |args: &[&str]| run_in_cache(&cache, args);
     let m = model.to_str().unwrap();
     let images = model.join("images");
     run(&[

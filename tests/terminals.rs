@@ -229,16 +229,7 @@ fn images_in_xterm_mlterm_and_kitty_alone_and_in_tmux() {
     );
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
-    let demo = common::bin()
-        .args(["demo", "--tiny", "--no-tui", "--count", "24"])
-        .env("CLIPSCOPE_CACHE", &cache)
-        .output()
-        .unwrap();
-    assert!(
-        demo.status.success(),
-        "{}",
-        String::from_utf8_lossy(&demo.stderr)
-    );
+    common::run_in_cache(&cache, &["demo", "--tiny", "--no-tui", "--count", "24"]);
     let out = std::env::var_os("CLIPSCOPE_HARNESS_OUT")
         .map(PathBuf::from)
         .unwrap_or_else(|| tmp.path().to_path_buf());

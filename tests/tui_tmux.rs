@@ -89,16 +89,7 @@ impl Drop for Tmux {
 }
 
 fn run(args: &[&str], cache: &Path) {
-    let out = common::bin()
-        .args(args)
-        .env("CLIPSCOPE_CACHE", cache)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_in_cache(cache, args);
 }
 
 fn start(t: &Tmux, dir: &Path, protocol: &str) {
