@@ -407,21 +407,10 @@ fn zeroshot_and_ablate_on_a_labelled_folder() {
     }
     let cache = t.path().join("cache");
     let model = fixture("tiny-clip-hf");
+    let model_arg = model.to_str().unwrap();
     let run = |args: &[&str]| {
-        let out = bin()
-            .args(args)
-            .arg("--cache")
-            .arg(&cache)
-            .arg("--model")
-            .arg(&model)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
+        let with_model: Vec<&str> = args.iter().copied().chain(["--model", model_arg]).collect();
+        run_in_cache(&cache, &with_model).into_bytes()
     };
     let mut index = vec![
         "index", "-q", "--json", "--labels", "folders", "--layers", "all", "--images",
