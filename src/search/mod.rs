@@ -208,7 +208,8 @@ impl SearchIndex {
         let (q1, _) = exact.parse_query_lenient(query);
         let (q2, _) = fuzzy.parse_query_lenient(query);
         let words = query_words(query);
-        // Heads with image evidence for a property a word names match too.
+        // Heads with image evidence for a property a word names match too, under the query's
+        // `field:value` filters.
         let named: Vec<(Occur, Box<dyn Query>)> = words
             .iter()
             .flat_map(|w| rank::labels_named(w))
@@ -218,10 +219,19 @@ impl SearchIndex {
                 (Occur::Should, Box::new(q))
             })
             .collect();
+        let mut by_evidence: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Must, Box::new(BooleanQuery::new(named)))];
+        let filters: Vec<&str> = query
+            .split_whitespace()
+            .filter(|w| w.contains(':'))
+            .collect();
+        if !filters.is_empty() {
+            by_evidence.push((Occur::Must, exact.parse_query_lenient(&filters.join(" ")).0));
+        }
         let q: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
             (Occur::Should, q1),
             (Occur::Should, Box::new(BoostQuery::new(q2, 0.5))),
-            (Occur::Should, Box::new(BooleanQuery::new(named))),
+            (Occur::Should, Box::new(BooleanQuery::new(by_evidence))),
         ]));
         let reader = self.index.reader().map_err(|e| terr("reader", e))?;
         let searcher = reader.searcher();

@@ -119,6 +119,9 @@ mod tests {
         // Head 1 separates counts most, whatever its label.
         assert_eq!(ids("counting")[..2], ["m/L3H1", "m/L3H2"]);
         assert_eq!(ids("count")[0], "m/L3H1");
+        // Filters hold for heads found by their evidence too.
+        assert!(ids("counting layer:>=4").is_empty());
+        assert_eq!(ids("counting head:<2"), ["m/L3H1"], "L3H2 is filtered out");
         // Without evidence for the word, text relevance alone orders.
         assert_eq!(ids("street")[0], "m/L3H1");
         let hit = &idx.search("color", 1).unwrap()[0];
