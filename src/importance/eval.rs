@@ -51,9 +51,7 @@ impl Targets {
         }
         Ok(t)
     }
-}
 
-impl Targets {
     /// The group of evaluated image `k`, when it has one.
     pub fn group(&self, k: usize) -> Option<u32> {
         self.groups

@@ -47,22 +47,16 @@ pub fn agreement(interp: &Interpretation) -> Option<Agreement> {
     for h in &interp.heads {
         let label = interp.label(h).unwrap_or_default();
         for e in &h.evidence {
+            let this = Carrier {
+                property: e.property.clone(),
+                head: h.id(),
+                eta2: e.eta2,
+                label: label.clone(),
+            };
             match carriers.iter_mut().find(|c| c.property == e.property) {
                 Some(c) if c.eta2 >= e.eta2 => {}
-                Some(c) => {
-                    *c = Carrier {
-                        property: e.property.clone(),
-                        head: h.id(),
-                        eta2: e.eta2,
-                        label: label.clone(),
-                    }
-                }
-                None => carriers.push(Carrier {
-                    property: e.property.clone(),
-                    head: h.id(),
-                    eta2: e.eta2,
-                    label: label.clone(),
-                }),
+                Some(c) => *c = this,
+                None => carriers.push(this),
             }
         }
         let strongest = h

@@ -39,6 +39,8 @@ pub struct Builtin {
     pub name: &'static str,
     /// What it is, in a few words (the explorer's status bar shows it).
     pub note: &'static str,
+    /// Whether its weights are random (the status bar warns).
+    pub random_weights: bool,
     /// What it is for.
     pub about: &'static str,
 }
@@ -48,12 +50,14 @@ pub const BUILTINS: [Builtin; 2] = [
     Builtin {
         name: PROBE,
         note: "probe CLIP: trained on the probe images, not a real CLIP",
+        random_weights: false,
         about: "ViT 64 px, patch 8, 4 × 4 heads, width 128, E = 64; trained on probe images \
                 (tools/train_probe_clip.py); its heads carry colour, shape, count, …",
     },
     Builtin {
         name: TINY,
         note: "RANDOM WEIGHTS",
+        random_weights: true,
         about: "ViT 224 px, patch 32, 4 × 4 heads, width 128, E = 64; random weights \
                 (labels mean nothing; the fastest tests)",
     },

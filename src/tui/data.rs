@@ -58,6 +58,15 @@ impl Metric {
     }
 }
 
+/// A word on the model for the status bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelNote {
+    /// What it is, in a few words.
+    pub text: &'static str,
+    /// Whether it is a warning (random weights).
+    pub warn: bool,
+}
+
 /// The store and everything read from it at start.
 pub struct Data {
     /// The store and its model.
@@ -76,7 +85,7 @@ pub struct Data {
     pub device: String,
     /// What the model is when it is a built-in one (random weights, or trained on the probe
     /// images only), for the status bar.
-    pub model_note: Option<&'static str>,
+    pub model_note: Option<ModelNote>,
     /// Head RMS norms, once computed (layer-major over `layers`).
     pub norms: Option<Vec<f32>>,
     paths: std::sync::OnceLock<Vec<(usize, String)>>,
@@ -98,15 +107,17 @@ impl Data {
             None => (None, None),
         };
         let m = &session.store.manifest;
-        let model_note = crate::model::builtin::find(&m.key.model.id)
-            .map(|b| b.note)
-            .or_else(|| {
-                m.key
-                    .model
-                    .id
-                    .contains("random")
-                    .then_some("RANDOM WEIGHTS")
-            });
+        let id = &m.key.model.id;
+        let model_note = match crate::model::builtin::find(id) {
+            Some(b) => Some(ModelNote {
+                text: b.note,
+                warn: b.random_weights,
+            }),
+            None => id.contains("random").then_some(ModelNote {
+                text: "RANDOM WEIGHTS",
+                warn: true,
+            }),
+        };
         Ok(Self {
             layers: session.store.layers().to_vec(),
             heads: m.heads,

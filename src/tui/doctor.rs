@@ -66,11 +66,7 @@ pub fn detect() -> Report {
     let mut protocol_reason = None;
     let (protocol, cell_pixels, capabilities) = match picker(choice) {
         Ok((p, why)) => {
-            let name = if why.kitty_direct {
-                "kitty (direct)".to_string()
-            } else {
-                protocol_name(p.as_ref()).to_string()
-            };
+            let name = protocol_name(p.as_ref(), why.kitty_direct).to_string();
             protocol_reason = why.text;
             let fs = p
                 .as_ref()

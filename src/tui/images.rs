@@ -64,10 +64,12 @@ pub struct Images {
     pub direct: Option<Placements>,
 }
 
-/// The protocol's name for the status bar.
-pub fn protocol_name(p: Option<&Picker>) -> &'static str {
+/// The protocol's name for the status bar and `doctor`: `picker`'s, or kitty's direct
+/// placement when `kitty_direct`.
+pub fn protocol_name(p: Option<&Picker>, kitty_direct: bool) -> &'static str {
     match p.map(Picker::protocol_type) {
         None => "no images",
+        Some(_) if kitty_direct => "kitty (direct)",
         Some(ProtocolType::Halfblocks) => "halfblocks",
         Some(ProtocolType::Sixel) => "sixel",
         Some(ProtocolType::Kitty) => "kitty",
@@ -124,11 +126,7 @@ impl Images {
 
     /// The protocol's name for the status bar.
     pub fn protocol_name(&self) -> &'static str {
-        if self.direct.is_some() && self.picker.is_some() {
-            "kitty (direct)"
-        } else {
-            protocol_name(self.picker.as_ref())
-        }
+        protocol_name(self.picker.as_ref(), self.direct.is_some())
     }
 
     /// Draws image `id` into `area`, or a placeholder while it is encoded.
@@ -145,7 +143,7 @@ impl Images {
             Some(Slot::Ready(Encoded::Kitty(k))) => {
                 f.render_widget(Clear, area);
                 if let Some(d) = &mut self.direct {
-                    d.want(area, format!("{}:{}x{}", key.0, key.1, key.2), k.clone());
+                    d.want(area, key.0, k.clone());
                 }
             }
             Some(Slot::Failed(e)) => {

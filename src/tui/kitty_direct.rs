@@ -2,8 +2,8 @@
 //! 0.26.5), which do not understand the Unicode-placeholder placements ratatui-image sends: each
 //! image is sent as PNG and placed at its area's top-left cell (`a=T`, `c`/`r` cells, `C=1` so
 //! the cursor stays, `z=-1` so that text drawn later, a popup say, stays readable on top), after
-//! ratatui has drawn the frame. Placements are redone only when the
-//! frame's set of images changes; everything is deleted when it does and on exit.
+//! ratatui has drawn the frame. Placements are redone only when the frame's set of images
+//! changes; everything is deleted when it does and on exit.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -72,7 +72,7 @@ pub struct Placements {
 }
 
 impl Placements {
-    /// Records that image `key` goes into `area` in this frame.
+    /// Records that image `key` goes into `area` in this frame (the area gives its size).
     pub fn want(&mut self, area: Rect, key: String, img: Arc<KittyImage>) {
         self.frame.push((area, key, img));
     }

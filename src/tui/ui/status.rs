@@ -49,12 +49,8 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         t.dimmed(),
     )];
     if let Some(note) = app.data.model_note {
-        let style = if note.contains("RANDOM") {
-            t.error()
-        } else {
-            t.dimmed()
-        };
-        spans.push(Span::styled(format!(" {note} "), style));
+        let style = if note.warn { t.error() } else { t.dimmed() };
+        spans.push(Span::styled(format!(" {} ", note.text), style));
     }
     let jobs: Vec<_> = app.jobs.visible().collect();
     if !jobs.is_empty() {
