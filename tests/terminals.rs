@@ -198,12 +198,12 @@ fn run_in(name: &str, tmux: bool, cache: &Path, out: &Path) -> Seen {
             .args(["-L", &sock, "kill-server"])
             .status();
     }
-    let (cw, ch) = (rect.2 / COLS, rect.3 / ROWS);
-    let (xs, ys) = (2 * cw..30 * cw, 10 * ch..(ROWS - 4) * ch);
+    let ch = rect.3 / ROWS;
+    let (xs, ys) = heat_map_cells(rect);
     let png = out.join(format!("{name}{}.png", if tmux { "-tmux" } else { "" }));
     shot.save_png(&png, rect);
     Seen {
-        colours: shot.distinct(rect, xs.clone(), ys.clone()),
+        colours: image_colours(&shot, rect),
         short_runs: shot.short_runs(rect, xs.clone(), ys),
         // Inside tmux the explorer's last row is the one above tmux's status line.
         last_row: {
@@ -214,10 +214,17 @@ fn run_in(name: &str, tmux: bool, cache: &Path, out: &Path) -> Seen {
     }
 }
 
+/// The window pixels of the cells where the segmentation view draws its heat map (columns
+/// 2–30, rows 10 to 4 above the last).
+fn heat_map_cells(rect: xwd::Rect) -> (std::ops::Range<u32>, std::ops::Range<u32>) {
+    let (cw, ch) = (rect.2 / COLS, rect.3 / ROWS);
+    (2 * cw..30 * cw, 10 * ch..(ROWS - 4) * ch)
+}
+
 /// Distinct colours where the segmentation view draws its heat map.
 fn image_colours(shot: &Screen, rect: xwd::Rect) -> usize {
-    let (cw, ch) = (rect.2 / COLS, rect.3 / ROWS);
-    shot.distinct(rect, 2 * cw..30 * cw, 10 * ch..(ROWS - 4) * ch)
+    let (xs, ys) = heat_map_cells(rect);
+    shot.distinct(rect, xs, ys)
 }
 
 #[test]
