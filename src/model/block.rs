@@ -58,7 +58,7 @@ impl Block {
         let p = |s: &str| format!("{prefix}.{s}");
         // q, k, v stacked as rows (3D, D) like open_clip's in_proj_weight.
         let (in_w, in_b) = match format {
-            Format::HuggingFace => {
+            Format::HuggingFace | Format::Siglip => {
                 let get = |n: &str| -> Result<(Tensor, Tensor)> {
                     Ok((
                         w.get(&p(&format!("self_attn.{n}_proj.weight")), &[dm, dm])?,
@@ -97,7 +97,7 @@ impl Block {
         )?;
         let qkv = Dense::from_torch(&qs, bs)?;
         let (ln1, ln2, out, fc1, fc2) = match format {
-            Format::HuggingFace => (
+            Format::HuggingFace | Format::Siglip => (
                 LayerNorm::load(w, &p("layer_norm1"), dm, cfg.eps)?,
                 LayerNorm::load(w, &p("layer_norm2"), dm, cfg.eps)?,
                 Dense::load(w, &p("self_attn.out_proj"), dm, dm)?,

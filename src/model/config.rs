@@ -16,6 +16,9 @@ pub enum Format {
     HuggingFace,
     /// open_clip (`open_clip_config.json`, `open_clip_model.safetensors`).
     OpenClip,
+    /// transformers `SiglipModel` (`config.json` with `model_type` `siglip`): no class token, an
+    /// attention-pooling head instead of ln_post and a projection, a bidirectional text tower.
+    Siglip,
 }
 
 /// The MLP nonlinearity.
@@ -74,6 +77,8 @@ pub struct VisionConfig {
     pub image_size: usize,
     /// Patch side p; the grid is S/p × S/p.
     pub patch_size: usize,
+    /// Whether token 0 is a class token (CLIP) or the tokens are the patches alone (SigLIP).
+    pub class_token: bool,
 }
 
 impl VisionConfig {
@@ -82,10 +87,22 @@ impl VisionConfig {
         self.image_size / self.patch_size
     }
 
-    /// Tokens T = 1 + G².
+    /// Tokens T: 1 + G² with a class token, G² without.
     pub fn tokens(&self) -> usize {
-        1 + self.grid() * self.grid()
+        usize::from(self.class_token) + self.grid() * self.grid()
     }
+}
+
+/// The patch grid side G and the first patch token of T tokens: (√T, 0) when T is a square (no
+/// class token), (√(T − 1), 1) when T − 1 is (a class token first). For T ≥ 2 at most one holds.
+pub fn patch_grid(t: usize) -> Option<(usize, usize)> {
+    let side = |n: usize| {
+        let g = (n as f64).sqrt().round() as usize;
+        (g > 0 && g * g == n).then_some(g)
+    };
+    side(t)
+        .map(|g| (g, 0))
+        .or_else(|| side(t.checked_sub(1)?).map(|g| (g, 1)))
 }
 
 /// The text tower: a tower plus its vocabulary and context.
@@ -114,15 +131,26 @@ pub struct ClipConfig {
     pub preprocess: Preprocess,
 }
 
+impl ClipConfig {
+    /// The layers whose heads have a direct effect of the decomposed form: every vision layer
+    /// of a CLIP, the one attention-pooling layer of a SigLIP.
+    pub fn depth(&self) -> usize {
+        match self.format {
+            Format::Siglip => 1,
+            Format::HuggingFace | Format::OpenClip => self.vision.tower.layers,
+        }
+    }
+}
+
 /// A JSON object with the file it came from, for error messages naming both.
-struct Obj<'a> {
-    map: &'a Map<String, Value>,
-    path: &'a Path,
-    prefix: String,
+pub(super) struct Obj<'a> {
+    pub(super) map: &'a Map<String, Value>,
+    pub(super) path: &'a Path,
+    pub(super) prefix: String,
 }
 
 impl<'a> Obj<'a> {
-    fn key(&self, k: &str) -> String {
+    pub(super) fn key(&self, k: &str) -> String {
         if self.prefix.is_empty() {
             k.to_string()
         } else {
@@ -130,7 +158,7 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn child(&self, k: &str) -> Result<Obj<'a>> {
+    pub(super) fn child(&self, k: &str) -> Result<Obj<'a>> {
         match self.map.get(k) {
             Some(Value::Object(map)) => Ok(Obj {
                 map,
@@ -148,7 +176,7 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn opt_usize(&self, k: &str) -> Result<Option<usize>> {
+    pub(super) fn opt_usize(&self, k: &str) -> Result<Option<usize>> {
         match self.map.get(k) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => v
@@ -164,13 +192,13 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn usize(&self, k: &str) -> Result<usize> {
+    pub(super) fn usize(&self, k: &str) -> Result<usize> {
         self.opt_usize(k)?.ok_or_else(|| {
             Error::config(self.path, format!("missing required key `{}`", self.key(k)))
         })
     }
 
-    fn opt_f64(&self, k: &str) -> Result<Option<f64>> {
+    pub(super) fn opt_f64(&self, k: &str) -> Result<Option<f64>> {
         match self.map.get(k) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => v.as_f64().map(Some).ok_or_else(|| {
@@ -182,7 +210,7 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn opt_bool(&self, k: &str) -> Result<Option<bool>> {
+    pub(super) fn opt_bool(&self, k: &str) -> Result<Option<bool>> {
         match self.map.get(k) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -193,7 +221,7 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn opt_str(&self, k: &str) -> Result<Option<&'a str>> {
+    pub(super) fn opt_str(&self, k: &str) -> Result<Option<&'a str>> {
         match self.map.get(k) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
@@ -204,7 +232,7 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn opt_triple(&self, k: &str) -> Result<Option<[f32; 3]>> {
+    pub(super) fn opt_triple(&self, k: &str) -> Result<Option<[f32; 3]>> {
         match self.map.get(k) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Array(a)) if a.len() == 3 && a.iter().all(Value::is_number) => {
@@ -223,7 +251,7 @@ impl<'a> Obj<'a> {
     }
 
     /// An image side given as `n`, `[n, n]` or `{"height": n, "width": n}` / `{"shortest_edge": n}`.
-    fn opt_side(&self, k: &str) -> Result<Option<(usize, usize)>> {
+    pub(super) fn opt_side(&self, k: &str) -> Result<Option<(usize, usize)>> {
         let bad = |v: &Value| {
             Error::config(
                 self.path,
@@ -256,7 +284,7 @@ impl<'a> Obj<'a> {
     }
 }
 
-fn read_json(path: &Path) -> Result<Map<String, Value>> {
+pub(super) fn read_json(path: &Path) -> Result<Map<String, Value>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(map)) => Ok(map),
@@ -266,7 +294,11 @@ fn read_json(path: &Path) -> Result<Map<String, Value>> {
 }
 
 /// A sub-config with transformers' legacy `*_config_dict` merged over it.
-fn hf_sub(root: &Map<String, Value>, name: &str, path: &Path) -> Result<Map<String, Value>> {
+pub(super) fn hf_sub(
+    root: &Map<String, Value>,
+    name: &str,
+    path: &Path,
+) -> Result<Map<String, Value>> {
     let mut merged = match root.get(name) {
         Some(Value::Object(m)) => m.clone(),
         Some(Value::Null) | None => Map::new(),
@@ -284,8 +316,10 @@ fn hf_sub(root: &Map<String, Value>, name: &str, path: &Path) -> Result<Map<Stri
     Ok(merged)
 }
 
-fn hf_tower(obj: &Obj) -> Result<TowerConfig> {
-    let act_name = obj.opt_str("hidden_act")?.unwrap_or("quick_gelu");
+/// A transformers tower config; `defaults` are the activation and LayerNorm epsilon its model
+/// class assumes when the file omits them.
+pub(super) fn hf_tower(obj: &Obj, defaults: (&str, f64)) -> Result<TowerConfig> {
+    let act_name = obj.opt_str("hidden_act")?.unwrap_or(defaults.0);
     let activation = Activation::from_hf(act_name).ok_or_else(|| {
         Error::config(
             obj.path,
@@ -301,13 +335,13 @@ fn hf_tower(obj: &Obj) -> Result<TowerConfig> {
         heads: obj.usize("num_attention_heads")?,
         mlp_dim: obj.usize("intermediate_size")?,
         activation,
-        eps: obj.opt_f64("layer_norm_eps")?.unwrap_or(1e-5),
+        eps: obj.opt_f64("layer_norm_eps")?.unwrap_or(defaults.1),
     };
     check_heads(&tower, obj)?;
     Ok(tower)
 }
 
-fn check_heads(t: &TowerConfig, obj: &Obj) -> Result<()> {
+pub(super) fn check_heads(t: &TowerConfig, obj: &Obj) -> Result<()> {
     if !t.width.is_multiple_of(t.heads) {
         return Err(Error::config(
             obj.path,
@@ -320,7 +354,7 @@ fn check_heads(t: &TowerConfig, obj: &Obj) -> Result<()> {
     Ok(())
 }
 
-fn check_patches(v: &VisionConfig, obj: &Obj) -> Result<()> {
+pub(super) fn check_patches(v: &VisionConfig, obj: &Obj) -> Result<()> {
     if !v.image_size.is_multiple_of(v.patch_size) {
         return Err(Error::config(
             obj.path,
@@ -333,9 +367,17 @@ fn check_patches(v: &VisionConfig, obj: &Obj) -> Result<()> {
     Ok(())
 }
 
+/// `CLIPVisionConfig` / `CLIPTextConfig` defaults: QuickGELU, ε = 1e-5.
+const CLIP_DEFAULTS: (&str, f64) = ("quick_gelu", 1e-5);
+
 /// Parses a transformers `config.json` (and `preprocessor_config.json` beside it, when present).
 pub fn parse_hf(config: &Path, preprocessor: Option<&Path>) -> Result<ClipConfig> {
     let root_map = read_json(config)?;
+    if let Some(Value::String(kind)) = root_map.get("model_type")
+        && kind.starts_with("siglip")
+    {
+        return super::siglip::config::parse(config, &root_map, preprocessor);
+    }
     let root = Obj {
         map: &root_map,
         path: config,
@@ -361,13 +403,14 @@ pub fn parse_hf(config: &Path, preprocessor: Option<&Path>) -> Result<ClipConfig
             .map_err(|_| Error::config(config, "missing required key `projection_dim`"))?,
     };
     let vision = VisionConfig {
-        tower: hf_tower(&vobj)?,
+        tower: hf_tower(&vobj, CLIP_DEFAULTS)?,
         image_size: vobj.usize("image_size")?,
         patch_size: vobj.usize("patch_size")?,
+        class_token: true,
     };
     check_patches(&vision, &vobj)?;
     let text = TextConfig {
-        tower: hf_tower(&tobj)?,
+        tower: hf_tower(&tobj, CLIP_DEFAULTS)?,
         context_length: tobj.opt_usize("max_position_embeddings")?.unwrap_or(77),
         vocab_size: tobj.opt_usize("vocab_size")?.unwrap_or(49408),
     };
@@ -386,15 +429,30 @@ pub fn parse_hf(config: &Path, preprocessor: Option<&Path>) -> Result<ClipConfig
 
 /// Parses a `preprocessor_config.json` (CLIPImageProcessor).
 pub fn parse_hf_preprocessor(path: &Path, image_size: usize) -> Result<Preprocess> {
+    parse_hf_preprocessor_onto(path, Preprocess::openai(image_size), image_size)
+}
+
+/// Parses a `preprocessor_config.json` over `base`, the image processor's own defaults.
+pub(super) fn parse_hf_preprocessor_onto(
+    path: &Path,
+    base: Preprocess,
+    image_size: usize,
+) -> Result<Preprocess> {
     let map = read_json(path)?;
     let obj = Obj {
         map: &map,
         path,
         prefix: String::new(),
     };
-    let mut p = Preprocess::openai(image_size);
-    if let Some((s, _)) = obj.opt_side("size")? {
-        p.resize = s;
+    let mut p = base;
+    if let Some((h, w)) = obj.opt_side("size")? {
+        if p.mode == ResizeMode::Squash && h != w {
+            return Err(Error::config(
+                path,
+                format!("`size` {h}x{w}: only square model inputs are supported"),
+            ));
+        }
+        p.resize = h;
     }
     if let Some(crop) = obj.opt_side("crop_size")? {
         p.crop = crop;
@@ -411,7 +469,7 @@ pub fn parse_hf_preprocessor(path: &Path, image_size: usize) -> Result<Preproces
         })?;
     }
     p.do_resize = obj.opt_bool("do_resize")?.unwrap_or(true);
-    p.do_center_crop = obj.opt_bool("do_center_crop")?.unwrap_or(true);
+    p.do_center_crop = obj.opt_bool("do_center_crop")?.unwrap_or(p.do_center_crop);
     p.do_normalize = obj.opt_bool("do_normalize")?.unwrap_or(true);
     p.rescale = obj.opt_f64("rescale_factor")?.unwrap_or(1.0 / 255.0) as f32;
     if obj.opt_bool("do_rescale")? == Some(false) {
@@ -531,6 +589,7 @@ pub fn parse_open_clip(path: &Path) -> Result<ClipConfig> {
         tower: open_clip_tower(&vobj, vwidth, vwidth / head_width, act)?,
         image_size,
         patch_size: vobj.usize("patch_size")?,
+        class_token: true,
     };
     check_patches(&vision, &vobj)?;
     let twidth = tobj.usize("width")?;
@@ -576,4 +635,20 @@ pub fn parse_open_clip(path: &Path) -> Result<ClipConfig> {
         text,
         preprocess,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grid_is_told_apart_with_and_without_a_class_token() {
+        assert_eq!(patch_grid(50), Some((7, 1))); // ViT-B/32: CLS + 7×7
+        assert_eq!(patch_grid(197), Some((14, 1))); // ViT-B/16
+        assert_eq!(patch_grid(196), Some((14, 0))); // SigLIP-B/16
+        assert_eq!(patch_grid(729), Some((27, 0))); // SigLIP so400m/14 at 384
+        assert_eq!(patch_grid(2), Some((1, 1)));
+        assert_eq!(patch_grid(3), None);
+        assert_eq!(patch_grid(0), None);
+    }
 }

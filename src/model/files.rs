@@ -20,6 +20,10 @@ pub struct ModelFiles {
     pub weights: Vec<PathBuf>,
     /// `tokenizer.json`, when present.
     pub tokenizer: Option<PathBuf>,
+    /// `spiece.model` (SigLIP's SentencePiece vocabulary), when present.
+    pub spiece: Option<PathBuf>,
+    /// `tokenizer_config.json`, when present.
+    pub tokenizer_config: Option<PathBuf>,
 }
 
 /// File names of the Hugging Face format.
@@ -41,6 +45,7 @@ impl ModelFiles {
         }
         let opt = |n: &str| Some(dir.join(n)).filter(|p| p.is_file());
         let tokenizer = opt("tokenizer.json");
+        let (spiece, tokenizer_config) = (opt("spiece.model"), opt("tokenizer_config.json"));
         let hf_shards = || sharded(dir, "model.safetensors.index.json");
         if let Some(config) = opt(HF_FILES[0]) {
             let weights = match opt(HF_FILES[1]) {
@@ -56,6 +61,8 @@ impl ModelFiles {
                     preprocessor,
                     weights,
                     tokenizer,
+                    spiece,
+                    tokenizer_config,
                 });
             }
         }
@@ -68,6 +75,8 @@ impl ModelFiles {
                 preprocessor: None,
                 weights: vec![w],
                 tokenizer,
+                spiece,
+                tokenizer_config,
             });
         }
         Err(Error::Model(format!(
@@ -79,7 +88,9 @@ impl ModelFiles {
     /// Parses the configuration.
     pub fn config(&self) -> Result<ClipConfig> {
         match self.format {
-            Format::HuggingFace => parse_hf(&self.config, self.preprocessor.as_deref()),
+            Format::HuggingFace | Format::Siglip => {
+                parse_hf(&self.config, self.preprocessor.as_deref())
+            }
             Format::OpenClip => parse_open_clip(&self.config),
         }
     }

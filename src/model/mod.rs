@@ -1,4 +1,5 @@
-//! The CLIP model: configuration, weights, both towers, the tokenizer and the decomposition.
+//! The CLIP-like model: configuration, weights, both towers, the tokenizer and the
+//! decomposition, for CLIP (Hugging Face and open_clip layouts) and SigLIP.
 
 mod block;
 pub mod builtin;
@@ -13,6 +14,7 @@ mod layers;
 pub mod pickle;
 pub mod random;
 pub mod selection;
+pub mod siglip;
 pub mod source;
 mod text;
 pub mod tokenizer;
@@ -41,11 +43,23 @@ pub struct Clip {
     /// Identifies the weights (their paths, sizes and modification times) and the dtype, for
     /// caches of computed values.
     pub fingerprint: String,
-    vision: vision::VisionTower,
-    text: text::TextTower,
-    tokenizer: Option<ClipTokenizer>,
-    folds: decompose::Folds,
+    towers: Towers,
     device: Device,
+}
+
+/// The two towers and the tokenizer of one family.
+enum Towers {
+    Clip {
+        vision: Box<vision::VisionTower>,
+        text: Box<text::TextTower>,
+        tokenizer: Option<Box<ClipTokenizer>>,
+        folds: Box<decompose::Folds>,
+    },
+    Siglip {
+        vision: Box<siglip::SiglipVision>,
+        text: Box<siglip::SiglipText>,
+        tokenizer: Option<Box<siglip::SiglipTokenizer>>,
+    },
 }
 
 impl Clip {
@@ -73,23 +87,49 @@ impl Clip {
         dtype: DType,
     ) -> Result<Self> {
         let w = weights::Weights::open(&files.weights, dtype, device)?;
-        let vision =
-            vision::VisionTower::load(&w, config.format, &config.vision, config.embed_dim)?;
-        let text = text::TextTower::load(&w, config.format, &config.text, config.embed_dim)?;
-        let tokenizer = files
-            .tokenizer
-            .as_deref()
-            .map(|p| ClipTokenizer::load(p, config.text.context_length))
-            .transpose()?;
-        let folds = decompose::Folds::new(&vision)?;
+        let towers = if config.format == Format::Siglip {
+            let tokenizer = (files.spiece.is_some() || files.tokenizer.is_some())
+                .then(|| {
+                    siglip::SiglipTokenizer::load(
+                        files.spiece.as_deref(),
+                        files.tokenizer.as_deref(),
+                        files.tokenizer_config.as_deref(),
+                        config.text.context_length,
+                    )
+                    .map(Box::new)
+                })
+                .transpose()?;
+            Towers::Siglip {
+                vision: Box::new(siglip::SiglipVision::load(&w, &config.vision)?),
+                text: Box::new(siglip::SiglipText::load(
+                    &w,
+                    &config.text,
+                    config.embed_dim,
+                )?),
+                tokenizer,
+            }
+        } else {
+            let vision =
+                vision::VisionTower::load(&w, config.format, &config.vision, config.embed_dim)?;
+            let text = text::TextTower::load(&w, config.format, &config.text, config.embed_dim)?;
+            let tokenizer = files
+                .tokenizer
+                .as_deref()
+                .map(|p| ClipTokenizer::load(p, config.text.context_length).map(Box::new))
+                .transpose()?;
+            let folds = decompose::Folds::new(&vision)?;
+            Towers::Clip {
+                vision: Box::new(vision),
+                text: Box::new(text),
+                tokenizer,
+                folds: Box::new(folds),
+            }
+        };
         Ok(Self {
             name: files.name.clone(),
             fingerprint: fingerprint(&files.weights, dtype),
             config,
-            vision,
-            text,
-            tokenizer,
-            folds,
+            towers,
             device: device.clone(),
         })
     }
@@ -137,7 +177,7 @@ impl Clip {
         tokens: bool,
         ablation: bool,
     ) -> Result<Decomposition> {
-        let n = self.config.vision.tower.layers;
+        let n = self.config.depth();
         if let Some(&bad) = layers.iter().find(|&&l| l >= n) {
             return Err(Error::Invalid(format!(
                 "layer {bad} does not exist: the model has layers 0..{}",
@@ -147,34 +187,57 @@ impl Clip {
         if layers.is_empty() {
             return Err(Error::Invalid("the layer selection is empty".into()));
         }
-        let trace = self
-            .vision
-            .trace(pixels, &decompose::captures(layers, n, tokens, ablation))?;
-        decompose::decompose(&self.vision, &self.folds, &trace, layers, ablation)
+        match &self.towers {
+            Towers::Clip { vision, folds, .. } => {
+                let trace =
+                    vision.trace(pixels, &decompose::captures(layers, n, tokens, ablation))?;
+                decompose::decompose(vision, folds, &trace, layers, ablation)
+            }
+            Towers::Siglip { vision, .. } => {
+                siglip::decompose(vision, pixels, layers, tokens, ablation)
+            }
+        }
     }
 
-    /// Unnormalised image embeddings (B, E).
+    /// Unnormalised image embeddings (B, E): CLIP's projected class token, SigLIP's pooler
+    /// output.
     pub fn image_features(&self, pixels: &Tensor) -> Result<Tensor> {
-        let trace = self.vision.trace(pixels, &[])?;
-        self.vision.embed(&trace.residual)
+        match &self.towers {
+            Towers::Clip { vision, .. } => {
+                let trace = vision.trace(pixels, &[])?;
+                vision.embed(&trace.residual)
+            }
+            Towers::Siglip { vision, .. } => siglip::embed(vision, pixels),
+        }
     }
 
-    /// Token ids of `text` (start and end tokens included, no padding).
+    /// Token ids of `text` (special tokens included, no padding).
     pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
-        self.tokenizer
-            .as_ref()
-            .ok_or_else(|| {
-                Error::Model(format!(
-                    "{}: no tokenizer.json beside the weights",
-                    self.name
-                ))
-            })?
-            .encode(text)
+        let none = || {
+            let want = match self.config.format {
+                Format::Siglip => "spiece.model or tokenizer.json",
+                _ => "tokenizer.json",
+            };
+            Error::Model(format!("{}: no {want} beside the weights", self.name))
+        };
+        match &self.towers {
+            Towers::Clip { tokenizer, .. } => tokenizer.as_ref().ok_or_else(none)?.encode(text),
+            Towers::Siglip { tokenizer, .. } => tokenizer.as_ref().ok_or_else(none)?.encode(text),
+        }
     }
 
-    /// Unnormalised text embeddings (N, E) of token id sequences.
+    /// Unnormalised text embeddings (N, E) of token id sequences from [`Clip::tokenize`].
     pub fn text_features(&self, ids: &[Vec<u32>]) -> Result<Tensor> {
-        self.text.forward(ids)
+        match &self.towers {
+            Towers::Clip { text, .. } => text.forward(ids),
+            Towers::Siglip {
+                text, tokenizer, ..
+            } => {
+                // Without a tokenizer, ids come from elsewhere: pad with 0, unmasked.
+                let (pad, mask) = tokenizer.as_ref().map_or((0, false), |t| (t.pad, t.mask));
+                text.forward(ids, pad, mask)
+            }
+        }
     }
 }
 

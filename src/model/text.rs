@@ -28,7 +28,7 @@ impl TextTower {
     pub fn load(w: &Weights, format: Format, cfg: &TextConfig, embed_dim: usize) -> Result<Self> {
         let dm = cfg.tower.width;
         let (tok, pos, ln, prefix) = match format {
-            Format::HuggingFace => (
+            Format::HuggingFace | Format::Siglip => (
                 "text_model.embeddings.token_embedding.weight",
                 "text_model.embeddings.position_embedding.weight",
                 "text_model.final_layer_norm",
@@ -42,7 +42,7 @@ impl TextTower {
             ),
         };
         let proj = match format {
-            Format::HuggingFace => w
+            Format::HuggingFace | Format::Siglip => w
                 .get_as("text_projection.weight", &[embed_dim, dm], DType::F32)?
                 .t()?
                 .contiguous()?,

@@ -52,7 +52,7 @@ impl VisionTower {
     pub fn load(w: &Weights, format: Format, cfg: &VisionConfig, embed_dim: usize) -> Result<Self> {
         let (dm, p, t) = (cfg.tower.width, cfg.patch_size, cfg.tokens());
         let names = match format {
-            Format::HuggingFace => [
+            Format::HuggingFace | Format::Siglip => [
                 "vision_model.embeddings.patch_embedding.weight",
                 "vision_model.embeddings.class_embedding",
                 "vision_model.embeddings.position_embedding.weight",
@@ -75,7 +75,7 @@ impl VisionTower {
         let ln_pre = LayerNorm::load(w, names[3], dm, eps)?;
         let ln_post = LayerNorm::load(w, names[4], dm, eps)?;
         let proj = match format {
-            Format::HuggingFace => w
+            Format::HuggingFace | Format::Siglip => w
                 .get_as("visual_projection.weight", &[embed_dim, dm], DType::F32)?
                 .t()?
                 .contiguous()?,
@@ -84,7 +84,9 @@ impl VisionTower {
         let blocks = (0..cfg.tower.layers)
             .map(|i| {
                 let prefix = match format {
-                    Format::HuggingFace => format!("vision_model.encoder.layers.{i}"),
+                    Format::HuggingFace | Format::Siglip => {
+                        format!("vision_model.encoder.layers.{i}")
+                    }
                     Format::OpenClip => format!("visual.transformer.resblocks.{i}"),
                 };
                 Block::load(w, format, &prefix, &cfg.tower)

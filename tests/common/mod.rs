@@ -9,6 +9,10 @@ use candle_core::{Device, Tensor};
 /// The two reference fixtures.
 pub const FIXTURES: [&str; 2] = ["tiny-clip-hf", "tiny-openclip"];
 
+/// The two SigLIP reference fixtures (tools/make_siglip_fixtures.py): a spiece.model tokenizer,
+/// and a tokenizer.json with an attention mask.
+pub const SIGLIP_FIXTURES: [&str; 2] = ["tiny-siglip", "tiny-siglip2"];
+
 /// `tests/fixtures/<name>`.
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,0 +1,115 @@
+//! Parsing a transformers `SiglipConfig` (`model_type` `siglip`) and its
+//! `SiglipImageProcessor` into clipscope's architecture description.
+//!
+//! Defaults are those of transformers' `SiglipVisionConfig` / `SiglipTextConfig` (224 px, patch
+//! 16, GELU-tanh, ε = 1e-6, 64 text positions, a 32,000-token vocabulary) and
+//! `SiglipImageProcessor` (resize both sides without a crop, bicubic, mean = std = 0.5).
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::image::{Preprocess, ResizeMode};
+use crate::model::config::{
+    ClipConfig, Format, Obj, TextConfig, VisionConfig, check_patches, hf_sub, hf_tower,
+    parse_hf_preprocessor_onto,
+};
+use crate::{Error, Result};
+
+/// `SiglipVisionConfig` / `SiglipTextConfig` defaults: GELU (tanh), ε = 1e-6.
+const SIGLIP_DEFAULTS: (&str, f64) = ("gelu_pytorch_tanh", 1e-6);
+
+/// `SiglipImageProcessor`'s defaults at side `size`.
+pub fn preprocess(size: usize) -> Preprocess {
+    Preprocess {
+        mean: [0.5; 3],
+        std: [0.5; 3],
+        mode: ResizeMode::Squash,
+        do_center_crop: false,
+        ..Preprocess::openai(size)
+    }
+}
+
+/// Parses `config.json` (already read into `root`) and the `preprocessor_config.json` beside it.
+pub fn parse(
+    path: &Path,
+    root: &Map<String, Value>,
+    preprocessor: Option<&Path>,
+) -> Result<ClipConfig> {
+    if let Some(Value::String(kind)) = root.get("model_type")
+        && kind != "siglip"
+    {
+        return Err(Error::config(
+            path,
+            format!(
+                "model_type {kind:?} is not supported: clipscope reads SigLIP and SigLIP 2's fixed-resolution checkpoints (model_type \"siglip\"), not NaFlex ones"
+            ),
+        ));
+    }
+    let vmap = hf_sub(root, "vision_config", path)?;
+    let tmap = hf_sub(root, "text_config", path)?;
+    let obj = |map, prefix: &str| Obj {
+        map,
+        path,
+        prefix: prefix.into(),
+    };
+    let (vobj, tobj) = (obj(&vmap, "vision_config"), obj(&tmap, "text_config"));
+    if vobj.opt_bool("vision_use_head")? == Some(false) {
+        return Err(Error::config(
+            path,
+            "`vision_config.vision_use_head` is false: the model has no attention-pooling head to decompose",
+        ));
+    }
+    let vision = VisionConfig {
+        tower: hf_tower(&vobj, SIGLIP_DEFAULTS)?,
+        image_size: vobj.opt_usize("image_size")?.unwrap_or(224),
+        patch_size: vobj.opt_usize("patch_size")?.unwrap_or(16),
+        class_token: false,
+    };
+    check_patches(&vision, &vobj)?;
+    if vobj.opt_usize("num_channels")?.unwrap_or(3) != 3 {
+        return Err(Error::config(
+            path,
+            "only 3-channel (RGB) vision towers are supported",
+        ));
+    }
+    let text = TextConfig {
+        tower: hf_tower(&tobj, SIGLIP_DEFAULTS)?,
+        context_length: tobj.opt_usize("max_position_embeddings")?.unwrap_or(64),
+        vocab_size: tobj.opt_usize("vocab_size")?.unwrap_or(32000),
+    };
+    // SiglipModel compares the text head's output with the pooled image output directly.
+    let embed_dim = vision.tower.width;
+    let projection = tobj
+        .opt_usize("projection_size")?
+        .unwrap_or(text.tower.width);
+    if projection != embed_dim {
+        return Err(Error::config(
+            path,
+            format!(
+                "`text_config.projection_size` {projection} differs from the vision width {embed_dim}"
+            ),
+        ));
+    }
+    let side = vision.image_size;
+    let preprocess = match preprocessor {
+        Some(p) => parse_hf_preprocessor_onto(p, preprocess(side), side)?,
+        None => preprocess(side),
+    };
+    if preprocess.do_resize && !preprocess.do_center_crop && preprocess.resize != side {
+        return Err(Error::config(
+            preprocessor.unwrap_or(path),
+            format!(
+                "images are resized to {0}x{0} but the model reads {side}x{side}",
+                preprocess.resize
+            ),
+        ));
+    }
+    Ok(ClipConfig {
+        format: Format::Siglip,
+        embed_dim,
+        vision,
+        text,
+        preprocess,
+    })
+}

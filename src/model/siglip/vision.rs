@@ -1,0 +1,88 @@
+//! The SigLIP vision tower: patch embedding (with a bias), learned positions, no class token,
+//! pre-LayerNorm blocks, `post_layernorm`, then the attention-pooling head ([`PoolingHead`]).
+//!
+//! Ports transformers' `SiglipVisionEmbeddings.forward` and `SiglipVisionTransformer.forward`
+//! (modeling_siglip.py); tensor names mirror the checkpoint.
+
+use candle_core::{DType, Tensor};
+
+use super::pooling::PoolingHead;
+use crate::Result;
+use crate::model::block::{Block, Capture};
+use crate::model::config::{Format, VisionConfig};
+use crate::model::layers::LayerNorm;
+use crate::model::weights::Weights;
+
+/// The SigLIP vision tower's weights.
+pub struct SiglipVision {
+    /// Architecture.
+    pub cfg: VisionConfig,
+    /// Patch embedding as a matrix (3·p·p, D), rows ordered (channel, y, x) like the conv kernel.
+    patch: Tensor,
+    /// The conv's bias (D).
+    patch_bias: Tensor,
+    /// Positions (1, T, D).
+    pos: Tensor,
+    blocks: Vec<Block>,
+    post_layernorm: LayerNorm,
+    /// `vision_model.head`.
+    pub head: PoolingHead,
+}
+
+impl SiglipVision {
+    /// Loads `vision_model.*`.
+    pub fn load(w: &Weights, cfg: &VisionConfig) -> Result<Self> {
+        let (dm, p, t) = (cfg.tower.width, cfg.patch_size, cfg.tokens());
+        let conv = w.get(
+            "vision_model.embeddings.patch_embedding.weight",
+            &[dm, 3, p, p],
+        )?;
+        let blocks = (0..cfg.tower.layers)
+            .map(|i| {
+                Block::load(
+                    w,
+                    Format::Siglip,
+                    &format!("vision_model.encoder.layers.{i}"),
+                    &cfg.tower,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            cfg: cfg.clone(),
+            patch: conv.reshape((dm, 3 * p * p))?.t()?.contiguous()?,
+            patch_bias: w.get("vision_model.embeddings.patch_embedding.bias", &[dm])?,
+            pos: w
+                .get(
+                    "vision_model.embeddings.position_embedding.weight",
+                    &[t, dm],
+                )?
+                .reshape((1, t, dm))?,
+            blocks,
+            post_layernorm: LayerNorm::load(w, "vision_model.post_layernorm", dm, cfg.tower.eps)?,
+            head: PoolingHead::load(w, "vision_model.head", &cfg.tower)?,
+        })
+    }
+
+    /// The last hidden state after `post_layernorm` (B, T, D) in f32, for normalised pixels
+    /// (B, 3, S, S): what the pooling head reads.
+    pub fn hidden(&self, pixels: &Tensor) -> Result<Tensor> {
+        let (b, _, s, _) = pixels.dims4()?;
+        let (p, dm) = (self.cfg.patch_size, self.cfg.tower.width);
+        let g = s / p;
+        // Conv2d with kernel = stride = p as one matmul over unfolded patches.
+        let patches = pixels
+            .to_dtype(self.patch.dtype())?
+            .reshape((b, 3, g, p, g, p))?
+            .permute((0, 2, 4, 1, 3, 5))?
+            .contiguous()?
+            .reshape((b * g * g, 3 * p * p))?
+            .matmul(&self.patch)?
+            .broadcast_add(&self.patch_bias)?
+            .reshape((b, g * g, dm))?;
+        let mut x = patches.broadcast_add(&self.pos)?;
+        for block in &self.blocks {
+            x = block.forward(&x, None, Capture::None, false)?.x;
+        }
+        Ok(self.post_layernorm.forward(&x)?.to_dtype(DType::F32)?)
+    }
+}

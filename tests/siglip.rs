@@ -1,0 +1,155 @@
+//! SigLIP and SigLIP 2 against transformers on the fixtures of tools/make_siglip_fixtures.py:
+//! preprocessing, both tokenizers, both towers and the pooling head's decomposition.
+
+mod common;
+
+use candle_core::{DType, Device, IndexOp, Tensor};
+use clipscope::image::load_rgb;
+use clipscope::model::{Clip, Format, ModelFiles, l2_normalize};
+use common::*;
+
+fn load(name: &str) -> Clip {
+    let files = ModelFiles::from_dir(&fixture(name), name).unwrap();
+    Clip::load(&files, &Device::Cpu, DType::F32).unwrap()
+}
+
+fn pixels(clip: &Clip, name: &str, key: &str) -> Tensor {
+    let bufs: Vec<Vec<f32>> = reference_json(name)[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| fixture(name).join("images").join(f.as_str().unwrap()))
+        .map(|p| clip.preprocess().apply(&load_rgb(&p).unwrap()).unwrap())
+        .collect();
+    clip.pixels(&bufs).unwrap()
+}
+
+#[test]
+fn siglip_configs_read_as_one_pooling_layer_without_a_class_token() {
+    for (name, grid, heads) in [("tiny-siglip", 4, 4), ("tiny-siglip2", 5, 6)] {
+        let clip = load(name);
+        let c = &clip.config;
+        assert_eq!(c.format, Format::Siglip, "{name}");
+        assert_eq!((c.vision.grid(), c.vision.tokens()), (grid, grid * grid));
+        assert_eq!((c.depth(), c.vision.tower.heads), (1, heads), "{name}");
+        assert_eq!(c.embed_dim, c.vision.tower.width, "{name}");
+        assert_eq!((c.preprocess.mean, c.preprocess.std), ([0.5; 3], [0.5; 3]));
+        assert!(
+            !c.preprocess.do_center_crop,
+            "{name}: SigLIP resizes without a crop"
+        );
+        assert_eq!(c.text.context_length, 64);
+    }
+}
+
+#[test]
+fn pixel_values_match_siglip_image_processor() {
+    for name in SIGLIP_FIXTURES {
+        let (clip, r) = (load(name), reference(name));
+        let d = max_abs_diff(&pixels(&clip, name, "images"), &r["pixel_values"]);
+        assert!(d < 1e-5, "{name}: {d}");
+        // Non-square images are squashed by Pillow's bicubic resize.
+        let big = pixels(&clip, name, "big_images");
+        let d = max_abs_diff(&big, &r["big_pixel_values"]);
+        assert!(d < 1e-5, "{name}: resized images differ by {d}");
+        let feats = clip.image_features(&big).unwrap();
+        for c in cosines(&feats, &r["big_pooler_output"]) {
+            assert!(c > 0.999_9, "{name}: resized cosine {c}");
+        }
+    }
+}
+
+#[test]
+fn tokenizers_match_transformers() {
+    for name in SIGLIP_FIXTURES {
+        let (clip, r) = (load(name), reference(name));
+        let texts = reference_json(name)["texts"].as_array().unwrap().clone();
+        let want: Vec<Vec<i64>> = r["input_ids"].to_vec2().unwrap();
+        let mask: Option<Vec<Vec<i64>>> = r.get("attention_mask").map(|m| m.to_vec2().unwrap());
+        for (i, text) in texts.iter().enumerate() {
+            let text = text.as_str().unwrap();
+            let got = clip.tokenize(text).unwrap();
+            // The reference is padded to 64: the mask, or the fixture's length rule, says where.
+            let n = match &mask {
+                Some(m) => m[i].iter().filter(|&&v| v == 1).count(),
+                None => got.len(),
+            };
+            let got64: Vec<i64> = got.iter().map(|&x| x as i64).collect();
+            assert_eq!(got64[..], want[i][..n], "{name}: {text:?}");
+            assert!(
+                n <= 64 && got.len() == n,
+                "{name}: {text:?} is {} ids",
+                got.len()
+            );
+        }
+    }
+}
+
+#[test]
+fn text_embeddings_match_siglip_text_model() {
+    for name in SIGLIP_FIXTURES {
+        let (clip, r) = (load(name), reference(name));
+        let texts = reference_json(name)["texts"].as_array().unwrap().clone();
+        let ids: Vec<Vec<u32>> = texts
+            .iter()
+            .map(|t| clip.tokenize(t.as_str().unwrap()).unwrap())
+            .collect();
+        let emb = clip.text_features(&ids).unwrap();
+        let d = max_abs_diff(&emb, &r["text_embeds"]);
+        assert!(d < 1e-5, "{name}: text embeddings differ by {d}");
+        // One text alone gives the numbers it gives in the batch.
+        let one = clip.text_features(&ids[1..2]).unwrap();
+        assert!(max_abs_diff(&one, &emb.i(1..2).unwrap()) < 1e-6, "{name}");
+    }
+}
+
+#[test]
+fn pooling_head_decomposition_matches_the_reference() {
+    for name in SIGLIP_FIXTURES {
+        let (clip, r) = (load(name), reference(name));
+        let px = &r["pixel_values"];
+        let feats = clip.image_features(px).unwrap();
+        let d = max_abs_diff(&feats, &r["pooler_output"]);
+        assert!(d < 1e-5, "{name}: pooler_output differs by {d}");
+        let dec = clip.decompose(px, &[0], true).unwrap();
+        let unit = l2_normalize(&r["pooler_output"]).unwrap();
+        assert!(
+            max_abs_diff(&dec.embedding, &unit) < 1e-5,
+            "{name} embedding"
+        );
+        let heads = dec.heads.i((.., 0)).unwrap();
+        assert!(max_abs_diff(&heads, &r["heads"]) < 1e-5, "{name} heads");
+        let tokens = dec.tokens.as_ref().unwrap().i((.., 0)).unwrap();
+        assert!(max_abs_diff(&tokens, &r["tokens"]) < 1e-5, "{name} tokens");
+        assert!(
+            max_abs_diff(&dec.mlps.i((.., 1)).unwrap(), &r["mlp"]) < 1e-5,
+            "{name} mlp"
+        );
+        // The identity: heads and the MLP term are the unit embedding.
+        let sum = (dec.heads.sum((1, 2)).unwrap() + dec.mlps.sum(1).unwrap()).unwrap();
+        assert!(max_abs_diff(&sum, &unit) < 1e-5, "{name} identity");
+        // With the ablation terms: the pooling attention total, and no class-token term.
+        let full = clip.decompose_with(px, &[0], false, true).unwrap();
+        let attn = full.attn.unwrap();
+        assert!(max_abs_diff(&attn, &dec.heads.sum(2).unwrap()) < 1e-6);
+        assert_eq!(
+            full.cls
+                .unwrap()
+                .abs()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap(),
+            0.0
+        );
+    }
+}
+
+#[test]
+fn only_the_pooling_layer_decomposes() {
+    let clip = load("tiny-siglip");
+    let px = &reference("tiny-siglip")["pixel_values"];
+    let err = clip.decompose(px, &[1], false).unwrap_err().to_string();
+    assert!(err.contains("layer 1 does not exist"), "{err}");
+}
