@@ -5,11 +5,13 @@ use candle_core::{DType, Device, IndexOp, Tensor};
 
 use super::Heads;
 use crate::model::Decomposition;
+use crate::model::config::patch_grid;
 use crate::{Error, Result};
 
 /// The G×G patch scores of image `b` of `d` (decomposed with tokens) for the unit text
 /// embedding `text`: s_m = Σ_(l,h) ⟨token effect (l, m, h), text⟩ over the chosen heads, for the
-/// patch tokens m = 1…G² (CLS excluded), row-major. Cosine units: summed over all heads, tokens
+/// patch tokens (after the class token when the model has one: T = 1 + G² for CLIP, G² for
+/// SigLIP), row-major. Cosine units: summed over all heads, tokens
 /// and layers with the MLP terms it would give the image–text cosine.
 pub fn patch_map(d: &Decomposition, b: usize, heads: &Heads, text: &[f32]) -> Result<Vec<f32>> {
     let tokens = d
@@ -23,12 +25,11 @@ pub fn patch_map(d: &Decomposition, b: usize, heads: &Heads, text: &[f32]) -> Re
             text.len()
         )));
     }
-    let g = ((t - 1) as f64).sqrt() as usize;
-    if g * g + 1 != t {
+    let Some((g, first)) = patch_grid(t) else {
         return Err(Error::Invalid(format!(
-            "{t} tokens are not a square patch grid plus CLS"
+            "{t} tokens are not a square patch grid, with or without a class token"
         )));
-    }
+    };
     let q = Tensor::from_slice(text, (e, 1), &Device::Cpu)?.to_device(tokens.device())?;
     // (Ls·T·H, E) · (E, 1) → scores per (layer, token, head).
     let s = tokens
@@ -43,7 +44,7 @@ pub fn patch_map(d: &Decomposition, b: usize, heads: &Heads, text: &[f32]) -> Re
         for head in (0..h).filter(|&hh| heads.contains(l, hh)) {
             used = true;
             for (m, v) in map.iter_mut().enumerate() {
-                *v += s[(li * t + m + 1) * h + head];
+                *v += s[(li * t + m + first) * h + head];
             }
         }
     }

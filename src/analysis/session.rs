@@ -147,10 +147,7 @@ pub struct Maps {
 }
 
 fn check(clip: &Clip, heads: &Heads) -> Result<()> {
-    let (depth, per) = (
-        clip.config.vision.tower.layers,
-        clip.config.vision.tower.heads,
-    );
+    let (depth, per) = (clip.config.depth(), clip.config.vision.tower.heads);
     let bad = |what: String| {
         Err(Error::Invalid(format!(
             "{what} does not exist: the model has {depth} layers of {per} heads"
@@ -170,7 +167,7 @@ fn check(clip: &Clip, heads: &Heads) -> Result<()> {
 /// embeddings `texts`.
 pub fn maps(clip: &Clip, q: &QueryImage, heads: &Heads, texts: &[Vec<f32>]) -> Result<Maps> {
     check(clip, heads)?;
-    let n = clip.config.vision.tower.layers;
+    let n = clip.config.depth();
     let (crop, d) = q.decompose(clip, &heads.layers(n), true)?;
     let maps = texts
         .iter()

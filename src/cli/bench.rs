@@ -98,7 +98,7 @@ fn bench(args: &BenchArgs, dir: &std::path::Path) -> Result<()> {
         return segment(&clip, &device, args);
     }
     let pixels = Tensor::randn(0f32, 1.0, (args.batch, 3, s, s), &device)?;
-    let n = clip.config.vision.tower.layers;
+    let n = clip.config.depth();
     let all: Vec<usize> = (0..n).collect();
     let last4: Vec<usize> = (n.saturating_sub(4)..n).collect();
     let mut rows = vec![];
@@ -150,7 +150,7 @@ fn segment(clip: &Clip, device: &candle_core::Device, args: &BenchArgs) -> Resul
     use clipscope::analysis::{Heads, maps::patch_map};
     let s = clip.config.vision.image_size;
     let e = clip.config.embed_dim;
-    let n = clip.config.vision.tower.layers;
+    let n = clip.config.depth();
     let all: Vec<usize> = (0..n).collect();
     let text: Vec<f32> = (0..e)
         .map(|i| ((i * 7919 % 13) as f32 - 6.0) / (e as f32).sqrt())

@@ -36,7 +36,7 @@ pub struct DecomposeArgs {
 /// Runs `clipscope decompose`.
 pub fn run(args: DecomposeArgs) -> Result<()> {
     let clip = args.model.load()?;
-    let layers = args.layers.resolve(clip.config.vision.tower.layers)?;
+    let layers = args.layers.resolve(clip.config.depth())?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = 0usize;
@@ -62,6 +62,9 @@ pub fn run(args: DecomposeArgs) -> Result<()> {
     Ok(())
 }
 
+/// What a SigLIP decomposition's arrays hold.
+const SIGLIP_NOTE: &str = "SigLIP: layer 0 is the attention-pooling head. heads [1, H, E] are its heads, tokens [1, T, H, E] the same per patch (T patches, no class token), the out_proj bias split evenly over heads x tokens; mlps[1] is the head's MLP term (fc2 bias included) and mlps[0] is empty. SigLIP does not normalise before the head's output: every term is divided by the norm of pooler_output, so heads and mlps sum to the unit embedding.";
+
 fn flat(t: &Tensor) -> Result<Vec<f32>> {
     Ok(t.flatten_all()?.to_vec1::<f32>()?)
 }
@@ -83,6 +86,8 @@ fn write_json(
         mlps: Nested<'a>,
         #[serde(skip_serializing_if = "Option::is_none")]
         tokens: Option<Nested<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        note: Option<&'static str>,
     }
     let heads = dec.heads.i(i)?;
     let mlps = dec.mlps.i(i)?;
@@ -109,6 +114,7 @@ fn write_json(
             }),
             _ => None,
         },
+        note: (clip.config.format == clipscope::model::Format::Siglip).then_some(SIGLIP_NOTE),
     };
     serde_json::to_writer(&mut *out, &line)?;
     writeln!(out)?;
@@ -147,7 +153,7 @@ fn write_summary(
         top.join(", ")
     )?;
     let (hs, ms): (f32, f32) = (heads.iter().sum(), mlps.iter().sum());
-    let what = if dec.layers.len() == clip.config.vision.tower.layers {
+    let what = if dec.layers.len() == clip.config.depth() {
         "all heads"
     } else {
         "selected heads"

@@ -85,7 +85,7 @@ pub fn run(args: IndexArgs) -> Result<PathBuf> {
         .map(|spec| clipscope::store::labels::Labels::load(spec, &list))
         .transpose()?;
     let (files, clip, dtype) = args.model.load_with_files()?;
-    let layers = args.layers.resolve(clip.config.vision.tower.layers)?;
+    let layers = args.layers.resolve(clip.config.depth())?;
     let cache = args.cache.clone().unwrap_or_else(default_cache);
     let plan = Plan::new(
         &clip,

@@ -225,7 +225,10 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
             clipscope::analysis::render::save_png(&img, out)?;
             eprintln!("wrote {}", out.display());
         }
-        return print_table(&t, &s.targets, args.c.json);
+        // A SigLIP store's tokens are its patches alone: there is no class-token term.
+        let class_token = clipscope::model::config::patch_grid(s.store.manifest.tokens_per_image)
+            .is_none_or(|(_, first)| first == 1);
+        return print_table(&t, &s.targets, class_token, args.c.json);
     }
     if args.out.is_some() {
         bail!(
@@ -298,14 +301,16 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
 fn print_table(
     t: &clipscope::importance::AblationTable,
     targets: &Targets,
+    class_token: bool,
     json: bool,
 ) -> Result<()> {
+    let cls = |a: &Accuracy| class_token.then(|| a.top1_pct());
     if json {
         let layers: Vec<f64> = t.layers.iter().map(Accuracy::top1_pct).collect();
         let v = serde_json::json!({
             "baseline": accuracy_json(&t.baseline, targets),
-            "mlps": t.mlps.top1_pct(), "cls": t.cls.top1_pct(),
-            "mlps_and_cls": t.mlps_and_cls.top1_pct(),
+            "mlps": t.mlps.top1_pct(), "cls": cls(&t.cls),
+            "mlps_and_cls": cls(&t.mlps_and_cls),
             "attention_cumulative": layers,
         });
         println!("{v}");
@@ -314,14 +319,12 @@ fn print_table(
     println!("| ablation | top-1 |\n|---|---|");
     println!("| baseline | {:.2} |", t.baseline.top1_pct());
     println!("| + MLPs mean-ablated | {:.2} |", t.mlps.top1_pct());
+    let show = |a: &Accuracy| cls(a).map_or("n/a (no class token)".into(), |v| format!("{v:.2}"));
     println!(
-        "| + class token's self-attention mean-ablated | {:.2} |",
-        t.cls.top1_pct()
+        "| + class token's self-attention mean-ablated | {} |",
+        show(&t.cls)
     );
-    println!(
-        "| + MLPs and class token | {:.2} |",
-        t.mlps_and_cls.top1_pct()
-    );
+    println!("| + MLPs and class token | {} |", show(&t.mlps_and_cls));
     for (l, a) in t.layers.iter().enumerate() {
         println!(
             "| attention of layers 0..={l} mean-ablated | {:.2} |",

@@ -57,8 +57,8 @@ impl Plan {
             layers: layers.len(),
             heads: c.vision.tower.heads,
             dim: c.embed_dim,
-            tokens: c.vision.grid() * c.vision.grid() + 1,
-            ablation_rows: 3 * c.vision.tower.layers + 1,
+            tokens: c.vision.tokens(),
+            ablation_rows: 3 * c.depth() + 1,
         };
         let per_image = 2 * (shape.head_values() + shape.dim + shape.ablation_values());
         let chunk_images = chunk_images
@@ -72,7 +72,7 @@ impl Plan {
             shape,
             preprocess: format!("{:?}", clip.preprocess()),
             layers,
-            model_depth: Some(c.vision.tower.layers),
+            model_depth: Some(c.depth()),
             tokens_for,
             chunk_images,
             images: list.key(),
