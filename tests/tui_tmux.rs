@@ -93,8 +93,12 @@ fn run(args: &[&str], cache: &Path) {
 }
 
 fn start(t: &Tmux, dir: &Path, protocol: &str) {
+    start_with(t, dir, protocol, "tiny-clip-hf");
+}
+
+fn start_with(t: &Tmux, dir: &Path, protocol: &str, fixture: &str) {
     let bin = env!("CARGO_BIN_EXE_clipscope");
-    let model = common::fixture("tiny-clip-hf");
+    let model = common::fixture(fixture);
     let cmd = format!(
         "env CLIPSCOPE_CACHE={c} CLIPSCOPE_CONFIG_HOME={cfg} TERM=xterm-256color {bin} explore \
          --model {m} --image-protocol {protocol}; echo EXIT=$?; sleep 30",
@@ -204,6 +208,62 @@ fn a_new_user_explores_a_store_in_tmux() {
             .trim(),
         "1"
     );
+}
+
+/// Probe images indexed and interpreted with the fixture model `name` in `dir`.
+fn interpreted_store(dir: &Path, name: &str, layers: &str) {
+    let (probe, cache) = (dir.join("probe"), dir.join("cache"));
+    let model = common::fixture(name);
+    let m = model.to_str().unwrap();
+    run(&["probe", probe.to_str().unwrap(), "-n", "24"], &cache);
+    let images = probe.to_str().unwrap();
+    run(
+        &[
+            "index", "--model", m, "--images", images, "--layers", layers, "-q",
+        ],
+        &cache,
+    );
+    run(
+        &["interpret", "--model", m, "-q", "--texts-per-head", "10"],
+        &cache,
+    );
+}
+
+#[test]
+fn the_explorer_walks_a_siglip_pooling_layer() {
+    let tmp = tempfile::tempdir().unwrap();
+    interpreted_store(tmp.path(), "tiny-siglip2", "all");
+    let t = Tmux::new("siglip");
+    start_with(&t, tmp.path(), "halfblocks", "tiny-siglip2");
+    t.wait_for("TEXTSPAN texts");
+    // One row of six pooling heads: down stays on it, right walks it.
+    t.keys(&["g", "g"]);
+    t.wait_for("tiny-siglip2/L0H0");
+    t.keys(&["j", "l", "l"]);
+    let s = t.wait_for("tiny-siglip2/L0H2");
+    assert!(
+        s.contains("pooling"),
+        "the grid names the pooling layer:\n{s}"
+    );
+    t.keys(&["G", "l", "l", "l", "l"]);
+    t.wait_for("tiny-siglip2/L0H5");
+    for (key, done) in [
+        ("1", "nearest to"),
+        ("2", "patch scores"),
+        ("3", "patches"),
+        ("4", "nearest to"),
+        ("5", "nearest to"),
+    ] {
+        t.keys(&[key]);
+        t.wait_for(done);
+        t.wait(&format!("{key}: images"), |s| {
+            s.matches(['▀', '▄']).count() > 20
+        });
+        t.keys(&["Escape"]);
+        t.wait_for("TEXTSPAN texts");
+    }
+    t.keys(&["q"]);
+    t.wait_for("EXIT=0");
 }
 
 #[test]

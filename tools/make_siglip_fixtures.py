@@ -10,7 +10,8 @@ tests/fixtures/tiny-siglip   SigLIP (v1) layout: `siglip` config, spiece.model t
                              width 64, 2 layers x 4 heads, text width 48.
 tests/fixtures/tiny-siglip2  SigLIP 2 fixed-resolution layout: `siglip` config (as
                              google/siglip2-base-patch16-224 ships), tokenizer.json (a Gemma-style
-                             byte-fallback BPE), 40 px / patch 8 (5x5), width 96, 3 layers x 6 heads,
+                             byte-fallback BPE), 42 px / patch 8 (5x5: the last 2 px are not read, as in
+                             So400m/14 at 384 px), width 96, 3 layers x 6 heads,
                              text width 64.
 
 Each folder gets the model (config.json, model.safetensors, preprocessor_config.json, tokenizer
@@ -223,5 +224,5 @@ if __name__ == "__main__":
     root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures")
     make(root, "tiny-siglip", True, side=32, patch=8, width=64, layers=2, heads=4,
          text_width=48, text_heads=4)
-    make(root, "tiny-siglip2", False, side=40, patch=8, width=96, layers=3, heads=6,
+    make(root, "tiny-siglip2", False, side=42, patch=8, width=96, layers=3, heads=6,
          text_width=64, text_heads=4)

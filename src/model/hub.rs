@@ -9,6 +9,11 @@ use crate::{Error, Result};
 #[cfg(feature = "hub")]
 const OPTIONAL: [&str; 2] = ["preprocessor_config.json", "tokenizer.json"];
 
+/// A SigLIP repository's tokenizer files: SentencePiece (SigLIP) or tokenizer.json (SigLIP 2),
+/// and their settings.
+#[cfg(feature = "hub")]
+const SIGLIP_TOKENIZER: [&str; 3] = ["spiece.model", "tokenizer.json", "tokenizer_config.json"];
+
 /// Repository whose `tokenizer.json` serves checkpoints that ship none: every CLIP uses the
 /// same BPE vocabulary.
 #[cfg(feature = "hub")]
@@ -75,6 +80,14 @@ pub fn fetch(repo: &str, revision: Option<&str>) -> Result<ModelFiles> {
         return Err(Error::Model(format!("model {repo} {how}")));
     };
     let mut files = ModelFiles::from_dir(&dir, repo)?;
+    if files.format == super::Format::HuggingFace && files.config()?.format == super::Format::Siglip
+    {
+        // SigLIP's vocabulary is its own: no CLIP fallback.
+        for f in SIGLIP_TOKENIZER {
+            get(org, name, f)?;
+        }
+        return ModelFiles::from_dir(&dir, repo);
+    }
     if files.tokenizer.is_none() {
         files.tokenizer = get(org, name, OPTIONAL[1])?;
     }

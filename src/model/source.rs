@@ -7,7 +7,8 @@ use super::files::ModelFiles;
 pub use super::hfcache::{cached_snapshots, hf_cache_dir, hub_offline};
 use crate::{Error, Result};
 
-/// One of the six checkpoints studied by Madasu et al. (CLIP-InterpreT).
+/// A checkpoint with a short name: the six studied by Madasu et al. (CLIP-InterpreT), and the
+/// SigLIP family's.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Alias {
     /// Short name, e.g. `vit-b-32/openai`.
@@ -23,7 +24,7 @@ pub struct Alias {
 
 const INCEPTION: ([f32; 3], [f32; 3]) = ([0.5; 3], [0.5; 3]);
 
-/// The paper's six models.
+/// The paper's six models, then two SigLIP and two SigLIP 2 models.
 pub const ALIASES: &[Alias] = &[
     Alias {
         alias: "vit-b-32/openai",
@@ -59,6 +60,30 @@ pub const ALIASES: &[Alias] = &[
         alias: "vit-b-32/datacomp",
         repo: "laion/CLIP-ViT-B-32-DataComp.M-s128M-b4K",
         description: "ViT-B/32, DataComp-M, GELU",
+        mean_std: None,
+    },
+    Alias {
+        alias: "siglip-b-16",
+        repo: "google/siglip-base-patch16-224",
+        description: "SigLIP B/16, 224 px, WebLI, attention-pooling head",
+        mean_std: None,
+    },
+    Alias {
+        alias: "siglip-so400m-14",
+        repo: "google/siglip-so400m-patch14-384",
+        description: "SigLIP So400m/14, 384 px (27x27 patches), WebLI",
+        mean_std: None,
+    },
+    Alias {
+        alias: "siglip2-b-16",
+        repo: "google/siglip2-base-patch16-224",
+        description: "SigLIP 2 B/16, 224 px, Gemma tokenizer",
+        mean_std: None,
+    },
+    Alias {
+        alias: "siglip2-so400m-14",
+        repo: "google/siglip2-so400m-patch14-384",
+        description: "SigLIP 2 So400m/14, 384 px, Gemma tokenizer",
         mean_std: None,
     },
 ];

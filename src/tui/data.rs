@@ -79,6 +79,9 @@ pub struct Data {
     pub layers: Vec<usize>,
     /// Heads per layer.
     pub heads: usize,
+    /// Whether the one stored layer is a SigLIP attention-pooling head (the tokens are patches
+    /// only, with no class token).
+    pub pooling: bool,
     /// Bytes of the store's data files.
     pub bytes: u64,
     /// Where the model runs.
@@ -121,6 +124,8 @@ impl Data {
         Ok(Self {
             layers: session.store.layers().to_vec(),
             heads: m.heads,
+            pooling: crate::model::config::patch_grid(m.tokens_per_image)
+                .is_some_and(|(_, first)| first == 0),
             bytes: m.files.values().map(|f| f.bytes).sum(),
             device: device.to_string(),
             model_note,

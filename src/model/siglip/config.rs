@@ -11,8 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::image::{Preprocess, ResizeMode};
 use crate::model::config::{
-    ClipConfig, Format, Obj, TextConfig, VisionConfig, check_patches, hf_sub, hf_tower,
-    parse_hf_preprocessor_onto,
+    ClipConfig, Format, Obj, TextConfig, VisionConfig, hf_sub, hf_tower, parse_hf_preprocessor_onto,
 };
 use crate::{Error, Result};
 
@@ -66,7 +65,17 @@ pub fn parse(
         patch_size: vobj.opt_usize("patch_size")?.unwrap_or(16),
         class_token: false,
     };
-    check_patches(&vision, &vobj)?;
+    // A conv of stride p over a side that p does not divide reads floor(S/p) patches (So400m/14
+    // at 384 px: 27 × 27), ignoring the last S mod p pixels, as transformers does.
+    if vision.patch_size > vision.image_size {
+        return Err(Error::config(
+            path,
+            format!(
+                "`vision_config.patch_size` {} exceeds image_size {}",
+                vision.patch_size, vision.image_size
+            ),
+        ));
+    }
     if vobj.opt_usize("num_channels")?.unwrap_or(3) != 3 {
         return Err(Error::config(
             path,

@@ -69,8 +69,11 @@ impl SiglipVision {
         let (b, _, s, _) = pixels.dims4()?;
         let (p, dm) = (self.cfg.patch_size, self.cfg.tower.width);
         let g = s / p;
-        // Conv2d with kernel = stride = p as one matmul over unfolded patches.
+        // Conv2d with kernel = stride = p as one matmul over unfolded patches; pixels past the
+        // last whole patch are not read (SiglipVisionEmbeddings' conv).
         let patches = pixels
+            .narrow(2, 0, g * p)?
+            .narrow(3, 0, g * p)?
             .to_dtype(self.patch.dtype())?
             .reshape((b, 3, g, p, g, p))?
             .permute((0, 2, 4, 1, 3, 5))?

@@ -40,7 +40,12 @@ fn cell(app: &App, h: HeadRef, w: usize) -> (String, Option<Color>) {
 /// Draws the grid pane.
 pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     let focused = app.focus == Focus::Grid;
-    let title = format!(" heads · {} (m) ", app.metric.name());
+    let what = if app.data.pooling {
+        "pooling heads"
+    } else {
+        "heads"
+    };
+    let title = format!(" {what} · {} (m) ", app.metric.name());
     let block = pane(app, title, focused);
     let inner = block.inner(area);
     f.render_widget(block, area);

@@ -1,0 +1,169 @@
+//! SigLIP through the command line: the hub alias from the offline Hugging Face cache, and a
+//! labelled store from `index` to `interpret`, `search`, the analyses, `zeroshot` and `ablate`.
+
+mod common;
+
+use candle_core::IndexOp;
+use common::*;
+
+fn json_lines(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn floats(v: &serde_json::Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+/// `siglip-b-16` resolves to google/siglip-base-patch16-224 in the offline cache, with its
+/// SentencePiece tokenizer and no CLIP fallback.
+#[test]
+fn siglip_alias_loads_from_the_offline_hub_cache() {
+    let home = tempfile::tempdir().unwrap();
+    let repo = home
+        .path()
+        .join("hub/models--google--siglip-base-patch16-224");
+    let commit = "89abcdef0123456789abcdef0123456789abcdef";
+    let snap = repo.join("snapshots").join(commit);
+    std::fs::create_dir_all(&snap).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), commit).unwrap();
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+        "spiece.model",
+        "tokenizer_config.json",
+    ] {
+        std::fs::copy(fixture("tiny-siglip").join(f), snap.join(f)).unwrap();
+    }
+    let out = bin()
+        .args([
+            "embed",
+            "--model",
+            "siglip-b-16",
+            "--json",
+            "-t",
+            "a photo of a dog",
+        ])
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_HOME", home.path())
+        .env_remove("HF_HUB_CACHE")
+        .env_remove("HUGGINGFACE_HUB_CACHE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = floats(&json_lines(&String::from_utf8(out.stdout).unwrap())[0]["embedding"]);
+    let want = clipscope::model::l2_normalize(&reference("tiny-siglip")["text_embeds"]).unwrap();
+    let want: Vec<f32> = want.i(0).unwrap().to_vec1().unwrap();
+    let diff = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(diff < 1e-5, "text embedding differs by {diff}");
+    let models = bin()
+        .arg("models")
+        .env("HF_HOME", home.path())
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&models.stdout);
+    for alias in [
+        "siglip-b-16",
+        "siglip-so400m-14",
+        "siglip2-b-16",
+        "siglip2-so400m-14",
+    ] {
+        assert!(
+            listed.contains(alias),
+            "{alias} missing from `models`:\n{listed}"
+        );
+    }
+}
+
+#[test]
+fn a_labelled_siglip_store_runs_every_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (probe, cache) = (tmp.path().join("probe"), tmp.path().join("cache"));
+    let model = fixture("tiny-siglip2");
+    let m = model.to_str().unwrap();
+    let run = |args: &[&str]| run_in_cache(&cache, args);
+    run(&["probe", probe.to_str().unwrap(), "-n", "36"]);
+    let images: Vec<String> = std::fs::read_dir(&probe)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".png"))
+        .collect();
+    let csv = tmp.path().join("labels.csv");
+    let rows: Vec<String> = images
+        .iter()
+        .map(|n| format!("{n},{}", if n.contains("red") { "red" } else { "other" }))
+        .collect();
+    std::fs::write(&csv, rows.join("\n")).unwrap();
+    let labels = csv.to_str().unwrap();
+    run(&[
+        "index",
+        "--model",
+        m,
+        "--images",
+        probe.to_str().unwrap(),
+        "--labels",
+        labels,
+        "-q",
+    ]);
+    let interp = run(&["interpret", "--model", m, "-q"]);
+    assert!(
+        interp.contains("L0H5") && !interp.contains("L1H"),
+        "{interp}"
+    );
+
+    let one = probe.join(&images[0]);
+    let dec = json_lines(&run(&[
+        "decompose",
+        "--model",
+        m,
+        "--json",
+        "--tokens",
+        one.to_str().unwrap(),
+    ]));
+    assert_eq!(dec[0]["layers"], serde_json::json!([0]));
+    let tokens = dec[0]["tokens"].as_array().unwrap();
+    assert_eq!(
+        (tokens.len(), tokens[0].as_array().unwrap().len()),
+        (1, 25),
+        "one layer of 25 patches"
+    );
+    assert!(dec[0]["note"].as_str().unwrap().contains("no class token"));
+
+    let seg = run(&[
+        "segment",
+        "--model",
+        m,
+        "--json",
+        "--text",
+        "red",
+        one.to_str().unwrap(),
+    ]);
+    let seg: serde_json::Value = serde_json::from_str(seg.trim()).unwrap();
+    assert_eq!(seg["grid"], 5, "{seg}");
+
+    let table = run(&["ablate", "--model", m]);
+    assert!(table.contains("n/a (no class token)"), "{table}");
+    let json: serde_json::Value =
+        serde_json::from_str(run(&["ablate", "--model", m, "--json"]).trim()).unwrap();
+    assert!(json["cls"].is_null() && json["attention_cumulative"].as_array().unwrap().len() == 1);
+    run(&["ablate", "--model", m, "--importance"]);
+    let found = run(&["search", "importance:>=0"]);
+    assert!(found.contains("tiny-siglip2/L0H"), "{found}");
+    let zs = run(&["zeroshot", "--model", m]);
+    assert!(zs.contains("36 images, 2 classes"), "{zs}");
+}
