@@ -153,3 +153,62 @@ fn only_the_pooling_layer_decomposes() {
     let err = clip.decompose(px, &[1], false).unwrap_err().to_string();
     assert!(err.contains("layer 1 does not exist"), "{err}");
 }
+
+#[test]
+fn sentencepiece_port_matches_the_sentencepiece_library() {
+    use clipscope::model::siglip::spiece::SentencePiece;
+    let dir = fixture("tiny-siglip");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("spiece_reference.json")).unwrap())
+            .unwrap();
+    // spiece.model: nmt_nfkc map, dummy prefix; spiece-bytes.model: no map, byte fallback.
+    for name in ["spiece.model", "spiece-bytes.model"] {
+        let sp = SentencePiece::load(&dir.join(name)).unwrap();
+        for case in r[name].as_array().unwrap() {
+            let text = case[0].as_str().unwrap();
+            let want: Vec<u32> = case[1]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as u32)
+                .collect();
+            assert_eq!(sp.encode(text), want, "{name}: {text:?}");
+        }
+    }
+}
+
+#[test]
+fn unsupported_siglip_checkpoints_are_one_clear_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = fixture("tiny-siglip");
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("config.json")).unwrap()).unwrap();
+    let cases = [
+        ("model_type", serde_json::json!("siglip2"), "NaFlex"),
+        (
+            "vision_use_head",
+            serde_json::json!(false),
+            "no attention-pooling head",
+        ),
+    ];
+    for (key, value, want) in cases {
+        let dir = tmp.path().join(key);
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["model.safetensors", "spiece.model"] {
+            std::fs::copy(src.join(f), dir.join(f)).unwrap();
+        }
+        let mut c = config.clone();
+        if key == "model_type" {
+            c[key] = value;
+        } else {
+            c["vision_config"][key] = value;
+        }
+        std::fs::write(dir.join("config.json"), c.to_string()).unwrap();
+        let files = ModelFiles::from_dir(&dir, key).unwrap();
+        let err = match Clip::load(&files, &Device::Cpu, DType::F32) {
+            Ok(_) => panic!("{key}: loaded"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(want) && !err.contains('\n'), "{key}: {err}");
+    }
+}

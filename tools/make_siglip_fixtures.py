@@ -28,6 +28,10 @@ reference.json (file names, texts, convention, versions) and reference.safetenso
   padding="max_length", max_length=64, truncation=True, as compute_siglip.py calls it.
 - text_embeds [N,E]: SiglipModel.get_text_features of those inputs (the text pooler_output).
 
+tiny-siglip also holds spiece-bytes.model (a byte-fallback Unigram model without a normaliser
+map) and spiece_reference.json: the ids the sentencepiece library gives for tricky texts with
+either model.
+
 Everything is computed in float64 from the modules' own weights, and the decomposition is checked
 against the module's forward pass before anything is written.
 """
@@ -115,6 +119,30 @@ def spiece_tokenizer(out):
     return tok.sp_model.get_piece_size()
 
 
+SP_TEXTS = ["", " ", "Hello  World", "  leading and trailing  ", "ａｂｃ①", "x▁y", "日本語のテキスト",
+            "emoji 🙂 here", "tab\there", "naïve café", "UPPER lower", "a-b_c.d", "\u00a0nbsp",
+            "Ⅻ", "ﬁ ligature", "<unk> a photo of a dog", "a photo of a dog"]
+
+
+def spiece_reference(out):
+    """What the sentencepiece library itself gives, for spiece.model and a byte-fallback model
+    with no normaliser map (spiece-bytes.model): tests of the Rust port alone."""
+    text = out / "corpus.txt"
+    text.write_text("\n".join(corpus()))
+    spm.SentencePieceTrainer.train(
+        input=str(text), model_prefix=str(out / "spiece-bytes"), vocab_size=400,
+        model_type="unigram", byte_fallback=True, normalization_rule_name="identity",
+        pad_id=0, eos_id=1, unk_id=2, bos_id=-1, character_coverage=0.9995, num_threads=1,
+        minloglevel=2)
+    text.unlink()
+    (out / "spiece-bytes.vocab").unlink()
+    ref = {}
+    for name in ("spiece.model", "spiece-bytes.model"):
+        sp = spm.SentencePieceProcessor(model_file=str(out / name))
+        ref[name] = [[t, sp.encode(t)] for t in SP_TEXTS]
+    (out / "spiece_reference.json").write_text(json.dumps(ref, ensure_ascii=False, indent=0))
+
+
 def bpe_tokenizer(out):
     """A Gemma-style tokenizer.json: '▁' for spaces, byte-fallback BPE, `<eos>` appended."""
     specials = ["<pad>", "<eos>", "<bos>", "<unk>"]
@@ -177,6 +205,8 @@ def make(root, name, spiece, **arch):
     out = root / name
     out.mkdir(parents=True, exist_ok=True)
     vocab = spiece_tokenizer(out) if spiece else bpe_tokenizer(out)
+    if spiece:
+        spiece_reference(out)
     torch.manual_seed(len(name))
     cfg = config(vocab, **arch)
     model = SiglipModel(cfg).eval()

@@ -7,7 +7,7 @@
 
 pub mod config;
 mod pooling;
-mod spiece;
+pub mod spiece;
 mod text;
 mod tokenizer;
 mod vision;

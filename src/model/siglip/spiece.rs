@@ -3,8 +3,7 @@
 //! dummy prefix) and the Viterbi segmentation of `unigram_model.cc`.
 //!
 //! `spiece.model` is a protobuf `ModelProto` (sentencepiece_model.proto); only the fields used
-//! here are read: `pieces` (1: piece 1, score 2, type 3), `trainer_spec` (2: model_type 3,
-//! byte_fallback 35) and `normalizer_spec` (3: precompiled_charsmap 2, add_dummy_prefix 3,
+//! here are read: `pieces` (1: piece 1, score 2, type 3), `trainer_spec` (2: model_type 3) and `normalizer_spec` (3: precompiled_charsmap 2, add_dummy_prefix 3,
 //! remove_extra_whitespaces 4, escape_whitespaces 5).
 
 use std::collections::HashMap;
@@ -27,6 +26,9 @@ pub struct SentencePiece {
     vocab: Vec<String>,
     unk: u32,
     unk_score: f64,
+    /// The ids of the byte pieces `<0x00>`..`<0xFF>` of a byte-fallback model: an unknown
+    /// character is spelled as its UTF-8 bytes instead of the unknown piece.
+    bytes: Option<Vec<u32>>,
     longest: usize,
     charsmap: Option<Precompiled>,
     add_dummy_prefix: bool,
@@ -46,11 +48,13 @@ impl SentencePiece {
         let mut vocab = Vec::new();
         let mut pieces = HashMap::new();
         let (mut unk, mut min_score, mut longest) = (None, f64::INFINITY, 1);
+        let mut byte_ids = vec![None; 256];
         let mut s = Self {
             pieces: HashMap::new(),
             vocab: Vec::new(),
             unk: 0,
             unk_score: 0.0,
+            bytes: None,
             longest: 1,
             charsmap: None,
             add_dummy_prefix: true,
@@ -80,6 +84,12 @@ impl SentencePiece {
                             pieces.entry(text.clone()).or_insert((id, score));
                         }
                         2 => unk = Some(id),
+                        6 => {
+                            let hex = text.strip_prefix("<0x").and_then(|t| t.strip_suffix('>'));
+                            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                                byte_ids[usize::from(b)] = Some(id);
+                            }
+                        }
                         _ => {}
                     }
                     vocab.push(text);
@@ -89,9 +99,6 @@ impl SentencePiece {
                         match (f, v?) {
                             (3, Value::Varint(t)) if t != 1 => {
                                 return Err(format!("model_type {t} is not Unigram (1)"));
-                            }
-                            (35, Value::Varint(1)) => {
-                                return Err("byte_fallback models are not supported".into());
                             }
                             _ => {}
                         }
@@ -119,6 +126,15 @@ impl SentencePiece {
             return Err("no pieces".into());
         }
         s.unk_score = min_score - UNK_PENALTY;
+        // Byte pieces mean a byte-fallback model (trainer_spec.byte_fallback); all 256 or none.
+        if byte_ids.iter().any(Option::is_some) {
+            s.bytes = Some(
+                byte_ids
+                    .into_iter()
+                    .collect::<Option<Vec<u32>>>()
+                    .ok_or("some of the 256 byte pieces are missing")?,
+            );
+        }
         (s.pieces, s.vocab, s.longest) = (pieces, vocab, longest);
         Ok(s)
     }
@@ -166,8 +182,8 @@ impl SentencePiece {
         out
     }
 
-    /// `unigram_model.cc` `Model::Encode`: the best-scoring segmentation; a character no piece
-    /// covers is one unknown piece.
+    /// `unigram_model.cc` `Model::Encode`: the best-scoring segmentation; a run of characters no
+    /// piece covers is one unknown piece, or, in a byte-fallback model, their UTF-8 bytes.
     fn segment(&self, text: &str) -> Vec<u32> {
         let starts: Vec<usize> = text
             .char_indices()
@@ -200,8 +216,20 @@ impl SentencePiece {
         let mut ids = Vec::new();
         let mut at = n;
         while at > 0 {
-            ids.push(best[at].2);
-            at = best[at].1;
+            let (_, start, id) = best[at];
+            match &self.bytes {
+                // Reversed below: push the character's bytes last to first.
+                Some(b) if id == self.unk => ids.extend(
+                    text[starts[start]..starts[at]]
+                        .bytes()
+                        .rev()
+                        .map(|x| b[usize::from(x)]),
+                ),
+                // Consecutive unknown characters are one unknown piece.
+                _ if id == self.unk && ids.last() == Some(&self.unk) => {}
+                _ => ids.push(id),
+            }
+            at = start;
         }
         ids.reverse();
         ids
