@@ -131,3 +131,60 @@ fn broken_configs_name_the_problem() {
         .to_string();
     assert!(e.contains("model_cfg.embed_dim"), "{e}");
 }
+
+/// SigLIP configs as sparse as the hub's (google/siglip-base-patch16-224 names little more than
+/// its patch size): transformers' class defaults fill the rest. The expected values are what
+/// transformers 5.24's `SiglipConfig.from_json_file` reads from the same files.
+#[test]
+fn siglip_hub_configs_take_transformers_defaults() {
+    let cases = [
+        (
+            "google-siglip-base-patch16-224",
+            (768, 12, 12, 3072, 224, 16),
+            (32000, 768, 12, 12),
+        ),
+        (
+            "google-siglip-so400m-patch14-384",
+            (1152, 27, 16, 4304, 384, 14),
+            (32000, 1152, 27, 16),
+        ),
+        (
+            "google-siglip2-base-patch16-224",
+            (768, 12, 12, 3072, 224, 16),
+            (256000, 768, 12, 12),
+        ),
+    ];
+    for (name, v, t) in cases {
+        let c = parse_hf(&fixture(&format!("configs/{name}.json")), None).unwrap();
+        let (vt, tt) = (&c.vision.tower, &c.text.tower);
+        assert_eq!(c.format, Format::Siglip, "{name}");
+        assert_eq!(
+            (
+                vt.width,
+                vt.layers,
+                vt.heads,
+                vt.mlp_dim,
+                c.vision.image_size,
+                c.vision.patch_size
+            ),
+            v,
+            "{name} vision"
+        );
+        assert_eq!(
+            (c.text.vocab_size, tt.width, tt.layers, tt.heads),
+            t,
+            "{name} text"
+        );
+        assert_eq!(
+            (vt.eps, tt.eps, c.text.context_length, c.embed_dim),
+            (1e-6, 1e-6, 64, v.0)
+        );
+        assert_eq!(vt.activation, Activation::GeluTanh);
+    }
+    let so400m = parse_hf(
+        &fixture("configs/google-siglip-so400m-patch14-384.json"),
+        None,
+    )
+    .unwrap();
+    assert_eq!((so400m.vision.grid(), so400m.vision.tokens()), (27, 729));
+}

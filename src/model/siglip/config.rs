@@ -18,6 +18,37 @@ use crate::{Error, Result};
 /// `SiglipVisionConfig` / `SiglipTextConfig` defaults: GELU (tanh), ε = 1e-6.
 const SIGLIP_DEFAULTS: (&str, f64) = ("gelu_pytorch_tanh", 1e-6);
 
+/// `SiglipVisionConfig.__init__`'s defaults, for the keys a checkpoint's `config.json` omits
+/// (google/siglip-base-patch16-224 gives little more than `patch_size`).
+const VISION_DEFAULTS: [(&str, u64); 6] = [
+    ("hidden_size", 768),
+    ("intermediate_size", 3072),
+    ("num_hidden_layers", 12),
+    ("num_attention_heads", 12),
+    ("image_size", 224),
+    ("patch_size", 16),
+];
+
+/// `SiglipTextConfig.__init__`'s defaults.
+const TEXT_DEFAULTS: [(&str, u64); 6] = [
+    ("vocab_size", 32000),
+    ("hidden_size", 768),
+    ("intermediate_size", 3072),
+    ("num_hidden_layers", 12),
+    ("num_attention_heads", 12),
+    ("max_position_embeddings", 64),
+];
+
+/// `map` with `defaults` filled in where a key is absent or null.
+fn with_defaults(mut map: Map<String, Value>, defaults: &[(&str, u64)]) -> Map<String, Value> {
+    for &(k, v) in defaults {
+        if map.get(k).is_none_or(Value::is_null) {
+            map.insert(k.into(), v.into());
+        }
+    }
+    map
+}
+
 /// `SiglipImageProcessor`'s defaults at side `size`.
 pub fn preprocess(size: usize) -> Preprocess {
     Preprocess {
@@ -45,8 +76,13 @@ pub fn parse(
             ),
         ));
     }
-    let vmap = hf_sub(root, "vision_config", path)?;
-    let tmap = hf_sub(root, "text_config", path)?;
+    // A sub-config may be as small as its model_type: the class defaults fill the rest.
+    let sub = |name: &str| match root.get(name) {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(_) => hf_sub(root, name, path),
+    };
+    let vmap = with_defaults(sub("vision_config")?, &VISION_DEFAULTS);
+    let tmap = with_defaults(sub("text_config")?, &TEXT_DEFAULTS);
     let obj = |map, prefix: &str| Obj {
         map,
         path,
@@ -61,8 +97,8 @@ pub fn parse(
     }
     let vision = VisionConfig {
         tower: hf_tower(&vobj, SIGLIP_DEFAULTS)?,
-        image_size: vobj.opt_usize("image_size")?.unwrap_or(224),
-        patch_size: vobj.opt_usize("patch_size")?.unwrap_or(16),
+        image_size: vobj.usize("image_size")?,
+        patch_size: vobj.usize("patch_size")?,
         class_token: false,
     };
     // A conv of stride p over a side that p does not divide reads floor(S/p) patches (So400m/14
@@ -84,8 +120,8 @@ pub fn parse(
     }
     let text = TextConfig {
         tower: hf_tower(&tobj, SIGLIP_DEFAULTS)?,
-        context_length: tobj.opt_usize("max_position_embeddings")?.unwrap_or(64),
-        vocab_size: tobj.opt_usize("vocab_size")?.unwrap_or(32000),
+        context_length: tobj.usize("max_position_embeddings")?,
+        vocab_size: tobj.usize("vocab_size")?,
     };
     // SiglipModel compares the text head's output with the pooled image output directly.
     let embed_dim = vision.tower.width;
