@@ -10,8 +10,9 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::image::{Preprocess, ResizeMode};
+use crate::model::config::json::{Obj, hf_sub};
 use crate::model::config::{
-    ClipConfig, Format, Obj, TextConfig, VisionConfig, hf_sub, hf_tower, parse_hf_preprocessor_onto,
+    ClipConfig, Format, TextConfig, VisionConfig, hf_tower, parse_hf_preprocessor_onto,
 };
 use crate::{Error, Result};
 

@@ -26,7 +26,7 @@ pub struct SiglipTokenizer {
 
 enum Kind {
     Spiece {
-        model: SentencePiece,
+        model: Box<SentencePiece>,
         eos: u32,
         lower: bool,
         /// Pieces of `unk_token` encoded alone: transformers encodes `unk_token + text` and drops
@@ -85,7 +85,7 @@ impl SiglipTokenizer {
         };
         let (kind, pad) = match (spiece, json) {
             (Some(path), _) => {
-                let model = SentencePiece::load(path)?;
+                let model = Box::new(SentencePiece::load(path)?);
                 let id = |key: &str, default: &str| -> Result<u32> {
                     let tok = settings.token(key).unwrap_or_else(|| default.into());
                     model.id(&tok).ok_or_else(|| missing(path, &tok))

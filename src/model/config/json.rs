@@ -1,0 +1,181 @@
+//! Reading JSON configuration files with error messages that name the file and the key.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::{Error, Result};
+
+/// A JSON object with the file it came from, for error messages naming both.
+pub(in crate::model) struct Obj<'a> {
+    pub(in crate::model) map: &'a Map<String, Value>,
+    pub(in crate::model) path: &'a Path,
+    pub(in crate::model) prefix: String,
+}
+
+impl<'a> Obj<'a> {
+    pub(in crate::model) fn key(&self, k: &str) -> String {
+        if self.prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{}.{k}", self.prefix)
+        }
+    }
+
+    pub(in crate::model) fn child(&self, k: &str) -> Result<Obj<'a>> {
+        match self.map.get(k) {
+            Some(Value::Object(map)) => Ok(Obj {
+                map,
+                path: self.path,
+                prefix: self.key(k),
+            }),
+            Some(_) => Err(Error::config(
+                self.path,
+                format!("`{}` is not an object", self.key(k)),
+            )),
+            None => Err(Error::config(
+                self.path,
+                format!("missing required key `{}`", self.key(k)),
+            )),
+        }
+    }
+
+    pub(in crate::model) fn opt_usize(&self, k: &str) -> Result<Option<usize>> {
+        match self.map.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .filter(|&n| n > 0)
+                .map(|n| Some(n as usize))
+                .ok_or_else(|| {
+                    Error::config(
+                        self.path,
+                        format!("`{}` must be a positive integer, got {v}", self.key(k)),
+                    )
+                }),
+        }
+    }
+
+    pub(in crate::model) fn usize(&self, k: &str) -> Result<usize> {
+        self.opt_usize(k)?.ok_or_else(|| {
+            Error::config(self.path, format!("missing required key `{}`", self.key(k)))
+        })
+    }
+
+    pub(in crate::model) fn opt_f64(&self, k: &str) -> Result<Option<f64>> {
+        match self.map.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v.as_f64().map(Some).ok_or_else(|| {
+                Error::config(
+                    self.path,
+                    format!("`{}` must be a number, got {v}", self.key(k)),
+                )
+            }),
+        }
+    }
+
+    pub(in crate::model) fn opt_bool(&self, k: &str) -> Result<Option<bool>> {
+        match self.map.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(v) => Err(Error::config(
+                self.path,
+                format!("`{}` must be true or false, got {v}", self.key(k)),
+            )),
+        }
+    }
+
+    pub(in crate::model) fn opt_str(&self, k: &str) -> Result<Option<&'a str>> {
+        match self.map.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(v) => Err(Error::config(
+                self.path,
+                format!("`{}` must be a string, got {v}", self.key(k)),
+            )),
+        }
+    }
+
+    pub(in crate::model) fn opt_triple(&self, k: &str) -> Result<Option<[f32; 3]>> {
+        match self.map.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(a)) if a.len() == 3 && a.iter().all(Value::is_number) => {
+                let f = |i: usize| a[i].as_f64().unwrap_or_default() as f32;
+                Ok(Some([f(0), f(1), f(2)]))
+            }
+            Some(Value::Number(n)) => {
+                let v = n.as_f64().unwrap_or_default() as f32;
+                Ok(Some([v, v, v]))
+            }
+            Some(v) => Err(Error::config(
+                self.path,
+                format!("`{}` must be 3 numbers, got {v}", self.key(k)),
+            )),
+        }
+    }
+
+    /// An image side given as `n`, `[n, n]` or `{"height": n, "width": n}` / `{"shortest_edge": n}`.
+    pub(in crate::model) fn opt_side(&self, k: &str) -> Result<Option<(usize, usize)>> {
+        let bad = |v: &Value| {
+            Error::config(
+                self.path,
+                format!("`{}`: unsupported size {v}", self.key(k)),
+            )
+        };
+        match self.map.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .map(|n| Some((n as usize, n as usize)))
+                .ok_or_else(|| bad(&Value::Number(n.clone()))),
+            Some(v @ Value::Array(a)) => match (
+                a.first().and_then(Value::as_u64),
+                a.get(1).and_then(Value::as_u64),
+            ) {
+                (Some(h), Some(w)) if a.len() == 2 => Ok(Some((h as usize, w as usize))),
+                _ => Err(bad(v)),
+            },
+            Some(v @ Value::Object(o)) => {
+                let get = |n: &str| o.get(n).and_then(Value::as_u64).map(|x| x as usize);
+                match (get("height"), get("width"), get("shortest_edge")) {
+                    (Some(h), Some(w), _) => Ok(Some((h, w))),
+                    (_, _, Some(s)) => Ok(Some((s, s))),
+                    _ => Err(bad(v)),
+                }
+            }
+            Some(v) => Err(bad(v)),
+        }
+    }
+}
+
+pub(in crate::model) fn read_json(path: &Path) -> Result<Map<String, Value>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Error::config(path, "expected a JSON object")),
+        Err(e) => Err(Error::config(path, format!("invalid JSON: {e}"))),
+    }
+}
+
+/// A sub-config with transformers' legacy `*_config_dict` merged over it.
+pub(in crate::model) fn hf_sub(
+    root: &Map<String, Value>,
+    name: &str,
+    path: &Path,
+) -> Result<Map<String, Value>> {
+    let mut merged = match root.get(name) {
+        Some(Value::Object(m)) => m.clone(),
+        Some(Value::Null) | None => Map::new(),
+        Some(_) => return Err(Error::config(path, format!("`{name}` is not an object"))),
+    };
+    if let Some(Value::Object(over)) = root.get(&format!("{name}_dict")) {
+        merged.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    if merged.is_empty() {
+        return Err(Error::config(
+            path,
+            format!("missing required key `{name}`"),
+        ));
+    }
+    Ok(merged)
+}

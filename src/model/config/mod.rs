@@ -1,0 +1,162 @@
+//! Model configuration: parsing Hugging Face `config.json`, open_clip `open_clip_config.json`
+//! and SigLIP's `config.json` into one architecture description.
+
+mod hf;
+pub(super) mod json;
+mod open_clip;
+
+pub(super) use hf::{hf_tower, parse_hf_preprocessor_onto};
+pub use hf::{parse_hf, parse_hf_preprocessor};
+pub use open_clip::parse_open_clip;
+
+use crate::image::Preprocess;
+
+/// The on-disk layout of a checkpoint: which weight names and conventions it uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// transformers `CLIPModel` (`config.json`, `model.safetensors`).
+    HuggingFace,
+    /// open_clip (`open_clip_config.json`, `open_clip_model.safetensors`).
+    OpenClip,
+    /// transformers `SiglipModel` (`config.json` with `model_type` `siglip`): no class token, an
+    /// attention-pooling head instead of ln_post and a projection, a bidirectional text tower.
+    Siglip,
+}
+
+/// The MLP nonlinearity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// x·sigmoid(1.702x), OpenAI's checkpoints.
+    QuickGelu,
+    /// Exact erf GELU (`nn.GELU()`, HF `gelu`), LAION and DataComp checkpoints.
+    Gelu,
+    /// The tanh approximation (HF `gelu_new`, `gelu_pytorch_tanh`).
+    GeluTanh,
+}
+
+impl Activation {
+    fn from_hf(name: &str) -> Option<Self> {
+        match name {
+            "quick_gelu" => Some(Self::QuickGelu),
+            "gelu" => Some(Self::Gelu),
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Some(Self::GeluTanh),
+            _ => None,
+        }
+    }
+}
+
+/// One transformer tower (vision or text).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TowerConfig {
+    /// Residual width D.
+    pub width: usize,
+    /// Number of residual blocks L.
+    pub layers: usize,
+    /// Attention heads H per block.
+    pub heads: usize,
+    /// MLP hidden size.
+    pub mlp_dim: usize,
+    /// MLP activation.
+    pub activation: Activation,
+    /// LayerNorm epsilon.
+    pub eps: f64,
+}
+
+impl TowerConfig {
+    /// Per-head width d = D / H.
+    pub fn head_dim(&self) -> usize {
+        self.width / self.heads
+    }
+}
+
+/// The vision tower: a tower plus its patch geometry.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct VisionConfig {
+    /// The transformer.
+    pub tower: TowerConfig,
+    /// Input side S (square).
+    pub image_size: usize,
+    /// Patch side p; the grid is S/p × S/p.
+    pub patch_size: usize,
+    /// Whether token 0 is a class token (CLIP) or the tokens are the patches alone (SigLIP).
+    pub class_token: bool,
+}
+
+impl VisionConfig {
+    /// Patches per side G.
+    pub fn grid(&self) -> usize {
+        self.image_size / self.patch_size
+    }
+
+    /// Tokens T: 1 + G² with a class token, G² without.
+    pub fn tokens(&self) -> usize {
+        usize::from(self.class_token) + self.grid() * self.grid()
+    }
+}
+
+/// The patch grid side G and the first patch token of T tokens: (√T, 0) when T is a square (no
+/// class token), (√(T − 1), 1) when T − 1 is (a class token first). For T ≥ 2 at most one holds.
+pub fn patch_grid(t: usize) -> Option<(usize, usize)> {
+    let side = |n: usize| {
+        let g = (n as f64).sqrt().round() as usize;
+        (g > 0 && g * g == n).then_some(g)
+    };
+    side(t)
+        .map(|g| (g, 0))
+        .or_else(|| side(t.checked_sub(1)?).map(|g| (g, 1)))
+}
+
+/// The text tower: a tower plus its vocabulary and context.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TextConfig {
+    /// The transformer.
+    pub tower: TowerConfig,
+    /// Maximum tokens per text (77 for CLIP).
+    pub context_length: usize,
+    /// Vocabulary size.
+    pub vocab_size: usize,
+}
+
+/// A whole CLIP checkpoint's architecture and preprocessing.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ClipConfig {
+    /// Weight layout.
+    pub format: Format,
+    /// Joint embedding size E.
+    pub embed_dim: usize,
+    /// Vision tower.
+    pub vision: VisionConfig,
+    /// Text tower.
+    pub text: TextConfig,
+    /// Image preprocessing.
+    pub preprocess: Preprocess,
+}
+
+impl ClipConfig {
+    /// The layers whose heads have a direct effect of the decomposed form: every vision layer
+    /// of a CLIP, the one attention-pooling layer of a SigLIP.
+    pub fn depth(&self) -> usize {
+        match self.format {
+            Format::Siglip => 1,
+            Format::HuggingFace | Format::OpenClip => self.vision.tower.layers,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grid_is_told_apart_with_and_without_a_class_token() {
+        assert_eq!(patch_grid(50), Some((7, 1))); // ViT-B/32: CLS + 7×7
+        assert_eq!(patch_grid(197), Some((14, 1))); // ViT-B/16
+        assert_eq!(patch_grid(196), Some((14, 0))); // SigLIP-B/16
+        assert_eq!(patch_grid(729), Some((27, 0))); // SigLIP so400m/14 at 384
+        assert_eq!(patch_grid(2), Some((1, 1)));
+        assert_eq!(patch_grid(3), None);
+        assert_eq!(patch_grid(0), None);
+    }
+}
