@@ -6,7 +6,7 @@ use std::sync::mpsc::sync_channel;
 use candle_core::DType;
 use sha2::{Digest, Sha256};
 
-use super::chunk::{self, ChunkBuf, ChunkRecord, Shape};
+use super::chunk::{self, ChunkBuf, ChunkRecord};
 use super::finalize::finalize;
 use super::format::{
     CHUNKS, FORMAT_VERSION, ImageRecord, KEY, Key, MANIFEST, Manifest, hex, read_versioned,
@@ -16,6 +16,7 @@ use super::images::ImageList;
 use super::labels::Labels;
 use super::lock::Lock;
 use super::model_key;
+use super::shape::Shape;
 use crate::model::{Clip, ModelFiles};
 use crate::{Error, Result};
 

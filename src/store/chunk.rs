@@ -13,42 +13,8 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::format::{CHUNKS, ImageRecord, write_atomic};
+use super::shape::Shape;
 use crate::{Error, Result};
-
-/// Shape of the data every chunk of a store holds per image.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
-pub struct Shape {
-    /// Stored layers.
-    pub layers: usize,
-    /// Heads per layer.
-    pub heads: usize,
-    /// Embedding dimension.
-    pub dim: usize,
-    /// Tokens per image.
-    pub tokens: usize,
-    /// Rows of E values kept per image for ablations (format 2): every layer's attention
-    /// total, every layer's class-token term, the pre term and every MLP, `3·depth + 1`; 0 in
-    /// format-1 stores.
-    #[serde(default)]
-    pub ablation_rows: usize,
-}
-
-impl Shape {
-    /// f16 values of heads per image.
-    pub fn head_values(&self) -> usize {
-        self.layers * self.heads * self.dim
-    }
-
-    /// f16 values of the ablation rows per image.
-    pub fn ablation_values(&self) -> usize {
-        self.ablation_rows * self.dim
-    }
-
-    /// f16 values of token effects per image.
-    pub fn token_values(&self) -> usize {
-        self.layers * self.tokens * self.heads * self.dim
-    }
-}
 
 /// The record of a complete chunk.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::chunk::Shape;
+use super::shape::Shape;
 use crate::{Error, Result};
 
 /// The format version this build writes and reads.

@@ -13,6 +13,7 @@ pub mod labels;
 mod lock;
 pub mod merge;
 mod reader;
+mod shape;
 pub mod synthetic;
 pub mod verify;
 
@@ -22,10 +23,10 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 pub use block::Block;
-pub use chunk::Shape;
 pub use derived::mean_block;
 pub use format::{ImageRecord, Manifest};
 pub use reader::{Store, StoreLabels};
+pub use shape::Shape;
 
 use crate::model::ModelFiles;
 use crate::model::source::{ModelSpec, find_alias};

@@ -5,11 +5,12 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::chunk::{ChunkBuf, Shape};
+use super::chunk::ChunkBuf;
 use super::finalize::finalize;
 use super::format::{
     CHUNKS, FORMAT_VERSION, ImageRecord, ImagesKey, Key, LabelsKey, Manifest, ModelKey,
 };
+use super::shape::Shape;
 use crate::{Error, Result};
 
 /// Writes a finished store of `images` random rows in `dir`: `heads` heads of one layer,
