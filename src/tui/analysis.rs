@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use image::RgbImage;
 
-use super::app::App;
 use super::data::Data;
 use crate::analysis::render::{Scale, heatmap};
 use crate::analysis::session::{QueryImage, Session};
@@ -141,12 +140,10 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    /// Defaults for the app's selected head: its label, its first two texts, the first
-    /// readable store image.
-    pub fn new(kind: Kind, app: &App) -> Self {
-        let h = app.sel;
-        let texts: Vec<String> = app
-            .data
+    /// Defaults for head `h` of `data`: its label, its first two texts, the first readable
+    /// store image.
+    pub fn new(kind: Kind, data: &Data, h: HeadRef) -> Self {
+        let texts: Vec<String> = data
             .head(h)
             .map(|x| x.texts.iter().take(2).map(|t| t.text.clone()).collect())
             .unwrap_or_default();
@@ -157,14 +154,14 @@ impl Analysis {
             }
             texts.get(i).cloned().unwrap_or_else(|| or.to_string())
         };
-        let store = app.data.store();
+        let store = data.store();
         let query = (0..store.len())
             .find(|&i| store.valid()[i] == 1)
             .and_then(|i| QueryImage::stored(store, i).ok());
         Self {
             kind,
             head: h,
-            property: app.data.label(h).unwrap_or_default(),
+            property: data.label(h).unwrap_or_default(),
             query,
             texts: [text(0, "a photo"), text(1, "a picture of a background")],
             k: match kind {

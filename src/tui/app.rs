@@ -322,7 +322,7 @@ impl App {
     pub fn open(&mut self, kind: Kind) {
         self.view = View::Analysis(kind);
         self.overlay = None;
-        let fresh = Analysis::new(kind, self);
+        let fresh = Analysis::new(kind, &self.data, self.sel);
         let a = self.analyses.entry(kind).or_insert_with(|| fresh.clone());
         let stale = a.head != fresh.head || a.outcome.is_none();
         if a.head != fresh.head {

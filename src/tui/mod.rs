@@ -14,6 +14,7 @@ pub mod keymap;
 pub mod kitty_direct;
 pub mod notes;
 pub mod overlay;
+pub mod overlay_keys;
 pub mod term;
 pub mod theme;
 pub mod ui;

@@ -7,7 +7,8 @@ use ratatui::widgets::{Clear, Paragraph};
 
 use super::super::app::App;
 use super::super::commands::suggestions;
-use super::super::overlay::{Overlay, Prompt, help_entries};
+use super::super::overlay::{Overlay, Prompt};
+use super::super::overlay_keys::help_entries;
 use super::{cut, pane};
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {

@@ -1,0 +1,283 @@
+//! The keys of an open overlay: line editing, moving the selection, and what Enter does.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::app::{App, View};
+use super::commands;
+use super::keymap::{Action, show_key};
+use super::overlay::{Found, Overlay, Prompt, fuzzy};
+use crate::analysis::HeadRef;
+use crate::analysis::session::QueryImage;
+
+/// Edits `input` with `k`; returns false for keys that are not editing keys.
+fn edit(input: &mut String, k: &KeyEvent) -> bool {
+    match k.code {
+        KeyCode::Char('u') if k.modifiers.contains(KeyModifiers::CONTROL) => input.clear(),
+        KeyCode::Char('w') if k.modifiers.contains(KeyModifiers::CONTROL) => {
+            let t = input.trim_end().len();
+            let cut = input[..t].rfind(' ').map_or(0, |i| i + 1);
+            input.truncate(cut);
+        }
+        KeyCode::Char(c)
+            if !k
+                .modifiers
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+        {
+            input.push(c)
+        }
+        KeyCode::Backspace => {
+            input.pop();
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Moves a selection among `n` items with arrows, Tab and Ctrl-n/p.
+fn step(sel: &mut usize, n: usize, k: &KeyEvent) -> bool {
+    let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+    let down =
+        matches!(k.code, KeyCode::Down | KeyCode::Tab) || (ctrl && k.code == KeyCode::Char('n'));
+    let up =
+        matches!(k.code, KeyCode::Up | KeyCode::BackTab) || (ctrl && k.code == KeyCode::Char('p'));
+    if down {
+        *sel = (*sel + 1).min(n.saturating_sub(1));
+    } else if up {
+        *sel = sel.saturating_sub(1);
+    }
+    down || up
+}
+
+/// The help entries of the focused context, filtered: (keys, action).
+pub fn help_entries(app: &App, filter: &str) -> Vec<(String, Action)> {
+    let f = filter.to_lowercase();
+    app.keymap
+        .effective(app.context())
+        .into_iter()
+        .map(|b| {
+            (
+                b.keys.iter().map(show_key).collect::<Vec<_>>().join(" "),
+                b.action,
+            )
+        })
+        .filter(|(k, a)| {
+            f.is_empty()
+                || a.describe().to_lowercase().contains(&f)
+                || a.name().contains(&f)
+                || k.contains(&f)
+        })
+        .collect()
+}
+
+impl App {
+    /// Runs the search of the open search overlay and previews its first result.
+    pub fn refresh_search(&mut self) {
+        let Some(Overlay::Search { input, .. }) = &self.overlay else {
+            return;
+        };
+        let q = input.trim().to_string();
+        let found: Vec<Found> = match (&self.data.index, q.is_empty()) {
+            (Some(index), false) => match index.search(&q, 50) {
+                Ok(hits) => hits
+                    .into_iter()
+                    .map(|h| Found {
+                        head: HeadRef {
+                            layer: h.head.layer as usize,
+                            head: h.head.head as usize,
+                        },
+                        text: h
+                            .matching_texts
+                            .first()
+                            .or(h.head.texts.first())
+                            .cloned()
+                            .unwrap_or_default(),
+                        label: h.head.label,
+                    })
+                    .collect(),
+                Err(e) => {
+                    self.error(e);
+                    vec![]
+                }
+            },
+            _ => vec![],
+        };
+        if let Some(f) = found.first() {
+            self.select(f.head);
+        }
+        if let Some(Overlay::Search { found: f, sel, .. }) = &mut self.overlay {
+            *f = found;
+            *sel = 0;
+        }
+    }
+
+    /// Refilters the picker's matches.
+    pub fn refresh_picker(&mut self) {
+        let Some(Overlay::Picker { input, .. }) = &self.overlay else {
+            return;
+        };
+        let q = input.clone();
+        let mut scored: Vec<(i64, usize, &str)> = self
+            .data
+            .paths()
+            .iter()
+            .filter_map(|(i, p)| Some((fuzzy(&q, p)?, *i, p.as_str())))
+            .collect();
+        scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        scored.truncate(200);
+        let matches: Vec<(usize, String)> = scored
+            .into_iter()
+            .map(|(_, i, p)| (i, p.to_string()))
+            .collect();
+        if let Some(Overlay::Picker {
+            matches: m, sel, ..
+        }) = &mut self.overlay
+        {
+            *m = matches;
+            *sel = 0;
+        }
+    }
+
+    /// Handles a key while an overlay is open.
+    pub fn overlay_key(&mut self, k: KeyEvent) {
+        let Some(mut ov) = self.overlay.take() else {
+            return;
+        };
+        if k.code == KeyCode::Esc {
+            if let Overlay::Search { before, .. } = ov {
+                self.select(before);
+            }
+            return;
+        }
+        let enter = k.code == KeyCode::Enter;
+        match &mut ov {
+            Overlay::Search {
+                input, found, sel, ..
+            } => {
+                if enter {
+                    self.hits = found.iter().map(|f| f.head).collect();
+                    if let Some(f) = found.get(*sel) {
+                        self.select(f.head);
+                        self.view = View::Main;
+                    }
+                    return;
+                }
+                if step(sel, found.len(), &k) {
+                    if let Some(f) = found.get(*sel) {
+                        self.select(f.head);
+                    }
+                } else if edit(input, &k) {
+                    self.overlay = Some(ov);
+                    self.refresh_search();
+                    return;
+                }
+            }
+            Overlay::Palette { input, sel } => {
+                let sugg = commands::suggestions(input);
+                if enter {
+                    let line = if input.trim().contains(' ') || sugg.is_empty() {
+                        input.clone()
+                    } else {
+                        let chosen = sugg[(*sel).min(sugg.len() - 1)].0;
+                        if input.trim() == chosen || commands::takes_argument(chosen) {
+                            format!("{} ", chosen)
+                        } else {
+                            chosen.to_string()
+                        }
+                    };
+                    if commands::takes_argument(line.trim()) && !line.trim().contains(' ') {
+                        // `:goto` alone: wait for its argument.
+                        *input = line;
+                        self.overlay = Some(ov);
+                        return;
+                    }
+                    commands::run(self, &line);
+                    return;
+                }
+                if !step(sel, sugg.len(), &k) && edit(input, &k) {
+                    *sel = 0;
+                }
+            }
+            Overlay::Help { input, sel } => {
+                let entries = help_entries(self, input);
+                if enter {
+                    if let Some((_, a)) = entries.get(*sel) {
+                        self.act(*a);
+                    }
+                    return;
+                }
+                if !step(sel, entries.len(), &k) && edit(input, &k) {
+                    *sel = 0;
+                }
+            }
+            Overlay::Picker {
+                kind,
+                input,
+                matches,
+                sel,
+            } => {
+                if enter {
+                    let kind = *kind;
+                    let typed = input.trim();
+                    let path_like = ["/", "./", "../", "~", "#"]
+                        .iter()
+                        .any(|p| typed.starts_with(p));
+                    let r = match matches.get(*sel) {
+                        Some((i, _)) if !path_like => QueryImage::stored(self.data.store(), *i),
+                        _ => {
+                            let home = std::env::var("HOME").unwrap_or_default();
+                            let typed = match typed.strip_prefix('~') {
+                                Some(rest) => format!("{home}{rest}"),
+                                None => typed.to_string(),
+                            };
+                            QueryImage::resolve(&typed, Some(self.data.store()))
+                        }
+                    };
+                    match r {
+                        Ok(q) => {
+                            if let Some(a) = self.analyses.get_mut(&kind) {
+                                a.query = Some(q);
+                            }
+                            self.run(kind);
+                        }
+                        Err(e) => {
+                            self.error(e);
+                            self.overlay = Some(ov);
+                        }
+                    }
+                    return;
+                }
+                if !step(sel, matches.len(), &k) && edit(input, &k) {
+                    self.overlay = Some(ov);
+                    self.refresh_picker();
+                    return;
+                }
+            }
+            Overlay::Prompt { what, input } => {
+                if enter {
+                    let (what, text) = (*what, input.clone());
+                    self.submit(what, &text);
+                    return;
+                }
+                edit(input, &k);
+            }
+        }
+        self.overlay = Some(ov);
+    }
+
+    fn submit(&mut self, what: Prompt, text: &str) {
+        match what {
+            Prompt::Note => self.set_note(text),
+            Prompt::Label => self.set_label(text),
+            Prompt::Text(kind, i) => {
+                if text.trim().is_empty() {
+                    self.error("the text is empty");
+                    return;
+                }
+                if let Some(a) = self.analyses.get_mut(&kind) {
+                    a.texts[i] = text.trim().to_string();
+                }
+                self.run(kind);
+            }
+        }
+    }
+}
