@@ -212,3 +212,23 @@ fn unsupported_siglip_checkpoints_are_one_clear_line() {
         assert!(err.contains(want) && !err.contains('\n'), "{key}: {err}");
     }
 }
+
+#[test]
+fn patch_maps_cover_the_pixels_the_patches_read() {
+    use clipscope::analysis::Heads;
+    use clipscope::analysis::session::{QueryImage, maps};
+    // tiny-siglip2 reads 42 px as 5 × 5 patches of 8: the map belongs over 40 × 40.
+    let clip = load("tiny-siglip2");
+    let q = QueryImage::resolve(
+        fixture("tiny-siglip2")
+            .join("images/big00.png")
+            .to_str()
+            .unwrap(),
+        None,
+    )
+    .unwrap();
+    let text = vec![0.1f32; clip.config.embed_dim];
+    let m = maps(&clip, &q, &Heads::All, &[text]).unwrap();
+    assert_eq!((m.grid, m.crop.width(), m.crop.height()), (5, 40, 40));
+    assert_eq!(m.maps[0].len(), 25);
+}

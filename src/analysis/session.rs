@@ -138,7 +138,7 @@ impl QueryImage {
 /// Patch maps of one image: the crop, the grid side and one map per text.
 #[derive(Debug, Clone)]
 pub struct Maps {
-    /// The centre crop the model saw.
+    /// The centre crop the model saw: the part its patches cover.
     pub crop: RgbImage,
     /// Patches per side.
     pub grid: usize,
@@ -173,9 +173,18 @@ pub fn maps(clip: &Clip, q: &QueryImage, heads: &Heads, texts: &[Vec<f32>]) -> R
         .iter()
         .map(|t| patch_map(&d, 0, heads, t))
         .collect::<Result<Vec<_>>>()?;
+    // The patches cover G·p pixels a side: fewer than the input when p does not divide it
+    // (SigLIP So400m/14 reads 378 of 384); the map belongs over that part only.
+    let v = &clip.config.vision;
+    let side = (v.grid() * v.patch_size) as u32;
+    let crop = if side < crop.width().min(crop.height()) {
+        image::imageops::crop_imm(&crop, 0, 0, side, side).to_image()
+    } else {
+        crop
+    };
     Ok(Maps {
         crop,
-        grid: clip.config.vision.grid(),
+        grid: v.grid(),
         maps,
     })
 }
