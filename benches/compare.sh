@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Side-by-side CPU throughput: `clipscope bench` against open_clip `encode_image` under torch,
+# Side-by-side CPU throughput: `clipscope bench` against open_clip `encode_image` under torch
+# (transformers' SiglipVisionModel for siglip-b-16),
 # same architectures, batch and thread count, random weights (nothing is downloaded). The two
 # alternate ROUNDS times per architecture, so that both see the same state of a shared machine;
 # the table gives each pair's ratios (clipscope decomposing all layers, and the last 4 that
@@ -35,7 +36,7 @@ for ours, torch in zip(rows[::2], rows[1::2]):
     r = {m["mode"]: m["images_per_s"] for m in ours["results"]}
     pairs.setdefault(torch["arch"], []).append((r, torch["images_per_s"]))
 print(f"torch {rows[1]['torch']}")
-print("| architecture | round | embedding only | decompose all layers | decompose last 4 | open_clip encode_image | ratio, all layers | ratio, last 4 |")
+print("| architecture | round | embedding only | decompose all layers | decompose last 4 | torch (open_clip / transformers) | ratio, all layers | ratio, last 4 |")
 print("|---|---|---|---|---|---|---|---|")
 for arch, ps in pairs.items():
     all_r, last_r = [], []

@@ -1,17 +1,18 @@
-"""open_clip `encode_image` throughput on random weights, the reference for `clipscope bench`.
+"""open_clip `encode_image` throughput on random weights, the reference for `clipscope bench`;
+for `siglip-b-16`, transformers' `SiglipVisionModel` (pooler_output) at its default B/16 config.
 
 Usage: python benches/torch_reference.py --arch vit-b-32 --batch 32 --iters 5 --threads 2
-Needs torch and open_clip_torch (pip install torch open-clip-torch); downloads nothing.
+Needs torch and open_clip_torch, or transformers for SigLIP; downloads nothing.
 """
 import argparse
 import json
 import statistics
 import time
 
-import open_clip
 import torch
 
-ARCHS = {"vit-b-32": "ViT-B-32", "vit-b-16": "ViT-B-16", "vit-l-14": "ViT-L-14"}
+ARCHS = {"vit-b-32": "ViT-B-32", "vit-b-16": "ViT-B-16", "vit-l-14": "ViT-L-14",
+         "siglip-b-16": None}
 
 p = argparse.ArgumentParser()
 p.add_argument("--arch", default="vit-b-32", choices=ARCHS)
@@ -21,14 +22,23 @@ p.add_argument("--threads", type=int, default=2)
 a = p.parse_args()
 
 torch.set_num_threads(a.threads)
-model = open_clip.create_model(ARCHS[a.arch], pretrained=None).eval()
+if a.arch == "siglip-b-16":
+    from transformers import SiglipVisionConfig, SiglipVisionModel
+
+    vision = SiglipVisionModel(SiglipVisionConfig()).eval()
+    encode = lambda x: vision(pixel_values=x).pooler_output
+else:
+    import open_clip
+
+    model = open_clip.create_model(ARCHS[a.arch], pretrained=None).eval()
+    encode = model.encode_image
 x = torch.randn(a.batch, 3, 224, 224)
 times = []
 with torch.inference_mode():
-    model.encode_image(x)
+    encode(x)
     for _ in range(a.iters):
         t = time.perf_counter()
-        model.encode_image(x)
+        encode(x)
         times.append((time.perf_counter() - t) * 1e3)
 med = statistics.median(times)
 print(json.dumps({"arch": a.arch, "batch": a.batch, "threads": a.threads, "torch": torch.__version__,

@@ -16,36 +16,6 @@ fn run(args: &[&str]) -> Output {
         .expect("run clipscope")
 }
 
-fn lines(out: &Output) -> Vec<serde_json::Value> {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn floats(v: &serde_json::Value) -> Vec<f32> {
-    match v {
-        serde_json::Value::Array(a) => a.iter().flat_map(floats).collect(),
-        n => vec![n.as_f64().unwrap() as f32],
-    }
-}
-
-fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    let d = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
-    assert!(d < tol, "{what}: max difference {d}");
-}
-
 /// One clear line on stderr, a non-zero exit, no panic.
 fn assert_clear_error(out: &Output, needle: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
@@ -301,20 +271,19 @@ fn bad_inputs_give_one_clear_line() {
 #[test]
 fn hub_ids_load_from_the_offline_cache() {
     let home = tempfile::tempdir().unwrap();
-    let repo = home.path().join("hub/models--someone--tiny-clip");
     let commit = "0123456789abcdef0123456789abcdef01234567";
-    let snap = repo.join("snapshots").join(commit);
-    std::fs::create_dir_all(&snap).unwrap();
-    std::fs::create_dir_all(repo.join("refs")).unwrap();
-    std::fs::write(repo.join("refs/main"), commit).unwrap();
-    for f in [
-        "config.json",
-        "model.safetensors",
-        "preprocessor_config.json",
-        "tokenizer.json",
-    ] {
-        std::fs::copy(fixture("tiny-clip-hf").join(f), snap.join(f)).unwrap();
-    }
+    let snap = hub_snapshot(
+        home.path(),
+        "someone/tiny-clip",
+        commit,
+        "tiny-clip-hf",
+        &[
+            "config.json",
+            "model.safetensors",
+            "preprocessor_config.json",
+            "tokenizer.json",
+        ],
+    );
     let embed = |model: &str| {
         bin()
             .args(["embed", "-m", model, "--json", "-t", "a photo of a dog"])

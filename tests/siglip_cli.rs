@@ -6,17 +6,9 @@ mod common;
 use candle_core::IndexOp;
 use common::*;
 
-fn json_lines(out: &str) -> Vec<serde_json::Value> {
+fn to_lines(out: &str) -> Vec<serde_json::Value> {
     out.lines()
         .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn floats(v: &serde_json::Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
         .collect()
 }
 
@@ -25,23 +17,21 @@ fn floats(v: &serde_json::Value) -> Vec<f32> {
 #[test]
 fn siglip_alias_loads_from_the_offline_hub_cache() {
     let home = tempfile::tempdir().unwrap();
-    let repo = home
-        .path()
-        .join("hub/models--google--siglip-base-patch16-224");
-    let commit = "89abcdef0123456789abcdef0123456789abcdef";
-    let snap = repo.join("snapshots").join(commit);
-    std::fs::create_dir_all(&snap).unwrap();
-    std::fs::create_dir_all(repo.join("refs")).unwrap();
-    std::fs::write(repo.join("refs/main"), commit).unwrap();
-    for f in [
+    let files = [
         "config.json",
         "model.safetensors",
         "preprocessor_config.json",
         "spiece.model",
         "tokenizer_config.json",
-    ] {
-        std::fs::copy(fixture("tiny-siglip").join(f), snap.join(f)).unwrap();
-    }
+    ];
+    let commit = "89abcdef0123456789abcdef0123456789abcdef";
+    hub_snapshot(
+        home.path(),
+        "google/siglip-base-patch16-224",
+        commit,
+        "tiny-siglip",
+        &files,
+    );
     let out = bin()
         .args([
             "embed",
@@ -57,20 +47,14 @@ fn siglip_alias_loads_from_the_offline_hub_cache() {
         .env_remove("HUGGINGFACE_HUB_CACHE")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got = floats(&json_lines(&String::from_utf8(out.stdout).unwrap())[0]["embedding"]);
+    let got = floats(&lines(&out)[0]["embedding"]);
     let want = clipscope::model::l2_normalize(&reference("tiny-siglip")["text_embeds"]).unwrap();
-    let want: Vec<f32> = want.i(0).unwrap().to_vec1().unwrap();
-    let diff = got
-        .iter()
-        .zip(&want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
-    assert!(diff < 1e-5, "text embedding differs by {diff}");
+    assert_close(
+        &got,
+        &want.i(0).unwrap().to_vec1::<f32>().unwrap(),
+        1e-5,
+        "text embedding",
+    );
     let models = bin()
         .arg("models")
         .env("HF_HOME", home.path())
@@ -127,7 +111,7 @@ fn a_labelled_siglip_store_runs_every_command() {
     );
 
     let one = probe.join(&images[0]);
-    let dec = json_lines(&run(&[
+    let dec = to_lines(&run(&[
         "decompose",
         "--model",
         m,

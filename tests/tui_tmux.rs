@@ -122,27 +122,7 @@ fn start_with(t: &Tmux, dir: &Path, protocol: &str, fixture: &str) {
 #[test]
 fn a_new_user_explores_a_store_in_tmux() {
     let tmp = tempfile::tempdir().unwrap();
-    let (probe, cache) = (tmp.path().join("probe"), tmp.path().join("cache"));
-    let model = common::fixture("tiny-clip-hf");
-    let m = model.to_str().unwrap();
-    run(&["probe", probe.to_str().unwrap(), "-n", "24"], &cache);
-    run(
-        &[
-            "index",
-            "--model",
-            m,
-            "--images",
-            probe.to_str().unwrap(),
-            "--layers",
-            "all",
-            "-q",
-        ],
-        &cache,
-    );
-    run(
-        &["interpret", "--model", m, "-q", "--texts-per-head", "10"],
-        &cache,
-    );
+    interpreted_store(tmp.path(), "tiny-clip-hf", "all");
 
     let t = Tmux::new("explore");
     start(&t, tmp.path(), "halfblocks");
@@ -170,22 +150,7 @@ fn a_new_user_explores_a_store_in_tmux() {
     let detail: String = s.lines().skip(2).collect::<Vec<_>>().join("\n");
     assert!(detail.to_lowercase().contains("color"), "{s}");
 
-    // Each analysis, with its results and images (half blocks).
-    for (key, done) in [
-        ("1", "nearest to"),
-        ("2", "patch scores"),
-        ("3", "patches"),
-        ("4", "nearest to"),
-        ("5", "nearest to"),
-    ] {
-        t.keys(&[key]);
-        t.wait_for(done);
-        t.wait(&format!("{key}: images"), |s| {
-            s.matches(['▀', '▄']).count() > 20
-        });
-        t.keys(&["Escape"]);
-        t.wait_for("TEXTSPAN texts");
-    }
+    each_analysis_shows_images(&t);
 
     // Help, then quit cleanly.
     t.keys(&["?"]);
@@ -208,6 +173,25 @@ fn a_new_user_explores_a_store_in_tmux() {
             .trim(),
         "1"
     );
+}
+
+/// Opens each analysis in turn and waits for its results and its images (half blocks).
+fn each_analysis_shows_images(t: &Tmux) {
+    for (key, done) in [
+        ("1", "nearest to"),
+        ("2", "patch scores"),
+        ("3", "patches"),
+        ("4", "nearest to"),
+        ("5", "nearest to"),
+    ] {
+        t.keys(&[key]);
+        t.wait_for(done);
+        t.wait(&format!("{key}: images"), |s| {
+            s.matches(['▀', '▄']).count() > 20
+        });
+        t.keys(&["Escape"]);
+        t.wait_for("TEXTSPAN texts");
+    }
 }
 
 /// Probe images indexed and interpreted with the fixture model `name` in `dir`.
@@ -247,21 +231,7 @@ fn the_explorer_walks_a_siglip_pooling_layer() {
     );
     t.keys(&["G", "l", "l", "l", "l"]);
     t.wait_for("tiny-siglip2/L0H5");
-    for (key, done) in [
-        ("1", "nearest to"),
-        ("2", "patch scores"),
-        ("3", "patches"),
-        ("4", "nearest to"),
-        ("5", "nearest to"),
-    ] {
-        t.keys(&[key]);
-        t.wait_for(done);
-        t.wait(&format!("{key}: images"), |s| {
-            s.matches(['▀', '▄']).count() > 20
-        });
-        t.keys(&["Escape"]);
-        t.wait_for("TEXTSPAN texts");
-    }
+    each_analysis_shows_images(&t);
     t.keys(&["q"]);
     t.wait_for("EXIT=0");
 }

@@ -115,6 +115,24 @@ impl Dense {
     }
 }
 
+/// A Conv2d with kernel = stride = p and no bias, as one matmul over unfolded patches: pixels
+/// (B, 3, S, S) times `weight` (3·p·p, D), rows ordered (channel, y, x) like the conv kernel, give
+/// (B, G², D) with G = ⌊S/p⌋. Pixels past the last whole patch are not read, as by the conv.
+pub fn patch_embed(pixels: &Tensor, p: usize, weight: &Tensor) -> Result<Tensor> {
+    let (b, _, s, _) = pixels.dims4()?;
+    let (g, dm) = (s / p, weight.dim(1)?);
+    Ok(pixels
+        .narrow(2, 0, g * p)?
+        .narrow(3, 0, g * p)?
+        .to_dtype(weight.dtype())?
+        .reshape((b, 3, g, p, g, p))?
+        .permute((0, 2, 4, 1, 3, 5))?
+        .contiguous()?
+        .reshape((b * g * g, 3 * p * p))?
+        .matmul(weight)?
+        .reshape((b, g * g, dm))?)
+}
+
 /// `a · b` over the last two dimensions, a single-row `a` computed as two equal rows.
 ///
 /// The `gemm` crate sums a one-row product (a matrix–vector product) in another order than a

@@ -23,6 +23,9 @@ pub enum Arch {
     /// The demo's tiny model: 224 px, patch 32, 4 × 4 heads, width 128, E = 64.
     #[value(name = "tiny")]
     Tiny,
+    /// SigLIP B/16: 224 px, 12 × 12 heads, width 768, then the attention-pooling head (E = 768).
+    #[value(name = "siglip-b-16")]
+    SiglipB16,
 }
 
 impl Arch {
@@ -33,6 +36,7 @@ impl Arch {
             Self::VitB16 => (16, 768, 12, 12, 512),
             Self::VitL14 => (14, 1024, 24, 16, 768),
             Self::Tiny => (32, 128, 4, 4, 64),
+            Self::SiglipB16 => (16, 768, 12, 12, 768),
         }
     }
 }
@@ -75,9 +79,14 @@ impl Normal {
 /// random weights into `dir`. The text tower is a one-layer stub (width 64).
 pub fn write_checkpoint(dir: &Path, arch: Arch, seed: u64) -> Result<()> {
     let (patch, width, layers, heads, embed) = arch.dims();
-    let (tw, vocab, ctx) = (64usize, 49408usize, 77usize);
+    let siglip = arch == Arch::SiglipB16;
+    let (tw, vocab, ctx) = if siglip {
+        (64usize, 32000usize, 64usize)
+    } else {
+        (64, 49408, 77)
+    };
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let config = serde_json::json!({
+    let clip_config = serde_json::json!({
         "model_type": "clip",
         "projection_dim": embed,
         "vision_config": {
@@ -89,6 +98,18 @@ pub fn write_checkpoint(dir: &Path, arch: Arch, seed: u64) -> Result<()> {
             "num_hidden_layers": 1, "max_position_embeddings": ctx, "vocab_size": vocab, "hidden_act": "quick_gelu"
         }
     });
+    let siglip_config = serde_json::json!({
+        "model_type": "siglip",
+        "vision_config": {
+            "hidden_size": width, "intermediate_size": 4 * width, "num_attention_heads": heads,
+            "num_hidden_layers": layers, "image_size": 224, "patch_size": patch
+        },
+        "text_config": {
+            "hidden_size": tw, "intermediate_size": 4 * tw, "num_attention_heads": 1,
+            "num_hidden_layers": 1, "vocab_size": vocab, "projection_size": width
+        }
+    });
+    let config = if siglip { siglip_config } else { clip_config };
     let path = dir.join("config.json");
     std::fs::write(
         &path,
@@ -97,7 +118,7 @@ pub fn write_checkpoint(dir: &Path, arch: Arch, seed: u64) -> Result<()> {
     .map_err(|e| Error::io(&path, e))?;
     let mut rng = Normal(SplitMix64(seed));
     let mut t: HashMap<String, Tensor> = HashMap::new();
-    let tokens = (224 / patch) * (224 / patch) + 1;
+    let tokens = (224 / patch) * (224 / patch) + usize::from(!siglip);
     let tower = |t: &mut HashMap<String, Tensor>,
                  rng: &mut Normal,
                  prefix: &str,
@@ -139,29 +160,31 @@ pub fn write_checkpoint(dir: &Path, arch: Arch, seed: u64) -> Result<()> {
         0.02,
         0.0,
     )?;
-    put(
-        "vision_model.embeddings.class_embedding",
-        &[width],
-        0.02,
-        0.0,
-    )?;
+    if siglip {
+        put_siglip_heads(&mut put, width, tw)?;
+    } else {
+        put(
+            "vision_model.embeddings.class_embedding",
+            &[width],
+            0.02,
+            0.0,
+        )?;
+        put("vision_model.pre_layrnorm.weight", &[width], 0.02, 1.0)?;
+        put("vision_model.pre_layrnorm.bias", &[width], 0.02, 0.0)?;
+        put("visual_projection.weight", &[embed, width], 0.02, 0.0)?;
+        put("text_projection.weight", &[embed, tw], 0.02, 0.0)?;
+    }
     put(
         "vision_model.embeddings.position_embedding.weight",
         &[tokens, width],
         0.02,
         0.0,
     )?;
-    for ln in [
-        "vision_model.pre_layrnorm",
-        "vision_model.post_layernorm",
-        "text_model.final_layer_norm",
-    ] {
+    for ln in ["vision_model.post_layernorm", "text_model.final_layer_norm"] {
         let w = if ln.starts_with("text") { tw } else { width };
         put(&format!("{ln}.weight"), &[w], 0.02, 1.0)?;
         put(&format!("{ln}.bias"), &[w], 0.02, 0.0)?;
     }
-    put("visual_projection.weight", &[embed, width], 0.02, 0.0)?;
-    put("text_projection.weight", &[embed, tw], 0.02, 0.0)?;
     put(
         "text_model.embeddings.token_embedding.weight",
         &[vocab, tw],
@@ -179,4 +202,39 @@ pub fn write_checkpoint(dir: &Path, arch: Arch, seed: u64) -> Result<()> {
         path,
         message: e.to_string(),
     })
+}
+
+/// SigLIP's extra tensors: the patch conv's bias, the attention-pooling head and the text head.
+fn put_siglip_heads(
+    put: &mut impl FnMut(&str, &[usize], f64, f64) -> Result<()>,
+    w: usize,
+    tw: usize,
+) -> Result<()> {
+    put(
+        "vision_model.embeddings.patch_embedding.bias",
+        &[w],
+        0.02,
+        0.0,
+    )?;
+    let h = "vision_model.head";
+    put(&format!("{h}.probe"), &[1, 1, w], 0.02, 0.0)?;
+    put(
+        &format!("{h}.attention.in_proj_weight"),
+        &[3 * w, w],
+        0.02,
+        0.0,
+    )?;
+    put(&format!("{h}.attention.in_proj_bias"), &[3 * w], 0.02, 0.0)?;
+    for (name, o, i) in [
+        ("attention.out_proj", w, w),
+        ("mlp.fc1", 4 * w, w),
+        ("mlp.fc2", w, 4 * w),
+    ] {
+        put(&format!("{h}.{name}.weight"), &[o, i], 0.02, 0.0)?;
+        put(&format!("{h}.{name}.bias"), &[o], 0.02, 0.0)?;
+    }
+    put(&format!("{h}.layernorm.weight"), &[w], 0.02, 1.0)?;
+    put(&format!("{h}.layernorm.bias"), &[w], 0.02, 0.0)?;
+    put("text_model.head.weight", &[w, tw], 0.02, 0.0)?;
+    put("text_model.head.bias", &[w], 0.02, 0.0)
 }

@@ -8,7 +8,7 @@ use candle_core::{DType, IndexOp, Tensor};
 
 use super::block::{Block, Capture};
 use super::config::{Format, VisionConfig};
-use super::layers::{LayerNorm, matmul};
+use super::layers::{LayerNorm, matmul, patch_embed};
 use super::weights::Weights;
 use crate::Result;
 
@@ -107,18 +107,8 @@ impl VisionTower {
     /// Runs the tower on normalised pixels (B, 3, S, S), capturing the layers marked in
     /// `capture` (one entry per layer).
     pub fn trace(&self, pixels: &Tensor, capture: &[Capture]) -> Result<Trace> {
-        let (b, _, s, _) = pixels.dims4()?;
-        let (p, dm) = (self.cfg.patch_size, self.cfg.tower.width);
-        let g = s / p;
-        // Conv2d with kernel = stride = p as one matmul over unfolded patches.
-        let patches = pixels
-            .to_dtype(self.patch.dtype())?
-            .reshape((b, 3, g, p, g, p))?
-            .permute((0, 2, 4, 1, 3, 5))?
-            .contiguous()?
-            .reshape((b * g * g, 3 * p * p))?
-            .matmul(&self.patch)?
-            .reshape((b, g * g, dm))?;
+        let (b, dm) = (pixels.dim(0)?, self.cfg.tower.width);
+        let patches = patch_embed(pixels, self.cfg.patch_size, &self.patch)?;
         let class = self.class.broadcast_as((b, 1, dm))?;
         let x = Tensor::cat(&[&class, &patches], 1)?.broadcast_add(&self.pos)?;
         let mut x = self.ln_pre.forward(&x)?;

@@ -78,3 +78,52 @@ pub fn run_in_cache(cache: &std::path::Path, args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// The JSON Lines of a successful run's stdout; panics with its stderr otherwise.
+pub fn lines(out: &std::process::Output) -> Vec<serde_json::Value> {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Every number of a JSON value (nested arrays flattened).
+pub fn floats(v: &serde_json::Value) -> Vec<f32> {
+    match v {
+        serde_json::Value::Array(a) => a.iter().flat_map(floats).collect(),
+        n => vec![n.as_f64().unwrap() as f32],
+    }
+}
+
+/// Asserts equal lengths and a largest absolute difference below `tol`.
+pub fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let d = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(d < tol, "{what}: max difference {d}");
+}
+
+/// Lays out `files` of fixture `name` as snapshot `commit` of hub repository `repo` (`org/name`)
+/// in the standard Hugging Face cache under `home` (`$HF_HOME`); returns the snapshot folder.
+pub fn hub_snapshot(home: &Path, repo: &str, commit: &str, name: &str, files: &[&str]) -> PathBuf {
+    let dir = home
+        .join("hub")
+        .join(format!("models--{}", repo.replace('/', "--")));
+    let snap = dir.join("snapshots").join(commit);
+    std::fs::create_dir_all(&snap).unwrap();
+    std::fs::create_dir_all(dir.join("refs")).unwrap();
+    std::fs::write(dir.join("refs/main"), commit).unwrap();
+    for f in files {
+        std::fs::copy(fixture(name).join(f), snap.join(f)).unwrap();
+    }
+    snap
+}

@@ -10,7 +10,7 @@ use super::pooling::PoolingHead;
 use crate::Result;
 use crate::model::block::{Block, Capture};
 use crate::model::config::{Format, VisionConfig};
-use crate::model::layers::LayerNorm;
+use crate::model::layers::{LayerNorm, patch_embed};
 use crate::model::weights::Weights;
 
 /// The SigLIP vision tower's weights.
@@ -66,22 +66,9 @@ impl SiglipVision {
     /// The last hidden state after `post_layernorm` (B, T, D) in f32, for normalised pixels
     /// (B, 3, S, S): what the pooling head reads.
     pub fn hidden(&self, pixels: &Tensor) -> Result<Tensor> {
-        let (b, _, s, _) = pixels.dims4()?;
-        let (p, dm) = (self.cfg.patch_size, self.cfg.tower.width);
-        let g = s / p;
-        // Conv2d with kernel = stride = p as one matmul over unfolded patches; pixels past the
-        // last whole patch are not read (SiglipVisionEmbeddings' conv).
-        let patches = pixels
-            .narrow(2, 0, g * p)?
-            .narrow(3, 0, g * p)?
-            .to_dtype(self.patch.dtype())?
-            .reshape((b, 3, g, p, g, p))?
-            .permute((0, 2, 4, 1, 3, 5))?
-            .contiguous()?
-            .reshape((b * g * g, 3 * p * p))?
-            .matmul(&self.patch)?
-            .broadcast_add(&self.patch_bias)?
-            .reshape((b, g * g, dm))?;
+        // SiglipVisionEmbeddings: the conv (with its bias), then the positions.
+        let patches = patch_embed(pixels, self.cfg.patch_size, &self.patch)?
+            .broadcast_add(&self.patch_bias)?;
         let mut x = patches.broadcast_add(&self.pos)?;
         for block in &self.blocks {
             x = block.forward(&x, None, Capture::None, false)?.x;
