@@ -118,13 +118,9 @@ fn hub_repositories_with_only_pickles_fall_back_to_them() {
         let p = e.unwrap().path();
         std::fs::copy(&p, snap.join(p.file_name().unwrap())).unwrap();
     }
-    let out = bin()
+    let out = offline_hub(home.path())
         .args(["decompose", "-m", "someone/pickled-clip", "--json"])
         .arg(fixture("tiny-clip-hf").join("images/img00.png"))
-        .env("HF_HUB_OFFLINE", "1")
-        .env("HF_HOME", home.path())
-        .env_remove("HF_HUB_CACHE")
-        .env_remove("HUGGINGFACE_HUB_CACHE")
         .output()
         .unwrap();
     assert!(

@@ -32,7 +32,7 @@ fn siglip_alias_loads_from_the_offline_hub_cache() {
         "tiny-siglip",
         &files,
     );
-    let out = bin()
+    let out = offline_hub(home.path())
         .args([
             "embed",
             "--model",
@@ -41,10 +41,6 @@ fn siglip_alias_loads_from_the_offline_hub_cache() {
             "-t",
             "a photo of a dog",
         ])
-        .env("HF_HUB_OFFLINE", "1")
-        .env("HF_HOME", home.path())
-        .env_remove("HF_HUB_CACHE")
-        .env_remove("HUGGINGFACE_HUB_CACHE")
         .output()
         .unwrap();
     let got = floats(&lines(&out)[0]["embedding"]);

@@ -127,3 +127,13 @@ pub fn hub_snapshot(home: &Path, repo: &str, commit: &str, name: &str, files: &[
     }
     snap
 }
+
+/// [`bin`] reading only the Hugging Face cache under `home` (`HF_HOME`, `HF_HUB_OFFLINE=1`).
+pub fn offline_hub(home: &Path) -> std::process::Command {
+    let mut c = bin();
+    c.env("HF_HUB_OFFLINE", "1")
+        .env("HF_HOME", home)
+        .env_remove("HF_HUB_CACHE")
+        .env_remove("HUGGINGFACE_HUB_CACHE");
+    c
+}
