@@ -156,6 +156,39 @@ fn model_files() {
     });
 }
 
+/// SigLIP's files: its config, and the SentencePiece model (a protobuf) with the tokenizer
+/// settings, loaded and used to encode a text.
+#[test]
+fn siglip_files() {
+    use clipscope::model::siglip::SiglipTokenizer;
+    use clipscope::model::siglip::spiece::SentencePiece;
+    let t = tempfile::tempdir().unwrap();
+    let sig = fixture("tiny-siglip");
+    let p = t.path().join("config.json");
+    let valid = std::fs::read(sig.join("config.json")).unwrap();
+    check("siglip config.json", &p, &valid, valid.len(), &|p| {
+        clipscope::model::config::parse_hf(p, None).is_ok()
+    });
+    for name in ["spiece.model", "spiece-bytes.model"] {
+        let p = t.path().join(name);
+        let valid = std::fs::read(sig.join(name)).unwrap();
+        // The pieces come first; the normaliser's map is the bulk of spiece.model.
+        let span = valid.len().min(8192);
+        check(name, &p, &valid, span, &|p| {
+            SentencePiece::load(p)
+                .is_ok_and(|sp| sp.encode("a Photo of 2 dogs, café 🙂").len() < 64)
+        });
+    }
+    let spiece = t.path().join("spiece.model");
+    std::fs::copy(sig.join("spiece.model"), &spiece).unwrap();
+    let p = t.path().join("tokenizer_config.json");
+    let valid = std::fs::read(sig.join("tokenizer_config.json")).unwrap();
+    check("tokenizer_config.json", &p, &valid, valid.len(), &|p| {
+        SiglipTokenizer::load(Some(&spiece), None, Some(p), 64)
+            .is_ok_and(|t| t.encode("a photo of a dog").is_ok())
+    });
+}
+
 #[test]
 fn pickles() {
     let t = tempfile::tempdir().unwrap();
