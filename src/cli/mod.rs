@@ -50,9 +50,9 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Decompose image embeddings into per-head, per-token and per-MLP direct effects.
     Decompose(decompose::DecomposeArgs),
-    /// Embed texts and images into CLIP's joint space (unit vectors).
+    /// Embed texts and images into the model's joint space (unit vectors).
     Embed(embed::EmbedArgs),
-    /// List the paper's models, their aliases and what the local Hugging Face cache holds.
+    /// List the models with short names (the paper's six CLIPs, SigLIP, SigLIP 2, the built-in ones) and what the local Hugging Face cache holds.
     Models(models::ModelsArgs),
     /// Build the store of an image folder: per-head effects on disk, resumable, shardable.
     Index(index::IndexArgs),
