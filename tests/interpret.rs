@@ -132,32 +132,38 @@ fn interpret_report_and_search_from_the_command_line() {
     let run = |args: &[&str]| run_in_cache(&cache, args);
     let m = model.to_str().unwrap();
     let images = model.join("images");
+    // A local model in a folder of its own, indexed from there.
+    let local = tmp.path().join("my-clip");
+    std::fs::create_dir_all(&local).unwrap();
+    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        std::fs::copy(model.join(f), local.join(f)).unwrap();
+    }
     run(&[
         "index",
         "-q",
         "--layers",
         "all",
         "--model",
-        m,
+        local.to_str().unwrap(),
         "--images",
         images.to_str().unwrap(),
     ]);
-    // Without --model a store of a local model says what to pass.
+    // Later commands find it where it was indexed from, without --model.
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&["interpret", "--json", "--texts-per-head", "6"])).unwrap();
+    // Moved away, it is one clear line saying what to pass; the same weights elsewhere do.
+    std::fs::rename(&local, tmp.path().join("moved")).unwrap();
     let out = bin()
         .args(["interpret", "--cache"])
         .arg(&cache)
         .output()
         .unwrap();
-    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--model"));
-    let json: serde_json::Value = serde_json::from_str(&run(&[
-        "interpret",
-        "--json",
-        "--texts-per-head",
-        "6",
-        "--model",
-        m,
-    ]))
-    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("--model") && err.lines().count() == 1,
+        "{err}"
+    );
+    run(&["interpret", "-q", "--texts-per-head", "6", "--model", m]);
     let heads = json["heads"].as_array().unwrap();
     assert_eq!(heads.len(), 12);
     assert!(

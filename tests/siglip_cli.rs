@@ -100,7 +100,7 @@ fn a_labelled_siglip_store_runs_every_command() {
         labels,
         "-q",
     ]);
-    let interp = run(&["interpret", "--model", m, "-q"]);
+    let interp = run(&["interpret", "-q"]); // the local model found where it was indexed from
     assert!(
         interp.contains("L0H5") && !interp.contains("L1H"),
         "{interp}"
@@ -144,6 +144,6 @@ fn a_labelled_siglip_store_runs_every_command() {
     run(&["ablate", "--model", m, "--importance"]);
     let found = run(&["search", "importance:>=0"]);
     assert!(found.contains("tiny-siglip2/L0H"), "{found}");
-    let zs = run(&["zeroshot", "--model", m]);
+    let zs = run(&["zeroshot"]);
     assert!(zs.contains("36 images, 2 classes"), "{zs}");
 }

@@ -29,11 +29,18 @@ pub fn store_model(store: &Store, model: Option<&str>, device: &Device) -> Resul
                 .into_owned()
         }
         (None, None) => {
-            return Err(Error::Model(format!(
-                "{} was built from the local model {:?}: pass it with --model DIR",
-                store.dir().display(),
-                key.id
-            )));
+            // Where `index` last saw this local model, if it is still there.
+            let cache = store.dir().parent().and_then(Path::parent);
+            match cache.and_then(|c| crate::store::local_models::recall(c, key)) {
+                Some(dir) => dir.to_string_lossy().into_owned(),
+                None => {
+                    return Err(Error::Model(format!(
+                        "{} was built from the local model {:?}, no longer where it was indexed from: pass it with --model DIR",
+                        store.dir().display(),
+                        key.id
+                    )));
+                }
+            }
         }
     };
     let files = source::resolve(&spec)?;

@@ -35,6 +35,8 @@ pub struct Plan {
     pub list: ImageList,
     /// Each image's class and group, when the build was given labels.
     pub labels: Option<Vec<(Option<u32>, Option<u32>)>>,
+    /// The model's directory, when it is a local one (remembered for later commands).
+    pub local_model: Option<PathBuf>,
 }
 
 impl Plan {
@@ -80,12 +82,17 @@ impl Plan {
             labels: labels.as_ref().map(|l| l.key.clone()),
         };
         let dir = cache.join(&slug).join(&key.hash()[..16]);
+        let local_model = match crate::model::source::ModelSpec::parse(spec)? {
+            crate::model::source::ModelSpec::Dir(d) => Some(d),
+            _ => None,
+        };
         Ok(Self {
             key,
             slug,
             dir,
             list,
             labels: labels.map(|l| l.of_image),
+            local_model,
         })
     }
 
@@ -144,6 +151,10 @@ pub fn build(
 ) -> Result<Report> {
     let dir = &plan.dir;
     std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
+    if let (Some(model), Some(cache)) = (&plan.local_model, dir.parent().and_then(Path::parent)) {
+        // Only a hint: a cache that cannot take it still gets its store.
+        let _ = super::local_models::remember(cache, &plan.key.model, model);
+    }
     let total = plan.chunks();
     let lock_name = match opts.shard {
         Some((i, n)) => format!("lock.{i}-of-{n}"),

@@ -10,6 +10,7 @@ mod finalize;
 pub mod format;
 pub mod images;
 pub mod labels;
+pub mod local_models;
 mod lock;
 pub mod merge;
 mod reader;
