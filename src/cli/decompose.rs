@@ -158,6 +158,11 @@ fn write_summary(
     } else {
         "selected heads"
     };
-    writeln!(out, "  {what} {hs:+.3}, MLPs and pre term {ms:+.3}")?;
+    let rest = if clip.config.format == clipscope::model::Format::Siglip {
+        "the pooling head's MLP"
+    } else {
+        "MLPs and pre term"
+    };
+    writeln!(out, "  {what} {hs:+.3}, {rest} {ms:+.3}")?;
     Ok(())
 }
