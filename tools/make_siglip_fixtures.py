@@ -106,17 +106,22 @@ def spiece_tokenizer(out):
         unk_piece="<unk>", character_coverage=1.0, normalization_rule_name="nmt_nfkc",
         num_threads=1, minloglevel=2)
     text.unlink()
+    return save_spiece_tokenizer(out).sp_model.get_piece_size()
+
+
+def save_spiece_tokenizer(out):
+    """Saves a `SiglipTokenizer` for `out/spiece.model` (its .vocab removed) with a
+    tokenizer_config.json listing only input_ids, as google/siglip-base-patch16-224's does."""
     (out / "spiece.vocab").unlink()
     tok = SiglipTokenizer(vocab_file=str(out / "spiece.model"), model_max_length=64)
     tok.save_pretrained(out)
-    # google/siglip-base-patch16-224's tokenizer_config.json lists only input_ids.
     cfg_path = out / "tokenizer_config.json"
     cfg = json.loads(cfg_path.read_text())
     cfg["model_input_names"] = ["input_ids"]
     cfg_path.write_text(json.dumps(cfg, indent=2))
     for extra in ("special_tokens_map.json", "added_tokens.json"):
         (out / extra).unlink(missing_ok=True)
-    return tok.sp_model.get_piece_size()
+    return tok
 
 
 SP_TEXTS = ["", " ", "Hello  World", "  leading and trailing  ", "ａｂｃ①", "x▁y", "日本語のテキスト",

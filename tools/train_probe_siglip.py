@@ -21,6 +21,7 @@ from PIL import Image
 from transformers import SiglipConfig, SiglipImageProcessor, SiglipModel, SiglipTokenizer
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from make_siglip_fixtures import save_spiece_tokenizer  # noqa: E402
 from train_probe_clip import HELD_OUT, PROPERTIES, SIDE, caption, known, single_phrase, values  # noqa: E402
 
 
@@ -35,15 +36,7 @@ def tokenizer(probes, out, rng):
         pad_id=0, eos_id=1, unk_id=2, bos_id=-1, character_coverage=1.0, num_threads=1,
         minloglevel=2)
     text.unlink()
-    (out / "spiece.vocab").unlink()
-    tok = SiglipTokenizer(vocab_file=str(out / "spiece.model"), model_max_length=64)
-    tok.save_pretrained(out)
-    cfg_path = out / "tokenizer_config.json"
-    cfg = json.loads(cfg_path.read_text())
-    cfg["model_input_names"] = ["input_ids"]
-    cfg_path.write_text(json.dumps(cfg, indent=2))
-    for extra in ("special_tokens_map.json", "added_tokens.json"):
-        (out / extra).unlink(missing_ok=True)
+    save_spiece_tokenizer(out)
     return SiglipTokenizer.from_pretrained(out)
 
 
