@@ -109,6 +109,37 @@ def features(out):
     return out if isinstance(out, torch.Tensor) else out.pooler_output
 
 
+def optimiser(model, lr, steps):
+    """AdamW (weight decay on matrices only) with a 5% linear warm-up and a cosine decay."""
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
+    rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": rest, "weight_decay": 0.0}],
+                            lr=lr, betas=(0.9, 0.98), eps=1e-6)
+    warm = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
+    return opt, sched
+
+
+def zero_shot(held, img, embed):
+    """Per-property zero-shot accuracy of image embeddings `img` of the held-out probes `held`,
+    against `embed(texts)`, the text embeddings of one phrase per value."""
+    img = img / img.norm(dim=-1, keepdim=True)
+    acc = {}
+    for prop in PROPERTIES:
+        vals = values(held, prop)
+        rows = [i for i, p in enumerate(held) if known(p, prop)]
+        proto = {v: next(p for p in held if known(p, prop) and str(p[prop]) == v) for v in vals}
+        txt = embed([single_phrase(proto[v], prop) for v in vals])
+        txt = txt / txt.norm(dim=-1, keepdim=True)
+        pred = (img[rows] @ txt.T).argmax(-1)
+        truth = torch.tensor([vals.index(str(held[i][prop])) for i in rows])
+        acc[prop] = {"accuracy": float((pred == truth).float().mean()), "classes": len(vals),
+                     "images": len(rows), "chance": 1 / len(vals)}
+        print(f"zero-shot {prop}: {acc[prop]['accuracy']:.3f} ({len(vals)} classes, {len(rows)} images)")
+    return acc
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", required=True, type=pathlib.Path)
@@ -148,13 +179,7 @@ def main():
     )
     model = CLIPModel.from_pretrained(a.init).float() if a.init else CLIPModel(config)
     model.train()
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
-    rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": rest, "weight_decay": 0.0}],
-                            lr=a.lr, betas=(0.9, 0.98), eps=1e-6)
-    warm = max(1, a.steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / a.steps))))
+    opt, sched = optimiser(model, a.lr, a.steps)
     train = list(range(HELD_OUT, len(probes)))
     by_colour = {}
     for i in train:
@@ -182,24 +207,15 @@ def main():
             print(f"step {step} loss {out.loss.item():.3f} {time.time() - t0:.0f} s", flush=True)
 
     model.eval()
-    acc = {}
     with torch.no_grad():
         held = probes[:HELD_OUT]
         img = features(model.get_image_features(pixel_values=pixels[:HELD_OUT].float()))
-        img = img / img.norm(dim=-1, keepdim=True)
-        for prop in PROPERTIES:
-            vals = values(held, prop)
-            rows = [i for i, p in enumerate(held) if known(p, prop)]
-            proto = {v: next(p for p in held if known(p, prop) and str(p[prop]) == v) for v in vals}
-            texts = [single_phrase(proto[v], prop) for v in vals]
+
+        def embed(texts):
             t = tok(texts, padding="max_length", max_length=77, return_tensors="pt")
-            txt = features(model.get_text_features(input_ids=t["input_ids"], attention_mask=t["attention_mask"]))
-            txt = txt / txt.norm(dim=-1, keepdim=True)
-            pred = (img[rows] @ txt.T).argmax(-1)
-            truth = torch.tensor([vals.index(str(held[i][prop])) for i in rows])
-            acc[prop] = {"accuracy": float((pred == truth).float().mean()), "classes": len(vals),
-                         "images": len(rows), "chance": 1 / len(vals)}
-            print(f"zero-shot {prop}: {acc[prop]['accuracy']:.3f} ({len(vals)} classes, {len(rows)} images)")
+            return features(model.get_text_features(input_ids=t["input_ids"], attention_mask=t["attention_mask"]))
+
+        acc = zero_shot(held, img, embed)
 
     a.out.mkdir(parents=True, exist_ok=True)
     model.half().save_pretrained(a.out, safe_serialization=True)

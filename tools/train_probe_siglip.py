@@ -22,7 +22,7 @@ from transformers import SiglipConfig, SiglipImageProcessor, SiglipModel, Siglip
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from make_siglip_fixtures import save_spiece_tokenizer  # noqa: E402
-from train_probe_clip import HELD_OUT, PROPERTIES, SIDE, caption, known, single_phrase, values  # noqa: E402
+from train_probe_clip import HELD_OUT, PROPERTIES, SIDE, caption, known, optimiser, single_phrase, zero_shot  # noqa: E402
 
 
 def tokenizer(probes, out, rng):
@@ -78,13 +78,7 @@ def main():
         model.logit_scale.fill_(math.log(10))
         model.logit_bias.fill_(-10)
     model.train()
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
-    rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": rest, "weight_decay": 0.0}],
-                            lr=a.lr, betas=(0.9, 0.98), eps=1e-6)
-    warm = max(1, a.steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / a.steps))))
+    opt, sched = optimiser(model, a.lr, a.steps)
     train = list(range(HELD_OUT, len(probes)))
     t0 = time.time()
     for step in range(a.steps):
@@ -101,26 +95,15 @@ def main():
             print(f"step {step} loss {out.loss.item():.3f} {time.time() - t0:.0f} s", flush=True)
 
     model.eval()
-    acc = {}
     with torch.no_grad():
-        held = probes[:HELD_OUT]
         img = model.get_image_features(pixel_values=pixels[:HELD_OUT].float())
-        img = getattr(img, "pooler_output", img)
-        img = img / img.norm(dim=-1, keepdim=True)
-        for prop in PROPERTIES:
-            vals = values(held, prop)
-            rows = [i for i, p in enumerate(held) if known(p, prop)]
-            proto = {v: next(p for p in held if known(p, prop) and str(p[prop]) == v) for v in vals}
-            texts = [single_phrase(proto[v], prop) for v in vals]
+
+        def embed(texts):
             t = tok(texts, padding="max_length", max_length=64, return_tensors="pt")
             txt = model.get_text_features(input_ids=t["input_ids"])
-            txt = getattr(txt, "pooler_output", txt)
-            txt = txt / txt.norm(dim=-1, keepdim=True)
-            pred = (img[rows] @ txt.T).argmax(-1)
-            truth = torch.tensor([vals.index(str(held[i][prop])) for i in rows])
-            acc[prop] = {"accuracy": float((pred == truth).float().mean()), "classes": len(vals),
-                         "images": len(rows), "chance": 1 / len(vals)}
-            print(f"zero-shot {prop}: {acc[prop]['accuracy']:.3f} ({len(vals)} classes, {len(rows)} images)")
+            return getattr(txt, "pooler_output", txt)
+
+        acc = zero_shot(probes[:HELD_OUT], getattr(img, "pooler_output", img), embed)
 
     model.half().save_pretrained(a.out, safe_serialization=True)
     proc.save_pretrained(a.out)
