@@ -225,9 +225,7 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
             clipscope::analysis::render::save_png(&img, out)?;
             eprintln!("wrote {}", out.display());
         }
-        // A SigLIP store's tokens are its patches alone: there is no class-token term.
-        let class_token = clipscope::model::config::patch_grid(s.store.manifest.tokens_per_image)
-            .is_none_or(|(_, first)| first == 1);
+        let class_token = s.store.manifest.class_token();
         return print_table(&t, &s.targets, class_token, args.c.json);
     }
     if args.out.is_some() {

@@ -207,12 +207,20 @@ pub struct Manifest {
     pub heads: usize,
     /// Embedding dimension.
     pub dim: usize,
-    /// Image tokens per image (CLS plus patches).
+    /// Image tokens per image: a CLIP's class token plus its patches, a SigLIP's patches.
     pub tokens_per_image: usize,
     /// Per-token effects, when stored.
     pub tokens: Option<TokensInfo>,
     /// Every data file, by path relative to the store.
     pub files: BTreeMap<String, FileInfo>,
+}
+
+impl Manifest {
+    /// Whether the model's token 0 is a class token: false for a SigLIP, whose tokens are its
+    /// patches alone (`tokens_per_image` a square).
+    pub fn class_token(&self) -> bool {
+        crate::model::config::patch_grid(self.tokens_per_image).is_none_or(|(_, first)| first == 1)
+    }
 }
 
 /// Reads a manifest or key file, refusing versions this build does not know.

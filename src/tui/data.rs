@@ -124,8 +124,7 @@ impl Data {
         Ok(Self {
             layers: session.store.layers().to_vec(),
             heads: m.heads,
-            pooling: crate::model::config::patch_grid(m.tokens_per_image)
-                .is_some_and(|(_, first)| first == 0),
+            pooling: !m.class_token(),
             bytes: m.files.values().map(|f| f.bytes).sum(),
             device: device.to_string(),
             model_note,

@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokenizers::{Tokenizer, TruncationParams};
 
 use super::spiece::{SPACE, SentencePiece};
+use crate::model::config::json::read_json;
 use crate::{Error, Result};
 
 /// A SigLIP tokenizer.
@@ -42,14 +43,7 @@ struct Settings(serde_json::Map<String, Value>);
 
 impl Settings {
     fn read(path: Option<&Path>) -> Result<Self> {
-        let Some(path) = path else {
-            return Ok(Self(Default::default()));
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        match serde_json::from_str(&text) {
-            Ok(Value::Object(m)) => Ok(Self(m)),
-            _ => Err(Error::config(path, "expected a JSON object")),
-        }
+        Ok(Self(path.map(read_json).transpose()?.unwrap_or_default()))
     }
 
     /// A special token's text: a string, or an `AddedToken` object's `content`.
