@@ -109,6 +109,17 @@ def features(out):
     return out if isinstance(out, torch.Tensor) else out.pooler_output
 
 
+def preprocess(images, probes, proc):
+    """The probe images through the image processor `proc`, as f16 (N, 3, S, S)."""
+    t0 = time.time()
+    pixels = []
+    for i in range(0, len(probes), 500):
+        ims = [Image.open(images / p["file"]).convert("RGB") for p in probes[i:i + 500]]
+        pixels.append(proc(images=ims, return_tensors="pt")["pixel_values"].half())
+    print(f"{len(probes)} images preprocessed in {time.time() - t0:.0f} s", flush=True)
+    return torch.cat(pixels)
+
+
 def optimiser(model, lr, steps):
     """AdamW (weight decay on matrices only) with a 5% linear warm-up and a cosine decay."""
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
@@ -160,13 +171,7 @@ def main():
     tok = CLIPTokenizerFast(tokenizer_file=str(ROOT / "tests/fixtures/tiny-clip-hf/tokenizer.json"))
     proc = CLIPImageProcessor(size={"shortest_edge": SIDE}, crop_size={"height": SIDE, "width": SIDE},
                               resample=3)
-    t0 = time.time()
-    pixels = []
-    for i in range(0, len(probes), 500):
-        ims = [Image.open(a.images / p["file"]).convert("RGB") for p in probes[i:i + 500]]
-        pixels.append(proc(images=ims, return_tensors="pt")["pixel_values"].half())
-    pixels = torch.cat(pixels)
-    print(f"{len(probes)} images preprocessed in {time.time() - t0:.0f} s", flush=True)
+    pixels = preprocess(a.images, probes, proc)
 
     config = CLIPConfig(
         projection_dim=64,

@@ -17,12 +17,11 @@ import argparse, json, math, pathlib, random, sys, time
 
 import sentencepiece as spm
 import torch
-from PIL import Image
 from transformers import SiglipConfig, SiglipImageProcessor, SiglipModel, SiglipTokenizer
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from make_siglip_fixtures import save_spiece_tokenizer  # noqa: E402
-from train_probe_clip import HELD_OUT, PROPERTIES, SIDE, caption, known, optimiser, single_phrase, zero_shot  # noqa: E402
+from train_probe_clip import HELD_OUT, PROPERTIES, SIDE, caption, known, optimiser, preprocess, single_phrase, zero_shot  # noqa: E402
 
 
 def tokenizer(probes, out, rng):
@@ -57,13 +56,7 @@ def main():
     probes = [json.loads(l) for l in (a.images / "probe.jsonl").read_text().splitlines()]
     tok = tokenizer(probes, a.out, random.Random(a.seed + 1))
     proc = SiglipImageProcessor(size={"height": SIDE, "width": SIDE})
-    t0 = time.time()
-    pixels = []
-    for i in range(0, len(probes), 500):
-        ims = [Image.open(a.images / p["file"]).convert("RGB") for p in probes[i:i + 500]]
-        pixels.append(proc(images=ims, return_tensors="pt")["pixel_values"].half())
-    pixels = torch.cat(pixels)
-    print(f"{len(probes)} images preprocessed in {time.time() - t0:.0f} s", flush=True)
+    pixels = preprocess(a.images, probes, proc)
 
     config = SiglipConfig(
         vision_config=dict(hidden_size=128, intermediate_size=512, num_attention_heads=4,
