@@ -95,7 +95,7 @@ impl Block {
             ],
             0,
         )?;
-        let qkv = Dense::from_torch(&qs, bs)?;
+        let qkv = Dense::from_torch(&qs, bs)?.tiled_for(w)?;
         let (ln1, ln2, out, fc1, fc2) = match format {
             Format::HuggingFace | Format::Siglip => (
                 LayerNorm::load(w, &p("layer_norm1"), dm, cfg.eps)?,
@@ -171,9 +171,7 @@ impl Block {
         } else {
             x.clone()
         };
-        let x = self
-            .out
-            .forward_with(&merged, None, Some(&x.reshape((b * tq, dm))?))?;
+        let x = self.out_proj(&merged, &x.reshape((b * tq, dm))?, (b, tq))?;
         let hidden = self.ln2.forward(&x)?;
         let act = self
             .fc1
@@ -188,6 +186,28 @@ impl Block {
             tokens,
             cls_self,
         })
+    }
+
+    /// `merged · W_O + b_O + x`. With the product on the AMX tiles, the CLS rows are computed
+    /// again in f32: the decomposition's head terms are those rows' exact parts (W_O applied in
+    /// f32), so Σ heads + MLPs stays the embedding to f32 rounding.
+    fn out_proj(&self, merged: &Tensor, x: &Tensor, (b, tq): (usize, usize)) -> Result<Tensor> {
+        if !self.out.tiled() {
+            return self.out.forward_with(merged, None, Some(x));
+        }
+        if tq == 1 {
+            return self.out.forward_exact(merged, Some(x));
+        }
+        let dm = x.dim(1)?;
+        let rows = |t: &Tensor| -> Result<Tensor> {
+            Ok(t.reshape((b, tq, dm))?.i((.., 0))?.contiguous()?)
+        };
+        let cls = self.out.forward_exact(&rows(merged)?, Some(&rows(x)?))?;
+        let y = self
+            .out
+            .forward_with(merged, None, Some(x))?
+            .reshape((b, tq, dm))?;
+        Ok(Tensor::cat(&[&cls.unsqueeze(1)?, &y.i((.., 1..))?], 1)?.reshape((b * tq, dm))?)
     }
 
     /// The attention on candle's generic operations (GPU, half precision): the heads' outputs

@@ -92,6 +92,8 @@ macro_rules! dispatch {
     }};
 }
 
+pub(crate) use dispatch;
+
 /// `act(v)` for every element of `x`, in place.
 pub fn activate_in_place(x: &mut [f32], act: Activation) {
     #[inline(always)]

@@ -2,6 +2,9 @@
 
 use candle_core::{D, DType, Tensor};
 
+use std::sync::Arc;
+
+use super::amx::PackedWeight;
 use super::config::Activation;
 use super::weights::Weights;
 use crate::Result;
@@ -65,6 +68,8 @@ pub struct Dense {
     pub weight: Tensor,
     /// (out).
     pub bias: Tensor,
+    /// W in bf16 in the AMX tile layout, when the products run there.
+    tiles: Option<Arc<PackedWeight>>,
 }
 
 impl Dense {
@@ -73,13 +78,40 @@ impl Dense {
         Ok(Self {
             weight: weight.t()?.contiguous()?,
             bias,
+            tiles: None,
         })
+    }
+
+    /// The same layer with its products on the AMX tiles when `w` asks for it
+    /// ([`Weights::bf16_tiles`]).
+    pub fn tiled_for(mut self, w: &Weights) -> Result<Self> {
+        if w.bf16_tiles() {
+            let (k, n) = self.weight.dims2()?;
+            let flat = self.weight.flatten_all()?.to_vec1::<f32>()?;
+            self.tiles = Some(Arc::new(PackedWeight::new(&flat, k, n)));
+        }
+        Ok(self)
     }
 
     /// Loads `{prefix}.weight` (out, in) and `{prefix}.bias` (out).
     pub fn load(w: &Weights, prefix: &str, input: usize, output: usize) -> Result<Self> {
         let weight = w.get(&format!("{prefix}.weight"), &[output, input])?;
-        Self::from_torch(&weight, w.get(&format!("{prefix}.bias"), &[output])?)
+        Self::from_torch(&weight, w.get(&format!("{prefix}.bias"), &[output])?)?.tiled_for(w)
+    }
+
+    /// Whether the products run on the AMX tiles.
+    pub fn tiled(&self) -> bool {
+        self.tiles.is_some()
+    }
+
+    /// `x · W + b + residual` in f32 even when the layer is tiled.
+    pub fn forward_exact(&self, x: &Tensor, residual: Option<&Tensor>) -> Result<Tensor> {
+        let f32_only = Self {
+            weight: self.weight.clone(),
+            bias: self.bias.clone(),
+            tiles: None,
+        };
+        f32_only.forward_with(x, None, residual)
     }
 
     /// Applies the layer to `x` of shape (N, in).
@@ -94,6 +126,11 @@ impl Dense {
         act: Option<Activation>,
         residual: Option<&Tensor>,
     ) -> Result<Tensor> {
+        if let Some(tiles) = &self.tiles
+            && let Some(y) = super::cpu::linear_tiles(x, tiles, &self.bias, act, residual)?
+        {
+            return Ok(y);
+        }
         if x.dim(0)? == 1 {
             // One row as two, for the reason `matmul` gives.
             let twice = |t: &Tensor| Tensor::cat(&[t, t], 0);

@@ -1,6 +1,7 @@
 //! The CLIP-like model: configuration, weights, both towers, the tokenizer and the
 //! decomposition, for CLIP (Hugging Face and open_clip layouts) and SigLIP.
 
+pub mod amx;
 mod block;
 pub mod builtin;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod files;
 mod hfcache;
 mod hub;
 mod layers;
+pub mod opbench;
 pub mod pickle;
 pub mod random;
 pub mod selection;

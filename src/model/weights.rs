@@ -15,6 +15,7 @@ pub struct Weights {
     paths: Vec<PathBuf>,
     dtype: DType,
     device: Device,
+    bf16_tiles: bool,
 }
 
 enum Files {
@@ -52,11 +53,15 @@ impl Weights {
                 }
             })?),
         };
+        // bf16 on the CPU: f32 tensors, the dense layers' products on the AMX tiles where the
+        // CPU has them (f32 throughout where it has not: see model::amx).
+        let cpu_bf16 = device.is_cpu() && dtype == DType::BF16;
         Ok(Self {
             files,
             paths: paths.to_vec(),
-            dtype,
+            dtype: if cpu_bf16 { DType::F32 } else { dtype },
             device: device.clone(),
+            bf16_tiles: cpu_bf16 && super::amx::support().is_ok(),
         })
     }
 
@@ -94,6 +99,12 @@ impl Weights {
     /// The compute dtype.
     pub fn dtype(&self) -> DType {
         self.dtype
+    }
+
+    /// Whether the dense layers multiply in bf16 on the AMX tiles (`--dtype bf16` on a CPU that
+    /// has them); tensors are then f32.
+    pub fn bf16_tiles(&self) -> bool {
+        self.bf16_tiles
     }
 
     /// The tensor `name` in the compute dtype.

@@ -1,0 +1,94 @@
+//! bf16 matrix products on the CPU's AMX tiles (Intel Sapphire Rapids and later): the dense
+//! layers of `--dtype bf16` on the CPU.
+//!
+//! Inputs are rounded to bf16 (round to nearest even, as torch's `to(torch.bfloat16)`), products
+//! are accumulated in f32 by `TDPBF16PS`, and everything around the products (bias, residual,
+//! activation, LayerNorm, softmax, the attention products and the decomposition's sums) stays in
+//! f32, as under torch's CPU autocast. A CPU without AMX, or a kernel that does not grant the
+//! tile state, gets [`support`]'s one-line reason and f32 instead (`--dtype bf16` then computes
+//! in f32 rather than in candle's generic bf16, which is slower than f32 on a CPU).
+//!
+//! The tiles: `TDPBF16PS C, A, B` adds to the 16 × 16 f32 tile C the product of A (16 rows × 32
+//! bf16) and B (16 rows of 16 bf16 pairs, "VNNI" order: the pair of K rows 2i, 2i+1 of one column
+//! side by side). [`pack`] lays the weights and the activations out so that each tile is 1 KiB of
+//! consecutive bytes; [`gemm`] runs a 32 × 32 block of output per call on four accumulator tiles.
+
+mod gemm;
+mod pack;
+#[cfg(target_arch = "x86_64")]
+mod tiles;
+
+pub use gemm::linear;
+pub use pack::{PackedWeight, to_bf16};
+
+/// Whether this CPU and kernel run the AMX bf16 kernel: `Err` carries the reason in a few words.
+/// Checked once per process (the tile-data permission is asked for on the first call).
+/// `CLIPSCOPE_NO_AMX=1` turns the tiles off (f32 instead).
+pub fn support() -> Result<(), &'static str> {
+    static SUPPORT: std::sync::OnceLock<Result<(), &'static str>> = std::sync::OnceLock::new();
+    *SUPPORT.get_or_init(detect)
+}
+
+/// The kernel `--dtype bf16` runs on this CPU, for `doctor`, `bench` and the explorer.
+pub fn kernel_name() -> String {
+    match support() {
+        Ok(()) => "bf16 on AMX tiles".into(),
+        Err(why) => format!("f32 ({why})"),
+    }
+}
+
+/// The dtype `--dtype requested` computes in on the CPU: bf16 only where the tiles run it,
+/// otherwise f32 and the one-line reason to print (candle's generic bf16 is slower than f32 on a
+/// CPU, so it is never chosen). Other dtypes are returned as they are.
+pub fn cpu_dtype(requested: candle_core::DType) -> (candle_core::DType, Option<String>) {
+    match (requested, support()) {
+        (candle_core::DType::BF16, Err(why)) => (
+            candle_core::DType::F32,
+            Some(format!("--dtype bf16: {why}; computing in f32")),
+        ),
+        (d, _) => (d, None),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn detect() -> Result<(), &'static str> {
+    if std::env::var_os("CLIPSCOPE_NO_AMX").is_some_and(|v| !v.is_empty()) {
+        return Err("CLIPSCOPE_NO_AMX is set");
+    }
+    // CPUID leaf 7, sub-leaf 0: EDX bit 22 is AMX-BF16, bit 24 AMX-TILE.
+    let max = std::arch::x86_64::__cpuid(0).eax;
+    if max < 7 {
+        return Err("this CPU has no AMX");
+    }
+    let edx = std::arch::x86_64::__cpuid_count(7, 0).edx;
+    if edx & (1 << 24) == 0 || edx & (1 << 22) == 0 {
+        return Err("this CPU has no AMX bf16 tiles");
+    }
+    tiles::request_permission()
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn detect() -> Result<(), &'static str> {
+    Err("AMX is an x86-64 extension")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn support_agrees_with_the_cpu_flags() {
+        // Whichever way it goes, the answer matches what the CPU says of itself.
+        let cpu_has = std::fs::read_to_string("/proc/cpuinfo")
+            .map(|s| s.contains(" amx_bf16") && s.contains(" amx_tile"))
+            .unwrap_or(false);
+        match support() {
+            Ok(()) => assert!(cpu_has, "AMX reported on a CPU without amx_bf16"),
+            Err(why) => {
+                assert!(!why.is_empty());
+                assert!(kernel_name().starts_with("f32 ("));
+            }
+        }
+        assert_eq!(support(), support());
+    }
+}

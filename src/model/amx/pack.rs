@@ -1,0 +1,193 @@
+//! bf16 rounding and the tile layouts of the two operands.
+//!
+//! Both operands are cut into steps of 32 along K (zero-padded past K). A strip of 32 activation
+//! rows is stored step after step, each step rows 0-15 then 16-31, a row 32 bf16 (64 bytes): one
+//! A tile is then 1 KiB of consecutive bytes. The weights (K × N) are cut into pairs of 16-column
+//! panels (N zero-padded to a multiple of 32), each stored step after step, each step the left
+//! panel then the right, each panel 16 rows of the K-row pairs (2i, 2i+1) of its 16 columns,
+//! side by side (`B[i][n][e] = W[2i + e][n]`, the order `TDPBF16PS` reads).
+
+/// Rounds f32 to bf16 bits, to nearest with ties to even (torch's `c10::BFloat16`
+/// `round_to_nearest_even`); NaN stays NaN.
+#[inline(always)]
+pub fn to_bf16(v: f32) -> u16 {
+    let b = v.to_bits();
+    if v.is_nan() {
+        ((b >> 16) | 0x40) as u16
+    } else {
+        (b.wrapping_add(0x7fff + ((b >> 16) & 1)) >> 16) as u16
+    }
+}
+
+/// A dense layer's weight (K × N, row-major f32) rounded to bf16 in the tile layout.
+pub struct PackedWeight {
+    /// Rows of the weight (the layer's input width).
+    pub k: usize,
+    /// Columns (the output width).
+    pub n: usize,
+    data: Vec<u16>,
+}
+
+impl PackedWeight {
+    /// Packs `w` (k × n, row-major).
+    ///
+    /// # Panics
+    /// When `w` is not k × n.
+    pub fn new(w: &[f32], k: usize, n: usize) -> Self {
+        assert_eq!(w.len(), k * n, "PackedWeight: shape");
+        let mut p = Self {
+            k,
+            n,
+            data: Vec::new(),
+        };
+        p.repack_rows(w, n, k, n);
+        p
+    }
+
+    /// Packs the k × n matrix `src` (row i at `i · stride`), reusing the buffer.
+    fn repack_rows(&mut self, src: &[f32], stride: usize, k: usize, n: usize) {
+        self.reset(k, n);
+        for row in 0..k {
+            let src = &src[row * stride..][..n];
+            for (p, cols) in src.chunks(32).enumerate() {
+                let base = self.offset(row, p * 32);
+                for (j, &v) in cols.iter().enumerate() {
+                    // Column j of the pair: half j / 16, column j % 16, two bf16 apart.
+                    self.data[base + (j / 16) * 512 + (j % 16) * 2] = to_bf16(v);
+                }
+            }
+        }
+    }
+
+    /// Sizes the buffer for k × n and zeroes it.
+    fn reset(&mut self, k: usize, n: usize) {
+        (self.k, self.n) = (k, n);
+        self.data.clear();
+        self.data.resize(k.div_ceil(32) * n.div_ceil(32) * 1024, 0);
+    }
+
+    /// Where element (row, col) lives: pair, step, half, pair-row, column, e (see the module).
+    #[inline(always)]
+    fn offset(&self, row: usize, col: usize) -> usize {
+        let (p, half, c) = (col / 32, col / 16 % 2, col % 16);
+        let (step, r, e) = (row / 32, row % 32 / 2, row % 2);
+        (p * self.steps() + step) * 1024 + half * 512 + r * 32 + c * 2 + e
+    }
+
+    /// Steps of 32 along K.
+    pub fn steps(&self) -> usize {
+        self.k.div_ceil(32)
+    }
+
+    /// Pairs of 16-column panels.
+    pub fn pairs(&self) -> usize {
+        self.n.div_ceil(32)
+    }
+
+    /// The packed panel pair `p`: `steps() · 1024` bf16.
+    pub fn pair(&self, p: usize) -> &[u16] {
+        let len = self.steps() * 1024;
+        &self.data[p * len..(p + 1) * len]
+    }
+}
+
+/// Packs `rows` rows of `x` (`k` wide, row i starting at `i · stride`) into `out` as strips of 32
+/// rows (the last one zero-padded), rounding to bf16; `out` is resized to
+/// `strips · steps · 1024`.
+pub fn pack_rows(x: &[f32], stride: usize, rows: usize, k: usize, out: &mut Vec<u16>) {
+    crate::model::fastmath::dispatch!(pack(x, stride, rows, k, out))
+}
+
+#[inline(always)]
+fn pack(x: &[f32], stride: usize, rows: usize, k: usize, out: &mut Vec<u16>) {
+    let steps = k.div_ceil(32);
+    let strips = rows.div_ceil(32);
+    out.clear();
+    out.resize(strips * steps * 1024, 0);
+    for (s, strip) in out.chunks_exact_mut(steps * 1024).enumerate() {
+        for r in 0..32.min(rows - s * 32) {
+            let src = &x[(s * 32 + r) * stride..][..k];
+            // Row r of the strip lives in half r / 16, row r % 16 of each step.
+            let at = (r / 16) * 512 + (r % 16) * 32;
+            for (step, chunk) in src.chunks(32).enumerate() {
+                let dst = &mut strip[step * 1024 + at..step * 1024 + at + chunk.len()];
+                dst.iter_mut()
+                    .zip(chunk)
+                    .for_each(|(d, &v)| *d = to_bf16(v));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_is_to_nearest_even_like_the_half_crate() {
+        for v in [
+            0.0f32,
+            -0.0,
+            1.0,
+            f32::from_bits(0x3f80_8000), // a tie: rounds down to the even 1.0
+            f32::from_bits(0x3f81_8000), // a tie: rounds up to the even neighbour
+            3.1415927,
+            -2.71828,
+            1e-40,
+            65504.0,
+            f32::MAX,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+        ] {
+            assert_eq!(to_bf16(v), half::bf16::from_f32(v).to_bits(), "{v}");
+        }
+        for i in 0..100_000u32 {
+            let v = f32::from_bits(i.wrapping_mul(2_654_435_761));
+            if !v.is_nan() {
+                assert_eq!(to_bf16(v), half::bf16::from_f32(v).to_bits(), "{v}");
+            }
+        }
+        assert!(half::bf16::from_bits(to_bf16(f32::NAN)).is_nan());
+    }
+
+    #[test]
+    fn every_weight_lands_once_where_the_tile_order_says() {
+        let (k, n) = (45, 37);
+        let w: Vec<f32> = (0..k * n).map(|i| i as f32 + 1.0).collect();
+        let p = PackedWeight::new(&w, k, n);
+        assert_eq!((p.steps(), p.pairs()), (2, 2));
+        let mut seen = 0;
+        for pair in 0..p.pairs() {
+            for (i, &v) in p.pair(pair).iter().enumerate() {
+                let (step, i) = (i / 1024, i % 1024);
+                let (half, r, col, e) = (i / 512, i / 32 % 16, i / 2 % 16, i % 2);
+                let (row, col) = (step * 32 + 2 * r + e, pair * 32 + half * 16 + col);
+                if row < k && col < n {
+                    assert_eq!(v, to_bf16(w[row * n + col]));
+                    seen += 1;
+                } else {
+                    assert_eq!(v, 0, "padding at ({row}, {col})");
+                }
+            }
+        }
+        assert_eq!(seen, k * n);
+    }
+
+    #[test]
+    fn rows_pack_into_strips_with_zero_padding() {
+        let (rows, k) = (35, 40);
+        let x: Vec<f32> = (0..rows * k).map(|i| i as f32).collect();
+        let mut out = vec![7u16; 3];
+        pack_rows(&x, k, rows, k, &mut out);
+        assert_eq!(out.len(), 2 * 2 * 1024);
+        let at = |s: usize, r: usize, c: usize| {
+            s * 2048 + (c / 32) * 1024 + (r / 16) * 512 + (r % 16) * 32 + c % 32
+        };
+        assert_eq!(out[at(0, 17, 33)], to_bf16(x[17 * k + 33]));
+        assert_eq!(out[at(1, 2, 39)], to_bf16(x[34 * k + 39]));
+        assert_eq!(out[at(1, 3, 0)], 0, "row 35 is padding");
+        assert_eq!(out[at(0, 0, 40)], 0, "column 40 is padding");
+        let nonzero = out.iter().filter(|&&v| v != 0).count();
+        assert_eq!(nonzero, rows * k - 1, "x[0] = 0 is the one zero");
+    }
+}

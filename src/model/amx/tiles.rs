@@ -1,0 +1,121 @@
+//! The AMX instructions, as inline assembly: the tile-data permission, the tile configuration
+//! and one 32 × 32 output block (Intel® 64 and IA-32 Architectures Software Developer's Manual,
+//! vol. 2, `LDTILECFG`, `TILELOADD`, `TDPBF16PS`, `TILESTORED`; Linux's
+//! Documentation/arch/x86/xstate.rst for `ARCH_REQ_XCOMP_PERM`).
+
+use std::arch::asm;
+
+/// Asks Linux for the AMX tile-data state (needed once per process before the first tile
+/// instruction; threads share the grant).
+pub fn request_permission() -> Result<(), &'static str> {
+    const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
+    const XFEATURE_XTILEDATA: libc::c_long = 18;
+    // SAFETY: arch_prctl with this request only changes which xstate components the process
+    // may use; it reads no memory of ours.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_arch_prctl,
+            ARCH_REQ_XCOMP_PERM,
+            XFEATURE_XTILEDATA,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err("the kernel does not grant the AMX tile state")
+    }
+}
+
+/// The tile palette: eight tiles of 16 rows × 64 bytes (C: tmm0-3, A: tmm4-5, B: tmm6-7).
+#[repr(C, align(64))]
+struct Config([u8; 64]);
+
+const CONFIG: Config = {
+    let mut c = [0u8; 64];
+    c[0] = 1; // palette 1
+    let mut t = 0;
+    while t < 8 {
+        c[16 + 2 * t] = 64; // bytes per row (u16, little-endian)
+        c[48 + t] = 16; // rows
+        t += 1;
+    }
+    Config(c)
+};
+
+/// Loads the tile configuration on this thread. Call before [`block`] on every thread that
+/// runs it. The tiles are left configured (no `TILERELEASE`): releasing after each task
+/// measured slower, and the kernel saves the 8 KiB tile state on a switch either way.
+///
+/// # Safety
+/// Only after [`request_permission`] succeeded on a CPU with AMX-TILE.
+pub unsafe fn configure() {
+    // SAFETY: CONFIG is a valid 64-byte palette-1 configuration; the caller checked AMX.
+    unsafe { asm!("ldtilecfg [{}]", in(reg) CONFIG.0.as_ptr(), options(nostack, readonly)) };
+}
+
+/// `c (32 × 32 f32, rows of 32) (+)= A · B` over `k32` steps of 32: A is one packed strip (per
+/// step, rows 0-15 then 16-31, each 16 × 32 bf16), B one packed pair of column panels (per step,
+/// columns 0-15 then 16-31, each 16 pair-rows × 32 bf16). See `pack`. With `accumulate` the
+/// product is added to what `c` holds.
+///
+/// # Safety
+/// After [`configure`] on this thread; `a` and `b` hold `k32 · 1024` bf16 each and `c` 1024
+/// f32.
+pub unsafe fn block(a: *const u16, b: *const u16, k32: usize, c: *mut f32, accumulate: bool) {
+    // SAFETY: the caller's contract: every load reads inside a, b and c, the stores write c.
+    unsafe {
+        if accumulate {
+            asm!(
+                "tileloadd tmm0, [{c0} + {s}*1]",
+                "tileloadd tmm1, [{c1} + {s}*1]",
+                "tileloadd tmm2, [{c2} + {s}*1]",
+                "tileloadd tmm3, [{c3} + {s}*1]",
+                c0 = in(reg) c,
+                c1 = in(reg) c.add(16),
+                c2 = in(reg) c.add(512),
+                c3 = in(reg) c.add(528),
+                s = in(reg) 128usize,
+                options(nostack, readonly)
+            );
+        } else {
+            asm!(
+                "tilezero tmm0",
+                "tilezero tmm1",
+                "tilezero tmm2",
+                "tilezero tmm3",
+                options(nostack, nomem)
+            );
+        }
+        for kk in 0..k32 {
+            let (a, b) = (a.add(kk * 1024), b.add(kk * 1024));
+            asm!(
+                "tileloadd tmm4, [{a0} + {s}*1]",
+                "tileloadd tmm6, [{b0} + {s}*1]",
+                "tdpbf16ps tmm0, tmm4, tmm6",
+                "tileloadd tmm7, [{b1} + {s}*1]",
+                "tdpbf16ps tmm1, tmm4, tmm7",
+                "tileloadd tmm5, [{a1} + {s}*1]",
+                "tdpbf16ps tmm2, tmm5, tmm6",
+                "tdpbf16ps tmm3, tmm5, tmm7",
+                a0 = in(reg) a,
+                a1 = in(reg) a.add(512),
+                b0 = in(reg) b,
+                b1 = in(reg) b.add(512),
+                s = in(reg) 64usize,
+                options(nostack, readonly)
+            );
+        }
+        asm!(
+            "tilestored [{c0} + {s}*1], tmm0",
+            "tilestored [{c1} + {s}*1], tmm1",
+            "tilestored [{c2} + {s}*1], tmm2",
+            "tilestored [{c3} + {s}*1], tmm3",
+            c0 = in(reg) c,
+            c1 = in(reg) c.add(16),
+            c2 = in(reg) c.add(512),
+            c3 = in(reg) c.add(528),
+            s = in(reg) 128usize,
+            options(nostack)
+        );
+    }
+}
