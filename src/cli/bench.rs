@@ -91,7 +91,14 @@ fn time(iters: usize, batch: usize, mut f: impl FnMut() -> Result<()>) -> Result
 fn bench(args: &BenchArgs, dir: &std::path::Path) -> Result<()> {
     let files = ModelFiles::from_dir(dir, &format!("random {:?}", args.arch))?;
     let device = parse_device(&args.device)?;
-    let dtype = parse_dtype(&args.dtype)?;
+    let mut dtype = parse_dtype(&args.dtype)?;
+    if device.is_cpu() {
+        let (d, why) = clipscope::model::amx::cpu_dtype(dtype);
+        if let Some(why) = why {
+            eprintln!("clipscope: {why}");
+        }
+        dtype = d;
+    }
     let clip = Clip::load(&files, &device, dtype)?;
     let s = clip.config.vision.image_size;
     if args.segment {
@@ -125,16 +132,20 @@ fn bench(args: &BenchArgs, dir: &std::path::Path) -> Result<()> {
         });
     }
     let threads = candle_core::utils::get_num_threads();
+    // What ran: the dtype after any fallback, and on the CPU the bf16 kernel.
+    let kernel = match (device.is_cpu(), dtype) {
+        (true, candle_core::DType::BF16) => clipscope::model::amx::kernel_name(),
+        (_, d) => format!("{d:?}").to_lowercase(),
+    };
     if args.json {
-        let v = serde_json::json!({ "arch": format!("{:?}", args.arch), "batch": args.batch, "threads": threads, "device": device_name(&device), "dtype": args.dtype, "results": rows });
+        let v = serde_json::json!({ "arch": format!("{:?}", args.arch), "batch": args.batch, "threads": threads, "device": device_name(&device), "dtype": format!("{dtype:?}").to_lowercase(), "kernel": kernel, "results": rows });
         println!("{v}");
     } else {
         println!(
-            "{:?}, random weights, batch {}, {threads} threads, {} {}",
+            "{:?}, random weights, batch {}, {threads} threads, {} {kernel}",
             args.arch,
             args.batch,
             device_name(&device),
-            args.dtype
         );
         for r in rows {
             println!(

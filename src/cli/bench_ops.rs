@@ -5,6 +5,41 @@ use std::time::Instant;
 
 use anyhow::Result;
 use candle_core::{D, DType, Device, IndexOp, Tensor};
+use clipscope::model::amx;
+use clipscope::model::opbench::{self, Bound};
+
+fn cpu(b: usize) -> Result<()> {
+    let threads = candle_core::utils::get_num_threads();
+    println!("measuring this machine's bounds ({threads} threads)...");
+    let peaks = opbench::peaks()?;
+    let bf16 = peaks
+        .bf16_gflops
+        .map_or_else(|| amx::kernel_name(), |g| format!("{g:.0} GFLOP/s"));
+    println!(
+        "  GEMM peak: f32 {:.0} GFLOP/s, bf16 tiles {bf16}; copy {:.1} GB/s",
+        peaks.f32_gflops, peaks.copy_gbs
+    );
+    println!("ViT-B/16 block operations on the CPU, batch {b}, median of 5");
+    println!(
+        "  {:<52} {:>9} {:>16} {:>8}",
+        "operation", "ms", "rate", "of bound"
+    );
+    for op in opbench::vit_b16_block(b)? {
+        let (unit, bound) = match op.bound {
+            Bound::F32Flops => ("GFLOP/s", peaks.f32_gflops),
+            Bound::Bf16Flops => ("GFLOP/s", peaks.bf16_gflops.unwrap_or(f64::NAN)),
+            Bound::Bytes => ("GB/s", peaks.copy_gbs),
+        };
+        println!(
+            "  {:<52} {:>9.3} {:>8.1} {unit:<7} {:>7.0}%",
+            op.name,
+            op.ms,
+            op.rate,
+            100.0 * op.rate / bound
+        );
+    }
+    Ok(())
+}
 
 fn time(device: &Device, f: &dyn Fn() -> candle_core::Result<Tensor>) -> Result<f64> {
     f()?;
@@ -20,8 +55,12 @@ fn time(device: &Device, f: &dyn Fn() -> candle_core::Result<Tensor>) -> Result<
     Ok(v[2])
 }
 
-/// Prints the median time of each operation of one ViT-B/16 block at batch `b`.
+/// Prints the median time of each operation of one ViT-B/16 block at batch `b`: on the CPU the
+/// fused paths the model takes, each beside its bound; elsewhere candle's operations.
 pub fn run(device: &Device, dtype: DType, b: usize) -> Result<()> {
+    if device.is_cpu() {
+        return cpu(b);
+    }
     let (t, dm, h, mlp) = (197usize, 768usize, 12usize, 3072usize);
     let d = dm / h;
     let r = |s: &[usize]| Tensor::randn(0f32, 1.0, s, device)?.to_dtype(dtype);

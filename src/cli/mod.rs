@@ -136,7 +136,8 @@ pub struct ModelArgs {
     /// Where to run: auto, cpu, cuda, cuda:N or metal.
     #[arg(long, default_value = "cpu")]
     device: String,
-    /// Compute precision: f32, or f16 / bf16 (meant for GPUs).
+    /// Compute precision: f32; bf16 (GPUs, and CPUs with AMX tiles: the dense layers in bf16,
+    /// the rest in f32; f32 elsewhere); f16 (GPUs).
     #[arg(long, default_value = "f32")]
     dtype: String,
     /// Rotate images by their EXIF orientation tag first. The reference loaders (PIL in
@@ -157,12 +158,18 @@ impl ModelArgs {
         &self,
     ) -> Result<(clipscope::model::ModelFiles, Clip, candle_core::DType)> {
         let device = parse_device(&self.device)?;
-        let dtype = parse_dtype(&self.dtype)?;
-        if device.is_cpu() && dtype != candle_core::DType::F32 {
-            eprintln!(
-                "clipscope: warning: --dtype {} on the CPU is slow and less precise; f32 is the default",
-                self.dtype
-            );
+        let mut dtype = parse_dtype(&self.dtype)?;
+        if device.is_cpu() {
+            let (d, why) = clipscope::model::amx::cpu_dtype(dtype);
+            if let Some(why) = why {
+                eprintln!("clipscope: {why}");
+            }
+            dtype = d;
+            if dtype == candle_core::DType::F16 {
+                eprintln!(
+                    "clipscope: warning: --dtype f16 on the CPU is slow and less precise; f32 is the default"
+                );
+            }
         }
         let files = source::resolve(&self.model)?;
         let mut clip = Clip::load(&files, &device, dtype)

@@ -31,6 +31,8 @@ pub struct Report {
     pub no_color: bool,
     /// GPUs this build can use.
     pub gpu: String,
+    /// What `--dtype bf16` runs on this CPU.
+    pub cpu_bf16: String,
     /// The store cache.
     pub cache: String,
     /// Config files and whether they exist.
@@ -128,6 +130,7 @@ pub fn detect() -> Report {
         tmux,
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         gpu,
+        cpu_bf16: crate::model::amx::kernel_name(),
         cache: crate::store::cache::default_cache().display().to_string(),
         config: files
             .iter()
@@ -163,6 +166,7 @@ impl std::fmt::Display for Report {
         writeln!(f, "{:<16} {}", "tmux", self.tmux.as_deref().unwrap_or("no"))?;
         writeln!(f, "{:<16} {}", "NO_COLOR", self.no_color)?;
         writeln!(f, "{:<16} {}", "gpu", self.gpu)?;
+        writeln!(f, "{:<16} {}", "cpu --dtype bf16", self.cpu_bf16)?;
         writeln!(f, "{:<16} {}", "cache", self.cache)?;
         for (p, exists) in &self.config {
             writeln!(

@@ -25,6 +25,15 @@ pub fn size(bytes: u64) -> String {
     }
 }
 
+/// The device, and the store's precision when it is not f32 (with the CPU's bf16 kernel).
+fn device(device: &str, dtype: &str) -> String {
+    match dtype {
+        "f32" => device.to_string(),
+        "bf16" if device == "cpu" => format!("cpu {}", crate::model::amx::kernel_name()),
+        other => format!("{device} {other}"),
+    }
+}
+
 /// Draws the status bar into `area` (the last row).
 pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
@@ -35,7 +44,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             m.slug,
             m.images,
             size(app.data.bytes),
-            app.data.device,
+            device(&app.data.device, &m.key.dtype),
             match &app.images.why {
                 // A fallback says why in the status bar; a plain version answer does not.
                 super::super::term::Why {
