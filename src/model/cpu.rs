@@ -150,22 +150,22 @@ pub fn linear(
     Ok(Some(Tensor::from_vec(dst, (n, m), &Device::Cpu)?))
 }
 
-/// [`linear`] with the product on the AMX tiles (`x` and W rounded to bf16, sums in f32): the
-/// dense layers of `--dtype bf16` on the CPU. `None` where [`linear`] would say `None`.
+/// [`linear`] with the product on the AMX tiles (`x` and W rounded to bf16, sums in f32, W and
+/// the bias packed in `w`): the dense layers of `--dtype bf16` on the CPU. `None` where
+/// [`linear`] would say `None`.
 pub fn linear_tiles(
     x: &Tensor,
     w: &super::amx::PackedWeight,
-    bias: &Tensor,
     act: Option<Activation>,
     residual: Option<&Tensor>,
 ) -> Result<Option<Tensor>> {
     let Ok((n, k)) = x.dims2() else {
         return Ok(None);
     };
-    if k != w.k || bias.elem_count() != w.n || (act.is_some() && residual.is_some()) {
+    if k != w.k || (act.is_some() && residual.is_some()) {
         return Ok(None);
     }
-    let (Some(xs), Some(bs)) = (F32::of(x), F32::of(bias)) else {
+    let Some(xs) = F32::of(x) else {
         return Ok(None);
     };
     let r = match residual.map(F32::of) {
@@ -173,14 +173,7 @@ pub fn linear_tiles(
         Some(Some(r)) if r.range.len() == n * w.n => Some(r),
         Some(_) => return Ok(None),
     };
-    let y = super::amx::linear(
-        xs.slice(),
-        n,
-        w,
-        bs.slice(),
-        r.as_ref().map(F32::slice),
-        act,
-    );
+    let y = super::amx::linear(xs.slice(), n, w, r.as_ref().map(F32::slice), act);
     Ok(Some(Tensor::from_vec(y, (n, w.n), &Device::Cpu)?))
 }
 

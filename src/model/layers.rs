@@ -88,7 +88,8 @@ impl Dense {
         if w.bf16_tiles() {
             let (k, n) = self.weight.dims2()?;
             let flat = self.weight.flatten_all()?.to_vec1::<f32>()?;
-            self.tiles = Some(Arc::new(PackedWeight::new(&flat, k, n)));
+            let bias = self.bias.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+            self.tiles = Some(Arc::new(PackedWeight::new(&flat, &bias, k, n)));
         }
         Ok(self)
     }
@@ -127,7 +128,7 @@ impl Dense {
         residual: Option<&Tensor>,
     ) -> Result<Tensor> {
         if let Some(tiles) = &self.tiles
-            && let Some(y) = super::cpu::linear_tiles(x, tiles, &self.bias, act, residual)?
+            && let Some(y) = super::cpu::linear_tiles(x, tiles, act, residual)?
         {
             return Ok(y);
         }

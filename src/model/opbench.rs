@@ -87,10 +87,9 @@ pub fn peaks() -> Result<Peaks> {
     })?;
     let bf16_gflops = match amx::support() {
         Ok(()) => {
-            let p = PackedWeight::new(&w, k, m);
-            let b = vec![0f32; m];
+            let p = PackedWeight::new(&w, &vec![0f32; m], k, m);
             let ms = median(3, || {
-                std::hint::black_box(amx::linear(&x, n, &p, &b, None, None));
+                std::hint::black_box(amx::linear(&x, n, &p, None, None));
                 Ok(())
             })?;
             Some(flop / ms / 1e6)
@@ -153,9 +152,9 @@ pub fn vit_b16_block(b: usize) -> Result<Vec<OpTiming>> {
             Bound::F32Flops,
         ));
         if amx::support().is_ok() {
-            let p = PackedWeight::new(&w.flatten_all()?.to_vec1()?, k, n);
+            let p = PackedWeight::new(&w.flatten_all()?.to_vec1()?, &bias.to_vec1()?, k, n);
             let ms = median(REPS, || {
-                some(cpu::linear_tiles(input, &p, &bias, act, r.as_ref())?).map(drop)
+                some(cpu::linear_tiles(input, &p, act, r.as_ref())?).map(drop)
             })?;
             out.push(timing(
                 format!("{name} bf16 tiles"),

@@ -1,10 +1,10 @@
 //! The threaded product `act(x · W + b) (+ residual)` on the tiles: rows in blocks of 64 spread
 //! over candle's thread pool, each block packed to bf16 once. K is taken 256 at a time: one
 //! 256-deep slice of a panel pair (16 KiB) then serves both strips of the block from L1, the
-//! 32 × 32 f32 blocks of the output accumulating in a scratch buffer across the slices (the
-//! layout that measured 1.5x a whole-K loop on Sapphire Rapids' 48 KiB L1). Each block is then
-//! finished in f32: bias, residual, and the activation over the block's rows while they are in
-//! cache.
+//! 32 × 32 f32 blocks accumulating in a scratch buffer across the slices (the layout that
+//! measured 1.5x a whole-K loop on Sapphire Rapids' 48 KiB L1). The tiles start from the bias
+//! (a stride-0 load) and the last slice stores each block straight into the output; the residual
+//! and the activation are then one pass over the block's rows while they are in cache.
 
 use std::mem::MaybeUninit;
 
@@ -19,8 +19,8 @@ const ROWS: usize = 64;
 /// Steps of 32 along K per slice.
 const SLICE: usize = 8;
 
-/// `act(x · W + bias)`, or `x · W + bias + residual`, for `x` (rows × w.k, row-major), with
-/// x and W rounded to bf16 and the products summed in f32; returns rows × w.n.
+/// `act(x · W + b)`, or `x · W + b + residual`, for `x` (rows × w.k, row-major), with x and W
+/// rounded to bf16 and the products summed in f32 onto the bias; returns rows × w.n.
 ///
 /// # Panics
 /// When the slices are shorter than their shapes, or when the CPU lacks AMX
@@ -29,15 +29,11 @@ pub fn linear(
     x: &[f32],
     rows: usize,
     w: &PackedWeight,
-    bias: &[f32],
     residual: Option<&[f32]>,
     act: Option<Activation>,
 ) -> Vec<f32> {
     let (k, n) = (w.k, w.n);
-    assert!(
-        x.len() >= rows * k && bias.len() == n,
-        "amx::linear: shapes"
-    );
+    assert!(x.len() >= rows * k, "amx::linear: shapes");
     assert!(
         residual.is_none_or(|r| r.len() >= rows * n),
         "amx::linear: residual"
@@ -56,108 +52,109 @@ pub fn linear(
                 let r0 = task * ROWS;
                 let count = out.len() / n;
                 pack_rows(&x[r0 * k..(r0 + count) * k], k, count, k, a);
-                products(a, count, w, c);
-                let res = residual.map(|r| &r[r0 * n..(r0 + count) * n]);
-                let out = finish(out, c, count, n, bias, res);
+                let out = products(a, count, w, c, out);
+                if let Some(r) = residual {
+                    add(out, &r[r0 * n..(r0 + count) * n]);
+                }
                 if let Some(act) = act {
                     activate_in_place(out, act);
                 }
             },
         );
-    // SAFETY: the tasks' chunks cover all rows · n elements, and `finish` wrote every one.
+    // SAFETY: the tasks' chunks cover all rows · n elements, and `products` wrote every one.
     unsafe { out.set_len(rows * n) };
     out
 }
 
-/// Writes `out` (rows × n) from the task's blocks `c` (see [`products`]) plus the bias and the
-/// residual, and returns it initialised.
-fn finish<'a>(
-    out: &'a mut [MaybeUninit<f32>],
-    c: &[f32],
-    rows: usize,
-    n: usize,
-    bias: &[f32],
-    res: Option<&[f32]>,
-) -> &'a mut [f32] {
+/// `out += r`.
+fn add(out: &mut [f32], r: &[f32]) {
     #[inline(always)]
-    fn run(
-        out: &mut [MaybeUninit<f32>],
-        c: &[f32],
-        rows: usize,
-        n: usize,
-        bias: &[f32],
-        res: Option<&[f32]>,
-    ) {
-        let pairs = n.div_ceil(32);
-        for r in 0..rows {
-            let (s, rr) = (r / 32, r % 32);
-            let dst = &mut out[r * n..(r + 1) * n];
-            for p in 0..pairs {
-                let cols = 32.min(n - p * 32);
-                let acc = &c[(s * pairs + p) * 1024 + rr * 32..][..cols];
-                let range = p * 32..p * 32 + cols;
-                let (d, b) = (&mut dst[range.clone()], &bias[range.clone()]);
-                match res {
-                    Some(res) => {
-                        let res = &res[r * n..][range];
-                        for (((d, &v), &b), &q) in d.iter_mut().zip(acc).zip(b).zip(res) {
-                            d.write(v + b + q);
-                        }
-                    }
-                    None => {
-                        for ((d, &v), &b) in d.iter_mut().zip(acc).zip(b) {
-                            d.write(v + b);
-                        }
-                    }
-                }
-            }
-        }
+    fn run(out: &mut [f32], r: &[f32]) {
+        out.iter_mut().zip(r).for_each(|(o, r)| *o += r);
     }
-    fn fill(
-        out: &mut [MaybeUninit<f32>],
-        c: &[f32],
-        rows: usize,
-        n: usize,
-        bias: &[f32],
-        res: Option<&[f32]>,
-    ) {
-        dispatch!(run(out, c, rows, n, bias, res))
-    }
-    let len = out.len();
-    fill(out, c, rows, n, bias, res);
-    // SAFETY: `run` wrote every element of out (rows · n = out.len(), each row's pairs covering
-    // its n columns); MaybeUninit<f32> has f32's layout.
-    unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<f32>(), len) }
+    dispatch!(run(out, r))
 }
 
-/// The products of one task: `c` receives the 32 × 32 f32 block of (strip s, panel pair p) at
-/// (s · pairs + p) · 1024, rows of 32.
+/// The products of one task into `out` (rows × n), which it returns initialised. A block whose
+/// 32 × 32 lies inside `out` is stored there by the tiles; the others (the last strip's padding
+/// rows, columns past n) go through `c` and are copied.
 #[cfg(target_arch = "x86_64")]
-fn products(a: &[u16], rows: usize, w: &PackedWeight, c: &mut Vec<f32>) {
-    let (steps, pairs, strips) = (w.steps(), w.pairs(), rows.div_ceil(32));
+fn products<'a>(
+    a: &[u16],
+    rows: usize,
+    w: &PackedWeight,
+    c: &mut Vec<f32>,
+    out: &'a mut [MaybeUninit<f32>],
+) -> &'a mut [f32] {
+    use super::tiles::{Block32, block, configure};
+    let (n, steps, pairs, strips) = (w.n, w.steps(), w.pairs(), rows.div_ceil(32));
+    assert_eq!(out.len(), rows * n, "amx products: output");
     c.resize(strips * pairs * 1024, 0.0);
-    // SAFETY: linear asserted AMX support; the configuration is loaded on this thread before
-    // the tile calls and released after. Each call reads `len` steps (1024 bf16 each) of one
-    // strip of `a` and of one panel pair, inside both (pack_rows and PackedWeight lay them out
-    // steps · 1024 long), and reads and writes one 1024-f32 block of `c`.
+    let direct = |s: usize, p: usize| (s + 1) * 32 <= rows && (p + 1) * 32 <= n;
+    let base = out.as_mut_ptr().cast::<f32>();
+    // SAFETY: linear asserted AMX support; the configuration is loaded on this thread first.
+    // Each call reads `len` steps (1024 bf16 each) of one strip of `a` and of one panel pair,
+    // inside both (pack_rows and PackedWeight lay them out steps · 1024 long), starts from the
+    // pair's 32-wide bias row (stride 0) or its scratch block in `c`, and stores to that block
+    // or, on the last slice, to rows s·32.. and columns p·32.. of `out` when those 32 × 32 lie
+    // inside it (`direct`).
     unsafe {
-        super::tiles::configure();
+        configure();
         for k0 in (0..steps).step_by(SLICE) {
             let len = SLICE.min(steps - k0);
             for p in 0..pairs {
                 let b = w.pair(p)[k0 * 1024..].as_ptr();
                 for s in 0..strips {
                     let a = a[(s * steps + k0) * 1024..].as_ptr();
-                    let c = c[(s * pairs + p) * 1024..].as_mut_ptr();
-                    super::tiles::block(a, b, len, c, k0 > 0);
+                    let scratch = Block32 {
+                        ptr: c[(s * pairs + p) * 1024..].as_mut_ptr(),
+                        stride: 32,
+                    };
+                    let init = match k0 {
+                        0 => Block32 {
+                            ptr: w.bias(p).as_ptr().cast_mut(),
+                            stride: 0,
+                        },
+                        _ => scratch,
+                    };
+                    let store = match k0 + len == steps && direct(s, p) {
+                        true => Block32 {
+                            ptr: base.add(s * 32 * n + p * 32),
+                            stride: n,
+                        },
+                        false => scratch,
+                    };
+                    block(a, b, len, init, store);
                 }
             }
         }
     }
+    for s in 0..strips {
+        for p in (0..pairs).filter(|&p| !direct(s, p)) {
+            let cols = 32.min(n - p * 32);
+            for r in 0..32.min(rows - s * 32) {
+                let src = &c[(s * pairs + p) * 1024 + r * 32..][..cols];
+                let dst = &mut out[(s * 32 + r) * n + p * 32..][..cols];
+                dst.iter_mut().zip(src).for_each(|(d, &v)| {
+                    d.write(v);
+                });
+            }
+        }
+    }
+    let len = out.len();
+    // SAFETY: every block was stored, directly or through the copy just above, so all
+    // rows · n elements are written; MaybeUninit<f32> has f32's layout.
+    unsafe { std::slice::from_raw_parts_mut(base, len) }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn products(_: &[u16], _: usize, _: &PackedWeight, _: &mut Vec<f32>) {
+fn products<'a>(
+    _: &[u16],
+    _: usize,
+    _: &PackedWeight,
+    _: &mut Vec<f32>,
+    _: &'a mut [MaybeUninit<f32>],
+) -> &'a mut [f32] {
     unreachable!("amx::linear checks support(), which is Err off x86-64")
 }
 
@@ -201,11 +198,11 @@ mod tests {
                 .collect();
             let bias: Vec<f32> = (0..n).map(|j| j as f32 * 0.25 - 3.0).collect();
             let res: Vec<f32> = (0..rows * n).map(|i| (i % 13) as f32 - 6.0).collect();
-            let p = PackedWeight::new(&w, k, n);
+            let p = PackedWeight::new(&w, &bias, k, n);
             let want = reference(&x, &w, (rows, k, n));
-            let plain = linear(&x, rows, &p, &bias, None, None);
-            let with_res = linear(&x, rows, &p, &bias, Some(&res), None);
-            let gelu = linear(&x, rows, &p, &bias, None, Some(Activation::QuickGelu));
+            let plain = linear(&x, rows, &p, None, None);
+            let with_res = linear(&x, rows, &p, Some(&res), None);
+            let gelu = linear(&x, rows, &p, None, Some(Activation::QuickGelu));
             for i in 0..rows * n {
                 let y = want[i] + bias[i % n] as f64;
                 let tol = 1e-5 * (1.0 + y.abs()) * (k as f64).sqrt();

@@ -19,59 +19,51 @@ pub fn to_bf16(v: f32) -> u16 {
     }
 }
 
-/// A dense layer's weight (K × N, row-major f32) rounded to bf16 in the tile layout.
+/// A dense layer's weight (K × N, row-major f32) rounded to bf16 in the tile layout, and its
+/// bias in f32 (zero-padded like the columns, for the tiles to start from).
 pub struct PackedWeight {
     /// Rows of the weight (the layer's input width).
     pub k: usize,
     /// Columns (the output width).
     pub n: usize,
     data: Vec<u16>,
+    bias: Vec<f32>,
 }
 
 impl PackedWeight {
-    /// Packs `w` (k × n, row-major).
+    /// Packs `w` (k × n, row-major) and `bias` (n).
     ///
     /// # Panics
-    /// When `w` is not k × n.
-    pub fn new(w: &[f32], k: usize, n: usize) -> Self {
-        assert_eq!(w.len(), k * n, "PackedWeight: shape");
+    /// When `w` is not k × n or `bias` not n long.
+    pub fn new(w: &[f32], bias: &[f32], k: usize, n: usize) -> Self {
+        assert!(w.len() == k * n && bias.len() == n, "PackedWeight: shape");
+        let pairs = n.div_ceil(32);
         let mut p = Self {
             k,
             n,
-            data: Vec::new(),
+            data: vec![0; k.div_ceil(32) * pairs * 1024],
+            bias: bias.to_vec(),
         };
-        p.repack_rows(w, n, k, n);
+        p.bias.resize(pairs * 32, 0.0);
+        for row in 0..k {
+            for (col, &v) in w[row * n..(row + 1) * n].iter().enumerate() {
+                let at = p.offset(row, col);
+                p.data[at] = to_bf16(v);
+            }
+        }
         p
     }
 
-    /// Packs the k × n matrix `src` (row i at `i · stride`), reusing the buffer.
-    fn repack_rows(&mut self, src: &[f32], stride: usize, k: usize, n: usize) {
-        self.reset(k, n);
-        for row in 0..k {
-            let src = &src[row * stride..][..n];
-            for (p, cols) in src.chunks(32).enumerate() {
-                let base = self.offset(row, p * 32);
-                for (j, &v) in cols.iter().enumerate() {
-                    // Column j of the pair: half j / 16, column j % 16, two bf16 apart.
-                    self.data[base + (j / 16) * 512 + (j % 16) * 2] = to_bf16(v);
-                }
-            }
-        }
-    }
-
-    /// Sizes the buffer for k × n and zeroes it.
-    fn reset(&mut self, k: usize, n: usize) {
-        (self.k, self.n) = (k, n);
-        self.data.clear();
-        self.data.resize(k.div_ceil(32) * n.div_ceil(32) * 1024, 0);
-    }
-
     /// Where element (row, col) lives: pair, step, half, pair-row, column, e (see the module).
-    #[inline(always)]
     fn offset(&self, row: usize, col: usize) -> usize {
         let (p, half, c) = (col / 32, col / 16 % 2, col % 16);
         let (step, r, e) = (row / 32, row % 32 / 2, row % 2);
         (p * self.steps() + step) * 1024 + half * 512 + r * 32 + c * 2 + e
+    }
+
+    /// The bias of pair `p`'s 32 columns (zeros past n).
+    pub fn bias(&self, p: usize) -> &[f32] {
+        &self.bias[p * 32..(p + 1) * 32]
     }
 
     /// Steps of 32 along K.
@@ -154,7 +146,7 @@ mod tests {
     fn every_weight_lands_once_where_the_tile_order_says() {
         let (k, n) = (45, 37);
         let w: Vec<f32> = (0..k * n).map(|i| i as f32 + 1.0).collect();
-        let p = PackedWeight::new(&w, k, n);
+        let p = PackedWeight::new(&w, &vec![0.5; n], k, n);
         assert_eq!((p.steps(), p.pairs()), (2, 2));
         let mut seen = 0;
         for pair in 0..p.pairs() {

@@ -53,39 +53,50 @@ pub unsafe fn configure() {
     unsafe { asm!("ldtilecfg [{}]", in(reg) CONFIG.0.as_ptr(), options(nostack, readonly)) };
 }
 
-/// `c (32 × 32 f32, rows of 32) (+)= A · B` over `k32` steps of 32: A is one packed strip (per
-/// step, rows 0-15 then 16-31, each 16 × 32 bf16), B one packed pair of column panels (per step,
-/// columns 0-15 then 16-31, each 16 pair-rows × 32 bf16). See `pack`. With `accumulate` the
-/// product is added to what `c` holds.
+/// A 32 × 32 f32 block in memory: element (r, c) at `ptr + r · stride + c` (f32 units). A
+/// stride of 0 reads one 32-wide row for all 32 rows (a bias broadcast).
+#[derive(Clone, Copy)]
+pub struct Block32 {
+    /// Element (0, 0).
+    pub ptr: *mut f32,
+    /// Elements from one row to the next.
+    pub stride: usize,
+}
+
+impl Block32 {
+    /// The four 16 × 16 tiles' first elements and the row pitch in bytes.
+    fn tiles(self) -> ([*mut f32; 4], usize) {
+        let s = self.stride;
+        // wrapping_add: only the tile instructions dereference these, inside the caller's block.
+        let at = |o: usize| self.ptr.wrapping_add(o);
+        ([at(0), at(16), at(16 * s), at(16 * s + 16)], 4 * s)
+    }
+}
+
+/// `store = init + A · B` over `k32` steps of 32: A is one packed strip (per step, rows 0-15 then
+/// 16-31, each 16 × 32 bf16), B one packed pair of column panels (per step, columns 0-15 then
+/// 16-31, each 16 pair-rows × 32 bf16). See `pack`.
 ///
 /// # Safety
-/// After [`configure`] on this thread; `a` and `b` hold `k32 · 1024` bf16 each and `c` 1024
-/// f32.
-pub unsafe fn block(a: *const u16, b: *const u16, k32: usize, c: *mut f32, accumulate: bool) {
-    // SAFETY: the caller's contract: every load reads inside a, b and c, the stores write c.
+/// After [`configure`] on this thread; `a` and `b` hold `k32 · 1024` bf16 each, `init` is
+/// readable and `store` writable as 32 × 32 blocks (`init` may be `store`).
+pub unsafe fn block(a: *const u16, b: *const u16, k32: usize, init: Block32, store: Block32) {
+    let (c, s) = init.tiles();
+    // SAFETY: the caller's contract: every load reads inside a, b and init, the stores write
+    // store.
     unsafe {
-        if accumulate {
-            asm!(
-                "tileloadd tmm0, [{c0} + {s}*1]",
-                "tileloadd tmm1, [{c1} + {s}*1]",
-                "tileloadd tmm2, [{c2} + {s}*1]",
-                "tileloadd tmm3, [{c3} + {s}*1]",
-                c0 = in(reg) c,
-                c1 = in(reg) c.add(16),
-                c2 = in(reg) c.add(512),
-                c3 = in(reg) c.add(528),
-                s = in(reg) 128usize,
-                options(nostack, readonly)
-            );
-        } else {
-            asm!(
-                "tilezero tmm0",
-                "tilezero tmm1",
-                "tilezero tmm2",
-                "tilezero tmm3",
-                options(nostack, nomem)
-            );
-        }
+        asm!(
+            "tileloadd tmm0, [{c0} + {s}*1]",
+            "tileloadd tmm1, [{c1} + {s}*1]",
+            "tileloadd tmm2, [{c2} + {s}*1]",
+            "tileloadd tmm3, [{c3} + {s}*1]",
+            c0 = in(reg) c[0],
+            c1 = in(reg) c[1],
+            c2 = in(reg) c[2],
+            c3 = in(reg) c[3],
+            s = in(reg) s,
+            options(nostack, readonly)
+        );
         for kk in 0..k32 {
             let (a, b) = (a.add(kk * 1024), b.add(kk * 1024));
             asm!(
@@ -105,16 +116,17 @@ pub unsafe fn block(a: *const u16, b: *const u16, k32: usize, c: *mut f32, accum
                 options(nostack, readonly)
             );
         }
+        let (c, s) = store.tiles();
         asm!(
             "tilestored [{c0} + {s}*1], tmm0",
             "tilestored [{c1} + {s}*1], tmm1",
             "tilestored [{c2} + {s}*1], tmm2",
             "tilestored [{c3} + {s}*1], tmm3",
-            c0 = in(reg) c,
-            c1 = in(reg) c.add(16),
-            c2 = in(reg) c.add(512),
-            c3 = in(reg) c.add(528),
-            s = in(reg) 128usize,
+            c0 = in(reg) c[0],
+            c1 = in(reg) c[1],
+            c2 = in(reg) c[2],
+            c3 = in(reg) c[3],
+            s = in(reg) s,
             options(nostack)
         );
     }
