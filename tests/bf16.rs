@@ -9,7 +9,7 @@
 mod common;
 
 use candle_core::{DType, Device, Tensor};
-use clipscope::model::{Clip, ModelFiles, amx};
+use clipscope::model::{Clip, ModelFiles, bf16};
 use common::*;
 
 fn load(name: &str, dtype: DType) -> Clip {
@@ -35,11 +35,11 @@ fn bf16_stays_within_its_bounds_of_f32_or_falls_back_to_it() {
         let px = &r["pixel_values"];
         let a = f32m.decompose(px, &layers, false).unwrap();
         let b = bf16m.decompose(px, &layers, false).unwrap();
-        if amx::support().is_err() {
+        if bf16::support().is_err() {
             // The fallback: f32 itself, not candle's slower generic bf16.
             assert_eq!(max_abs_diff(&a.heads, &b.heads), 0.0, "{name}");
             assert_eq!(max_abs_diff(&a.embedding, &b.embedding), 0.0, "{name}");
-            assert_eq!(amx::cpu_dtype(DType::BF16).0, DType::F32);
+            assert_eq!(bf16::cpu_dtype(DType::BF16).0, DType::F32);
             continue;
         }
         assert!(
@@ -57,7 +57,7 @@ fn bf16_stays_within_its_bounds_of_f32_or_falls_back_to_it() {
         }
         let sum = (b.heads.sum((1, 2)).unwrap() + b.mlps.sum(1).unwrap()).unwrap();
         assert!(max_abs_diff(&sum, &b.embedding) < 1e-5, "{name}: identity");
-        assert_eq!(amx::cpu_dtype(DType::BF16).0, DType::BF16);
+        assert_eq!(bf16::cpu_dtype(DType::BF16).0, DType::BF16);
     }
 }
 

@@ -53,7 +53,7 @@ pub fn store_model(store: &Store, model: Option<&str>, device: &Device) -> Resul
     }
     let dtype = match (device.is_cpu(), store.manifest.key.dtype.as_str()) {
         // A bf16 store's numbers again where the CPU has the tiles that computed them.
-        (true, "bf16") => crate::model::amx::cpu_dtype(DType::BF16).0,
+        (true, "bf16") => crate::model::bf16::cpu_dtype(DType::BF16).0,
         (true, _) => DType::F32,
         (false, "f16") => DType::F16,
         (false, "bf16") => DType::BF16,

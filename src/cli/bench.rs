@@ -93,7 +93,7 @@ fn bench(args: &BenchArgs, dir: &std::path::Path) -> Result<()> {
     let device = parse_device(&args.device)?;
     let mut dtype = parse_dtype(&args.dtype)?;
     if device.is_cpu() {
-        let (d, why) = clipscope::model::amx::cpu_dtype(dtype);
+        let (d, why) = clipscope::model::bf16::cpu_dtype(dtype);
         if let Some(why) = why {
             eprintln!("clipscope: {why}");
         }
@@ -134,7 +134,7 @@ fn bench(args: &BenchArgs, dir: &std::path::Path) -> Result<()> {
     let threads = candle_core::utils::get_num_threads();
     // What ran: the dtype after any fallback, and on the CPU the bf16 kernel.
     let kernel = match (device.is_cpu(), dtype) {
-        (true, candle_core::DType::BF16) => clipscope::model::amx::kernel_name(),
+        (true, candle_core::DType::BF16) => clipscope::model::bf16::kernel_name(),
         (_, d) => format!("{d:?}").to_lowercase(),
     };
     if args.json {

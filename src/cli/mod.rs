@@ -160,7 +160,7 @@ impl ModelArgs {
         let device = parse_device(&self.device)?;
         let mut dtype = parse_dtype(&self.dtype)?;
         if device.is_cpu() {
-            let (d, why) = clipscope::model::amx::cpu_dtype(dtype);
+            let (d, why) = clipscope::model::bf16::cpu_dtype(dtype);
             if let Some(why) = why {
                 eprintln!("clipscope: {why}");
             }

@@ -155,7 +155,7 @@ pub fn linear(
 /// [`linear`] would say `None`.
 pub fn linear_tiles(
     x: &Tensor,
-    w: &super::amx::PackedWeight,
+    w: &super::bf16::PackedWeight,
     act: Option<Activation>,
     residual: Option<&Tensor>,
 ) -> Result<Option<Tensor>> {
@@ -173,7 +173,7 @@ pub fn linear_tiles(
         Some(Some(r)) if r.range.len() == n * w.n => Some(r),
         Some(_) => return Ok(None),
     };
-    let y = super::amx::linear(xs.slice(), n, w, r.as_ref().map(F32::slice), act);
+    let y = super::bf16::linear(xs.slice(), n, w, r.as_ref().map(F32::slice), act);
     Ok(Some(Tensor::from_vec(y, (n, w.n), &Device::Cpu)?))
 }
 

@@ -4,7 +4,7 @@ use candle_core::{D, DType, Tensor};
 
 use std::sync::Arc;
 
-use super::amx::PackedWeight;
+use super::bf16::PackedWeight;
 use super::config::Activation;
 use super::weights::Weights;
 use crate::Result;
@@ -83,9 +83,9 @@ impl Dense {
     }
 
     /// The same layer with its products on the AMX tiles when `w` asks for it
-    /// ([`Weights::bf16_tiles`]).
+    /// ([`Weights::bf16_products`]).
     pub fn tiled_for(mut self, w: &Weights) -> Result<Self> {
-        if w.bf16_tiles() {
+        if w.bf16_products() {
             let (k, n) = self.weight.dims2()?;
             let flat = self.weight.flatten_all()?.to_vec1::<f32>()?;
             let bias = self.bias.to_dtype(DType::F32)?.to_vec1::<f32>()?;

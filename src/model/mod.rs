@@ -1,7 +1,7 @@
 //! The CLIP-like model: configuration, weights, both towers, the tokenizer and the
 //! decomposition, for CLIP (Hugging Face and open_clip layouts) and SigLIP.
 
-pub mod amx;
+pub mod bf16;
 mod block;
 pub mod builtin;
 pub mod config;

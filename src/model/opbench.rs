@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 
-use super::amx::{self, PackedWeight};
+use super::bf16::{self, PackedWeight};
 use super::config::Activation;
 use super::{cpu, fastmath};
 use crate::{Error, Result};
@@ -85,11 +85,11 @@ pub fn peaks() -> Result<Peaks> {
         cpu::gemm_into(&mut dst, &x, &w, (n, k, m), false);
         Ok(())
     })?;
-    let bf16_gflops = match amx::support() {
-        Ok(()) => {
+    let bf16_gflops = match bf16::support() {
+        Ok(_) => {
             let p = PackedWeight::new(&w, &vec![0f32; m], k, m);
             let ms = median(3, || {
-                std::hint::black_box(amx::linear(&x, n, &p, None, None));
+                std::hint::black_box(bf16::linear(&x, n, &p, None, None));
                 Ok(())
             })?;
             Some(flop / ms / 1e6)
@@ -151,7 +151,7 @@ pub fn vit_b16_block(b: usize) -> Result<Vec<OpTiming>> {
             flop,
             Bound::F32Flops,
         ));
-        if amx::support().is_ok() {
+        if bf16::support().is_ok() {
             let p = PackedWeight::new(&w.flatten_all()?.to_vec1()?, &bias.to_vec1()?, k, n);
             let ms = median(REPS, || {
                 some(cpu::linear_tiles(input, &p, act, r.as_ref())?).map(drop)

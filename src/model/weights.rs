@@ -15,7 +15,7 @@ pub struct Weights {
     paths: Vec<PathBuf>,
     dtype: DType,
     device: Device,
-    bf16_tiles: bool,
+    bf16_products: bool,
 }
 
 enum Files {
@@ -54,14 +54,14 @@ impl Weights {
             })?),
         };
         // bf16 on the CPU: f32 tensors, the dense layers' products on the AMX tiles where the
-        // CPU has them (f32 throughout where it has not: see model::amx).
+        // CPU has them (f32 throughout where it has not: see model::bf16).
         let cpu_bf16 = device.is_cpu() && dtype == DType::BF16;
         Ok(Self {
             files,
             paths: paths.to_vec(),
             dtype: if cpu_bf16 { DType::F32 } else { dtype },
             device: device.clone(),
-            bf16_tiles: cpu_bf16 && super::amx::support().is_ok(),
+            bf16_products: cpu_bf16 && super::bf16::support().is_ok(),
         })
     }
 
@@ -101,10 +101,10 @@ impl Weights {
         self.dtype
     }
 
-    /// Whether the dense layers multiply in bf16 on the AMX tiles (`--dtype bf16` on a CPU that
-    /// has them); tensors are then f32.
-    pub fn bf16_tiles(&self) -> bool {
-        self.bf16_tiles
+    /// Whether the dense layers multiply in bf16 (`--dtype bf16` on a CPU with a bf16 kernel,
+    /// see model::bf16); tensors are then f32.
+    pub fn bf16_products(&self) -> bool {
+        self.bf16_products
     }
 
     /// The tensor `name` in the compute dtype.

@@ -29,7 +29,7 @@ pub fn size(bytes: u64) -> String {
 fn device(device: &str, dtype: &str) -> String {
     match dtype {
         "f32" => device.to_string(),
-        "bf16" if device == "cpu" => format!("cpu {}", crate::model::amx::kernel_name()),
+        "bf16" if device == "cpu" => format!("cpu {}", crate::model::bf16::kernel_name()),
         other => format!("{device} {other}"),
     }
 }

@@ -33,12 +33,12 @@ pub fn linear(
     act: Option<Activation>,
 ) -> Vec<f32> {
     let (k, n) = (w.k, w.n);
-    assert!(x.len() >= rows * k, "amx::linear: shapes");
+    assert!(x.len() >= rows * k, "bf16::linear: shapes");
     assert!(
         residual.is_none_or(|r| r.len() >= rows * n),
-        "amx::linear: residual"
+        "bf16::linear: residual"
     );
-    assert!(super::support().is_ok(), "amx::linear without AMX");
+    assert!(super::support().is_ok(), "bf16::linear without AMX");
     let mut out: Vec<f32> = Vec::with_capacity(rows * n);
     if rows == 0 || n == 0 {
         return out;
@@ -88,7 +88,7 @@ fn products<'a>(
 ) -> &'a mut [f32] {
     use super::tiles::{Block32, block, configure};
     let (n, steps, pairs, strips) = (w.n, w.steps(), w.pairs(), rows.div_ceil(32));
-    assert_eq!(out.len(), rows * n, "amx products: output");
+    assert_eq!(out.len(), rows * n, "bf16 products: output");
     c.resize(strips * pairs * 1024, 0.0);
     let direct = |s: usize, p: usize| (s + 1) * 32 <= rows && (p + 1) * 32 <= n;
     let base = out.as_mut_ptr().cast::<f32>();
@@ -155,13 +155,13 @@ fn products<'a>(
     _: &mut Vec<f32>,
     _: &'a mut [MaybeUninit<f32>],
 ) -> &'a mut [f32] {
-    unreachable!("amx::linear checks support(), which is Err off x86-64")
+    unreachable!("bf16::linear checks support(), which is Err off x86-64")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::amx::to_bf16;
+    use crate::model::bf16::to_bf16;
 
     fn bf(v: f32) -> f64 {
         half::bf16::from_bits(to_bf16(v)).to_f64()
