@@ -14,7 +14,7 @@ fn cpu(b: usize) -> Result<()> {
     let peaks = opbench::peaks()?;
     let bf16 = peaks
         .bf16_gflops
-        .map_or_else(|| bf16::kernel_name(), |g| format!("{g:.0} GFLOP/s"));
+        .map_or_else(bf16::kernel_name, |g| format!("{g:.0} GFLOP/s"));
     println!(
         "  GEMM peak: f32 {:.0} GFLOP/s, bf16 tiles {bf16}; copy {:.1} GB/s",
         peaks.f32_gflops, peaks.copy_gbs

@@ -123,8 +123,8 @@ mod tests {
             1.0,
             f32::from_bits(0x3f80_8000), // a tie: rounds down to the even 1.0
             f32::from_bits(0x3f81_8000), // a tie: rounds up to the even neighbour
-            3.1415927,
-            -2.71828,
+            std::f32::consts::PI,
+            -std::f32::consts::E,
             1e-40,
             65504.0,
             f32::MAX,
