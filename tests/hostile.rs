@@ -271,3 +271,108 @@ fn decompose_prints_every_readable_image_and_fails_after() {
     }
     assert!(err.contains("folder.png"), "{err}");
 }
+
+/// Runs `cmd` with its address space limited to 8 GiB, killed if it outlives `secs`.
+#[cfg(unix)]
+fn bounded(mut cmd: std::process::Command, secs: u64) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe and touches only the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 8 << 30,
+                rlim_max: 8 << 30,
+            };
+            match libc::setrlimit(libc::RLIMIT_AS, &lim) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        })
+    };
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed().as_secs() > secs {
+            child.kill().unwrap();
+            panic!("still running after {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Entries that are not image files: a FIFO, a symlink to /dev/zero, a socket, a 20 GiB sparse
+/// file and a 300 MiB file of zeros named `.jpg`. Each is refused with its reason before a byte
+/// is read; `index` finishes and `decompose` names each and returns.
+#[cfg(unix)]
+#[test]
+fn entries_that_are_not_image_files_are_refused_before_reading() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("images");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture("jpeg").join("q90-420.jpg"), dir.join("good.jpg")).unwrap();
+    let fifo =
+        std::ffi::CString::new(dir.join("x.png").into_os_string().into_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.png")).unwrap();
+    let _socket = std::os::unix::net::UnixListener::bind(dir.join("s.png")).unwrap();
+    let sparse = std::fs::File::create(dir.join("sparse.png")).unwrap();
+    sparse.set_len(20 << 30).unwrap();
+    let zeros = std::fs::File::create(dir.join("zeros.jpg")).unwrap();
+    zeros.set_len(300 << 20).unwrap();
+    let reasons = [
+        ("x.png", "not a regular file (a FIFO)"),
+        ("zero.png", "not a regular file (a character device)"),
+        ("s.png", "not a regular file (a socket)"),
+        ("sparse.png", "larger than the 256 MiB limit"),
+        ("zeros.jpg", "larger than the 256 MiB limit"),
+    ];
+    let mut cmd = bin();
+    cmd.args(["index", "-q", "--json", "--model"])
+        .arg(fixture("tiny-clip-hf"))
+        .arg("--images")
+        .arg(&dir)
+        .arg("--cache")
+        .arg(t.path().join("cache"));
+    let out = bounded(cmd, 120);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "index failed: {err}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let store = Store::open(Path::new(summary["store"].as_str().unwrap())).unwrap();
+    assert!(
+        store
+            .image(store.find_image("good.jpg").unwrap())
+            .unwrap()
+            .ok()
+    );
+    for (name, why) in reasons {
+        let i = store
+            .find_image(name)
+            .unwrap_or_else(|| panic!("{name} not recorded"));
+        let e = store.image(i).unwrap().error.unwrap_or_default();
+        assert!(e.contains(why), "{name}: {e}");
+    }
+    let mut cmd = bin();
+    cmd.args(["decompose", "--json", "--model"])
+        .arg(fixture("tiny-clip-hf"));
+    for (name, _) in reasons {
+        cmd.arg(dir.join(name));
+    }
+    let out = bounded(cmd, 60);
+    assert!(
+        !out.status.success(),
+        "decompose exits non-zero after unreadable files"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    for (name, why) in reasons {
+        assert!(
+            err.lines().any(|l| l.contains(name) && l.contains(why)),
+            "{name} not named with its reason: {err}"
+        );
+    }
+}

@@ -1,5 +1,6 @@
 //! Images in, model inputs out: decoding any common file to RGB and CLIP's preprocessing.
 
+pub mod file;
 pub mod font;
 mod jpeg;
 mod limits;
@@ -188,7 +189,7 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage> {
 
 /// Reads and decodes a file with the given options.
 pub fn load_rgb_with(path: &Path, opts: &Decode) -> Result<RgbImage> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = file::read(path)?;
     decode_rgb(&bytes, path, opts)
 }
 

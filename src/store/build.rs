@@ -316,14 +316,12 @@ fn decode(
                 (rec.class, rec.group) = (*class, *group);
             }
             let path = plan.list.path(i);
-            let pixels = std::fs::read(&path)
-                .map_err(|e| Error::io(&path, e))
-                .and_then(|bytes| {
-                    rec.sha256 = Some(hex(&Sha256::digest(&bytes)));
-                    let img = crate::image::decode_rgb(&bytes, &path, &clip.preprocess().decode())?;
-                    (rec.width, rec.height) = img.dimensions();
-                    clip.preprocess().apply(&img)
-                });
+            let pixels = crate::image::file::read(&path).and_then(|bytes| {
+                rec.sha256 = Some(hex(&Sha256::digest(&bytes)));
+                let img = crate::image::decode_rgb(&bytes, &path, &clip.preprocess().decode())?;
+                (rec.width, rec.height) = img.dimensions();
+                clip.preprocess().apply(&img)
+            });
             match pixels {
                 Ok(p) => (i, rec, Some(p)),
                 Err(err) => {
