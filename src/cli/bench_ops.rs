@@ -19,7 +19,7 @@ fn cpu(b: usize) -> Result<()> {
         "  GEMM peak: f32 {:.0} GFLOP/s, bf16 tiles {bf16}; copy {:.1} GB/s",
         peaks.f32_gflops, peaks.copy_gbs
     );
-    println!("ViT-B/16 block operations on the CPU, batch {b}, median of 5");
+    println!("ViT-B/16 block operations on the CPU, batch {b}, median of 9");
     println!(
         "  {:<52} {:>9} {:>16} {:>8}",
         "operation", "ms", "rate", "of bound"
