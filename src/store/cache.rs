@@ -52,6 +52,17 @@ pub fn state(dir: &Path) -> State {
     }
 }
 
+/// Whether `dir` is a store's directory: it holds a manifest or a key, or is named as a store is
+/// (the first 16 hex digits of its hash) and so is one whose writer died before its key. The
+/// cache's other folders (`models/`, the built-in models; `probe/`, the probe images) are not.
+fn is_store_dir(dir: &Path) -> bool {
+    let hashed = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.len() == 16 && n.bytes().all(|b| b.is_ascii_hexdigit()));
+    hashed || dir.join(MANIFEST).exists() || dir.join(KEY).exists()
+}
+
 /// Every store directory under `cache`, sorted by name.
 pub fn list(cache: &Path) -> Vec<Entry> {
     let mut out = vec![];
@@ -67,7 +78,7 @@ pub fn list(cache: &Path) -> Vec<Entry> {
         v
     };
     for slug in dirs(cache) {
-        for dir in dirs(&slug) {
+        for dir in dirs(&slug).into_iter().filter(|d| is_store_dir(d)) {
             let name = dir
                 .strip_prefix(cache)
                 .unwrap_or(&dir)
@@ -233,4 +244,26 @@ fn newest_in(dir: &Path) -> Option<Duration> {
         .filter_map(|f| f.metadata().ok()?.modified().ok())
         .filter_map(|t| now.duration_since(t).ok())
         .min()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_s_other_folders_are_not_stores() {
+        let t = tempfile::tempdir().unwrap();
+        let mk = |p: &str| std::fs::create_dir_all(t.path().join(p)).unwrap();
+        // What `demo` leaves beside its stores: the built-in model and the probe images.
+        mk("models/probe-clip");
+        std::fs::write(t.path().join("models/probe-clip/config.json"), "{}").unwrap();
+        mk("probe/v1-1200");
+        // A store whose writer died before writing its key.
+        mk("probe-clip/0123456789abcdef");
+        let names: Vec<String> = list(t.path()).into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["probe-clip/0123456789abcdef"]);
+        // So gc never takes the built-in model for an abandoned build.
+        let gone = gc(t.path(), Duration::ZERO, true).unwrap();
+        assert!(gone.iter().all(|r| r.path.starts_with(t.path().join("probe-clip"))));
+    }
 }
