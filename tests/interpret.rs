@@ -175,6 +175,16 @@ fn interpret_report_and_search_from_the_command_line() {
         serde_json::from_str(run(&["report", "--format", "json", "--layers", "last:2"]).trim())
             .unwrap();
     assert_eq!(report["scores"]["heads"], 8);
+    // `--store` names it as in every other command.
+    let hash = json["store"].as_str().unwrap()[..8].to_string();
+    let named: serde_json::Value = serde_json::from_str(
+        run(&[
+            "report", "--format", "json", "--layers", "last:2", "--store", &hash,
+        ])
+        .trim(),
+    )
+    .unwrap();
+    assert_eq!(named, report);
     let label = heads[11]["label"]["property"].as_str().unwrap().to_string();
     let hits = run(&[
         "search",

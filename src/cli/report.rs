@@ -24,6 +24,9 @@ enum Format {
 pub struct ReportArgs {
     /// Stores to compare (directories, slugs or hash prefixes) [default: every interpreted store in the cache].
     stores: Vec<String>,
+    /// A store to compare, as every other command names one (repeatable; added to STORES).
+    #[arg(long = "store", value_name = "STORE")]
+    store: Vec<String>,
     /// Cache directory [default: $CLIPSCOPE_CACHE, $XDG_CACHE_HOME/clipscope or ~/.cache/clipscope].
     #[arg(long)]
     cache: Option<PathBuf>,
@@ -53,14 +56,15 @@ struct Row {
 /// Runs `clipscope report`.
 pub fn run(args: ReportArgs) -> Result<()> {
     let cache = args.cache.clone().unwrap_or_else(default_cache);
-    let dirs: Vec<PathBuf> = if args.stores.is_empty() {
+    let named: Vec<&String> = args.stores.iter().chain(&args.store).collect();
+    let dirs: Vec<PathBuf> = if named.is_empty() {
         list(&cache)
             .into_iter()
             .filter(|e| matches!(e.state, State::Finished(_)) && e.dir.join("interpret").is_dir())
             .map(|e| e.dir)
             .collect()
     } else {
-        args.stores
+        named
             .iter()
             .map(|s| resolve(Some(s), &cache))
             .collect::<clipscope::Result<_>>()?
@@ -111,7 +115,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
             model: format!(
                 "{} ({})",
                 store.manifest.key.model.id,
-                &store.manifest.hash[..8]
+                store.manifest.hash.get(..8).unwrap_or(&store.manifest.hash)
             ),
             images: store.len(),
             layers,

@@ -264,6 +264,9 @@ mod tests {
         assert_eq!(names, ["probe-clip/0123456789abcdef"]);
         // So gc never takes the built-in model for an abandoned build.
         let gone = gc(t.path(), Duration::ZERO, true).unwrap();
-        assert!(gone.iter().all(|r| r.path.starts_with(t.path().join("probe-clip"))));
+        assert!(
+            gone.iter()
+                .all(|r| r.path.starts_with(t.path().join("probe-clip")))
+        );
     }
 }
