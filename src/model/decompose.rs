@@ -7,7 +7,7 @@
 //! each MLP, 1/(K·T·H) for each (token, head) term, K = 2L + 1; the out_proj bias is split evenly
 //! over the T·H terms of its layer.
 //!
-//! The projection is folded per layer (DEPENDENCIES.md §2.3): `M_l = W_O^l · diag(γ) · P`
+//! The projection is folded per layer (REFERENCE.md §5.3): `M_l = W_O^l · diag(γ) · P`
 //! reshaped (H, d, E), so a head's effect is its CLS-row output (d numbers) times a d × E matrix.
 
 use std::sync::OnceLock;

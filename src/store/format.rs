@@ -1,4 +1,4 @@
-//! The on-disk format of a store, version 1 (docs/FORMAT.md is the specification).
+//! The on-disk format of a store, version 2 (docs/FORMAT.md is the specification).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

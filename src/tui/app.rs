@@ -38,7 +38,7 @@ pub enum Msg {
 pub enum View {
     /// Heads grid and head detail.
     Main,
-    /// One of the five analyses.
+    /// One of the six analyses (the five of CLIP-InterpreT and the ablation table).
     Analysis(Kind),
 }
 
