@@ -438,6 +438,24 @@ fn zeroshot_and_ablate_on_a_labelled_folder() {
     .unwrap();
     assert_eq!(h["before"]["top1"], z["top1"]);
     assert_eq!(h["heads"], serde_json::json!(["L1H0", "L2H1"]));
+    // Without an interpretation to save it with, --importance says so before computing.
+    let early = bin()
+        .args(["ablate", "--importance", "--store", &store, "--cache"])
+        .arg(&cache)
+        .args(["--model", model_arg])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&early.stderr);
+    assert!(!early.status.success(), "exit 0 without an interpretation");
+    assert!(
+        err.contains("run `clipscope interpret` first") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    assert!(
+        early.stdout.is_empty(),
+        "nothing computed: {:?}",
+        early.stdout
+    );
     // Importance is saved with the interpretation and searchable.
     run(&[
         "interpret",

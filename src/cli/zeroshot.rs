@@ -333,6 +333,12 @@ fn print_table(
 }
 
 fn importance(s: &Setup, rows: &StoreRows, json: bool) -> Result<()> {
+    // Checked before the (long) computation, whose result is saved with the interpretation.
+    let Some(mut interp) = Interpretation::load(s.store.dir())? else {
+        anyhow::bail!(
+            "ablate --importance saves each head's importance with the store's interpretation: run `clipscope interpret` first"
+        );
+    };
     let heads: Vec<(usize, usize)> = s
         .store
         .layers()
@@ -340,18 +346,13 @@ fn importance(s: &Setup, rows: &StoreRows, json: bool) -> Result<()> {
         .flat_map(|&l| (0..s.store.manifest.heads).map(move |h| (l, h)))
         .collect();
     let imp = clipscope::importance::importance(rows, &s.targets, &s.scorer, &heads)?;
-    let saved = match Interpretation::load(s.store.dir())? {
-        Some(mut interp) => {
-            let v: Vec<_> = imp
-                .heads
-                .iter()
-                .map(|h| (h.layer, h.head, h.top1_delta, h.margin_drop))
-                .collect();
-            interp.set_importance(&v);
-            Some(interp.save(s.store.dir())?)
-        }
-        None => None,
-    };
+    let v: Vec<_> = imp
+        .heads
+        .iter()
+        .map(|h| (h.layer, h.head, h.top1_delta, h.margin_drop))
+        .collect();
+    interp.set_importance(&v);
+    let saved = interp.save(s.store.dir())?;
     if json {
         println!(
             "{}",
@@ -372,11 +373,6 @@ fn importance(s: &Setup, rows: &StoreRows, json: bool) -> Result<()> {
             );
         }
     }
-    match saved {
-        Some(p) => eprintln!("saved with the interpretation: {}", p.display()),
-        None => eprintln!(
-            "no interpretation to save it with: run `clipscope interpret`, then this again"
-        ),
-    }
+    eprintln!("saved with the interpretation: {}", saved.display());
     Ok(())
 }
