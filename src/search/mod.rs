@@ -193,7 +193,8 @@ impl SearchIndex {
 
     /// Heads matching `query`, best first. Words match label, texts and model, exactly (BM25),
     /// by prefix or within one edit (lower weight); `field:value` and `layer:>=10` filter. When
-    /// a word names a property with image evidence, that evidence ranks first ([`rank`]).
+    /// a word names a property with image evidence, that evidence ranks first ([`rank`]). A query
+    /// of filters alone ranks the matching heads by importance, most important first.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>> {
         let f = &self.f;
         let fields = vec![f.label, f.texts, f.model, f.evidence];
@@ -235,10 +236,16 @@ impl SearchIndex {
         ]));
         let reader = self.index.reader().map_err(|e| terr("reader", e))?;
         let searcher = reader.searcher();
+        // A query of filters alone scores every match alike: take them all, to rank by
+        // importance below.
+        let candidates = match words.is_empty() {
+            true => searcher.num_docs() as usize,
+            false => rank::CANDIDATES,
+        };
         let top = searcher
             .search(
                 &q,
-                &TopDocs::with_limit(limit.max(1).max(rank::CANDIDATES)).order_by_score(),
+                &TopDocs::with_limit(limit.max(1).max(candidates)).order_by_score(),
             )
             .map_err(|e| terr("query", e))?;
         let hits = top
@@ -283,6 +290,9 @@ impl SearchIndex {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        if words.is_empty() {
+            return Ok(rank::by_importance(hits, limit.max(1)));
+        }
         Ok(rank::by_evidence(hits, &words, limit.max(1)))
     }
 }
@@ -447,6 +457,33 @@ mod tests {
         assert_eq!(important.len(), 1, "only L11H2");
         assert_eq!(important[0].head.importance, Some(1.0));
         assert!(idx.search("zzzzqqq", 5).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_query_of_filters_alone_ranks_by_importance() {
+        // Importance rising against the layer order, more heads than the text ranking's
+        // candidates, and one unmeasured head.
+        let docs: Vec<HeadDoc> = (0..300u64)
+            .map(|i| HeadDoc {
+                importance: (i != 7).then_some(i as f64 / 299.0),
+                ..doc(i / 12, i % 12, "color", &["a red car"])
+            })
+            .collect();
+        let idx = SearchIndex::build(&docs, None).unwrap();
+        let top = idx.search("importance:>0.5", 3).unwrap();
+        let ids: Vec<&str> = top.iter().map(|h| h.head.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["m/L24H11", "m/L24H10", "m/L24H9"],
+            "most important first"
+        );
+        let all = idx.search("layer:>=0", 300).unwrap();
+        assert_eq!(all.len(), 300);
+        assert!(
+            all.windows(2)
+                .all(|w| w[0].head.importance >= w[1].head.importance)
+        );
+        assert_eq!(all[299].head.importance, None, "unmeasured last");
     }
 
     #[test]

@@ -65,6 +65,19 @@ pub fn by_evidence(hits: Vec<Hit>, words: &[String], limit: usize) -> Vec<Hit> {
     keyed.into_iter().take(limit).map(|x| x.2).collect()
 }
 
+/// `hits` most important first (unmeasured heads last, in layer and head order), at most
+/// `limit`: the ranking of a query of filters alone, whose matches all score alike.
+pub fn by_importance(mut hits: Vec<Hit>, limit: usize) -> Vec<Hit> {
+    hits.sort_by(|a, b| {
+        let (x, y) = (a.head.importance, b.head.importance);
+        y.unwrap_or(f64::NEG_INFINITY)
+            .total_cmp(&x.unwrap_or(f64::NEG_INFINITY))
+            .then((a.head.layer, a.head.head).cmp(&(b.head.layer, b.head.head)))
+    });
+    hits.truncate(limit);
+    hits
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{HeadDoc, SearchIndex};
