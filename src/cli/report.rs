@@ -159,20 +159,15 @@ pub fn run(args: ReportArgs) -> Result<()> {
                 "most important heads (importance, top-1 change)".into(),
                 "image evidence: the head carrying each property most (η², label)".into(),
             ];
-            let line = |cells: &[String]| {
-                if markdown {
-                    format!("| {} |", cells.join(" | "))
-                } else {
-                    cells
-                        .iter()
-                        .map(|c| format!("\"{c}\""))
-                        .collect::<Vec<_>>()
-                        .join(",")
+            let line = |cells: &[String]| -> Result<String> {
+                match markdown {
+                    true => Ok(format!("| {} |", cells.join(" | "))),
+                    false => csv_line(cells),
                 }
             };
-            println!("{}", line(&header));
+            println!("{}", line(&header)?);
             if markdown {
-                println!("{}", line(&vec!["---".to_string(); header.len()]));
+                println!("{}", line(&vec!["---".to_string(); header.len()])?);
             }
             for r in &rows {
                 let s = &r.scores;
@@ -189,11 +184,23 @@ pub fn run(args: ReportArgs) -> Result<()> {
                     most_important(&r.important),
                     carriers(r.evidence.as_ref()),
                 ];
-                println!("{}", line(&cells));
+                println!("{}", line(&cells)?);
             }
         }
     }
     Ok(())
+}
+
+/// One CSV record, every field quoted (quotes inside doubled, commas and line breaks kept).
+fn csv_line(cells: &[String]) -> Result<String> {
+    let mut w = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(vec![]);
+    w.write_record(cells)?;
+    let mut bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    bytes.pop(); // the terminator: println! adds it
+    Ok(String::from_utf8(bytes)?)
 }
 
 /// The three most important heads, or why there are none.
@@ -224,4 +231,30 @@ fn carriers(a: Option<&Agreement>) -> String {
         a.labelled,
         a.clear
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_with_quotes_and_commas_read_back_as_written() {
+        let cells = [
+            "a \"quoted\" model, v2".to_string(),
+            "L1H2 color 0.50 (+1.0)".into(),
+        ];
+        let line = csv_line(&cells).unwrap();
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(line.as_bytes());
+        let back: Vec<String> = r
+            .records()
+            .next()
+            .unwrap()
+            .unwrap()
+            .iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(back, cells);
+    }
 }

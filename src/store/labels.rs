@@ -73,7 +73,6 @@ impl Labels {
     /// Classes (and groups) are numbered in sorted order of their names (numerically when
     /// every name is an integer). Images the file does not mention have no class.
     pub fn from_csv(path: &Path, list: &ImageList) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let by_path: HashMap<&str, usize> = list
             .entries
             .iter()
@@ -81,23 +80,32 @@ impl Labels {
             .map(|(i, e)| (e.rel.as_str(), i))
             .collect();
         let root = crate::pathname::show(&list.root);
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_path(path)
+            .map_err(|e| Error::config(path, e.to_string()))?;
         let mut rows: Vec<(usize, String, Option<String>)> = vec![];
-        for (n, line) in text.lines().enumerate() {
-            let line = line.trim_end_matches('\r');
-            if line.trim().is_empty() || (n == 0 && line.to_ascii_lowercase().starts_with("path,"))
+        for (n, record) in reader.records().enumerate() {
+            let record = record.map_err(|e| Error::config(path, e.to_string()))?;
+            let line = record.position().map_or(n as u64 + 1, |p| p.line());
+            let bad = |why: &str| Error::config(path, format!("line {line}: {why}"));
+            let f: Vec<&str> = record.iter().collect();
+            if f.iter().all(|c| c.is_empty())
+                || (n == 0 && f.first().is_some_and(|c| c.eq_ignore_ascii_case("path")))
             {
                 continue;
             }
-            let bad = |why: &str| Error::config(path, format!("line {}: {why}", n + 1));
-            let f = fields(line).ok_or_else(|| bad("unbalanced quotes"))?;
             if f.len() < 2 || f.len() > 3 || f[1].is_empty() {
                 return Err(bad("expected path,class[,group]"));
             }
-            let rel = f[0].strip_prefix(&format!("{root}/")).unwrap_or(&f[0]);
+            let rel = f[0].strip_prefix(&format!("{root}/")).unwrap_or(f[0]);
             let i = *by_path
                 .get(rel)
                 .ok_or_else(|| bad(&format!("{} is not one of the listed images", f[0])))?;
-            rows.push((i, f[1].clone(), f.get(2).cloned().filter(|g| !g.is_empty())));
+            let group = f.get(2).filter(|g| !g.is_empty()).map(|g| g.to_string());
+            rows.push((i, f[1].to_string(), group));
         }
         let classes = ordered(rows.iter().map(|r| r.1.as_str()));
         let groups = ordered(rows.iter().filter_map(|r| r.2.as_deref()));
@@ -156,25 +164,6 @@ fn positions(names: &[String]) -> HashMap<&str, u32> {
         .collect()
 }
 
-/// The comma-separated fields of one CSV line (double quotes, `""` inside quotes).
-fn fields(line: &str) -> Option<Vec<String>> {
-    let mut out = vec![String::new()];
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                chars.next();
-                out.last_mut()?.push('"');
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => out.push(String::new()),
-            (c, _) => out.last_mut()?.push(c),
-        }
-    }
-    (!quoted).then(|| out.into_iter().map(|f| f.trim().to_string()).collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,10 +211,17 @@ mod tests {
         std::fs::write(&csv, "x.jpg,1\n").unwrap();
         let e = Labels::from_csv(&csv, &l).unwrap_err().to_string();
         assert!(e.contains("line 1") && e.contains("x.jpg"), "{e}");
-        assert_eq!(
-            fields("a,\"b,c\",\"d\"\"e\"").unwrap(),
-            ["a", "b,c", "d\"e"]
-        );
-        assert!(fields("a,\"b").is_none());
+        // Quotes, commas and line breaks inside quoted fields, as any CSV writer makes them.
+        let odd = list(&["a,b/x \"1\".jpg", "c/2.jpg"]);
+        std::fs::write(
+            &csv,
+            "\"a,b/x \"\"1\"\".jpg\",\"two\nlines\"\nc/2.jpg,\"x,y\"\n",
+        )
+        .unwrap();
+        let c = Labels::from_csv(&csv, &odd).unwrap();
+        assert_eq!(c.key.classes, ["two\nlines", "x,y"]);
+        std::fs::write(&csv, "c/2.jpg,1\n\"a,b,1\n").unwrap();
+        let e = Labels::from_csv(&csv, &odd).unwrap_err().to_string();
+        assert!(e.contains("line 2"), "{e}");
     }
 }
