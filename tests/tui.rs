@@ -511,7 +511,7 @@ fn halfblock_images_are_drawn_in_the_head_pane_and_views() {
 #[test]
 fn bad_config_is_one_clear_error() {
     let fx = fixture();
-    std::fs::write(fx.config.join("config.toml"), "theme = 3\n").unwrap();
+    std::fs::write(fx.config.join("config.toml"), "mouse = true\ntheme = 3\n").unwrap();
     let opts = Options {
         config_dir: Some(fx.config.clone()),
         ..Default::default()
@@ -520,7 +520,11 @@ fn bad_config_is_one_clear_error() {
         .err()
         .unwrap()
         .to_string();
-    assert!(e.contains("config.toml"), "{e}");
+    assert!(
+        e.contains("config.toml") && e.contains("line 2, column 9"),
+        "{e}"
+    );
+    assert_eq!(e.lines().count(), 1, "{e}");
     std::fs::write(fx.config.join("config.toml"), "").unwrap();
     std::fs::write(fx.config.join("keymap.toml"), "[grid]\n\"j\" = \"jump\"\n").unwrap();
     let e = app(session(&fx), &opts, Images::new(None), true)
@@ -531,4 +535,26 @@ fn bad_config_is_one_clear_error() {
         e.contains("keymap.toml") && e.contains("no such action"),
         "{e}"
     );
+}
+
+/// The status bar names the device the session runs on, not the config file's.
+#[test]
+fn the_status_bar_shows_the_session_s_device() {
+    let fx = fixture();
+    std::fs::create_dir_all(&fx.config).unwrap();
+    std::fs::write(fx.config.join("config.toml"), "device = \"cuda:3\"\n").unwrap();
+    let opts = Options {
+        theme: None,
+        image_protocol: Some(ImageProtocol::None),
+        no_mouse: false,
+        config_dir: Some(fx.config.clone()),
+    };
+    let app = app(session(&fx), &opts, Images::new(None), true).unwrap();
+    let term = Terminal::new(TestBackend::new(120, 30)).unwrap();
+    let mut ui = Ui { app, term, fx };
+    ui.draw();
+    let screen = ui.screen();
+    let status = screen.lines().last().unwrap();
+    assert!(status.contains(" · cpu · "), "{status}");
+    assert!(!screen.contains("cuda:3"), "{status}");
 }

@@ -221,6 +221,11 @@ impl Session {
         }
     }
 
+    /// The device the model runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
     /// Where text embeddings are cached.
     pub fn cache(&self) -> &Path {
         &self.cache

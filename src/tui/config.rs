@@ -91,11 +91,22 @@ pub fn config_dir() -> PathBuf {
         .join(".config/clipscope")
 }
 
+/// A TOML error on one line, with where it is: `line L, column C: message`.
+pub(super) fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return e.message().to_string();
+    };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("line {line}, column {column}: {}", e.message())
+}
+
 impl Config {
     /// The shipped settings overridden by `path`, when it exists.
     pub fn load(path: &Path) -> Result<Self> {
         match std::fs::read_to_string(path) {
-            Ok(t) => toml::from_str(&t).map_err(|e| Error::config(path, e.message().to_string())),
+            Ok(t) => toml::from_str(&t).map_err(|e| Error::config(path, toml_error(&t, &e))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(Error::io(path, e)),
         }

@@ -279,8 +279,8 @@ impl Keymap {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(me),
             Err(e) => return Err(Error::io(path, e)),
         };
-        let table: BTreeMap<Context, BTreeMap<String, String>> =
-            toml::from_str(&text).map_err(|e| Error::config(path, e.message().to_string()))?;
+        let table: BTreeMap<Context, BTreeMap<String, String>> = toml::from_str(&text)
+            .map_err(|e| Error::config(path, super::config::toml_error(&text, &e)))?;
         for (context, keys) in table {
             for (seq, action) in keys {
                 let keys = parse_seq(&seq).ok_or_else(|| {

@@ -74,7 +74,9 @@ pub fn settings(opts: &Options) -> Result<(Config, Keymap, Theme, PathBuf)> {
 /// Builds the app for `session` with `images`, jobs threaded or inline.
 pub fn app(session: Session, opts: &Options, images: Images, inline: bool) -> Result<App> {
     let (config, keymap, theme, dir) = settings(opts)?;
-    let data = Data::new(session, &config.device)?;
+    // The device the session runs on (`--device`, else the config's), as the status bar says.
+    let device = crate::device::device_name(session.device());
+    let data = Data::new(session, &device)?;
     let jobs = if inline {
         Jobs::inline()
     } else {

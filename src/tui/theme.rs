@@ -90,7 +90,8 @@ fn rgb(c: Color) -> (u8, u8, u8) {
 impl Theme {
     /// Parses a theme file's text.
     pub fn parse(name: &str, text: &str, path: &str) -> Result<Self> {
-        let f: File = toml::from_str(text).map_err(|e| Error::config(path, e.message()))?;
+        let f: File = toml::from_str(text)
+            .map_err(|e| Error::config(path, super::config::toml_error(text, &e)))?;
         let c = |s: &str| color(s, path);
         let labels = f.labels.iter().map(|s| c(s)).collect::<Result<Vec<_>>>()?;
         if labels.is_empty() {
