@@ -70,8 +70,8 @@ pub struct Geometry {
 
 /// Top images of a head.
 pub enum Top {
-    /// Being searched.
-    Pending,
+    /// Being searched by job `id`.
+    Pending(u64),
     /// Found: (store index, score).
     Ready(Vec<(usize, f32)>),
     /// Failed.
@@ -201,6 +201,22 @@ impl App {
         self.message = Some((e.to_string(), true));
     }
 
+    /// A job that panicked: its analysis shows the error, anything else the status bar.
+    fn job_failed(&mut self, id: u64, e: String) {
+        if let Some(a) = self.analyses.values_mut().find(|a| a.job == Some(id)) {
+            a.job = None;
+            a.outcome = Some(Err(e));
+        } else if let Some(t) = self
+            .top
+            .values_mut()
+            .find(|t| matches!(t, Top::Pending(j) if *j == id))
+        {
+            *t = Top::Failed(e);
+        } else {
+            self.error(e);
+        }
+    }
+
     /// Shows information in the status bar.
     pub fn info(&mut self, s: impl Into<String>) {
         self.message = Some((s.into(), false));
@@ -230,6 +246,13 @@ impl App {
         let done = self.jobs.finished();
         let changed = !done.is_empty();
         for (id, msg) in done {
+            let msg = match msg {
+                Ok(m) => m,
+                Err(e) => {
+                    self.job_failed(id, e);
+                    continue;
+                }
+            };
             match msg {
                 Msg::Analysis(kind, r) => {
                     if let Some(a) = self.analyses.get_mut(&kind)
@@ -292,14 +315,14 @@ impl App {
             self.pool =
                 saved_pool_embeddings(self.data.store().dir(), &interp.pool_sha256).map(Arc::new);
         }
-        self.top.insert(h, Top::Pending);
         let (session, pool, k) = (
             self.data.session.clone(),
             self.pool.clone(),
             self.config.top_images,
         );
         let e = self.data.store().manifest.dim;
-        self.jobs
+        let id = self
+            .jobs
             .spawn(format!("top images of {h}"), false, move |_| {
                 let dir = match pool
                     .as_deref()
@@ -316,6 +339,7 @@ impl App {
                     .map_err(|e| e.to_string());
                 Msg::Top(h, r)
             });
+        self.top.insert(h, Top::Pending(id));
     }
 
     /// Opens analysis view `kind` for the selected head, running it when its inputs changed.

@@ -1,12 +1,20 @@
 //! Work off the UI thread: each job runs on its own thread and reports one message; a cancelled
-//! job's message is dropped, so the UI moves on at once. Tests run jobs inline instead, so
-//! that a key sequence gives the same screens every time.
+//! job's message is dropped, so the UI moves on at once. A job that panics reports the panic as
+//! its error (the terminal's panic hook leaves job threads alone), so the explorer stays usable.
+//! Tests run jobs inline instead, so that a key sequence gives the same screens every time.
 
 use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Instant;
+
+/// The name of the job threads, whose panics the terminal's panic hook leaves to the job.
+pub const THREAD: &str = "clipscope-job";
+
+/// A job's message, or what its panic said.
+pub type Outcome<T> = Result<T, String>;
 
 /// A running job.
 #[derive(Debug)]
@@ -22,8 +30,8 @@ pub struct Running {
 
 /// The jobs of the app, reporting messages of type `T`.
 pub struct Jobs<T> {
-    tx: Sender<(u64, T)>,
-    rx: Receiver<(u64, T)>,
+    tx: Sender<(u64, Outcome<T>)>,
+    rx: Receiver<(u64, Outcome<T>)>,
     inline: bool,
     next: u64,
     running: BTreeMap<u64, Running>,
@@ -71,15 +79,31 @@ impl<T: Send + 'static> Jobs<T> {
             },
         );
         let tx = self.tx.clone();
+        let run = move |cancel: &AtomicBool| {
+            catch_unwind(AssertUnwindSafe(|| work(cancel))).map_err(|p| {
+                let what = p
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".into());
+                format!("internal error (a panic: {what})")
+            })
+        };
         if self.inline {
-            let _ = tx.send((id, work(&cancel)));
-        } else {
-            std::thread::spawn(move || {
-                let out = work(&cancel);
+            let _ = tx.send((id, run(&cancel)));
+            return id;
+        }
+        let spawned = std::thread::Builder::new().name(THREAD.into()).spawn({
+            let tx = tx.clone();
+            move || {
+                let out = run(&cancel);
                 if !cancel.load(Ordering::Relaxed) {
                     let _ = tx.send((id, out));
                 }
-            });
+            }
+        });
+        if let Err(e) = spawned {
+            let _ = tx.send((id, Err(format!("could not start a thread: {e}"))));
         }
         id
     }
@@ -92,7 +116,7 @@ impl<T: Send + 'static> Jobs<T> {
     }
 
     /// The messages of finished jobs that were not cancelled.
-    pub fn finished(&mut self) -> Vec<(u64, T)> {
+    pub fn finished(&mut self) -> Vec<(u64, Outcome<T>)> {
         let mut out = vec![];
         while let Ok((id, msg)) = self.rx.try_recv() {
             if self.running.remove(&id).is_some() {
@@ -133,7 +157,24 @@ mod tests {
         while got.is_empty() && t.elapsed().as_secs() < 10 {
             got.extend(j.finished());
         }
-        assert_eq!(got, vec![(b, 2)]);
+        assert_eq!(got, vec![(b, Ok(2))]);
         assert!(!j.busy());
+    }
+
+    #[test]
+    fn a_panicking_job_reports_an_error_and_frees_the_ui() {
+        for mut j in [Jobs::<u32>::threaded(), Jobs::<u32>::inline()] {
+            let id = j.spawn("doomed", true, |_| -> u32 { panic!("index out of bounds") });
+            let t = Instant::now();
+            let mut got = vec![];
+            while got.is_empty() && t.elapsed().as_secs() < 10 {
+                got.extend(j.finished());
+            }
+            assert_eq!(got.len(), 1);
+            assert_eq!(got[0].0, id);
+            let e = got[0].1.clone().unwrap_err();
+            assert!(e.contains("index out of bounds"), "{e}");
+            assert!(!j.busy(), "not busy forever");
+        }
     }
 }

@@ -211,6 +211,10 @@ pub fn run(mut app: App) -> Result<()> {
     let io = |e: std::io::Error| Error::Invalid(format!("terminal: {e}"));
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        // A job's panic becomes the job's error (super::jobs): the terminal stays as it is.
+        if std::thread::current().name() == Some(super::jobs::THREAD) {
+            return;
+        }
         restore();
         hook(info);
     }));
