@@ -265,3 +265,66 @@ fn tmux_passthrough_is_restored_on_exit() {
     let after = t.cmd(&["show", "-pv", "-t", "cs", "allow-passthrough"]);
     assert_ne!(after.trim(), "on", "restored");
 }
+
+/// ctrl-z gives tmux its passthrough setting back; `fg` takes it again and redraws.
+#[test]
+fn suspend_and_fg_give_back_and_retake_tmux_passthrough() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (probe, cache) = (tmp.path().join("probe"), tmp.path().join("cache"));
+    let model = common::fixture("tiny-clip-hf");
+    let m = model.to_str().unwrap();
+    run(&["probe", probe.to_str().unwrap(), "-n", "8"], &cache);
+    run(
+        &[
+            "index",
+            "--model",
+            m,
+            "--images",
+            probe.to_str().unwrap(),
+            "-q",
+        ],
+        &cache,
+    );
+    let t = Tmux::new("suspend");
+    // An interactive shell, for job control.
+    t.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "cs",
+        "-x",
+        "120",
+        "-y",
+        "36",
+        "bash --norc --noprofile -i",
+    ]);
+    let bin = env!("CARGO_BIN_EXE_clipscope");
+    t.text(&format!(
+        "env CLIPSCOPE_CACHE={c} CLIPSCOPE_CONFIG_HOME={cfg} TERM=xterm-256color {bin} explore --model {m} --image-protocol sixel; echo EXIT=$?",
+        c = cache.display(),
+        cfg = tmp.path().join("config").display(),
+    ));
+    t.keys(&["Enter"]);
+    t.wait_for("not interpreted");
+    let show = || {
+        t.cmd(&["show", "-pv", "-t", "cs", "allow-passthrough"])
+            .trim()
+            .to_string()
+    };
+    assert_eq!(show(), "on");
+    t.keys(&["C-z"]);
+    t.wait_for("Stopped");
+    assert_ne!(show(), "on", "given back while stopped");
+    t.text("fg");
+    t.keys(&["Enter"]);
+    t.wait_for("not interpreted");
+    assert_eq!(show(), "on", "taken again after fg");
+    t.keys(&["q"]);
+    // (The `echo` already ran when the job stopped: the shell's screen coming back is the exit.)
+    t.wait_gone("not interpreted");
+    let t0 = Instant::now();
+    while show() == "on" {
+        assert!(t0.elapsed() < Duration::from_secs(20), "restored on exit");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -180,6 +180,13 @@ impl Images {
         self.slots.insert(key, slot);
     }
 
+    /// After the terminal was given back and retaken: direct placements are drawn again.
+    pub fn resumed(&mut self) {
+        if let Some(d) = &mut self.direct {
+            d.forget();
+        }
+    }
+
     /// Forgets every image (after a protocol change).
     pub fn clear(&mut self) {
         self.slots.clear();

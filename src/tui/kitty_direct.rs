@@ -93,6 +93,12 @@ impl Placements {
         s
     }
 
+    /// Forgets what is on screen, so that the next flush places every image again (after the
+    /// terminal was given back and retaken: `ctrl-z`, `fg`).
+    pub fn forget(&mut self) {
+        self.shown.clear();
+    }
+
     /// Writes what [`Placements::flush`] says to `out`.
     pub fn flush_to(&mut self, out: &mut impl Write) -> std::io::Result<()> {
         let s = self.flush();
@@ -128,6 +134,9 @@ mod tests {
         assert!(s.contains("a=T,f=100,t=d,q=2,C=1,z=-1,c=10,r=3"));
         p.want(area, "a".into(), img.clone());
         assert_eq!(p.flush(), "", "the same frame again sends nothing");
+        p.forget();
+        p.want(area, "a".into(), img.clone());
+        assert!(p.flush().contains("a=T"), "placed again after a suspend");
         assert_eq!(p.flush(), DELETE_ALL, "a frame without images deletes them");
         let big = KittyImage {
             png_b64: "A".repeat(9000),

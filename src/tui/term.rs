@@ -234,11 +234,16 @@ pub fn run(mut app: App) -> Result<()> {
 
 /// Ctrl-z: gives the terminal back to the shell until `fg`, then takes it again.
 fn suspend(mouse: bool) -> std::io::Result<()> {
+    // restore() gives tmux back its passthrough setting; fg must turn it on again.
+    let passthrough = TMUX_PASSTHROUGH.lock().is_ok_and(|g| g.is_some());
     restore();
     #[cfg(unix)]
     // SAFETY: raising a signal at ourselves; the default SIGTSTP action stops the process.
     unsafe {
         libc::raise(libc::SIGTSTP);
+    }
+    if passthrough {
+        tmux_passthrough_on();
     }
     enable_raw_mode()?;
     execute!(stdout(), EnterAlternateScreen, cursor::Hide)?;
@@ -287,6 +292,7 @@ fn event_loop(app: &mut App) -> Result<()> {
                         && k.modifiers.contains(event::KeyModifiers::CONTROL) =>
                 {
                     suspend(app.config.mouse).map_err(io)?;
+                    app.images.resumed();
                     term.clear().map_err(io)?;
                 }
                 Event::Key(k) => app.key(k),
