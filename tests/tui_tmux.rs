@@ -236,24 +236,21 @@ fn the_explorer_walks_a_siglip_pooling_layer() {
     t.wait_for("EXIT=0");
 }
 
-#[test]
-fn tmux_passthrough_is_restored_on_exit() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (probe, cache) = (tmp.path().join("probe"), tmp.path().join("cache"));
+/// A store of 8 probe images under `dir`/cache, not interpreted: (cache, model).
+fn indexed_store(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (probe, cache) = (dir.join("probe"), dir.join("cache"));
     let model = common::fixture("tiny-clip-hf");
     let m = model.to_str().unwrap();
     run(&["probe", probe.to_str().unwrap(), "-n", "8"], &cache);
-    run(
-        &[
-            "index",
-            "--model",
-            m,
-            "--images",
-            probe.to_str().unwrap(),
-            "-q",
-        ],
-        &cache,
-    );
+    let images = probe.to_str().unwrap();
+    run(&["index", "--model", m, "--images", images, "-q"], &cache);
+    (cache, model)
+}
+
+#[test]
+fn tmux_passthrough_is_restored_on_exit() {
+    let tmp = tempfile::tempdir().unwrap();
+    indexed_store(tmp.path());
     let t = Tmux::new("passthrough");
     start(&t, tmp.path(), "sixel");
     // No interpretation: the explorer still opens, and says so.
@@ -270,21 +267,8 @@ fn tmux_passthrough_is_restored_on_exit() {
 #[test]
 fn suspend_and_fg_give_back_and_retake_tmux_passthrough() {
     let tmp = tempfile::tempdir().unwrap();
-    let (probe, cache) = (tmp.path().join("probe"), tmp.path().join("cache"));
-    let model = common::fixture("tiny-clip-hf");
+    let (cache, model) = indexed_store(tmp.path());
     let m = model.to_str().unwrap();
-    run(&["probe", probe.to_str().unwrap(), "-n", "8"], &cache);
-    run(
-        &[
-            "index",
-            "--model",
-            m,
-            "--images",
-            probe.to_str().unwrap(),
-            "-q",
-        ],
-        &cache,
-    );
     let t = Tmux::new("suspend");
     // An interactive shell, for job control.
     t.cmd(&[

@@ -91,14 +91,7 @@ fn time(iters: usize, batch: usize, mut f: impl FnMut() -> Result<()>) -> Result
 fn bench(args: &BenchArgs, dir: &std::path::Path) -> Result<()> {
     let files = ModelFiles::from_dir(dir, &format!("random {:?}", args.arch))?;
     let device = parse_device(&args.device)?;
-    let mut dtype = parse_dtype(&args.dtype)?;
-    if device.is_cpu() {
-        let (d, why) = clipscope::model::bf16::cpu_dtype(dtype);
-        if let Some(why) = why {
-            eprintln!("clipscope: {why}");
-        }
-        dtype = d;
-    }
+    let dtype = super::compute_dtype(&device, &args.dtype)?;
     let clip = Clip::load(&files, &device, dtype)?;
     let s = clip.config.vision.image_size;
     if args.segment {

@@ -158,25 +158,32 @@ impl ModelArgs {
         &self,
     ) -> Result<(clipscope::model::ModelFiles, Clip, candle_core::DType)> {
         let device = parse_device(&self.device)?;
-        let mut dtype = parse_dtype(&self.dtype)?;
-        if device.is_cpu() {
-            let (d, why) = clipscope::model::bf16::cpu_dtype(dtype);
-            if let Some(why) = why {
-                eprintln!("clipscope: {why}");
-            }
-            dtype = d;
-            if dtype == candle_core::DType::F16 {
-                eprintln!(
-                    "clipscope: warning: --dtype f16 on the CPU is slow and less precise; f32 is the default"
-                );
-            }
-        }
+        let dtype = compute_dtype(&device, &self.dtype)?;
         let files = source::resolve(&self.model)?;
         let mut clip = Clip::load(&files, &device, dtype)
             .with_context(|| format!("loading model {} on {}", self.model, device_name(&device)))?;
         clip.config.preprocess.apply_exif = self.apply_exif;
         Ok((files, clip, dtype))
     }
+}
+
+/// The dtype `--dtype spec` computes in on `device`: on the CPU, bf16 falls back to f32 with its
+/// one-line reason where the CPU has no bf16 kernel (model::bf16), and f16 is warned about.
+pub fn compute_dtype(device: &candle_core::Device, spec: &str) -> Result<candle_core::DType> {
+    let dtype = parse_dtype(spec)?;
+    if !device.is_cpu() {
+        return Ok(dtype);
+    }
+    let (dtype, why) = clipscope::model::bf16::cpu_dtype(dtype);
+    if let Some(why) = why {
+        eprintln!("clipscope: {why}");
+    }
+    if dtype == candle_core::DType::F16 {
+        eprintln!(
+            "clipscope: warning: --dtype f16 on the CPU is slow and less precise; f32 is the default"
+        );
+    }
+    Ok(dtype)
 }
 
 /// Decodes and preprocesses `paths` for `clip`, reporting each unreadable file on stderr.
