@@ -38,6 +38,21 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Starts the session `cs`, 120 × 36, running `cmd`.
+    fn session(&self, cmd: &str) {
+        self.cmd(&[
+            "new-session",
+            "-d",
+            "-s",
+            "cs",
+            "-x",
+            "120",
+            "-y",
+            "36",
+            cmd,
+        ]);
+    }
+
     fn screen(&self) -> String {
         self.cmd(&["capture-pane", "-t", "cs", "-p"])
     }
@@ -106,17 +121,7 @@ fn start_with(t: &Tmux, dir: &Path, protocol: &str, fixture: &str) {
         cfg = dir.join("config").display(),
         m = model.display(),
     );
-    t.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "cs",
-        "-x",
-        "120",
-        "-y",
-        "36",
-        &cmd,
-    ]);
+    t.session(&cmd);
 }
 
 #[test]
@@ -271,17 +276,7 @@ fn suspend_and_fg_give_back_and_retake_tmux_passthrough() {
     let m = model.to_str().unwrap();
     let t = Tmux::new("suspend");
     // An interactive shell, for job control.
-    t.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "cs",
-        "-x",
-        "120",
-        "-y",
-        "36",
-        "bash --norc --noprofile -i",
-    ]);
+    t.session("bash --norc --noprofile -i");
     let bin = env!("CARGO_BIN_EXE_clipscope");
     t.text(&format!(
         "env CLIPSCOPE_CACHE={c} CLIPSCOPE_CONFIG_HOME={cfg} TERM=xterm-256color {bin} explore --model {m} --image-protocol sixel; echo EXIT=$?",
