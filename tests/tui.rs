@@ -200,7 +200,11 @@ fn session(fx: &Fixture) -> Session {
 }
 
 fn ui_with(w: u16, h: u16, picker: Option<Picker>) -> Ui {
-    let fx = fixture();
+    ui_in(fixture(), w, h, picker)
+}
+
+/// The app on `fx` (its config directory as the test left it).
+fn ui_in(fx: Fixture, w: u16, h: u16, picker: Option<Picker>) -> Ui {
     let opts = Options {
         theme: None,
         image_protocol: Some(ImageProtocol::None),
@@ -543,16 +547,7 @@ fn the_status_bar_shows_the_session_s_device() {
     let fx = fixture();
     std::fs::create_dir_all(&fx.config).unwrap();
     std::fs::write(fx.config.join("config.toml"), "device = \"cuda:3\"\n").unwrap();
-    let opts = Options {
-        theme: None,
-        image_protocol: Some(ImageProtocol::None),
-        no_mouse: false,
-        config_dir: Some(fx.config.clone()),
-    };
-    let app = app(session(&fx), &opts, Images::new(None), true).unwrap();
-    let term = Terminal::new(TestBackend::new(120, 30)).unwrap();
-    let mut ui = Ui { app, term, fx };
-    ui.draw();
+    let ui = ui_in(fx, 120, 30, None);
     let screen = ui.screen();
     let status = screen.lines().last().unwrap();
     assert!(status.contains(" · cpu · "), "{status}");
