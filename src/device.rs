@@ -41,7 +41,7 @@ fn open_gpu(open: impl FnOnce() -> candle_core::Result<Device>, name: &str) -> R
             "--device {name}: this clipscope was built without GPU support; rebuild with `--features {feature}`"
         )));
     }
-    open().map_err(|e| Error::Invalid(format!("--device {name}: {e}")))
+    open().map_err(|e| Error::failed(format!("--device {name}"), e))
 }
 
 fn auto_device() -> Device {

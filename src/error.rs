@@ -51,13 +51,31 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
-    /// The tokenizer failed.
-    #[error("tokenizer: {0}")]
-    Tokenizer(String),
     /// A tensor operation failed.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
+    /// A step on a file failed because of another library's error, kept as the source.
+    #[error("{}: {context}: {source}", crate::pathname::show(.path))]
+    Caused {
+        /// The file.
+        path: PathBuf,
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        source: BoxError,
+    },
+    /// A step failed because of another library's error, kept as the source.
+    #[error("{context}: {source}")]
+    Failed {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        source: BoxError,
+    },
 }
+
+/// Another library's error, kept as a source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Shorthand for results carrying [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
@@ -84,6 +102,27 @@ impl Error {
         Error::Store {
             path: path.into(),
             message: format!("cannot write: {source}"),
+        }
+    }
+
+    /// A [`Error::Caused`]: `context` on `path` failed with `source`.
+    pub fn caused(
+        path: impl Into<PathBuf>,
+        context: impl Into<String>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Error::Caused {
+            path: path.into(),
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
+    /// A [`Error::Failed`]: `context` failed with `source`.
+    pub fn failed(context: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::Failed {
+            context: context.into(),
+            source: source.into(),
         }
     }
 

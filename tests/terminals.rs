@@ -161,9 +161,15 @@ fn run_in(name: &str, tmux: bool, cache: &Path, out: &Path) -> Seen {
         .map(|s| s.to_string())
         .collect();
     }
+    // A wait for the terminal's answers ends when they come; on a loaded machine a terminal
+    // may take longer than the shipped 1.5 s to give them, so the harness allows 30 s.
+    let config = cache.with_file_name("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.toml"), "query_timeout_ms = 30000\n").unwrap();
     let child = terminal(name, &argv)
         .env("DISPLAY", &display)
         .env("CLIPSCOPE_CACHE", cache)
+        .env("CLIPSCOPE_CONFIG_HOME", &config)
         .env_remove("TMUX")
         .env_remove("NO_COLOR")
         .stdout(Stdio::null())
@@ -180,7 +186,21 @@ fn run_in(name: &str, tmux: bool, cache: &Path, out: &Path) -> Seen {
         rect = window(&display).filter(|r| r.2 > 200 && r.3 > 200);
     }
     let rect = rect.unwrap_or_else(|| panic!("{name}: no window"));
-    std::thread::sleep(Duration::from_secs(4));
+    // The first frame is drawn once the terminal has answered (its answers decide the
+    // protocol; keys typed before then would be read as part of them): wait for it, the
+    // grid's coloured label chips above the last two rows (where tmux draws its green status
+    // line), in a picture that holds still.
+    let mut last = None;
+    loop {
+        let shot = screenshot(&display);
+        let above = 0..(ROWS - 2) * (rect.3 / ROWS);
+        if shot.saturated(rect, 0..rect.2, above) > 50 && last == Some(shot.hash()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{name}: no first frame");
+        last = Some(shot.hash());
+        std::thread::sleep(Duration::from_millis(700));
+    }
     xdotool(&display, &["key", "2"]);
     let mut last = None;
     let mut shot = screenshot(&display);

@@ -1,4 +1,4 @@
-//! A store with its model loaded on first use: the five analyses as the CLI and the TUI run
+//! A store with its model loaded on first use: the six analyses as the CLI and the TUI run
 //! them, on store images (effects read from disk) or any image file (effects computed).
 
 use std::path::{Path, PathBuf};

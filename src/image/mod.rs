@@ -111,7 +111,7 @@ impl Preprocess {
             let limits = Limits::from_env();
             limits
                 .check(nw as u64, nh as u64, 3)
-                .map_err(|e| Error::Invalid(format!("{w}x{h} resized for the model: {e}")))?;
+                .map_err(|e| Error::failed(format!("{w}x{h} resized for the model"), e))?;
             resize(img, nw, nh, self.resample)
         } else {
             img.clone()

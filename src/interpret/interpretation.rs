@@ -234,8 +234,8 @@ impl Interpretation {
             s.rank,
             s.texts_per_head
         ));
-        let json =
-            serde_json::to_vec_pretty(self).map_err(|e| Error::store(&path, e.to_string()))?;
+        let json = serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::caused(&path, "cannot encode JSON", e))?;
         write_atomic(&path, &json)?;
         Ok(path)
     }
@@ -342,7 +342,7 @@ pub fn set_override(store_dir: &Path, id: &str, label: Option<&str>) -> Result<(
         Some(l) => map.insert(id.to_string(), l.to_string()),
         None => map.remove(id),
     };
-    let json =
-        serde_json::to_vec_pretty(&map).map_err(|e| Error::store(store_dir, e.to_string()))?;
+    let json = serde_json::to_vec_pretty(&map)
+        .map_err(|e| Error::caused(store_dir, "cannot encode JSON", e))?;
     write_atomic(&store_dir.join("labels.json"), &json)
 }

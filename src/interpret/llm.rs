@@ -80,9 +80,7 @@ pub fn label_heads(
     if endpoint.contains("://127.0.0.1") || endpoint.contains("://localhost") {
         client = client.no_proxy();
     }
-    let client = client
-        .build()
-        .map_err(|e| Error::Invalid(format!("LLM client: {e}")))?;
+    let client = client.build().map_err(|e| Error::failed("LLM client", e))?;
     let mut out = BTreeMap::new();
     for (id, texts) in heads {
         let msgs = messages(texts);
@@ -111,7 +109,7 @@ pub fn label_heads(
         cache.insert(key, label.clone());
         out.insert(id.clone(), label);
         let json = serde_json::to_vec_pretty(&cache)
-            .map_err(|e| Error::store(cache_file, e.to_string()))?;
+            .map_err(|e| Error::caused(cache_file, "cannot encode JSON", e))?;
         write_atomic(cache_file, &json)?;
     }
     Ok(out)

@@ -38,7 +38,7 @@ impl ClipTokenizer {
         let enc = self
             .inner
             .encode(text, false)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+            .map_err(|e| Error::failed("tokenizer", e))?;
         let body = enc.get_ids();
         let keep = body.len().min(self.context.saturating_sub(2));
         let mut ids = Vec::with_capacity(keep + 2);

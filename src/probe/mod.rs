@@ -276,7 +276,7 @@ pub fn write(dir: &Path, n: usize) -> Result<Vec<Probe>> {
             if !path.exists() {
                 let tmp = dir.join(format!(".{}.tmp", p.file));
                 img.save_with_format(&tmp, image::ImageFormat::Png)
-                    .map_err(|e| Error::store(&tmp, e.to_string()))?;
+                    .map_err(|e| Error::caused(&tmp, "cannot write the image", e))?;
                 std::fs::rename(&tmp, &path).map_err(|e| Error::write(&path, e))?;
             }
             Ok(p)
@@ -284,7 +284,10 @@ pub fn write(dir: &Path, n: usize) -> Result<Vec<Probe>> {
         .collect::<Result<_>>()?;
     let mut jsonl = String::new();
     for p in &probes {
-        jsonl.push_str(&serde_json::to_string(p).map_err(|e| Error::store(dir, e.to_string()))?);
+        jsonl.push_str(
+            &serde_json::to_string(p)
+                .map_err(|e| Error::caused(dir, "cannot encode a probe", e))?,
+        );
         jsonl.push('\n');
     }
     crate::store::format::write_atomic(&dir.join("probe.jsonl"), jsonl.as_bytes())?;

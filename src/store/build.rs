@@ -172,8 +172,8 @@ pub fn build(
     std::fs::create_dir_all(dir.join(CHUNKS)).map_err(|e| Error::write(dir, e))?;
     let key_path = dir.join(KEY);
     if !key_path.exists() {
-        let json =
-            serde_json::to_vec_pretty(&plan.key).map_err(|e| Error::store(dir, e.to_string()))?;
+        let json = serde_json::to_vec_pretty(&plan.key)
+            .map_err(|e| Error::caused(dir, "cannot encode JSON", e))?;
         write_atomic(&key_path, &json)?;
     }
     let mine = |c: &usize| opts.shard.is_none_or(|(i, n)| c % n == i);
@@ -234,7 +234,7 @@ fn run_pipeline(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.decoders.max(1))
         .build()
-        .map_err(|e| Error::Invalid(format!("cannot start decoder threads: {e}")))?;
+        .map_err(|e| Error::failed("cannot start decoder threads", e))?;
     let (tx, rx) = sync_channel::<Batch>(2);
     let batch = opts.batch.max(1);
     std::thread::scope(|s| {

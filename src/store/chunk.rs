@@ -152,8 +152,8 @@ impl ChunkBuf {
             xxh3: xxh3_64(&bytes),
             images,
         };
-        let json =
-            serde_json::to_vec(&record).map_err(|e| Error::store(&record_path, e.to_string()))?;
+        let json = serde_json::to_vec(&record)
+            .map_err(|e| Error::caused(&record_path, "cannot encode JSON", e))?;
         write_atomic(&record_path, &json)?;
         Ok(record)
     }

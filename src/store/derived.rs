@@ -59,7 +59,8 @@ pub fn mean_block(store: &Store, heads: &[(usize, usize)]) -> Result<Block> {
         sink.write(bytemuck::cast_slice(&half))?;
     }
     let (_, info) = sink.finish(dir)?;
-    let json = serde_json::to_vec(&info).map_err(|e| Error::store(&info_path, e.to_string()))?;
+    let json = serde_json::to_vec(&info)
+        .map_err(|e| Error::caused(&info_path, "cannot encode JSON", e))?;
     write_atomic(&info_path, &json)?;
     Block::open(dir, &name, &info, dim)
 }

@@ -149,7 +149,8 @@ pub fn finalize(dir: &Path, key: &Key, slug: &str, chunks: &[ChunkRecord]) -> Re
         }
         for img in &rec.images {
             index.write(&offset.to_le_bytes())?;
-            let mut line = serde_json::to_vec(img).map_err(|e| Error::store(dir, e.to_string()))?;
+            let mut line =
+                serde_json::to_vec(img).map_err(|e| Error::caused(dir, "cannot encode JSON", e))?;
             line.push(b'\n');
             table.write(&line)?;
             offset += line.len() as u64;
@@ -201,8 +202,8 @@ pub fn finalize(dir: &Path, key: &Key, slug: &str, chunks: &[ChunkRecord]) -> Re
         }),
         files,
     };
-    let json =
-        serde_json::to_vec_pretty(&manifest).map_err(|e| Error::store(dir, e.to_string()))?;
+    let json = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| Error::caused(dir, "cannot encode JSON", e))?;
     write_atomic(&dir.join(MANIFEST), &json)?;
     let _ = std::fs::remove_dir_all(dir.join(CHUNKS));
     let _ = std::fs::remove_file(dir.join(KEY));

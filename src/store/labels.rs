@@ -85,10 +85,10 @@ impl Labels {
             .flexible(true)
             .trim(csv::Trim::All)
             .from_path(path)
-            .map_err(|e| Error::config(path, e.to_string()))?;
+            .map_err(|e| Error::caused(path, "cannot read the labels CSV", e))?;
         let mut rows: Vec<(usize, String, Option<String>)> = vec![];
         for (n, record) in reader.records().enumerate() {
-            let record = record.map_err(|e| Error::config(path, e.to_string()))?;
+            let record = record.map_err(|e| Error::caused(path, "not a labels CSV", e))?;
             let line = record.position().map_or(n as u64 + 1, |p| p.line());
             let bad = |why: &str| Error::config(path, format!("line {line}: {why}"));
             let f: Vec<&str> = record.iter().collect();
@@ -223,5 +223,20 @@ mod tests {
         std::fs::write(&csv, "c/2.jpg,1\n\"a,b,1\n").unwrap();
         let e = Labels::from_csv(&csv, &odd).unwrap_err().to_string();
         assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn a_csv_error_is_kept_as_the_source() {
+        let t = tempfile::tempdir().unwrap();
+        let csv = t.path().join("labels.csv");
+        std::fs::write(&csv, b"b/1.jpg,\xff\xfe\n").unwrap();
+        let e = Labels::from_csv(&csv, &list(&["b/1.jpg"])).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("labels.csv") && text.contains("UTF-8"),
+            "{text}"
+        );
+        let source = std::error::Error::source(&e).expect("a source");
+        assert!(source.downcast_ref::<csv::Error>().is_some(), "{source:?}");
     }
 }

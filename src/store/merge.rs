@@ -37,7 +37,8 @@ pub fn merge(
         ));
     }
     std::fs::create_dir_all(into.join(CHUNKS)).map_err(|e| Error::write(into, e))?;
-    let json = serde_json::to_vec_pretty(&key).map_err(|e| Error::store(into, e.to_string()))?;
+    let json = serde_json::to_vec_pretty(&key)
+        .map_err(|e| Error::caused(into, "cannot encode JSON", e))?;
     if !into.join(KEY).exists() {
         write_atomic(&into.join(KEY), &json)?;
     }

@@ -1,4 +1,5 @@
-//! The five analysis views: their inputs, and the work each runs off the UI thread.
+//! The six analysis views (the five of CLIP-InterpreT and the ablation table): their inputs,
+//! and the work each runs off the UI thread.
 
 use std::sync::Arc;
 

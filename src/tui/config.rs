@@ -56,6 +56,10 @@ pub struct Config {
     pub top_images: usize,
     /// Where the model runs for analyses of new images: cpu, cuda, cuda:N, metal.
     pub device: String,
+    /// Longest wait, in milliseconds, for the terminal's answers at start (its version, its
+    /// graphics). A terminal that answers ends the wait at once; raise it behind a link whose
+    /// round trip is longer, or images fall back to half blocks.
+    pub query_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -68,6 +72,7 @@ impl Default for Config {
             metric: "label".into(),
             top_images: 6,
             device: "cpu".into(),
+            query_timeout_ms: 1500,
         }
     }
 }

@@ -66,7 +66,10 @@ pub fn detect() -> Report {
         ImageProtocol::Halfblocks
     };
     let mut protocol_reason = None;
-    let (protocol, cell_pixels, capabilities) = match picker(choice) {
+    let (protocol, cell_pixels, capabilities) = match picker(
+        choice,
+        std::time::Duration::from_millis(config.query_timeout_ms),
+    ) {
         Ok((p, why)) => {
             let name = protocol_name(p.as_ref(), why.kitty_direct).to_string();
             protocol_reason = why.text;

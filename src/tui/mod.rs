@@ -1,4 +1,4 @@
-//! `clipscope explore`: a keyboard explorer of a store's heads, its search index and the five
+//! `clipscope explore`: a keyboard explorer of a store's heads, its search index and the six
 //! analyses, with images drawn in the terminal (ratatui + crossterm + ratatui-image).
 
 pub mod analysis;
@@ -12,6 +12,7 @@ pub mod input;
 pub mod jobs;
 pub mod keymap;
 pub mod kitty_direct;
+pub mod late_replies;
 pub mod notes;
 pub mod overlay;
 pub mod overlay_keys;
@@ -88,7 +89,8 @@ pub fn app(session: Session, opts: &Options, images: Images, inline: bool) -> Re
 /// Runs the explorer on the terminal.
 pub fn explore(session: Session, opts: &Options) -> Result<()> {
     let (config, ..) = settings(opts)?;
-    let (picker, why) = term::picker(config.image_protocol)?;
+    let timeout = std::time::Duration::from_millis(config.query_timeout_ms);
+    let (picker, why) = term::picker(config.image_protocol, timeout)?;
     let mut images = Images::new(picker);
     if why.kitty_direct {
         images.use_kitty_direct();

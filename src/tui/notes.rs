@@ -36,7 +36,8 @@ impl Notes {
 
     /// Writes `tui.json` of `dir` atomically.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::store(dir, e.to_string()))?;
+        let json = serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::caused(dir, "cannot encode JSON", e))?;
         write_atomic(&dir.join(FILE), &json)
     }
 

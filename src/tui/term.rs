@@ -12,6 +12,7 @@ use crossterm::terminal::{
 use crossterm::{cursor, execute};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
+use ratatui_image::picker::cap_parser::QueryStdioOptions;
 use ratatui_image::picker::{Picker, ProtocolType};
 
 use super::app::App;
@@ -96,9 +97,12 @@ impl Why {
 }
 
 /// The picker for `choice` and why it draws as it does: `Auto` asks the terminal (before any
-/// event is read), including its XTVERSION, so that a kitty too old for placed images gets half
-/// blocks and says so; `None` turns images off.
-pub fn picker(choice: ImageProtocol) -> Result<(Option<Picker>, Why)> {
+/// event is read) for its XTVERSION first, so that a kitty too old for placed images gets half
+/// blocks and says so, then for its graphics; `None` turns images off. Each wait ends when the
+/// terminal has answered, or at `timeout`: a terminal that did not answer the first query in
+/// time (a mute one, or one behind a link slower than that) gets half blocks at once, and its
+/// late answers are dropped from the keys ([`super::late_replies`]).
+pub fn picker(choice: ImageProtocol, timeout: Duration) -> Result<(Option<Picker>, Why)> {
     let forced = match choice {
         ImageProtocol::None => return Ok((None, Why::info("images off"))),
         ImageProtocol::Halfblocks => return Ok((Some(Picker::halfblocks()), Why::default())),
@@ -110,8 +114,25 @@ pub fn picker(choice: ImageProtocol) -> Result<(Option<Picker>, Why)> {
     if in_tmux() {
         tmux_passthrough_on();
     }
-    let mut p = Picker::from_query_stdio()
-        .map_err(|e| Error::Invalid(format!("asking the terminal about images: {e}")))?;
+    let reply = match forced {
+        Some(_) => super::xtversion::Reply::default(),
+        None => super::xtversion::query(timeout),
+    };
+    if forced.is_none() && !reply.answered {
+        return Ok((
+            Some(Picker::halfblocks()),
+            Why::caveat(format!(
+                "no answer from the terminal in {} ms (query_timeout_ms)",
+                timeout.as_millis()
+            )),
+        ));
+    }
+    let options = QueryStdioOptions {
+        timeout_ms: i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX),
+        ..QueryStdioOptions::default()
+    };
+    let mut p = Picker::from_query_stdio_with_options(options)
+        .map_err(|e| Error::failed("asking the terminal about images", e))?;
     if let Some(f) = forced {
         p.set_protocol_type(f);
         return Ok((
@@ -119,7 +140,6 @@ pub fn picker(choice: ImageProtocol) -> Result<(Option<Picker>, Why)> {
             Why::info("chosen in the config or on the command line"),
         ));
     }
-    let reply = super::xtversion::query(std::time::Duration::from_millis(500));
     if p.protocol_type() == ProtocolType::Halfblocks
         && reply.sixel
         && let Some(cell) = cell_from_window_size()
@@ -258,6 +278,7 @@ fn event_loop(app: &mut App) -> Result<()> {
     let mut term = Terminal::new(CrosstermBackend::new(stdout())).map_err(io)?;
     let mut mouse = app.config.mouse;
     let mut dirty = true;
+    let mut late = super::late_replies::LateReplies::default();
     while !app.quit {
         dirty |= app.drain();
         if dirty || app.jobs.busy() {
@@ -286,7 +307,12 @@ fn event_loop(app: &mut App) -> Result<()> {
             250
         };
         if event::poll(Duration::from_millis(wait)).map_err(io)? {
-            match event::read().map_err(io)? {
+            let ev = event::read().map_err(io)?;
+            let more = || event::poll(Duration::from_millis(50)).unwrap_or(false);
+            if !late.keep(&ev, Instant::now(), more) {
+                continue;
+            }
+            match ev {
                 Event::Key(k)
                     if k.code == event::KeyCode::Char('z')
                         && k.modifiers.contains(event::KeyModifiers::CONTROL) =>

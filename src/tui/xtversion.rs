@@ -84,6 +84,8 @@ pub struct Reply {
     pub version: Option<TermVersion>,
     /// Whether DA1 lists sixel graphics.
     pub sixel: bool,
+    /// Whether the terminal answered (its DA1 came) before the deadline.
+    pub answered: bool,
 }
 
 /// Why the kitty protocol cannot draw the explorer's images in terminal `v`, when it cannot:
@@ -98,12 +100,15 @@ pub fn kitty_problem(v: &TermVersion) -> Option<String> {
 }
 
 /// Asks the terminal on stdin/stdout (a TTY) for its XTVERSION, with DA1 after it so that a
-/// terminal that ignores XTVERSION still ends the wait; empty without an answer in `timeout`.
+/// terminal that ignores XTVERSION still ends the wait (every terminal answers DA1, in order):
+/// the wait ends on DA1's answer, so `timeout` is spent only on a terminal that is slow or
+/// mute. What comes later is dropped by [`super::late_replies`].
 #[cfg(unix)]
 pub fn query(timeout: Duration) -> Reply {
     query_bytes(timeout).map_or_else(Reply::default, |buf| Reply {
         version: parse_reply(&buf),
         sixel: sixel_in_reply(&buf),
+        answered: da1_seen(&buf),
     })
 }
 

@@ -139,7 +139,7 @@ impl SiglipTokenizer {
         match &self.kind {
             Kind::Json(tok) => Ok(tok
                 .encode(text, true)
-                .map_err(|e| Error::Tokenizer(e.to_string()))?
+                .map_err(|e| Error::failed("tokenizer", e))?
                 .get_ids()
                 .to_vec()),
             Kind::Spiece {
