@@ -7,7 +7,7 @@ mod common;
 
 use candle_core::IndexOp;
 use clipscope::importance::{
-    Classifier, Rows, Scorer, Selection, Targets, ablate, importance, table,
+    Classifier, Replace, Rows, Scorer, Selection, Targets, ablate, importance, table,
 };
 use clipscope::{Error, Result};
 use common::*;
@@ -284,6 +284,36 @@ fn the_ablation_table_equals_compute_ablations() {
 }
 
 #[test]
+fn zero_ablation_removes_the_heads_direct_effects() {
+    let (a, w, y, g) = seeded(300);
+    let tg = targets(&y, w.len(), Some(g), 2);
+    let sc = scorer(&w);
+    let chosen = [(2, 0), (2, 1), (1, 3)];
+    let sel = |replace| Selection {
+        heads: chosen.to_vec(),
+        layers: vec![],
+        replace,
+    };
+    let zero = ablate(&a, &tg, &sc, &sel(Replace::Zero)).unwrap();
+    // CCS-CLIP's pruning, on the decomposition: each chosen head's direct effect is removed.
+    let after: Vec<Vec<f64>> = (0..a.n)
+        .map(|k| {
+            chosen.iter().fold(f64s(&a.base(k).unwrap()), |v, &(l, h)| {
+                minus(&v, &f64s(a.head(k, l, h)))
+            })
+        })
+        .collect();
+    assert_eq!(zero.after.top1_pct(), top1(&after, &w, &y));
+    let mean = ablate(&a, &tg, &sc, &sel(Replace::Mean)).unwrap();
+    assert_eq!(zero.before, mean.before);
+    assert_ne!(
+        zero.after.top1_pct(),
+        mean.after.top1_pct(),
+        "zero and mean differ on planted heads with a non-zero mean"
+    );
+}
+
+#[test]
 fn chosen_heads_and_importance_equal_the_formulas() {
     let (a, w, y, g) = seeded(300);
     let tg = targets(&y, w.len(), Some(g.clone()), 2);
@@ -298,6 +328,7 @@ fn chosen_heads_and_importance_equal_the_formulas() {
         &Selection {
             heads: chosen.to_vec(),
             layers: vec![],
+            ..Selection::default()
         },
     )
     .unwrap();

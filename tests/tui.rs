@@ -148,6 +148,7 @@ fn fixture() -> Fixture {
                 vec![]
             },
             llm_label: None,
+            ccs: None,
             importance: Some(clipscope::interpret::interpretation::Importance {
                 top1_delta: -0.5 * i as f64,
                 margin_drop: 0.001 * (i + 1) as f64,
@@ -166,6 +167,7 @@ fn fixture() -> Fixture {
             top_k: 3,
         },
         heads,
+        pruning: None,
         overrides: Default::default(),
     }
     .save(&plan.dir)

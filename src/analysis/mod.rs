@@ -2,6 +2,7 @@
 //! neighbours, per-head topic segmentation, contrastive segmentation, per-head nearest
 //! neighbours of an image and of a text.
 
+pub mod bars;
 pub mod chart;
 pub mod maps;
 pub mod neighbours;

@@ -64,6 +64,7 @@ fn interpretation(store: &Store) -> Result<()> {
                 texts,
                 evidence: vec![],
                 llm_label: None,
+                ccs: None,
                 importance: None,
             }
         })
@@ -80,6 +81,7 @@ fn interpretation(store: &Store) -> Result<()> {
             top_k: 5,
         },
         heads,
+        pruning: None,
         overrides: Default::default(),
     }
     .save(store.dir())?;

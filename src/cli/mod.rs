@@ -17,6 +17,7 @@ mod merge;
 mod models;
 mod neighbours;
 mod probe;
+mod prune;
 mod query;
 mod report;
 mod search;

@@ -6,6 +6,7 @@ use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use clipscope::interpret::Interpretation;
 use clipscope::interpret::agreement::{Agreement, CLEAR, agreement};
+use clipscope::interpret::consistency::{Consistency, Pruning};
 use clipscope::interpret::labels::{Scores, scores};
 use clipscope::model::LayerSelection;
 use clipscope::store::Store;
@@ -39,6 +40,9 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "markdown")]
     format: Format,
+    /// Also draw the models' scores side by side to this PNG.
+    #[arg(long, value_name = "FILE.png")]
+    out: Option<PathBuf>,
 }
 
 struct Row {
@@ -51,6 +55,10 @@ struct Row {
     important: Vec<(String, String, f64, f64)>,
     /// Labels against the image evidence, when the images' properties are known.
     evidence: Option<Agreement>,
+    /// Concept consistency (CCS@K, CCR).
+    consistency: Consistency,
+    /// The pruning experiment, when run (`ablate --prune-ccs`).
+    pruning: Option<Pruning>,
 }
 
 /// Runs `clipscope report`.
@@ -101,6 +109,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
             );
         }
         let s = scores(&interp.head_tags(&layers), args.top_k);
+        let consistency = interp.consistency(&layers, args.top_k);
         let mut important: Vec<(String, String, f64, f64)> = interp
             .heads
             .iter()
@@ -122,6 +131,8 @@ pub fn run(args: ReportArgs) -> Result<()> {
             scores: s,
             important,
             evidence: agreement(&interp),
+            consistency,
+            pruning: interp.pruning.clone(),
         });
     }
     let top = |s: &Scores| {
@@ -133,13 +144,16 @@ pub fn run(args: ReportArgs) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    if let Some(out) = &args.out {
+        draw(&rows, args.top_k, out)?;
+    }
     match args.format {
         Format::Json => {
             for r in &rows {
                 println!(
                     "{}",
                     serde_json::json!({"model": r.model, "images": r.images, "layers": r.layers, "scores": r.scores,
-                        "image_evidence": r.evidence, "labels_backed_by_images": r.evidence.as_ref().and_then(Agreement::share),
+                        "image_evidence": r.evidence, "consistency": r.consistency, "pruning": r.pruning, "labels_backed_by_images": r.evidence.as_ref().and_then(Agreement::share),
                         "importance": r.important.iter().map(|(id, label, i, d)| serde_json::json!({"head": id, "label": label, "importance": i, "top1_delta": d})).collect::<Vec<_>>()})
                 );
             }
@@ -155,6 +169,10 @@ pub fn run(args: ReportArgs) -> Result<()> {
                 "label shared".into(),
                 format!("mean VE top-{}", args.top_k),
                 "mean VE all".into(),
+                format!("CCS@{} (high)", args.top_k),
+                "CCS@≤1 (low)".into(),
+                "CCR".into(),
+                "top-1 % pruned: none / high / low / random CCS".into(),
                 "heads per property".into(),
                 "most important heads (importance, top-1 change)".into(),
                 "image evidence: the head carrying each property most (η², label)".into(),
@@ -180,6 +198,12 @@ pub fn run(args: ReportArgs) -> Result<()> {
                     format!("{:.4}", s.shared_label),
                     format!("{:.4}", s.mean_ve_top_k),
                     format!("{:.4}", s.mean_ve_all),
+                    format!("{:.4}", r.consistency.high),
+                    format!("{:.4}", r.consistency.low),
+                    r.consistency
+                        .ccr
+                        .map_or("no high-CCS head".into(), |c| format!("{c:.4}")),
+                    pruned(r.pruning.as_ref()),
                     top(s),
                     most_important(&r.important),
                     carriers(r.evidence.as_ref()),
@@ -188,6 +212,65 @@ pub fn run(args: ReportArgs) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// The pruning experiment's top-1 per set, or how to run it.
+fn pruned(p: Option<&Pruning>) -> String {
+    let Some(p) = p else {
+        return "not run (ablate --prune-ccs on a labelled store)".into();
+    };
+    let sets: Vec<String> = p
+        .sets
+        .iter()
+        .map(|s| {
+            if s.top1.len() > 1 {
+                format!("{:.2} ± {:.2}", s.mean, s.std)
+            } else {
+                format!("{:.2}", s.mean)
+            }
+        })
+        .collect();
+    format!(
+        "{:.2} / {} ({} heads)",
+        p.baseline_top1,
+        sets.join(" / "),
+        p.heads
+    )
+}
+
+/// The models' fractions side by side: association, entanglement, CCS bands, CCR.
+fn draw(rows: &[Row], k: usize, out: &std::path::Path) -> Result<()> {
+    let metrics: Vec<String> = [
+        "association",
+        "entanglement",
+        &format!("CCS@{k}"),
+        "CCS@<=1",
+        "CCR",
+        "label shared",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let series: Vec<(String, Vec<f64>)> = rows
+        .iter()
+        .map(|r| {
+            let (s, c) = (&r.scores, &r.consistency);
+            let v = vec![
+                s.association,
+                s.entanglement,
+                c.high,
+                c.low,
+                c.ccr.unwrap_or(f64::NAN),
+                s.shared_label,
+            ];
+            (r.model.clone(), v)
+        })
+        .collect();
+    let img =
+        clipscope::analysis::bars::grouped_bars("interpretability by model", &metrics, &series);
+    clipscope::analysis::render::save_png(&img, out)?;
+    eprintln!("wrote {}", out.display());
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use clipscope::analysis::HeadRef;
 use clipscope::analysis::session::store_model;
 use clipscope::device::parse_device;
 use clipscope::importance::classifier::{OPENAI_TEMPLATES, lines, read_lines};
-use clipscope::importance::{Accuracy, Classifier, Scorer, Selection, StoreRows, Targets};
+use clipscope::importance::{Accuracy, Classifier, Replace, Scorer, Selection, StoreRows, Targets};
 use clipscope::interpret::Interpretation;
 use clipscope::model::LayerSelection;
 use clipscope::store::Store;
@@ -44,13 +44,13 @@ pub struct ClassifierArgs {
     json: bool,
 }
 
-struct Setup {
-    store: Store,
-    targets: Targets,
-    scorer: Scorer,
+pub(super) struct Setup {
+    pub(super) store: Store,
+    pub(super) targets: Targets,
+    pub(super) scorer: Scorer,
 }
 
-fn setup(a: &ClassifierArgs) -> Result<Setup> {
+pub(super) fn setup(a: &ClassifierArgs) -> Result<Setup> {
     let cache = a.cache.clone().unwrap_or_else(default_cache);
     let store = Store::open(&resolve(a.store.as_deref(), &cache)?)?;
     let targets = Targets::from_store(&store)?;
@@ -156,15 +156,25 @@ fn print_groups(acc: &Accuracy, t: &Targets) {
 pub struct AblateArgs {
     #[command(flatten)]
     c: ClassifierArgs,
-    /// Mean-ablate these stored heads, e.g. L11H3,L10H2.
+    /// Ablate these stored heads, e.g. L11H3,L10H2.
     #[arg(long, value_delimiter = ',')]
     heads: Vec<HeadRef>,
-    /// Mean-ablate every head whose label is this property (needs `clipscope interpret`).
+    /// Ablate every head whose label is this property (needs `clipscope interpret`).
     #[arg(long)]
     property: Option<String>,
-    /// Mean-ablate the attention of these whole layers: all, last:N, A..B or A,B,C.
+    /// Ablate the attention of these whole layers: all, last:N, A..B or A,B,C.
     #[arg(long)]
     layers: Option<LayerSelection>,
+    /// Zero-ablate (prune) instead of mean-ablate: the chosen heads' direct effects are removed.
+    #[arg(long)]
+    zero: bool,
+    /// The pruning experiment: zero-ablate the high-CCS heads, as many low-CCS heads and as
+    /// many random heads (over --seeds), and save the table with the interpretation.
+    #[arg(long)]
+    prune_ccs: bool,
+    /// Seeds for --prune-ccs's sampled sets.
+    #[arg(long, default_value_t = 5)]
+    seeds: u64,
     /// Compute every stored head's importance (single-head mean-ablation) and save it with the
     /// store's interpretation.
     #[arg(long)]
@@ -181,9 +191,18 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
     if args.importance {
         return importance(&s, &rows, args.c.json);
     }
+    if args.prune_ccs {
+        return super::prune::run(&s, &rows, args.seeds, args.c.json);
+    }
+    let replace = if args.zero {
+        Replace::Zero
+    } else {
+        Replace::Mean
+    };
     let mut sel = Selection {
         heads: args.heads.iter().map(|h| (h.layer, h.head)).collect(),
         layers: vec![],
+        replace,
     };
     if let Some(l) = &args.layers {
         let depth = s.store.manifest.key.model_depth.unwrap_or(0);
@@ -242,6 +261,7 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
     if args.c.json {
         let v = serde_json::json!({
             "heads": names, "layers": sel.layers,
+            "ablation": if args.zero { "zero" } else { "mean" },
             "before": accuracy_json(&r.before, &s.targets),
             "after": accuracy_json(&r.after, &s.targets),
         });
@@ -249,7 +269,8 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "mean-ablating {}{}{}",
+        "{}-ablating {}{}{}",
+        if args.zero { "zero" } else { "mean" },
         names.join(","),
         if names.is_empty() || sel.layers.is_empty() {
             ""

@@ -1,5 +1,6 @@
 //! Mean-ablation: the table of clip_text_span's `compute_ablations.py`, and chosen heads, layers
-//! or a property replaced by their means (`compute_use_specific_heads.py`).
+//! or a property replaced by their means (`compute_use_specific_heads.py`) or by zero (the
+//! pruning of CCS-CLIP's `src/load_model.py`, here of the direct effects only).
 
 use rayon::prelude::*;
 
@@ -24,13 +25,26 @@ pub struct AblationTable {
     pub layers: Vec<Accuracy>,
 }
 
-/// What a custom ablation replaces by its mean.
+/// What an ablated component's direct effect is replaced by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Replace {
+    /// Its mean over the images (clip_text_span's mean-ablation).
+    #[default]
+    Mean,
+    /// Zero: the component is pruned (CCS-CLIP zeroes the head's weights; removing its direct
+    /// effect is the part of that which the decomposition holds, docs/METRICS.md).
+    Zero,
+}
+
+/// What a custom ablation replaces.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Selection {
     /// Stored heads (layer, head).
     pub heads: Vec<(usize, usize)>,
     /// Whole layers' attention (needs the ablation rows).
     pub layers: Vec<usize>,
+    /// What they are replaced by.
+    pub replace: Replace,
 }
 
 /// Accuracy before and after a custom ablation.
@@ -150,8 +164,8 @@ pub fn table(rows: &dyn Rows, targets: &Targets, scorer: &Scorer) -> Result<Abla
     })
 }
 
-/// Accuracy before and after mean-ablating `sel` (heads need to be stored; layers need the
-/// ablation rows). A head of a selected layer counts once, with its layer.
+/// Accuracy before and after ablating `sel` (heads need to be stored; layers need the ablation
+/// rows). A head of a selected layer counts once, with its layer.
 pub fn ablate(
     rows: &dyn Rows,
     targets: &Targets,
@@ -189,7 +203,10 @@ pub fn ablate(
         }
         Ok(s)
     };
-    let mean = means(rows.len(), e, &selected)?;
+    let mean = match sel.replace {
+        Replace::Mean => means(rows.len(), e, &selected)?,
+        Replace::Zero => vec![0f32; e],
+    };
     let build = |k: usize| -> Result<Vec<f32>> {
         let base = rows.base(k)?;
         let mut after = base.clone();

@@ -11,9 +11,10 @@ pub mod ablation;
 pub mod classifier;
 pub mod eval;
 pub mod heads;
+pub mod pruning;
 pub mod view;
 
-pub use ablation::{Ablated, AblationTable, Selection, ablate, table};
+pub use ablation::{Ablated, AblationTable, Replace, Selection, ablate, table};
 pub use classifier::Classifier;
 pub use eval::{Accuracy, Rows, Scorer, StoreRows, Targets};
 pub use heads::{HeadImportance, Importance, importance};

@@ -43,6 +43,7 @@ pub fn ablate_heads(
     let sel = Selection {
         heads: heads.to_vec(),
         layers: vec![],
+        ..Selection::default()
     };
     let result = ablate(&rows, &targets, &scorer, &sel)?;
     let (mut lost, mut gained) = (vec![], vec![]);

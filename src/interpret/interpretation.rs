@@ -9,6 +9,7 @@ use half::slice::HalfFloatSliceExt;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::consistency::{Ccs, Consistency, Pruning, ccs, consistency};
 use super::labels::{HeadTags, Label, decide, text_weights};
 use super::pool::Pool;
 use super::textspan::{Gram, textspan};
@@ -58,6 +59,11 @@ pub struct HeadInterp {
     /// measured (`ablate --importance` on a labelled store).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub importance: Option<Importance>,
+    /// Concept consistency of its top texts with its (effective) label, with each text's
+    /// verdict (docs/METRICS.md, "Concept consistency"); refreshed on load, so that a user's
+    /// label override counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ccs: Option<Ccs>,
 }
 
 /// A head's importance for zero-shot classification (single-head mean-ablation).
@@ -104,6 +110,9 @@ pub struct Interpretation {
     pub settings: Settings,
     /// Every stored head.
     pub heads: Vec<HeadInterp>,
+    /// The pruning-by-consistency experiment, when run (`ablate --prune-ccs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruning: Option<Pruning>,
     /// User label overrides by head id (from `labels.json`, applied on load).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub overrides: BTreeMap<String, String>,
@@ -203,10 +212,11 @@ pub fn interpret(
                 evidence,
                 llm_label: None,
                 importance: None,
+                ccs: None,
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Interpretation {
+    let mut interp = Interpretation {
         version: INTERPRET_VERSION,
         store: store.manifest.hash.clone(),
         slug: store.manifest.slug.clone(),
@@ -214,8 +224,11 @@ pub fn interpret(
         pool_sha256: pool.sha256.clone(),
         settings,
         heads,
+        pruning: None,
         overrides: BTreeMap::new(),
-    })
+    };
+    interp.refresh_ccs();
+    Ok(interp)
 }
 
 fn dir(store_dir: &Path) -> PathBuf {
@@ -271,6 +284,7 @@ impl Interpretation {
             ));
         }
         me.overrides = load_overrides(store_dir)?;
+        me.refresh_ccs();
         Ok(Some(me))
     }
 
@@ -308,6 +322,33 @@ impl Interpretation {
             .get(&h.id())
             .cloned()
             .or_else(|| h.label.as_ref().map(|l| l.property.clone()))
+    }
+
+    /// Sets every head's CCS from its effective label and its top k texts.
+    pub fn refresh_ccs(&mut self) {
+        let k = self.settings.top_k;
+        let scored: Vec<Ccs> = self.heads.iter().map(|h| self.ccs_of(h, k)).collect();
+        for (h, c) in self.heads.iter_mut().zip(scored) {
+            h.ccs = Some(c);
+        }
+    }
+
+    /// Head `h`'s CCS over its top `k` texts, against its effective label.
+    fn ccs_of(&self, h: &HeadInterp, k: usize) -> Ccs {
+        let texts: Vec<String> = h.texts.iter().map(|t| t.text.clone()).collect();
+        let tags: Vec<String> = h.texts.iter().map(|t| t.property.clone()).collect();
+        ccs(&self.label(h).unwrap_or_default(), &texts, &tags, k)
+    }
+
+    /// CCS@K, bands and CCR over the heads of `layers`, judging each head's top `k` texts.
+    pub fn consistency(&self, layers: &[usize], k: usize) -> Consistency {
+        let heads: Vec<Ccs> = self
+            .heads
+            .iter()
+            .filter(|h| layers.contains(&h.layer))
+            .map(|h| self.ccs_of(h, k))
+            .collect();
+        consistency(&heads.iter().collect::<Vec<_>>(), k)
     }
 
     /// The heads of `layers` as the scores see them.

@@ -45,6 +45,9 @@ pub struct HeadDoc {
     /// a known image property explains, corrected for chance (docs/METRICS.md).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub evidence: BTreeMap<String, f64>,
+    /// Concept consistency: how many of its top texts agree with its label (`ccs:5`,
+    /// `ccs:<=1`; docs/METRICS.md).
+    pub ccs: Option<u64>,
 }
 
 /// The heads of an interpretation as documents.
@@ -72,12 +75,13 @@ pub fn docs_of(interp: &Interpretation) -> Vec<HeadDoc> {
                     ))
                 })
                 .collect(),
+            ccs: h.ccs.as_ref().map(|c| c.score as u64),
         })
         .collect()
 }
 
 /// Changes whenever the schema does, so that an index written by another clipscope is rebuilt.
-const SCHEMA_VERSION: &str = "schema 3 (image evidence)";
+const SCHEMA_VERSION: &str = "schema 4 (concept consistency)";
 
 /// A search hit.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -99,6 +103,7 @@ struct Fields {
     label: Field,
     texts: Field,
     importance: Field,
+    ccs: Field,
     /// Labels with image evidence above chance, for matching (`evidence:counting`).
     evidence: Field,
     /// The evidence map as JSON, for ranking.
@@ -122,6 +127,7 @@ fn schema() -> (Schema, Fields) {
         label: b.add_text_field("label", TEXT | STORED),
         texts: b.add_text_field("texts", TEXT | STORED),
         importance: b.add_f64_field("importance", INDEXED | STORED | FAST),
+        ccs: b.add_u64_field("ccs", INDEXED | STORED | FAST),
         evidence: b.add_text_field("evidence", TEXT),
         evidence_json: b.add_text_field("evidence_json", STORED),
     };
@@ -155,6 +161,9 @@ impl SearchIndex {
             }
             if let Some(i) = d.importance {
                 doc.add_f64(f.importance, i);
+            }
+            if let Some(c) = d.ccs {
+                doc.add_u64(f.ccs, c);
             }
             for (label, e) in &d.evidence {
                 if *e > 0.0 {
@@ -282,6 +291,7 @@ impl SearchIndex {
                     texts,
                     importance: d.get_first(f.importance).and_then(|v| v.as_f64()),
                     evidence: serde_json::from_str(&s(f.evidence_json)).unwrap_or_default(),
+                    ccs: d.get_first(f.ccs).and_then(|v| v.as_u64()),
                 };
                 Ok(Hit {
                     head,
@@ -431,6 +441,7 @@ mod tests {
             texts: texts.iter().map(|t| t.to_string()).collect(),
             importance: Some(layer as f64 / 11.0),
             evidence: BTreeMap::new(),
+            ccs: Some(head),
         }
     }
 
@@ -457,6 +468,20 @@ mod tests {
         assert_eq!(important.len(), 1, "only L11H2");
         assert_eq!(important[0].head.importance, Some(1.0));
         assert!(idx.search("zzzzqqq", 5).unwrap().is_empty());
+        // Concept consistency: equal, and at most (here each head's CCS is its number).
+        let ids = |q: &str| -> Vec<String> {
+            let mut v: Vec<String> = idx
+                .search(q, 5)
+                .unwrap()
+                .into_iter()
+                .map(|h| h.head.id)
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(ids("ccs:3"), ["m/L10H3"]);
+        assert_eq!(ids("ccs:<=2"), ["m/L11H2", "m/L9H1"]);
+        assert_eq!(ids("color ccs:>=2"), ["m/L11H2"]);
     }
 
     #[test]

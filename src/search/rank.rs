@@ -97,6 +97,7 @@ mod tests {
                 .iter()
                 .map(|(l, e)| (l.to_string(), *e))
                 .collect::<BTreeMap<_, _>>(),
+            ccs: None,
         }
     }
 

@@ -1,0 +1,97 @@
+//! Grouped bars of fractions (0–1): `report --out`'s comparison of models, one group per metric
+//! (association, entanglement, CCS@5, CCS@≤1, CCR, …), one bar per model.
+
+use image::{Rgb, RgbImage};
+
+use crate::image::font::{draw_text, ellipsize, text_width};
+
+const BG: Rgb<u8> = Rgb([24, 24, 28]);
+const FG: Rgb<u8> = Rgb([235, 235, 235]);
+const GRID: Rgb<u8> = Rgb([70, 70, 78]);
+
+/// The models' colours, in order (Okabe–Ito, told apart with any colour vision).
+pub const PALETTE: [Rgb<u8>; 6] = [
+    Rgb([230, 159, 0]),
+    Rgb([86, 180, 233]),
+    Rgb([0, 158, 115]),
+    Rgb([240, 228, 66]),
+    Rgb([204, 121, 167]),
+    Rgb([213, 94, 0]),
+];
+
+/// Draws, under `title`, one group of bars per metric of `metrics`, one bar per series
+/// (`name`, a value per metric in 0–1; a missing value is NaN and leaves no bar), with a legend.
+pub fn grouped_bars(title: &str, metrics: &[String], series: &[(String, Vec<f64>)]) -> RgbImage {
+    let legend = 22 * series.len() as u32;
+    let (w, h) = (120 + 110 * metrics.len().max(1) as u32, 330 + legend);
+    let (left, top, ph) = (56u32, 40u32, 240u32);
+    let pw = w - left - 16;
+    let mut img = RgbImage::from_pixel(w, h, BG);
+    draw_text(&mut img, 8, 8, &ellipsize(title, 80), 2, FG);
+    let y_of = |v: f64| top + ph - (v.clamp(0.0, 1.0) * f64::from(ph)).round() as u32;
+    for v in [0.0, 0.25, 0.5, 0.75, 1.0] {
+        let y = y_of(v);
+        for x in left..left + pw {
+            img.put_pixel(x, y, GRID);
+        }
+        let t = format!("{v:.2}");
+        let x = left.saturating_sub(6 + text_width(&t, 1));
+        draw_text(&mut img, x, y.saturating_sub(3), &t, 1, FG);
+    }
+    let group = pw / metrics.len().max(1) as u32;
+    let bar = (group * 3 / 4 / series.len().max(1) as u32).max(1);
+    for (m, name) in metrics.iter().enumerate() {
+        let x0 = left + m as u32 * group + group / 8;
+        for (s, (_, values)) in series.iter().enumerate() {
+            let v = values.get(m).copied().unwrap_or(f64::NAN);
+            if v.is_nan() {
+                continue;
+            }
+            let colour = PALETTE[s % PALETTE.len()];
+            for x in x0 + s as u32 * bar..x0 + (s as u32 + 1) * bar - 1 {
+                for y in y_of(v)..=top + ph {
+                    img.put_pixel(x, y, colour);
+                }
+            }
+        }
+        let label = ellipsize(name, 14);
+        let x = (left + m as u32 * group + group / 2).saturating_sub(text_width(&label, 1) / 2);
+        draw_text(&mut img, x, top + ph + 10, &label, 1, FG);
+    }
+    for (s, (name, _)) in series.iter().enumerate() {
+        let y = top + ph + 36 + 22 * s as u32;
+        for x in 16..32 {
+            for dy in 0..14 {
+                img.put_pixel(x, y + dy, PALETTE[s % PALETTE.len()]);
+            }
+        }
+        draw_text(&mut img, 40, y, &ellipsize(name, 60), 2, FG);
+    }
+    img
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_bar_reaches_its_value() {
+        let metrics = vec!["a".to_string(), "b".to_string()];
+        let series = vec![
+            ("one".to_string(), vec![1.0, 0.5]),
+            ("two".to_string(), vec![0.0, f64::NAN]),
+        ];
+        let img = grouped_bars("t", &metrics, &series);
+        let (left, top, ph) = (56u32, 40u32, 240u32);
+        let group = (img.width() - left - 16) / 2;
+        let bar = group * 3 / 4 / 2;
+        let x = |m: u32, s: u32| left + m * group + group / 8 + s * bar + bar / 2;
+        // Series one: full height in group a, half in group b.
+        assert_eq!(*img.get_pixel(x(0, 0), top + 1), PALETTE[0]);
+        assert_eq!(*img.get_pixel(x(1, 0), top + ph / 2 + 2), PALETTE[0]);
+        assert_ne!(*img.get_pixel(x(1, 0), top + ph / 2 - 3), PALETTE[0]);
+        // Series two: zero is a line at the axis, NaN no bar.
+        assert_ne!(*img.get_pixel(x(0, 1), top + ph - 3), PALETTE[1]);
+        assert_ne!(*img.get_pixel(x(1, 1), top + ph - 3), PALETTE[1]);
+    }
+}
