@@ -22,16 +22,19 @@ pub enum Metric {
     Association,
     /// What mean-ablating it alone costs zero-shot classification (0–1, `ablate --importance`).
     Importance,
+    /// Concept consistency: the share of its top texts that agree with its label (CCS / k).
+    Ccs,
 }
 
 impl Metric {
     /// All metrics in cycling order.
-    pub const ALL: [Metric; 5] = [
+    pub const ALL: [Metric; 6] = [
         Self::Label,
         Self::Variance,
         Self::Norm,
         Self::Association,
         Self::Importance,
+        Self::Ccs,
     ];
 
     /// Its name.
@@ -42,6 +45,7 @@ impl Metric {
             Self::Norm => "norm",
             Self::Association => "association",
             Self::Importance => "importance",
+            Self::Ccs => "ccs",
         }
     }
 
@@ -52,7 +56,7 @@ impl Metric {
             .find(|m| m.name() == s)
             .ok_or_else(|| {
                 Error::Invalid(format!(
-                    "no metric {s:?}: label, variance, norm, association or importance"
+                    "no metric {s:?}: label, variance, norm, association, importance or ccs"
                 ))
             })
     }
@@ -173,6 +177,10 @@ impl Data {
             }
             Metric::Association => Some(hi()?.label.as_ref()?.confidence as f32),
             Metric::Importance => Some(self.interp.as_ref()?.importance(hi()?)?.max(0.0) as f32),
+            Metric::Ccs => {
+                let c = hi()?.ccs.as_ref()?;
+                Some(c.score as f32 / c.verdicts.len().max(1) as f32)
+            }
             Metric::Norm => {
                 let li = self.layers.iter().position(|&l| l == h.layer)?;
                 let norms = self.norms.as_ref()?;

@@ -58,6 +58,18 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
                 spans.push(Span::styled(format!("  llm: {l}"), t.dimmed()));
             }
             lines.push(Line::from(spans));
+            if let Some(c) = &hi.ccs {
+                let k = app.data.interp.as_ref().map_or(5, |i| i.settings.top_k);
+                lines.push(Line::from(vec![
+                    Span::styled("consistency ", t.dimmed()),
+                    Span::styled(format!("CCS {}/{k}", c.score), t.title()),
+                    Span::raw(format!(
+                        " {} (judge: {})",
+                        crate::interpret::consistency::band(c.score, k),
+                        c.judge
+                    )),
+                ]));
+            }
             if let Some(imp) = hi.importance {
                 let scaled = app.data.interp.as_ref().and_then(|i| i.importance(hi));
                 lines.push(Line::from(vec![
@@ -89,8 +101,13 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         for (i, x) in hi.texts.iter().enumerate() {
             let gain = x.variance_explained - prev;
             prev = x.variance_explained;
+            let verdict = hi
+                .ccs
+                .as_ref()
+                .and_then(|c| c.verdicts.get(i))
+                .map_or(" ", |v| if v.agrees { "✓" } else { "✗" });
             lines.push(Line::from(vec![
-                Span::styled(format!("{:>2} ", i + 1), t.dimmed()),
+                Span::styled(format!("{verdict}{:>2} ", i + 1), t.dimmed()),
                 Span::raw(format!("{:<tw$}", cut(&x.text, tw))),
                 Span::styled(format!("{:<6}", bar(gain * 4.0, 6)), Style::new().fg(t.bar)),
                 Span::styled(

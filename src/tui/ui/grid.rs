@@ -166,6 +166,7 @@ fn draw_legend(f: &mut Frame, app: &App, area: Rect) {
                     "importance not measured: clipscope ablate --importance (a labelled store)"
                 }
                 Metric::Importance => "margin lost when ablated alone, % of the largest",
+                Metric::Ccs => "concept consistency: top texts that agree with the label, %",
                 _ => "share of the top texts that carry the label, %",
             };
             let mut s = vec![Span::raw("0 ")];
