@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 
+use ratatui_image::picker::Capability;
 use serde::Serialize;
 
 use super::config::{Config, ImageProtocol, config_dir};
@@ -66,7 +67,7 @@ pub fn detect() -> Report {
         ImageProtocol::Halfblocks
     };
     let mut protocol_reason = None;
-    let (protocol, cell_pixels, capabilities) = match picker(
+    let (protocol, cell_pixels, capabilities, measured) = match picker(
         choice,
         std::time::Duration::from_millis(config.query_timeout_ms),
     ) {
@@ -76,22 +77,21 @@ pub fn detect() -> Report {
             let fs = p
                 .as_ref()
                 .map(|p| (p.font_size().width, p.font_size().height));
-            let caps = p
-                .as_ref()
-                .map(|p| p.capabilities().iter().map(|c| format!("{c:?}")).collect())
-                .unwrap_or_default();
-            (name, fs, caps)
+            let caps = p.as_ref().map_or(&[][..], |p| p.capabilities());
+            // The terminal told its cell size (CSI 16 t), rather than the picker guessing it.
+            let measured = caps
+                .iter()
+                .any(|c| matches!(c, Capability::CellSize(Some(_))));
+            let caps = caps.iter().map(|c| format!("{c:?}")).collect();
+            (name, fs, caps, measured)
         }
         Err(e) => {
             problems.push(e.to_string());
-            ("halfblocks".into(), None, vec![])
+            ("halfblocks".into(), None, vec![], false)
         }
     };
     super::term::restore_tmux_only();
     let term = std::env::var("TERM").unwrap_or_default();
-    let measured = capabilities
-        .iter()
-        .any(|c: &String| c.starts_with("CellSize(Some"));
     let cell_pixels = cell_pixels.filter(|_| measured);
     if tty && protocol == "halfblocks" && term.starts_with("xterm") && !measured {
         problems.push(

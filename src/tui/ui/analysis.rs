@@ -90,7 +90,13 @@ pub fn draw(f: &mut Frame, app: &mut App, kind: Kind, area: Rect) {
     }
     match &a.outcome {
         None => f.render_widget(
-            Paragraph::new(Line::styled("not run yet (r runs)", t.dimmed())),
+            Paragraph::new(Line::styled(
+                match app.keymap.key_for(Context::Analysis, Action::Run) {
+                    Some(k) => format!("not run yet ({k} runs)"),
+                    None => "not run yet".into(),
+                },
+                t.dimmed(),
+            )),
             results,
         ),
         Some(Err(e)) => f.render_widget(

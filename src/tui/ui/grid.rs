@@ -8,6 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use super::super::app::{App, Focus};
 use super::super::data::Metric;
+use super::super::keymap::{Action, Context};
 use super::pane;
 use crate::analysis::HeadRef;
 
@@ -45,7 +46,11 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     } else {
         "heads"
     };
-    let title = format!(" {what} · {} (m) ", app.metric.name());
+    let key = app
+        .keymap
+        .key_for(Context::Grid, Action::Metric)
+        .map_or(String::new(), |k| format!(" ({k})"));
+    let title = format!(" {what} · {}{key} ", app.metric.name());
     let block = pane(app, title, focused);
     let inner = block.inner(area);
     f.render_widget(block, area);

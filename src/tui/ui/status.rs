@@ -82,10 +82,26 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     match &app.message {
         Some((msg, true)) => spans.push(Span::styled(format!(" {msg}"), t.error())),
         Some((msg, false)) => spans.push(Span::raw(format!(" {msg}"))),
-        None => spans.push(Span::styled(
-            " ? help  / search  : commands  1-6 analyses  q quit",
-            t.dimmed().add_modifier(Modifier::ITALIC),
-        )),
+        None => {
+            use super::super::keymap::{Action, Context};
+            let km = &app.keymap;
+            let mut hint = km.hints(
+                Context::Global,
+                &[
+                    (Action::Help, "help"),
+                    (Action::Search, "search"),
+                    (Action::Palette, "commands"),
+                ],
+            );
+            if let Some(v) = km.views_hint() {
+                hint.push_str(&format!("  {v} analyses"));
+            }
+            let quit = km.hints(Context::Global, &[(Action::Quit, "quit")]);
+            spans.push(Span::styled(
+                format!(" {hint}  {quit}"),
+                t.dimmed().add_modifier(Modifier::ITALIC),
+            ));
+        }
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
