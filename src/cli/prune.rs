@@ -2,22 +2,28 @@
 //! printed and saved with the interpretation (docs/METRICS.md, "Pruning by consistency").
 
 use anyhow::{Result, bail};
-use clipscope::importance::StoreRows;
 use clipscope::importance::pruning::prune_by_ccs;
+use clipscope::importance::{Scorer, StoreRows, Targets};
 use clipscope::interpret::Interpretation;
 use clipscope::interpret::consistency::band;
+use clipscope::store::Store;
 
-use super::zeroshot::Setup;
-
-/// Runs the experiment over the interpretation's heads with `seeds` draws.
-pub(super) fn run(s: &Setup, rows: &StoreRows, seeds: u64, json: bool) -> Result<()> {
-    let Some(mut interp) = Interpretation::load(s.store.dir())? else {
+/// Runs the experiment on `store`'s heads (its interpretation's CCS) with `seeds` draws.
+pub(super) fn run(
+    store: &Store,
+    targets: &Targets,
+    scorer: &Scorer,
+    rows: &StoreRows,
+    seeds: u64,
+    json: bool,
+) -> Result<()> {
+    let Some(mut interp) = Interpretation::load(store.dir())? else {
         bail!(
             "ablate --prune-ccs needs each head's concept consistency: run `clipscope interpret` first"
         );
     };
     let k = interp.settings.top_k;
-    let stored = s.store.layers();
+    let stored = store.layers();
     let of = |want: &dyn Fn(usize) -> bool| -> Vec<(usize, usize)> {
         interp
             .heads
@@ -30,9 +36,9 @@ pub(super) fn run(s: &Setup, rows: &StoreRows, seeds: u64, json: bool) -> Result
     let high = of(&|c| band(c, k) == "high");
     let low = of(&|c| band(c, k) == "low");
     let all = of(&|_| true);
-    let p = prune_by_ccs(rows, &s.targets, &s.scorer, &high, &low, &all, seeds)?;
+    let p = prune_by_ccs(rows, targets, scorer, &high, &low, &all, seeds)?;
     interp.pruning = Some(p.clone());
-    let saved = interp.save(s.store.dir())?;
+    let saved = interp.save(store.dir())?;
     if json {
         println!("{}", serde_json::to_string(&p)?);
     } else {

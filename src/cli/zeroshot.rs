@@ -44,13 +44,13 @@ pub struct ClassifierArgs {
     json: bool,
 }
 
-pub(super) struct Setup {
-    pub(super) store: Store,
-    pub(super) targets: Targets,
-    pub(super) scorer: Scorer,
+struct Setup {
+    store: Store,
+    targets: Targets,
+    scorer: Scorer,
 }
 
-pub(super) fn setup(a: &ClassifierArgs) -> Result<Setup> {
+fn setup(a: &ClassifierArgs) -> Result<Setup> {
     let cache = a.cache.clone().unwrap_or_else(default_cache);
     let store = Store::open(&resolve(a.store.as_deref(), &cache)?)?;
     let targets = Targets::from_store(&store)?;
@@ -192,7 +192,14 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
         return importance(&s, &rows, args.c.json);
     }
     if args.prune_ccs {
-        return super::prune::run(&s, &rows, args.seeds, args.c.json);
+        return super::prune::run(
+            &s.store,
+            &s.targets,
+            &s.scorer,
+            &rows,
+            args.seeds,
+            args.c.json,
+        );
     }
     let replace = if args.zero {
         Replace::Zero

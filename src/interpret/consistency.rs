@@ -138,8 +138,8 @@ pub struct Pruned {
     pub std: f64,
 }
 
-/// The pruning experiment's result (`ablate --prune-ccs`, computed by
-/// `crate::importance::pruning`).
+/// The pruning experiment's result (`ablate --prune-ccs`; computed in the importance layer,
+/// which sits above this one).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pruning {
     /// Top-1 (%) unpruned.

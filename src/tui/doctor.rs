@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use super::config::{Config, ImageProtocol, config_dir};
 use super::images::protocol_name;
-use super::term::{in_tmux, picker};
+use super::terminal::detect::{self as terminal_detect, Detected};
+use super::terminal::tmux::in_tmux;
 
 /// What was detected.
 #[derive(Debug, Serialize)]
@@ -67,30 +68,29 @@ pub fn detect() -> Report {
         ImageProtocol::Halfblocks
     };
     let mut protocol_reason = None;
-    let (protocol, cell_pixels, capabilities, measured) = match picker(
-        choice,
-        std::time::Duration::from_millis(config.query_timeout_ms),
-    ) {
-        Ok((p, why)) => {
-            let name = protocol_name(p.as_ref(), why.kitty_direct).to_string();
-            protocol_reason = why.text;
-            let fs = p
-                .as_ref()
-                .map(|p| (p.font_size().width, p.font_size().height));
-            let caps = p.as_ref().map_or(&[][..], |p| p.capabilities());
-            // The terminal told its cell size (CSI 16 t), rather than the picker guessing it.
-            let measured = caps
-                .iter()
-                .any(|c| matches!(c, Capability::CellSize(Some(_))));
-            let caps = caps.iter().map(|c| format!("{c:?}")).collect();
-            (name, fs, caps, measured)
-        }
-        Err(e) => {
-            problems.push(e.to_string());
-            ("halfblocks".into(), None, vec![], false)
-        }
-    };
-    super::term::restore_tmux_only();
+    let timeout = std::time::Duration::from_millis(config.query_timeout_ms);
+    // Detection turns tmux passthrough on for its queries; dropping what it found gives it back.
+    let (protocol, cell_pixels, capabilities, measured) =
+        match terminal_detect::detect(choice, timeout) {
+            Ok(Detected { picker: p, why, .. }) => {
+                let name = protocol_name(p.as_ref(), why.kitty_direct).to_string();
+                protocol_reason = why.text;
+                let fs = p
+                    .as_ref()
+                    .map(|p| (p.font_size().width, p.font_size().height));
+                let caps = p.as_ref().map_or(&[][..], |p| p.capabilities());
+                // The terminal told its cell size (CSI 16 t), rather than the picker guessing it.
+                let measured = caps
+                    .iter()
+                    .any(|c| matches!(c, Capability::CellSize(Some(_))));
+                let caps = caps.iter().map(|c| format!("{c:?}")).collect();
+                (name, fs, caps, measured)
+            }
+            Err(e) => {
+                problems.push(e.to_string());
+                ("halfblocks".into(), None, vec![], false)
+            }
+        };
     let term = std::env::var("TERM").unwrap_or_default();
     let cell_pixels = cell_pixels.filter(|_| measured);
     if tty && protocol == "halfblocks" && term.starts_with("xterm") && !measured {

@@ -56,7 +56,7 @@ pub struct Images {
     /// The protocol picker; `None` when images are off.
     pub picker: Option<Picker>,
     /// Why images are drawn as they are (the terminal's version, a fallback).
-    pub why: super::term::Why,
+    pub why: super::terminal::detect::Why,
     slots: HashMap<(String, u16, u16), Slot>,
     /// Requests gathered while drawing.
     pub wanted: Vec<Want>,
@@ -119,7 +119,6 @@ impl Images {
 
     /// Draws by kitty's direct placement from now on.
     pub fn use_kitty_direct(&mut self) {
-        super::kitty_direct::ACTIVE.store(true, std::sync::atomic::Ordering::Relaxed);
         self.direct = Some(Placements::default());
         self.slots.clear();
     }

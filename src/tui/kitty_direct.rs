@@ -32,17 +32,13 @@ pub fn encode(img: RgbImage, cols: u16, rows: u16, cell: (u16, u16)) -> Result<K
     img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .map_err(|e| e.to_string())?;
     Ok(KittyImage {
-        png_b64: super::term::base64(&png),
+        png_b64: super::terminal::base64(&png),
         cols: img.width().div_ceil(cw).max(1) as u16,
         rows: img.height().div_ceil(ch).max(1) as u16,
     })
 }
 
-/// Whether the explorer draws by direct placement (so that leaving it deletes the images).
-pub static ACTIVE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Deletes every image kitty shows (and frees their data).
-pub const DELETE_ALL: &str = "\x1b_Ga=d,d=A,q=2\x1b\\";
+use super::terminal::KITTY_DELETE_ALL as DELETE_ALL;
 
 /// The escape sequences that place `img` with its top-left at cell (`x`, `y`), 0-based.
 pub fn place(img: &KittyImage, x: u16, y: u16) -> String {

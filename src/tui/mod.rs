@@ -12,14 +12,13 @@ pub mod input;
 pub mod jobs;
 pub mod keymap;
 pub mod kitty_direct;
-pub mod late_replies;
 pub mod notes;
 pub mod overlay;
 pub mod overlay_keys;
-pub mod term;
+pub mod run;
+pub mod terminal;
 pub mod theme;
 pub mod ui;
-pub mod xtversion;
 
 use std::path::PathBuf;
 
@@ -90,12 +89,12 @@ pub fn app(session: Session, opts: &Options, images: Images, inline: bool) -> Re
 pub fn explore(session: Session, opts: &Options) -> Result<()> {
     let (config, ..) = settings(opts)?;
     let timeout = std::time::Duration::from_millis(config.query_timeout_ms);
-    let (picker, why) = term::picker(config.image_protocol, timeout)?;
-    let mut images = Images::new(picker);
-    if why.kitty_direct {
+    let found = terminal::detect::detect(config.image_protocol, timeout)?;
+    let mut images = Images::new(found.picker);
+    if found.why.kitty_direct {
         images.use_kitty_direct();
     }
-    images.why = why;
+    images.why = found.why;
     let app = app(session, opts, images, false)?;
-    term::run(app)
+    run::run(app, found.passthrough)
 }

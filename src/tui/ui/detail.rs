@@ -8,14 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use super::super::app::{App, Focus, Top};
 use super::super::images::Src;
-use super::{cut, pane};
-
-/// A bar of `frac` (0–1) of `width` cells, in eighths.
-pub(super) fn bar(frac: f64, width: usize) -> String {
-    let eighths = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
-    let units = (frac.clamp(0.0, 1.0) * width as f64 * 8.0).round() as usize;
-    format!("{}{}", "█".repeat(units / 8), eighths[units % 8])
-}
+use super::{bar, cut, pane};
 
 /// Draws the detail pane.
 pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {

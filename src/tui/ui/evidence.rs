@@ -42,7 +42,7 @@ pub fn lines(hi: &HeadInterp, t: &Theme, width: usize) -> Vec<Line<'static>> {
         out.push(Line::from(vec![
             Span::raw(format!("{:<11}", e.property)),
             Span::styled(
-                format!("{:<bar_w$}", super::detail::bar(e.eta2, bar_w)),
+                format!("{:<bar_w$}", super::bar(e.eta2, bar_w)),
                 Style::new().fg(t.bar),
             ),
             Span::styled(format!(" {:.2}", e.eta2), t.title()),

@@ -110,6 +110,13 @@ pub fn pane<'a>(app: &App, title: impl Into<Line<'a>>, focused: bool) -> Block<'
         })
 }
 
+/// A bar of `frac` (0–1) of `width` cells, in eighths.
+pub(super) fn bar(frac: f64, width: usize) -> String {
+    let eighths = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
+    let units = (frac.clamp(0.0, 1.0) * width as f64 * 8.0).round() as usize;
+    format!("{}{}", "█".repeat(units / 8), eighths[units % 8])
+}
+
 /// `s` cut to `n` characters with an ellipsis.
 pub fn cut(s: &str, n: usize) -> String {
     if s.chars().count() <= n {

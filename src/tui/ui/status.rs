@@ -47,7 +47,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             device(&app.data.device, &m.key.dtype),
             match &app.images.why {
                 // A fallback says why in the status bar; a plain version answer does not.
-                super::super::term::Why {
+                super::super::terminal::detect::Why {
                     text: Some(why),
                     caveat: true,
                     ..
