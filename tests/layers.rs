@@ -1,0 +1,179 @@
+//! The house is layered: no module imports one that imports it back, directly or around a
+//! circle. Every `crate::…` and `super::…` path in `src/` (in `use` lines, code and doc links) is
+//! resolved to the module it names, and the module graph must have no cycle. A failure names
+//! the modules of the circle.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Module path (`tui::app`) → source, for every file under `src/` but the binary's.
+fn modules() -> BTreeMap<String, String> {
+    fn walk(dir: &Path, src: &Path, out: &mut BTreeMap<String, String>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, src, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let rel = p.strip_prefix(src).unwrap().with_extension("");
+                let mut parts: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                if parts.last().is_some_and(|l| l == "mod") {
+                    parts.pop();
+                }
+                if parts
+                    .first()
+                    .is_some_and(|f| f == "main" || f == "cli" || f == "lib")
+                {
+                    continue; // the binary sits on top of everything; lib.rs only declares
+                }
+                // Unit tests may reach anywhere; the layers are about the code itself.
+                let text = std::fs::read_to_string(&p).unwrap();
+                let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or("");
+                out.insert(parts.join("::"), code.to_string());
+            }
+        }
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut out = BTreeMap::new();
+    walk(&src, &src, &mut out);
+    out
+}
+
+/// The paths a source names: `crate::a::b`, `super::super::c`, and each item of a
+/// `prefix::{x, y::z}` group.
+fn paths(src: &str) -> Vec<String> {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let mut out = vec![];
+    for start in ["crate::", "super::"] {
+        for (i, _) in src.match_indices(start) {
+            let before = src[..i].chars().next_back();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+                continue;
+            }
+            let tail = &src[i..];
+            let head: String = tail.chars().take_while(|&c| ident(c)).collect();
+            let after = &tail[head.len()..];
+            if head.ends_with("::") && after.starts_with('{') {
+                let group = &after[1..after.find('}').unwrap_or(after.len() - 1).max(1)];
+                for item in group.split(',') {
+                    let item: String = item.trim().chars().take_while(|&c| ident(c)).collect();
+                    out.push(format!("{head}{item}"));
+                }
+            } else {
+                out.push(head);
+            }
+        }
+    }
+    out
+}
+
+/// The module that `path`, written in module `m`, names (the longest known prefix).
+fn target(m: &str, path: &str, known: &BTreeSet<String>) -> Option<String> {
+    let segs: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
+    let mut base: Vec<&str> = m.split("::").collect();
+    let mut rest = &segs[..];
+    if rest.first() == Some(&"crate") {
+        base.clear();
+        rest = &rest[1..];
+    } else {
+        while rest.first() == Some(&"super") {
+            base.pop()?;
+            rest = &rest[1..];
+        }
+    }
+    let full: Vec<&str> = base.iter().copied().chain(rest.iter().copied()).collect();
+    (1..=full.len())
+        .rev()
+        .map(|k| full[..k].join("::"))
+        .find(|c| known.contains(c) && c != m)
+}
+
+#[test]
+fn no_module_imports_its_way_back_to_itself() {
+    let mods = modules();
+    assert!(mods.len() > 50, "found {} modules", mods.len());
+    let known: BTreeSet<String> = mods.keys().cloned().collect();
+    let edges: BTreeMap<&str, BTreeSet<String>> = mods
+        .iter()
+        .map(|(m, src)| {
+            let to = paths(src)
+                .iter()
+                .filter_map(|p| target(m, p, &known))
+                .collect();
+            (m.as_str(), to)
+        })
+        .collect();
+    // A module whose descendants it imports is its own parent (`tui` declaring `tui::app`), not
+    // a circle: only edges between modules neither of which contains the other count.
+    let inside =
+        |a: &str, b: &str| b.starts_with(&format!("{a}::")) || a.starts_with(&format!("{b}::"));
+    // Depth-first search for a back edge.
+    fn visit<'a>(
+        m: &'a str,
+        edges: &'a BTreeMap<&'a str, BTreeSet<String>>,
+        state: &mut BTreeMap<&'a str, u8>,
+        stack: &mut Vec<&'a str>,
+        inside: &dyn Fn(&str, &str) -> bool,
+    ) -> Option<Vec<String>> {
+        state.insert(m, 1);
+        stack.push(m);
+        for t in &edges[m] {
+            if inside(m, t) {
+                continue;
+            }
+            match state.get(t.as_str()) {
+                Some(1) => {
+                    let from = stack.iter().position(|s| s == t).unwrap_or(0);
+                    return Some(stack[from..].iter().map(|s| s.to_string()).collect());
+                }
+                Some(_) => {}
+                None => {
+                    if let Some(c) = visit(t, edges, state, stack, inside) {
+                        return Some(c);
+                    }
+                }
+            }
+        }
+        stack.pop();
+        state.insert(m, 2);
+        None
+    }
+    let mut state = BTreeMap::new();
+    for m in edges.keys() {
+        if !state.contains_key(m) {
+            let cycle = visit(m, &edges, &mut state, &mut vec![], &inside);
+            assert!(cycle.is_none(), "an import circle: {cycle:?}");
+        }
+    }
+}
+
+#[test]
+fn paths_and_targets_are_read_as_rust_names_them() {
+    let known: BTreeSet<String> = ["tui", "tui::app", "tui::ui", "tui::ui::grid", "store"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let p = paths("use super::super::{app::App, data};\nlet x = crate::store::open();");
+    assert_eq!(
+        p,
+        [
+            "crate::store::open",
+            "super::super::app::App",
+            "super::super::data"
+        ]
+    );
+    assert_eq!(
+        target("tui::ui::grid", "super::super::app::App", &known).as_deref(),
+        Some("tui::app")
+    );
+    assert_eq!(
+        target("tui::ui::grid", "crate::store::open", &known).as_deref(),
+        Some("store")
+    );
+    assert_eq!(
+        target("tui::ui::grid", "super::pane", &known).as_deref(),
+        Some("tui::ui")
+    );
+}
