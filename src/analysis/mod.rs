@@ -4,6 +4,7 @@
 
 pub mod bars;
 pub mod chart;
+pub mod figures;
 pub mod maps;
 pub mod neighbours;
 pub mod render;

@@ -2,7 +2,7 @@
 
 use anyhow::{Result, bail};
 use clap::Args;
-use clipscope::analysis::render::{Scale, heatmap};
+use clipscope::analysis::figures;
 use clipscope::analysis::session::{self, QueryImage};
 use clipscope::analysis::{HeadRef, Heads};
 
@@ -79,11 +79,7 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
     let heads = a.heads.heads();
     let (q, crop, g, maps) = maps(&a.source, &heads, &a.image, std::slice::from_ref(&a.text))?;
     let map = &maps[0];
-    let (lo, hi) = map
-        .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
-            (l.min(v), h.max(v))
-        });
+    let (lo, hi) = figures::range(map);
     if a.output.json {
         println!(
             "{}",
@@ -101,21 +97,8 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
         );
     }
     if a.output.out.is_some() || a.output.show {
-        let title = vec![
-            format!("\"{}\"", a.text),
-            format!(
-                "{} - {}",
-                heads.describe(),
-                q.path
-                    .file_name()
-                    .map(|f| f.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            ),
-        ];
-        emit(
-            &heatmap(&crop, map, g, &title, Scale::Sequential, ("", "match"))?,
-            &a.output,
-        )?;
+        let what = format!("{} - {}", heads.describe(), q.name());
+        emit(&figures::segment(&crop, map, g, &a.text, &what)?, &a.output)?;
     }
     Ok(())
 }
@@ -127,7 +110,7 @@ pub fn run_contrast(a: ContrastArgs) -> Result<()> {
     }
     let heads = a.heads.heads();
     let (q, crop, g, maps) = maps(&a.source, &heads, &a.image, &a.text)?;
-    let diff: Vec<f32> = maps[0].iter().zip(&maps[1]).map(|(x, y)| x - y).collect();
+    let (diff, wins) = figures::contrast(&maps[0], &maps[1]);
     if a.output.json {
         println!(
             "{}",
@@ -137,7 +120,6 @@ pub fn run_contrast(a: ContrastArgs) -> Result<()> {
             })
         );
     } else {
-        let wins = diff.iter().filter(|&&v| v > 0.0).count();
         println!(
             "{} · {}: {:?} wins {wins} of {} patches, {:?} the rest",
             clipscope::pathname::show(&q.path),
@@ -148,13 +130,9 @@ pub fn run_contrast(a: ContrastArgs) -> Result<()> {
         );
     }
     if a.output.out.is_some() || a.output.show {
-        let title = vec![
-            format!("red \"{}\"", a.text[0]),
-            format!("blue \"{}\"", a.text[1]),
-        ];
-        let legend = (a.text[1].as_str(), a.text[0].as_str());
+        let texts = (a.text[0].as_str(), a.text[1].as_str());
         emit(
-            &heatmap(&crop, &diff, g, &title, Scale::Diverging, legend)?,
+            &figures::contrast_figure(&crop, &diff, g, texts)?,
             &a.output,
         )?;
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use image::RgbImage;
 
 use super::data::Data;
-use crate::analysis::render::{Scale, heatmap};
+use crate::analysis::figures;
 use crate::analysis::session::{QueryImage, Session};
 use crate::analysis::{HeadRef, Heads};
 use crate::nn::{Hit, Metric};
@@ -323,26 +323,10 @@ impl Analysis {
         let h = self.head;
         let n = self.kind.texts();
         let m = s.maps(&q, &Heads::Some(vec![h]), &self.texts[..n])?;
-        let range = |v: &[f32]| {
-            v.iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, u), &x| {
-                    (l.min(x), u.max(x))
-                })
-        };
         if self.kind == Kind::Segment {
-            let (lo, hi) = range(&m.maps[0]);
-            let title = vec![
-                format!("\"{}\"", self.texts[0]),
-                format!("{h} - {}", q.name()),
-            ];
-            let fig = heatmap(
-                &m.crop,
-                &m.maps[0],
-                m.grid,
-                &title,
-                Scale::Sequential,
-                ("", "match"),
-            )?;
+            let (lo, hi) = figures::range(&m.maps[0]);
+            let what = format!("{h} - {}", q.name());
+            let fig = figures::segment(&m.crop, &m.maps[0], m.grid, &self.texts[0], &what)?;
             return Ok(Outcome::Map {
                 title: format!("{:?} in {} through {h}", self.texts[0], q.name()),
                 summary: format!(
@@ -354,18 +338,9 @@ impl Analysis {
                 figure: Arc::new(fig),
             });
         }
-        let diff: Vec<f32> = m.maps[0]
-            .iter()
-            .zip(&m.maps[1])
-            .map(|(a, b)| a - b)
-            .collect();
-        let wins = diff.iter().filter(|&&v| v > 0.0).count();
-        let title = vec![
-            format!("red \"{}\"", self.texts[0]),
-            format!("blue \"{}\"", self.texts[1]),
-        ];
-        let legend = (self.texts[1].as_str(), self.texts[0].as_str());
-        let fig = heatmap(&m.crop, &diff, m.grid, &title, Scale::Diverging, legend)?;
+        let (diff, wins) = figures::contrast(&m.maps[0], &m.maps[1]);
+        let texts = (self.texts[0].as_str(), self.texts[1].as_str());
+        let fig = figures::contrast_figure(&m.crop, &diff, m.grid, texts)?;
         Ok(Outcome::Map {
             title: format!(
                 "{:?} vs {:?} in {} through {h}",
