@@ -21,7 +21,7 @@ use clipscope::tui::analysis::{Kind, Outcome};
 use clipscope::tui::app::{App, View};
 use clipscope::tui::config::ImageProtocol;
 use clipscope::tui::images::Images;
-use clipscope::tui::keymap::parse_key;
+use clipscope::tui::keymap::{Action, parse_key};
 use clipscope::tui::{Options, app};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::Terminal;
@@ -299,6 +299,31 @@ fn grid_navigation() {
         "j scrolls the detail pane"
     );
     snap!("detail_focused", ui);
+}
+
+#[test]
+fn the_app_is_driven_by_actions_alone() {
+    // The same session by keys and by actions: the keymap only maps keys to actions.
+    let (mut by_keys, mut by_actions) = (ui(100, 24), ui(100, 24));
+    by_keys.keys("j l l m 2 esc");
+    for a in [
+        Action::Down,
+        Action::Right,
+        Action::Right,
+        Action::Metric,
+        Action::Segment,
+    ] {
+        by_actions.app.act(a);
+        by_actions.draw();
+    }
+    assert!(matches!(by_actions.app.view, View::Analysis(_)), "view 2 is open");
+    by_actions.app.act(Action::Back);
+    by_actions.draw();
+    assert_eq!(by_actions.app.view, View::Main);
+    assert_eq!(by_actions.app.sel, by_keys.app.sel);
+    assert_eq!(by_actions.screen(), by_keys.screen());
+    by_actions.app.act(Action::Quit);
+    assert!(by_actions.app.quit);
 }
 
 #[test]
