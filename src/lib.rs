@@ -13,6 +13,7 @@ pub mod error;
 pub mod evidence;
 pub mod image;
 pub mod importance;
+pub mod index;
 pub mod interpret;
 pub mod model;
 pub mod nn;

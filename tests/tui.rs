@@ -10,12 +10,12 @@ use candle_core::{DType, Device};
 use clipscope::analysis::HeadRef;
 use clipscope::analysis::session::{QueryImage, Session};
 use clipscope::evidence::PropertyEvidence;
+use clipscope::index::{Options as BuildOptions, Plan, build};
 use clipscope::interpret::interpretation::{HeadInterp, HeadText, Interpretation, Settings};
 use clipscope::interpret::labels::{Basis, Label};
 use clipscope::model::{Clip, ModelFiles};
 use clipscope::nn::Metric;
 use clipscope::store::Store;
-use clipscope::store::build::{Options as BuildOptions, Plan, build};
 use clipscope::store::images::ImageList;
 use clipscope::tui::analysis::{Kind, Outcome};
 use clipscope::tui::app::{App, View};
@@ -316,7 +316,10 @@ fn the_app_is_driven_by_actions_alone() {
         by_actions.app.act(a);
         by_actions.draw();
     }
-    assert!(matches!(by_actions.app.view, View::Analysis(_)), "view 2 is open");
+    assert!(
+        matches!(by_actions.app.view, View::Analysis(_)),
+        "view 2 is open"
+    );
     by_actions.app.act(Action::Back);
     by_actions.draw();
     assert_eq!(by_actions.app.view, View::Main);

@@ -10,10 +10,11 @@ use image::RgbImage;
 use super::maps::patch_map;
 use super::neighbours::{mean_effect, nearest, stored_effect};
 use super::{HeadRef, Heads};
+use crate::index::model_key;
 use crate::interpret::Interpretation;
 use crate::model::{Clip, Decomposition, source};
 use crate::nn::{Hit, Metric};
-use crate::store::{Store, model_key};
+use crate::store::Store;
 use crate::{Error, Result};
 
 /// Loads the model a store was built with (or `model`, when it has the same weights).

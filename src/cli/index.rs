@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use clipscope::index::{Options, Plan, build};
 use clipscope::model::LayerSelection;
-use clipscope::store::build::{Options, Plan, build};
 use clipscope::store::cache::default_cache;
 use clipscope::store::images::ImageList;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};

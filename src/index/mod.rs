@@ -1,4 +1,8 @@
-//! `clipscope index`: images → chunks → a finished store, resumable at every chunk.
+//! The indexing pipeline, the layer above the store's format and the model: images are
+//! decoded, run through the model and written as chunks, then finalised into a store
+//! (`clipscope index`, `explore` and `demo`); resumable at every chunk.
+
+mod key;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
@@ -6,19 +10,19 @@ use std::sync::mpsc::sync_channel;
 use candle_core::DType;
 use sha2::{Digest, Sha256};
 
-use super::chunk::{self, ChunkBuf, ChunkRecord};
-use super::finalize::finalize;
-use super::format::{
+use crate::model::{Clip, ModelFiles};
+use crate::store::Shape;
+use crate::store::chunk::{self, ChunkBuf, ChunkRecord};
+use crate::store::finalize::finalize;
+use crate::store::format::{
     CHUNKS, FORMAT_VERSION, ImageRecord, KEY, Key, MANIFEST, Manifest, hex, read_versioned,
     write_atomic,
 };
-use super::images::ImageList;
-use super::labels::Labels;
-use super::lock::Lock;
-use super::model_key;
-use super::shape::Shape;
-use crate::model::{Clip, ModelFiles};
+use crate::store::images::ImageList;
+use crate::store::labels::Labels;
+use crate::store::lock::Lock;
 use crate::{Error, Result};
+pub use key::model_key;
 
 /// Upper bound on a chunk's data file.
 const CHUNK_BYTES: usize = 256 << 20;
@@ -153,7 +157,7 @@ pub fn build(
     std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
     if let (Some(model), Some(cache)) = (&plan.local_model, dir.parent().and_then(Path::parent)) {
         // Only a hint: a cache that cannot take it still gets its store.
-        let _ = super::local_models::remember(cache, &plan.key.model, model);
+        let _ = crate::store::local_models::remember(cache, &plan.key.model, model);
     }
     let total = plan.chunks();
     let lock_name = match opts.shard {
@@ -166,7 +170,7 @@ pub fn build(
         let _fin = Lock::acquire(&dir.join("lock.finalize"))?;
         let _ = std::fs::remove_dir_all(dir.join(CHUNKS));
         let _ = std::fs::remove_file(dir.join(KEY));
-        super::finalize::remove_stale_tmp(dir);
+        crate::store::finalize::remove_stale_tmp(dir);
         return Ok(Report::finished(m, total));
     }
     std::fs::create_dir_all(dir.join(CHUNKS)).map_err(|e| Error::write(dir, e))?;
