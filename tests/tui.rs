@@ -351,6 +351,47 @@ fn search_color_lists_the_colour_heads_and_enter_jumps() {
 }
 
 #[test]
+fn a_query_is_searched_once_it_rests_or_on_enter() {
+    let mut ui = ui(100, 24);
+    let found = |ui: &Ui| match &ui.app.overlay {
+        Some(clipscope::tui::overlay::Overlay::Search { found, .. }) => found.len(),
+        _ => usize::MAX,
+    };
+    // Typed fast (no frame between the keys): nothing is searched per keystroke.
+    ui.app.key(parse_key("/").unwrap());
+    for c in "color".chars() {
+        ui.app
+            .key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    assert_eq!(found(&ui), 0);
+    assert!(ui.app.search_due.is_some());
+    let now = std::time::Instant::now();
+    ui.app.request(now);
+    ui.app.drain();
+    assert_eq!(found(&ui), 0, "still within the wait");
+    ui.app.request(now + clipscope::tui::search::DEBOUNCE * 2);
+    ui.app.drain();
+    assert!(found(&ui) >= 2, "searched once it rested");
+    // Enter before the query rests searches it first, then jumps.
+    ui.app.key(parse_key("esc").unwrap());
+    ui.app.key(parse_key("/").unwrap());
+    for c in "texture".chars() {
+        ui.app
+            .key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    ui.app.key(parse_key("enter").unwrap());
+    assert!(ui.app.overlay.is_none());
+    let label = ui
+        .app
+        .data
+        .head(ui.app.sel)
+        .and_then(|h| h.label.clone())
+        .unwrap()
+        .property;
+    assert_eq!(label, "texture");
+}
+
+#[test]
 fn help_is_generated_from_the_keymap_and_filterable() {
     let mut ui = ui(100, 30);
     ui.keys("?");

@@ -14,7 +14,7 @@ use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, QueryParser};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, Value,
 };
-use tantivy::{Index, IndexWriter, TantivyDocument, doc};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, doc};
 
 pub use semantic::semantic;
 
@@ -94,6 +94,7 @@ pub struct Hit {
     pub matching_texts: Vec<String>,
 }
 
+#[derive(Clone)]
 struct Fields {
     id: Field,
     store: Field,
@@ -110,9 +111,11 @@ struct Fields {
     evidence_json: Field,
 }
 
-/// A tantivy index of heads.
+/// A tantivy index of heads, with its reader opened once (cheap to clone: both are shared).
+#[derive(Clone)]
 pub struct SearchIndex {
     index: Index,
+    reader: IndexReader,
     f: Fields,
 }
 
@@ -177,7 +180,17 @@ impl SearchIndex {
             w.add_document(doc).map_err(|e| terr("add", e))?;
         }
         w.commit().map_err(|e| terr("commit", e))?;
-        Ok(Self { index, f })
+        Self::with_reader(index, f)
+    }
+
+    /// The index with its one reader (the index does not change after it is written).
+    fn with_reader(index: Index, f: Fields) -> Result<Self> {
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|e| terr("reader", e))?;
+        Ok(Self { index, reader, f })
     }
 
     /// Opens the index in `dir` if its stamp file equals `stamp`, else rebuilds it from `docs()`.
@@ -190,10 +203,7 @@ impl SearchIndex {
         if std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp)
             && let Ok(index) = Index::open_in_dir(dir)
         {
-            return Ok(Self {
-                index,
-                f: schema().1,
-            });
+            return Self::with_reader(index, schema().1);
         }
         let me = Self::build(&docs()?, Some(dir))?;
         crate::store::format::write_atomic(&stamp_path, stamp.as_bytes())?;
@@ -243,8 +253,7 @@ impl SearchIndex {
             (Occur::Should, Box::new(BoostQuery::new(q2, 0.5))),
             (Occur::Should, Box::new(BooleanQuery::new(by_evidence))),
         ]));
-        let reader = self.index.reader().map_err(|e| terr("reader", e))?;
-        let searcher = reader.searcher();
+        let searcher = self.reader.searcher();
         // A query of filters alone scores every match alike: take them all, to rank by
         // importance below.
         let candidates = match words.is_empty() {

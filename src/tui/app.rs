@@ -31,6 +31,8 @@ pub enum Msg {
     Norms(Result<Vec<f32>, String>),
     /// An encoded image.
     Image((String, u16, u16), Result<super::images::Encoded, String>),
+    /// The search overlay's results for a query.
+    Search(String, Result<Vec<super::overlay::Found>, String>),
 }
 
 /// Which screen is up.
@@ -124,6 +126,8 @@ pub struct App {
     pub top: HashMap<HeadRef, Top>,
     /// Images are drawn once the selection has rested until then.
     pub images_after: Instant,
+    /// When the search overlay's query has rested long enough to be searched.
+    pub search_due: Option<Instant>,
     /// Layout of the last frame.
     pub geometry: Geometry,
     /// Frames drawn (spinner).
@@ -171,6 +175,7 @@ impl App {
             detail_scroll: 0,
             top: HashMap::new(),
             images_after: Instant::now(),
+            search_due: None,
             geometry: Geometry::default(),
             frame: 0,
             pool: None,
@@ -273,6 +278,7 @@ impl App {
                 Msg::Norms(Ok(v)) => self.data.norms = Some(v),
                 Msg::Norms(Err(e)) => self.error(format!("head norms: {e}")),
                 Msg::Image(key, r) => self.images.put(key, r),
+                Msg::Search(query, r) => self.searched(&query, r),
             }
         }
         changed
@@ -281,6 +287,10 @@ impl App {
     /// Starts the jobs the last frame asked for: images (once the selection has rested) and the
     /// selected head's top images.
     pub fn request(&mut self, now: Instant) {
+        if self.search_due.is_some_and(|due| now >= due) {
+            self.search_due = None;
+            self.start_search();
+        }
         if now < self.images_after {
             return;
         }

@@ -16,6 +16,7 @@ pub mod notes;
 pub mod overlay;
 pub mod overlay_keys;
 pub mod run;
+pub mod search;
 pub mod terminal;
 pub mod theme;
 pub mod ui;

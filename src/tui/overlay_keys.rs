@@ -5,8 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::app::{App, View};
 use super::commands;
 use super::keymap::{Action, show_key};
-use super::overlay::{Found, Overlay, Prompt, fuzzy};
-use crate::analysis::HeadRef;
+use super::overlay::{Overlay, Prompt, fuzzy};
 use crate::analysis::session::QueryImage;
 
 /// Edits `input` with `k`; returns false for keys that are not editing keys.
@@ -70,46 +69,6 @@ pub fn help_entries(app: &App, filter: &str) -> Vec<(String, Action)> {
 }
 
 impl App {
-    /// Runs the search of the open search overlay and previews its first result.
-    pub fn refresh_search(&mut self) {
-        let Some(Overlay::Search { input, .. }) = &self.overlay else {
-            return;
-        };
-        let q = input.trim().to_string();
-        let found: Vec<Found> = match (&self.data.index, q.is_empty()) {
-            (Some(index), false) => match index.search(&q, 50) {
-                Ok(hits) => hits
-                    .into_iter()
-                    .map(|h| Found {
-                        head: HeadRef {
-                            layer: h.head.layer as usize,
-                            head: h.head.head as usize,
-                        },
-                        text: h
-                            .matching_texts
-                            .first()
-                            .or(h.head.texts.first())
-                            .cloned()
-                            .unwrap_or_default(),
-                        label: h.head.label,
-                    })
-                    .collect(),
-                Err(e) => {
-                    self.error(e);
-                    vec![]
-                }
-            },
-            _ => vec![],
-        };
-        if let Some(f) = found.first() {
-            self.select(f.head);
-        }
-        if let Some(Overlay::Search { found: f, sel, .. }) = &mut self.overlay {
-            *f = found;
-            *sel = 0;
-        }
-    }
-
     /// Refilters the picker's matches.
     pub fn refresh_picker(&mut self) {
         let Some(Overlay::Picker { input, .. }) = &self.overlay else {
@@ -149,6 +108,15 @@ impl App {
             return;
         }
         let enter = k.code == KeyCode::Enter;
+        if enter && matches!(ov, Overlay::Search { .. }) && self.search_due.take().is_some() {
+            // Enter typed before the query rested: search it now, then jump.
+            self.overlay = Some(ov);
+            self.search_now();
+            let Some(searched) = self.overlay.take() else {
+                return;
+            };
+            ov = searched;
+        }
         match &mut ov {
             Overlay::Search {
                 input, found, sel, ..
@@ -167,7 +135,7 @@ impl App {
                     }
                 } else if edit(input, &k) {
                     self.overlay = Some(ov);
-                    self.refresh_search();
+                    self.search_soon();
                     return;
                 }
             }
