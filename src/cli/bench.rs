@@ -5,7 +5,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use candle_core::Tensor;
 use clap::Args;
-use clipscope::device::{device_name, parse_device, parse_dtype};
+use clipscope::device::{device_name, parse_dtype};
 use clipscope::model::random::{Arch, write_checkpoint};
 use clipscope::model::{Clip, ModelFiles};
 
@@ -21,9 +21,8 @@ pub struct BenchArgs {
     /// Timed repetitions (after one warm-up); the median is reported.
     #[arg(long, default_value_t = 5)]
     iters: usize,
-    /// Where to run: cpu, cuda, cuda:N, metal.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[command(flatten)]
+    device: super::args::DeviceArg,
     /// Compute precision: f32, f16, bf16.
     #[arg(long, default_value = "f32")]
     dtype: String,
@@ -52,7 +51,7 @@ struct Row {
 /// Runs `clipscope bench`.
 pub fn run(args: BenchArgs) -> Result<()> {
     if args.ops {
-        let device = parse_device(&args.device)?;
+        let device = args.device.device.clone();
         return super::bench_ops::run(&device, parse_dtype(&args.dtype)?, args.batch);
     }
     if let Some(dir) = &args.write_checkpoint {
@@ -90,7 +89,7 @@ fn time(iters: usize, batch: usize, mut f: impl FnMut() -> Result<()>) -> Result
 
 fn bench(args: &BenchArgs, dir: &std::path::Path) -> Result<()> {
     let files = ModelFiles::from_dir(dir, &format!("random {:?}", args.arch))?;
-    let device = parse_device(&args.device)?;
+    let device = args.device.device.clone();
     let dtype = super::compute_dtype(&device, &args.dtype)?;
     let clip = Clip::load(&files, &device, dtype)?;
     let s = clip.config.vision.image_size;

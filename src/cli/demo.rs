@@ -10,7 +10,6 @@ use clap::Args;
 use clipscope::analysis::session::Session;
 use clipscope::model::builtin::{self, PROBE, TINY};
 use clipscope::store::Store;
-use clipscope::store::cache::default_cache;
 use clipscope::tui::config::ImageProtocol;
 
 use super::explore::prepare;
@@ -34,12 +33,10 @@ pub struct DemoArgs {
     /// Do everything but the explorer (scripts, CI); print a summary.
     #[arg(long)]
     no_tui: bool,
-    /// Where the model runs: cpu, cuda, cuda:N, metal.
-    #[arg(long, default_value = "cpu")]
-    device: String,
-    /// Cache directory [default: $CLIPSCOPE_CACHE, $XDG_CACHE_HOME/clipscope or ~/.cache/clipscope].
-    #[arg(long)]
-    cache: Option<PathBuf>,
+    #[command(flatten)]
+    device: super::args::DeviceArg,
+    #[command(flatten)]
+    cache: super::args::CacheArg,
     /// How images are drawn in the explorer.
     #[arg(long, value_enum)]
     image_protocol: Option<ImageProtocol>,
@@ -69,7 +66,7 @@ fn model(a: &DemoArgs) -> Result<(String, bool)> {
 
 /// Runs `clipscope demo`.
 pub fn run(a: DemoArgs) -> Result<()> {
-    let cache = a.cache.clone().unwrap_or_else(default_cache);
+    let cache = a.cache.dir();
     let (mut spec, built_in) = model(&a)?;
     if built_in {
         let dir = builtin::materialize(&spec, &cache).context("writing the built-in model")?;
@@ -92,17 +89,12 @@ pub fn run(a: DemoArgs) -> Result<()> {
         }
     };
     let layers = if built_in { "all" } else { "last:4" };
-    let dir = prepare(&spec, &images, layers, &a.device, &cache)?;
+    let dir = prepare(&spec, &images, layers, &a.device.device, &cache)?;
     let store = Store::open(&dir)?;
     if a.no_tui {
         return summary(&store);
     }
-    let session = Session::new(
-        store,
-        Some(spec),
-        clipscope::device::parse_device(&a.device)?,
-        &cache,
-    );
+    let session = Session::new(store, Some(spec), a.device.device.clone(), &cache);
     let opts = clipscope::tui::Options {
         image_protocol: a.image_protocol,
         ..Default::default()

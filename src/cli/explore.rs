@@ -8,7 +8,7 @@ use clap::{Args, Parser};
 use clipscope::analysis::session::Session;
 use clipscope::interpret::Interpretation;
 use clipscope::store::Store;
-use clipscope::store::cache::{default_cache, resolve};
+use clipscope::store::cache::resolve;
 use clipscope::tui::config::ImageProtocol;
 
 use super::{index, interpret};
@@ -28,12 +28,11 @@ pub struct ExploreArgs {
     /// Layers to index with --images (see `clipscope index --help`).
     #[arg(long, default_value = "last:4")]
     pub layers: String,
-    /// Cache directory [default: $CLIPSCOPE_CACHE, $XDG_CACHE_HOME/clipscope or ~/.cache/clipscope].
-    #[arg(long)]
-    pub cache: Option<PathBuf>,
-    /// Where the model runs: cpu, cuda, cuda:N, metal [default: the config's, else cpu].
-    #[arg(long)]
-    pub device: Option<String>,
+    #[command(flatten)]
+    pub cache: super::args::CacheArg,
+    /// Where the model runs: cpu, auto, cuda, cuda:N, metal [default: the config's, else cpu].
+    #[arg(long, value_name = "DEVICE", value_parser = super::args::device)]
+    pub device: Option<candle_core::Device>,
     /// Theme: dark, light, high-contrast or one of yours [default: the config's].
     #[arg(long)]
     pub theme: Option<String>,
@@ -62,12 +61,13 @@ pub fn prepare(
     model: &str,
     images: &std::path::Path,
     layers: &str,
-    device: &str,
+    device: &candle_core::Device,
     cache: &std::path::Path,
 ) -> Result<PathBuf> {
+    let device = clipscope::device::device_name(device);
     let images = images.to_string_lossy();
     let cache = cache.to_string_lossy();
-    let mut common = vec!["--model", model, "--device", device, "--cache", &cache];
+    let mut common = vec!["--model", model, "--device", &device, "--cache", &cache];
     let mut argv = vec!["index", "--images", &images, "--layers", layers];
     argv.append(&mut common.clone());
     let dir = index::run(Index::try_parse_from(argv)?.a)?;
@@ -95,19 +95,18 @@ pub fn run(a: ExploreArgs) -> Result<()> {
     };
     // Settings first: a bad config file should fail before anything long runs.
     let (config, ..) = clipscope::tui::settings(&opts)?;
-    let device = a.device.clone().unwrap_or(config.device);
-    let cache = a.cache.clone().unwrap_or_else(default_cache);
+    let device = match &a.device {
+        Some(d) => d.clone(),
+        None => clipscope::device::parse_device(&config.device)
+            .with_context(|| format!("device = {:?} in config.toml", config.device))?,
+    };
+    let cache = a.cache.dir();
     let dir = match (&a.images, &a.model) {
         (Some(images), Some(model)) => prepare(model, images, &a.layers, &device, &cache)?,
         _ => resolve(a.store.as_deref(), &cache)?,
     };
     let store = Store::open(&dir).with_context(|| format!("opening {}", dir.display()))?;
-    let session = Session::new(
-        store,
-        a.model.clone(),
-        clipscope::device::parse_device(&device)?,
-        &cache,
-    );
+    let session = Session::new(store, a.model.clone(), device, &cache);
     clipscope::tui::explore(session, &opts)?;
     Ok(())
 }

@@ -7,7 +7,6 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use clipscope::index::{Options, Plan, build};
 use clipscope::model::LayerSelection;
-use clipscope::store::cache::default_cache;
 use clipscope::store::images::ImageList;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -32,9 +31,8 @@ pub struct IndexArgs {
     /// Images per forward pass.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
     batch: u16,
-    /// Cache directory holding the stores [default: $CLIPSCOPE_CACHE, $XDG_CACHE_HOME/clipscope or ~/.cache/clipscope].
-    #[arg(long)]
-    cache: Option<PathBuf>,
+    #[command(flatten)]
+    cache: super::args::CacheArg,
     /// Build only part I of N (0 ≤ I < N), e.g. one task of a Slurm array; join with `clipscope merge`.
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     shard: Option<(usize, usize)>,
@@ -86,7 +84,7 @@ pub fn run(args: IndexArgs) -> Result<PathBuf> {
         .transpose()?;
     let (files, clip, dtype) = args.model.load_with_files()?;
     let layers = args.layers.resolve(clip.config.depth())?;
-    let cache = args.cache.clone().unwrap_or_else(default_cache);
+    let cache = args.cache.dir();
     let plan = Plan::new(
         &clip,
         &args.model.model,

@@ -5,14 +5,13 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use clipscope::analysis::session::store_model;
-use clipscope::device::parse_device;
 use clipscope::interpret::labels::Basis;
 use clipscope::interpret::texts::{
     embed_texts, nearest_tags, pool_embeddings_file, read_f32, write_f32,
 };
 use clipscope::interpret::{Interpretation, Pool, Settings, interpret};
 use clipscope::store::Store;
-use clipscope::store::cache::{default_cache, resolve};
+use clipscope::store::cache::resolve;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Arguments of `clipscope interpret`.
@@ -21,9 +20,8 @@ pub struct InterpretArgs {
     /// The store: a directory, or slug, hash prefix or slug/hash (see `store ls`).
     #[arg(long)]
     store: Option<String>,
-    /// Cache directory [default: $CLIPSCOPE_CACHE, $XDG_CACHE_HOME/clipscope or ~/.cache/clipscope].
-    #[arg(long)]
-    cache: Option<PathBuf>,
+    #[command(flatten)]
+    cache: super::args::CacheArg,
     /// The model that built the store [default: its hub id; needed for local models].
     #[arg(long)]
     model: Option<String>,
@@ -39,9 +37,8 @@ pub struct InterpretArgs {
     /// Top texts that vote for a head's property label.
     #[arg(long, default_value_t = 5)]
     top_k: usize,
-    /// Where to embed the texts: cpu, cuda, cuda:N, metal.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[command(flatten)]
+    device: super::args::DeviceArg,
     /// Also label heads with a language model at this OpenAI-compatible endpoint (e.g.
     /// https://api.openai.com/v1, or a local server); answers are cached beside the store.
     #[arg(long, value_name = "URL")]
@@ -76,10 +73,10 @@ fn bar(len: usize, msg: &str, hidden: bool) -> ProgressBar {
 
 /// Runs `clipscope interpret`.
 pub fn run(args: InterpretArgs) -> Result<()> {
-    let cache = args.cache.clone().unwrap_or_else(default_cache);
+    let cache = args.cache.dir();
     let dir = resolve(args.store.as_deref(), &cache)?;
     let store = Store::open(&dir)?;
-    let clip = store_model(&store, args.model.as_deref(), &parse_device(&args.device)?)?;
+    let clip = store_model(&store, args.model.as_deref(), &args.device.device.clone())?;
     let pool = match &args.pool {
         Some(p) => Pool::from_file(p)?,
         None => Pool::builtin(),

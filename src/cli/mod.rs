@@ -1,5 +1,6 @@
 //! Subcommands and their shared arguments.
 
+mod args;
 mod bench;
 mod bench_ablate;
 mod bench_nn;
@@ -30,7 +31,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use clipscope::device::{device_name, parse_device, parse_dtype};
+use clipscope::device::{device_name, parse_dtype};
 use clipscope::model::{Clip, source};
 
 /// A terminal microscope for CLIP: per-head decomposition of image embeddings, and more.
@@ -98,7 +99,18 @@ enum Command {
 
 /// Parses the command line and runs the chosen subcommand.
 pub fn run() -> Result<()> {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A value our parsers refuse (`--device cuda` without CUDA, `--layers 1..x`): one line in
+        // the house style, exit status 2 as for every usage error.
+        Err(e) if e.kind() == clap::error::ErrorKind::ValueValidation => {
+            let text = e.render().to_string();
+            let line = text.lines().next().unwrap_or_default();
+            eprintln!("clipscope: {}", line.trim_start_matches("error: "));
+            std::process::exit(2);
+        }
+        Err(e) => e.exit(),
+    };
     match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Explore(a) => explore::run(a),
@@ -134,9 +146,8 @@ pub struct ModelArgs {
     /// A local directory, an alias (see `clipscope models`) or a hub id `org/name[@revision]`.
     #[arg(long, short, env = "CLIPSCOPE_MODEL")]
     pub model: String,
-    /// Where to run: auto, cpu, cuda, cuda:N or metal.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[command(flatten)]
+    device: args::DeviceArg,
     /// Compute precision: f32; bf16 (GPUs, and CPUs with AMX tiles: the dense layers in bf16,
     /// the rest in f32; f32 elsewhere); f16 (GPUs).
     #[arg(long, default_value = "f32")]
@@ -158,7 +169,7 @@ impl ModelArgs {
     pub fn load_with_files(
         &self,
     ) -> Result<(clipscope::model::ModelFiles, Clip, candle_core::DType)> {
-        let device = parse_device(&self.device)?;
+        let device = self.device.device.clone();
         let dtype = compute_dtype(&device, &self.dtype)?;
         let files = source::resolve(&self.model)?;
         let mut clip = Clip::load(&files, &device, dtype)

@@ -9,7 +9,6 @@ use clipscope::analysis::session::{QueryImage, Session};
 use clipscope::interpret::Interpretation;
 use clipscope::nn::{Hit, Metric};
 use clipscope::store::Store;
-use clipscope::store::cache::default_cache;
 
 use super::query::{Output, Source, emit};
 
@@ -72,8 +71,8 @@ fn session(a: &NnArgs, what: &str) -> Result<Session> {
     Ok(Session::new(
         store,
         a.source.model.clone(),
-        clipscope::device::parse_device(&a.source.device)?,
-        &a.source.cache.clone().unwrap_or_else(default_cache),
+        a.source.device.device.clone(),
+        &a.source.cache.dir(),
     ))
 }
 

@@ -7,7 +7,7 @@ use clap::Args;
 use clipscope::analysis::session::store_model;
 use clipscope::model::Clip;
 use clipscope::store::Store;
-use clipscope::store::cache::{default_cache, resolve};
+use clipscope::store::cache::resolve;
 use image::RgbImage;
 
 /// Where the analysis gets its model and store.
@@ -16,15 +16,13 @@ pub struct Source {
     /// The store (directory, slug or hash prefix; see `store ls`); its model is used.
     #[arg(long)]
     pub store: Option<String>,
-    /// Cache directory [default: $CLIPSCOPE_CACHE, $XDG_CACHE_HOME/clipscope or ~/.cache/clipscope].
-    #[arg(long)]
-    pub cache: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: super::args::CacheArg,
     /// The model (needed without --store, or for a store of a local model).
     #[arg(long, env = "CLIPSCOPE_MODEL")]
     pub model: Option<String>,
-    /// Where to run the model: cpu, cuda, cuda:N, metal.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
+    #[command(flatten)]
+    pub device: super::args::DeviceArg,
 }
 
 /// How results are shown.
@@ -72,7 +70,7 @@ fn sixel_terminal() -> bool {
 impl Source {
     /// The store, when one is named (or when the cache holds exactly one and `need` is set).
     pub fn store(&self, need: bool) -> Result<Option<Store>> {
-        let cache = self.cache.clone().unwrap_or_else(default_cache);
+        let cache = self.cache.dir();
         if self.store.is_none() && !need {
             return Ok(None);
         }
@@ -86,14 +84,14 @@ impl Source {
             Some(s) => Ok(store_model(
                 s,
                 self.model.as_deref(),
-                &clipscope::device::parse_device(&self.device)?,
+                &self.device.device.clone(),
             )?),
             None => {
                 let Some(m) = &self.model else {
                     bail!("name a model with --model (or a store with --store)")
                 };
                 let files = clipscope::model::source::resolve(m)?;
-                let device = clipscope::device::parse_device(&self.device)?;
+                let device = self.device.device.clone();
                 Ok(Clip::load(&files, &device, candle_core::DType::F32)
                     .with_context(|| format!("loading {m}"))?)
             }
@@ -104,7 +102,7 @@ impl Source {
 /// Unit text embeddings of `texts`, cached in the cache directory per model and text.
 pub fn embed(clip: &Clip, texts: &[String], source: &Source) -> Result<Vec<Vec<f32>>> {
     let e = clip.config.embed_dim;
-    let cache = source.cache.clone().unwrap_or_else(default_cache);
+    let cache = source.cache.dir();
     let flat = clipscope::interpret::texts::embed_texts_cached(clip, texts, &cache)?;
     Ok(flat.chunks_exact(e).map(<[f32]>::to_vec).collect())
 }

@@ -10,7 +10,7 @@ use clipscope::interpret::consistency::{Consistency, Pruning};
 use clipscope::interpret::labels::{Scores, scores};
 use clipscope::model::LayerSelection;
 use clipscope::store::Store;
-use clipscope::store::cache::{State, default_cache, list, resolve};
+use clipscope::store::cache::{State, list, resolve};
 
 /// Output formats of `clipscope report`.
 #[derive(Clone, Copy, ValueEnum)]
@@ -28,9 +28,8 @@ pub struct ReportArgs {
     /// A store to compare, as every other command names one (repeatable; added to STORES).
     #[arg(long = "store", value_name = "STORE")]
     store: Vec<String>,
-    /// Cache directory [default: $CLIPSCOPE_CACHE, $XDG_CACHE_HOME/clipscope or ~/.cache/clipscope].
-    #[arg(long)]
-    cache: Option<PathBuf>,
+    #[command(flatten)]
+    cache: super::args::CacheArg,
     /// Layers whose heads are analysed, of the model's (the paper: the last 4).
     #[arg(long, default_value = "last:4")]
     layers: LayerSelection,
@@ -63,7 +62,7 @@ struct Row {
 
 /// Runs `clipscope report`.
 pub fn run(args: ReportArgs) -> Result<()> {
-    let cache = args.cache.clone().unwrap_or_else(default_cache);
+    let cache = args.cache.dir();
     let named: Vec<&String> = args.stores.iter().chain(&args.store).collect();
     let dirs: Vec<PathBuf> = if named.is_empty() {
         list(&cache)

@@ -1,13 +1,11 @@
 //! `clipscope search`: find heads by what they do.
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use clipscope::interpret::texts::{embed_texts, pool_embeddings_file, saved_pool_embeddings};
 use clipscope::search::{Hit, cache_index, docs_of, semantic, store_index};
 use clipscope::store::Store;
-use clipscope::store::cache::{default_cache, resolve};
+use clipscope::store::cache::resolve;
 
 /// Arguments of `clipscope search`.
 #[derive(Args)]
@@ -18,9 +16,8 @@ pub struct SearchArgs {
     /// Search one store (directory, slug or hash prefix) [default: every interpreted store in the cache].
     #[arg(long)]
     store: Option<String>,
-    /// Cache directory [default: $CLIPSCOPE_CACHE, $XDG_CACHE_HOME/clipscope or ~/.cache/clipscope].
-    #[arg(long)]
-    cache: Option<PathBuf>,
+    #[command(flatten)]
+    cache: super::args::CacheArg,
     /// Rank heads by the CLIP text embedding of the query against their TEXTSPAN texts.
     #[arg(long)]
     semantic: bool,
@@ -37,7 +34,7 @@ pub struct SearchArgs {
 
 /// Runs `clipscope search`.
 pub fn run(args: SearchArgs) -> Result<()> {
-    let cache = args.cache.clone().unwrap_or_else(default_cache);
+    let cache = args.cache.dir();
     let query = args.query.join(" ");
     let hits: Vec<Hit> = if args.semantic {
         let dir = resolve(args.store.as_deref(), &cache)?;

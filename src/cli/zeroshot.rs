@@ -8,13 +8,12 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use clipscope::analysis::HeadRef;
 use clipscope::analysis::session::store_model;
-use clipscope::device::parse_device;
 use clipscope::importance::classifier::{OPENAI_TEMPLATES, lines, read_lines};
 use clipscope::importance::{Accuracy, Classifier, Replace, Scorer, Selection, StoreRows, Targets};
 use clipscope::interpret::Interpretation;
 use clipscope::model::LayerSelection;
 use clipscope::store::Store;
-use clipscope::store::cache::{default_cache, resolve};
+use clipscope::store::cache::resolve;
 use clipscope::store::labels::IMAGENET_CLASSES;
 
 /// The store and the classifier, shared by `zeroshot` and `ablate`.
@@ -23,9 +22,8 @@ pub struct ClassifierArgs {
     /// The store: a directory, or slug, hash prefix or slug/hash (see `store ls`).
     #[arg(long)]
     store: Option<String>,
-    /// Cache directory [default: $CLIPSCOPE_CACHE, $XDG_CACHE_HOME/clipscope or ~/.cache/clipscope].
-    #[arg(long)]
-    cache: Option<PathBuf>,
+    #[command(flatten)]
+    cache: super::args::CacheArg,
     /// The model that built the store [default: its hub id; needed for local models].
     #[arg(long)]
     model: Option<String>,
@@ -36,9 +34,8 @@ pub struct ClassifierArgs {
     /// Prompt templates, `{}` for the class name: `openai` (the CLIP paper's 80) or a file.
     #[arg(long, value_name = "openai|FILE", default_value = "openai")]
     templates: String,
-    /// Where to embed the prompts: cpu, cuda, cuda:N, metal.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[command(flatten)]
+    device: super::args::DeviceArg,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -51,7 +48,7 @@ struct Setup {
 }
 
 fn setup(a: &ClassifierArgs) -> Result<Setup> {
-    let cache = a.cache.clone().unwrap_or_else(default_cache);
+    let cache = a.cache.dir();
     let store = Store::open(&resolve(a.store.as_deref(), &cache)?)?;
     let targets = Targets::from_store(&store)?;
     let names = match a.classes.as_deref() {
@@ -70,7 +67,7 @@ fn setup(a: &ClassifierArgs) -> Result<Setup> {
         "openai" => lines(OPENAI_TEMPLATES),
         f => read_lines(&PathBuf::from(f))?,
     };
-    let device = parse_device(&a.device)?;
+    let device = a.device.device.clone();
     let clip = store_model(&store, a.model.as_deref(), &device)?;
     let classifier = Classifier::build(&clip, &names, &templates, &cache, Some(store.dir()))
         .context("building the zero-shot classifier")?;

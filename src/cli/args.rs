@@ -1,0 +1,65 @@
+//! Arguments many subcommands share, declared once and flattened where needed: `--cache` (where
+//! stores live) and `--device` (parsed into a device, so a bad one is a usage error at once).
+
+use std::path::PathBuf;
+
+use candle_core::Device;
+use clap::Args;
+use clipscope::store::cache::default_cache;
+
+/// `--cache DIR`.
+#[derive(Args, Clone, Debug, Default)]
+pub struct CacheArg {
+    /// Cache directory [default: $CLIPSCOPE_CACHE, $XDG_CACHE_HOME/clipscope or ~/.cache/clipscope].
+    #[arg(long = "cache", value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+}
+
+impl CacheArg {
+    /// The directory: the argument, else the default cache.
+    pub fn dir(&self) -> PathBuf {
+        self.cache.clone().unwrap_or_else(default_cache)
+    }
+}
+
+/// `--device DEVICE` (default cpu).
+#[derive(Args, Clone, Debug)]
+pub struct DeviceArg {
+    /// Where the model runs: cpu, auto, cuda, cuda:N or metal.
+    #[arg(long = "device", value_name = "DEVICE", default_value = "cpu", value_parser = device)]
+    pub device: Device,
+}
+
+/// Parses a `--device` value into an open device.
+pub fn device(s: &str) -> Result<Device, String> {
+    clipscope::device::parse_device(s).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        cache: CacheArg,
+        #[command(flatten)]
+        device: DeviceArg,
+    }
+
+    #[test]
+    fn defaults_and_errors() {
+        let t = T::try_parse_from(["t"]).unwrap();
+        assert!(t.device.device.is_cpu());
+        assert_eq!(t.cache.dir(), default_cache());
+        let t = T::try_parse_from(["t", "--cache", "/x", "--device", "cpu"]).unwrap();
+        assert_eq!(t.cache.dir(), PathBuf::from("/x"));
+        let e = T::try_parse_from(["t", "--device", "tpu"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("tpu"), "{e}");
+    }
+}
