@@ -276,6 +276,7 @@ fn planted_interpretation(dir: &std::path::Path, planted: &[(&str, [&str; 5])]) 
             llm_label: None,
             importance: None,
             ccs: None,
+            llm_ccs: None,
         })
         .collect();
     clipscope::interpret::Interpretation {

@@ -149,6 +149,7 @@ fn fixture() -> Fixture {
             },
             llm_label: None,
             ccs: None,
+            llm_ccs: None,
             importance: Some(clipscope::interpret::interpretation::Importance {
                 top1_delta: -0.5 * i as f64,
                 margin_drop: 0.001 * (i + 1) as f64,

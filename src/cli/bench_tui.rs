@@ -65,6 +65,7 @@ fn interpretation(store: &Store) -> Result<()> {
                 evidence: vec![],
                 llm_label: None,
                 ccs: None,
+                llm_ccs: None,
                 importance: None,
             }
         })

@@ -157,7 +157,8 @@ fn llm_labels(
     url: &str,
     dir: &std::path::Path,
 ) -> Result<()> {
-    use clipscope::interpret::llm::{LlmConfig, label_heads};
+    use clipscope::interpret::consistency::{Ccs, Verdict};
+    use clipscope::interpret::llm::{LlmConfig, judge_heads, label_heads};
     let cfg = LlmConfig {
         url: url.to_string(),
         model: args.llm_model.clone(),
@@ -179,9 +180,35 @@ fn llm_labels(
             )
         })
         .collect();
-    let labels = label_heads(&heads, &cfg, &dir.join("interpret").join("llm-labels.json"))?;
+    let cache = dir.join("interpret").join("llm-labels.json");
+    let labels = label_heads(&heads, &cfg, &cache)?;
+    // The paper's consistency: the same model judges each top text against its own label.
+    let asked: Vec<(String, String, Vec<String>)> = heads
+        .into_iter()
+        .filter_map(|(id, texts)| Some((id.clone(), labels.get(&id)?.clone(), texts)))
+        .collect();
+    let verdicts = judge_heads(&asked, &cfg, &cache)?;
+    let judge = format!("llm:{}", cfg.model);
     for h in &mut interp.heads {
         h.llm_label = labels.get(&h.id()).cloned();
+        h.llm_ccs = asked
+            .iter()
+            .find(|a| a.0 == h.id())
+            .zip(verdicts.get(&h.id()))
+            .map(|((_, label, texts), v)| Ccs {
+                score: v.iter().filter(|&&x| x).count(),
+                label: label.clone(),
+                judge: judge.clone(),
+                verdicts: texts
+                    .iter()
+                    .zip(v)
+                    .map(|(t, &agrees)| Verdict {
+                        text: t.clone(),
+                        property: if agrees { label.clone() } else { String::new() },
+                        agrees,
+                    })
+                    .collect(),
+            });
     }
     Ok(())
 }

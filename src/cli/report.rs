@@ -56,6 +56,8 @@ struct Row {
     evidence: Option<Agreement>,
     /// Concept consistency (CCS@K, CCR).
     consistency: Consistency,
+    /// The same by the language model's judgement, when it was asked.
+    llm_consistency: Option<Consistency>,
     /// The pruning experiment, when run (`ablate --prune-ccs`).
     pruning: Option<Pruning>,
 }
@@ -109,6 +111,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
         }
         let s = scores(&interp.head_tags(&layers), args.top_k);
         let consistency = interp.consistency(&layers, args.top_k);
+        let llm_consistency = interp.llm_consistency(&layers);
         let mut important: Vec<(String, String, f64, f64)> = interp
             .heads
             .iter()
@@ -131,6 +134,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
             important,
             evidence: agreement(&interp),
             consistency,
+            llm_consistency,
             pruning: interp.pruning.clone(),
         });
     }
@@ -152,7 +156,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
                 println!(
                     "{}",
                     serde_json::json!({"model": r.model, "images": r.images, "layers": r.layers, "scores": r.scores,
-                        "image_evidence": r.evidence, "consistency": r.consistency, "pruning": r.pruning, "labels_backed_by_images": r.evidence.as_ref().and_then(Agreement::share),
+                        "image_evidence": r.evidence, "consistency": r.consistency, "consistency_llm": r.llm_consistency, "pruning": r.pruning, "labels_backed_by_images": r.evidence.as_ref().and_then(Agreement::share),
                         "importance": r.important.iter().map(|(id, label, i, d)| serde_json::json!({"head": id, "label": label, "importance": i, "top1_delta": d})).collect::<Vec<_>>()})
                 );
             }
@@ -171,6 +175,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
                 format!("CCS@{} (high)", args.top_k),
                 "CCS@≤1 (low)".into(),
                 "CCR".into(),
+                "LLM judge: CCS@k, CCS@≤1, CCR".into(),
                 "top-1 % pruned: none / high / low / random CCS".into(),
                 "heads per property".into(),
                 "most important heads (importance, top-1 change)".into(),
@@ -202,6 +207,13 @@ pub fn run(args: ReportArgs) -> Result<()> {
                     r.consistency
                         .ccr
                         .map_or("no high-CCS head".into(), |c| format!("{c:.4}")),
+                    r.llm_consistency.as_ref().map_or(
+                        "not asked (interpret --llm-url)".into(),
+                        |c| {
+                            let ccr = c.ccr.map_or("—".into(), |x| format!("{x:.4}"));
+                            format!("{:.4}, {:.4}, {ccr} ({})", c.high, c.low, c.judge)
+                        },
+                    ),
                     pruned(r.pruning.as_ref()),
                     top(s),
                     most_important(&r.important),

@@ -20,7 +20,8 @@ pub const TAGS: &str = "tags";
 pub struct Verdict {
     /// The text.
     pub text: String,
-    /// Its property, as the judge sees it.
+    /// Its property, as the judge sees it (the pool's tag; the LLM judge names only the label
+    /// a text fits, and nothing for one that does not).
     pub property: String,
     /// Whether that is the head's label.
     pub agrees: bool,

@@ -64,6 +64,10 @@ pub struct HeadInterp {
     /// label override counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ccs: Option<Ccs>,
+    /// The same judged by the language model against its own label, when one was asked
+    /// (`interpret --llm-url`): the paper's judge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm_ccs: Option<Ccs>,
 }
 
 /// A head's importance for zero-shot classification (single-head mean-ablation).
@@ -213,6 +217,7 @@ pub fn interpret(
                 llm_label: None,
                 importance: None,
                 ccs: None,
+                llm_ccs: None,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -349,6 +354,19 @@ impl Interpretation {
             .map(|h| self.ccs_of(h, k))
             .collect();
         consistency(&heads.iter().collect::<Vec<_>>(), k)
+    }
+
+    /// CCS@K, bands and CCR over the heads of `layers` as the language model judged them, when
+    /// it judged any.
+    pub fn llm_consistency(&self, layers: &[usize]) -> Option<Consistency> {
+        let heads: Vec<&Ccs> = self
+            .heads
+            .iter()
+            .filter(|h| layers.contains(&h.layer))
+            .filter_map(|h| h.llm_ccs.as_ref())
+            .collect();
+        heads.first()?;
+        Some(consistency(&heads, self.settings.top_k))
     }
 
     /// The heads of `layers` as the scores see them.

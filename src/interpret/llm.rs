@@ -63,6 +63,111 @@ pub fn clean(answer: &str) -> String {
         .to_lowercase()
 }
 
+const JUDGE: &str = "You check whether descriptions fit a concept. You get a concept and numbered \
+descriptions. For each description, in order, answer yes if it fits the concept and no if it does not, one \
+answer per line, nothing else.";
+
+/// The chat messages asking whether each of `texts` fits `label`.
+pub fn judge_messages(label: &str, texts: &[String]) -> serde_json::Value {
+    let list: Vec<String> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("{}. {t}", i + 1))
+        .collect();
+    serde_json::json!([
+        {"role": "system", "content": JUDGE},
+        {"role": "user", "content": format!("Concept: {label}\n{}", list.join("\n"))},
+    ])
+}
+
+/// The `n` yes/no verdicts of an answer, one a line (numbering and punctuation ignored); `None`
+/// when it holds fewer.
+pub fn verdicts(answer: &str, n: usize) -> Option<Vec<bool>> {
+    let v: Vec<bool> = answer
+        .lines()
+        .map(|l| {
+            l.trim()
+                .trim_start_matches(|c: char| c.is_ascii_digit() || ".):- ".contains(c))
+                .to_lowercase()
+        })
+        .filter_map(|l| {
+            if l.starts_with("yes") {
+                Some(true)
+            } else if l.starts_with("no") {
+                Some(false)
+            } else {
+                None
+            }
+        })
+        .take(n)
+        .collect();
+    (v.len() == n).then_some(v)
+}
+
+/// One endpoint with its answer cache (keyed by model and prompt, saved after each answer).
+struct Asker<'a> {
+    cfg: &'a LlmConfig,
+    endpoint: String,
+    client: reqwest::blocking::Client,
+    cache: BTreeMap<String, String>,
+    cache_file: &'a Path,
+}
+
+impl<'a> Asker<'a> {
+    fn new(cfg: &'a LlmConfig, cache_file: &'a Path) -> Result<Self> {
+        let cache = std::fs::read(cache_file)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let endpoint = format!("{}/chat/completions", cfg.url.trim_end_matches('/'));
+        let mut client =
+            reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(120));
+        if endpoint.contains("://127.0.0.1") || endpoint.contains("://localhost") {
+            client = client.no_proxy();
+        }
+        let client = client.build().map_err(|e| Error::failed("LLM client", e))?;
+        Ok(Self {
+            cfg,
+            endpoint,
+            client,
+            cache,
+            cache_file,
+        })
+    }
+
+    /// The answer to `msgs` (the cached one, or the endpoint's), with `what` naming the asker in
+    /// errors.
+    fn ask(&mut self, msgs: &serde_json::Value, what: &str) -> Result<String> {
+        let key = format!(
+            "{}|{}",
+            self.cfg.model,
+            &hex(&Sha256::digest(msgs.to_string().as_bytes()))[..16]
+        );
+        if let Some(hit) = self.cache.get(&key) {
+            return Ok(hit.clone());
+        }
+        let body = serde_json::json!({"model": self.cfg.model, "messages": msgs, "temperature": 0});
+        let mut req = self.client.post(&self.endpoint).json(&body);
+        if let Some(k) = &self.cfg.key {
+            req = req.bearer_auth(k);
+        }
+        let endpoint = &self.endpoint;
+        let fail = |m: String| Error::Invalid(format!("{what} ({endpoint}): {m}"));
+        let resp = req.send().map_err(|e| fail(e.to_string()))?;
+        let status = resp.status();
+        let v: serde_json::Value = resp.json().map_err(|e| fail(format!("{status}: {e}")))?;
+        let text = v["choices"][0]["message"]["content"]
+            .as_str()
+            .ok_or_else(|| fail(format!("{status}: no choices[0].message.content in {v}")))?
+            .to_string();
+        self.cache.insert(key, text.clone());
+        let json = serde_json::to_vec_pretty(&self.cache)
+            .map_err(|e| Error::caused(self.cache_file, "cannot encode JSON", e))?;
+        write_atomic(self.cache_file, &json)?;
+        Ok(text)
+    }
+}
+
 /// Labels each `(head id, top texts)` through the endpoint, reusing answers cached in
 /// `cache_file` (keyed by model and prompt) and saving new ones.
 pub fn label_heads(
@@ -70,47 +175,33 @@ pub fn label_heads(
     cfg: &LlmConfig,
     cache_file: &Path,
 ) -> Result<BTreeMap<String, String>> {
-    let mut cache: BTreeMap<String, String> = std::fs::read(cache_file)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
-    let endpoint = format!("{}/chat/completions", cfg.url.trim_end_matches('/'));
-    let mut client =
-        reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(120));
-    if endpoint.contains("://127.0.0.1") || endpoint.contains("://localhost") {
-        client = client.no_proxy();
-    }
-    let client = client.build().map_err(|e| Error::failed("LLM client", e))?;
+    let mut asker = Asker::new(cfg, cache_file)?;
     let mut out = BTreeMap::new();
     for (id, texts) in heads {
-        let msgs = messages(texts);
-        let key = format!(
-            "{}|{}",
-            cfg.model,
-            &hex(&Sha256::digest(msgs.to_string().as_bytes()))[..16]
-        );
-        if let Some(hit) = cache.get(&key) {
-            out.insert(id.clone(), hit.clone());
-            continue;
-        }
-        let body = serde_json::json!({"model": cfg.model, "messages": msgs, "temperature": 0});
-        let mut req = client.post(&endpoint).json(&body);
-        if let Some(k) = &cfg.key {
-            req = req.bearer_auth(k);
-        }
-        let fail = |m: String| Error::Invalid(format!("LLM labeler ({endpoint}): {m}"));
-        let resp = req.send().map_err(|e| fail(e.to_string()))?;
-        let status = resp.status();
-        let v: serde_json::Value = resp.json().map_err(|e| fail(format!("{status}: {e}")))?;
-        let text = v["choices"][0]["message"]["content"]
-            .as_str()
-            .ok_or_else(|| fail(format!("{status}: no choices[0].message.content in {v}")))?;
-        let label = clean(text);
-        cache.insert(key, label.clone());
-        out.insert(id.clone(), label);
-        let json = serde_json::to_vec_pretty(&cache)
-            .map_err(|e| Error::caused(cache_file, "cannot encode JSON", e))?;
-        write_atomic(cache_file, &json)?;
+        let answer = asker.ask(&messages(texts), "LLM labeler")?;
+        out.insert(id.clone(), clean(&answer));
+    }
+    Ok(out)
+}
+
+/// Asks, for each `(head id, label, top texts)`, whether each text fits the label (the
+/// concept-consistency judge of arXiv 2503.11103); answers cached as [`label_heads`]'s.
+pub fn judge_heads(
+    heads: &[(String, String, Vec<String>)],
+    cfg: &LlmConfig,
+    cache_file: &Path,
+) -> Result<BTreeMap<String, Vec<bool>>> {
+    let mut asker = Asker::new(cfg, cache_file)?;
+    let mut out = BTreeMap::new();
+    for (id, label, texts) in heads {
+        let answer = asker.ask(&judge_messages(label, texts), "LLM judge")?;
+        let v = verdicts(&answer, texts.len()).ok_or_else(|| {
+            Error::Invalid(format!(
+                "LLM judge: {id}: expected {} yes/no lines, got {answer:?}",
+                texts.len()
+            ))
+        })?;
+        out.insert(id.clone(), v);
     }
     Ok(out)
 }
@@ -126,5 +217,17 @@ mod tests {
         let m = messages(&["a".into(), "b".into()]);
         assert_eq!(m.as_array().unwrap().len(), 8);
         assert_eq!(m[7]["content"], "a\nb");
+    }
+
+    #[test]
+    fn judge_prompts_and_verdicts() {
+        let m = judge_messages("color", &["a red car".into(), "a dog".into()]);
+        assert_eq!(m[1]["content"], "Concept: color\n1. a red car\n2. a dog");
+        assert_eq!(verdicts("1. Yes\n2. no.\n", 2), Some(vec![true, false]));
+        assert_eq!(
+            verdicts("yes\nNO\nyes, mostly", 3),
+            Some(vec![true, false, true])
+        );
+        assert_eq!(verdicts("Sure! 1) yes", 2), None, "too few verdicts");
     }
 }

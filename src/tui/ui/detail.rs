@@ -51,13 +51,18 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
                 spans.push(Span::styled(format!("  llm: {l}"), t.dimmed()));
             }
             lines.push(Line::from(spans));
-            if let Some(c) = &hi.ccs {
-                let k = app.data.interp.as_ref().map_or(5, |i| i.settings.top_k);
+            let k = app.data.interp.as_ref().map_or(5, |i| i.settings.top_k);
+            for c in hi.ccs.iter().chain(&hi.llm_ccs) {
+                let of = if c.judge == crate::interpret::consistency::TAGS {
+                    String::new()
+                } else {
+                    format!(" of {:?}", c.label)
+                };
                 lines.push(Line::from(vec![
                     Span::styled("consistency ", t.dimmed()),
                     Span::styled(format!("CCS {}/{k}", c.score), t.title()),
                     Span::raw(format!(
-                        " {} (judge: {})",
+                        " {}{of} (judge: {})",
                         crate::interpret::consistency::band(c.score, k),
                         c.judge
                     )),
