@@ -352,6 +352,30 @@ fn search_color_lists_the_colour_heads_and_enter_jumps() {
 }
 
 #[test]
+fn compare_lists_the_interpreted_models_of_the_cache() {
+    let mut ui = ui(120, 30);
+    ui.keys(": \"compare enter");
+    let s = ui.screen();
+    let Some(clipscope::tui::overlay::Overlay::Compare { rows, .. }) = &ui.app.overlay else {
+        panic!("no compare overlay: {s}");
+    };
+    assert_eq!(rows.len(), 1, "{s}");
+    let r = &rows[0];
+    // The fixture store: 12 heads in 3 layers, each with 3 texts, all tagged with its label: 3 of
+    // the 5 texts judged agree (moderate), none is high.
+    assert_eq!(
+        (r.scores.heads, r.consistency.high, r.consistency.moderate),
+        (12, 0.0, 1.0)
+    );
+    assert!(
+        s.contains("compare · 1 interpreted models") && s.contains("CCS@5"),
+        "{s}"
+    );
+    ui.keys("esc");
+    assert!(ui.app.overlay.is_none());
+}
+
+#[test]
 fn a_query_is_searched_once_it_rests_or_on_enter() {
     let mut ui = ui(100, 24);
     let found = |ui: &Ui| match &ui.app.overlay {

@@ -4,13 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
-use clipscope::interpret::Interpretation;
-use clipscope::interpret::agreement::{Agreement, CLEAR, agreement};
-use clipscope::interpret::consistency::{Consistency, Pruning};
-use clipscope::interpret::labels::{Scores, scores};
+use clipscope::interpret::agreement::{Agreement, CLEAR};
+use clipscope::interpret::compare::{ModelRow, interpreted_stores, model_row};
+use clipscope::interpret::consistency::Pruning;
+use clipscope::interpret::labels::Scores;
 use clipscope::model::LayerSelection;
-use clipscope::store::Store;
-use clipscope::store::cache::{State, list, resolve};
+use clipscope::store::cache::resolve;
 
 /// Output formats of `clipscope report`.
 #[derive(Clone, Copy, ValueEnum)]
@@ -44,34 +43,12 @@ pub struct ReportArgs {
     out: Option<PathBuf>,
 }
 
-struct Row {
-    model: String,
-    images: usize,
-    layers: Vec<usize>,
-    scores: Scores,
-    /// Measured heads by importance, most important first: (id, label, importance 0–1,
-    /// top-1 change).
-    important: Vec<(String, String, f64, f64)>,
-    /// Labels against the image evidence, when the images' properties are known.
-    evidence: Option<Agreement>,
-    /// Concept consistency (CCS@K, CCR).
-    consistency: Consistency,
-    /// The same by the language model's judgement, when it was asked.
-    llm_consistency: Option<Consistency>,
-    /// The pruning experiment, when run (`ablate --prune-ccs`).
-    pruning: Option<Pruning>,
-}
-
 /// Runs `clipscope report`.
 pub fn run(args: ReportArgs) -> Result<()> {
     let cache = args.cache.dir();
     let named: Vec<&String> = args.stores.iter().chain(&args.store).collect();
     let dirs: Vec<PathBuf> = if named.is_empty() {
-        list(&cache)
-            .into_iter()
-            .filter(|e| matches!(e.state, State::Finished(_)) && e.dir.join("interpret").is_dir())
-            .map(|e| e.dir)
-            .collect()
+        interpreted_stores(&cache)
     } else {
         named
             .iter()
@@ -84,60 +61,10 @@ pub fn run(args: ReportArgs) -> Result<()> {
             cache.display()
         );
     }
-    let mut rows = vec![];
-    for dir in &dirs {
-        let store = Store::open(dir)?;
-        let Some(interp) = Interpretation::load(dir)? else {
-            bail!(
-                "{} has no interpretation: run `clipscope interpret --store {}`",
-                dir.display(),
-                dir.display()
-            );
-        };
-        let total = store.manifest.key.model_depth.unwrap_or(0);
-        let wanted = args
-            .layers
-            .resolve(total.max(store.layers().iter().max().map_or(0, |m| m + 1)))?;
-        let layers: Vec<usize> = wanted
-            .into_iter()
-            .filter(|l| store.layers().contains(l))
-            .collect();
-        if layers.is_empty() {
-            bail!(
-                "{}: none of the analysed layers is stored (stored: {:?})",
-                dir.display(),
-                store.layers()
-            );
-        }
-        let s = scores(&interp.head_tags(&layers), args.top_k);
-        let consistency = interp.consistency(&layers, args.top_k);
-        let llm_consistency = interp.llm_consistency(&layers);
-        let mut important: Vec<(String, String, f64, f64)> = interp
-            .heads
-            .iter()
-            .filter_map(|h| {
-                let i = interp.importance(h)?;
-                let delta = h.importance?.top1_delta;
-                Some((h.id(), interp.label(h).unwrap_or_default(), i, delta))
-            })
-            .collect();
-        important.sort_by(|a, b| b.2.total_cmp(&a.2));
-        rows.push(Row {
-            model: format!(
-                "{} ({})",
-                store.manifest.key.model.id,
-                store.manifest.hash.get(..8).unwrap_or(&store.manifest.hash)
-            ),
-            images: store.len(),
-            layers,
-            scores: s,
-            important,
-            evidence: agreement(&interp),
-            consistency,
-            llm_consistency,
-            pruning: interp.pruning.clone(),
-        });
-    }
+    let rows: Vec<ModelRow> = dirs
+        .iter()
+        .map(|d| model_row(d, &args.layers, args.top_k))
+        .collect::<clipscope::Result<_>>()?;
     let top = |s: &Scores| {
         let mut v: Vec<(&String, &usize)> = s.heads_per_property.iter().collect();
         v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
@@ -251,7 +178,7 @@ fn pruned(p: Option<&Pruning>) -> String {
 }
 
 /// The models' fractions side by side: association, entanglement, CCS bands, CCR.
-fn draw(rows: &[Row], k: usize, out: &std::path::Path) -> Result<()> {
+fn draw(rows: &[ModelRow], k: usize, out: &std::path::Path) -> Result<()> {
     let metrics: Vec<String> = [
         "association",
         "entanglement",

@@ -2,6 +2,7 @@
 
 pub mod agreement;
 pub mod arrays;
+pub mod compare;
 pub mod consistency;
 mod eigen;
 pub mod interpretation;

@@ -33,6 +33,8 @@ pub enum Msg {
     Image((String, u16, u16), Result<super::images::Encoded, String>),
     /// The search overlay's results for a query.
     Search(String, Result<Vec<super::overlay::Found>, String>),
+    /// `:compare`'s rows.
+    Compare(Result<Vec<crate::interpret::compare::ModelRow>, String>),
 }
 
 /// Which screen is up.
@@ -279,6 +281,8 @@ impl App {
                 Msg::Norms(Err(e)) => self.error(format!("head norms: {e}")),
                 Msg::Image(key, r) => self.images.put(key, r),
                 Msg::Search(query, r) => self.searched(&query, r),
+                Msg::Compare(Ok(rows)) => self.overlay = Some(Overlay::Compare { rows, sel: 0 }),
+                Msg::Compare(Err(e)) => self.error(format!(":compare: {e}")),
             }
         }
         changed

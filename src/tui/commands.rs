@@ -39,6 +39,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "[FILE]",
         "write the view: the head as JSON, an analysis as PNG",
     ),
+    (
+        "compare",
+        "",
+        "every interpreted model of the cache side by side: scores, CCS, pruning",
+    ),
     ("mouse", "on|off", "turn the mouse on or off"),
     ("images", "on|off", "draw images, or scores and ranks only"),
     ("help", "", "show the keys"),
@@ -132,9 +137,27 @@ pub fn run(app: &mut App, line: &str) {
             _ => app.error(format!(":{cmd} on|off")),
         },
         "help" => app.act(super::keymap::Action::Help),
+        "compare" => compare(app),
         "quit" => app.quit = true,
         _ => {}
     }
+}
+
+/// `:compare`: the cross-model rows of every interpreted store in the session's cache, computed
+/// on a worker (`clipscope report`'s numbers).
+fn compare(app: &mut App) {
+    let cache = app.data.session.cache().to_path_buf();
+    app.info("comparing the interpreted models…");
+    app.jobs.spawn("compare models", true, move |_| {
+        let stores = crate::interpret::compare::interpreted_stores(&cache);
+        let layers = crate::model::LayerSelection::Last(4);
+        let rows = stores
+            .iter()
+            .map(|d| crate::interpret::compare::model_row(d, &layers, 5))
+            .collect::<crate::Result<Vec<_>>>()
+            .map_err(|e| e.to_string());
+        super::app::Msg::Compare(rows)
+    });
 }
 
 /// `:export`: the head as JSON in the main view, the analysis figure as PNG in a view.

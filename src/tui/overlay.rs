@@ -65,6 +65,13 @@ pub enum Overlay {
         /// Selected match.
         sel: usize,
     },
+    /// `:compare`: every interpreted model of the cache side by side.
+    Compare {
+        /// One row a model.
+        rows: Vec<crate::interpret::compare::ModelRow>,
+        /// Selected row.
+        sel: usize,
+    },
     /// Edits a line of text.
     Prompt {
         /// What it edits.

@@ -220,6 +220,12 @@ impl App {
                     return;
                 }
             }
+            Overlay::Compare { rows, sel } => {
+                if enter {
+                    return;
+                }
+                step(sel, rows.len(), &k);
+            }
             Overlay::Prompt { what, input } => {
                 if enter {
                     let (what, text) = (*what, input.clone());

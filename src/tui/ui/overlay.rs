@@ -103,6 +103,12 @@ pub fn draw(f: &mut Frame, app: &App, body: Rect) {
                 .collect(),
             *sel,
         ),
+        Overlay::Compare { rows, sel } => (
+            format!(" compare · {} interpreted models · Esc closes ", rows.len()),
+            "model                           heads  assoc  entangl  CCS@5  CCS≤1    CCR  top-1 pruned: none/high/low/random".to_string(),
+            rows.iter().map(|r| compare_line(r, w as usize)).collect(),
+            *sel,
+        ),
         Overlay::Prompt { what, input } => {
             let title = match what {
                 Prompt::Note => format!(" note on {} (empty removes) ", app.sel),
@@ -146,4 +152,26 @@ pub fn draw(f: &mut Frame, app: &App, body: Rect) {
         .map(|(i, l)| if i == sel { l.style(t.selected()) } else { l })
         .collect();
     f.render_widget(Paragraph::new(lines), list);
+}
+
+/// One model's row of `:compare`, in the header's columns.
+fn compare_line(r: &crate::interpret::compare::ModelRow, w: usize) -> Line<'static> {
+    let (s, c) = (&r.scores, &r.consistency);
+    let ccr = c.ccr.map_or("—".to_string(), |x| format!("{x:.2}"));
+    let pruned = r.pruning.as_ref().map_or("—".to_string(), |p| {
+        let sets: Vec<String> = p.sets.iter().map(|s| format!("{:.1}", s.mean)).collect();
+        format!("{:.1}/{}", p.baseline_top1, sets.join("/"))
+    });
+    Line::raw(cut(
+        &format!(
+            "{:<31} {:>5}  {:>5.2}  {:>7.2}  {:>5.2}  {:>5.2}  {ccr:>5}  {pruned}",
+            cut(&r.model, 31),
+            s.heads,
+            s.association,
+            s.entanglement,
+            c.high,
+            c.low,
+        ),
+        w.saturating_sub(2),
+    ))
 }
