@@ -13,7 +13,7 @@ use super::{SPINNER, cut, pane};
 
 /// Draws analysis `kind` into `area`.
 pub fn draw(f: &mut Frame, app: &mut App, kind: Kind, area: Rect) {
-    let Some(a) = app.analyses.get(&kind).cloned() else {
+    let Some(a) = app.analyses.get(&kind) else {
         return;
     };
     let t = app.theme.clone();
@@ -162,19 +162,22 @@ pub fn draw(f: &mut Frame, app: &mut App, kind: Kind, area: Rect) {
             } else {
                 f.render_widget(Paragraph::new(lines), list);
             }
-            draw_thumbs(f, app, &a, rows, imgs);
+            draw_thumbs(f, &mut app.images, &app.data.session.store, a, rows, imgs);
         }
     }
 }
 
+/// The query's and the hits' thumbnails (the analysis stays borrowed from the app: only the
+/// image cache changes).
 fn draw_thumbs(
     f: &mut Frame,
-    app: &mut App,
+    images: &mut super::super::images::Images,
+    store: &crate::store::Store,
     a: &super::super::analysis::Analysis,
     rows: &[super::super::analysis::Row],
     area: Rect,
 ) {
-    if area.width < 8 || area.height < 4 || app.images.picker.is_none() {
+    if area.width < 8 || area.height < 4 || images.picker.is_none() {
         return;
     }
     let mut items: Vec<(String, Src, String)> = vec![];
@@ -185,9 +188,8 @@ fn draw_thumbs(
             "query".into(),
         ));
     }
-    let session = app.data.session.clone();
     for (i, r) in rows.iter().enumerate() {
-        if let Ok(p) = session.store.image_path(r.index) {
+        if let Ok(p) = store.image_path(r.index) {
             items.push((
                 format!("img:{}", r.index),
                 Src::Path(p),
@@ -206,7 +208,6 @@ fn draw_thumbs(
         }
         let x = area.x + col * tw;
         f.render_widget(Paragraph::new(cap), Rect::new(x, y, tw - 1, 1));
-        app.images
-            .draw(f, Rect::new(x, y + 1, tw - 1, th), &key, src);
+        images.draw(f, Rect::new(x, y + 1, tw - 1, th), &key, src);
     }
 }
