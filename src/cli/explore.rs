@@ -4,14 +4,15 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser};
+use clap::Args;
 use clipscope::analysis::session::Session;
 use clipscope::interpret::Interpretation;
+use clipscope::model::LayerSelection;
 use clipscope::store::Store;
 use clipscope::store::cache::resolve;
 use clipscope::tui::config::ImageProtocol;
 
-use super::{index, interpret};
+use super::{ModelArgs, index, interpret};
 
 /// Arguments of `clipscope explore`.
 #[derive(Args)]
@@ -44,18 +45,6 @@ pub struct ExploreArgs {
     pub no_mouse: bool,
 }
 
-#[derive(Parser)]
-struct Index {
-    #[command(flatten)]
-    a: index::IndexArgs,
-}
-
-#[derive(Parser)]
-struct Interpret {
-    #[command(flatten)]
-    a: interpret::InterpretArgs,
-}
-
 /// Builds (or finds) the store of `images` for `model` and interprets it when it is not yet.
 pub fn prepare(
     model: &str,
@@ -64,19 +53,22 @@ pub fn prepare(
     device: &candle_core::Device,
     cache: &std::path::Path,
 ) -> Result<PathBuf> {
-    let device = clipscope::device::device_name(device);
-    let images = images.to_string_lossy();
-    let cache = cache.to_string_lossy();
-    let mut common = vec!["--model", model, "--device", &device, "--cache", &cache];
-    let mut argv = vec!["index", "--images", &images, "--layers", layers];
-    argv.append(&mut common.clone());
-    let dir = index::run(Index::try_parse_from(argv)?.a)?;
+    let layers: LayerSelection = layers.parse()?;
+    let args = index::IndexArgs::new(
+        ModelArgs::new(model, device.clone()),
+        images.to_path_buf(),
+        layers,
+        cache.to_path_buf(),
+    );
+    let dir = index::run(args)?;
     // Interpret when there is no interpretation, or one an older clipscope wrote.
     if !matches!(Interpretation::load(&dir), Ok(Some(_))) {
-        let d = dir.to_string_lossy();
-        let mut argv = vec!["interpret", "--store", &d];
-        argv.append(&mut common);
-        interpret::run(Interpret::try_parse_from(argv)?.a)?;
+        interpret::run(interpret::InterpretArgs::new(
+            &dir,
+            cache,
+            model,
+            device.clone(),
+        ))?;
     }
     Ok(dir)
 }

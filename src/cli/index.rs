@@ -29,7 +29,7 @@ pub struct IndexArgs {
     #[arg(long, default_value = "last:4")]
     layers: LayerSelection,
     /// Images per forward pass.
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, default_value_t = BATCH, value_parser = clap::value_parser!(u16).range(1..))]
     batch: u16,
     #[command(flatten)]
     cache: super::args::CacheArg,
@@ -51,6 +51,30 @@ pub struct IndexArgs {
     /// Print the summary as one JSON object.
     #[arg(long)]
     json: bool,
+}
+
+/// Images per forward pass unless `--batch` says otherwise.
+const BATCH: u16 = 32;
+
+impl IndexArgs {
+    /// Indexing `images` with `model` into `cache`, storing `layers`, every other setting at its
+    /// default.
+    pub fn new(model: ModelArgs, images: PathBuf, layers: LayerSelection, cache: PathBuf) -> Self {
+        Self {
+            model,
+            images,
+            labels: None,
+            layers,
+            batch: BATCH,
+            cache: super::args::CacheArg { cache: Some(cache) },
+            shard: None,
+            tokens_for: 0,
+            chunk_images: None,
+            decoders: None,
+            quiet: false,
+            json: false,
+        }
+    }
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize), String> {

@@ -29,13 +29,13 @@ pub struct InterpretArgs {
     #[arg(long)]
     pool: Option<PathBuf>,
     /// Rank of each head's subspace the texts are projected onto.
-    #[arg(long, default_value_t = 80)]
+    #[arg(long, default_value_t = RANK)]
     rank: usize,
     /// TEXTSPAN texts per head.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = TEXTS_PER_HEAD)]
     texts_per_head: usize,
     /// Top texts that vote for a head's property label.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = TOP_K)]
     top_k: usize,
     #[command(flatten)]
     device: super::args::DeviceArg,
@@ -44,10 +44,10 @@ pub struct InterpretArgs {
     #[arg(long, value_name = "URL")]
     llm_url: Option<String>,
     /// The language model's name.
-    #[arg(long, default_value = "gpt-4o-mini")]
+    #[arg(long, default_value = LLM_MODEL)]
     llm_model: String,
     /// Environment variable holding the endpoint's API key (none is sent when it is unset).
-    #[arg(long, default_value = "OPENAI_API_KEY")]
+    #[arg(long, default_value = LLM_KEY_ENV)]
     llm_key_env: String,
     /// No progress bars.
     #[arg(long, short)]
@@ -55,6 +55,42 @@ pub struct InterpretArgs {
     /// Print the interpretation as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// The defaults of `interpret` (the paper's TEXTSPAN settings).
+const RANK: usize = 80;
+const TEXTS_PER_HEAD: usize = 20;
+const TOP_K: usize = 5;
+const LLM_MODEL: &str = "gpt-4o-mini";
+const LLM_KEY_ENV: &str = "OPENAI_API_KEY";
+
+impl InterpretArgs {
+    /// Interpreting the store in `store` of `cache` (its model `model`, texts embedded on
+    /// `device`) with every other setting at its default.
+    pub fn new(
+        store: &std::path::Path,
+        cache: &std::path::Path,
+        model: &str,
+        device: candle_core::Device,
+    ) -> Self {
+        Self {
+            store: Some(store.to_string_lossy().into_owned()),
+            cache: super::args::CacheArg {
+                cache: Some(cache.to_path_buf()),
+            },
+            model: Some(model.to_string()),
+            pool: None,
+            rank: RANK,
+            texts_per_head: TEXTS_PER_HEAD,
+            top_k: TOP_K,
+            device: super::args::DeviceArg { device },
+            llm_url: None,
+            llm_model: LLM_MODEL.to_string(),
+            llm_key_env: LLM_KEY_ENV.to_string(),
+            quiet: false,
+            json: false,
+        }
+    }
 }
 
 fn bar(len: usize, msg: &str, hidden: bool) -> ProgressBar {

@@ -150,7 +150,7 @@ pub struct ModelArgs {
     device: args::DeviceArg,
     /// Compute precision: f32; bf16 (GPUs, and CPUs with AMX tiles: the dense layers in bf16,
     /// the rest in f32; f32 elsewhere); f16 (GPUs).
-    #[arg(long, default_value = "f32")]
+    #[arg(long, default_value = DTYPE)]
     dtype: String,
     /// Rotate images by their EXIF orientation tag first. The reference loaders (PIL in
     /// transformers, open_clip, clip_text_span) do not, so neither does clipscope by default;
@@ -159,7 +159,21 @@ pub struct ModelArgs {
     apply_exif: bool,
 }
 
+/// The compute precision unless `--dtype` says otherwise.
+const DTYPE: &str = "f32";
+
 impl ModelArgs {
+    /// `model` on `device` with every other setting at its default (for commands that index on
+    /// the user's behalf: `explore --images`, `demo`).
+    pub fn new(model: &str, device: candle_core::Device) -> Self {
+        Self {
+            model: model.to_string(),
+            device: args::DeviceArg { device },
+            dtype: DTYPE.to_string(),
+            apply_exif: false,
+        }
+    }
+
     /// Resolves, downloads if needed, and loads the model.
     pub fn load(&self) -> Result<Clip> {
         Ok(self.load_with_files()?.1)
