@@ -249,7 +249,7 @@ impl Ui {
         for _ in 0..3 {
             self.app.drain();
             self.term
-                .draw(|f| clipscope::tui::ui::draw(f, &mut self.app))
+                .draw(|f| clipscope::tui::ui::draw(f, &self.app))
                 .unwrap();
             self.app
                 .request(std::time::Instant::now() + std::time::Duration::from_secs(1));
@@ -574,7 +574,7 @@ fn tiny_terminals_and_resizes_never_panic() {
 #[test]
 fn mouse_click_selects_and_wheel_scrolls() {
     let mut ui = ui(100, 24);
-    let g = ui.app.geometry.clone();
+    let g = ui.app.geometry.get();
     let click = MouseEvent {
         kind: MouseEventKind::Down(MouseButton::Left),
         column: g.grid.x + g.cell * 3,

@@ -129,7 +129,7 @@ fn measure(a: &BenchTuiArgs, dir: &std::path::Path) -> Result<()> {
     let opts = clipscope::tui::Options::default();
     let mut app = clipscope::tui::app(session, &opts, Images::new(None), false)?;
     let mut term = Terminal::new(TestBackend::new(w, h))?;
-    term.draw(|f| clipscope::tui::ui::draw(f, &mut app))?;
+    term.draw(|f| clipscope::tui::ui::draw(f, &app))?;
     let first = t.elapsed().as_secs_f64() * 1e3;
     let keys = "j k l l h m m / c o l o r esc ? esc : esc tab j tab G g g l j";
     let mut times = vec![];
@@ -139,7 +139,7 @@ fn measure(a: &BenchTuiArgs, dir: &std::path::Path) -> Result<()> {
             let t = Instant::now();
             app.key(key);
             app.drain();
-            term.draw(|f| clipscope::tui::ui::draw(f, &mut app))?;
+            term.draw(|f| clipscope::tui::ui::draw(f, &app))?;
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
     }

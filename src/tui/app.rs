@@ -1,5 +1,6 @@
 //! The explorer's state and what changes it: messages from jobs, the selection, notes.
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -56,7 +57,7 @@ pub enum Focus {
 }
 
 /// Where things were drawn, for the mouse.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Geometry {
     /// The grid's cells area, first visible head, cell width, first visible layer row.
     pub grid: Rect,
@@ -110,8 +111,9 @@ pub struct App {
     pub message: Option<(String, bool)>,
     /// Jobs off the UI thread.
     pub jobs: Jobs<Msg>,
-    /// Inline images.
-    pub images: Images,
+    /// Inline images: the protocol and the cache of encoded images, which drawing fills (a
+    /// render cache, so that drawing takes the app by shared reference).
+    pub images: RefCell<Images>,
     /// The analysis views.
     pub analyses: HashMap<Kind, Analysis>,
     /// Bookmarks and notes.
@@ -130,10 +132,10 @@ pub struct App {
     pub images_after: Instant,
     /// When the search overlay's query has rested long enough to be searched.
     pub search_due: Option<Instant>,
-    /// Layout of the last frame.
-    pub geometry: Geometry,
+    /// Layout of the last frame, recorded by drawing, for the mouse.
+    pub geometry: Cell<Geometry>,
     /// Frames drawn (spinner).
-    pub frame: u64,
+    pub frame: Cell<u64>,
     pool: Option<Arc<Vec<f32>>>,
 }
 
@@ -168,7 +170,7 @@ impl App {
             hits: vec![],
             message: None,
             jobs,
-            images,
+            images: RefCell::new(images),
             analyses: HashMap::new(),
             notes,
             pending: vec![],
@@ -178,8 +180,8 @@ impl App {
             top: HashMap::new(),
             images_after: Instant::now(),
             search_due: None,
-            geometry: Geometry::default(),
-            frame: 0,
+            geometry: Cell::default(),
+            frame: Cell::default(),
             pool: None,
         };
         if me.data.interp.is_none() {
@@ -192,6 +194,13 @@ impl App {
             Msg::Norms(head_norms(&session.store).map_err(|e| e.to_string()))
         });
         me
+    }
+
+    /// Records where the frame being drawn put things (for the mouse).
+    pub fn layout(&self, set: impl FnOnce(&mut Geometry)) {
+        let mut g = self.geometry.get();
+        set(&mut g);
+        self.geometry.set(g);
     }
 
     /// The keymap context of what has the keys.
@@ -279,7 +288,7 @@ impl App {
                 }
                 Msg::Norms(Ok(v)) => self.data.norms = Some(v),
                 Msg::Norms(Err(e)) => self.error(format!("head norms: {e}")),
-                Msg::Image(key, r) => self.images.put(key, r),
+                Msg::Image(key, r) => self.images.get_mut().put(key, r),
                 Msg::Search(query, r) => self.searched(&query, r),
                 Msg::Compare(Ok(rows)) => self.overlay = Some(Overlay::Compare { rows, sel: 0 }),
                 Msg::Compare(Err(e)) => self.error(format!(":compare: {e}")),
@@ -298,9 +307,10 @@ impl App {
         if now < self.images_after {
             return;
         }
-        if let Some(picker) = self.images.picker.clone() {
-            let direct = self.images.direct.is_some();
-            for w in self.images.take_wanted() {
+        let images = self.images.get_mut();
+        if let Some(picker) = images.picker.clone() {
+            let direct = images.direct.is_some();
+            for w in images.take_wanted() {
                 let picker = picker.clone();
                 self.jobs.spawn("image", false, move |_| {
                     let size = ratatui::layout::Size::new(w.key.1, w.key.2);
@@ -310,7 +320,7 @@ impl App {
             }
         }
         if self.view == View::Main
-            && self.images.picker.is_some()
+            && self.images.get_mut().picker.is_some()
             && !self.top.contains_key(&self.sel)
         {
             self.top_images(self.sel);

@@ -127,10 +127,10 @@ pub fn run(app: &mut App, line: &str) {
                 if cmd == "mouse" {
                     app.config.mouse = on;
                 } else if !on {
-                    app.images.picker = None;
-                    app.images.clear();
-                } else if app.images.picker.is_none() {
-                    app.images.picker = Some(ratatui_image::picker::Picker::halfblocks());
+                    app.images.get_mut().picker = None;
+                    app.images.get_mut().clear();
+                } else if app.images.get_mut().picker.is_none() {
+                    app.images.get_mut().picker = Some(ratatui_image::picker::Picker::halfblocks());
                 }
                 app.info(format!("{cmd} {arg}"));
             }

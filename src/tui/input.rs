@@ -75,7 +75,14 @@ impl App {
     }
 
     fn half(&self) -> isize {
-        (self.geometry.grid.height.max(self.geometry.hits.height) / 2).max(1) as isize
+        (self
+            .geometry
+            .get()
+            .grid
+            .height
+            .max(self.geometry.get().hits.height)
+            / 2)
+        .max(1) as isize
     }
 
     /// Does what `a` says.
@@ -263,7 +270,7 @@ impl App {
             MouseEventKind::ScrollDown => self.nudge(1, 0),
             MouseEventKind::ScrollUp => self.nudge(-1, 0),
             MouseEventKind::Down(MouseButton::Left) => {
-                let g = self.geometry.clone();
+                let g = self.geometry.get();
                 if self.view == View::Main && g.grid.contains(at) && g.cell > 0 {
                     self.focus = Focus::Grid;
                     let row = g.layer0 + (m.row - g.grid.y) as usize;

@@ -21,7 +21,7 @@ fn io(e: std::io::Error) -> Error {
 /// Runs `app` on the terminal until it quits; `passthrough` is tmux's setting detection turned
 /// on, given back at the end with the rest of the terminal.
 pub fn run(mut app: App, passthrough: Option<Passthrough>) -> Result<()> {
-    let kitty_direct = app.images.direct.is_some();
+    let kitty_direct = app.images.get_mut().direct.is_some();
     let mut guard = Guard::enter(app.config.mouse, passthrough, kitty_direct).map_err(io)?;
     event_loop(&mut app, &mut guard)
 }
@@ -34,7 +34,7 @@ fn event_loop(app: &mut App, guard: &mut Guard) -> Result<()> {
         dirty |= app.drain();
         if dirty || app.jobs.busy() {
             term.draw(|f| super::ui::draw(f, app)).map_err(io)?;
-            if let Some(p) = &mut app.images.direct {
+            if let Some(p) = &mut app.images.get_mut().direct {
                 p.flush_to(&mut stdout()).map_err(io)?;
             }
             dirty = false;
@@ -43,7 +43,7 @@ fn event_loop(app: &mut App, guard: &mut Guard) -> Result<()> {
             let _ = super::terminal::copy(&mut stdout(), &text);
         }
         guard.set_mouse(app.config.mouse).map_err(io)?;
-        let wait = if app.jobs.busy() || !app.images.wanted.is_empty() {
+        let wait = if app.jobs.busy() || !app.images.get_mut().wanted.is_empty() {
             30
         } else {
             250
@@ -60,7 +60,7 @@ fn event_loop(app: &mut App, guard: &mut Guard) -> Result<()> {
                         && k.modifiers.contains(KeyModifiers::CONTROL) =>
                 {
                     guard.suspend().map_err(io)?;
-                    app.images.resumed();
+                    app.images.get_mut().resumed();
                     term.clear().map_err(io)?;
                 }
                 Event::Key(k) => app.key(k),

@@ -12,7 +12,7 @@ use super::super::keymap::{Action, Context};
 use super::{SPINNER, cut, pane};
 
 /// Draws analysis `kind` into `area`.
-pub fn draw(f: &mut Frame, app: &mut App, kind: Kind, area: Rect) {
+pub fn draw(f: &mut Frame, app: &App, kind: Kind, area: Rect) {
     let Some(a) = app.analyses.get(&kind) else {
         return;
     };
@@ -78,7 +78,7 @@ pub fn draw(f: &mut Frame, app: &mut App, kind: Kind, area: Rect) {
     f.render_widget(Paragraph::new(lines), inputs);
 
     if a.job.is_some() {
-        let spin = SPINNER[(app.frame as usize) % SPINNER.len()];
+        let spin = SPINNER[(app.frame.get() as usize) % SPINNER.len()];
         let msg = format!(
             "{spin} running… ({} cancels)",
             app.keymap
@@ -123,7 +123,9 @@ pub fn draw(f: &mut Frame, app: &mut App, kind: Kind, area: Rect) {
                 ..img
             };
             let key = format!("fig:{title}|{summary}");
-            app.images.draw(f, r, &key, Src::Rgb(figure.clone()));
+            app.images
+                .borrow_mut()
+                .draw(f, r, &key, Src::Rgb(figure.clone()));
         }
         Some(Ok(Outcome::Hits { title, heads, rows })) => {
             let names: Vec<_> = heads.iter().map(ToString::to_string).collect();
@@ -136,14 +138,14 @@ pub fn draw(f: &mut Frame, app: &mut App, kind: Kind, area: Rect) {
                 ])),
                 top,
             );
-            let list_w = if app.images.picker.is_some() {
+            let list_w = if app.images.borrow().picker.is_some() {
                 (body.width / 2).min(48)
             } else {
                 body.width
             };
             let [list, imgs] =
                 Layout::horizontal([Constraint::Length(list_w), Constraint::Min(0)]).areas(body);
-            app.geometry.hits = list;
+            app.layout(|g| g.hits = list);
             let lines: Vec<Line> = rows
                 .iter()
                 .enumerate()
@@ -162,7 +164,14 @@ pub fn draw(f: &mut Frame, app: &mut App, kind: Kind, area: Rect) {
             } else {
                 f.render_widget(Paragraph::new(lines), list);
             }
-            draw_thumbs(f, &mut app.images, &app.data.session.store, a, rows, imgs);
+            draw_thumbs(
+                f,
+                &mut app.images.borrow_mut(),
+                &app.data.session.store,
+                a,
+                rows,
+                imgs,
+            );
         }
     }
 }

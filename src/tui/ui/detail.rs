@@ -11,7 +11,7 @@ use super::super::images::Src;
 use super::{bar, cut, pane};
 
 /// Draws the detail pane.
-pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
+pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let h = app.sel;
     let id = app.data.id(h);
     let star = if app.notes.bookmarks.contains(&id) {
@@ -22,7 +22,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     let block = pane(app, format!(" {id}{star} "), app.focus == Focus::Detail);
     let inner = block.inner(area);
     f.render_widget(block, area);
-    app.geometry.detail = inner;
+    app.layout(|g| g.detail = inner);
     let t = app.theme.clone();
     let mut lines: Vec<Line> = vec![];
     let interp = app.data.head(h).cloned();
@@ -115,7 +115,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
             ]));
         }
     }
-    let want_images = app.images.picker.is_some() && inner.height > lines.len() as u16 + 6;
+    let want_images = app.images.borrow().picker.is_some() && inner.height > lines.len() as u16 + 6;
     let img_h = if want_images {
         (inner.height - lines.len() as u16 - 1).min(8)
     } else {
@@ -159,6 +159,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         let cell = Rect::new(x, imgs.y, w - 1, img_h);
         if let Ok(p) = store.store.image_path(*index) {
             app.images
+                .borrow_mut()
                 .draw(f, cell, &format!("img:{index}"), Src::Path(p));
         }
     }

@@ -39,7 +39,7 @@ fn cell(app: &App, h: HeadRef, w: usize) -> (String, Option<Color>) {
 }
 
 /// Draws the grid pane.
-pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
+pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let focused = app.focus == Focus::Grid;
     let what = if app.data.pooling {
         "pooling heads"
@@ -112,14 +112,14 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         lines.push(Line::from(spans));
     }
     f.render_widget(Paragraph::new(lines), cells);
-    app.geometry.grid = Rect {
-        x: cells.x + ROW_LABEL,
-        width: cells.width.saturating_sub(ROW_LABEL),
-        ..cells
-    };
-    app.geometry.cell = cw;
-    app.geometry.head0 = head0;
-    app.geometry.layer0 = layer0;
+    app.layout(|g| {
+        g.grid = Rect {
+            x: cells.x + ROW_LABEL,
+            width: cells.width.saturating_sub(ROW_LABEL),
+            ..cells
+        };
+        (g.cell, g.head0, g.layer0) = (cw, head0, layer0);
+    });
     draw_legend(f, app, legend);
 }
 

@@ -23,8 +23,8 @@ pub const SPINNER: [&str; 8] = ["⣾", "⣽", "⣻", "⢿", "⡿", "⣟", "⣯",
 
 /// Draws the whole screen. Nothing is drawn on the last row but the status bar, so sixel
 /// images never reach it.
-pub fn draw(f: &mut Frame, app: &mut App) {
-    app.frame += 1;
+pub fn draw(f: &mut Frame, app: &App) {
+    app.frame.set(app.frame.get() + 1);
     let area = f.area();
     f.render_widget(Block::new().style(app.theme.text()), area);
     if area.width < MIN.0 || area.height < MIN.1 {

@@ -45,14 +45,14 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             m.images,
             size(app.data.bytes),
             device(&app.data.device, &m.key.dtype),
-            match &app.images.why {
+            match &app.images.borrow().why {
                 // A fallback says why in the status bar; a plain version answer does not.
                 super::super::terminal::detect::Why {
                     text: Some(why),
                     caveat: true,
                     ..
-                } => format!("{} ({why})", app.images.protocol_name()),
-                _ => app.images.protocol_name().to_string(),
+                } => format!("{} ({why})", app.images.borrow().protocol_name()),
+                _ => app.images.borrow().protocol_name().to_string(),
             }
         ),
         t.dimmed(),
@@ -63,7 +63,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     }
     let jobs: Vec<_> = app.jobs.visible().collect();
     if !jobs.is_empty() {
-        let spin = SPINNER[(app.frame as usize) % SPINNER.len()];
+        let spin = SPINNER[(app.frame.get() as usize) % SPINNER.len()];
         let what = jobs
             .iter()
             .map(|j| j.what.as_str())
