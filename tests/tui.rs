@@ -22,6 +22,7 @@ use clipscope::tui::app::{App, View};
 use clipscope::tui::config::ImageProtocol;
 use clipscope::tui::images::Images;
 use clipscope::tui::keymap::{Action, parse_key};
+use clipscope::tui::update::Input;
 use clipscope::tui::{Options, app};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::Terminal;
@@ -232,12 +233,14 @@ impl Ui {
         for word in seq.split(' ').filter(|w| !w.is_empty()) {
             if let Some(text) = word.strip_prefix('"') {
                 for c in text.replace('_', " ").chars() {
-                    self.app
-                        .key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+                    self.app.update(Input::Key(KeyEvent::new(
+                        KeyCode::Char(c),
+                        KeyModifiers::NONE,
+                    )));
                 }
             } else {
                 let k = parse_key(word).unwrap_or_else(|| panic!("bad key {word}"));
-                self.app.key(k);
+                self.app.update(Input::Key(k));
             }
             self.draw();
         }
@@ -247,12 +250,12 @@ impl Ui {
     /// Settles jobs (inline, so already done), fetches images, draws twice.
     fn draw(&mut self) -> &mut Self {
         for _ in 0..3 {
-            self.app.drain();
+            self.app.update(Input::Finished);
             self.term
                 .draw(|f| clipscope::tui::ui::draw(f, &self.app))
                 .unwrap();
-            self.app
-                .request(std::time::Instant::now() + std::time::Duration::from_secs(1));
+            let later = std::time::Instant::now() + std::time::Duration::from_secs(1);
+            self.app.update(Input::Tick(later));
         }
         self
     }
@@ -314,19 +317,22 @@ fn the_app_is_driven_by_actions_alone() {
         Action::Metric,
         Action::Segment,
     ] {
-        by_actions.app.act(a);
+        by_actions.app.update(Input::Action(a));
         by_actions.draw();
     }
     assert!(
         matches!(by_actions.app.view, View::Analysis(_)),
         "view 2 is open"
     );
-    by_actions.app.act(Action::Back);
+    by_actions.app.update(Input::Action(Action::Back));
     by_actions.draw();
     assert_eq!(by_actions.app.view, View::Main);
     assert_eq!(by_actions.app.sel, by_keys.app.sel);
     assert_eq!(by_actions.screen(), by_keys.screen());
-    by_actions.app.act(Action::Quit);
+    // A palette command is an input too.
+    by_actions.app.update(Input::Command("goto L0H1".into()));
+    assert_eq!(by_actions.app.sel, HeadRef { layer: 0, head: 1 });
+    by_actions.app.update(Input::Action(Action::Quit));
     assert!(by_actions.app.quit);
 }
 
@@ -383,28 +389,33 @@ fn a_query_is_searched_once_it_rests_or_on_enter() {
         _ => usize::MAX,
     };
     // Typed fast (no frame between the keys): nothing is searched per keystroke.
-    ui.app.key(parse_key("/").unwrap());
+    ui.app.update(Input::Key(parse_key("/").unwrap()));
     for c in "color".chars() {
-        ui.app
-            .key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        ui.app.update(Input::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        )));
     }
     assert_eq!(found(&ui), 0);
     assert!(ui.app.search_due.is_some());
     let now = std::time::Instant::now();
-    ui.app.request(now);
-    ui.app.drain();
+    ui.app.update(Input::Tick(now));
+    ui.app.update(Input::Finished);
     assert_eq!(found(&ui), 0, "still within the wait");
-    ui.app.request(now + clipscope::tui::search::DEBOUNCE * 2);
-    ui.app.drain();
+    ui.app
+        .update(Input::Tick(now + clipscope::tui::search::DEBOUNCE * 2));
+    ui.app.update(Input::Finished);
     assert!(found(&ui) >= 2, "searched once it rested");
     // Enter before the query rests searches it first, then jumps.
-    ui.app.key(parse_key("esc").unwrap());
-    ui.app.key(parse_key("/").unwrap());
+    ui.app.update(Input::Key(parse_key("esc").unwrap()));
+    ui.app.update(Input::Key(parse_key("/").unwrap()));
     for c in "texture".chars() {
-        ui.app
-            .key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        ui.app.update(Input::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        )));
     }
-    ui.app.key(parse_key("enter").unwrap());
+    ui.app.update(Input::Key(parse_key("enter").unwrap()));
     assert!(ui.app.overlay.is_none());
     let label = ui
         .app
@@ -581,15 +592,15 @@ fn mouse_click_selects_and_wheel_scrolls() {
         row: g.grid.y + 1,
         modifiers: KeyModifiers::NONE,
     };
-    ui.app.mouse(click);
+    ui.app.update(Input::Mouse(click));
     assert_eq!(ui.app.sel, HeadRef { layer: 1, head: 3 });
-    ui.app.mouse(MouseEvent {
+    ui.app.update(Input::Mouse(MouseEvent {
         kind: MouseEventKind::ScrollUp,
         ..click
-    });
+    }));
     assert_eq!(ui.app.sel.layer, 0);
     ui.keys(": \"mouse_off enter");
-    ui.app.mouse(click);
+    ui.app.update(Input::Mouse(click));
     assert_eq!(ui.app.sel.layer, 0, "mouse off: clicks ignored");
 }
 

@@ -14,6 +14,7 @@ use clipscope::interpret::{Pool, labels::majority};
 use clipscope::store::{Store, synthetic};
 use clipscope::tui::images::Images;
 use clipscope::tui::keymap::parse_key;
+use clipscope::tui::update::Input;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -137,8 +138,8 @@ fn measure(a: &BenchTuiArgs, dir: &std::path::Path) -> Result<()> {
         for k in keys.split(' ') {
             let key = parse_key(k).context("key")?;
             let t = Instant::now();
-            app.key(key);
-            app.drain();
+            app.update(Input::Key(key));
+            app.update(Input::Finished);
             term.draw(|f| clipscope::tui::ui::draw(f, &app))?;
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }

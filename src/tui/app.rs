@@ -258,7 +258,7 @@ impl App {
     }
 
     /// Applies finished jobs' messages; returns whether anything changed.
-    pub fn drain(&mut self) -> bool {
+    pub(crate) fn drain(&mut self) -> bool {
         let done = self.jobs.finished();
         let changed = !done.is_empty();
         for (id, msg) in done {
@@ -299,7 +299,7 @@ impl App {
 
     /// Starts the jobs the last frame asked for: images (once the selection has rested) and the
     /// selected head's top images.
-    pub fn request(&mut self, now: Instant) {
+    pub(crate) fn request(&mut self, now: Instant) {
         if self.search_due.is_some_and(|due| now >= due) {
             self.search_due = None;
             self.start_search();

@@ -15,7 +15,7 @@ use crate::analysis::session::QueryImage;
 
 impl App {
     /// Handles a key press.
-    pub fn key(&mut self, k: KeyEvent) {
+    pub(crate) fn key(&mut self, k: KeyEvent) {
         if k.kind == KeyEventKind::Release {
             return;
         }
@@ -86,7 +86,7 @@ impl App {
     }
 
     /// Does what `a` says.
-    pub fn act(&mut self, a: Action) {
+    pub(crate) fn act(&mut self, a: Action) {
         let big = 1 << 20;
         match a {
             Action::Quit => self.quit = true,
@@ -261,7 +261,7 @@ impl App {
     }
 
     /// Handles a mouse event: click selects a cell or focuses a pane, the wheel scrolls.
-    pub fn mouse(&mut self, m: MouseEvent) {
+    pub(crate) fn mouse(&mut self, m: MouseEvent) {
         if !self.config.mouse || self.overlay.is_some() {
             return;
         }

@@ -22,6 +22,7 @@ pub mod search;
 pub mod terminal;
 pub mod theme;
 pub mod ui;
+pub mod update;
 
 use std::path::PathBuf;
 

@@ -12,6 +12,7 @@ use super::app::App;
 use super::terminal::guard::Guard;
 use super::terminal::late_replies::LateReplies;
 use super::terminal::tmux::Passthrough;
+use super::update::Input;
 use crate::{Error, Result};
 
 fn io(e: std::io::Error) -> Error {
@@ -31,7 +32,7 @@ fn event_loop(app: &mut App, guard: &mut Guard) -> Result<()> {
     let mut dirty = true;
     let mut late = LateReplies::default();
     while !app.quit {
-        dirty |= app.drain();
+        dirty |= app.update(Input::Finished);
         if dirty || app.jobs.busy() {
             term.draw(|f| super::ui::draw(f, app)).map_err(io)?;
             if let Some(p) = &mut app.images.get_mut().direct {
@@ -63,8 +64,12 @@ fn event_loop(app: &mut App, guard: &mut Guard) -> Result<()> {
                     app.images.get_mut().resumed();
                     term.clear().map_err(io)?;
                 }
-                Event::Key(k) => app.key(k),
-                Event::Mouse(m) => app.mouse(m),
+                Event::Key(k) => {
+                    app.update(Input::Key(k));
+                }
+                Event::Mouse(m) => {
+                    app.update(Input::Mouse(m));
+                }
                 Event::Resize(..) => {
                     term.autoresize().map_err(io)?;
                 }
@@ -72,7 +77,7 @@ fn event_loop(app: &mut App, guard: &mut Guard) -> Result<()> {
             }
             dirty = true;
         }
-        app.request(Instant::now());
+        app.update(Input::Tick(Instant::now()));
     }
     Ok(())
 }

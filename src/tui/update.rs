@@ -1,0 +1,48 @@
+//! The one way into the explorer's state: every change comes as an [`Input`] to
+//! [`App::update`] — what the user did (a key, a bound action, the mouse, a palette command) and
+//! time passing (finished jobs applied, new jobs started). The terminal loop and the tests drive
+//! the app the same way; drawing only reads it.
+
+use std::time::Instant;
+
+use crossterm::event::{KeyEvent, MouseEvent};
+
+use super::app::App;
+use super::keymap::Action;
+
+/// Something that changes the explorer.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A key: looked up in the keymap (or typed into the open overlay).
+    Key(KeyEvent),
+    /// What a key is bound to, given directly.
+    Action(Action),
+    /// A click or the wheel.
+    Mouse(MouseEvent),
+    /// A palette command line, without the colon (`goto L10H3`).
+    Command(String),
+    /// Apply what the workers have finished.
+    Finished,
+    /// Start the work that has waited long enough by `Instant` (images once the selection
+    /// rests, a search once its query rests).
+    Tick(Instant),
+}
+
+impl App {
+    /// Applies `input`; whether anything changed (for [`Input::Finished`]: whether a job had
+    /// finished; the user's inputs always count as a change).
+    pub fn update(&mut self, input: Input) -> bool {
+        match input {
+            Input::Key(k) => self.key(k),
+            Input::Action(a) => self.act(a),
+            Input::Mouse(m) => self.mouse(m),
+            Input::Command(line) => super::commands::run(self, &line),
+            Input::Finished => return self.drain(),
+            Input::Tick(now) => {
+                self.request(now);
+                return false;
+            }
+        }
+        true
+    }
+}
