@@ -39,16 +39,11 @@ static GLOBAL: Watch = Watch;
 /// Cases per reader (each a fresh mutation of the valid file).
 const CASES: usize = 150;
 
-struct Rng(u64);
+struct Rng(clipscope::model::random::SplitMix64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        // SplitMix64.
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
@@ -85,7 +80,9 @@ fn mutate(rng: &mut Rng, valid: &[u8], span: usize) -> Vec<u8> {
 /// `path`; fails on a panic, on an allocation larger than the file justifies, or when no
 /// mutation was refused at all (the mutations would not be reaching the parser).
 fn check(name: &str, path: &Path, valid: &[u8], span: usize, read: &dyn Fn(&Path) -> bool) {
-    let mut rng = Rng(0xC11F_5C0E ^ (name.len() as u64 * 7919));
+    let mut rng = Rng(clipscope::model::random::SplitMix64(
+        0xC11F_5C0E ^ (name.len() as u64 * 7919),
+    ));
     let mut refused = 0;
     for case in 0..CASES {
         let bytes = mutate(&mut rng, valid, span);

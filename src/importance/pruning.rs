@@ -8,26 +8,18 @@
 use super::ablation::{Replace, Selection, ablate};
 use super::eval::{Rows, Scorer, Targets};
 use crate::interpret::consistency::{Pruned, Pruning};
+use crate::model::random::SplitMix64;
 use crate::{Error, Result};
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a seeded sequence for the samples, the same on every
-/// machine (a dependency for ten lines would not be kept better).
-struct SplitMix(u64);
+/// Seeded samples of heads.
+struct Sampler(SplitMix64);
 
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
+impl Sampler {
     /// `n` distinct items of `from` (a partial Fisher–Yates shuffle), sorted.
     fn sample(&mut self, from: &[(usize, usize)], n: usize) -> Vec<(usize, usize)> {
         let mut v = from.to_vec();
         for i in 0..n.min(v.len()) {
-            let j = i + (self.next() % (v.len() - i) as u64) as usize;
+            let j = i + (self.0.next_u64() % (v.len() - i) as u64) as usize;
             v.swap(i, j);
         }
         v.truncate(n);
@@ -63,7 +55,7 @@ pub fn prune_by_ccs(
             return vec![set.to_vec()];
         }
         (0..seeds)
-            .map(|s| SplitMix(s.wrapping_mul(1000).wrapping_add(salt)).sample(set, n))
+            .map(|s| Sampler(SplitMix64(s.wrapping_mul(1000).wrapping_add(salt))).sample(set, n))
             .collect()
     };
     let top1_after = |heads: &[(usize, usize)]| -> Result<(f64, f64)> {
@@ -121,12 +113,16 @@ mod tests {
     #[test]
     fn samples_are_seeded_distinct_and_sized() {
         let all: Vec<(usize, usize)> = (0..4).flat_map(|l| (0..6).map(move |h| (l, h))).collect();
-        let a = SplitMix(7).sample(&all, 5);
-        assert_eq!(a, SplitMix(7).sample(&all, 5), "same seed, same sample");
-        assert_ne!(a, SplitMix(8).sample(&all, 5));
+        let a = Sampler(SplitMix64(7)).sample(&all, 5);
+        assert_eq!(
+            a,
+            Sampler(SplitMix64(7)).sample(&all, 5),
+            "same seed, same sample"
+        );
+        assert_ne!(a, Sampler(SplitMix64(8)).sample(&all, 5));
         let mut d = a.clone();
         d.dedup();
         assert_eq!((a.len(), d.len()), (5, 5));
-        assert_eq!(SplitMix(1).sample(&all[..3], 9).len(), 3);
+        assert_eq!(Sampler(SplitMix64(1)).sample(&all[..3], 9).len(), 3);
     }
 }

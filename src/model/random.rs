@@ -41,12 +41,13 @@ impl Arch {
     }
 }
 
-/// SplitMix64: a tiny deterministic generator of 64-bit words (random weights, probe images).
-pub(crate) struct SplitMix64(pub(crate) u64);
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny deterministic generator of 64-bit words, the
+/// same on every machine (random weights, probe images, pruning samples, mutation tests).
+pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
     /// The next word.
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
