@@ -374,7 +374,7 @@ fn compare_lists_the_interpreted_models_of_the_cache() {
         (12, 0.0, 1.0)
     );
     assert!(
-        s.contains("compare · 1 interpreted models") && s.contains("CCS@5"),
+        s.contains("compare · 1 interpreted model ·") && s.contains("CCS@5"),
         "{s}"
     );
     ui.keys("esc");

@@ -104,7 +104,11 @@ pub fn draw(f: &mut Frame, app: &App, body: Rect) {
             *sel,
         ),
         Overlay::Compare { rows, sel } => (
-            format!(" compare · {} interpreted models · Esc closes ", rows.len()),
+            format!(
+                " compare · {} interpreted model{} · Esc closes ",
+                rows.len(),
+                if rows.len() == 1 { "" } else { "s" }
+            ),
             "model                           heads  assoc  entangl  CCS@5  CCS≤1    CCR  top-1 pruned: none/high/low/random".to_string(),
             rows.iter().map(|r| compare_line(r, w as usize)).collect(),
             *sel,
