@@ -11,6 +11,7 @@ mod demo;
 mod doctor;
 mod embed;
 mod explore;
+mod head_importance;
 mod index;
 mod interpret;
 mod json;

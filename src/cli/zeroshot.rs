@@ -186,7 +186,7 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
     let s = setup(&args.c)?;
     let rows = StoreRows::new(&s.store, &s.targets)?;
     if args.importance {
-        return importance(&s, &rows, args.c.json);
+        return super::head_importance::run(&s.store, &s.targets, &s.scorer, &rows, args.c.json);
     }
     if args.prune_ccs {
         return super::prune::run(
@@ -354,50 +354,5 @@ fn print_table(
             a.top1_pct()
         );
     }
-    Ok(())
-}
-
-fn importance(s: &Setup, rows: &StoreRows, json: bool) -> Result<()> {
-    // Checked before the (long) computation, whose result is saved with the interpretation.
-    let Some(mut interp) = Interpretation::load(s.store.dir())? else {
-        anyhow::bail!(
-            "ablate --importance saves each head's importance with the store's interpretation: run `clipscope interpret` first"
-        );
-    };
-    let heads: Vec<(usize, usize)> = s
-        .store
-        .layers()
-        .iter()
-        .flat_map(|&l| (0..s.store.manifest.heads).map(move |h| (l, h)))
-        .collect();
-    let imp = clipscope::importance::importance(rows, &s.targets, &s.scorer, &heads)?;
-    let v: Vec<_> = imp
-        .heads
-        .iter()
-        .map(|h| (h.layer, h.head, h.top1_delta, h.margin_drop))
-        .collect();
-    interp.set_importance(&v);
-    let saved = interp.save(s.store.dir())?;
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({"baseline_top1": imp.baseline.top1_pct(), "heads": imp.heads})
-        );
-    } else {
-        let mut v = imp.heads.clone();
-        v.sort_by(|a, b| b.margin_drop.total_cmp(&a.margin_drop));
-        println!(
-            "baseline top-1 {:.2}%; heads by mean margin drop when mean-ablated alone:",
-            imp.baseline.top1_pct()
-        );
-        println!("| head | margin drop | top-1 change |\n|---|---|---|");
-        for h in &v {
-            println!(
-                "| L{}H{} | {:.4} | {:+.2} |",
-                h.layer, h.head, h.margin_drop, h.top1_delta
-            );
-        }
-    }
-    eprintln!("saved with the interpretation: {}", saved.display());
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 pub mod agreement;
 pub mod arrays;
+mod ccs;
 pub mod compare;
 pub mod consistency;
 mod eigen;

@@ -6,11 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ratatui::layout::Rect;
-
 use super::analysis::{Analysis, Kind, Outcome};
 use super::config::Config;
 use super::data::{Data, Metric, head_norms};
+pub use super::geometry::Geometry;
 use super::images::Images;
 use super::jobs::Jobs;
 use super::keymap::{Context, Keymap};
@@ -54,23 +53,6 @@ pub enum Focus {
     Grid,
     /// The head detail pane.
     Detail,
-}
-
-/// Where things were drawn, for the mouse.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Geometry {
-    /// The grid's cells area, first visible head, cell width, first visible layer row.
-    pub grid: Rect,
-    /// First head column shown.
-    pub head0: usize,
-    /// Width of a cell.
-    pub cell: u16,
-    /// First layer row shown.
-    pub layer0: usize,
-    /// The detail pane.
-    pub detail: Rect,
-    /// The hit list of an analysis view.
-    pub hits: Rect,
 }
 
 /// Top images of a head.

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod data;
 pub mod doctor;
+pub mod geometry;
 pub mod hints;
 pub mod images;
 pub mod input;
