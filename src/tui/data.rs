@@ -178,8 +178,9 @@ impl Data {
             Metric::Association => Some(hi()?.label.as_ref()?.confidence as f32),
             Metric::Importance => Some(self.interp.as_ref()?.importance(hi()?)?.max(0.0) as f32),
             Metric::Ccs => {
-                let c = hi()?.ccs.as_ref()?;
-                Some(c.score as f32 / c.verdicts.len().max(1) as f32)
+                // CCS over the k texts judged, as the head pane and `report` count it.
+                let k = self.interp.as_ref()?.settings.top_k.max(1);
+                Some(hi()?.ccs.as_ref()?.score as f32 / k as f32)
             }
             Metric::Norm => {
                 let li = self.layers.iter().position(|&l| l == h.layer)?;
