@@ -35,10 +35,8 @@ impl Passthrough {
         if !in_tmux() {
             return None;
         }
-        let old = tmux(&["show", "-pv", "allow-passthrough"])?;
-        let _ = tmux(&["set", "-p", "allow-passthrough", "on"]);
         Some(Self {
-            old: Mutex::new(Some(old)),
+            old: Mutex::new(Some(turn_on()?)),
         })
     }
 
@@ -61,12 +59,17 @@ impl Passthrough {
     pub fn retake(&self) {
         if let Ok(mut g) = self.old.lock()
             && g.is_none()
-            && let Some(old) = tmux(&["show", "-pv", "allow-passthrough"])
         {
-            *g = Some(old);
-            let _ = tmux(&["set", "-p", "allow-passthrough", "on"]);
+            *g = turn_on();
         }
     }
+}
+
+/// Turns the pane's passthrough on; the value it had, when tmux answers.
+fn turn_on() -> Option<String> {
+    let old = tmux(&["show", "-pv", "allow-passthrough"])?;
+    let _ = tmux(&["set", "-p", "allow-passthrough", "on"]);
+    Some(old)
 }
 
 impl Drop for Passthrough {
