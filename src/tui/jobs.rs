@@ -1,6 +1,7 @@
 //! Work off the UI thread: each job runs on its own thread and reports one message; a cancelled
 //! job's message is dropped, so the UI moves on at once. A job that panics reports the panic as
-//! its error (the terminal's panic hook leaves job threads alone), so the explorer stays usable.
+//! its error (the terminal's panic hook restores the screen only for the UI thread), so the
+//! explorer stays usable.
 //! Tests run jobs inline instead, so that a key sequence gives the same screens every time.
 
 use std::collections::BTreeMap;
@@ -10,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Instant;
 
-/// The name of the job threads, whose panics the terminal's panic hook leaves to the job.
-pub const THREAD: &str = "clipscope-job";
+/// The job threads' name (in panic messages and debuggers).
+const THREAD: &str = "clipscope-job";
 
 /// A job's message, or what its panic said.
 pub type Outcome<T> = Result<T, String>;
