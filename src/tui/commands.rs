@@ -124,13 +124,14 @@ pub fn run(app: &mut App, line: &str) {
         "mouse" | "images" => match arg {
             "on" | "off" => {
                 let on = arg == "on";
+                let images = app.images.get_mut();
                 if cmd == "mouse" {
                     app.config.mouse = on;
                 } else if !on {
-                    app.images.get_mut().picker = None;
-                    app.images.get_mut().clear();
-                } else if app.images.get_mut().picker.is_none() {
-                    app.images.get_mut().picker = Some(ratatui_image::picker::Picker::halfblocks());
+                    images.picker = None;
+                    images.clear();
+                } else if images.picker.is_none() {
+                    images.picker = Some(ratatui_image::picker::Picker::halfblocks());
                 }
                 app.info(format!("{cmd} {arg}"));
             }

@@ -75,14 +75,8 @@ impl App {
     }
 
     fn half(&self) -> isize {
-        (self
-            .geometry
-            .get()
-            .grid
-            .height
-            .max(self.geometry.get().hits.height)
-            / 2)
-        .max(1) as isize
+        let g = self.geometry.get();
+        (g.grid.height.max(g.hits.height) / 2).max(1) as isize
     }
 
     /// Does what `a` says.

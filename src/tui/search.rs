@@ -47,20 +47,24 @@ impl App {
         self.search_due = Some(Instant::now() + DEBOUNCE);
     }
 
+    /// The index to search `query` in: none for an empty query or an uninterpreted store.
+    fn index_for(&self, query: &str) -> Option<SearchIndex> {
+        self.data.index.clone().filter(|_| !query.is_empty())
+    }
+
     /// Starts the search of the overlay's query on a worker.
     pub fn start_search(&mut self) {
         let Some(q) = self.query() else {
             return;
         };
-        match (&self.data.index, q.is_empty()) {
-            (Some(index), false) => {
-                let index = index.clone();
+        match self.index_for(&q) {
+            Some(index) => {
                 self.jobs.spawn("search", false, move |_| {
                     let r = found(&index, &q);
                     Msg::Search(q, r)
                 });
             }
-            _ => self.searched(&q, Ok(vec![])),
+            None => self.searched(&q, Ok(vec![])),
         }
     }
 
@@ -69,10 +73,9 @@ impl App {
         let Some(q) = self.query() else {
             return;
         };
-        let r = match (&self.data.index, q.is_empty()) {
-            (Some(index), false) => found(index, &q),
-            _ => Ok(vec![]),
-        };
+        let r = self
+            .index_for(&q)
+            .map_or(Ok(vec![]), |index| found(&index, &q));
         self.searched(&q, r);
     }
 
