@@ -14,6 +14,16 @@ impl Keymap {
             .join("  ")
     }
 
+    /// ` (KEY what)` for the key bound to `action` in `context` (` (KEY)` without `what`), to put
+    /// after a title or a message; empty when nothing is bound to it.
+    pub fn aside(&self, context: Context, action: Action, what: &str) -> String {
+        match (self.key_for(context, action), what.is_empty()) {
+            (Some(k), true) => format!(" ({k})"),
+            (Some(k), false) => format!(" ({k} {what})"),
+            (None, _) => String::new(),
+        }
+    }
+
     /// The keys of the six analysis views as one hint: `1-6` when they are the digits in
     /// order, else each key.
     pub fn views_hint(&self) -> Option<String> {
@@ -51,6 +61,11 @@ mod tests {
         );
         assert_eq!(h, "r runs  q quit");
         assert_eq!(km.views_hint().as_deref(), Some("1-6"));
+        assert_eq!(km.aside(Context::Grid, Action::Metric, ""), " (m)");
+        assert_eq!(
+            km.aside(Context::Global, Action::Quit, "quits"),
+            " (q quits)"
+        );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keymap.toml");
         std::fs::write(
@@ -60,6 +75,7 @@ mod tests {
         .unwrap();
         let km = Keymap::load(&path).unwrap();
         assert_eq!(km.hints(Context::Analysis, &[(Action::Run, "runs")]), "");
+        assert_eq!(km.aside(Context::Analysis, Action::Run, "runs"), "");
         assert_eq!(km.views_hint().as_deref(), Some("1,2,3,4,5,A"));
     }
 }

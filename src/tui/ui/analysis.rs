@@ -91,10 +91,10 @@ pub fn draw(f: &mut Frame, app: &App, kind: Kind, area: Rect) {
     match &a.outcome {
         None => f.render_widget(
             Paragraph::new(Line::styled(
-                match app.keymap.key_for(Context::Analysis, Action::Run) {
-                    Some(k) => format!("not run yet ({k} runs)"),
-                    None => "not run yet".into(),
-                },
+                format!(
+                    "not run yet{}",
+                    app.keymap.aside(Context::Analysis, Action::Run, "runs")
+                ),
                 t.dimmed(),
             )),
             results,

@@ -46,10 +46,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     } else {
         "heads"
     };
-    let key = app
-        .keymap
-        .key_for(Context::Grid, Action::Metric)
-        .map_or(String::new(), |k| format!(" ({k})"));
+    let key = app.keymap.aside(Context::Grid, Action::Metric, "");
     let title = format!(" {what} · {}{key} ", app.metric.name());
     let block = pane(app, title, focused);
     let inner = block.inner(area);

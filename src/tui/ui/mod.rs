@@ -28,10 +28,11 @@ pub fn draw(f: &mut Frame, app: &App) {
     let area = f.area();
     f.render_widget(Block::new().style(app.theme.text()), area);
     if area.width < MIN.0 || area.height < MIN.1 {
-        let quit = app
-            .keymap
-            .key_for(super::keymap::Context::Global, super::keymap::Action::Quit)
-            .map_or(String::new(), |k| format!(" ({k} quits)"));
+        let quit = app.keymap.aside(
+            super::keymap::Context::Global,
+            super::keymap::Action::Quit,
+            "quits",
+        );
         let msg = format!(
             "terminal too small: {}x{}, clipscope needs {}x{}{quit}",
             area.width, area.height, MIN.0, MIN.1
