@@ -53,20 +53,15 @@ pub(super) fn run(
         println!("| pruned | runs | top-1 % | change (points) |\n|---|---|---|---|");
         println!("| none | 1 | {:.2} | |", p.baseline_top1);
         for set in &p.sets {
-            let spread = if set.top1.len() > 1 {
-                format!(" ± {:.2}", set.std)
-            } else {
-                String::new()
-            };
             let name = if set.set == "random" {
                 "random (not high)".to_string()
             } else {
                 format!("{} CCS", set.set)
             };
             println!(
-                "| {name} | {} | {:.2}{spread} | {:+.2} |",
+                "| {name} | {} | {} | {:+.2} |",
                 set.top1.len(),
-                set.mean,
+                set.top1_text(),
                 set.mean - p.baseline_top1
             );
         }

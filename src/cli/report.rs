@@ -158,17 +158,7 @@ fn pruned(p: Option<&Pruning>) -> String {
     let Some(p) = p else {
         return "not run (ablate --prune-ccs on a labelled store)".into();
     };
-    let sets: Vec<String> = p
-        .sets
-        .iter()
-        .map(|s| {
-            if s.top1.len() > 1 {
-                format!("{:.2} ± {:.2}", s.mean, s.std)
-            } else {
-                format!("{:.2}", s.mean)
-            }
-        })
-        .collect();
+    let sets: Vec<String> = p.sets.iter().map(|s| s.top1_text()).collect();
     format!(
         "{:.2} / {} ({} heads)",
         p.baseline_top1,

@@ -153,6 +153,17 @@ pub struct Pruning {
     pub sets: Vec<Pruned>,
 }
 
+impl Pruned {
+    /// Its top-1 as printed: the mean, with `± std` when there were several runs.
+    pub fn top1_text(&self) -> String {
+        if self.top1.len() > 1 {
+            format!("{:.2} ± {:.2}", self.mean, self.std)
+        } else {
+            format!("{:.2}", self.mean)
+        }
+    }
+}
+
 impl Pruning {
     /// Mean top-1 drop (points, positive: accuracy lost) of set `name`.
     pub fn drop_of(&self, name: &str) -> Option<f64> {
