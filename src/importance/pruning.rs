@@ -11,21 +11,16 @@ use crate::interpret::consistency::{Pruned, Pruning};
 use crate::model::random::SplitMix64;
 use crate::{Error, Result};
 
-/// Seeded samples of heads.
-struct Sampler(SplitMix64);
-
-impl Sampler {
-    /// `n` distinct items of `from` (a partial Fisher–Yates shuffle), sorted.
-    fn sample(&mut self, from: &[(usize, usize)], n: usize) -> Vec<(usize, usize)> {
-        let mut v = from.to_vec();
-        for i in 0..n.min(v.len()) {
-            let j = i + (self.0.next_u64() % (v.len() - i) as u64) as usize;
-            v.swap(i, j);
-        }
-        v.truncate(n);
-        v.sort_unstable();
-        v
+/// `n` distinct heads of `from` drawn with `rng` (a partial Fisher–Yates shuffle), sorted.
+fn sample(rng: &mut SplitMix64, from: &[(usize, usize)], n: usize) -> Vec<(usize, usize)> {
+    let mut v = from.to_vec();
+    for i in 0..n.min(v.len()) {
+        let j = i + (rng.next_u64() % (v.len() - i) as u64) as usize;
+        v.swap(i, j);
     }
+    v.truncate(n);
+    v.sort_unstable();
+    v
 }
 
 /// Runs the experiment on `rows`: `high` and `low` are the high- and low-CCS heads, `all` every
@@ -55,7 +50,13 @@ pub fn prune_by_ccs(
             return vec![set.to_vec()];
         }
         (0..seeds)
-            .map(|s| Sampler(SplitMix64(s.wrapping_mul(1000).wrapping_add(salt))).sample(set, n))
+            .map(|s| {
+                sample(
+                    &mut SplitMix64(s.wrapping_mul(1000).wrapping_add(salt)),
+                    set,
+                    n,
+                )
+            })
             .collect()
     };
     let top1_after = |heads: &[(usize, usize)]| -> Result<(f64, f64)> {
@@ -113,16 +114,16 @@ mod tests {
     #[test]
     fn samples_are_seeded_distinct_and_sized() {
         let all: Vec<(usize, usize)> = (0..4).flat_map(|l| (0..6).map(move |h| (l, h))).collect();
-        let a = Sampler(SplitMix64(7)).sample(&all, 5);
+        let a = sample(&mut SplitMix64(7), &all, 5);
         assert_eq!(
             a,
-            Sampler(SplitMix64(7)).sample(&all, 5),
+            sample(&mut SplitMix64(7), &all, 5),
             "same seed, same sample"
         );
-        assert_ne!(a, Sampler(SplitMix64(8)).sample(&all, 5));
+        assert_ne!(a, sample(&mut SplitMix64(8), &all, 5));
         let mut d = a.clone();
         d.dedup();
         assert_eq!((a.len(), d.len()), (5, 5));
-        assert_eq!(Sampler(SplitMix64(1)).sample(&all[..3], 9).len(), 3);
+        assert_eq!(sample(&mut SplitMix64(1), &all[..3], 9).len(), 3);
     }
 }
