@@ -97,12 +97,9 @@ impl Error {
         }
     }
 
-    /// A [`Error::Store`] for a failed write of `path`.
+    /// A [`Error::Caused`] for a failed write of `path`: `PATH: cannot write: …`.
     pub fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Store {
-            path: path.into(),
-            message: format!("cannot write: {source}"),
-        }
+        Self::caused(path, "cannot write", source)
     }
 
     /// A [`Error::Caused`]: `context` on `path` failed with `source`.
