@@ -3,11 +3,8 @@
 
 use image::{Rgb, RgbImage};
 
+use super::chart::{BG, FG, GRID};
 use crate::image::font::{draw_text, ellipsize, text_width};
-
-const BG: Rgb<u8> = Rgb([24, 24, 28]);
-const FG: Rgb<u8> = Rgb([235, 235, 235]);
-const GRID: Rgb<u8> = Rgb([70, 70, 78]);
 
 /// The models' colours, in order (Okabe–Ito, told apart with any colour vision).
 pub const PALETTE: [Rgb<u8>; 6] = [

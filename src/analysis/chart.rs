@@ -5,9 +5,10 @@ use image::{Rgb, RgbImage};
 
 use crate::image::font::{draw_text, ellipsize, text_width};
 
-const BG: Rgb<u8> = Rgb([24, 24, 28]);
-const FG: Rgb<u8> = Rgb([235, 235, 235]);
-const GRID: Rgb<u8> = Rgb([70, 70, 78]);
+/// The charts' background, text and grid colours (shared with the bar chart).
+pub(super) const BG: Rgb<u8> = Rgb([24, 24, 28]);
+pub(super) const FG: Rgb<u8> = Rgb([235, 235, 235]);
+pub(super) const GRID: Rgb<u8> = Rgb([70, 70, 78]);
 const LINE: Rgb<u8> = Rgb([252, 165, 10]);
 
 /// Draws `values` (percent, 0–100) at x positions labelled `labels`, under `title`, with a
