@@ -5,7 +5,9 @@
 //! every layer pays page faults and the kernel's zeroing again: about a tenth of a ViT-B/16
 //! batch's CPU time went to the kernel. Blocks of at least [`MIN_BLOCK`] are kept on free (up to
 //! [`MAX_HELD`] bytes in all) and handed back to an allocation of exactly that size and alignment;
-//! everything else goes straight to [`System`]. The binary installs it; the library does not.
+//! everything else goes straight to [`System`]. Large blocks also start on a 64-byte cache line
+//! (the AMX tiles store to and load from them a row of 64 bytes at a time, several times slower
+//! across two lines). The binary installs it; the library does not.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;
@@ -137,9 +139,23 @@ impl Default for Recycling {
     }
 }
 
-// SAFETY: every block handed out comes from `System` with the same size and alignment as the
-// request (a kept block is reused only for an identical layout), and is owned by one caller at a
-// time: it is either in the pool or handed out, never both.
+/// Bytes a large block is aligned to at least: a cache line.
+pub const LINE: usize = 64;
+
+/// The layout asked of [`System`] for `layout`: large blocks on a cache line. A function of the
+/// layout alone, so that alloc, dealloc and realloc agree.
+fn system_layout(layout: Layout) -> Layout {
+    if layout.size() >= MIN_BLOCK && layout.align() < LINE {
+        // A power of two; the size, at least MIN_BLOCK, cannot overflow when rounded to it.
+        Layout::from_size_align(layout.size(), LINE).unwrap_or(layout)
+    } else {
+        layout
+    }
+}
+
+// SAFETY: every block handed out comes from `System` with `system_layout` of the request, which
+// is at least as aligned and as large (a kept block is reused only for an identical layout), and
+// is owned by one caller at a time: it is either in the pool or handed out, never both.
 unsafe impl GlobalAlloc for Recycling {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if layout.size() >= MIN_BLOCK
@@ -147,8 +163,8 @@ unsafe impl GlobalAlloc for Recycling {
         {
             return p;
         }
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc(layout) }
+        // SAFETY: forwarded with the caller's guarantees (a stricter alignment).
+        unsafe { System.alloc(system_layout(layout)) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
@@ -159,22 +175,39 @@ unsafe impl GlobalAlloc for Recycling {
             unsafe { p.write_bytes(0, layout.size()) };
             return p;
         }
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc_zeroed(layout) }
+        // SAFETY: forwarded with the caller's guarantees (a stricter alignment).
+        unsafe { System.alloc_zeroed(system_layout(layout)) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if (MIN_BLOCK..=MAX_HELD).contains(&layout.size()) {
             return self.keep(ptr, layout);
         }
-        // SAFETY: ptr came from System with this layout (see the impl's safety note).
-        unsafe { System.dealloc(ptr, layout) }
+        // SAFETY: ptr came from System with system_layout(layout) (the impl's safety note).
+        unsafe { System.dealloc(ptr, system_layout(layout)) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: every live block was allocated by System with `layout`, so System may resize
-        // it (and keeps its fast paths, such as mremap for large blocks).
-        unsafe { System.realloc(ptr, layout, new_size) }
+        let (old, new) = (
+            system_layout(layout),
+            // SAFETY: the caller guarantees new_size, rounded up to layout.align(), fits isize.
+            system_layout(unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) }),
+        );
+        if old.align() == new.align() {
+            // SAFETY: ptr came from System with `old`; System keeps its alignment on resizing
+            // (and its fast paths, such as mremap for large blocks).
+            return unsafe { System.realloc(ptr, old, new_size) };
+        }
+        // Crossing MIN_BLOCK changes the alignment asked of System: move the block.
+        // SAFETY: `new` is a valid non-zero layout; both blocks hold min(old, new) bytes.
+        unsafe {
+            let p = System.alloc(new);
+            if !p.is_null() {
+                std::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
+                System.dealloc(ptr, old);
+            }
+            p
+        }
     }
 }
 
@@ -248,6 +281,40 @@ mod tests {
                 (5..SLOTS + 5).map(|i| layout(i).size()).sum::<usize>()
             );
             assert_eq!(a.alloc(layout(SLOTS + 4)), ps[SLOTS + 4]);
+        }
+    }
+
+    #[test]
+    fn large_blocks_start_on_a_cache_line_and_survive_realloc_across_the_threshold() {
+        let a = Recycling::new();
+        let small = Layout::from_size_align(1000, 4).unwrap();
+        // SAFETY: each block is freed once with the layout it has at that moment.
+        unsafe {
+            let p = a.alloc(small);
+            p.write_bytes(9, small.size());
+            // Growing past MIN_BLOCK moves it to a cache line and keeps the bytes.
+            let q = a.realloc(p, small, MIN_BLOCK * 2);
+            assert_eq!(q as usize % LINE, 0);
+            assert!(std::slice::from_raw_parts(q, 1000).iter().all(|&b| b == 9));
+            let big = Layout::from_size_align(MIN_BLOCK * 2, 4).unwrap();
+            let r = a.realloc(q, big, MIN_BLOCK * 3);
+            assert_eq!(r as usize % LINE, 0);
+            // Shrinking below it moves it back to System's plain alignment.
+            let big = Layout::from_size_align(MIN_BLOCK * 3, 4).unwrap();
+            let s = a.realloc(r, big, 500);
+            assert!(std::slice::from_raw_parts(s, 500).iter().all(|&b| b == 9));
+            a.dealloc(s, Layout::from_size_align(500, 4).unwrap());
+            for _ in 0..3 {
+                let f = a.alloc_zeroed(big);
+                assert_eq!(f as usize % LINE, 0);
+                assert!(
+                    std::slice::from_raw_parts(f, big.size())
+                        .iter()
+                        .all(|&b| b == 0)
+                );
+                f.write_bytes(1, big.size());
+                a.dealloc(f, big);
+            }
         }
     }
 
