@@ -139,8 +139,19 @@ impl Block {
         let (b, t, dm) = x.dims3()?;
         let (h, d) = (self.heads, dm / self.heads);
         let tq = if cls_only { 1 } else { t };
-        let y = self.ln1.forward(x)?.reshape((b * t, dm))?;
-        let qkv = self.qkv.forward(&y)?; // (B·T, 3D)
+        let x2 = x.reshape((b * t, dm))?;
+        let packed = match self.qkv.tiled() {
+            true => self.ln1.forward_packed(&x2)?,
+            false => None,
+        };
+        let qkv = match packed {
+            Some(y) => self.qkv.forward_packed(&y, None, None)?,
+            None => None,
+        };
+        let qkv = match qkv {
+            Some(qkv) => qkv,
+            None => self.qkv.forward(&self.ln1.forward(&x2)?)?, // (B·T, 3D)
+        };
         let keep_first_row = capture != Capture::None;
         let (merged, first_row) =
             match cpu::attention(&qkv, (b, t, h), mask, cls_only, keep_first_row)? {
@@ -172,13 +183,19 @@ impl Block {
             x.clone()
         };
         let x = self.out_proj(&merged, &x.reshape((b * tq, dm))?, (b, tq))?;
-        let hidden = self.ln2.forward(&x)?;
-        let act = self
-            .fc1
-            .forward_with(&hidden, Some(self.activation), None)?;
-        let z = self.fc2.forward(&act)?;
-        let mlp_cls = z.reshape((b, tq, dm))?.i((.., 0))?;
-        let x = (x + z)?.reshape((b, tq, dm))?;
+        let (x, mlp_cls) = match self.mlp_tiled(&x, (b, tq))? {
+            Some(done) => done,
+            None => {
+                let hidden = self.ln2.forward(&x)?;
+                let act = self
+                    .fc1
+                    .forward_with(&hidden, Some(self.activation), None)?;
+                let z = self.fc2.forward(&act)?;
+                let mlp_cls = z.reshape((b, tq, dm))?.i((.., 0))?;
+                ((x + z)?, mlp_cls)
+            }
+        };
+        let x = x.reshape((b, tq, dm))?;
         Ok(BlockOut {
             x,
             mlp_cls,
@@ -186,6 +203,32 @@ impl Block {
             tokens,
             cls_self,
         })
+    }
+
+    /// The MLP on the AMX tiles with its hidden layer kept packed in bf16: `x + MLP(LN2(x))`
+    /// and the MLP's output at each image's CLS row, (B, D). fc2 adds the residual as it goes,
+    /// and the CLS rows of its output are computed again from the same packed rows (the same
+    /// products, bit for bit), so that the decomposition's MLP term is the one the stream got.
+    /// `None` off the tiles.
+    fn mlp_tiled(&self, x: &Tensor, (b, tq): (usize, usize)) -> Result<Option<(Tensor, Tensor)>> {
+        if !self.fc1.tiled() || !self.fc2.tiled() {
+            return Ok(None);
+        }
+        let Some(hidden) = self.ln2.forward_packed(x)? else {
+            return Ok(None);
+        };
+        let Some(act) = self.fc1.forward_to_packed(&hidden, Some(self.activation)) else {
+            return Ok(None);
+        };
+        let Some(y) = self.fc2.forward_packed(&act, None, Some(x))? else {
+            return Ok(None);
+        };
+        let cls: Vec<usize> = (0..b).map(|i| i * tq).collect();
+        let cls = match tq {
+            1 => act,
+            _ => act.gather(&cls),
+        };
+        Ok(self.fc2.forward_packed(&cls, None, None)?.map(|z| (y, z)))
     }
 
     /// `merged · W_O + b_O + x`. With the product on the AMX tiles, the CLS rows are computed

@@ -17,14 +17,14 @@ use super::fastmath::{activate_in_place, layer_norm_rows, softmax_rows};
 use crate::Result;
 
 /// The elements of a contiguous f32 CPU tensor, read-locked while this lives.
-struct F32<'a> {
+pub(super) struct F32<'a> {
     storage: StorageRef<'a>,
     range: std::ops::Range<usize>,
 }
 
 impl<'a> F32<'a> {
     /// `None` for a tensor elsewhere, of another dtype or not contiguous.
-    fn of(t: &'a Tensor) -> Option<Self> {
+    pub(super) fn of(t: &'a Tensor) -> Option<Self> {
         let (storage, layout) = t.storage_and_layout();
         let (start, end) = layout.contiguous_offsets()?;
         matches!(&*storage, Storage::Cpu(CpuStorage::F32(_))).then_some(Self {
@@ -33,7 +33,8 @@ impl<'a> F32<'a> {
         })
     }
 
-    fn slice(&self) -> &[f32] {
+    /// The elements.
+    pub(super) fn slice(&self) -> &[f32] {
         match &*self.storage {
             Storage::Cpu(CpuStorage::F32(v)) => &v[self.range.clone()],
             _ => &[],
@@ -148,33 +149,6 @@ pub fn linear(
             .for_each(|c| activate_in_place(c, act));
     }
     Ok(Some(Tensor::from_vec(dst, (n, m), &Device::Cpu)?))
-}
-
-/// [`linear`] with the product on the AMX tiles (`x` and W rounded to bf16, sums in f32, W and
-/// the bias packed in `w`): the dense layers of `--dtype bf16` on the CPU. `None` where
-/// [`linear`] would say `None`.
-pub fn linear_tiles(
-    x: &Tensor,
-    w: &super::bf16::PackedWeight,
-    act: Option<Activation>,
-    residual: Option<&Tensor>,
-) -> Result<Option<Tensor>> {
-    let Ok((n, k)) = x.dims2() else {
-        return Ok(None);
-    };
-    if k != w.k || (act.is_some() && residual.is_some()) {
-        return Ok(None);
-    }
-    let Some(xs) = F32::of(x) else {
-        return Ok(None);
-    };
-    let r = match residual.map(F32::of) {
-        None => None,
-        Some(Some(r)) if r.range.len() == n * w.n => Some(r),
-        Some(_) => return Ok(None),
-    };
-    let y = super::bf16::linear(xs.slice(), n, w, r.as_ref().map(F32::slice), act);
-    Ok(Some(Tensor::from_vec(y, (n, w.n), &Device::Cpu)?))
 }
 
 /// LayerNorm over the last dimension of `x` with γ, β (its width): one vectorised pass per row

@@ -4,7 +4,7 @@ use candle_core::{D, DType, Tensor};
 
 use std::sync::Arc;
 
-use super::bf16::PackedWeight;
+use super::bf16::{PackedRows, PackedWeight};
 use super::config::Activation;
 use super::weights::Weights;
 use crate::Result;
@@ -36,6 +36,12 @@ impl LayerNorm {
             native,
             eps,
         })
+    }
+
+    /// Normalises the rows of `x` (N, width) into bf16 packed for a product on the AMX tiles;
+    /// `None` when `x` is not an f32 CPU tensor.
+    pub fn forward_packed(&self, x: &Tensor) -> Result<Option<PackedRows>> {
+        super::cpu_tiles::layer_norm_packed(x, &self.weight, &self.bias, self.eps)
     }
 
     /// Normalises `x` (any shape, last dim = width), returning x's dtype.
@@ -105,6 +111,27 @@ impl Dense {
         self.tiles.is_some()
     }
 
+    /// `act(a · W + b)` or `a · W + b + residual` on the tiles, for rows already packed; `None`
+    /// when the layer is not tiled or the shapes do not fit.
+    pub fn forward_packed(
+        &self,
+        a: &PackedRows,
+        act: Option<Activation>,
+        residual: Option<&Tensor>,
+    ) -> Result<Option<Tensor>> {
+        match &self.tiles {
+            Some(w) => super::cpu_tiles::linear_packed(a, w, act, residual),
+            None => Ok(None),
+        }
+    }
+
+    /// `act(a · W + b)` on the tiles, packed for the next product; `None` when the layer is
+    /// not tiled or `a` is not as wide as its input.
+    pub fn forward_to_packed(&self, a: &PackedRows, act: Option<Activation>) -> Option<PackedRows> {
+        let w = self.tiles.as_ref().filter(|w| w.k == a.k)?;
+        Some(super::bf16::linear_to_packed(a, w, act))
+    }
+
     /// `x · W + b + residual` in f32 even when the layer is tiled.
     pub fn forward_exact(&self, x: &Tensor, residual: Option<&Tensor>) -> Result<Tensor> {
         let f32_only = Self {
@@ -128,7 +155,7 @@ impl Dense {
         residual: Option<&Tensor>,
     ) -> Result<Tensor> {
         if let Some(tiles) = &self.tiles
-            && let Some(y) = super::cpu::linear_tiles(x, tiles, act, residual)?
+            && let Some(y) = super::cpu_tiles::linear_tiles(x, tiles, act, residual)?
         {
             return Ok(y);
         }

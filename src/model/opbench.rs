@@ -154,7 +154,7 @@ pub fn vit_b16_block(b: usize) -> Result<Vec<OpTiming>> {
         if bf16::support().is_ok() {
             let p = PackedWeight::new(&w.flatten_all()?.to_vec1()?, &bias.to_vec1()?, k, n);
             let ms = median(REPS, || {
-                some(cpu::linear_tiles(input, &p, act, r.as_ref())?).map(drop)
+                some(super::cpu_tiles::linear_tiles(input, &p, act, r.as_ref())?).map(drop)
             })?;
             out.push(timing(
                 format!("{name} bf16 tiles"),

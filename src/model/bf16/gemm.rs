@@ -1,19 +1,22 @@
 //! The threaded product `act(x · W + b) (+ residual)` on the tiles, blocked for the caches the
 //! way GotoBLAS blocks an f32 GEMM (Goto & van de Geijn, "Anatomy of high-performance matrix
-//! multiplication", 2008): all rows are packed to bf16 once, then each task computes a rectangle
-//! of the output, a group of column-panel pairs (about [`GROUP_BYTES`] of packed weight, which
-//! stays in the core's L2) over a block of rows. The tasks go to the threads in group order, so a
-//! thread keeps one group's weights in its L2 over all the row blocks: a layer's weights (3.5 MiB
-//! for ViT-B's QKV) are read from L3 once per thread instead of once per 64 rows, which measured
-//! 2x faster. Each 32 × 32 output block stays in the tiles over the whole K, starting from the bias
-//! (a stride-0 load) and stored once; the residual and the activation are then one pass over the
-//! task's rectangle while it is in cache.
-
-use rayon::prelude::*;
+//! multiplication", 2008): the rows come packed to bf16 ([`PackedRows`]), and each task computes
+//! a rectangle of the output, a group of column-panel pairs (about [`GROUP_BYTES`] of packed
+//! weight, which stays in the core's L2) over a block of rows. The tasks go to the threads in
+//! group order, so a thread keeps one group's weights in its L2 over all the row blocks: a
+//! layer's weights (3.5 MiB for ViT-B's QKV) are read from L3 once per thread instead of once per
+//! 64 rows, which measured 2x faster.
+//!
+//! The output is f32 rows (the residual and the activation then one pass over the task's
+//! rectangle while it is in cache) or, for a product that feeds another, bf16 already in the
+//! tile layout ([`linear_to_packed`]: each 32 × 32 block is activated and rounded where it lies
+//! in L1, and lands as one step of the next product's strip).
 
 use std::cell::RefCell;
 
-use super::pack::{Aligned, PackedWeight, pack_strip};
+use rayon::prelude::*;
+
+use super::pack::{Aligned, PackedRows, PackedWeight, to_bf16};
 use crate::model::config::Activation;
 use crate::model::fastmath::{activate_in_place, dispatch};
 
@@ -37,8 +40,22 @@ pub fn linear(
     residual: Option<&[f32]>,
     act: Option<Activation>,
 ) -> Vec<f32> {
-    let (k, n) = (w.k, w.n);
-    assert!(x.len() >= rows * k, "bf16::linear: shapes");
+    assert!(x.len() >= rows * w.k, "bf16::linear: shapes");
+    linear_packed(&PackedRows::pack(x, rows, w.k), w, residual, act)
+}
+
+/// [`linear`] on rows already packed.
+///
+/// # Panics
+/// As [`linear`], and when `a` is not `w.k` wide.
+pub fn linear_packed(
+    a: &PackedRows,
+    w: &PackedWeight,
+    residual: Option<&[f32]>,
+    act: Option<Activation>,
+) -> Vec<f32> {
+    let (rows, n) = (a.rows, w.n);
+    assert_eq!(a.k, w.k, "bf16::linear: widths");
     assert!(
         residual.is_none_or(|r| r.len() >= rows * n),
         "bf16::linear: residual"
@@ -48,58 +65,11 @@ pub fn linear(
     if rows == 0 || n == 0 {
         return out;
     }
-    PACKED.with_borrow_mut(|a| {
-        pack(x, rows, k, a);
-        multiply(a.bf16(), rows, w, residual, act, Out(out.as_mut_ptr()));
-    });
-    // SAFETY: the tasks' rectangles cover all rows · n elements, and `products` wrote each.
-    unsafe { out.set_len(rows * n) };
-    out
-}
-
-thread_local! {
-    /// The packed rows, kept for the next product on the calling thread (no allocation, no
-    /// zeroing: `pack_strip` writes every element).
-    static PACKED: RefCell<Aligned> = RefCell::default();
-}
-
-/// Packs all rows of `x` into `a`, strips spread over the threads.
-fn pack(x: &[f32], rows: usize, k: usize, a: &mut Aligned) {
-    let len = k.div_ceil(32) * 1024;
-    let strips = rows.div_ceil(32);
-    a.at_least(strips * len * 2);
-    a.bf16_mut()[..strips * len]
-        .par_chunks_mut(len)
-        .enumerate()
-        .for_each(|(s, strip)| {
-            let count = 32.min(rows - s * 32);
-            pack_strip(&x[s * 32 * k..], k, count, k, strip);
-        });
-}
-
-/// The tasks of [`linear`] on the packed rows `a`, into `dst` (rows × w.n, uninitialised).
-fn multiply(
-    a: &[u16],
-    rows: usize,
-    w: &PackedWeight,
-    residual: Option<&[f32]>,
-    act: Option<Activation>,
-    dst: Out,
-) {
-    let (steps, n) = (w.steps(), w.n);
-    let group = (GROUP_BYTES / (steps * 2048)).clamp(1, w.pairs());
-    let (groups, blocks) = (w.pairs().div_ceil(group), rows.div_ceil(ROWS));
-    (0..groups * blocks).into_par_iter().for_each(|task| {
-        let (g, b) = (task / blocks, task % blocks);
-        let pairs = g * group..((g + 1) * group).min(w.pairs());
-        let rows = b * ROWS..((b + 1) * ROWS).min(rows);
-        let cols = pairs.start * 32..(pairs.end * 32).min(n);
-        // SAFETY: tasks cover disjoint rectangles (row block b, column group g) of the
-        // rows × n output, which `out` has the capacity for.
-        unsafe { products(a, rows.clone(), pairs, w, dst) };
+    let sink = Sink::Rows(Out(out.as_mut_ptr()));
+    multiply(a, w, sink, |rows, cols| {
         for r in rows {
-            // SAFETY: as above; `products` wrote this task's rectangle, row r of which this is.
-            let row = unsafe { dst.row(r * n + cols.start, cols.len()) };
+            // SAFETY: the task's rectangle, which `products` wrote and no other task touches.
+            let row = unsafe { sink.row(r * n + cols.start, cols.len()) };
             if let Some(res) = residual {
                 add(row, &res[r * n + cols.start..r * n + cols.end]);
             }
@@ -108,25 +78,86 @@ fn multiply(
             }
         }
     });
+    // SAFETY: the tasks' rectangles cover all rows · n elements, and `products` wrote each.
+    unsafe { out.set_len(rows * n) };
+    out
 }
 
-/// The output buffer, shared by tasks that write disjoint rectangles of it.
-#[derive(Clone, Copy)]
-struct Out(*mut f32);
-// SAFETY: tasks write disjoint parts of the buffer (see `linear`).
-unsafe impl Send for Out {}
-// SAFETY: as above.
-unsafe impl Sync for Out {}
+/// `act(a · W + b)` in bf16, packed for the next product (whose K is `w.n`): the hidden layer of
+/// an MLP, never written out in f32.
+///
+/// # Panics
+/// As [`linear_packed`].
+pub fn linear_to_packed(a: &PackedRows, w: &PackedWeight, act: Option<Activation>) -> PackedRows {
+    assert_eq!(a.k, w.k, "bf16::linear: widths");
+    assert!(super::support().is_ok(), "bf16::linear without AMX");
+    let mut out = PackedRows::zeros(a.rows, w.n);
+    if a.rows > 0 && w.n > 0 {
+        let sink = Sink::Packed(Out16(out.bf16_mut().as_mut_ptr()), act);
+        multiply(a, w, sink, |_, _| {});
+    }
+    out
+}
 
-impl Out {
-    /// `len` elements from `at`.
+/// Where the products go.
+#[derive(Clone, Copy)]
+enum Sink {
+    /// f32 rows × n.
+    Rows(Out),
+    /// bf16 strips, each `w.pairs()` steps, after the activation.
+    Packed(Out16, Option<Activation>),
+}
+
+impl Sink {
+    /// `len` f32 from `at` of a `Rows` sink (empty for `Packed`).
     ///
     /// # Safety
     /// Inside the buffer, initialised, and touched by no other task meanwhile.
     unsafe fn row<'a>(self, at: usize, len: usize) -> &'a mut [f32] {
-        // SAFETY: the caller's contract.
-        unsafe { std::slice::from_raw_parts_mut(self.0.add(at), len) }
+        match self {
+            // SAFETY: the caller's contract.
+            Sink::Rows(Out(p)) => unsafe { std::slice::from_raw_parts_mut(p.add(at), len) },
+            Sink::Packed(..) => &mut [],
+        }
     }
+}
+
+/// The f32 output, shared by tasks that write disjoint rectangles of it.
+#[derive(Clone, Copy)]
+struct Out(*mut f32);
+/// The packed output, shared by tasks that write disjoint steps of its strips.
+#[derive(Clone, Copy)]
+struct Out16(*mut u16);
+// SAFETY: tasks write disjoint parts of the buffers (see `multiply`).
+unsafe impl Send for Out {}
+// SAFETY: as above.
+unsafe impl Sync for Out {}
+// SAFETY: as above.
+unsafe impl Send for Out16 {}
+// SAFETY: as above.
+unsafe impl Sync for Out16 {}
+
+/// The tasks: (column group, row block) rectangles in group order, each computed by `products`
+/// into `sink` and then handed to `finish(rows, columns)` on the same thread.
+fn multiply(
+    a: &PackedRows,
+    w: &PackedWeight,
+    sink: Sink,
+    finish: impl Fn(std::ops::Range<usize>, std::ops::Range<usize>) + Sync,
+) {
+    let (steps, n, rows) = (w.steps(), w.n, a.rows);
+    let group = (GROUP_BYTES / (steps * 2048)).clamp(1, w.pairs());
+    let (groups, blocks) = (w.pairs().div_ceil(group), rows.div_ceil(ROWS));
+    (0..groups * blocks).into_par_iter().for_each(|task| {
+        let (g, b) = (task / blocks, task % blocks);
+        let pairs = g * group..((g + 1) * group).min(w.pairs());
+        let rows = b * ROWS..((b + 1) * ROWS).min(rows);
+        let cols = pairs.start * 32..(pairs.end * 32).min(n);
+        // SAFETY: tasks cover disjoint rectangles (row block b, column group g) of the output,
+        // which the sink has room for; AMX support was asserted by the callers.
+        unsafe { products(a.bf16(), rows.clone(), pairs, w, sink) };
+        finish(rows, cols);
+    });
 }
 
 /// `out += r`.
@@ -138,24 +169,47 @@ fn add(out: &mut [f32], r: &[f32]) {
     dispatch!(run(out, r))
 }
 
+/// A 32 × 32 f32 block (stride 32) activated, rounded and written as one packed step (its rows
+/// 0-31 one after the other, which is the strip layout); rows from `live` on and columns from
+/// `cols` on are zero (the padding of the next product's rows and K).
+fn emit(block: &mut [f32], act: Option<Activation>, (live, cols): (usize, usize), to: &mut [u16]) {
+    #[inline(always)]
+    fn run(block: &mut [f32], act: Option<Activation>, live: usize, cols: usize, to: &mut [u16]) {
+        if let Some(act) = act {
+            activate_in_place(&mut block[..live * 32], act);
+        }
+        for (src, dst) in block
+            .chunks_exact(32)
+            .zip(to.chunks_exact_mut(32))
+            .take(live)
+        {
+            dst.iter_mut().zip(src).for_each(|(d, &v)| *d = to_bf16(v));
+            dst[cols..].fill(0);
+        }
+        to[live * 32..].fill(0);
+    }
+    dispatch!(run(block, act, live, cols, to))
+}
+
 /// The products of `rows` (a block of whole strips of `a`, the packed rows) and panel `pairs` of
-/// `w` into the rows × n output `dst`, strip by strip; along K a slice of [`SLICE`] steps at a
-/// time, the strip's slice (16 KiB) serving all the group's pairs from L1 while their slices come
-/// from L2. A 32 × 32 block starts from the pair's bias on the first slice and from where the
-/// previous slice stored it on the others: the output itself when the block lies inside it, a
-/// scratch block otherwise (the last strip's padding rows, columns past n), copied at the end.
+/// `w` into `sink`, strip by strip; along K a slice of [`SLICE`] steps at a time, the strip's
+/// slice (16 KiB) serving all the group's pairs from L1 while their slices come from L2. A
+/// 32 × 32 block starts from the pair's bias on the first slice and from where the previous slice
+/// stored it on the others: the f32 output itself when the block lies inside it, a scratch block
+/// otherwise (the last strip's padding rows, columns past n, every block of a packed sink), then
+/// copied or emitted.
 ///
 /// # Safety
-/// `dst` has room for `rows.end · w.n` elements, rows `rows` × columns of `pairs` of which no
-/// other thread touches meanwhile; `rows.start` is a multiple of 32 and `a` holds every strip
-/// `rows` touches; `super::support()` returned `Ok`.
+/// The sink has room for `rows.end` rows (of `w.n` f32, or of `w.pairs()` packed steps), rows
+/// `rows` × the columns of `pairs` of which no other thread touches meanwhile; `rows.start` is a
+/// multiple of 32 and `a` holds every strip `rows` touches; `super::support()` returned `Ok`.
 #[cfg(target_arch = "x86_64")]
 unsafe fn products(
     a: &[u16],
     rows: std::ops::Range<usize>,
     pairs: std::ops::Range<usize>,
     w: &PackedWeight,
-    dst: Out,
+    sink: Sink,
 ) {
     use super::tiles::{Block32, block, configure};
     let (n, steps) = (w.n, w.steps());
@@ -164,21 +218,22 @@ unsafe fn products(
         let scratch = edge.f32_mut().as_mut_ptr();
         // SAFETY: AMX support is the caller's contract; the configuration is loaded on this
         // thread first. Each call reads `len` steps (1024 bf16 each) of one strip of `a` and of
-        // one panel pair from step k0, inside both (pack_strip and PackedWeight lay them out
+        // one panel pair from step k0, inside both (PackedRows and PackedWeight lay them out
         // steps · 1024 long), starts from the pair's 32-wide bias row (stride 0) or the block
-        // the previous slice stored, and stores to `dst` (rows s·32.. and columns p·32.., inside
-        // the caller's rectangle) or to the pair's scratch block (`pairs.len()` of 1024 f32).
+        // the previous slice stored, and stores to the f32 sink (rows s·32.. and columns p·32..,
+        // inside the caller's rectangle) or to the pair's scratch block (`pairs.len()` of 1024
+        // f32). A packed sink's step (s, p) is 1024 bf16 inside the caller's rectangle.
         unsafe {
             configure();
             for s in (rows.start / 32)..rows.end.div_ceil(32) {
                 let live = 32.min(rows.end - s * 32);
                 let strip = a[s * steps * 1024..].as_ptr();
-                let at = |p: usize| match live == 32 && p * 32 + 32 <= n {
-                    true => Block32 {
-                        ptr: dst.0.add(s * 32 * n + p * 32),
+                let at = |p: usize| match sink {
+                    Sink::Rows(Out(dst)) if live == 32 && p * 32 + 32 <= n => Block32 {
+                        ptr: dst.add(s * 32 * n + p * 32),
                         stride: n,
                     },
-                    false => Block32 {
+                    _ => Block32 {
                         ptr: scratch.add((p - pairs.start) * 1024),
                         stride: 32,
                     },
@@ -199,11 +254,21 @@ unsafe fn products(
                 }
                 for p in pairs.clone() {
                     let (block, cols) = (at(p), 32.min(n - p * 32));
-                    if block.stride == 32 {
-                        for r in 0..live {
-                            let from = std::slice::from_raw_parts(block.ptr.add(r * 32), cols);
-                            dst.row((s * 32 + r) * n + p * 32, cols)
-                                .copy_from_slice(from);
+                    if block.stride != 32 {
+                        continue;
+                    }
+                    let from = std::slice::from_raw_parts_mut(block.ptr, 1024);
+                    match sink {
+                        Sink::Rows(_) => {
+                            for r in 0..live {
+                                let to = sink.row((s * 32 + r) * n + p * 32, cols);
+                                to.copy_from_slice(&from[r * 32..r * 32 + cols]);
+                            }
+                        }
+                        Sink::Packed(Out16(dst), act) => {
+                            let to = dst.add((s * w.pairs() + p) * 1024);
+                            let to = std::slice::from_raw_parts_mut(to, 1024);
+                            emit(from, act, (live, cols), to);
                         }
                     }
                 }
@@ -223,7 +288,7 @@ unsafe fn products(
     _: std::ops::Range<usize>,
     _: std::ops::Range<usize>,
     _: &PackedWeight,
-    _: Out,
+    _: Sink,
 ) {
     unreachable!("bf16::linear checks support(), which is Err off x86-64")
 }
@@ -231,7 +296,7 @@ unsafe fn products(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::bf16::to_bf16;
+    use crate::model::bf16::{PackedRows, to_bf16};
 
     fn bf(v: f32) -> f64 {
         half::bf16::from_bits(to_bf16(v)).to_f64()
@@ -246,6 +311,43 @@ mod tests {
             }
         }
         y
+    }
+
+    #[test]
+    fn a_product_packed_for_the_next_equals_rounding_its_f32_rows() {
+        if super::super::support().is_err() {
+            return;
+        }
+        for (rows, k, n, m) in [(37, 40, 50, 7), (130, 300, 96, 33)] {
+            let x: Vec<f32> = (0..rows * k)
+                .map(|i| ((i * 7919) % 201) as f32 / 50.0 - 2.0)
+                .collect();
+            let w: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 31) % 97) as f32 / 90.0 - 0.5)
+                .collect();
+            let bias: Vec<f32> = (0..n).map(|j| j as f32 * 0.01 - 0.2).collect();
+            let w2: Vec<f32> = (0..n * m)
+                .map(|i| ((i * 17) % 89) as f32 / 80.0 - 0.5)
+                .collect();
+            let (p, p2) = (
+                PackedWeight::new(&w, &bias, k, n),
+                PackedWeight::new(&w2, &vec![0.25; m], n, m),
+            );
+            let a = PackedRows::pack(&x, rows, k);
+            let act = Some(Activation::QuickGelu);
+            let hidden = linear_to_packed(&a, &p, act);
+            let f32_rows = linear(&x, rows, &p, None, act);
+            assert_eq!(hidden.bf16(), PackedRows::pack(&f32_rows, rows, n).bf16());
+            // The next product reads it as it would read the f32 rows.
+            let y = linear_packed(&hidden, &p2, None, None);
+            assert_eq!(y, linear(&f32_rows, rows, &p2, None, None));
+            // Rows gathered from the packed form are those rows' products, bit for bit.
+            let picked = [0, rows - 1, 5, 32];
+            let g = linear_packed(&hidden.gather(&picked), &p2, None, None);
+            for (i, &r) in picked.iter().enumerate() {
+                assert_eq!(g[i * m..(i + 1) * m], y[r * m..(r + 1) * m]);
+            }
+        }
     }
 
     #[test]

@@ -22,8 +22,8 @@ mod pack;
 #[cfg(target_arch = "x86_64")]
 mod tiles;
 
-pub use gemm::linear;
-pub use pack::{PackedWeight, to_bf16};
+pub use gemm::{linear, linear_packed, linear_to_packed};
+pub use pack::{PackedRows, PackedWeight, pack_strip, to_bf16};
 
 /// Whether this CPU runs the AMX bf16 kernel: `Err` carries the reason in a few words. Checked
 /// once per process (the tile-data permission is asked for on the first call).

@@ -127,6 +127,75 @@ impl PackedWeight {
     }
 }
 
+/// Activations already in the tile layout: `rows` rows of width `k` as strips of 32 rows
+/// (see the module), what a product on the tiles reads. A LayerNorm or a product can write them
+/// directly for the next product, instead of f32 rows that product would pack again.
+pub struct PackedRows {
+    /// Rows (the strips hold `rows.div_ceil(32) · 32`, the rest zero).
+    pub rows: usize,
+    /// Width (the steps hold `k.div_ceil(32) · 32` columns, the rest zero).
+    pub k: usize,
+    data: Aligned,
+}
+
+impl PackedRows {
+    /// `rows` × `k` of zeros.
+    pub fn zeros(rows: usize, k: usize) -> Self {
+        let mut data = Aligned::default();
+        data.zeroed(rows.div_ceil(32) * k.div_ceil(32) * 2048);
+        Self { rows, k, data }
+    }
+
+    /// Packs `rows` rows of `x` (row-major, `k` wide), strips spread over the threads.
+    pub fn pack(x: &[f32], rows: usize, k: usize) -> Self {
+        use rayon::prelude::*;
+        let mut p = Self::zeros(rows, k);
+        p.strips_mut().enumerate().for_each(|(s, strip)| {
+            let count = 32.min(rows - s * 32);
+            pack_strip(&x[s * 32 * k..], k, count, k, strip);
+        });
+        p
+    }
+
+    /// Steps of 32 along the width.
+    pub fn steps(&self) -> usize {
+        self.k.div_ceil(32)
+    }
+
+    /// The packed bf16: strip after strip, each `steps() · 1024` long.
+    pub fn bf16(&self) -> &[u16] {
+        self.data.bf16()
+    }
+
+    /// The packed bf16, writable.
+    pub fn bf16_mut(&mut self) -> &mut [u16] {
+        self.data.bf16_mut()
+    }
+
+    /// The strips, writable, for the threads.
+    pub fn strips_mut(&mut self) -> rayon::slice::ChunksExactMut<'_, u16> {
+        use rayon::prelude::*;
+        let len = self.steps() * 1024;
+        self.data.bf16_mut().par_chunks_exact_mut(len)
+    }
+
+    /// Rows `rows` (each `< self.rows`) of these, in that order, as rows 0.. of new strips.
+    pub fn gather(&self, rows: &[usize]) -> Self {
+        let mut g = Self::zeros(rows.len(), self.k);
+        let len = self.steps() * 1024;
+        let (from, to) = (self.data.bf16(), g.data.bf16_mut());
+        for (i, &r) in rows.iter().enumerate() {
+            for step in 0..self.steps() {
+                // Row r of strip s is at r % 32 · 32 within each step (see the module).
+                let src = (r / 32) * len + step * 1024 + (r % 32) * 32;
+                let dst = (i / 32) * len + step * 1024 + (i % 32) * 32;
+                to[dst..dst + 32].copy_from_slice(&from[src..src + 32]);
+            }
+        }
+        g
+    }
+}
+
 /// Packs `rows` (at most 32) rows of `x` (`k` wide, row i starting at `i · stride`) into
 /// `strip`, one strip of `k.div_ceil(32) · 1024` bf16, rounding to bf16. Every element is
 /// written, the padding (rows past `rows`, columns past `k`) with zeros, so `strip` may hold

@@ -1,0 +1,95 @@
+//! The dense layers of `--dtype bf16` on the AMX tiles, over candle tensors: products whose
+//! input is f32 rows or rows already packed ([`PackedRows`]), and a LayerNorm that writes packed
+//! rows, so that inside a block only the attention's input and output are f32 (what the
+//! decomposition reads) and the LayerNorm outputs and the MLP's hidden layer go from one
+//! product to the next in bf16, never written out in f32.
+
+use candle_core::{Device, Tensor};
+use rayon::prelude::*;
+
+use super::bf16::{self, PackedRows, PackedWeight};
+use super::config::Activation;
+use super::cpu::F32;
+use super::fastmath::layer_norm_rows;
+use crate::Result;
+
+/// The residual's elements when it is an f32 CPU tensor of n × m; `Err(())` otherwise.
+fn residual_of(residual: Option<&Tensor>, len: usize) -> std::result::Result<Option<F32<'_>>, ()> {
+    match residual.map(F32::of) {
+        None => Ok(None),
+        Some(Some(r)) if r.slice().len() == len => Ok(Some(r)),
+        Some(_) => Err(()),
+    }
+}
+
+/// [`super::cpu::linear`] with the product on the AMX tiles (`x` and W rounded to bf16, sums in
+/// f32, W and the bias packed in `w`). `None` where that would say `None`.
+pub fn linear_tiles(
+    x: &Tensor,
+    w: &PackedWeight,
+    act: Option<Activation>,
+    residual: Option<&Tensor>,
+) -> Result<Option<Tensor>> {
+    let Ok((n, k)) = x.dims2() else {
+        return Ok(None);
+    };
+    let Some(xs) = F32::of(x).filter(|_| k == w.k) else {
+        return Ok(None);
+    };
+    linear_packed(&PackedRows::pack(xs.slice(), n, k), w, act, residual)
+}
+
+/// [`linear_tiles`] on rows already packed: `act(a · W + b)` or `a · W + b + residual`
+/// (N, out). `None` when the residual is not an f32 CPU tensor of that shape, or both an
+/// activation and a residual are asked for.
+pub fn linear_packed(
+    a: &PackedRows,
+    w: &PackedWeight,
+    act: Option<Activation>,
+    residual: Option<&Tensor>,
+) -> Result<Option<Tensor>> {
+    let Ok(r) = residual_of(residual, a.rows * w.n) else {
+        return Ok(None);
+    };
+    if a.k != w.k || (act.is_some() && r.is_some()) {
+        return Ok(None);
+    }
+    let y = bf16::linear_packed(a, w, r.as_ref().map(F32::slice), act);
+    Ok(Some(Tensor::from_vec(y, (a.rows, w.n), &Device::Cpu)?))
+}
+
+/// LayerNorm of `x`'s rows (N, width) with γ, β, written packed for a product on the tiles:
+/// each strip of 32 rows normalised into a scratch block in cache and packed from there. `None`
+/// when `x` is not a contiguous f32 CPU tensor of that width.
+pub fn layer_norm_packed(
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f64,
+) -> Result<Option<PackedRows>> {
+    let (Some(xs), Some(g), Some(b)) = (F32::of(x), F32::of(gamma), F32::of(beta)) else {
+        return Ok(None);
+    };
+    let (xs, g, b) = (xs.slice(), g.slice(), b.slice());
+    let k = g.len();
+    if k == 0 || b.len() != k || x.dims().last() != Some(&k) {
+        return Ok(None);
+    }
+    let rows = xs.len() / k;
+    let mut out = PackedRows::zeros(rows, k);
+    out.strips_mut()
+        .enumerate()
+        .for_each_init(Vec::new, |normed, (s, strip)| {
+            let live = 32.min(rows - s * 32);
+            normed.resize(live * k, 0.0);
+            layer_norm_rows(
+                &xs[s * 32 * k..(s * 32 + live) * k],
+                normed,
+                g,
+                b,
+                eps as f32,
+            );
+            bf16::pack_strip(normed, k, live, k, strip);
+        });
+    Ok(Some(out))
+}
