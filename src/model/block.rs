@@ -182,7 +182,7 @@ impl Block {
         } else {
             x.clone()
         };
-        let x = self.out_proj(&merged, &x.reshape((b * tq, dm))?, (b, tq))?;
+        let x = self.out_proj(&merged, &x.reshape((b * tq, dm))?, tq)?;
         let (x, mlp_cls) = match self.mlp_tiled(&x, (b, tq))? {
             Some(done) => done,
             None => {
@@ -234,23 +234,18 @@ impl Block {
     /// `merged · W_O + b_O + x`. With the product on the AMX tiles, the CLS rows are computed
     /// again in f32: the decomposition's head terms are those rows' exact parts (W_O applied in
     /// f32), so Σ heads + MLPs stays the embedding to f32 rounding.
-    fn out_proj(&self, merged: &Tensor, x: &Tensor, (b, tq): (usize, usize)) -> Result<Tensor> {
+    fn out_proj(&self, merged: &Tensor, x: &Tensor, tq: usize) -> Result<Tensor> {
         if !self.out.tiled() {
             return self.out.forward_with(merged, None, Some(x));
         }
         if tq == 1 {
             return self.out.forward_exact(merged, Some(x));
         }
-        let dm = x.dim(1)?;
-        let rows = |t: &Tensor| -> Result<Tensor> {
-            Ok(t.reshape((b, tq, dm))?.i((.., 0))?.contiguous()?)
-        };
-        let cls = self.out.forward_exact(&rows(merged)?, Some(&rows(x)?))?;
-        let y = self
-            .out
-            .forward_with(merged, None, Some(x))?
-            .reshape((b, tq, dm))?;
-        Ok(Tensor::cat(&[&cls.unsqueeze(1)?, &y.i((.., 1..))?], 1)?.reshape((b * tq, dm))?)
+        match self.out.forward_tiled_except(merged, x, tq)? {
+            Some(y) => Ok(y),
+            // Not f32 CPU tensors, which the tiles never see: every row in f32.
+            None => self.out.forward_exact(merged, Some(x)),
+        }
     }
 
     /// The attention on candle's generic operations (GPU, half precision): the heads' outputs

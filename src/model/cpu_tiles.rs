@@ -58,6 +58,35 @@ pub fn linear_packed(
     Ok(Some(Tensor::from_vec(y, (a.rows, w.n), &Device::Cpu)?))
 }
 
+/// `x · W + b + residual` on the tiles, except rows 0, `every`, 2·`every`, … which are `exact`'s
+/// rows in turn (the same layer in f32, for the rows the decomposition reads): written over the
+/// tiles' output instead of concatenated, which copied the whole output. `None` where
+/// [`linear_tiles`] would say `None` or `exact` is not an f32 CPU tensor of those rows.
+pub fn linear_tiles_except(
+    x: &Tensor,
+    w: &PackedWeight,
+    residual: &Tensor,
+    every: usize,
+    exact: &Tensor,
+) -> Result<Option<Tensor>> {
+    let (Ok((n, k)), Some(xs), Some(fixed)) = (x.dims2(), F32::of(x), F32::of(exact)) else {
+        return Ok(None);
+    };
+    let Ok(Some(r)) = residual_of(Some(residual), n * w.n) else {
+        return Ok(None);
+    };
+    let fixed = fixed.slice();
+    if k != w.k || every == 0 || fixed.len() != n.div_ceil(every) * w.n {
+        return Ok(None);
+    }
+    let a = PackedRows::pack(xs.slice(), n, k);
+    let mut y = bf16::linear_packed(&a, w, Some(r.slice()), None);
+    for (row, f) in y.chunks_exact_mut(every * w.n).zip(fixed.chunks_exact(w.n)) {
+        row[..w.n].copy_from_slice(f);
+    }
+    Ok(Some(Tensor::from_vec(y, (n, w.n), &Device::Cpu)?))
+}
+
 /// LayerNorm of `x`'s rows (N, width) with γ, β, written packed for a product on the tiles:
 /// each strip of 32 rows normalised into a scratch block in cache and packed from there. `None`
 /// when `x` is not a contiguous f32 CPU tensor of that width.

@@ -1,6 +1,6 @@
 //! The building blocks shared by both towers: LayerNorm, dense layers and activations.
 
-use candle_core::{D, DType, Tensor};
+use candle_core::{D, DType, IndexOp, Tensor};
 
 use std::sync::Arc;
 
@@ -132,6 +132,30 @@ impl Dense {
         Some(super::bf16::linear_to_packed(a, w, act))
     }
 
+    /// `x · W + b + residual` (N, out) on the tiles except rows 0, `every`, 2·`every`, …, which
+    /// are computed in f32 as [`Dense::forward_exact`] does (N a multiple of `every`). `None`
+    /// when the layer is not tiled or the tensors are not f32 on the CPU.
+    pub fn forward_tiled_except(
+        &self,
+        x: &Tensor,
+        residual: &Tensor,
+        every: usize,
+    ) -> Result<Option<Tensor>> {
+        let Some(w) = &self.tiles else {
+            return Ok(None);
+        };
+        let (n, _) = x.dims2()?;
+        if every == 0 || n % every != 0 {
+            return Ok(None);
+        }
+        let firsts = |t: &Tensor| -> Result<Tensor> {
+            let (_, m) = t.dims2()?;
+            Ok(t.reshape((n / every, every, m))?.i((.., 0))?.contiguous()?)
+        };
+        let exact = self.forward_exact(&firsts(x)?, Some(&firsts(residual)?))?;
+        super::cpu_tiles::linear_tiles_except(x, w, residual, every, &exact)
+    }
+
     /// `x · W + b + residual` in f32 even when the layer is tiled.
     pub fn forward_exact(&self, x: &Tensor, residual: Option<&Tensor>) -> Result<Tensor> {
         let f32_only = Self {
@@ -180,22 +204,63 @@ impl Dense {
     }
 }
 
-/// A Conv2d with kernel = stride = p and no bias, as one matmul over unfolded patches: pixels
-/// (B, 3, S, S) times `weight` (3·p·p, D), rows ordered (channel, y, x) like the conv kernel, give
-/// (B, G², D) with G = ⌊S/p⌋. Pixels past the last whole patch are not read, as by the conv.
-pub fn patch_embed(pixels: &Tensor, p: usize, weight: &Tensor) -> Result<Tensor> {
-    let (b, _, s, _) = pixels.dims4()?;
-    let (g, dm) = (s / p, weight.dim(1)?);
-    Ok(pixels
-        .narrow(2, 0, g * p)?
-        .narrow(3, 0, g * p)?
-        .to_dtype(weight.dtype())?
-        .reshape((b, 3, g, p, g, p))?
-        .permute((0, 2, 4, 1, 3, 5))?
-        .contiguous()?
-        .reshape((b * g * g, 3 * p * p))?
-        .matmul(weight)?
-        .reshape((b, g * g, dm))?)
+/// A Conv2d with kernel = stride = p (CLIP's and SigLIP's patch embedding) as one dense layer
+/// over unfolded patches: pixels (B, 3, S, S) give (B, G², D) with G = ⌊S/p⌋; pixels past the
+/// last whole patch are not read, as by the conv.
+#[derive(Clone)]
+pub struct PatchEmbed {
+    /// The conv kernel as (3·p·p, D), rows ordered (channel, y, x), and its bias (zeros for
+    /// CLIP's bias-free conv).
+    dense: Dense,
+    /// Whether the conv has a bias (SigLIP) that f32 adds after the product.
+    biased: bool,
+    p: usize,
+}
+
+impl PatchEmbed {
+    /// Loads the conv `weight` (D, 3, p, p) and, where the checkpoint has one, its `bias`.
+    pub fn load(
+        w: &Weights,
+        weight: &str,
+        bias: Option<&str>,
+        dm: usize,
+        p: usize,
+    ) -> Result<Self> {
+        let conv = w.get(weight, &[dm, 3, p, p])?.reshape((dm, 3 * p * p))?;
+        let (bias, biased) = match bias {
+            Some(name) => (w.get(name, &[dm])?, true),
+            None => (Tensor::zeros(dm, conv.dtype(), conv.device())?, false),
+        };
+        let dense = Dense::from_torch(&conv, bias)?.tiled_for(w)?;
+        Ok(Self { dense, biased, p })
+    }
+
+    /// The patch embeddings (B, G², D) of pixels (B, 3, S, S); on the AMX tiles where the
+    /// model's dense layers are, otherwise one f32 matmul plus the bias, as the conv sums.
+    pub fn forward(&self, pixels: &Tensor) -> Result<Tensor> {
+        let (b, _, s, _) = pixels.dims4()?;
+        let p = self.p;
+        let (g, dm) = (s / p, self.dense.weight.dim(1)?);
+        let unfolded = pixels
+            .narrow(2, 0, g * p)?
+            .narrow(3, 0, g * p)?
+            .to_dtype(self.dense.weight.dtype())?
+            .reshape((b, 3, g, p, g, p))?
+            .permute((0, 2, 4, 1, 3, 5))?
+            .contiguous()?
+            .reshape((b * g * g, 3 * p * p))?;
+        let y = match self.dense.tiled() {
+            true => self.dense.forward(&unfolded)?,
+            false => {
+                let y = unfolded.matmul(&self.dense.weight)?;
+                match self.biased {
+                    true => y.broadcast_add(&self.dense.bias)?,
+                    false => y,
+                }
+            }
+        };
+        Ok(y.reshape((b, g * g, dm))?)
+    }
 }
 
 /// `a · b` over the last two dimensions, a single-row `a` computed as two equal rows.

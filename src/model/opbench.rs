@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 
-use super::bf16::{self, PackedWeight};
+use super::bf16::{self, PackedRows, PackedWeight};
 use super::config::Activation;
 use super::{cpu, fastmath};
 use crate::{Error, Result};
@@ -153,11 +153,17 @@ pub fn vit_b16_block(b: usize) -> Result<Vec<OpTiming>> {
         ));
         if bf16::support().is_ok() {
             let p = PackedWeight::new(&w.flatten_all()?.to_vec1()?, &bias.to_vec1()?, k, n);
-            let ms = median(REPS, || {
-                some(super::cpu_tiles::linear_tiles(input, &p, act, r.as_ref())?).map(drop)
+            // The rows come packed, as in a block: LayerNorm and fc1 write them so.
+            let a = PackedRows::pack(&input.flatten_all()?.to_vec1()?, rows, k);
+            let ms = median(REPS, || match act {
+                Some(_) => Ok(drop(bf16::linear_to_packed(&a, &p, act))),
+                None => some(super::cpu_tiles::linear_packed(&a, &p, None, r.as_ref())?).map(drop),
             })?;
             out.push(timing(
-                format!("{name} bf16 tiles"),
+                match act {
+                    Some(_) => format!("{name} bf16 tiles, packed in and out"),
+                    None => format!("{name} bf16 tiles, rows packed"),
+                },
                 ms,
                 flop,
                 Bound::Bf16Flops,

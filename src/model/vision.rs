@@ -8,7 +8,7 @@ use candle_core::{DType, IndexOp, Tensor};
 
 use super::block::{Block, Capture};
 use super::config::{Format, VisionConfig};
-use super::layers::{LayerNorm, matmul, patch_embed};
+use super::layers::{LayerNorm, PatchEmbed, matmul};
 use super::weights::Weights;
 use crate::Result;
 
@@ -16,8 +16,8 @@ use crate::Result;
 pub struct VisionTower {
     /// Architecture.
     pub cfg: VisionConfig,
-    /// Patch embedding as a matrix (3·p·p, D), rows ordered (channel, y, x) like the conv kernel.
-    patch: Tensor,
+    /// The patch embedding (`conv1`, bias-free).
+    patch: PatchEmbed,
     /// CLS embedding (1, 1, D).
     class: Tensor,
     /// Positions (1, T, D).
@@ -67,8 +67,7 @@ impl VisionTower {
                 "visual.ln_post",
             ],
         };
-        let conv = w.get(names[0], &[dm, 3, p, p])?;
-        let patch = conv.reshape((dm, 3 * p * p))?.t()?.contiguous()?;
+        let patch = PatchEmbed::load(w, names[0], None, dm, p)?;
         let class = w.get(names[1], &[dm])?.reshape((1, 1, dm))?;
         let pos = w.get(names[2], &[t, dm])?.reshape((1, t, dm))?;
         let eps = cfg.tower.eps;
@@ -108,7 +107,7 @@ impl VisionTower {
     /// `capture` (one entry per layer).
     pub fn trace(&self, pixels: &Tensor, capture: &[Capture]) -> Result<Trace> {
         let (b, dm) = (pixels.dim(0)?, self.cfg.tower.width);
-        let patches = patch_embed(pixels, self.cfg.patch_size, &self.patch)?;
+        let patches = self.patch.forward(pixels)?;
         let class = self.class.broadcast_as((b, 1, dm))?;
         let x = Tensor::cat(&[&class, &patches], 1)?.broadcast_add(&self.pos)?;
         let mut x = self.ln_pre.forward(&x)?;

@@ -17,6 +17,7 @@
 //! accumulators and broadcast A pairs, measured 0.6x the f32 GEMM on Sapphire Rapids, whose
 //! `VDPBF16PS` has no more throughput than an f32 FMA, so such CPUs keep f32.
 
+mod act;
 mod gemm;
 mod pack;
 #[cfg(target_arch = "x86_64")]

@@ -10,17 +10,15 @@ use super::pooling::PoolingHead;
 use crate::Result;
 use crate::model::block::{Block, Capture};
 use crate::model::config::{Format, VisionConfig};
-use crate::model::layers::{LayerNorm, patch_embed};
+use crate::model::layers::{LayerNorm, PatchEmbed};
 use crate::model::weights::Weights;
 
 /// The SigLIP vision tower's weights.
 pub struct SiglipVision {
     /// Architecture.
     pub cfg: VisionConfig,
-    /// Patch embedding as a matrix (3·p·p, D), rows ordered (channel, y, x) like the conv kernel.
-    patch: Tensor,
-    /// The conv's bias (D).
-    patch_bias: Tensor,
+    /// The patch embedding (the conv with its bias).
+    patch: PatchEmbed,
     /// Positions (1, T, D).
     pos: Tensor,
     blocks: Vec<Block>,
@@ -33,10 +31,6 @@ impl SiglipVision {
     /// Loads `vision_model.*`.
     pub fn load(w: &Weights, cfg: &VisionConfig) -> Result<Self> {
         let (dm, p, t) = (cfg.tower.width, cfg.patch_size, cfg.tokens());
-        let conv = w.get(
-            "vision_model.embeddings.patch_embedding.weight",
-            &[dm, 3, p, p],
-        )?;
         let blocks = (0..cfg.tower.layers)
             .map(|i| {
                 Block::load(
@@ -49,8 +43,13 @@ impl SiglipVision {
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             cfg: cfg.clone(),
-            patch: conv.reshape((dm, 3 * p * p))?.t()?.contiguous()?,
-            patch_bias: w.get("vision_model.embeddings.patch_embedding.bias", &[dm])?,
+            patch: PatchEmbed::load(
+                w,
+                "vision_model.embeddings.patch_embedding.weight",
+                Some("vision_model.embeddings.patch_embedding.bias"),
+                dm,
+                p,
+            )?,
             pos: w
                 .get(
                     "vision_model.embeddings.position_embedding.weight",
@@ -67,8 +66,7 @@ impl SiglipVision {
     /// (B, 3, S, S): what the pooling head reads.
     pub fn hidden(&self, pixels: &Tensor) -> Result<Tensor> {
         // SiglipVisionEmbeddings: the conv (with its bias), then the positions.
-        let patches = patch_embed(pixels, self.cfg.patch_size, &self.patch)?
-            .broadcast_add(&self.patch_bias)?;
+        let patches = self.patch.forward(pixels)?;
         let mut x = patches.broadcast_add(&self.pos)?;
         for block in &self.blocks {
             x = block.forward(&x, None, Capture::None, false)?.x;
