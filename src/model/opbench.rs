@@ -156,7 +156,10 @@ pub fn vit_b16_block(b: usize) -> Result<Vec<OpTiming>> {
             // The rows come packed, as in a block: LayerNorm and fc1 write them so.
             let a = PackedRows::pack(&input.flatten_all()?.to_vec1()?, rows, k);
             let ms = median(REPS, || match act {
-                Some(_) => Ok(drop(bf16::linear_to_packed(&a, &p, act))),
+                Some(_) => {
+                    drop(bf16::linear_to_packed(&a, &p, act));
+                    Ok(())
+                }
                 None => some(super::cpu_tiles::linear_packed(&a, &p, None, r.as_ref())?).map(drop),
             })?;
             out.push(timing(
