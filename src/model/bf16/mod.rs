@@ -11,7 +11,12 @@
 //! The tiles: `TDPBF16PS C, A, B` adds to the 16 × 16 f32 tile C the product of A (16 rows × 32
 //! bf16) and B (16 rows of 16 bf16 pairs, "VNNI" order: the pair of K rows 2i, 2i+1 of one column
 //! side by side). [`pack`] lays the weights and the activations out so that each tile is 1 KiB of
-//! consecutive bytes; [`gemm`] runs a 32 × 32 block of output per call on four accumulator tiles.
+//! consecutive bytes on a 64-byte line (a tile load from an unaligned address measured 6x slower);
+//! [`tiles`] runs a 32 × 32 block of output per call on four accumulator tiles, and [`gemm`]
+//! blocks the product for the caches (a column group of weights kept in each core's L2 over many
+//! row blocks). Inside a block the activations go from one product to the next packed: LayerNorm
+//! writes the tile strips, fc1 emits its activated output as fc2's strips ([`act`]: the
+//! activations with FMAs and a Newton reciprocal), and fc2 adds the residual as it stores.
 //!
 //! No AVX512-BF16 (`VDPBF16PS`) kernel: one written on these packed operands, with 16 register
 //! accumulators and broadcast A pairs, measured 0.6x the f32 GEMM on Sapphire Rapids, whose
