@@ -94,23 +94,20 @@ macro_rules! dispatch {
 
 pub(crate) use dispatch;
 
+/// `f(act, v)` for every element of `x`, in place, with `act` matched once outside the loop so
+/// that each loop is compiled (and vectorised) for one activation.
+#[inline(always)]
+pub(crate) fn each_activated(x: &mut [f32], act: Activation, f: impl Fn(Activation, f32) -> f32) {
+    match act {
+        Activation::QuickGelu => x.iter_mut().for_each(|v| *v = f(Activation::QuickGelu, *v)),
+        Activation::Gelu => x.iter_mut().for_each(|v| *v = f(Activation::Gelu, *v)),
+        Activation::GeluTanh => x.iter_mut().for_each(|v| *v = f(Activation::GeluTanh, *v)),
+    }
+}
+
 /// `act(v)` for every element of `x`, in place.
 pub fn activate_in_place(x: &mut [f32], act: Activation) {
-    #[inline(always)]
-    fn each(x: &mut [f32], act: Activation) {
-        match act {
-            Activation::QuickGelu => x
-                .iter_mut()
-                .for_each(|v| *v = activation(Activation::QuickGelu, *v)),
-            Activation::Gelu => x
-                .iter_mut()
-                .for_each(|v| *v = activation(Activation::Gelu, *v)),
-            Activation::GeluTanh => x
-                .iter_mut()
-                .for_each(|v| *v = activation(Activation::GeluTanh, *v)),
-        }
-    }
-    dispatch!(each(x, act))
+    dispatch!(each_activated(x, act, activation))
 }
 
 /// Softmax of each row of `x` (rows of `width`) in place: e^(x - max) / Σ.

@@ -75,23 +75,9 @@ fn activation(act: Activation, v: f32) -> f32 {
 /// `act(v)` for every element of `x`, in place; FMAs where the CPU has them (elsewhere
 /// [`fastmath::activate_in_place`], since a software FMA is slower than the division it saves).
 pub fn activate_in_place(x: &mut [f32], act: Activation) {
-    #[inline(always)]
-    fn each(x: &mut [f32], act: Activation) {
-        match act {
-            Activation::QuickGelu => x
-                .iter_mut()
-                .for_each(|v| *v = activation(Activation::QuickGelu, *v)),
-            Activation::Gelu => x
-                .iter_mut()
-                .for_each(|v| *v = activation(Activation::Gelu, *v)),
-            Activation::GeluTanh => x
-                .iter_mut()
-                .for_each(|v| *v = activation(Activation::GeluTanh, *v)),
-        }
-    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("fma") {
-        return dispatch!(each(x, act));
+        return dispatch!(fastmath::each_activated(x, act, activation));
     }
     fastmath::activate_in_place(x, act)
 }
