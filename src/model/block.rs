@@ -140,15 +140,7 @@ impl Block {
         let (h, d) = (self.heads, dm / self.heads);
         let tq = if cls_only { 1 } else { t };
         let x2 = x.reshape((b * t, dm))?;
-        let packed = match self.qkv.tiled() {
-            true => self.ln1.forward_packed(&x2)?,
-            false => None,
-        };
-        let qkv = match packed {
-            Some(y) => self.qkv.forward_packed(&y, None, None)?,
-            None => None,
-        };
-        let qkv = match qkv {
+        let qkv = match self.qkv_tiled(&x2)? {
             Some(qkv) => qkv,
             None => self.qkv.forward(&self.ln1.forward(&x2)?)?, // (B·T, 3D)
         };
@@ -203,6 +195,18 @@ impl Block {
             tokens,
             cls_self,
         })
+    }
+
+    /// `LN1(x) · W_QKV + b_QKV` on the AMX tiles, LayerNorm writing the packed rows the product
+    /// reads; `None` off the tiles.
+    fn qkv_tiled(&self, x: &Tensor) -> Result<Option<Tensor>> {
+        if !self.qkv.tiled() {
+            return Ok(None);
+        }
+        match self.ln1.forward_packed(x)? {
+            Some(y) => self.qkv.forward_packed(&y, None, None),
+            None => Ok(None),
+        }
     }
 
     /// The MLP on the AMX tiles with its hidden layer kept packed in bf16: `x + MLP(LN2(x))`

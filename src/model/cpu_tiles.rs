@@ -48,14 +48,24 @@ pub fn linear_packed(
     act: Option<Activation>,
     residual: Option<&Tensor>,
 ) -> Result<Option<Tensor>> {
-    let Ok(r) = residual_of(residual, a.rows * w.n) else {
-        return Ok(None);
-    };
-    if a.k != w.k || (act.is_some() && r.is_some()) {
-        return Ok(None);
+    match products(a, w, act, residual) {
+        Some(y) => Ok(Some(Tensor::from_vec(y, (a.rows, w.n), &Device::Cpu)?)),
+        None => Ok(None),
     }
-    let y = bf16::linear_packed(a, w, r.as_ref().map(F32::slice), act);
-    Ok(Some(Tensor::from_vec(y, (a.rows, w.n), &Device::Cpu)?))
+}
+
+/// [`linear_packed`]'s elements, row-major, before they become a tensor.
+fn products(
+    a: &PackedRows,
+    w: &PackedWeight,
+    act: Option<Activation>,
+    residual: Option<&Tensor>,
+) -> Option<Vec<f32>> {
+    let r = residual_of(residual, a.rows * w.n).ok()?;
+    if a.k != w.k || (act.is_some() && r.is_some()) {
+        return None;
+    }
+    Some(bf16::linear_packed(a, w, r.as_ref().map(F32::slice), act))
 }
 
 /// `x · W + b + residual` on the tiles, except rows 0, `every`, 2·`every`, … which are `exact`'s
@@ -72,15 +82,14 @@ pub fn linear_tiles_except(
     let (Ok((n, k)), Some(xs), Some(fixed)) = (x.dims2(), F32::of(x), F32::of(exact)) else {
         return Ok(None);
     };
-    let Ok(Some(r)) = residual_of(Some(residual), n * w.n) else {
-        return Ok(None);
-    };
     let fixed = fixed.slice();
     if k != w.k || every == 0 || fixed.len() != n.div_ceil(every) * w.n {
         return Ok(None);
     }
     let a = PackedRows::pack(xs.slice(), n, k);
-    let mut y = bf16::linear_packed(&a, w, Some(r.slice()), None);
+    let Some(mut y) = products(&a, w, None, Some(residual)) else {
+        return Ok(None);
+    };
     for (row, f) in y.chunks_exact_mut(every * w.n).zip(fixed.chunks_exact(w.n)) {
         row[..w.n].copy_from_slice(f);
     }
