@@ -211,8 +211,10 @@ pub fn attention(
     let mask = mask.as_ref().map(F32::slice);
     let d = dm / heads;
     let tq = if cls_only { 1 } else { t };
-    let mut merged = vec![0f32; b * tq * dm];
-    let mut first = vec![0f32; if keep_first_row { b * heads * t } else { 0 }];
+    // Written whole by the tasks below before their lengths are set (no clearing pass).
+    let mut merged: Vec<f32> = Vec::with_capacity(b * tq * dm);
+    let first_len = if keep_first_row { b * heads * t } else { 0 };
+    let mut first: Vec<f32> = Vec::with_capacity(first_len);
     let (out, first_ptr) = (Shared(merged.as_mut_ptr()), Shared(first.as_mut_ptr()));
     let src = Shared(src.slice().as_ptr().cast_mut());
     (0..b * heads).into_par_iter().for_each_init(
@@ -284,6 +286,12 @@ pub fn attention(
             }
         },
     );
+    // SAFETY: the tasks wrote every (image, head) block of `merged` (the second product does
+    // not read its destination) and, when kept, every task's row of `first`.
+    unsafe {
+        merged.set_len(b * tq * dm);
+        first.set_len(first_len);
+    }
     let first_row = keep_first_row
         .then(|| Tensor::from_vec(first, (b, heads, t), &Device::Cpu))
         .transpose()?;

@@ -114,7 +114,7 @@ pub fn layer_norm_packed(
         return Ok(None);
     }
     let rows = xs.len() / k;
-    let mut out = PackedRows::zeros(rows, k);
+    let mut out = PackedRows::to_overwrite(rows, k);
     out.strips_mut()
         .enumerate()
         .for_each_init(Vec::new, |normed, (s, strip)| {

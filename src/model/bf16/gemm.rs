@@ -92,7 +92,8 @@ pub fn linear_packed(
 pub fn linear_to_packed(a: &PackedRows, w: &PackedWeight, act: Option<Activation>) -> PackedRows {
     assert_eq!(a.k, w.k, "bf16::linear: widths");
     assert!(super::support().is_ok(), "bf16::linear without AMX");
-    let mut out = PackedRows::zeros(a.rows, w.n);
+    // Every step of every strip is emitted whole (`emit` writes the padding too).
+    let mut out = PackedRows::to_overwrite(a.rows, w.n);
     if a.rows > 0 && w.n > 0 {
         let sink = Sink::Packed(Out16(out.bf16_mut().as_mut_ptr()), act);
         multiply(a, w, sink, |_, _| {});
