@@ -251,7 +251,7 @@ unsafe fn products(
                             _ => at(p),
                         };
                         let b = w.pair(p)[k0 * 1024..].as_ptr();
-                        block(strip.add(k0 * 1024), b, len, init, at(p));
+                        block(strip.add(k0 * 1024), b, len, Some(init), at(p));
                     }
                 }
                 for p in pairs.clone() {

@@ -73,30 +73,47 @@ impl Block32 {
     }
 }
 
-/// `store = init + A · B` over `k32` steps of 32: A is one packed strip (per step, rows 0-15 then
-/// 16-31, each 16 × 32 bf16), B one packed pair of column panels (per step, columns 0-15 then
-/// 16-31, each 16 pair-rows × 32 bf16). See `pack`.
+/// `store = init + A · B` over `k32` steps of 32 (`init` `None`: from zero): A is one packed
+/// strip (per step, rows 0-15 then 16-31, each 16 × 32 bf16), B one packed pair of column panels
+/// (per step, columns 0-15 then 16-31, each 16 pair-rows × 32 bf16). See `pack`.
 ///
 /// # Safety
 /// After [`configure`] on this thread; `a` and `b` hold `k32 · 1024` bf16 each, `init` is
 /// readable and `store` writable as 32 × 32 blocks (`init` may be `store`).
-pub unsafe fn block(a: *const u16, b: *const u16, k32: usize, init: Block32, store: Block32) {
-    let (c, s) = init.tiles();
+pub unsafe fn block(
+    a: *const u16,
+    b: *const u16,
+    k32: usize,
+    init: Option<Block32>,
+    store: Block32,
+) {
     // SAFETY: the caller's contract: every load reads inside a, b and init, the stores write
     // store.
     unsafe {
-        asm!(
-            "tileloadd tmm0, [{c0} + {s}*1]",
-            "tileloadd tmm1, [{c1} + {s}*1]",
-            "tileloadd tmm2, [{c2} + {s}*1]",
-            "tileloadd tmm3, [{c3} + {s}*1]",
-            c0 = in(reg) c[0],
-            c1 = in(reg) c[1],
-            c2 = in(reg) c[2],
-            c3 = in(reg) c[3],
-            s = in(reg) s,
-            options(nostack, readonly)
-        );
+        match init {
+            Some(init) => {
+                let (c, s) = init.tiles();
+                asm!(
+                    "tileloadd tmm0, [{c0} + {s}*1]",
+                    "tileloadd tmm1, [{c1} + {s}*1]",
+                    "tileloadd tmm2, [{c2} + {s}*1]",
+                    "tileloadd tmm3, [{c3} + {s}*1]",
+                    c0 = in(reg) c[0],
+                    c1 = in(reg) c[1],
+                    c2 = in(reg) c[2],
+                    c3 = in(reg) c[3],
+                    s = in(reg) s,
+                    options(nostack, readonly)
+                );
+            }
+            None => asm!(
+                "tilezero tmm0",
+                "tilezero tmm1",
+                "tilezero tmm2",
+                "tilezero tmm3",
+                options(nostack, nomem)
+            ),
+        }
         for kk in 0..k32 {
             let (a, b) = (a.add(kk * 1024), b.add(kk * 1024));
             asm!(
