@@ -5,9 +5,9 @@
 use candle_core::{IndexOp, Tensor};
 
 use super::config::{Format, TowerConfig};
-use super::cpu;
 use super::layers::{Dense, LayerNorm, softmax};
 use super::weights::Weights;
+use super::{cpu, cpu_tiles};
 use crate::Result;
 
 /// What to keep from a block's attention besides its output.
@@ -145,11 +145,19 @@ impl Block {
             None => self.qkv.forward(&self.ln1.forward(&x2)?)?, // (B·T, 3D)
         };
         let keep_first_row = capture != Capture::None;
-        let (merged, first_row) =
-            match cpu::attention(&qkv, (b, t, h), mask, cls_only, keep_first_row)? {
-                Some(a) => (a.merged, a.first_row),
-                None => self.attention(&qkv, (b, t), mask, cls_only)?,
-            };
+        // On the tiles with the rest of the bf16 block; the CLS query alone stays in f32.
+        let tiled = match self.qkv.tiled() && !cls_only {
+            true => cpu_tiles::attention(&qkv, (b, t, h), mask, keep_first_row)?,
+            false => None,
+        };
+        let fused = match tiled {
+            Some(a) => Some(a),
+            None => cpu::attention(&qkv, (b, t, h), mask, cls_only, keep_first_row)?,
+        };
+        let (merged, first_row) = match fused {
+            Some(a) => (a.merged, a.first_row),
+            None => self.attention(&qkv, (b, t), mask, cls_only)?,
+        };
         let head_cls = match capture {
             Capture::None => None,
             _ => Some(merged.reshape((b, tq, h, d))?.i((.., 0))?),

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use super::bf16::{self, PackedRows, PackedWeight};
 use super::config::Activation;
-use super::cpu::F32;
+use super::cpu::{Attention, F32};
 use super::fastmath::layer_norm_rows;
 use crate::Result;
 
@@ -130,4 +130,54 @@ pub fn layer_norm_packed(
             bf16::pack_strip(normed, k, live, k, strip);
         });
     Ok(Some(out))
+}
+
+/// The attention of a block on the tiles ([`bf16::attention`]) for `qkv` (B·T, 3D) as the fused
+/// projection writes it, with the first query's row in f32 when `keep_first_row`. `None` when
+/// `qkv` or the mask (T, T) is not a contiguous f32 CPU tensor of its shape.
+pub fn attention(
+    qkv: &Tensor,
+    (b, t, heads): (usize, usize, usize),
+    mask: Option<&Tensor>,
+    keep_first_row: bool,
+) -> Result<Option<Attention>> {
+    let (Ok((rows, w3)), Some(src)) = (qkv.dims2(), F32::of(qkv)) else {
+        return Ok(None);
+    };
+    let dm = w3 / 3;
+    if rows != b * t || w3 != 3 * dm || heads == 0 || dm % heads != 0 || t == 0 {
+        return Ok(None);
+    }
+    let mask = match mask.map(F32::of) {
+        None => None,
+        Some(Some(m)) if m.slice().len() == t * t => Some(m),
+        Some(_) => return Ok(None),
+    };
+    let shape = bf16::Shape {
+        b,
+        t,
+        heads,
+        d: dm / heads,
+    };
+    let mut merged: Vec<f32> = Vec::with_capacity(b * t * dm);
+    let mut first: Vec<f32> = Vec::with_capacity(if keep_first_row { b * heads * t } else { 0 });
+    bf16::attention(
+        src.slice(),
+        shape,
+        mask.as_ref().map(F32::slice),
+        &mut merged.spare_capacity_mut()[..b * t * dm],
+        keep_first_row.then(|| &mut first.spare_capacity_mut()[..b * heads * t]),
+    );
+    // SAFETY: bf16::attention wrote every element of both.
+    unsafe {
+        merged.set_len(b * t * dm);
+        first.set_len(if keep_first_row { b * heads * t } else { 0 });
+    }
+    let first_row = keep_first_row
+        .then(|| Tensor::from_vec(first, (b, heads, t), &Device::Cpu))
+        .transpose()?;
+    Ok(Some(Attention {
+        merged: Tensor::from_vec(merged, (b * t, dm), &Device::Cpu)?,
+        first_row,
+    }))
 }

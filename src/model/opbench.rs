@@ -183,6 +183,17 @@ pub fn vit_b16_block(b: usize) -> Result<Vec<OpTiming>> {
         flop,
         Bound::F32Flops,
     ));
+    if bf16::support().is_ok() {
+        let ms = median(REPS, || {
+            some(super::cpu_tiles::attention(&qkv, (b, t, h), None, false)?).map(drop)
+        })?;
+        out.push(timing(
+            "attention bf16 tiles, operands packed, softmax included".into(),
+            ms,
+            flop,
+            Bound::Bf16Flops,
+        ));
+    }
     let ms = median(REPS, || {
         some(cpu::layer_norm(&x, &g, &beta, 1e-5)?).map(drop)
     })?;

@@ -82,6 +82,40 @@ pub fn activate_in_place(x: &mut [f32], act: Activation) {
     fastmath::activate_in_place(x, act)
 }
 
+/// The softmax of `row[..live]` up to its normaliser: each element becomes e^(x − max) with
+/// [`exp`]'s FMAs and the rest of `row` (padding up to a multiple of 16, so that no loop has a
+/// scalar tail) zero; returns 1 / Σ, by which the caller scales as it reads the row.
+///
+/// # Panics
+/// When `live` is 0 or past the row, or the row's length is not a multiple of 16.
+pub fn softmax_numerators(row: &mut [f32], live: usize) -> f32 {
+    assert!(
+        live > 0 && live <= row.len() && row.len().is_multiple_of(16),
+        "softmax_numerators: shape"
+    );
+    #[inline(always)]
+    fn run(row: &mut [f32], live: usize) -> f32 {
+        row[live..].fill(f32::NEG_INFINITY);
+        let mut m = [f32::NEG_INFINITY; 16];
+        for c in row.chunks_exact(16) {
+            m.iter_mut().zip(c).for_each(|(m, &v)| *m = m.max(v));
+        }
+        let max = m.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let mut s = [0f32; 16];
+        for c in row.chunks_exact_mut(16) {
+            c.iter_mut().zip(&mut s).for_each(|(v, s)| {
+                *v = exp(*v - max);
+                *s += *v;
+            });
+        }
+        // The padding's e^-∞ is clamped to e^-87.3 (~1e-38) above: set to zero, and its share
+        // of the sum (under 1e-35) is below f32 rounding of a sum ≥ 1.
+        row[live..].fill(0.0);
+        1.0 / s.iter().sum::<f32>()
+    }
+    dispatch!(run(row, live))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +143,32 @@ mod tests {
                 };
                 let tol = 4.0 * f32::EPSILON * scale.max(1e-6);
                 assert!((y - want).abs() <= tol, "{act:?}({x}) = {y}, want {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn softmax_numerators_scaled_are_the_softmax_and_the_padding_is_zero() {
+        for live in [1usize, 5, 16, 37, 197] {
+            let len = live.div_ceil(32) * 32;
+            let x: Vec<f32> = (0..len)
+                .map(|i| ((i * 7919) % 97) as f32 / 7.0 - 6.0)
+                .collect();
+            let mut row = x.clone();
+            let scale = softmax_numerators(&mut row, live);
+            let max = x[..live].iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+            let sum: f64 = x[..live].iter().map(|&v| (v as f64 - max).exp()).sum();
+            for (i, &v) in row.iter().enumerate() {
+                let want = if i < live {
+                    (x[i] as f64 - max).exp() / sum
+                } else {
+                    0.0
+                };
+                let got = (v * scale) as f64;
+                assert!(
+                    (got - want).abs() <= 1e-6 * want + 1e-12,
+                    "{live}[{i}]: {got} vs {want}"
+                );
             }
         }
     }

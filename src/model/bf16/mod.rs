@@ -1,10 +1,10 @@
-//! bf16 matrix products on the CPU: the dense layers of `--dtype bf16`, on Intel's AMX tiles
-//! (Sapphire Rapids and later).
+//! bf16 matrix products on the CPU: the dense layers and the attention's products of
+//! `--dtype bf16`, on Intel's AMX tiles (Sapphire Rapids and later).
 //!
 //! Inputs are rounded to bf16 (round to nearest even, as torch's `to(torch.bfloat16)`), products
 //! are accumulated in f32, and everything around the products (bias, residual, activation,
-//! LayerNorm, the attention, softmax and the decomposition's sums) stays in f32, as under torch's
-//! CPU autocast. A CPU without AMX gets [`support`]'s one-line reason and f32 instead
+//! LayerNorm, the attention's logits and softmax, and the decomposition's sums) stays in f32, as
+//! under torch's CPU autocast. A CPU without AMX gets [`support`]'s one-line reason and f32 instead
 //! (`--dtype bf16` then computes in f32 rather than in candle's generic bf16, which is slower than
 //! f32 on a CPU).
 //!
@@ -17,17 +17,22 @@
 //! row blocks). Inside a block the activations go from one product to the next packed: LayerNorm
 //! writes the tile strips, fc1 emits its activated output as fc2's strips ([`act`]: the
 //! activations with FMAs and a Newton reciprocal), and fc2 adds the residual as it stores.
+//! [`attention`] runs softmax(q kᵀ) v per image and head on the same kernel, its operands laid
+//! out by `attention_operands`.
 //!
 //! No AVX512-BF16 (`VDPBF16PS`) kernel: one written on these packed operands, with 16 register
 //! accumulators and broadcast A pairs, measured 0.6x the f32 GEMM on Sapphire Rapids, whose
 //! `VDPBF16PS` has no more throughput than an f32 FMA, so such CPUs keep f32.
 
 mod act;
+mod attention;
+mod attention_operands;
 mod gemm;
 mod pack;
 #[cfg(target_arch = "x86_64")]
 mod tiles;
 
+pub use attention::{Shape, attention};
 pub use gemm::{linear, linear_packed, linear_to_packed};
 pub use pack::{PackedRows, PackedWeight, pack_strip, to_bf16};
 
