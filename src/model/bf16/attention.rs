@@ -90,8 +90,8 @@ pub fn attention(
 
 /// Asks for task `task`'s q, k and v in the L2 cache, for the thread that runs it next: a head's
 /// columns of a token's row are a few lines, a row's length apart, each on its own page, so a
-/// task that waits for them one by one is bound by memory latency (it measured 3.5x slower than
-/// with this prefetch while the previous task computes).
+/// task that waits for them one by one is bound by memory latency (it measured 1.2x slower per
+/// task than with this prefetch while the previous task computes).
 fn prefetch_head(qkv: &[f32], s: Shape, task: usize) {
     #[cfg(target_arch = "x86_64")]
     {
