@@ -178,6 +178,24 @@ pub struct Attention {
     pub first_row: Option<Tensor>,
 }
 
+impl Attention {
+    /// From the merged rows ((B·Tq) × D, row-major) and the first rows ((B, H, T)), for `b`
+    /// images of `tq` queries, `heads` heads and `t` keys.
+    pub(super) fn from_rows(
+        merged: Vec<f32>,
+        first: Option<Vec<f32>>,
+        (b, tq, heads, t): (usize, usize, usize, usize),
+    ) -> Result<Self> {
+        let dm = merged.len() / (b * tq).max(1);
+        Ok(Self {
+            merged: Tensor::from_vec(merged, (b * tq, dm), &Device::Cpu)?,
+            first_row: first
+                .map(|f| Tensor::from_vec(f, (b, heads, t), &Device::Cpu))
+                .transpose()?,
+        })
+    }
+}
+
 /// softmax(q kᵀ + mask) v per image and head, for `qkv` (B·T, 3D) laid out like the fused QKV
 /// projection's output (q, k, v, each heads × d) with the scale already in q; `mask` (T, T) is
 /// added to the logits. With `cls_only` only the first query of each image is computed.
@@ -292,13 +310,7 @@ pub fn attention(
         merged.set_len(b * tq * dm);
         first.set_len(first_len);
     }
-    let first_row = keep_first_row
-        .then(|| Tensor::from_vec(first, (b, heads, t), &Device::Cpu))
-        .transpose()?;
-    Ok(Some(Attention {
-        merged: Tensor::from_vec(merged, (b * tq, dm), &Device::Cpu)?,
-        first_row,
-    }))
+    Attention::from_rows(merged, keep_first_row.then_some(first), (b, tq, heads, t)).map(Some)
 }
 
 #[cfg(test)]
@@ -362,15 +374,7 @@ mod tests {
         let (b, t, h, d) = (3, 11, 4, 8);
         let dm = h * d;
         let qkv = Tensor::randn(0f32, 1.0, (b * t, 3 * dm), &dev)?;
-        let causal: Vec<f32> = (0..t * t)
-            .map(|i| {
-                if i % t > i / t {
-                    f32::NEG_INFINITY
-                } else {
-                    0.0
-                }
-            })
-            .collect();
+        let causal = super::super::text::causal_mask_values(t);
         let causal = Tensor::from_vec(causal, (t, t), &dev)?;
         let split = qkv.reshape((b, t, 3, h, d))?.permute((2, 0, 3, 1, 4))?;
         let (q, k, v) = (split.i(0)?, split.i(1)?, split.i(2)?);

@@ -173,11 +173,5 @@ pub fn attention(
         merged.set_len(b * t * dm);
         first.set_len(if keep_first_row { b * heads * t } else { 0 });
     }
-    let first_row = keep_first_row
-        .then(|| Tensor::from_vec(first, (b, heads, t), &Device::Cpu))
-        .transpose()?;
-    Ok(Some(Attention {
-        merged: Tensor::from_vec(merged, (b * t, dm), &Device::Cpu)?,
-        first_row,
-    }))
+    Attention::from_rows(merged, keep_first_row.then_some(first), (b, t, heads, t)).map(Some)
 }

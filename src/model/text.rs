@@ -118,8 +118,14 @@ impl TextTower {
 }
 
 fn causal_mask(len: usize, dtype: DType, device: &Device) -> Result<Tensor> {
-    let mask: Vec<f32> = (0..len)
-        .flat_map(|i| (0..len).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
-        .collect();
+    let mask = causal_mask_values(len);
     Ok(Tensor::from_vec(mask, (len, len), device)?.to_dtype(dtype)?)
+}
+
+/// The causal mask's elements (len × len, row-major): query i sees keys j ≤ i (0), not the
+/// later ones (−∞).
+pub(crate) fn causal_mask_values(len: usize) -> Vec<f32> {
+    (0..len)
+        .flat_map(|i| (0..len).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
+        .collect()
 }

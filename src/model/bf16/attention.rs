@@ -335,15 +335,7 @@ mod tests {
             let qkv: Vec<f32> = (0..b * t * 3 * dm)
                 .map(|i| ((i * 7919) % 211) as f32 / 60.0 - 1.75)
                 .collect();
-            let mask: Vec<f32> = (0..t * t)
-                .map(|i| {
-                    if i % t > i / t {
-                        f32::NEG_INFINITY
-                    } else {
-                        0.0
-                    }
-                })
-                .collect();
+            let mask = crate::model::text::causal_mask_values(t);
             let mask = causal.then_some(&mask[..]);
             for keep in [false, true] {
                 let mut merged = vec![MaybeUninit::new(f32::NAN); b * t * dm];
