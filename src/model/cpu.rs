@@ -180,13 +180,12 @@ pub struct Attention {
 
 impl Attention {
     /// From the merged rows ((B·Tq) × D, row-major) and the first rows ((B, H, T)), for `b`
-    /// images of `tq` queries, `heads` heads and `t` keys.
+    /// images of `tq` queries, `heads` heads, `t` keys and width `dm`.
     pub(super) fn from_rows(
         merged: Vec<f32>,
         first: Option<Vec<f32>>,
-        (b, tq, heads, t): (usize, usize, usize, usize),
+        (b, tq, heads, t, dm): (usize, usize, usize, usize, usize),
     ) -> Result<Self> {
-        let dm = merged.len() / (b * tq).max(1);
         Ok(Self {
             merged: Tensor::from_vec(merged, (b * tq, dm), &Device::Cpu)?,
             first_row: first
@@ -310,7 +309,8 @@ pub fn attention(
         merged.set_len(b * tq * dm);
         first.set_len(first_len);
     }
-    Attention::from_rows(merged, keep_first_row.then_some(first), (b, tq, heads, t)).map(Some)
+    let shape = (b, tq, heads, t, dm);
+    Attention::from_rows(merged, keep_first_row.then_some(first), shape).map(Some)
 }
 
 #[cfg(test)]

@@ -160,18 +160,20 @@ pub fn attention(
         d: dm / heads,
     };
     let mut merged: Vec<f32> = Vec::with_capacity(b * t * dm);
-    let mut first: Vec<f32> = Vec::with_capacity(if keep_first_row { b * heads * t } else { 0 });
+    let first_len = if keep_first_row { b * heads * t } else { 0 };
+    let mut first: Vec<f32> = Vec::with_capacity(first_len);
     bf16::attention(
         src.slice(),
         shape,
         mask.as_ref().map(F32::slice),
         &mut merged.spare_capacity_mut()[..b * t * dm],
-        keep_first_row.then(|| &mut first.spare_capacity_mut()[..b * heads * t]),
+        keep_first_row.then(|| &mut first.spare_capacity_mut()[..first_len]),
     );
     // SAFETY: bf16::attention wrote every element of both.
     unsafe {
         merged.set_len(b * t * dm);
-        first.set_len(if keep_first_row { b * heads * t } else { 0 });
+        first.set_len(first_len);
     }
-    Attention::from_rows(merged, keep_first_row.then_some(first), (b, t, heads, t)).map(Some)
+    let shape = (b, t, heads, t, dm);
+    Attention::from_rows(merged, keep_first_row.then_some(first), shape).map(Some)
 }

@@ -162,7 +162,7 @@ impl Scratch {
             let live = 32.min(t - st * 32);
             pack_strip(&rows[st * 32 * w3 + q..], w3, live, d, strip);
         }
-        let (panels, rounded) = (strips * steps * 1024, &mut self.rounded.bf16_mut());
+        let (panels, rounded) = (strips * steps * 1024, self.rounded.bf16_mut());
         rounded_rows(rows, (w3, k), (t, d), pitch_d, &mut rounded[..panels]);
         keys_transposed(&rounded[..panels], pitch_d, &mut b[..panels]);
         let logits = &mut self.logits.f32_mut()[..pitch * pitch];
