@@ -7,10 +7,11 @@
 //! layer's weights (3.5 MiB for ViT-B's QKV) are read from L3 once per thread instead of once per
 //! 64 rows, which measured 2x faster.
 //!
-//! The output is f32 rows (the residual and the activation then one pass over the task's
-//! rectangle while it is in cache) or, for a product that feeds another, bf16 already in the
-//! tile layout ([`linear_to_packed`]: each 32 × 32 block is activated and rounded where it lies
-//! in L1, and lands as one step of the next product's strip).
+//! Each 32 × 32 block of the output runs the whole of K in the tiles and is stored to a scratch
+//! block, from which it lands: as f32 rows (the residual added and the activation applied on
+//! the way) or, for a product that feeds another, as bf16 already in the tile layout
+//! ([`linear_to_packed`]: activated and rounded where it lies, one step of the next product's
+//! strip).
 
 use std::cell::RefCell;
 
@@ -23,8 +24,6 @@ use crate::model::fastmath::dispatch;
 
 /// Rows per task: strips of 32.
 const ROWS: usize = 128;
-/// Steps of 32 along K per slice.
-const SLICE: usize = 8;
 /// Packed weight per task's column group: half a typical 2 MiB L2, leaving room for the rows.
 const GROUP_BYTES: usize = 768 << 10;
 
@@ -66,19 +65,7 @@ pub fn linear_packed(
     if rows == 0 || n == 0 {
         return out;
     }
-    let sink = Sink::Rows(Out(out.as_mut_ptr()));
-    multiply(a, w, sink, |rows, cols| {
-        for r in rows {
-            // SAFETY: the task's rectangle, which `products` wrote and no other task touches.
-            let row = unsafe { sink.row(r * n + cols.start, cols.len()) };
-            if let Some(res) = residual {
-                add(row, &res[r * n + cols.start..r * n + cols.end]);
-            }
-            if let Some(act) = act {
-                activate_in_place(row, act);
-            }
-        }
-    });
+    multiply(a, w, Sink::Rows(Out(out.as_mut_ptr()), residual, act));
     // SAFETY: the tasks' rectangles cover all rows · n elements, and `products` wrote each.
     unsafe { out.set_len(rows * n) };
     out
@@ -95,33 +82,19 @@ pub fn linear_to_packed(a: &PackedRows, w: &PackedWeight, act: Option<Activation
     // Every step of every strip is emitted whole (`emit` writes the padding too).
     let mut out = PackedRows::to_overwrite(a.rows, w.n);
     if a.rows > 0 && w.n > 0 {
-        let sink = Sink::Packed(Out16(out.bf16_mut().as_mut_ptr()), act);
-        multiply(a, w, sink, |_, _| {});
+        multiply(a, w, Sink::Packed(Out16(out.bf16_mut().as_mut_ptr()), act));
     }
     out
 }
 
 /// Where the products go.
 #[derive(Clone, Copy)]
-enum Sink {
-    /// f32 rows × n.
-    Rows(Out),
+enum Sink<'a> {
+    /// f32 rows × n, each block with the residual's same elements added (rows × n) and then
+    /// the activation applied as it lands.
+    Rows(Out, Option<&'a [f32]>, Option<Activation>),
     /// bf16 strips, each `w.pairs()` steps, after the activation.
     Packed(Out16, Option<Activation>),
-}
-
-impl Sink {
-    /// `len` f32 from `at` of a `Rows` sink (empty for `Packed`).
-    ///
-    /// # Safety
-    /// Inside the buffer, initialised, and touched by no other task meanwhile.
-    unsafe fn row<'a>(self, at: usize, len: usize) -> &'a mut [f32] {
-        match self {
-            // SAFETY: the caller's contract.
-            Sink::Rows(Out(p)) => unsafe { std::slice::from_raw_parts_mut(p.add(at), len) },
-            Sink::Packed(..) => &mut [],
-        }
-    }
 }
 
 /// The f32 output, shared by tasks that write disjoint rectangles of it.
@@ -140,35 +113,57 @@ unsafe impl Send for Out16 {}
 unsafe impl Sync for Out16 {}
 
 /// The tasks: (column group, row block) rectangles in group order, each computed by `products`
-/// into `sink` and then handed to `finish(rows, columns)` on the same thread.
-fn multiply(
-    a: &PackedRows,
-    w: &PackedWeight,
-    sink: Sink,
-    finish: impl Fn(std::ops::Range<usize>, std::ops::Range<usize>) + Sync,
-) {
-    let (steps, n, rows) = (w.steps(), w.n, a.rows);
+/// into `sink`.
+fn multiply(a: &PackedRows, w: &PackedWeight, sink: Sink) {
+    let (steps, rows) = (w.steps(), a.rows);
     let group = (GROUP_BYTES / (steps * 2048)).clamp(1, w.pairs());
     let (groups, blocks) = (w.pairs().div_ceil(group), rows.div_ceil(ROWS));
     (0..groups * blocks).into_par_iter().for_each(|task| {
         let (g, b) = (task / blocks, task % blocks);
         let pairs = g * group..((g + 1) * group).min(w.pairs());
         let rows = b * ROWS..((b + 1) * ROWS).min(rows);
-        let cols = pairs.start * 32..(pairs.end * 32).min(n);
         // SAFETY: tasks cover disjoint rectangles (row block b, column group g) of the output,
         // which the sink has room for; AMX support was asserted by the callers.
-        unsafe { products(a.bf16(), rows.clone(), pairs, w, sink) };
-        finish(rows, cols);
+        unsafe { products(a.bf16(), rows, pairs, w, sink) };
     });
 }
 
-/// `out += r`.
-fn add(out: &mut [f32], r: &[f32]) {
-    #[inline(always)]
-    fn run(out: &mut [f32], r: &[f32]) {
-        out.iter_mut().zip(r).for_each(|(o, r)| *o += r);
+/// A finished 32 × 32 block (stride 32) landed as f32 rows: its first `live` rows' first `cols`
+/// columns, plus the residual's same elements (`residual` from the block's first element, rows
+/// `n` apart), then activated, written to `to` (rows `n` apart).
+///
+/// # Safety
+/// `to` is writable for `live` rows of `cols` f32, `n` apart, which nothing else touches.
+unsafe fn land(
+    block: &mut [f32],
+    (live, cols, n): (usize, usize, usize),
+    residual: Option<&[f32]>,
+    act: Option<Activation>,
+    to: *mut f32,
+) {
+    if let Some(res) = residual {
+        add_rows(block, (live, cols, n), res);
     }
-    dispatch!(run(out, r))
+    if let Some(act) = act {
+        activate_in_place(&mut block[..live * 32], act);
+    }
+    for (r, row) in block.chunks_exact(32).take(live).enumerate() {
+        // SAFETY: the caller's contract.
+        let to = unsafe { std::slice::from_raw_parts_mut(to.add(r * n), cols) };
+        to.copy_from_slice(&row[..cols]);
+    }
+}
+
+/// Adds the residual's rows (`n` apart) to a block's first `live` rows' first `cols` columns.
+fn add_rows(block: &mut [f32], (live, cols, n): (usize, usize, usize), res: &[f32]) {
+    #[inline(always)]
+    fn run(block: &mut [f32], (live, cols, n): (usize, usize, usize), res: &[f32]) {
+        for (r, row) in block.chunks_exact_mut(32).take(live).enumerate() {
+            let res = &res[r * n..r * n + cols];
+            row[..cols].iter_mut().zip(res).for_each(|(o, r)| *o += r);
+        }
+    }
+    dispatch!(run(block, (live, cols, n), res))
 }
 
 /// A 32 × 32 f32 block (stride 32) activated, rounded and written as one packed step (its rows
@@ -194,12 +189,13 @@ fn emit(block: &mut [f32], act: Option<Activation>, (live, cols): (usize, usize)
 }
 
 /// The products of `rows` (a block of whole strips of `a`, the packed rows) and panel `pairs` of
-/// `w` into `sink`, strip by strip; along K a slice of [`SLICE`] steps at a time, the strip's
-/// slice (16 KiB) serving all the group's pairs from L1 while their slices come from L2. A
-/// 32 × 32 block starts from the pair's bias on the first slice and from where the previous slice
-/// stored it on the others: the f32 output itself when the block lies inside it, a scratch block
-/// otherwise (the last strip's padding rows, columns past n, every block of a packed sink), then
-/// copied or emitted.
+/// `w` into `sink`, strip by strip: each 32 × 32 block starts from its pair's bias and runs the
+/// whole of K in the tiles into the pair's scratch block (in L1 or L2), and once the strip's
+/// blocks are done they land (the residual and activation applied there, or emitted packed).
+/// This measured faster than stopping every few steps of K to store and reload the tiles,
+/// than storing the tiles straight into the output (rows a page apart at ViT widths: the
+/// out_proj a seventh slower), and than landing each block while the next one's products run
+/// (the activation's vector work slowed the tiles' by a tenth).
 ///
 /// # Safety
 /// The sink has room for `rows.end` rows (of `w.n` f32, or of `w.pairs()` packed steps), rows
@@ -215,57 +211,38 @@ unsafe fn products(
 ) {
     use super::tiles::{Block32, block, configure};
     let (n, steps) = (w.n, w.steps());
-    SCRATCH.with_borrow_mut(|edge| {
-        edge.at_least(pairs.len() * 4096);
-        let scratch = edge.f32_mut().as_mut_ptr();
+    SCRATCH.with_borrow_mut(|scratch| {
+        scratch.at_least(pairs.len() * 4096);
+        let scratch = &mut scratch.f32_mut()[..pairs.len() * 1024];
         // SAFETY: AMX support is the caller's contract; the configuration is loaded on this
-        // thread first. Each call reads `len` steps (1024 bf16 each) of one strip of `a` and of
-        // one panel pair from step k0, inside both (PackedRows and PackedWeight lay them out
-        // steps · 1024 long), starts from the pair's 32-wide bias row (stride 0) or the block
-        // the previous slice stored, and stores to the f32 sink (rows s·32.. and columns p·32..,
-        // inside the caller's rectangle) or to the pair's scratch block (`pairs.len()` of 1024
-        // f32). A packed sink's step (s, p) is 1024 bf16 inside the caller's rectangle.
+        // thread first. Each call reads `steps` steps (1024 bf16 each) of one strip of `a` and
+        // of one panel pair, inside both (PackedRows and PackedWeight lay them out steps · 1024
+        // long), starts from the pair's 32-wide bias row (stride 0) and stores to the pair's
+        // block of `scratch`. The sink's rows s·32.. and columns p·32.. (or its packed step
+        // (s, p)) lie inside the caller's rectangle.
         unsafe {
             configure();
             for s in (rows.start / 32)..rows.end.div_ceil(32) {
-                let live = 32.min(rows.end - s * 32);
                 let strip = a[s * steps * 1024..].as_ptr();
-                let at = |p: usize| match sink {
-                    Sink::Rows(Out(dst)) if live == 32 && p * 32 + 32 <= n => Block32 {
-                        ptr: dst.add(s * 32 * n + p * 32),
-                        stride: n,
-                    },
-                    _ => Block32 {
-                        ptr: scratch.add((p - pairs.start) * 1024),
+                for (p, to) in pairs.clone().zip(scratch.chunks_exact_mut(1024)) {
+                    let bias = Block32 {
+                        ptr: w.bias(p).as_ptr().cast_mut(),
+                        stride: 0,
+                    };
+                    let to = Block32 {
+                        ptr: to.as_mut_ptr(),
                         stride: 32,
-                    },
-                };
-                for k0 in (0..steps).step_by(SLICE) {
-                    let len = SLICE.min(steps - k0);
-                    for p in pairs.clone() {
-                        let init = match k0 {
-                            0 => Block32 {
-                                ptr: w.bias(p).as_ptr().cast_mut(),
-                                stride: 0,
-                            },
-                            _ => at(p),
-                        };
-                        let b = w.pair(p)[k0 * 1024..].as_ptr();
-                        block(strip.add(k0 * 1024), b, len, Some(init), at(p));
-                    }
+                    };
+                    block(strip, w.pair(p).as_ptr(), steps, Some(bias), to);
                 }
-                for p in pairs.clone() {
-                    let (block, cols) = (at(p), 32.min(n - p * 32));
-                    if block.stride != 32 {
-                        continue;
-                    }
-                    let from = std::slice::from_raw_parts_mut(block.ptr, 1024);
+                let live = 32.min(rows.end - s * 32);
+                for (p, from) in pairs.clone().zip(scratch.chunks_exact_mut(1024)) {
+                    let cols = 32.min(n - p * 32);
                     match sink {
-                        Sink::Rows(_) => {
-                            for r in 0..live {
-                                let to = sink.row((s * 32 + r) * n + p * 32, cols);
-                                to.copy_from_slice(&from[r * 32..r * 32 + cols]);
-                            }
+                        Sink::Rows(Out(dst), residual, act) => {
+                            let at = s * 32 * n + p * 32;
+                            let res = residual.map(|r| &r[at..]);
+                            land(from, (live, cols, n), res, act, dst.add(at));
                         }
                         Sink::Packed(Out16(dst), act) => {
                             let to = dst.add((s * w.pairs() + p) * 1024);
@@ -363,7 +340,7 @@ mod tests {
             );
             return;
         }
-        // The last two: K in several slices, and N in several column groups.
+        // The last two: long K, and N in several column groups.
         for (rows, k, n) in [
             (1, 1, 1),
             (37, 24, 40),
