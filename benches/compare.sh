@@ -6,7 +6,9 @@
 # `model.to(torch.bfloat16)`: everything in bf16, oneDNN's AMX kernels where the CPU has them).
 # The four runs alternate ROUNDS times per architecture, so that all see the same state of a
 # shared machine; the table gives each round's images/s and ratios (clipscope decomposing the
-# last 4 layers, as `clipscope index` does by default, over torch) and their medians.
+# last 4 layers, as `clipscope index` does by default, over torch), their medians, and each
+# column's best with the ratios of the bests (what a quiet machine shows, where a shared one's
+# slow minutes fall on one side of a round more than the other).
 # Usage: benches/compare.sh [THREADS] [BATCH] [ITERS] [ROUNDS] [ARCH...]
 # PYTHON picks the interpreter with torch and open_clip.
 set -euo pipefail
@@ -54,4 +56,6 @@ for arch, rs in rounds.items():
         r32.append(a / t); r16.append(b / tb); fast.append(max(a, b) / max(t, tb))
         print(f"| {arch} | {n} | {a:.2f} | {t:.2f} | {a / t:.2f}x | {b:.2f} | {tb:.2f} | {b / tb:.2f}x | {fast[-1]:.2f}x |")
     print(f"| {arch} | median | | | **{statistics.median(r32):.2f}x** | | | **{statistics.median(r16):.2f}x** | **{statistics.median(fast):.2f}x** |")
+    a, t, b, tb = (max(col) for col in zip(*rs))
+    print(f"| {arch} | best | {a:.2f} | {t:.2f} | {a / t:.2f}x | {b:.2f} | {tb:.2f} | {b / tb:.2f}x | {max(a, b) / max(t, tb):.2f}x |")
 PY
