@@ -8,6 +8,8 @@
 //! function returns `None` when its inputs are not contiguous f32 tensors on the CPU; the caller
 //! then takes candle's generic path (GPU, half precision).
 
+use std::mem::MaybeUninit;
+
 use candle_core::{CpuStorage, Device, Storage, StorageRef, Tensor};
 use gemm::Parallelism;
 use rayon::prelude::*;
@@ -179,20 +181,58 @@ pub struct Attention {
 }
 
 impl Attention {
-    /// From the merged rows ((B·Tq) × D, row-major) and the first rows ((B, H, T)), for `b`
-    /// images of `tq` queries, `heads` heads, `t` keys and width `dm`.
-    pub(super) fn from_rows(
-        merged: Vec<f32>,
-        first: Option<Vec<f32>>,
+    /// The outputs for `b` images of `tq` queries over `t` keys, `heads` heads, width `dm`:
+    /// merged (B·Tq, D) and, with `keep_first_row`, the first rows (B, H, T), handed to `fill`
+    /// uninitialised (no clearing pass) and then made tensors.
+    ///
+    /// # Safety
+    /// `fill` writes every element of both buffers.
+    pub(super) unsafe fn written(
         (b, tq, heads, t, dm): (usize, usize, usize, usize, usize),
+        keep_first_row: bool,
+        fill: impl FnOnce(&mut [MaybeUninit<f32>], Option<&mut [MaybeUninit<f32>]>),
     ) -> Result<Self> {
+        let first_len = if keep_first_row { b * heads * t } else { 0 };
+        let (mut merged, mut first) = (
+            Vec::with_capacity(b * tq * dm),
+            Vec::with_capacity(first_len),
+        );
+        fill(
+            &mut merged.spare_capacity_mut()[..b * tq * dm],
+            keep_first_row.then(|| &mut first.spare_capacity_mut()[..first_len]),
+        );
+        // SAFETY: the caller's contract: `fill` wrote every element.
+        unsafe {
+            merged.set_len(b * tq * dm);
+            first.set_len(first_len);
+        }
         Ok(Self {
             merged: Tensor::from_vec(merged, (b * tq, dm), &Device::Cpu)?,
-            first_row: first
-                .map(|f| Tensor::from_vec(f, (b, heads, t), &Device::Cpu))
+            first_row: keep_first_row
+                .then(|| Tensor::from_vec(first, (b, heads, t), &Device::Cpu))
                 .transpose()?,
         })
     }
+}
+
+/// A fused attention's operands: `qkv`'s elements (B·T, 3D, D a multiple of `heads`), the
+/// mask's (T, T) and D, when both are contiguous f32 CPU tensors of those shapes; `None`
+/// otherwise (the caller then takes candle's operations).
+pub(super) fn attention_operands<'a>(
+    qkv: &'a Tensor,
+    (b, t, heads): (usize, usize, usize),
+    mask: Option<&'a Tensor>,
+) -> Option<(F32<'a>, Option<F32<'a>>, usize)> {
+    let (rows, w3) = qkv.dims2().ok()?;
+    let dm = w3 / 3;
+    if rows != b * t || w3 != 3 * dm || heads == 0 || dm % heads != 0 {
+        return None;
+    }
+    let mask = match mask {
+        Some(m) => Some(F32::of(m).filter(|m| m.range.len() == t * t)?),
+        None => None,
+    };
+    Some((F32::of(qkv)?, mask, dm))
 }
 
 /// softmax(q kᵀ + mask) v per image and head, for `qkv` (B·T, 3D) laid out like the fused QKV
@@ -208,109 +248,91 @@ pub fn attention(
     cls_only: bool,
     keep_first_row: bool,
 ) -> Result<Option<Attention>> {
-    let Ok((rows, w3)) = qkv.dims2() else {
+    let Some((src, mask, dm)) = attention_operands(qkv, (b, t, heads), mask) else {
         return Ok(None);
-    };
-    let dm = w3 / 3;
-    if rows != b * t || w3 != 3 * dm || dm % heads != 0 {
-        return Ok(None);
-    }
-    let Some(src) = F32::of(qkv) else {
-        return Ok(None);
-    };
-    let mask = match mask {
-        Some(m) => match F32::of(m).filter(|m| m.range.len() == t * t) {
-            Some(m) => Some(m),
-            None => return Ok(None),
-        },
-        None => None,
     };
     let mask = mask.as_ref().map(F32::slice);
-    let d = dm / heads;
+    let (w3, d) = (3 * dm, dm / heads);
     let tq = if cls_only { 1 } else { t };
-    // Written whole by the tasks below before their lengths are set (no clearing pass).
-    let mut merged: Vec<f32> = Vec::with_capacity(b * tq * dm);
-    let first_len = if keep_first_row { b * heads * t } else { 0 };
-    let mut first: Vec<f32> = Vec::with_capacity(first_len);
-    let (out, first_ptr) = (Shared(merged.as_mut_ptr()), Shared(first.as_mut_ptr()));
-    let src = Shared(src.slice().as_ptr().cast_mut());
-    (0..b * heads).into_par_iter().for_each_init(
-        || vec![0f32; tq * t],
-        |logits, task| {
-            let (bi, hi) = (task / heads, task % heads);
-            let base = bi * t * w3 + hi * d;
-            // SAFETY: q, k and v of image `bi`, head `hi` are the column blocks
-            // [hi·d, (hi+1)·d) of the q, k and v thirds of rows bi·T..(bi+1)·T of `src`;
-            // `logits` is (tq, t). Only reads of `src` happen through `src`.
-            unsafe {
-                let q = src.at(base).cast_const();
-                let k = src.at(base + dm).cast_const();
-                let v = src.at(base + 2 * dm).cast_const();
-                gemm::gemm(
-                    tq,
-                    t,
-                    d,
-                    logits.as_mut_ptr(),
-                    1,
-                    t as isize,
-                    false,
-                    q,
-                    1,
-                    w3 as isize,
-                    k,
-                    w3 as isize,
-                    1,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    Parallelism::None,
-                );
-                if let Some(m) = mask {
-                    for (row, mrow) in logits.chunks_exact_mut(t).zip(m.chunks_exact(t)) {
-                        row.iter_mut().zip(mrow).for_each(|(l, m)| *l += m);
-                    }
-                }
-                softmax_rows(logits, t);
-                if keep_first_row {
-                    // This task's own row of `first`.
-                    std::ptr::copy_nonoverlapping(logits.as_ptr(), first_ptr.at(task * t), t);
-                }
-                // Writes rows bi·tq..(bi+1)·tq, columns hi·d..(hi+1)·d of `merged`: this
-                // task's block alone.
-                gemm::gemm(
-                    tq,
-                    d,
-                    t,
-                    out.at(bi * tq * dm + hi * d),
-                    1,
-                    dm as isize,
-                    false,
-                    logits.as_ptr(),
-                    1,
-                    t as isize,
-                    v,
-                    1,
-                    w3 as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    Parallelism::None,
-                );
-            }
-        },
-    );
-    // SAFETY: the tasks wrote every (image, head) block of `merged` (the second product does
-    // not read its destination) and, when kept, every task's row of `first`.
-    unsafe {
-        merged.set_len(b * tq * dm);
-        first.set_len(first_len);
-    }
     let shape = (b, tq, heads, t, dm);
-    Attention::from_rows(merged, keep_first_row.then_some(first), shape).map(Some)
+    // The tasks write every (image, head) block of `merged` (the second product does not read
+    // its destination) and, when kept, every task's row of `first`.
+    let written = |merged: &mut [MaybeUninit<f32>], first: Option<&mut [MaybeUninit<f32>]>| {
+        let out = Shared(merged.as_mut_ptr().cast());
+        let first_ptr = Shared(first.map_or(std::ptr::null_mut(), |f| f.as_mut_ptr().cast()));
+        let src = Shared(src.slice().as_ptr().cast_mut());
+        (0..b * heads).into_par_iter().for_each_init(
+            || vec![0f32; tq * t],
+            |logits, task| {
+                let (bi, hi) = (task / heads, task % heads);
+                let base = bi * t * w3 + hi * d;
+                // SAFETY: q, k and v of image `bi`, head `hi` are the column blocks
+                // [hi·d, (hi+1)·d) of the q, k and v thirds of rows bi·T..(bi+1)·T of `src`;
+                // `logits` is (tq, t). Only reads of `src` happen through `src`.
+                unsafe {
+                    let q = src.at(base).cast_const();
+                    let k = src.at(base + dm).cast_const();
+                    let v = src.at(base + 2 * dm).cast_const();
+                    gemm::gemm(
+                        tq,
+                        t,
+                        d,
+                        logits.as_mut_ptr(),
+                        1,
+                        t as isize,
+                        false,
+                        q,
+                        1,
+                        w3 as isize,
+                        k,
+                        w3 as isize,
+                        1,
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        Parallelism::None,
+                    );
+                    if let Some(m) = mask {
+                        for (row, mrow) in logits.chunks_exact_mut(t).zip(m.chunks_exact(t)) {
+                            row.iter_mut().zip(mrow).for_each(|(l, m)| *l += m);
+                        }
+                    }
+                    softmax_rows(logits, t);
+                    if keep_first_row {
+                        // This task's own row of `first`.
+                        std::ptr::copy_nonoverlapping(logits.as_ptr(), first_ptr.at(task * t), t);
+                    }
+                    // Writes rows bi·tq..(bi+1)·tq, columns hi·d..(hi+1)·d of `merged`: this
+                    // task's block alone.
+                    gemm::gemm(
+                        tq,
+                        d,
+                        t,
+                        out.at(bi * tq * dm + hi * d),
+                        1,
+                        dm as isize,
+                        false,
+                        logits.as_ptr(),
+                        1,
+                        t as isize,
+                        v,
+                        1,
+                        w3 as isize,
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        Parallelism::None,
+                    );
+                }
+            },
+        );
+    };
+    // SAFETY: `written` writes every element of both (see above).
+    unsafe { Attention::written(shape, keep_first_row, written) }.map(Some)
 }
 
 #[cfg(test)]

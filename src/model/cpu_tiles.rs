@@ -4,12 +4,14 @@
 //! decomposition reads) and the LayerNorm outputs and the MLP's hidden layer go from one
 //! product to the next in bf16, never written out in f32.
 
+use std::mem::MaybeUninit;
+
 use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 
 use super::bf16::{self, PackedRows, PackedWeight};
 use super::config::Activation;
-use super::cpu::{Attention, F32};
+use super::cpu::{Attention, F32, attention_operands};
 use super::fastmath::layer_norm_rows;
 use crate::Result;
 
@@ -141,39 +143,27 @@ pub fn attention(
     mask: Option<&Tensor>,
     keep_first_row: bool,
 ) -> Result<Option<Attention>> {
-    let (Ok((rows, w3)), Some(src)) = (qkv.dims2(), F32::of(qkv)) else {
+    let Some((src, mask, dm)) = attention_operands(qkv, (b, t, heads), mask) else {
         return Ok(None);
     };
-    let dm = w3 / 3;
-    if rows != b * t || w3 != 3 * dm || heads == 0 || dm % heads != 0 || t == 0 {
+    if t == 0 {
         return Ok(None);
     }
-    let mask = match mask.map(F32::of) {
-        None => None,
-        Some(Some(m)) if m.slice().len() == t * t => Some(m),
-        Some(_) => return Ok(None),
-    };
     let shape = bf16::Shape {
         b,
         t,
         heads,
         d: dm / heads,
     };
-    let mut merged: Vec<f32> = Vec::with_capacity(b * t * dm);
-    let first_len = if keep_first_row { b * heads * t } else { 0 };
-    let mut first: Vec<f32> = Vec::with_capacity(first_len);
-    bf16::attention(
-        src.slice(),
-        shape,
-        mask.as_ref().map(F32::slice),
-        &mut merged.spare_capacity_mut()[..b * t * dm],
-        keep_first_row.then(|| &mut first.spare_capacity_mut()[..first_len]),
-    );
-    // SAFETY: bf16::attention wrote every element of both.
-    unsafe {
-        merged.set_len(b * t * dm);
-        first.set_len(first_len);
-    }
-    let shape = (b, t, heads, t, dm);
-    Attention::from_rows(merged, keep_first_row.then_some(first), shape).map(Some)
+    let fill = |merged: &mut [MaybeUninit<f32>], first: Option<&mut [MaybeUninit<f32>]>| {
+        bf16::attention(
+            src.slice(),
+            shape,
+            mask.as_ref().map(F32::slice),
+            merged,
+            first,
+        )
+    };
+    // SAFETY: bf16::attention writes every element of both.
+    unsafe { Attention::written((b, t, heads, t, dm), keep_first_row, fill) }.map(Some)
 }
