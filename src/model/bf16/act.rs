@@ -86,34 +86,54 @@ pub fn activate_in_place(x: &mut [f32], act: Activation) {
 /// [`exp`]'s FMAs and the rest of `row` (padding up to a multiple of 16, so that no loop has a
 /// scalar tail) zero; returns 1 / Σ, by which the caller scales as it reads the row.
 ///
+/// Inlined into its caller's loop (which is compiled for the CPU's vector width by
+/// `fastmath::dispatch`): at 50 tokens a row is four vectors, and a call per row with its
+/// padding filled by `memset` and its maximum and sum reduced lane by lane cost more than the
+/// exponentials. Here the padding is masked in the loops and the reductions are trees.
+///
 /// # Panics
 /// When `live` is 0 or past the row, or the row's length is not a multiple of 16.
+#[inline(always)]
 pub fn softmax_numerators(row: &mut [f32], live: usize) -> f32 {
     assert!(
         live > 0 && live <= row.len() && row.len().is_multiple_of(16),
         "softmax_numerators: shape"
     );
-    #[inline(always)]
-    fn run(row: &mut [f32], live: usize) -> f32 {
-        row[live..].fill(f32::NEG_INFINITY);
-        let mut m = [f32::NEG_INFINITY; 16];
-        for c in row.chunks_exact(16) {
-            m.iter_mut().zip(c).for_each(|(m, &v)| *m = m.max(v));
+    let mut m = [f32::NEG_INFINITY; 16];
+    for (c, chunk) in row.chunks_exact(16).enumerate() {
+        for (i, (m, &v)) in m.iter_mut().zip(chunk).enumerate() {
+            let v = if c * 16 + i < live {
+                v
+            } else {
+                f32::NEG_INFINITY
+            };
+            *m = if v > *m { v } else { *m };
         }
-        let max = m.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-        let mut s = [0f32; 16];
-        for c in row.chunks_exact_mut(16) {
-            c.iter_mut().zip(&mut s).for_each(|(v, s)| {
-                *v = exp(*v - max);
-                *s += *v;
-            });
-        }
-        // The padding's e^-∞ is clamped to e^-87.3 (~1e-38) above: set to zero, and its share
-        // of the sum (under 1e-35) is below f32 rounding of a sum ≥ 1.
-        row[live..].fill(0.0);
-        1.0 / s.iter().sum::<f32>()
     }
-    dispatch!(run(row, live))
+    let max = tree(m, |a, b| if b > a { b } else { a });
+    let mut s = [0f32; 16];
+    for (c, chunk) in row.chunks_exact_mut(16).enumerate() {
+        for (i, (v, s)) in chunk.iter_mut().zip(&mut s).enumerate() {
+            let e = exp(*v - max);
+            *v = if c * 16 + i < live { e } else { 0.0 };
+            *s += *v;
+        }
+    }
+    1.0 / tree(s, |a, b| a + b)
+}
+
+/// `f` folded over 16 lanes as a tree (halves, then quarters, …), which compiles to a few
+/// shuffles instead of sixteen dependent scalar steps.
+#[inline(always)]
+fn tree(mut v: [f32; 16], f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut w = 8;
+    while w > 0 {
+        for i in 0..w {
+            v[i] = f(v[i], v[i + w]);
+        }
+        w /= 2;
+    }
+    v[0]
 }
 
 #[cfg(test)]

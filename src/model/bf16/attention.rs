@@ -17,8 +17,9 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use super::act::softmax_numerators;
-use super::attention_operands::{keys_transposed, rounded_rows, strip_row, values_interleaved};
+use super::attention_operands::{
+    keys_transposed, probabilities_as_strips, rounded_rows, values_interleaved,
+};
 use super::pack::{Aligned, pack_strip};
 #[cfg(target_arch = "x86_64")]
 use super::tiles::{Block32, block, configure};
@@ -110,6 +111,28 @@ fn prefetch_head(qkv: &[f32], s: Shape, task: usize) {
     }
 }
 
+/// Asks for task `task`'s block of `merged` in this core's cache, for writing, before the task
+/// computes it: its rows are a row's length apart and rarely cached, and the tiles' stores into
+/// them otherwise wait on each line in turn (the task measured 1.3x faster at 50 tokens).
+#[cfg(target_arch = "x86_64")]
+fn prefetch_output(out: Out, s: Shape, task: usize) {
+    let (dm, bi, hi) = (s.heads * s.d, task / s.heads, task % s.heads);
+    for j in 0..s.t {
+        let row = out.merged.wrapping_add((bi * s.t + j) * dm + hi * s.d);
+        for line in (0..s.d).step_by(16) {
+            // SAFETY: PREFETCHW of an address inside `merged` (every AMX CPU has it); it reads
+            // and writes nothing.
+            unsafe {
+                std::arch::asm!(
+                    "prefetchw [{}]",
+                    in(reg) row.wrapping_add(line),
+                    options(nostack, readonly, preserves_flags)
+                )
+            };
+        }
+    }
+}
+
 /// One thread's buffers, reused from task to task.
 #[derive(Default)]
 struct Scratch {
@@ -151,6 +174,7 @@ impl Scratch {
         if task + 1 < s.b * s.heads {
             prefetch_head(qkv, s, task + 1);
         }
+        prefetch_output(out, s, task);
         self.a.at_least(strips * strips.max(steps) * 2048);
         self.b.at_least(strips * steps * 2048);
         self.rounded.at_least(strips * steps * 2048);
@@ -188,20 +212,7 @@ impl Scratch {
             }
         }
         let p_len = strips * 1024;
-        for (r, row) in logits.chunks_exact_mut(pitch).enumerate() {
-            let strip = &mut a[r / 32 * p_len..][..p_len];
-            if r >= t {
-                strip_row(None, r % 32, strip);
-                continue;
-            }
-            if let Some(m) = mask {
-                row.iter_mut()
-                    .zip(&m[r * t..(r + 1) * t])
-                    .for_each(|(l, m)| *l += m);
-            }
-            let scale = softmax_numerators(row, t);
-            strip_row(Some((row, scale)), r % 32, strip);
-        }
+        probabilities_as_strips(logits, (t, pitch), mask, &mut a[..strips * p_len]);
         rounded_rows(rows, (w3, v), (t, d), pitch_d, &mut rounded[..panels]);
         values_interleaved(&rounded[..panels], (pitch, pitch_d), &mut b[..panels]);
         let edge = self.edge.f32_mut().as_mut_ptr();

@@ -6,6 +6,7 @@
 //! then 16 pair-rows of 16 columns × 2 bf16, element (K row i, column j) at pair-row i % 32 / 2,
 //! slot i % 2. As u32 (a bf16 pair), each half-step is a 16 × 16 block.
 
+use super::act::softmax_numerators;
 use super::pack::to_bf16;
 use crate::model::fastmath::dispatch;
 
@@ -87,22 +88,56 @@ pub fn values_interleaved(v: &[u16], (t_pad, d_pad): (usize, usize), to: &mut [u
     dispatch!(run(v, (t_pad, d_pad), to))
 }
 
-/// Row `r` (0-31) of an A strip (`row.len() / 32` steps) written from `row` (f32, a multiple of
-/// 32 long) times `scale`, rounded to bf16, or zeros when `row` is `None` (a padding row).
-pub fn strip_row(row: Option<(&[f32], f32)>, r: usize, strip: &mut [u16]) {
+/// The attention's probabilities as A strips (`pitch / 32` steps each) from its logits (rows
+/// `pitch` long, `t` live columns; the mask (t × t) added first when there is one): row r is
+/// written, rounded to bf16, as row r % 32 of strip r / 32, and rows from `t` on are zeros. The
+/// logits are left as the softmax's numerators.
+///
+/// # Panics
+/// When `logits` is not whole rows of a `pitch` that is a multiple of 32 and at least `t`, or
+/// `strips` is not as many strips as `logits` has rows.
+pub fn probabilities_as_strips(
+    logits: &mut [f32],
+    (t, pitch): (usize, usize),
+    mask: Option<&[f32]>,
+    strips: &mut [u16],
+) {
+    let rows = logits.len() / pitch.max(1);
+    assert!(
+        t > 0
+            && pitch >= t
+            && pitch.is_multiple_of(32)
+            && logits.len() == rows * pitch
+            && rows.is_multiple_of(32)
+            && strips.len() == rows / 32 * pitch * 32
+            && mask.is_none_or(|m| m.len() == t * t),
+        "probabilities_as_strips: shapes"
+    );
     #[inline(always)]
-    fn run(row: Option<(&[f32], f32)>, r: usize, strip: &mut [u16]) {
-        let at = (r / 16) * 512 + (r % 16) * 32;
-        for (j, step) in strip.chunks_exact_mut(1024).enumerate() {
-            let dst = &mut step[at..at + 32];
-            match row {
-                Some((row, scale)) => dst
+    fn run(logits: &mut [f32], (t, pitch): (usize, usize), m: Option<&[f32]>, strips: &mut [u16]) {
+        let p_len = pitch * 32;
+        for (r, row) in logits.chunks_exact_mut(pitch).enumerate() {
+            let strip = &mut strips[r / 32 * p_len..][..p_len];
+            let at = (r % 32 / 16) * 512 + (r % 16) * 32;
+            if r >= t {
+                strip
+                    .chunks_exact_mut(1024)
+                    .for_each(|s| s[at..at + 32].fill(0));
+                continue;
+            }
+            if let Some(m) = m {
+                row.iter_mut()
+                    .zip(&m[r * t..(r + 1) * t])
+                    .for_each(|(l, m)| *l += m);
+            }
+            let scale = softmax_numerators(row, t);
+            for (step, x) in strip.chunks_exact_mut(1024).zip(row.chunks_exact(32)) {
+                step[at..at + 32]
                     .iter_mut()
-                    .zip(&row[j * 32..j * 32 + 32])
-                    .for_each(|(o, &x)| *o = to_bf16(x * scale)),
-                None => dst.fill(0),
+                    .zip(x)
+                    .for_each(|(o, &x)| *o = to_bf16(x * scale));
             }
         }
     }
-    dispatch!(run(row, r, strip))
+    dispatch!(run(logits, (t, pitch), mask, strips))
 }

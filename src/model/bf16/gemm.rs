@@ -141,17 +141,18 @@ unsafe fn land(
     act: Option<Activation>,
     to: *mut f32,
 ) {
-    if let Some(res) = residual {
-        add_rows(block, (live, cols, n), res);
-    }
-    if let Some(act) = act {
-        activate_in_place(&mut block[..live * 32], act);
-    }
-    for (r, row) in block.chunks_exact(32).take(live).enumerate() {
-        // SAFETY: the caller's contract.
-        let to = unsafe { std::slice::from_raw_parts_mut(to.add(r * n), cols) };
-        to.copy_from_slice(&row[..cols]);
-    }
+    let residual = match act {
+        Some(act) => {
+            if let Some(res) = residual {
+                add_rows(block, (live, cols, n), res);
+            }
+            activate_in_place(&mut block[..live * 32], act);
+            None
+        }
+        None => residual,
+    };
+    // SAFETY: the caller's contract.
+    unsafe { store_rows(block, (live, cols, n), residual, to) }
 }
 
 /// Adds the residual's rows (`n` apart) to a block's first `live` rows' first `cols` columns.
@@ -164,6 +165,46 @@ fn add_rows(block: &mut [f32], (live, cols, n): (usize, usize, usize), res: &[f3
         }
     }
     dispatch!(run(block, (live, cols, n), res))
+}
+
+/// A block's first `live` rows' first `cols` columns, plus the residual's (rows `n` apart) when
+/// there is one, stored to `to` (rows `n` apart) in one pass: a whole row is two vector moves
+/// (a `memcpy` call per row and a separate pass for the residual took a tenth of a product).
+///
+/// # Safety
+/// As [`land`].
+unsafe fn store_rows(
+    block: &[f32],
+    (live, cols, n): (usize, usize, usize),
+    res: Option<&[f32]>,
+    to: *mut f32,
+) {
+    #[inline(always)]
+    fn run(
+        block: &[f32],
+        (live, cols, n): (usize, usize, usize),
+        res: Option<&[f32]>,
+        to: *mut f32,
+    ) {
+        for (r, row) in block.as_chunks::<32>().0.iter().take(live).enumerate() {
+            let at = to.wrapping_add(r * n);
+            match res.map(|res| &res[r * n..r * n + cols]) {
+                Some(res) => {
+                    // SAFETY: `land`'s contract.
+                    let dst = unsafe { std::slice::from_raw_parts_mut(at, cols) };
+                    dst.iter_mut()
+                        .zip(row.iter().zip(res))
+                        .for_each(|(d, (a, b))| *d = a + b);
+                }
+                // SAFETY: as above, a whole row of 32.
+                None if cols == 32 => unsafe { *at.cast::<[f32; 32]>() = *row },
+                // SAFETY: as above.
+                None => unsafe { std::slice::from_raw_parts_mut(at, cols) }
+                    .copy_from_slice(&row[..cols]),
+            }
+        }
+    }
+    dispatch!(run(block, (live, cols, n), res, to))
 }
 
 /// A 32 × 32 f32 block (stride 32) activated, rounded and written as one packed step (its rows
