@@ -89,26 +89,57 @@ pub fn gemm_into(
     // SAFETY: dst is (n, m), x (n, k) and w (k, m), all row-major and contiguous, as the
     // strides passed say and the assertion checked; gemm reads and writes only inside them.
     unsafe {
-        gemm::gemm(
-            n,
-            m,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            m as isize,
+        product(
+            (n, m, k),
+            (dst.as_mut_ptr(), 1, m),
+            (x.as_ptr(), 1, k),
+            (w.as_ptr(), 1, m),
             accumulate,
-            x.as_ptr(),
-            1,
-            k as isize,
-            w.as_ptr(),
-            1,
-            m as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
             threads(),
+        )
+    };
+}
+
+/// An f32 matrix in memory: its first element, then the steps (in elements) from one column to
+/// the next and from one row to the next.
+type Strided<P> = (P, usize, usize);
+
+/// `dst (+)= lhs · rhs` through the gemm crate, for `dst` (rows × cols), `lhs` (rows × inner)
+/// and `rhs` (inner × cols) at any strides; with `accumulate` the product is added onto `dst`.
+///
+/// # Safety
+/// Every element the shape and strides reach is readable in `lhs` and `rhs` and writable in
+/// `dst` (readable too with `accumulate`), and `dst` overlaps neither.
+unsafe fn product(
+    (rows, cols, inner): (usize, usize, usize),
+    (dst, dst_cs, dst_rs): Strided<*mut f32>,
+    (lhs, lhs_cs, lhs_rs): Strided<*const f32>,
+    (rhs, rhs_cs, rhs_rs): Strided<*const f32>,
+    accumulate: bool,
+    parallelism: Parallelism,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        gemm::gemm(
+            rows,
+            cols,
+            inner,
+            dst,
+            dst_cs as isize,
+            dst_rs as isize,
+            accumulate,
+            lhs,
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs,
+            rhs_cs as isize,
+            rhs_rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
         )
     };
 }
@@ -273,24 +304,11 @@ pub fn attention(
                     let q = src.at(base).cast_const();
                     let k = src.at(base + dm).cast_const();
                     let v = src.at(base + 2 * dm).cast_const();
-                    gemm::gemm(
-                        tq,
-                        t,
-                        d,
-                        logits.as_mut_ptr(),
-                        1,
-                        t as isize,
-                        false,
-                        q,
-                        1,
-                        w3 as isize,
-                        k,
-                        w3 as isize,
-                        1,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
+                    product(
+                        (tq, t, d),
+                        (logits.as_mut_ptr(), 1, t),
+                        (q, 1, w3),
+                        (k, w3, 1),
                         false,
                         Parallelism::None,
                     );
@@ -306,24 +324,11 @@ pub fn attention(
                     }
                     // Writes rows bi·tq..(bi+1)·tq, columns hi·d..(hi+1)·d of `merged`: this
                     // task's block alone.
-                    gemm::gemm(
-                        tq,
-                        d,
-                        t,
-                        out.at(bi * tq * dm + hi * d),
-                        1,
-                        dm as isize,
-                        false,
-                        logits.as_ptr(),
-                        1,
-                        t as isize,
-                        v,
-                        1,
-                        w3 as isize,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
+                    product(
+                        (tq, d, t),
+                        (out.at(bi * tq * dm + hi * d), 1, dm),
+                        (logits.as_ptr(), 1, t),
+                        (v, 1, w3),
                         false,
                         Parallelism::None,
                     );
