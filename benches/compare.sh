@@ -2,7 +2,7 @@
 # Side-by-side CPU throughput: `clipscope bench` against open_clip `encode_image` under torch
 # (transformers' SiglipVisionModel for siglip-b-16), same architectures, batch and thread count,
 # random weights (nothing is downloaded), each in f32 and in bf16 (clipscope `--dtype bf16`: the
-# dense layers on the AMX tiles where the CPU has them, f32 elsewhere; torch
+# dense layers on the AMX tiles or AVX512-BF16 where the CPU has them, f32 elsewhere; torch
 # `model.to(torch.bfloat16)`: everything in bf16, oneDNN's AMX kernels where the CPU has them).
 # The four runs alternate ROUNDS times per architecture, so that all see the same state of a
 # shared machine; the table gives each round's images/s and ratios (clipscope decomposing the

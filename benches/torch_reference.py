@@ -3,7 +3,7 @@ for `siglip-b-16`, transformers' `SiglipVisionModel` (pooler_output) at its defa
 
 Usage: python benches/torch_reference.py --arch vit-b-32 --batch 32 --iters 5 --threads 2 [--bf16]
 With --bf16 the model and the input are cast with `.to(torch.bfloat16)`, torch's fastest CPU
-precision (oneDNN runs the products on AMX tiles where the CPU has them). Needs torch and open_clip_torch, or transformers for SigLIP; downloads nothing.
+precision (oneDNN runs the products on AMX tiles or AVX512-BF16 where the CPU has them). Needs torch and open_clip_torch, or transformers for SigLIP; downloads nothing.
 """
 import argparse
 import json

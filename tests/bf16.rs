@@ -1,4 +1,4 @@
-//! `--dtype bf16` on the CPU: the dense layers on the AMX tiles where the CPU has them, within
+//! `--dtype bf16` on the CPU: the dense layers on the AMX tiles or AVX512-BF16 where the CPU has them, within
 //! stated bounds of f32 on the reference fixtures; f32, bit for bit, where it has not.
 //!
 //! The bounds asserted: the unit image embedding's cosine to f32 ≥ 0.999 (measured ≥ 0.99996 on
@@ -62,7 +62,7 @@ fn bf16_stays_within_its_bounds_of_f32_or_falls_back_to_it() {
 }
 
 #[test]
-fn without_the_tiles_bf16_says_why_and_computes_f32() {
+fn without_a_kernel_bf16_says_why_and_computes_f32() {
     let run = |dtype: &str| {
         std::process::Command::new(env!("CARGO_BIN_EXE_clipscope"))
             .args([
@@ -76,7 +76,7 @@ fn without_the_tiles_bf16_says_why_and_computes_f32() {
             ])
             .arg(fixture("tiny-clip-hf"))
             .arg(fixture("tiny-clip-hf").join("images").join("img00.png"))
-            .env("CLIPSCOPE_NO_AMX", "1")
+            .env("CLIPSCOPE_BF16_KERNEL", "f32")
             .env("HF_HUB_OFFLINE", "1")
             .output()
             .unwrap()
@@ -86,7 +86,7 @@ fn without_the_tiles_bf16_says_why_and_computes_f32() {
     let err = String::from_utf8_lossy(&bf16o.stderr);
     assert_eq!(
         err.trim(),
-        "clipscope: --dtype bf16: CLIPSCOPE_NO_AMX is set; computing in f32",
+        "clipscope: --dtype bf16: CLIPSCOPE_BF16_KERNEL=f32; computing in f32",
         "one line saying why"
     );
     assert!(!f32o.stdout.is_empty());

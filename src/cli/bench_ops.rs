@@ -12,11 +12,11 @@ fn cpu(b: usize) -> Result<()> {
     let threads = candle_core::utils::get_num_threads();
     println!("measuring this machine's bounds ({threads} threads)...");
     let peaks = opbench::peaks()?;
-    let bf16 = peaks
-        .bf16_gflops
-        .map_or_else(bf16::kernel_name, |g| format!("{g:.0} GFLOP/s"));
+    let bf16 = peaks.bf16_gflops.map_or_else(bf16::kernel_name, |g| {
+        format!("{g:.0} GFLOP/s ({})", bf16::kernel_name())
+    });
     println!(
-        "  GEMM peak: f32 {:.0} GFLOP/s, bf16 tiles {bf16}; copy {:.1} GB/s",
+        "  GEMM peak: f32 {:.0} GFLOP/s, bf16 {bf16}; copy {:.1} GB/s",
         peaks.f32_gflops, peaks.copy_gbs
     );
     println!("ViT-B/16 block operations on the CPU, batch {b}, median of 9");

@@ -149,8 +149,8 @@ pub struct ModelArgs {
     pub model: String,
     #[command(flatten)]
     device: args::DeviceArg,
-    /// Compute precision: f32; bf16 (GPUs, and CPUs with AMX tiles: the dense layers in bf16,
-    /// the rest in f32; f32 elsewhere); f16 (GPUs).
+    /// Compute precision: f32; bf16 (GPUs, and CPUs with AMX or AVX512-BF16: the dense layers
+    /// in bf16, the rest in f32; f32 elsewhere); f16 (GPUs).
     #[arg(long, default_value = DTYPE)]
     dtype: String,
     /// Rotate images by their EXIF orientation tag first. The reference loaders (PIL in

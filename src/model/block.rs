@@ -205,7 +205,7 @@ impl Block {
         })
     }
 
-    /// `LN1(x) · W_QKV + b_QKV` on the AMX tiles, LayerNorm writing the packed rows the product
+    /// `LN1(x) · W_QKV + b_QKV` on the bf16 kernel, LayerNorm writing the packed rows the product
     /// reads; `None` off the tiles.
     fn qkv_tiled(&self, x: &Tensor) -> Result<Option<Tensor>> {
         if !self.qkv.tiled() {
@@ -217,7 +217,7 @@ impl Block {
         }
     }
 
-    /// The MLP on the AMX tiles with its hidden layer kept packed in bf16: `x + MLP(LN2(x))`
+    /// The MLP on the bf16 kernel with its hidden layer kept packed in bf16: `x + MLP(LN2(x))`
     /// and the MLP's output at each image's CLS row, (B, D). fc2 adds the residual as it goes,
     /// and the CLS rows of its output are computed again from the same packed rows (the same
     /// products, bit for bit), so that the decomposition's MLP term is the one the stream got.
@@ -243,7 +243,7 @@ impl Block {
         Ok(self.fc2.forward_packed(&cls, None, None)?.map(|z| (y, z)))
     }
 
-    /// `merged · W_O + b_O + x`. With the product on the AMX tiles, the CLS rows are computed
+    /// `merged · W_O + b_O + x`. With the product on the bf16 kernel, the CLS rows are computed
     /// again in f32: the decomposition's head terms are those rows' exact parts (W_O applied in
     /// f32), so Σ heads + MLPs stays the embedding to f32 rounding.
     fn out_proj(&self, merged: &Tensor, x: &Tensor, tq: usize) -> Result<Tensor> {

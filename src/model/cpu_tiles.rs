@@ -1,4 +1,4 @@
-//! The dense layers of `--dtype bf16` on the AMX tiles, over candle tensors: products whose
+//! The dense layers of `--dtype bf16` on the bf16 kernel, over candle tensors: products whose
 //! input is f32 rows or rows already packed ([`PackedRows`]), and a LayerNorm that writes packed
 //! rows, so that inside a block only the attention's input and output are f32 (what the
 //! decomposition reads) and the LayerNorm outputs and the MLP's hidden layer go from one
@@ -24,7 +24,7 @@ fn residual_of(residual: Option<&Tensor>, len: usize) -> std::result::Result<Opt
     }
 }
 
-/// [`super::cpu::linear`] with the product on the AMX tiles (`x` and W rounded to bf16, sums in
+/// [`super::cpu::linear`] with the product on the bf16 kernel (`x` and W rounded to bf16, sums in
 /// f32, W and the bias packed in `w`). `None` where that would say `None`.
 pub fn linear_tiles(
     x: &Tensor,

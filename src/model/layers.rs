@@ -38,7 +38,7 @@ impl LayerNorm {
         })
     }
 
-    /// Normalises the rows of `x` (N, width) into bf16 packed for a product on the AMX tiles;
+    /// Normalises the rows of `x` (N, width) into bf16 packed for a product on the bf16 kernel;
     /// `None` when `x` is not an f32 CPU tensor.
     pub fn forward_packed(&self, x: &Tensor) -> Result<Option<PackedRows>> {
         super::cpu_tiles::layer_norm_packed(x, &self.weight, &self.bias, self.eps)
@@ -88,7 +88,7 @@ impl Dense {
         })
     }
 
-    /// The same layer with its products on the AMX tiles when `w` asks for it
+    /// The same layer with its products on the bf16 kernel when `w` asks for it
     /// ([`Weights::bf16_products`]).
     pub fn tiled_for(mut self, w: &Weights) -> Result<Self> {
         if w.bf16_products() {
@@ -106,7 +106,7 @@ impl Dense {
         Self::from_torch(&weight, w.get(&format!("{prefix}.bias"), &[output])?)?.tiled_for(w)
     }
 
-    /// Whether the products run on the AMX tiles.
+    /// Whether the products run on the bf16 kernel.
     pub fn tiled(&self) -> bool {
         self.tiles.is_some()
     }
@@ -235,7 +235,7 @@ impl PatchEmbed {
         Ok(Self { dense, biased, p })
     }
 
-    /// The patch embeddings (B, G², D) of pixels (B, 3, S, S); on the AMX tiles where the
+    /// The patch embeddings (B, G², D) of pixels (B, 3, S, S); on the bf16 kernel where the
     /// model's dense layers are, otherwise one f32 matmul plus the bias, as the conv sums.
     pub fn forward(&self, pixels: &Tensor) -> Result<Tensor> {
         let (b, _, s, _) = pixels.dims4()?;

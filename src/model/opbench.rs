@@ -16,7 +16,7 @@ use crate::{Error, Result};
 pub enum Bound {
     /// Arithmetic: f32 GEMM peak.
     F32Flops,
-    /// Arithmetic: bf16 AMX peak.
+    /// Arithmetic: the bf16 kernel's peak.
     Bf16Flops,
     /// Memory traffic.
     Bytes,
@@ -40,7 +40,7 @@ pub struct OpTiming {
 pub struct Peaks {
     /// GFLOP/s of the f32 GEMM on a large product, all threads.
     pub f32_gflops: f64,
-    /// GFLOP/s of the AMX bf16 GEMM on a large product, all threads (None without AMX).
+    /// GFLOP/s of the bf16 GEMM on a large product, all threads (None without a bf16 kernel).
     pub bf16_gflops: Option<f64>,
     /// GB/s (read + write) of a large copy, all threads.
     pub copy_gbs: f64,
@@ -75,7 +75,7 @@ fn some<T>(v: Option<T>) -> Result<T> {
     v.ok_or_else(|| Error::Invalid("bench --ops: the fast CPU path declined its inputs".into()))
 }
 
-/// The bounds: a (2048 × 768) · (768 × 3072) product in f32 and on the tiles, and a 256 MiB copy.
+/// The bounds: a (2048 × 768) · (768 × 3072) product in f32 and on the bf16 kernel, and a 256 MiB copy.
 pub fn peaks() -> Result<Peaks> {
     let (n, k, m) = (2048, 768, 3072);
     let flop = 2.0 * (n * k * m) as f64;
@@ -114,7 +114,7 @@ pub fn peaks() -> Result<Peaks> {
 }
 
 /// Times each operation of one ViT-B/16 block (T = 197, D = 768, 12 heads, MLP 3072) at batch
-/// `b` on the CPU, the dense layers in f32 and, with AMX, on the tiles.
+/// `b` on the CPU, the dense layers in f32 and, with a bf16 kernel (AMX or AVX512-BF16), in bf16.
 pub fn vit_b16_block(b: usize) -> Result<Vec<OpTiming>> {
     let (t, dm, h, mlp) = (197usize, 768usize, 12usize, 3072usize);
     let rows = b * t;
@@ -164,8 +164,8 @@ pub fn vit_b16_block(b: usize) -> Result<Vec<OpTiming>> {
             })?;
             out.push(timing(
                 match act {
-                    Some(_) => format!("{name} bf16 tiles, packed in and out"),
-                    None => format!("{name} bf16 tiles, rows packed"),
+                    Some(_) => format!("{name} bf16, packed in and out"),
+                    None => format!("{name} bf16, rows packed"),
                 },
                 ms,
                 flop,
@@ -188,7 +188,7 @@ pub fn vit_b16_block(b: usize) -> Result<Vec<OpTiming>> {
             some(super::cpu_tiles::attention(&qkv, (b, t, h), None, false)?).map(drop)
         })?;
         out.push(timing(
-            "attention bf16 tiles, operands packed, softmax included".into(),
+            "attention bf16, operands packed, softmax included".into(),
             ms,
             flop,
             Bound::Bf16Flops,

@@ -53,7 +53,7 @@ impl Weights {
                 }
             })?),
         };
-        // bf16 on the CPU: f32 tensors, the dense layers' products on the AMX tiles where the
+        // bf16 on the CPU: f32 tensors, the dense layers' products on the bf16 kernel where the
         // CPU has them (f32 throughout where it has not: see model::bf16).
         let cpu_bf16 = device.is_cpu() && dtype == DType::BF16;
         Ok(Self {

@@ -20,9 +20,9 @@ use rayon::prelude::*;
 use super::attention_operands::{
     keys_transposed, probabilities_as_strips, rounded_rows, values_interleaved,
 };
-use super::pack::{Aligned, pack_strip};
 #[cfg(target_arch = "x86_64")]
-use super::tiles::{Block32, block, configure};
+use super::kernel::{Block32, block, configure};
+use super::pack::{Aligned, pack_strip};
 use crate::model::fastmath::softmax_rows;
 
 /// The shape of one call: `b` images of `t` tokens, `heads` heads of width `d`.
@@ -56,7 +56,7 @@ unsafe impl Sync for Out {}
 /// `first` is written (they may start uninitialised).
 ///
 /// # Panics
-/// When the slices are not of those shapes, or when the CPU lacks AMX ([`super::support`] must
+/// When the slices are not of those shapes, or when the CPU lacks a bf16 kernel ([`super::support`] must
 /// have returned `Ok`).
 pub fn attention(
     qkv: &[f32],
@@ -75,7 +75,10 @@ pub fn attention(
                 .is_none_or(|f| f.len() == s.b * s.heads * s.t),
         "bf16::attention: shapes"
     );
-    assert!(super::support().is_ok(), "bf16::attention without AMX");
+    assert!(
+        super::support().is_ok(),
+        "bf16::attention without a bf16 kernel"
+    );
     let out = Out {
         merged: merged.as_mut_ptr().cast(),
         first: first.map_or(std::ptr::null_mut(), |f| f.as_mut_ptr().cast()),
@@ -83,7 +86,7 @@ pub fn attention(
     (0..s.b * s.heads)
         .into_par_iter()
         .for_each_init(Scratch::default, |scratch, task| {
-            // SAFETY: AMX support was asserted; `out` has room for every task's block, and this
+            // SAFETY: kernel support was asserted; `out` has room for every task's block, and this
             // task alone writes (image task / heads, head task % heads).
             unsafe { scratch.run(qkv, s, mask, task, out) }
         });
@@ -122,7 +125,7 @@ fn prefetch_head(qkv: &[f32], s: Shape, task: usize) {
 #[cfg(target_arch = "x86_64")]
 fn prefetch_output(out: Out, s: Shape, task: usize) {
     each_head_line(s, task, (s.heads * s.d, 1), |at| {
-        // SAFETY: PREFETCHW of an address inside `merged` (every AMX CPU has it); it reads and
+        // SAFETY: PREFETCHW of an address inside `merged` (every CPU with a bf16 kernel has it); it reads and
         // writes nothing.
         unsafe {
             std::arch::asm!(
@@ -163,10 +166,11 @@ impl Scratch {
     /// Task `task`: image `task / heads`, head `task % heads`.
     ///
     /// # Safety
-    /// AMX is supported; `out` as [`attention`] describes, no other thread writing this task's
+    /// A bf16 kernel is supported; `out` as [`attention`] describes, no other thread writing this task's
     /// block of it.
     unsafe fn run(&mut self, qkv: &[f32], s: Shape, mask: Option<&[f32]>, task: usize, out: Out) {
         let (t, d, dm) = (s.t, s.d, s.heads * s.d);
+        let kernel = super::kernel();
         let (w3, strips, steps) = (3 * dm, t.div_ceil(32), d.div_ceil(32));
         let (pitch, pitch_d) = (strips * 32, steps * 32);
         let (bi, hi) = (task / s.heads, task % s.heads);
@@ -195,7 +199,7 @@ impl Scratch {
         // and one B pair inside `a` and `b` (sized above) and stores one 32 × 32 block inside
         // `logits` (pitch × pitch).
         unsafe {
-            configure();
+            configure(kernel);
             for st in 0..strips {
                 for p in 0..strips {
                     let at = Block32 {
@@ -203,6 +207,7 @@ impl Scratch {
                         stride: pitch,
                     };
                     block(
+                        kernel,
                         a[st * a_len..].as_ptr(),
                         b[p * a_len..].as_ptr(),
                         steps,
@@ -238,6 +243,7 @@ impl Scratch {
                         },
                     };
                     block(
+                        kernel,
                         a[st * p_len..].as_ptr(),
                         b[p * p_len..].as_ptr(),
                         strips,

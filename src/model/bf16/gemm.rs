@@ -31,7 +31,7 @@ const GROUP_BYTES: usize = 768 << 10;
 /// rounded to bf16 and the products summed in f32 onto the bias; returns rows × w.n.
 ///
 /// # Panics
-/// When the slices are shorter than their shapes, or when the CPU lacks AMX
+/// When the slices are shorter than their shapes, or when the CPU lacks a bf16 kernel
 /// ([`super::support`] must have returned `Ok`).
 pub fn linear(
     x: &[f32],
@@ -60,7 +60,10 @@ pub fn linear_packed(
         residual.is_none_or(|r| r.len() >= rows * n),
         "bf16::linear: residual"
     );
-    assert!(super::support().is_ok(), "bf16::linear without AMX");
+    assert!(
+        super::support().is_ok(),
+        "bf16::linear without a bf16 kernel"
+    );
     let mut out: Vec<f32> = Vec::with_capacity(rows * n);
     if rows == 0 || n == 0 {
         return out;
@@ -78,7 +81,10 @@ pub fn linear_packed(
 /// As [`linear_packed`].
 pub fn linear_to_packed(a: &PackedRows, w: &PackedWeight, act: Option<Activation>) -> PackedRows {
     assert_eq!(a.k, w.k, "bf16::linear: widths");
-    assert!(super::support().is_ok(), "bf16::linear without AMX");
+    assert!(
+        super::support().is_ok(),
+        "bf16::linear without a bf16 kernel"
+    );
     // Every step of every strip is emitted whole (`emit` writes the padding too).
     let mut out = PackedRows::to_overwrite(a.rows, w.n);
     if a.rows > 0 && w.n > 0 {
@@ -123,7 +129,7 @@ fn multiply(a: &PackedRows, w: &PackedWeight, sink: Sink) {
         let pairs = g * group..((g + 1) * group).min(w.pairs());
         let rows = b * ROWS..((b + 1) * ROWS).min(rows);
         // SAFETY: tasks cover disjoint rectangles (row block b, column group g) of the output,
-        // which the sink has room for; AMX support was asserted by the callers.
+        // which the sink has room for; kernel support was asserted by the callers.
         unsafe { products(a.bf16(), rows, pairs, w, sink) };
     });
 }
@@ -250,19 +256,20 @@ unsafe fn products(
     w: &PackedWeight,
     sink: Sink,
 ) {
-    use super::tiles::{Block32, block, configure};
+    use super::kernel::{Block32, block, configure};
+    let kernel = super::kernel();
     let (n, steps) = (w.n, w.steps());
     SCRATCH.with_borrow_mut(|scratch| {
         scratch.at_least(pairs.len() * 4096);
         let scratch = &mut scratch.f32_mut()[..pairs.len() * 1024];
-        // SAFETY: AMX support is the caller's contract; the configuration is loaded on this
+        // SAFETY: kernel support is the caller's contract; it is configured on this
         // thread first. Each call reads `steps` steps (1024 bf16 each) of one strip of `a` and
         // of one panel pair, inside both (PackedRows and PackedWeight lay them out steps · 1024
         // long), starts from the pair's 32-wide bias row (stride 0) and stores to the pair's
         // block of `scratch`. The sink's rows s·32.. and columns p·32.. (or its packed step
         // (s, p)) lie inside the caller's rectangle.
         unsafe {
-            configure();
+            configure(kernel);
             for s in (rows.start / 32)..rows.end.div_ceil(32) {
                 let strip = a[s * steps * 1024..].as_ptr();
                 for (p, to) in pairs.clone().zip(scratch.chunks_exact_mut(1024)) {
@@ -274,7 +281,7 @@ unsafe fn products(
                         ptr: to.as_mut_ptr(),
                         stride: 32,
                     };
-                    block(strip, w.pair(p).as_ptr(), steps, Some(bias), to);
+                    block(kernel, strip, w.pair(p).as_ptr(), steps, Some(bias), to);
                 }
                 let live = 32.min(rows.end - s * 32);
                 for (p, from) in pairs.clone().zip(scratch.chunks_exact_mut(1024)) {
@@ -373,11 +380,12 @@ mod tests {
     #[test]
     fn products_equal_f64_on_the_rounded_operands_at_awkward_shapes() {
         if super::super::support().is_err() {
-            // Off AMX, the model never calls this (see tests/bf16.rs for the fallback).
+            // Without a kernel, the model never calls this (see tests/bf16.rs for the fallback).
             assert!(
                 !std::fs::read_to_string("/proc/cpuinfo")
                     .unwrap_or_default()
-                    .contains(" amx_bf16")
+                    .split_whitespace()
+                    .any(|f| f == "amx_bf16" || f == "avx512_bf16")
             );
             return;
         }

@@ -3,6 +3,7 @@
 //! vol. 2, `LDTILECFG`, `TILELOADD`, `TDPBF16PS`, `TILESTORED`; Linux's
 //! Documentation/arch/x86/xstate.rst for `ARCH_REQ_XCOMP_PERM`).
 
+use super::kernel::Block32;
 use std::arch::asm;
 
 /// Asks Linux for the AMX tile-data state (needed once per process before the first tile
@@ -53,24 +54,12 @@ pub unsafe fn configure() {
     unsafe { asm!("ldtilecfg [{}]", in(reg) CONFIG.0.as_ptr(), options(nostack, readonly)) };
 }
 
-/// A 32 × 32 f32 block in memory: element (r, c) at `ptr + r · stride + c` (f32 units). A
-/// stride of 0 reads one 32-wide row for all 32 rows (a bias broadcast).
-#[derive(Clone, Copy)]
-pub struct Block32 {
-    /// Element (0, 0).
-    pub ptr: *mut f32,
-    /// Elements from one row to the next.
-    pub stride: usize,
-}
-
-impl Block32 {
-    /// The four 16 × 16 tiles' first elements and the row pitch in bytes.
-    fn tiles(self) -> ([*mut f32; 4], usize) {
-        let s = self.stride;
-        // wrapping_add: only the tile instructions dereference these, inside the caller's block.
-        let at = |o: usize| self.ptr.wrapping_add(o);
-        ([at(0), at(16), at(16 * s), at(16 * s + 16)], 4 * s)
-    }
+/// A block's four 16 × 16 tiles' first elements and the row pitch in bytes.
+fn tiles(block: Block32) -> ([*mut f32; 4], usize) {
+    let s = block.stride;
+    // wrapping_add: only the tile instructions dereference these, inside the caller's block.
+    let at = |o: usize| block.ptr.wrapping_add(o);
+    ([at(0), at(16), at(16 * s), at(16 * s + 16)], 4 * s)
 }
 
 /// `store = init + A · B` over `k32` steps of 32 (`init` `None`: from zero): A is one packed
@@ -92,7 +81,7 @@ pub unsafe fn block(
     unsafe {
         match init {
             Some(init) => {
-                let (c, s) = init.tiles();
+                let (c, s) = tiles(init);
                 asm!(
                     "tileloadd tmm0, [{c0} + {s}*1]",
                     "tileloadd tmm1, [{c1} + {s}*1]",
@@ -133,7 +122,7 @@ pub unsafe fn block(
                 options(nostack, readonly)
             );
         }
-        let (c, s) = store.tiles();
+        let (c, s) = tiles(store);
         asm!(
             "tilestored [{c0} + {s}*1], tmm0",
             "tilestored [{c1} + {s}*1], tmm1",
