@@ -7,7 +7,7 @@ use candle_core::{IndexOp, Tensor};
 use super::config::{Format, TowerConfig};
 use super::layers::{Dense, LayerNorm, softmax};
 use super::weights::Weights;
-use super::{cpu, cpu_tiles};
+use super::{cpu_attention, cpu_tiles};
 use crate::Result;
 
 /// What to keep from a block's attention besides its output.
@@ -152,7 +152,7 @@ impl Block {
         };
         let fused = match tiled {
             Some(a) => Some(a),
-            None => cpu::attention(&qkv, (b, t, h), mask, cls_only, keep_first_row)?,
+            None => cpu_attention::attention(&qkv, (b, t, h), mask, cls_only, keep_first_row)?,
         };
         let (merged, first_row) = match fused {
             Some(a) => (a.merged, a.first_row),

@@ -11,7 +11,8 @@ use rayon::prelude::*;
 
 use super::bf16::{self, PackedRows, PackedWeight};
 use super::config::Activation;
-use super::cpu::{Attention, F32, attention_operands};
+use super::cpu::F32;
+use super::cpu_attention::{Attention, attention_operands};
 use super::fastmath::layer_norm_rows;
 use crate::Result;
 

@@ -6,6 +6,7 @@ mod block;
 pub mod builtin;
 pub mod config;
 mod cpu;
+mod cpu_attention;
 mod cpu_tiles;
 mod decompose;
 mod fastmath;

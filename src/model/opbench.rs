@@ -8,7 +8,7 @@ use candle_core::{Device, Tensor};
 
 use super::bf16::{self, PackedRows, PackedWeight};
 use super::config::Activation;
-use super::{cpu, fastmath};
+use super::{cpu, cpu_attention, fastmath};
 use crate::{Error, Result};
 
 /// What an operation is bounded by.
@@ -175,7 +175,14 @@ pub fn vit_b16_block(b: usize) -> Result<Vec<OpTiming>> {
     }
     let flop = 4.0 * (b * h * t * t * (dm / h)) as f64;
     let ms = median(REPS, || {
-        some(cpu::attention(&qkv, (b, t, h), None, false, false)?).map(drop)
+        some(cpu_attention::attention(
+            &qkv,
+            (b, t, h),
+            None,
+            false,
+            false,
+        )?)
+        .map(drop)
     })?;
     out.push(timing(
         format!("attention f32 (B={b},H={h},T={t},d=64), softmax included"),

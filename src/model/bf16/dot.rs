@@ -12,7 +12,7 @@
 //! A register block is 8 rows × 32 columns (16 accumulators, two B registers, the broadcast A
 //! pair): per pair-row, two 64-byte loads and eight 4-byte broadcasts feed sixteen products.
 
-use super::kernel::Block32;
+use super::block32::Block32;
 use std::arch::x86_64::{
     __m512bh, __m512i, _mm512_dpbf16_ps, _mm512_loadu_ps, _mm512_loadu_si512, _mm512_set1_epi32,
     _mm512_setzero_ps, _mm512_storeu_ps,

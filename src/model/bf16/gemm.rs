@@ -1,4 +1,4 @@
-//! The threaded product `act(x · W + b) (+ residual)` on the tiles, blocked for the caches the
+//! The threaded product `act(x · W + b) (+ residual)` in bf16, blocked for the caches the
 //! way GotoBLAS blocks an f32 GEMM (Goto & van de Geijn, "Anatomy of high-performance matrix
 //! multiplication", 2008): the rows come packed to bf16 ([`PackedRows`]), and each task computes
 //! a rectangle of the output, a group of column-panel pairs (about [`GROUP_BYTES`] of packed
@@ -7,9 +7,9 @@
 //! layer's weights (3.5 MiB for ViT-B's QKV) are read from L3 once per thread instead of once per
 //! 64 rows, which measured 2x faster.
 //!
-//! Each 32 × 32 block of the output runs the whole of K in the tiles and is stored to a scratch
-//! block, from which it lands: as f32 rows (the residual added and the activation applied on
-//! the way) or, for a product that feeds another, as bf16 already in the tile layout
+//! Each 32 × 32 block of the output runs the whole of K in the kernel and is stored to a scratch
+//! block, from which it lands (`land`): as f32 rows (the residual added and the activation
+//! applied on the way) or, for a product that feeds another, as bf16 already in the tile layout
 //! ([`linear_to_packed`]: activated and rounded where it lies, one step of the next product's
 //! strip).
 
@@ -17,10 +17,9 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use super::act::activate_in_place;
-use super::pack::{Aligned, PackedRows, PackedWeight, to_bf16};
+use super::land::{emit, land};
+use super::pack::{Aligned, PackedRows, PackedWeight};
 use crate::model::config::Activation;
-use crate::model::fastmath::dispatch;
 
 /// Rows per task: strips of 32.
 const ROWS: usize = 128;
@@ -134,107 +133,6 @@ fn multiply(a: &PackedRows, w: &PackedWeight, sink: Sink) {
     });
 }
 
-/// A finished 32 × 32 block (stride 32) landed as f32 rows: its first `live` rows' first `cols`
-/// columns, plus the residual's same elements (`residual` from the block's first element, rows
-/// `n` apart), then activated, written to `to` (rows `n` apart).
-///
-/// # Safety
-/// `to` is writable for `live` rows of `cols` f32, `n` apart, which nothing else touches.
-unsafe fn land(
-    block: &mut [f32],
-    (live, cols, n): (usize, usize, usize),
-    residual: Option<&[f32]>,
-    act: Option<Activation>,
-    to: *mut f32,
-) {
-    let residual = match act {
-        Some(act) => {
-            if let Some(res) = residual {
-                add_rows(block, (live, cols, n), res);
-            }
-            activate_in_place(&mut block[..live * 32], act);
-            None
-        }
-        None => residual,
-    };
-    // SAFETY: the caller's contract.
-    unsafe { store_rows(block, (live, cols, n), residual, to) }
-}
-
-/// Adds the residual's rows (`n` apart) to a block's first `live` rows' first `cols` columns.
-fn add_rows(block: &mut [f32], (live, cols, n): (usize, usize, usize), res: &[f32]) {
-    #[inline(always)]
-    fn run(block: &mut [f32], (live, cols, n): (usize, usize, usize), res: &[f32]) {
-        for (r, row) in block.chunks_exact_mut(32).take(live).enumerate() {
-            let res = &res[r * n..r * n + cols];
-            row[..cols].iter_mut().zip(res).for_each(|(o, r)| *o += r);
-        }
-    }
-    dispatch!(run(block, (live, cols, n), res))
-}
-
-/// A block's first `live` rows' first `cols` columns, plus the residual's (rows `n` apart) when
-/// there is one, stored to `to` (rows `n` apart) in one pass: a whole row is two vector moves
-/// (a `memcpy` call per row and a separate pass for the residual took a tenth of a product).
-///
-/// # Safety
-/// As [`land`].
-unsafe fn store_rows(
-    block: &[f32],
-    (live, cols, n): (usize, usize, usize),
-    res: Option<&[f32]>,
-    to: *mut f32,
-) {
-    #[inline(always)]
-    fn run(
-        block: &[f32],
-        (live, cols, n): (usize, usize, usize),
-        res: Option<&[f32]>,
-        to: *mut f32,
-    ) {
-        for (r, row) in block.as_chunks::<32>().0.iter().take(live).enumerate() {
-            let at = to.wrapping_add(r * n);
-            match res.map(|res| &res[r * n..r * n + cols]) {
-                Some(res) => {
-                    // SAFETY: `land`'s contract.
-                    let dst = unsafe { std::slice::from_raw_parts_mut(at, cols) };
-                    dst.iter_mut()
-                        .zip(row.iter().zip(res))
-                        .for_each(|(d, (a, b))| *d = a + b);
-                }
-                // SAFETY: as above, a whole row of 32.
-                None if cols == 32 => unsafe { *at.cast::<[f32; 32]>() = *row },
-                // SAFETY: as above.
-                None => unsafe { std::slice::from_raw_parts_mut(at, cols) }
-                    .copy_from_slice(&row[..cols]),
-            }
-        }
-    }
-    dispatch!(run(block, (live, cols, n), res, to))
-}
-
-/// A 32 × 32 f32 block (stride 32) activated, rounded and written as one packed step (its rows
-/// 0-31 one after the other, which is the strip layout); rows from `live` on and columns from
-/// `cols` on are zero (the padding of the next product's rows and K).
-fn emit(block: &mut [f32], act: Option<Activation>, (live, cols): (usize, usize), to: &mut [u16]) {
-    #[inline(always)]
-    fn run(block: &mut [f32], act: Option<Activation>, live: usize, cols: usize, to: &mut [u16]) {
-        if let Some(act) = act {
-            activate_in_place(&mut block[..live * 32], act);
-        }
-        for (src, dst) in block
-            .chunks_exact(32)
-            .zip(to.chunks_exact_mut(32))
-            .take(live)
-        {
-            dst.iter_mut().zip(src).for_each(|(d, &v)| *d = to_bf16(v));
-            dst[cols..].fill(0);
-        }
-        to[live * 32..].fill(0);
-    }
-    dispatch!(run(block, act, live, cols, to))
-}
-
 /// The products of `rows` (a block of whole strips of `a`, the packed rows) and panel `pairs` of
 /// `w` into `sink`, strip by strip: each 32 × 32 block starts from its pair's bias and runs the
 /// whole of K in the tiles into the pair's scratch block (in L1 or L2), and once the strip's
@@ -323,6 +221,7 @@ unsafe fn products(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::bf16::act::activate_in_place;
     use crate::model::bf16::{PackedRows, to_bf16};
 
     fn bf(v: f32) -> f64 {

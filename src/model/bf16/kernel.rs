@@ -3,6 +3,8 @@
 //! Both read the same packed operands and write the same blocks, so everything above a block
 //! (packing, blocking for the caches, the activations, the attention) is shared.
 
+pub use super::block32::Block32;
+
 /// A bf16 product kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
@@ -20,16 +22,6 @@ impl Kernel {
             Kernel::Avx512Bf16 => "AVX512-BF16",
         }
     }
-}
-
-/// A 32 × 32 f32 block in memory: element (r, c) at `ptr + r · stride + c` (f32 units). A
-/// stride of 0 reads one 32-wide row for all 32 rows (a bias broadcast).
-#[derive(Clone, Copy)]
-pub struct Block32 {
-    /// Element (0, 0).
-    pub ptr: *mut f32,
-    /// Elements from one row to the next.
-    pub stride: usize,
 }
 
 /// The best kernel this CPU has, or why there is none. `CLIPSCOPE_BF16_KERNEL` (`amx`,

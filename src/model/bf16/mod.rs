@@ -29,10 +29,12 @@
 mod act;
 mod attention;
 mod attention_operands;
+mod block32;
 #[cfg(target_arch = "x86_64")]
 mod dot;
 mod gemm;
 mod kernel;
+mod land;
 mod pack;
 #[cfg(target_arch = "x86_64")]
 mod tiles;

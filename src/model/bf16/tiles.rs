@@ -3,7 +3,7 @@
 //! vol. 2, `LDTILECFG`, `TILELOADD`, `TDPBF16PS`, `TILESTORED`; Linux's
 //! Documentation/arch/x86/xstate.rst for `ARCH_REQ_XCOMP_PERM`).
 
-use super::kernel::Block32;
+use super::block32::Block32;
 use std::arch::asm;
 
 /// Asks Linux for the AMX tile-data state (needed once per process before the first tile
