@@ -171,13 +171,8 @@ pub fn attention(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::cpu::tests::max_diff;
     use candle_core::{D, IndexOp};
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .and_then(|d| d.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>())
-            .unwrap_or(f32::INFINITY)
-    }
 
     #[test]
     fn attention_matches_the_unfused_operations() -> Result<()> {

@@ -21,7 +21,7 @@ use super::attention_operands::{
     keys_transposed, probabilities_as_strips, rounded_rows, values_interleaved,
 };
 #[cfg(target_arch = "x86_64")]
-use super::kernel::{Block32, block, configure};
+use super::kernel::{Block32, Operands, block, configure};
 use super::pack::{Aligned, pack_strip};
 use crate::model::fastmath::softmax_rows;
 
@@ -206,14 +206,12 @@ impl Scratch {
                         ptr: logits.as_mut_ptr().add(st * 32 * pitch + p * 32),
                         stride: pitch,
                     };
-                    block(
-                        kernel,
-                        a[st * a_len..].as_ptr(),
-                        b[p * a_len..].as_ptr(),
-                        steps,
-                        None,
-                        at,
-                    );
+                    let ops = Operands {
+                        a: a[st * a_len..].as_ptr(),
+                        b: b[p * a_len..].as_ptr(),
+                        k32: steps,
+                    };
+                    block(kernel, ops, None, at);
                 }
             }
         }
@@ -242,14 +240,12 @@ impl Scratch {
                             stride: 32,
                         },
                     };
-                    block(
-                        kernel,
-                        a[st * p_len..].as_ptr(),
-                        b[p * p_len..].as_ptr(),
-                        strips,
-                        None,
-                        store,
-                    );
+                    let ops = Operands {
+                        a: a[st * p_len..].as_ptr(),
+                        b: b[p * p_len..].as_ptr(),
+                        k32: strips,
+                    };
+                    block(kernel, ops, None, store);
                     if !direct {
                         for r in 0..live {
                             std::ptr::copy_nonoverlapping(edge.add(r * 32), at.add(r * dm), cols);

@@ -12,7 +12,7 @@
 //! A register block is 8 rows × 32 columns (16 accumulators, two B registers, the broadcast A
 //! pair): per pair-row, two 64-byte loads and eight 4-byte broadcasts feed sixteen products.
 
-use super::block32::Block32;
+use super::block32::{Block32, Operands};
 use std::arch::x86_64::{
     __m512bh, __m512i, _mm512_dpbf16_ps, _mm512_loadu_ps, _mm512_loadu_si512, _mm512_set1_epi32,
     _mm512_setzero_ps, _mm512_storeu_ps,
@@ -21,19 +21,13 @@ use std::arch::x86_64::{
 /// Rows per register block.
 const ROWS: usize = 8;
 
-/// `store = init + A · B` with the contract of the tiles' `block` (see `super::tiles::block`).
+/// `store = init + A · B`, as `kernel::block` describes.
 ///
 /// # Safety
-/// The CPU has AVX512F and AVX512-BF16; `a` and `b` hold `k32 · 1024` bf16 each, `init` is
-/// readable and `store` writable as 32 × 32 blocks (`init` may be `store`).
+/// The CPU has AVX512F and AVX512-BF16; otherwise `kernel::block`'s contract.
 #[target_feature(enable = "avx512f,avx512bf16")]
-pub unsafe fn block(
-    a: *const u16,
-    b: *const u16,
-    k32: usize,
-    init: Option<Block32>,
-    store: Block32,
-) {
+pub unsafe fn block(ops: Operands, init: Option<Block32>, store: Block32) {
+    let Operands { a, b, k32 } = ops;
     for g in 0..32 / ROWS {
         let first = g * ROWS;
         let mut acc = [_mm512_setzero_ps(); 2 * ROWS];

@@ -154,7 +154,7 @@ unsafe fn products(
     w: &PackedWeight,
     sink: Sink,
 ) {
-    use super::kernel::{Block32, block, configure};
+    use super::kernel::{Block32, Operands, block, configure};
     let kernel = super::kernel();
     let (n, steps) = (w.n, w.steps());
     SCRATCH.with_borrow_mut(|scratch| {
@@ -179,7 +179,12 @@ unsafe fn products(
                         ptr: to.as_mut_ptr(),
                         stride: 32,
                     };
-                    block(kernel, strip, w.pair(p).as_ptr(), steps, Some(bias), to);
+                    let ops = Operands {
+                        a: strip,
+                        b: w.pair(p).as_ptr(),
+                        k32: steps,
+                    };
+                    block(kernel, ops, Some(bias), to);
                 }
                 let live = 32.min(rows.end - s * 32);
                 for (p, from) in pairs.clone().zip(scratch.chunks_exact_mut(1024)) {

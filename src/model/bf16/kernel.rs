@@ -3,7 +3,7 @@
 //! Both read the same packed operands and write the same blocks, so everything above a block
 //! (packing, blocking for the caches, the activations, the attention) is shared.
 
-pub use super::block32::Block32;
+pub use super::block32::{Block32, Operands};
 
 /// A bf16 product kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,28 +70,19 @@ pub unsafe fn configure(kernel: Kernel) {
     }
 }
 
-/// `store = init + A · B` over `k32` steps of 32 (`init` `None`: from zero): A is one packed
-/// strip (per step, rows 0-15 then 16-31, each 16 × 32 bf16), B one packed pair of column panels
-/// (per step, columns 0-15 then 16-31, each 16 pair-rows × 32 bf16). See `pack`.
+/// `store = init + A · B` (`init` `None`: from zero) on `kernel`.
 ///
 /// # Safety
-/// After [`configure`] on this thread with the same `kernel`; `a` and `b` hold `k32 · 1024`
-/// bf16 each, `init` is readable and `store` writable as 32 × 32 blocks (`init` may be `store`).
+/// After [`configure`] on this thread with the same `kernel`; `ops` hold what [`Operands`] says,
+/// `init` is readable and `store` writable as 32 × 32 blocks (`init` may be `store`).
 #[cfg(target_arch = "x86_64")]
 #[inline]
-pub unsafe fn block(
-    kernel: Kernel,
-    a: *const u16,
-    b: *const u16,
-    k32: usize,
-    init: Option<Block32>,
-    store: Block32,
-) {
+pub unsafe fn block(kernel: Kernel, ops: Operands, init: Option<Block32>, store: Block32) {
     // SAFETY: the caller's contract, and `kernel` names an instruction set the CPU has.
     unsafe {
         match kernel {
-            Kernel::Amx => super::tiles::block(a, b, k32, init, store),
-            Kernel::Avx512Bf16 => super::dot::block(a, b, k32, init, store),
+            Kernel::Amx => super::tiles::block(ops, init, store),
+            Kernel::Avx512Bf16 => super::dot::block(ops, init, store),
         }
     }
 }
@@ -149,7 +140,12 @@ mod tests {
                 // k32 steps, init and out hold 32 rows at their strides.
                 unsafe {
                     configure(kernel);
-                    block(kernel, a.as_ptr(), b.as_ptr(), k32, start, store);
+                    let ops = Operands {
+                        a: a.as_ptr(),
+                        b: b.as_ptr(),
+                        k32,
+                    };
+                    block(kernel, ops, start, store);
                 }
                 for r in 0..32 {
                     for c in 0..32 {

@@ -3,7 +3,7 @@
 //! vol. 2, `LDTILECFG`, `TILELOADD`, `TDPBF16PS`, `TILESTORED`; Linux's
 //! Documentation/arch/x86/xstate.rst for `ARCH_REQ_XCOMP_PERM`).
 
-use super::block32::Block32;
+use super::block32::{Block32, Operands};
 use std::arch::asm;
 
 /// Asks Linux for the AMX tile-data state (needed once per process before the first tile
@@ -62,20 +62,12 @@ fn tiles(block: Block32) -> ([*mut f32; 4], usize) {
     ([at(0), at(16), at(16 * s), at(16 * s + 16)], 4 * s)
 }
 
-/// `store = init + A · B` over `k32` steps of 32 (`init` `None`: from zero): A is one packed
-/// strip (per step, rows 0-15 then 16-31, each 16 × 32 bf16), B one packed pair of column panels
-/// (per step, columns 0-15 then 16-31, each 16 pair-rows × 32 bf16). See `pack`.
+/// `store = init + A · B` on the tiles, as `kernel::block` describes.
 ///
 /// # Safety
-/// After [`configure`] on this thread; `a` and `b` hold `k32 · 1024` bf16 each, `init` is
-/// readable and `store` writable as 32 × 32 blocks (`init` may be `store`).
-pub unsafe fn block(
-    a: *const u16,
-    b: *const u16,
-    k32: usize,
-    init: Option<Block32>,
-    store: Block32,
-) {
+/// After [`configure`] on this thread; otherwise `kernel::block`'s contract.
+pub unsafe fn block(ops: Operands, init: Option<Block32>, store: Block32) {
+    let Operands { a, b, k32 } = ops;
     // SAFETY: the caller's contract: every load reads inside a, b and init, the stores write
     // store.
     unsafe {
