@@ -56,8 +56,8 @@ unsafe impl Sync for Out {}
 /// `first` is written (they may start uninitialised).
 ///
 /// # Panics
-/// When the slices are not of those shapes, or when the CPU lacks a bf16 kernel ([`super::support`] must
-/// have returned `Ok`).
+/// When the slices are not of those shapes, or when the CPU lacks a bf16 kernel
+/// ([`super::support`] must have returned `Ok`).
 pub fn attention(
     qkv: &[f32],
     s: Shape,
@@ -86,8 +86,8 @@ pub fn attention(
     (0..s.b * s.heads)
         .into_par_iter()
         .for_each_init(Scratch::default, |scratch, task| {
-            // SAFETY: kernel support was asserted; `out` has room for every task's block, and this
-            // task alone writes (image task / heads, head task % heads).
+            // SAFETY: kernel support was asserted; `out` has room for every task's block, and
+            // this task alone writes (image task / heads, head task % heads).
             unsafe { scratch.run(qkv, s, mask, task, out) }
         });
 }
@@ -125,8 +125,8 @@ fn prefetch_head(qkv: &[f32], s: Shape, task: usize) {
 #[cfg(target_arch = "x86_64")]
 fn prefetch_output(out: Out, s: Shape, task: usize) {
     each_head_line(s, task, (s.heads * s.d, 1), |at| {
-        // SAFETY: PREFETCHW of an address inside `merged` (every CPU with a bf16 kernel has it); it reads and
-        // writes nothing.
+        // SAFETY: PREFETCHW of an address inside `merged` (every CPU with a bf16 kernel has it);
+        // it reads and writes nothing.
         unsafe {
             std::arch::asm!(
                 "prefetchw [{}]",
@@ -166,8 +166,8 @@ impl Scratch {
     /// Task `task`: image `task / heads`, head `task % heads`.
     ///
     /// # Safety
-    /// A bf16 kernel is supported; `out` as [`attention`] describes, no other thread writing this task's
-    /// block of it.
+    /// A bf16 kernel is supported; `out` as [`attention`] describes, no other thread writing
+    /// this task's block of it.
     unsafe fn run(&mut self, qkv: &[f32], s: Shape, mask: Option<&[f32]>, task: usize, out: Out) {
         let (t, d, dm) = (s.t, s.d, s.heads * s.d);
         let kernel = super::kernel();
