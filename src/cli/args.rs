@@ -35,6 +35,16 @@ pub fn device(s: &str) -> Result<Device, String> {
     clipscope::device::parse_device(s).map_err(|e| e.to_string())
 }
 
+/// Parses a count that must be at least 1 (`--limit`, `--top-k`): 0 is refused by name, and
+/// any larger number is taken (the commands cap it at what there is).
+pub fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{s:?}: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;

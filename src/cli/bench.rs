@@ -56,7 +56,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     if let Some(dir) = &args.write_checkpoint {
         write_checkpoint(dir, args.arch, 0).context("writing random weights")?;
-        eprintln!(
+        errln!(
             "wrote a random {:?} checkpoint to {}",
             args.arch,
             dir.display()
@@ -131,18 +131,20 @@ fn bench(args: &BenchArgs, dir: &std::path::Path) -> Result<()> {
     };
     if args.json {
         let v = serde_json::json!({ "arch": format!("{:?}", args.arch), "batch": args.batch, "threads": threads, "device": device_name(&device), "dtype": format!("{dtype:?}").to_lowercase(), "kernel": kernel, "results": rows });
-        println!("{v}");
+        jsonln!(v.to_string());
     } else {
-        println!(
+        outln!(
             "{:?}, random weights, batch {}, {threads} threads, {} {kernel}",
             args.arch,
             args.batch,
             device_name(&device),
         );
         for r in rows {
-            println!(
+            outln!(
                 "  {:<26} {:>9.1} ms/batch  {:>7.2} images/s",
-                r.mode, r.median_ms, r.images_per_s
+                r.mode,
+                r.median_ms,
+                r.images_per_s
             );
         }
     }
@@ -166,12 +168,9 @@ fn segment(clip: &Clip, device: &candle_core::Device, args: &BenchArgs) -> Resul
     })?;
     let threads = candle_core::utils::get_num_threads();
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({"arch": format!("{:?}", args.arch), "mode": "segment", "threads": threads, "device": device_name(device), "median_ms": median_ms})
-        );
+        jsonln!(serde_json::json!({"arch": format!("{:?}", args.arch), "mode": "segment", "threads": threads, "device": device_name(device), "median_ms": median_ms}).to_string());
     } else {
-        println!(
+        outln!(
             "{:?}, random weights, {threads} threads, {}: one segmentation (forward + token effects of all {n} layers + map) {median_ms:.1} ms",
             args.arch,
             device_name(device)

@@ -74,7 +74,7 @@ pub fn run(args: BenchAblateArgs) -> Result<()> {
     if !dir.join("manifest.json").exists() {
         let t = Instant::now();
         synthetic::write_spec(&dir, &spec, &values).context("writing the synthetic store")?;
-        eprintln!(
+        errln!(
             "wrote the synthetic store in {:.1} s: {}",
             t.elapsed().as_secs_f64(),
             dir.display()
@@ -130,30 +130,27 @@ pub fn run(args: BenchAblateArgs) -> Result<()> {
     let bound_s = flop / (gflops_bound * 1e9);
     let threads = rayon::current_num_threads();
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({
+        jsonln!(serde_json::json!({
                 "images": args.images, "classes": args.classes, "heads": heads.len(), "dim": args.dim,
                 "threads": threads, "table_s": table_s, "importance_s": importance_s,
                 "importance_tflop": flop / 1e12, "gemm_gflops": gflops_bound,
                 "matmul_bound_s": bound_s, "ratio_to_bound": importance_s / bound_s,
                 "baseline_top1": imp.baseline.top1_pct(),
-            })
-        );
+            }).to_string());
         return Ok(());
     }
-    println!(
+    outln!(
         "{} images, {} classes, {} heads, E = {}, {threads} threads",
         args.images,
         args.classes,
         heads.len(),
         args.dim
     );
-    println!(
+    outln!(
         "ablation table ({} + 4 evaluations): median {table_s:.2} s",
         args.depth
     );
-    println!(
+    outln!(
         "importance of {} heads: {importance_s:.1} s for {:.2} TFLOP; the matmul bound at {gflops_bound:.0} GFLOP/s is {bound_s:.1} s ({:.2}x)",
         heads.len(),
         flop / 1e12,

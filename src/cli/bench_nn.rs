@@ -52,7 +52,7 @@ pub fn run(args: BenchNnArgs) -> Result<()> {
         let t = Instant::now();
         synthetic::write(&dir, args.images, args.heads, args.dim, 42)
             .context("writing the synthetic store")?;
-        eprintln!(
+        errln!(
             "wrote a synthetic store of {} images in {:.1} s: {}",
             args.images,
             t.elapsed().as_secs_f64(),
@@ -143,34 +143,31 @@ fn measure(args: &BenchNnArgs, dir: &std::path::Path) -> Result<()> {
     let threads = rayon::current_num_threads();
     let rss = peak_rss_mib();
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({
+        jsonln!(serde_json::json!({
                 "images": store.len(), "dim": args.dim, "heads": args.heads, "k": args.k, "threads": threads,
                 "open_and_first_query_ms": open_and_query_ms, "peak_rss_mib_after_first_query": rss_first,
                 "query_dot_ms": one_dot, "query_cosine_ms": one_cos, "query_mean_of_heads_ms": mean_heads,
                 "peak_rss_mib": rss,
-            })
-        );
+            }).to_string());
     } else {
-        println!(
+        outln!(
             "store of {} images x {} dims, {} heads, k = {}, {threads} threads",
             store.len(),
             args.dim,
             args.heads,
             args.k
         );
-        println!(
+        outln!(
             "  open + first query (fresh process)  {open_and_query_ms:>8.2} ms   peak RSS {:.1} MiB",
             rss_first.unwrap_or(f64::NAN)
         );
-        println!("  one head, dot product (median)      {one_dot:>8.2} ms");
-        println!("  one head, cosine (median)           {one_cos:>8.2} ms");
-        println!(
+        outln!("  one head, dot product (median)      {one_dot:>8.2} ms");
+        outln!("  one head, cosine (median)           {one_cos:>8.2} ms");
+        outln!(
             "  mean of {} heads, dot (median)       {mean_heads:>8.2} ms",
             args.heads
         );
-        println!(
+        outln!(
             "  peak RSS after all queries          {:>8.1} MiB",
             rss.unwrap_or(f64::NAN)
         );

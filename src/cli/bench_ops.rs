@@ -10,19 +10,23 @@ use clipscope::model::opbench::{self, Bound};
 
 fn cpu(b: usize) -> Result<()> {
     let threads = candle_core::utils::get_num_threads();
-    println!("measuring this machine's bounds ({threads} threads)...");
+    outln!("measuring this machine's bounds ({threads} threads)...");
     let peaks = opbench::peaks()?;
     let bf16 = peaks.bf16_gflops.map_or_else(bf16::kernel_name, |g| {
         format!("{g:.0} GFLOP/s ({})", bf16::kernel_name())
     });
-    println!(
+    outln!(
         "  GEMM peak: f32 {:.0} GFLOP/s, bf16 {bf16}; copy {:.1} GB/s",
-        peaks.f32_gflops, peaks.copy_gbs
+        peaks.f32_gflops,
+        peaks.copy_gbs
     );
-    println!("ViT-B/16 block operations on the CPU, batch {b}, median of 9");
-    println!(
+    outln!("ViT-B/16 block operations on the CPU, batch {b}, median of 9");
+    outln!(
         "  {:<52} {:>9} {:>16} {:>8}",
-        "operation", "ms", "rate", "of bound"
+        "operation",
+        "ms",
+        "rate",
+        "of bound"
     );
     for op in opbench::vit_b16_block(b)? {
         let (unit, bound) = match op.bound {
@@ -30,7 +34,7 @@ fn cpu(b: usize) -> Result<()> {
             Bound::Bf16Flops => ("GFLOP/s", peaks.bf16_gflops.unwrap_or(f64::NAN)),
             Bound::Bytes => ("GB/s", peaks.copy_gbs),
         };
-        println!(
+        outln!(
             "  {:<52} {:>9.3} {:>8.1} {unit:<7} {:>7.0}%",
             op.name,
             op.ms,
@@ -129,9 +133,9 @@ pub fn run(device: &Device, dtype: DType, b: usize) -> Result<()> {
             Box::new(|| hid.sum_keepdim(D::Minus1)),
         ),
     ];
-    println!("ViT-B/16 block operations, batch {b}, {dtype:?}, median of 5");
+    outln!("ViT-B/16 block operations, batch {b}, {dtype:?}, median of 5");
     for (name, f) in &ops {
-        println!("  {name:<36} {:>8.3} ms", time(device, f.as_ref())?);
+        outln!("  {name:<36} {:>8.3} ms", time(device, f.as_ref())?);
     }
     Ok(())
 }

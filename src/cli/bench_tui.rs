@@ -104,7 +104,7 @@ pub fn run(a: BenchTuiArgs) -> Result<()> {
     }
     for run in ["first run (builds the search index)", "second run"] {
         if run.starts_with("second") || !dir.join("search").exists() {
-            println!("{run}:");
+            outln!("{run}:");
             let exe = std::env::current_exe()?;
             let status = std::process::Command::new(exe)
                 .args(["bench-tui", "--measure", "--size", &a.size])
@@ -146,7 +146,7 @@ fn measure(a: &BenchTuiArgs, dir: &std::path::Path) -> Result<()> {
     }
     let n = times.len();
     let max = times.iter().cloned().fold(0.0, f64::max);
-    println!(
+    outln!(
         "  store {} images x {} heads; {w}x{h} cells; first frame {first:.1} ms; key to frame median {:.3} ms, max {max:.2} ms over {n} keys; peak RSS {:.1} MiB",
         app.data.store().len(),
         app.data.heads,

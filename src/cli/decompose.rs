@@ -116,8 +116,8 @@ fn write_json(
         },
         note: (clip.config.format == clipscope::model::Format::Siglip).then_some(SIGLIP_NOTE),
     };
-    serde_json::to_writer(&mut *out, &line)?;
-    writeln!(out)?;
+    let text = serde_json::to_string(&line)?;
+    writeln!(out, "{}", clipscope::untrusted::json(&text))?;
     Ok(())
 }
 
@@ -141,7 +141,7 @@ fn write_summary(
     let h = clip.config.vision.tower.heads;
     let mut ranked: Vec<(usize, f32)> = heads.iter().copied().enumerate().collect();
     ranked.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
-    writeln!(out, "{}", clipscope::pathname::show(path))?;
+    writeln!(out, "{}", super::shown(path))?;
     let top: Vec<String> = ranked
         .iter()
         .take(5)

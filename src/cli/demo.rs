@@ -54,7 +54,7 @@ fn model(a: &DemoArgs) -> Result<(String, bool)> {
     match clipscope::model::source::resolve(&a.model) {
         Ok(_) => Ok((a.model.clone(), false)),
         Err(e) => {
-            eprintln!(
+            errln!(
                 "clipscope: cannot get {} ({e}); using the built-in probe CLIP instead: a small \
                  CLIP trained on the probe images, not a real CLIP (run again online for the real one)",
                 a.model
@@ -79,7 +79,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             let t = std::time::Instant::now();
             let probes = clipscope::probe::write(&dir, a.count)
                 .with_context(|| format!("writing the probe images into {}", dir.display()))?;
-            eprintln!(
+            errln!(
                 "probe images: {} in {} ({:.1} s)",
                 probes.len(),
                 dir.display(),
@@ -107,7 +107,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
 /// images' known properties explain most.
 fn summary(store: &Store) -> Result<()> {
     let m = &store.manifest;
-    println!(
+    outln!(
         "store {} ({} images, {} unreadable, layers {:?}, {} heads each)",
         store.dir().display(),
         m.images,
@@ -118,7 +118,7 @@ fn summary(store: &Store) -> Result<()> {
     let (index, interp) = clipscope::search::store_index(store.dir())?;
     for query in ["color", "shape", "counting"] {
         let hits = index.search(query, 3)?;
-        println!(
+        outln!(
             "search {query:?}: {}",
             hits.iter()
                 .map(|h| format!("L{}H{} ({})", h.head.layer, h.head.head, h.head.label))
@@ -143,9 +143,9 @@ fn summary(store: &Store) -> Result<()> {
         return Ok(());
     }
     strongest.sort_by(|a, b| b.0.total_cmp(&a.0));
-    println!("heads whose effects the probe images' properties explain most (head, label, η²):");
+    outln!("heads whose effects the probe images' properties explain most (head, label, η²):");
     for (eta2, id, label, property) in strongest.iter().take(8) {
-        println!("  {id:<7} {label:<12} {property} η² = {eta2:.2}");
+        outln!("  {id:<7} {label:<12} {property} η² = {eta2:.2}");
     }
     Ok(())
 }

@@ -15,9 +15,9 @@ pub struct DoctorArgs {
 pub fn run(a: DoctorArgs) -> Result<()> {
     let r = clipscope::tui::doctor::detect();
     if a.json {
-        println!("{}", serde_json::to_string(&r)?);
+        jsonln!(serde_json::to_string(&r)?);
     } else {
-        print!("{r}");
+        out!("{r}");
     }
     Ok(())
 }

@@ -8,7 +8,8 @@ use candle_core::IndexOp;
 use clap::Args;
 use clipscope::model::l2_normalize;
 
-use super::ModelArgs;
+use super::{ModelArgs, shown};
+use clipscope::untrusted::field;
 
 /// Arguments of `clipscope embed`.
 #[derive(Args)]
@@ -70,8 +71,8 @@ pub fn run(args: EmbedArgs) -> Result<()> {
                 .unwrap_or_default())
         };
         let mut emit = |line: Line| -> Result<()> {
-            serde_json::to_writer(&mut out, &line)?;
-            Ok(writeln!(out)?)
+            let text = serde_json::to_string(&line)?;
+            Ok(writeln!(out, "{}", clipscope::untrusted::json(&text))?)
         };
         for (i, (t, id)) in args.texts.iter().zip(&ids).enumerate() {
             emit(Line {
@@ -96,18 +97,18 @@ pub fn run(args: EmbedArgs) -> Result<()> {
             (Some(t), Some(im)) => {
                 let sims = im.matmul(&t.t()?)?.to_vec2::<f32>()?;
                 for (p, row) in paths.iter().zip(sims) {
-                    writeln!(out, "{}", clipscope::pathname::show(p))?;
+                    writeln!(out, "{}", shown(p))?;
                     for (text, s) in args.texts.iter().zip(row) {
-                        writeln!(out, "  {s:+.4}  {text}")?;
+                        writeln!(out, "  {s:+.4}  {}", field(text))?;
                     }
                 }
             }
             _ => {
                 for t in &args.texts {
-                    writeln!(out, "  text  {t}")?;
+                    writeln!(out, "  text  {}", field(t))?;
                 }
                 for p in &paths {
-                    writeln!(out, "  image {}", clipscope::pathname::show(p))?;
+                    writeln!(out, "  image {}", shown(p))?;
                 }
                 writeln!(
                     out,

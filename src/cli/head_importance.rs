@@ -34,25 +34,28 @@ pub(super) fn run(
     interp.set_importance(&v);
     let saved = interp.save(store.dir())?;
     if json {
-        println!(
-            "{}",
+        jsonln!(
             serde_json::json!({"baseline_top1": imp.baseline.top1_pct(), "heads": imp.heads})
+                .to_string()
         );
     } else {
         let mut v = imp.heads.clone();
         v.sort_by(|a, b| b.margin_drop.total_cmp(&a.margin_drop));
-        println!(
+        outln!(
             "baseline top-1 {:.2}%; heads by mean margin drop when mean-ablated alone:",
             imp.baseline.top1_pct()
         );
-        println!("| head | margin drop | top-1 change |\n|---|---|---|");
+        outln!("| head | margin drop | top-1 change |\n|---|---|---|");
         for h in &v {
-            println!(
+            outln!(
                 "| L{}H{} | {:.4} | {:+.2} |",
-                h.layer, h.head, h.margin_drop, h.top1_delta
+                h.layer,
+                h.head,
+                h.margin_drop,
+                h.top1_delta
             );
         }
     }
-    eprintln!("saved with the interpretation: {}", saved.display());
+    errln!("saved with the interpretation: {}", saved.display());
     Ok(())
 }

@@ -90,6 +90,28 @@ fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     Ok((i, n))
 }
 
+/// The error of a failed build, with how much space the store needs when the disk was full.
+fn disk_full_help(e: clipscope::Error, plan: &Plan) -> anyhow::Error {
+    let dir = plan.dir.display();
+    if !e.is_disk_full() {
+        return anyhow::Error::new(e).context(format!("indexing into {dir}"));
+    }
+    let mib = |b: u64| b.div_ceil(1 << 20);
+    let need = plan
+        .key
+        .shape
+        .store_bytes(plan.key.images.count, plan.key.tokens_for);
+    let free = clipscope::cachedir::free_bytes(&plan.dir).map_or(String::new(), |f| {
+        format!("; {} MiB are free there", mib(f))
+    });
+    anyhow::anyhow!(
+        "indexing into {dir}: the disk is full ({e}). The store needs about {} MiB, and about \
+         twice that while its chunks are joined{free}. Free some space (or pick another --cache) \
+         and run the same command again: the chunks already written are kept",
+        mib(need)
+    )
+}
+
 /// Runs `clipscope index`; returns the store directory.
 pub fn run(args: IndexArgs) -> Result<PathBuf> {
     let list = ImageList::from_source(&args.images)
@@ -145,7 +167,7 @@ pub fn run(args: IndexArgs) -> Result<PathBuf> {
     let t = Instant::now();
     let report = build(&clip, &plan, &opts, &|k| bar.inc(k as u64));
     bar.finish_and_clear();
-    let report = report.with_context(|| format!("indexing into {}", plan.dir.display()))?;
+    let report = report.map_err(|e| disk_full_help(e, &plan))?;
     let secs = t.elapsed().as_secs_f64();
     let rate = report.processed as f64 / secs.max(1e-9);
     if args.json {
@@ -156,17 +178,17 @@ pub fn run(args: IndexArgs) -> Result<PathBuf> {
             "chunks_done": report.chunks_done, "chunks_total": report.chunks_total,
             "finished": report.manifest.is_some(), "seconds": secs, "images_per_s": rate,
         });
-        println!("{v}");
+        jsonln!(v.to_string());
         return Ok(plan.dir);
     }
     match &report.manifest {
-        Some(m) if report.processed == 0 => eprintln!(
+        Some(m) if report.processed == 0 => errln!(
             "store {} is up to date: {} images ({} unreadable)",
             plan.dir.display(),
             m.images,
             m.failed
         ),
-        Some(m) => eprintln!(
+        Some(m) => errln!(
             "indexed {} images in {secs:.1} s ({rate:.1} images/s){}; {} unreadable in all\nstore: {}",
             report.processed,
             if report.resumed > 0 {
@@ -177,7 +199,7 @@ pub fn run(args: IndexArgs) -> Result<PathBuf> {
             m.failed,
             plan.dir.display()
         ),
-        None => eprintln!(
+        None => errln!(
             "part done: {} images in {secs:.1} s ({rate:.1} images/s), {} of {} chunks of the store complete\n\
              when every part has finished: clipscope merge {}",
             report.processed,

@@ -29,13 +29,13 @@ pub struct InterpretArgs {
     #[arg(long)]
     pool: Option<PathBuf>,
     /// Rank of each head's subspace the texts are projected onto.
-    #[arg(long, default_value_t = RANK)]
+    #[arg(long, default_value_t = RANK, value_parser = super::args::at_least_one)]
     rank: usize,
     /// TEXTSPAN texts per head.
-    #[arg(long, default_value_t = TEXTS_PER_HEAD)]
+    #[arg(long, default_value_t = TEXTS_PER_HEAD, value_parser = super::args::at_least_one)]
     texts_per_head: usize,
     /// Top texts that vote for a head's property label.
-    #[arg(long, default_value_t = TOP_K)]
+    #[arg(long, default_value_t = TOP_K, value_parser = super::args::at_least_one)]
     top_k: usize,
     #[command(flatten)]
     device: super::args::DeviceArg,
@@ -158,7 +158,7 @@ pub fn run(args: InterpretArgs) -> Result<()> {
     let path = interp.save(&dir).context("saving the interpretation")?;
     let interp = Interpretation::load(&dir)?.unwrap_or(interp);
     if args.json {
-        println!("{}", serde_json::to_string(&interp)?);
+        jsonln!(serde_json::to_string(&interp)?);
         return Ok(());
     }
     for h in &interp.heads {
@@ -173,7 +173,7 @@ pub fn run(args: InterpretArgs) -> Result<()> {
             (l.confidence, b)
         });
         let top: Vec<&str> = h.texts.iter().take(3).map(|t| t.text.as_str()).collect();
-        println!(
+        outln!(
             "{:<8} {:<14} {:>4.0}% {:<6}  {}",
             h.id(),
             label,
@@ -182,7 +182,7 @@ pub fn run(args: InterpretArgs) -> Result<()> {
             top.join(" | ")
         );
     }
-    eprintln!("saved {}", path.display());
+    errln!("saved {}", path.display());
     Ok(())
 }
 

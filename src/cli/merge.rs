@@ -24,7 +24,7 @@ pub fn run(args: MergeArgs) -> Result<()> {
         .with_context(|| format!("merging into {}", into.display()))?
     {
         Ok(m) => {
-            eprintln!(
+            errln!(
                 "store {}: {} images ({} unreadable)",
                 into.display(),
                 m.images,

@@ -1,4 +1,32 @@
 //! Subcommands and their shared arguments.
+//!
+//! Every human-readable line goes out through [`outln!`], [`out!`] or [`errln!`], which show the
+//! control characters of outside text (file names, class names, pool texts, labels) escaped
+//! (`clipscope::untrusted::lines`); JSON goes through [`jsonln!`], the same document with DEL,
+//! C1 and bidirectional controls as `\uXXXX`.
+
+/// `println!` of a human-readable line, control characters escaped.
+macro_rules! outln {
+    () => { println!() };
+    ($($t:tt)*) => { println!("{}", clipscope::untrusted::lines(&format!($($t)*))) };
+}
+
+/// `print!` of human-readable text, control characters escaped.
+macro_rules! out {
+    ($($t:tt)*) => { print!("{}", clipscope::untrusted::lines(&format!($($t)*))) };
+}
+
+/// `eprintln!` of a human-readable line, control characters escaped.
+macro_rules! errln {
+    ($($t:tt)*) => { eprintln!("{}", clipscope::untrusted::lines(&format!($($t)*))) };
+}
+
+/// One JSON document on a line of stdout, terminal-safe and still the same JSON.
+macro_rules! jsonln {
+    ($text:expr) => {
+        println!("{}", clipscope::untrusted::json(&$text))
+    };
+}
 
 mod args;
 mod bench;
@@ -107,7 +135,7 @@ pub fn run() -> Result<()> {
         Err(e) if e.kind() == clap::error::ErrorKind::ValueValidation => {
             let text = e.render().to_string();
             let line = text.lines().next().unwrap_or_default();
-            eprintln!("clipscope: {}", line.trim_start_matches("error: "));
+            errln!("clipscope: {}", line.trim_start_matches("error: "));
             std::process::exit(2);
         }
         Err(e) => e.exit(),
@@ -203,14 +231,20 @@ pub fn compute_dtype(device: &candle_core::Device, spec: &str) -> Result<candle_
     }
     let (dtype, why) = clipscope::model::bf16::cpu_dtype(dtype);
     if let Some(why) = why {
-        eprintln!("clipscope: {why}");
+        errln!("clipscope: {why}");
     }
     if dtype == candle_core::DType::F16 {
-        eprintln!(
+        errln!(
             "clipscope: warning: --dtype f16 on the CPU is slow and less precise; f32 is the default"
         );
     }
     Ok(dtype)
+}
+
+/// A path as a human-readable line shows it: bytes that are not UTF-8 as `\xHH`
+/// (`pathname::show`), control characters escaped, line breaks included.
+pub fn shown(path: &std::path::Path) -> String {
+    clipscope::untrusted::field(&clipscope::pathname::show(path)).into_owned()
 }
 
 /// Decodes and preprocesses `paths` for `clip`, reporting each unreadable file on stderr.
@@ -231,7 +265,7 @@ pub fn read_images<'a>(
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("clipscope: {e}");
+                errln!("clipscope: {e}");
             }
         }
     }

@@ -16,9 +16,11 @@ pub struct ModelsArgs {
 pub fn run(args: ModelsArgs) -> Result<()> {
     let cache = hf_cache_dir();
     if !args.json {
-        println!(
+        outln!(
             "{:<20} {:<42} {:<8} description",
-            "alias", "hub repository", "cached"
+            "alias",
+            "hub repository",
+            "cached"
         );
     }
     for a in ALIASES {
@@ -28,35 +30,40 @@ pub fn run(args: ModelsArgs) -> Result<()> {
                 "alias": a.alias, "repo": a.repo, "description": a.description,
                 "cached": !snapshots.is_empty(), "snapshots": snapshots,
             });
-            println!("{v}");
+            jsonln!(v.to_string());
         } else {
             let cached = if snapshots.is_empty() { "no" } else { "yes" };
-            println!(
+            outln!(
                 "{:<20} {:<42} {cached:<8} {}",
-                a.alias, a.repo, a.description
+                a.alias,
+                a.repo,
+                a.description
             );
         }
     }
     for b in clipscope::model::builtin::BUILTINS {
         if args.json {
             let v = serde_json::json!({"alias": b.name, "builtin": true, "description": b.about});
-            println!("{v}");
+            jsonln!(v.to_string());
         } else {
-            println!(
+            outln!(
                 "{:<20} {:<42} {:<8} {}",
-                b.name, "(built in)", "yes", b.about
+                b.name,
+                "(built in)",
+                "yes",
+                b.about
             );
         }
     }
     if !args.json {
         let others = other_cached();
         if !others.is_empty() {
-            println!("\nother CLIP checkpoints in the cache:");
+            outln!("\nother CLIP checkpoints in the cache:");
             for repo in others {
-                println!("  {repo}");
+                outln!("  {repo}");
             }
         }
-        println!("\nHugging Face cache: {}", cache.display());
+        outln!("\nHugging Face cache: {}", cache.display());
     }
     Ok(())
 }

@@ -95,11 +95,11 @@ fn report(
         let mut v = query;
         v["metric"] = serde_json::json!(if a.cosine { "cosine" } else { "dot" });
         v["results"] = serde_json::json!(rows);
-        println!("{v}");
+        jsonln!(v.to_string());
     } else {
-        println!("{title}");
+        outln!("{title}");
         for (r, h) in hits.iter().enumerate() {
-            println!(
+            outln!(
                 "{:>3}. {:>9.5}  #{:<7} {}",
                 r + 1,
                 h.score,

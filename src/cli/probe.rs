@@ -19,7 +19,7 @@ pub struct ProbeArgs {
 pub fn run(a: ProbeArgs) -> Result<()> {
     let probes = clipscope::probe::write(&a.out, a.count)
         .with_context(|| format!("writing the probe set into {}", a.out.display()))?;
-    eprintln!(
+    errln!(
         "wrote {} probe images and their properties (probe.jsonl) into {}",
         probes.len(),
         a.out.display()

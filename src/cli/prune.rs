@@ -40,9 +40,9 @@ pub(super) fn run(
     interp.pruning = Some(p.clone());
     let saved = interp.save(store.dir())?;
     if json {
-        println!("{}", serde_json::to_string(&p)?);
+        jsonln!(serde_json::to_string(&p)?);
     } else {
-        println!(
+        outln!(
             "zero-ablating {} heads of {} (high CCS = {k}: {}, low CCS ≤ 1: {}), {} seeds",
             p.heads,
             all.len(),
@@ -50,15 +50,15 @@ pub(super) fn run(
             low.len(),
             p.seeds
         );
-        println!("| pruned | runs | top-1 % | change (points) |\n|---|---|---|---|");
-        println!("| none | 1 | {:.2} | |", p.baseline_top1);
+        outln!("| pruned | runs | top-1 % | change (points) |\n|---|---|---|---|");
+        outln!("| none | 1 | {:.2} | |", p.baseline_top1);
         for set in &p.sets {
             let name = if set.set == "random" {
                 "random (not high)".to_string()
             } else {
                 format!("{} CCS", set.set)
             };
-            println!(
+            outln!(
                 "| {name} | {} | {} | {:+.2} |",
                 set.top1.len(),
                 set.top1_text(),
@@ -66,6 +66,6 @@ pub(super) fn run(
             );
         }
     }
-    eprintln!("saved with the interpretation: {}", saved.display());
+    errln!("saved with the interpretation: {}", saved.display());
     Ok(())
 }

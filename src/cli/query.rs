@@ -112,7 +112,7 @@ pub fn emit(fig: &RgbImage, out: &Output) -> Result<()> {
     if let Some(path) = &out.out {
         clipscope::analysis::render::save_png(fig, path)?;
         if !out.json {
-            eprintln!("wrote {}", path.display());
+            errln!("wrote {}", path.display());
         }
     }
     if out.show {
@@ -124,7 +124,7 @@ pub fn emit(fig: &RgbImage, out: &Output) -> Result<()> {
             let s = icy_sixel::SixelImage::from_rgba(rgba.into_raw(), w as usize, h as usize)
                 .encode()
                 .map_err(|e| anyhow::anyhow!("encoding sixel: {e}"))?;
-            println!("{s}");
+            println!("{s}"); // sixel: the image itself, meant for the terminal
             return Ok(());
         }
         let conf = viuer::Config {

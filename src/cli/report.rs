@@ -80,11 +80,11 @@ pub fn run(args: ReportArgs) -> Result<()> {
     match args.format {
         Format::Json => {
             for r in &rows {
-                println!(
-                    "{}",
+                jsonln!(
                     serde_json::json!({"model": r.model, "images": r.images, "layers": r.layers, "scores": r.scores,
                         "image_evidence": r.evidence, "consistency": r.consistency, "consistency_llm": r.llm_consistency, "pruning": r.pruning, "labels_backed_by_images": r.evidence.as_ref().and_then(Agreement::share),
                         "importance": r.important.iter().map(|(id, label, i, d)| serde_json::json!({"head": id, "label": label, "importance": i, "top1_delta": d})).collect::<Vec<_>>()})
+                    .to_string()
                 );
             }
         }
@@ -114,9 +114,9 @@ pub fn run(args: ReportArgs) -> Result<()> {
                     false => csv_line(cells),
                 }
             };
-            println!("{}", line(&header)?);
+            outln!("{}", line(&header)?);
             if markdown {
-                println!("{}", line(&vec!["---".to_string(); header.len()])?);
+                outln!("{}", line(&vec!["---".to_string(); header.len()])?);
             }
             for r in &rows {
                 let s = &r.scores;
@@ -146,7 +146,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
                     most_important(&r.important),
                     carriers(r.evidence.as_ref()),
                 ];
-                println!("{}", line(&cells)?);
+                outln!("{}", line(&cells)?);
             }
         }
     }
@@ -198,7 +198,7 @@ fn draw(rows: &[ModelRow], k: usize, out: &std::path::Path) -> Result<()> {
     let img =
         clipscope::analysis::bars::grouped_bars("interpretability by model", &metrics, &series);
     clipscope::analysis::render::save_png(&img, out)?;
-    eprintln!("wrote {}", out.display());
+    errln!("wrote {}", out.display());
     Ok(())
 }
 

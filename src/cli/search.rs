@@ -24,8 +24,8 @@ pub struct SearchArgs {
     /// The store's model, for --semantic with a local model.
     #[arg(long)]
     model: Option<String>,
-    /// How many heads.
-    #[arg(long, default_value_t = 10)]
+    /// How many heads (at least 1; more than a store has lists them all).
+    #[arg(long, default_value_t = 10, value_parser = super::args::at_least_one)]
     limit: usize,
     /// Print JSON Lines.
     #[arg(long)]
@@ -36,6 +36,7 @@ pub struct SearchArgs {
 pub fn run(args: SearchArgs) -> Result<()> {
     let cache = args.cache.dir();
     let query = args.query.join(" ");
+    clipscope::search::bounds::check(&query)?;
     let hits: Vec<Hit> = if args.semantic {
         let dir = resolve(args.store.as_deref(), &cache)?;
         let store = Store::open(&dir)?;
@@ -73,7 +74,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
     }
     for (rank, h) in hits.iter().enumerate() {
         if args.json {
-            println!("{}", serde_json::to_string(h)?);
+            jsonln!(serde_json::to_string(h)?);
             continue;
         }
         let shown: Vec<&str> = if h.matching_texts.is_empty() {
@@ -85,7 +86,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
                 .map(String::as_str)
                 .collect()
         };
-        println!(
+        outln!(
             "{:>2}. {:<28} {:<14} {:>7.3}  {}",
             rank + 1,
             h.head.id,

@@ -81,15 +81,15 @@ pub fn run_segment(a: SegmentArgs) -> Result<()> {
     let map = &maps[0];
     let (lo, hi) = figures::range(map);
     if a.output.json {
-        println!(
-            "{}",
+        jsonln!(
             serde_json::json!({
                 "image": q.path, "store_index": q.index, "text": a.text, "heads": heads.describe(),
                 "grid": g, "map": map, "min": lo, "max": hi,
             })
+            .to_string()
         );
     } else {
-        println!(
+        outln!(
             "{} · {:?} · {}: patch scores {lo:.5} .. {hi:.5} (cosine units, {g}x{g})",
             clipscope::pathname::show(&q.path),
             a.text,
@@ -112,15 +112,15 @@ pub fn run_contrast(a: ContrastArgs) -> Result<()> {
     let (q, crop, g, maps) = maps(&a.source, &heads, &a.image, &a.text)?;
     let (diff, wins) = figures::contrast(&maps[0], &maps[1]);
     if a.output.json {
-        println!(
-            "{}",
+        jsonln!(
             serde_json::json!({
                 "image": q.path, "store_index": q.index, "text_a": a.text[0], "text_b": a.text[1],
                 "heads": heads.describe(), "grid": g, "map_a": maps[0], "map_b": maps[1],
             })
+            .to_string()
         );
     } else {
-        println!(
+        outln!(
             "{} · {}: {:?} wins {wins} of {} patches, {:?} the rest",
             clipscope::pathname::show(&q.path),
             heads.describe(),

@@ -34,11 +34,16 @@ enum StoreCommand {
         /// A store directory, or slug, hash prefix or slug/hash (see `store ls`).
         store: Option<String>,
     },
-    /// Remove temporary files, superseded stores and abandoned builds.
+    /// Remove temporary files, superseded stores and abandoned builds; a store holding your
+    /// label overrides, bookmarks or notes is kept unless named with --include.
     Gc {
         /// Only list what would be removed.
         #[arg(long)]
         dry_run: bool,
+        /// Also remove this store (directory, slug or hash prefix) when gc finds it removable,
+        /// though it holds your labels, bookmarks or notes. Repeatable.
+        #[arg(long, value_name = "STORE")]
+        include: Vec<String>,
         /// Unfinished builds untouched for this many hours are abandoned.
         #[arg(long, default_value_t = 24.0)]
         stale_hours: f64,
@@ -68,14 +73,15 @@ pub fn run(args: StoreArgs) -> Result<()> {
                     State::Broken(why) => (format!("broken: {why}"), 0, String::new()),
                 };
                 if args.json {
-                    println!(
-                        "{}",
+                    jsonln!(
                         serde_json::json!({"name": e.name, "dir": clipscope::pathname::show(&e.dir), "state": state, "images": images})
+                            .to_string()
                     );
                 } else {
-                    println!(
+                    outln!(
                         "{:<40} {:>9} images  layers {layers:<16} {state}",
-                        e.name, images
+                        e.name,
+                        images
                     );
                 }
             }
@@ -85,31 +91,37 @@ pub fn run(args: StoreArgs) -> Result<()> {
             let store = clipscope::store::Store::open(&dir)?;
             let m = &store.manifest;
             if args.json {
-                println!("{}", serde_json::to_string(m)?);
+                jsonln!(serde_json::to_string(m)?);
             } else {
                 let bytes: u64 = m.files.values().map(|f| f.bytes).sum();
-                println!("store     {}", dir.display());
-                println!("hash      {}", m.hash);
-                println!(
+                outln!("store     {}", dir.display());
+                outln!("hash      {}", m.hash);
+                outln!(
                     "model     {} {}",
                     m.key.model.id,
                     m.key.model.revision.as_deref().unwrap_or("")
                 );
-                println!(
+                outln!(
                     "images    {} ({} unreadable) from {}",
-                    m.images, m.failed, m.key.images.root
+                    m.images,
+                    m.failed,
+                    m.key.images.root
                 );
-                println!(
+                outln!(
                     "layers    {:?}, {} heads, dim {}, dtype {}",
-                    m.key.layers, m.heads, m.dim, m.key.dtype
+                    m.key.layers,
+                    m.heads,
+                    m.dim,
+                    m.key.dtype
                 );
                 if let Some(t) = &m.tokens {
-                    println!(
+                    outln!(
                         "tokens    first {} images, {} tokens each",
-                        t.count, t.tokens
+                        t.count,
+                        t.tokens
                     );
                 }
-                println!(
+                outln!(
                     "size      {:.1} MiB in {} files, format version {}",
                     bytes as f64 / 1048576.0,
                     m.files.len(),
@@ -121,42 +133,52 @@ pub fn run(args: StoreArgs) -> Result<()> {
             let dir = cache::resolve(store.as_deref(), &cache_dir)?;
             let problems = clipscope::store::verify::verify(&dir);
             if args.json {
-                println!(
-                    "{}",
+                jsonln!(
                     serde_json::json!({"store": clipscope::pathname::show(&dir), "ok": problems.is_empty(), "problems": problems})
+                        .to_string()
                 );
             }
             if !problems.is_empty() {
                 if !args.json {
                     for p in &problems {
-                        eprintln!("clipscope: {p}");
+                        errln!("clipscope: {p}");
                     }
                 }
                 bail!("{}: {} problem(s) found", dir.display(), problems.len());
             }
             if !args.json {
-                println!("{}: ok", dir.display());
+                outln!("{}: ok", dir.display());
             }
         }
         StoreCommand::Gc {
             dry_run,
+            include,
             stale_hours,
         } => {
-            let stale = Duration::from_secs_f64(stale_hours.max(0.0) * 3600.0);
-            for r in cache::gc(&cache_dir, stale, dry_run)? {
+            let named = include
+                .iter()
+                .map(|s| cache::resolve(Some(s), &cache_dir))
+                .collect::<clipscope::Result<Vec<_>>>()?;
+            let opts = clipscope::store::gc::Options {
+                stale: Duration::from_secs_f64(stale_hours.max(0.0) * 3600.0),
+                dry_run,
+                named: &named,
+            };
+            let found = clipscope::store::gc::gc(&cache_dir, &opts)?;
+            for r in &found {
+                let path = clipscope::pathname::show(&r.path);
                 if args.json {
-                    println!(
-                        "{}",
-                        serde_json::json!({"path": clipscope::pathname::show(&r.path), "reason": r.reason, "removed": !dry_run})
-                    );
+                    let removed = !dry_run && r.kept.is_none();
+                    jsonln!(serde_json::json!({"path": path, "reason": r.reason, "kept": r.kept, "removed": removed}).to_string());
+                } else if let Some(why) = &r.kept {
+                    outln!("kept {path} ({}; {why})", r.reason);
                 } else {
-                    println!(
-                        "{} {} ({})",
-                        if dry_run { "would remove" } else { "removed" },
-                        r.path.display(),
-                        r.reason
-                    );
+                    let verb = if dry_run { "would remove" } else { "removed" };
+                    outln!("{verb} {path} ({})", r.reason);
                 }
+            }
+            if !args.json && found.iter().all(|r| r.kept.is_some()) {
+                outln!("nothing to remove in {}", cache_dir.display());
             }
         }
     }

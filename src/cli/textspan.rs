@@ -66,12 +66,12 @@ pub fn run(args: TextspanArgs) -> Result<()> {
         if let Some(p) = &picked {
             v["texts"] = serde_json::json!(p);
         }
-        println!("{v}");
+        jsonln!(v.to_string());
     } else {
-        println!("{:>4} {:>6} {:>10} {:>8}  text", "#", "index", "std", "VE");
+        outln!("{:>4} {:>6} {:>10} {:>8}  text", "#", "index", "std", "VE");
         for (k, &c) in ts.chosen.iter().enumerate() {
             let text = picked.as_ref().map_or("", |p| p[k]);
-            println!(
+            outln!(
                 "{:>4} {c:>6} {:>10.5} {:>7.1}%  {text}",
                 k + 1,
                 ts.std[k],

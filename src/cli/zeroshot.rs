@@ -113,10 +113,10 @@ pub fn run_zeroshot(args: ZeroshotArgs) -> Result<()> {
     let sel = Selection::default();
     let acc = clipscope::importance::ablate(&rows, &s.targets, &s.scorer, &sel)?.before;
     if args.c.json {
-        println!("{}", accuracy_json(&acc, &s.targets));
+        jsonln!(accuracy_json(&acc, &s.targets).to_string());
         return Ok(());
     }
-    println!(
+    outln!(
         "{} images, {} classes: top-1 {:.2}%  top-5 {:.2}%",
         acc.n,
         s.targets.class_names.len(),
@@ -132,19 +132,19 @@ pub fn run_zeroshot(args: ZeroshotArgs) -> Result<()> {
         .map(|(c, n)| (pct(c.1, c.0), c.0, n))
         .collect();
     worst.sort_by(|a, b| a.0.total_cmp(&b.0));
-    println!("lowest classes:");
+    outln!("lowest classes:");
     for (p, n, name) in worst.iter().take(10) {
-        println!("  {p:6.2}%  {n:5} images  {name}");
+        outln!("  {p:6.2}%  {n:5} images  {name}");
     }
     Ok(())
 }
 
 fn print_groups(acc: &Accuracy, t: &Targets) {
     for (g, name) in acc.per_group.iter().zip(&t.group_names) {
-        println!("  group {name}: {:.2}% of {}", pct(g.1, g.0), g.0);
+        outln!("  group {name}: {:.2}% of {}", pct(g.1, g.0), g.0);
     }
     if let Some(w) = acc.worst_group_pct() {
-        println!("  worst group: {w:.2}%");
+        outln!("  worst group: {w:.2}%");
     }
 }
 
@@ -246,7 +246,7 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
             let img =
                 clipscope::analysis::chart::line_chart(&title, &labels, &values, Some(values[0]));
             clipscope::analysis::render::save_png(&img, out)?;
-            eprintln!("wrote {}", out.display());
+            errln!("wrote {}", out.display());
         }
         let class_token = s.store.manifest.class_token();
         return print_table(&t, &s.targets, class_token, args.c.json);
@@ -269,10 +269,10 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
             "before": accuracy_json(&r.before, &s.targets),
             "after": accuracy_json(&r.after, &s.targets),
         });
-        println!("{v}");
+        jsonln!(v.to_string());
         return Ok(());
     }
-    println!(
+    outln!(
         "{}-ablating {}{}{}",
         if args.zero { "zero" } else { "mean" },
         names.join(","),
@@ -287,7 +287,7 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
             format!("the attention of layers {:?}", sel.layers)
         }
     );
-    println!(
+    outln!(
         "top-1 {:.2}% -> {:.2}% ({:+.2} points), top-5 {:.2}% -> {:.2}%",
         r.before.top1_pct(),
         r.after.top1_pct(),
@@ -296,9 +296,9 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
         r.after.top5_pct()
     );
     if r.before.worst_group_pct().is_some() {
-        println!("before:");
+        outln!("before:");
         print_groups(&r.before, &s.targets);
-        println!("after:");
+        outln!("after:");
         print_groups(&r.after, &s.targets);
     }
     let mut moved: Vec<(i64, &String)> = r
@@ -316,7 +316,7 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
         .take(5)
         .chain(moved.iter().rev().take(5).filter(|m| m.0 > 0))
     {
-        println!("  {d:+5} correct  {n}");
+        outln!("  {d:+5} correct  {n}");
     }
     Ok(())
 }
@@ -336,20 +336,20 @@ fn print_table(
             "mlps_and_cls": cls(&t.mlps_and_cls),
             "attention_cumulative": layers,
         });
-        println!("{v}");
+        jsonln!(v.to_string());
         return Ok(());
     }
-    println!("| ablation | top-1 |\n|---|---|");
-    println!("| baseline | {:.2} |", t.baseline.top1_pct());
-    println!("| + MLPs mean-ablated | {:.2} |", t.mlps.top1_pct());
+    outln!("| ablation | top-1 |\n|---|---|");
+    outln!("| baseline | {:.2} |", t.baseline.top1_pct());
+    outln!("| + MLPs mean-ablated | {:.2} |", t.mlps.top1_pct());
     let show = |a: &Accuracy| cls(a).map_or("n/a (no class token)".into(), |v| format!("{v:.2}"));
-    println!(
+    outln!(
         "| + class token's self-attention mean-ablated | {} |",
         show(&t.cls)
     );
-    println!("| + MLPs and class token | {} |", show(&t.mlps_and_cls));
+    outln!("| + MLPs and class token | {} |", show(&t.mlps_and_cls));
     for (l, a) in t.layers.iter().enumerate() {
-        println!(
+        outln!(
             "| attention of layers 0..={l} mean-ablated | {:.2} |",
             a.top1_pct()
         );

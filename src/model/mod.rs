@@ -74,7 +74,7 @@ impl Clip {
             if config.preprocess.mean != mean || config.preprocess.std != std {
                 eprintln!(
                     "clipscope: {}: using mean {mean:?} / std {std:?} (open_clip's values for this checkpoint) instead of the repository's",
-                    files.name
+                    crate::untrusted::field(&files.name)
                 );
             }
             config.preprocess.mean = mean;

@@ -24,7 +24,7 @@ impl Lock {
             Err(TryLockError::WouldBlock) => {
                 eprintln!(
                     "clipscope: another process is building {}; waiting for it",
-                    path.parent().unwrap_or(path).display()
+                    crate::untrusted::field(&crate::pathname::show(path.parent().unwrap_or(path)))
                 );
                 file.lock().map_err(|e| Error::write(path, e))?;
             }
