@@ -241,16 +241,18 @@ fn dir(store_dir: &Path) -> PathBuf {
 }
 
 impl Interpretation {
-    /// Saves to `<store>/interpret/<pool-sha16>-r<rank>-m<texts>.json`; returns the path.
+    /// Saves to `<store>/interpret/<pool-sha16>-r<rank>-m<texts>-k<top-k>.json` (every setting
+    /// in the name, so other settings never overwrite it); returns the path.
     pub fn save(&self, store_dir: &Path) -> Result<PathBuf> {
         let d = dir(store_dir);
         std::fs::create_dir_all(&d).map_err(|e| Error::write(&d, e))?;
         let s = self.settings;
         let path = d.join(format!(
-            "{}-r{}-m{}.json",
+            "{}-r{}-m{}-k{}.json",
             &self.pool_sha256[..16],
             s.rank,
-            s.texts_per_head
+            s.texts_per_head,
+            s.top_k
         ));
         let json = serde_json::to_vec_pretty(self)
             .map_err(|e| Error::caused(&path, "cannot encode JSON", e))?;
@@ -345,7 +347,7 @@ impl Interpretation {
 
 /// User label overrides of a store (`labels.json`: head id → label).
 pub fn load_overrides(store_dir: &Path) -> Result<BTreeMap<String, String>> {
-    let path = store_dir.join("labels.json");
+    let path = store_dir.join(crate::store::format::LABELS_FILE);
     if !path.exists() {
         return Ok(BTreeMap::new());
     }
@@ -363,5 +365,5 @@ pub fn set_override(store_dir: &Path, id: &str, label: Option<&str>) -> Result<(
     };
     let json = serde_json::to_vec_pretty(&map)
         .map_err(|e| Error::caused(store_dir, "cannot encode JSON", e))?;
-    write_atomic(&store_dir.join("labels.json"), &json)
+    write_atomic(&store_dir.join(crate::store::format::LABELS_FILE), &json)
 }

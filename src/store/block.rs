@@ -1,24 +1,19 @@
 //! A memory-mapped N × E f16 matrix of a store, checked piece by piece as it is read.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::Path;
 
 use half::f16;
-use memmap2::Mmap;
-use xxhash_rust::xxh3::xxh3_64;
 
-use super::format::{FileInfo, sums_path};
+use super::format::FileInfo;
+use super::pieces::Pieces;
 use crate::{Error, Result};
 
 /// Rows of f16 numbers in a store file: a head block, the embeddings or token effects.
 pub struct Block {
-    path: PathBuf,
-    map: Option<Mmap>,
+    file: Pieces,
     rows: usize,
     dim: usize,
     piece_rows: usize,
-    sums: Vec<u64>,
-    checked: Vec<AtomicBool>,
 }
 
 impl Block {
@@ -30,47 +25,26 @@ impl Block {
                 "stores are little-endian; this machine is not",
             ));
         }
-        let path = dir.join(name);
-        let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-        let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
-        let row = 2 * dim as u64;
-        if len != info.bytes || !len.is_multiple_of(row) || !info.piece_bytes.is_multiple_of(row) {
+        let file = Pieces::open(dir, name, info)?;
+        let row = 2 * dim;
+        if row == 0
+            || !file.byte_len().is_multiple_of(row)
+            || !file.piece_bytes().is_multiple_of(row)
+        {
             return Err(Error::store(
-                &path,
+                file.path(),
                 format!(
-                    "{len} bytes where the manifest says {}: the store is damaged; run `clipscope store verify`",
-                    info.bytes
+                    "{} bytes, pieces of {}, in rows of {dim} values: the store is damaged; run `clipscope store verify`",
+                    file.byte_len(),
+                    file.piece_bytes()
                 ),
             ));
         }
-        let sums_file = sums_path(dir, name);
-        let raw = std::fs::read(&sums_file).map_err(|e| Error::io(&sums_file, e))?;
-        let sums: Vec<u64> = raw
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
-            .collect();
-        let pieces = len.div_ceil(info.piece_bytes) as usize;
-        if sums.len() != pieces || raw.len() % 8 != 0 {
-            return Err(Error::store(
-                &sums_file,
-                "wrong length: the store is damaged",
-            ));
-        }
-        // SAFETY: store files are immutable once published (atomic rename, never rewritten),
-        // so the mapping is not modified underneath us.
-        let map = if len == 0 {
-            None
-        } else {
-            Some(unsafe { Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?)
-        };
         Ok(Self {
-            path,
-            map,
-            rows: (len / row) as usize,
+            rows: file.byte_len() / row,
             dim,
-            piece_rows: (info.piece_bytes / row) as usize,
-            checked: (0..pieces).map(|_| AtomicBool::new(false)).collect(),
-            sums,
+            piece_rows: file.piece_bytes() / row,
+            file,
         })
     }
 
@@ -91,38 +65,12 @@ impl Block {
 
     /// Number of pieces.
     pub fn pieces(&self) -> usize {
-        self.sums.len()
-    }
-
-    fn bytes(&self) -> &[u8] {
-        self.map.as_deref().unwrap_or(&[])
+        self.file.pieces()
     }
 
     /// Rows of piece `p`, checked against its checksum on first access.
     pub fn piece(&self, p: usize) -> Result<&[f16]> {
-        let pb = self.piece_rows * self.dim * 2;
-        let bytes = self.bytes();
-        let start = p * pb;
-        let end = (start + pb).min(bytes.len());
-        let slice = bytes.get(start..end).ok_or_else(|| {
-            Error::Invalid(format!(
-                "piece {p} of {} does not exist",
-                self.path.display()
-            ))
-        })?;
-        if !self.checked[p].load(Ordering::Relaxed) {
-            if xxh3_64(slice) != self.sums[p] {
-                return Err(Error::store(
-                    &self.path,
-                    format!(
-                        "checksum mismatch in rows {}..: the store is corrupt; run `clipscope store verify`",
-                        p * self.piece_rows
-                    ),
-                ));
-            }
-            self.checked[p].store(true, Ordering::Relaxed);
-        }
-        Ok(bytemuck::cast_slice(slice))
+        Ok(bytemuck::cast_slice(self.file.piece(p)?))
     }
 
     /// The whole matrix as one contiguous N·E slice, after checking every piece.
@@ -131,7 +79,7 @@ impl Block {
         (0..self.pieces())
             .into_par_iter()
             .try_for_each(|p| self.piece(p).map(|_| ()))?;
-        Ok(bytemuck::cast_slice(self.bytes()))
+        Ok(bytemuck::cast_slice(self.file.all()?))
     }
 
     /// Row `i`.
@@ -146,19 +94,7 @@ impl Block {
     /// Lets the kernel drop piece `p` from this process's resident memory (it stays in the page
     /// cache), so scans over large stores keep a small footprint.
     pub fn release(&self, p: usize) {
-        #[cfg(unix)]
-        if let Some(map) = &self.map {
-            let pb = self.piece_rows * self.dim * 2;
-            let start = p * pb;
-            let len = pb.min(map.len().saturating_sub(start));
-            // SAFETY: the mapping is read-only and file-backed (MAP_SHARED): dropping its pages
-            // only makes the next access fault them in again from the file. No slice into this
-            // piece is held across this call by the scans that use it.
-            let _ = unsafe {
-                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len)
-            };
-        }
-        #[cfg(not(unix))]
-        let _ = p;
+        let pb = self.file.piece_bytes();
+        self.file.release(p.saturating_mul(pb), pb);
     }
 }

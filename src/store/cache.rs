@@ -2,9 +2,8 @@
 //! and garbage collection.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
-use super::format::{CHUNKS, KEY, Key, MANIFEST, Manifest, read_versioned};
+use super::format::{KEY, Key, MANIFEST, Manifest, read_versioned};
 use crate::{Error, Result};
 
 pub use crate::cachedir::default_cache;
@@ -32,7 +31,9 @@ pub struct Entry {
 /// The state of the store in `dir`.
 pub fn state(dir: &Path) -> State {
     if dir.join(MANIFEST).exists() {
-        match read_versioned::<Manifest>(&dir.join(MANIFEST)) {
+        match read_versioned::<Manifest>(&dir.join(MANIFEST))
+            .and_then(|m| super::consistency::check(dir, &m).map(|()| m))
+        {
             Ok(m) => State::Finished(Box::new(m)),
             Err(e) => State::Broken(e.to_string()),
         }
@@ -52,14 +53,25 @@ pub fn state(dir: &Path) -> State {
     }
 }
 
+/// The cache's own folders beside the stores: `texts/` (text embeddings by model fingerprint),
+/// `search/` (the index across stores), `models/` (the built-in models), `probe/` (the probe
+/// images).
+const NOT_STORES: [&str; 4] = ["texts", "search", "models", "probe"];
+
 /// Whether `dir` is a store's directory: it holds a manifest or a key, or is named as a store is
 /// (the first 16 hex digits of its hash) and so is one whose writer died before its key. The
-/// cache's other folders (`models/`, the built-in models; `probe/`, the probe images) are not.
+/// cache's other folders ([`NOT_STORES`]) are not.
 fn is_store_dir(dir: &Path) -> bool {
-    let hashed = dir
-        .file_name()
+    let own = dir
+        .parent()
+        .and_then(Path::file_name)
         .and_then(|n| n.to_str())
-        .is_some_and(|n| n.len() == 16 && n.bytes().all(|b| b.is_ascii_hexdigit()));
+        .is_some_and(|n| NOT_STORES.contains(&n));
+    let hashed = !own
+        && dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.len() == 16 && n.bytes().all(|b| b.is_ascii_hexdigit()));
     hashed || dir.join(MANIFEST).exists() || dir.join(KEY).exists()
 }
 
@@ -141,111 +153,6 @@ pub fn resolve(arg: Option<&str>, cache: &Path) -> Result<PathBuf> {
     }
 }
 
-/// What `gc` removed or would remove.
-pub struct Removal {
-    /// The path.
-    pub path: PathBuf,
-    /// Why.
-    pub reason: String,
-}
-
-/// Garbage: temporary files of crashed writers, chunks left in finished stores, finished stores
-/// superseded by a newer store of the same model, images and settings (or whose image folder is
-/// gone), and builds untouched for longer than `stale`. Removes them unless `dry_run`.
-pub fn gc(cache: &Path, stale: Duration, dry_run: bool) -> Result<Vec<Removal>> {
-    let mut out = vec![];
-    let entries = list(cache);
-    let now = SystemTime::now();
-    let age = |p: &Path| {
-        std::fs::metadata(p)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| now.duration_since(t).ok())
-            .unwrap_or_default()
-    };
-    for e in &entries {
-        for sub in [e.dir.clone(), e.dir.join(CHUNKS), e.dir.join("heads")] {
-            for f in std::fs::read_dir(&sub).into_iter().flatten().flatten() {
-                let name = f.file_name().to_string_lossy().into_owned();
-                if name.ends_with(".tmp") && age(&f.path()) > Duration::from_secs(60) {
-                    out.push(Removal {
-                        path: f.path(),
-                        reason: "temporary file of an interrupted write".into(),
-                    });
-                }
-            }
-        }
-        match &e.state {
-            State::Finished(m) => {
-                if e.dir.join(CHUNKS).exists() {
-                    out.push(Removal {
-                        path: e.dir.join(CHUNKS),
-                        reason: "chunks of a finished store".into(),
-                    });
-                }
-                let root = m.key.images.root_path();
-                let newer = entries.iter().any(|o| match &o.state {
-                    State::Finished(n) => {
-                        o.dir != e.dir
-                            && same_target(&n.key, &m.key)
-                            && age(&o.dir.join(MANIFEST)) < age(&e.dir.join(MANIFEST))
-                    }
-                    _ => false,
-                });
-                if newer {
-                    out.push(Removal {
-                        path: e.dir.clone(),
-                        reason: "superseded by a newer store of the same model and images".into(),
-                    });
-                } else if !root.exists() {
-                    out.push(Removal {
-                        path: e.dir.clone(),
-                        reason: format!("its image folder {} is gone", root.display()),
-                    });
-                }
-            }
-            State::Building(..) | State::Broken(_) => {
-                if age(&e.dir) > stale && newest_in(&e.dir).is_none_or(|t| t > stale) {
-                    out.push(Removal {
-                        path: e.dir.clone(),
-                        reason: "unfinished build left untouched".into(),
-                    });
-                }
-            }
-        }
-    }
-    if !dry_run {
-        for r in &out {
-            let res = if r.path.is_dir() {
-                std::fs::remove_dir_all(&r.path)
-            } else {
-                std::fs::remove_file(&r.path)
-            };
-            res.map_err(|e| Error::write(&r.path, e))?;
-        }
-    }
-    Ok(out)
-}
-
-fn same_target(a: &Key, b: &Key) -> bool {
-    a.model.id == b.model.id
-        && a.images.root == b.images.root
-        && a.layers == b.layers
-        && a.dtype == b.dtype
-}
-
-/// Age of the most recently modified chunk of a build.
-fn newest_in(dir: &Path) -> Option<Duration> {
-    let now = SystemTime::now();
-    std::fs::read_dir(dir.join(CHUNKS))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|f| f.metadata().ok()?.modified().ok())
-        .filter_map(|t| now.duration_since(t).ok())
-        .min()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,13 +167,9 @@ mod tests {
         mk("probe/v1-1200");
         // A store whose writer died before writing its key.
         mk("probe-clip/0123456789abcdef");
+        // The text embeddings cached by model fingerprint are not stores either.
+        mk("texts/0123456789abcdef");
         let names: Vec<String> = list(t.path()).into_iter().map(|e| e.name).collect();
         assert_eq!(names, ["probe-clip/0123456789abcdef"]);
-        // So gc never takes the built-in model for an abandoned build.
-        let gone = gc(t.path(), Duration::ZERO, true).unwrap();
-        assert!(
-            gone.iter()
-                .all(|r| r.path.starts_with(t.path().join("probe-clip")))
-        );
     }
 }

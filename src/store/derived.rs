@@ -12,7 +12,8 @@ use super::reader::Store;
 use crate::{Error, Result};
 
 /// The N × E mean of the blocks of `heads` ((layer, head) pairs), cached as
-/// `derived/mean-<hash>.f16` in the store (with its piece checksums and a size record).
+/// `derived/mean-<hash>.f16` in the store (with its piece checksums and a size record), or in
+/// the per-user folder standing in for a read-only store (`cachedir::writable`).
 pub fn mean_block(store: &Store, heads: &[(usize, usize)]) -> Result<Block> {
     let mut sorted = heads.to_vec();
     sorted.sort();
@@ -22,7 +23,8 @@ pub fn mean_block(store: &Store, heads: &[(usize, usize)]) -> Result<Block> {
         "derived/mean-{}.f16",
         &hex(&Sha256::digest(id.as_bytes()))[..16]
     );
-    let dir = store.dir();
+    // Beside the store, or in this user's stand-in for a store that cannot be written.
+    let dir = &crate::cachedir::writable(store.dir());
     let dim = store.manifest.dim;
     let info_path = dir.join(format!("{name}.json"));
     if let Ok(text) = std::fs::read(&info_path)

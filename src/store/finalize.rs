@@ -13,13 +13,15 @@ use super::format::{
     ABLATION, CHUNKS, CLASSES, FileInfo, GROUPS, KEY, Key, MANIFEST, Manifest, NO_LABEL,
     PIECE_BYTES, TokensInfo, head_file, hex, piece_rows, sums_path, tmp_path, write_atomic,
 };
+use crate::scratch::Scratch;
 use crate::{Error, Result};
 
 /// A data file being written: SHA-256 of the whole, xxh3 of each piece, atomic publication.
 pub(crate) struct Sink {
     name: String,
     path: PathBuf,
-    tmp: PathBuf,
+    /// Removed unless published: a failed build leaves no partial file.
+    tmp: Scratch,
     out: BufWriter<File>,
     sha: Sha256,
     piece_bytes: usize,
@@ -34,8 +36,8 @@ impl Sink {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::write(parent, e))?;
         }
-        let tmp = tmp_path(&path);
-        let file = File::create(&tmp).map_err(|e| Error::write(&tmp, e))?;
+        let tmp = Scratch::new(tmp_path(&path));
+        let file = File::create(tmp.path()).map_err(|e| Error::write(&path, e))?;
         Ok(Self {
             name: name.to_string(),
             path,
@@ -52,7 +54,7 @@ impl Sink {
     pub(crate) fn write(&mut self, mut data: &[u8]) -> Result<()> {
         self.out
             .write_all(data)
-            .map_err(|e| Error::write(&self.tmp, e))?;
+            .map_err(|e| Error::write(&self.path, e))?;
         self.sha.update(data);
         self.bytes += data.len() as u64;
         while !data.is_empty() {
@@ -76,9 +78,12 @@ impl Sink {
         let file = self
             .out
             .into_inner()
-            .map_err(|e| Error::write(&self.tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| Error::write(&self.tmp, e))?;
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::write(&self.path, e))?;
+            .map_err(|e| Error::write(&self.path, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::write(&self.path, e))?;
+        drop(file);
+        self.tmp
+            .publish(&self.path)
+            .map_err(|e| Error::write(&self.path, e))?;
         write_atomic(&sums_path(dir, &self.name), &self.sums)?;
         let info = FileInfo {
             bytes: self.bytes,

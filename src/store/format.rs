@@ -32,6 +32,13 @@ pub const ABLATION: &str = "ablation.f16";
 pub const CLASSES: &str = "classes.u32";
 /// Format 2, with grouped labels: N little-endian u32 group indices.
 pub const GROUPS: &str = "groups.u32";
+/// The user's label overrides beside a finished store (`{"L10H3": "color", …}`).
+pub const LABELS_FILE: &str = "labels.json";
+/// The explorer's bookmarks and notes beside a finished store.
+pub const NOTES_FILE: &str = "tui.json";
+/// The files beside a store that hold the user's own work: `store gc` never removes a store
+/// holding one unless it is named.
+pub const USER_FILES: [&str; 2] = [LABELS_FILE, NOTES_FILE];
 /// The class or group index of an image without one.
 pub const NO_LABEL: u32 = u32::MAX;
 
@@ -267,14 +274,17 @@ pub fn piece_rows(row_bytes: usize) -> usize {
     (PIECE_BYTES / row_bytes.max(1)).max(1)
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, synced, then renamed.
+/// Writes `bytes` to `path` atomically: a temporary file beside it, synced, then renamed; the
+/// temporary file is removed when a step fails.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let tmp = tmp_path(path);
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::write(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| Error::write(&tmp, e))?;
-    f.sync_all().map_err(|e| Error::write(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::write(path, e))
+    // Removed if anything below fails: no debris left on a full disk.
+    let tmp = crate::scratch::Scratch::new(tmp_path(path));
+    let mut f = std::fs::File::create(tmp.path()).map_err(|e| Error::write(path, e))?;
+    f.write_all(bytes).map_err(|e| Error::write(path, e))?;
+    f.sync_all().map_err(|e| Error::write(path, e))?;
+    drop(f);
+    tmp.publish(path).map_err(|e| Error::write(path, e))
 }
 
 /// A temporary name beside `path`, unique to this process.

@@ -4,14 +4,17 @@
 mod block;
 pub mod cache;
 pub(crate) mod chunk;
+mod consistency;
 mod derived;
 pub(crate) mod finalize;
 pub mod format;
+pub mod gc;
 pub mod images;
 pub mod labels;
 pub mod local_models;
 pub(crate) mod lock;
 pub mod merge;
+mod pieces;
 mod reader;
 mod shape;
 pub mod synthetic;

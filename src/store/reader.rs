@@ -2,12 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use memmap2::Mmap;
-
 use super::block::Block;
 use super::format::{
     ABLATION, CLASSES, GROUPS, ImageRecord, MANIFEST, Manifest, NO_LABEL, head_file, read_versioned,
 };
+use super::pieces::Pieces;
 use crate::{Error, Result};
 
 /// The labels of a store's images (format 2, `index --labels`).
@@ -28,34 +27,23 @@ pub struct Store {
     dir: PathBuf,
     /// Its manifest.
     pub manifest: Manifest,
-    table: Option<Mmap>,
-    index: Option<Mmap>,
-    valid: Option<Mmap>,
+    table: Pieces,
+    index: Pieces,
+    valid: Pieces,
 }
 
-fn map(dir: &Path, name: &str, m: &Manifest) -> Result<Option<Mmap>> {
-    let path = dir.join(name);
-    let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-    let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
-    let expected = m.files.get(name).map(|f| f.bytes);
-    if expected != Some(len) {
-        return Err(Error::store(
-            &path,
-            "size differs from the manifest: the store is damaged; run `clipscope store verify`",
-        ));
-    }
-    if len == 0 {
-        return Ok(None);
-    }
-    // SAFETY: store files are immutable once published (atomic rename, never rewritten).
-    Ok(Some(
-        unsafe { Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?,
-    ))
+fn map(dir: &Path, name: &str, m: &Manifest) -> Result<Pieces> {
+    let info = m
+        .files
+        .get(name)
+        .ok_or_else(|| Error::store(dir, format!("{name} is not listed in the manifest")))?;
+    Pieces::open(dir, name, info)
 }
 
 impl Store {
-    /// Opens the store in `dir`, refusing unfinished builds, unknown versions and files whose
-    /// sizes differ from the manifest.
+    /// Opens the store in `dir`, refusing unfinished builds, unknown versions, a manifest that
+    /// disagrees with its key or its files (`consistency`), and a damaged validity table; the
+    /// other files' pieces are checked as they are first read.
     pub fn open(dir: &Path) -> Result<Self> {
         let path = dir.join(MANIFEST);
         if !path.exists() {
@@ -67,15 +55,12 @@ impl Store {
             return Err(Error::store(dir, why));
         }
         let manifest: Manifest = read_versioned(&path)?;
+        super::consistency::check(dir, &manifest)?;
         let table = map(dir, "images.jsonl", &manifest)?;
         let index = map(dir, "images.idx", &manifest)?;
         let valid = map(dir, "valid.u8", &manifest)?;
-        let n = manifest.images;
-        if index.as_deref().map_or(0, <[u8]>::len) != 8 * (n + 1)
-            || valid.as_deref().map_or(0, <[u8]>::len) != n
-        {
-            return Err(Error::store(dir, "image table does not match the manifest"));
-        }
+        // One byte per image, read whole by its users: checked now, once.
+        valid.all()?;
         Ok(Self {
             dir: dir.to_path_buf(),
             manifest,
@@ -107,30 +92,28 @@ impl Store {
 
     /// One byte per image: 1 when indexed, 0 when it could not be read.
     pub fn valid(&self) -> &[u8] {
-        self.valid.as_deref().unwrap_or(&[])
+        // Checked whole when the store was opened.
+        self.valid.all().unwrap_or(&[])
     }
 
     /// Row `i` of the image table.
     pub fn image(&self, i: usize) -> Result<ImageRecord> {
-        let idx = self.index.as_deref().unwrap_or(&[]);
-        let at = |k: usize| -> Option<usize> {
-            let b = idx.get(8 * k..8 * k + 8)?;
-            Some(u64::from_le_bytes(b.try_into().ok()?) as usize)
-        };
-        let bad = || Error::store(self.dir.join("images.jsonl"), format!("row {i} is damaged"));
         if i >= self.len() {
             return Err(Error::Invalid(format!(
                 "image {i} of {} images",
                 self.len()
             )));
         }
-        let (a, b) = (at(i).ok_or_else(bad)?, at(i + 1).ok_or_else(bad)?);
-        let line = self
-            .table
-            .as_deref()
-            .unwrap_or(&[])
-            .get(a..b)
-            .ok_or_else(bad)?;
+        let bad = || Error::store(self.dir.join("images.jsonl"), format!("row {i} is damaged"));
+        let offsets = self.index.get(8 * i..8 * i + 16)?;
+        let at = |k: usize| {
+            u64::from_le_bytes(offsets[8 * k..8 * k + 8].try_into().unwrap_or([0xff; 8]))
+        };
+        let (a, b) = (at(0), at(1));
+        if a > b || b > self.table.byte_len() as u64 {
+            return Err(bad());
+        }
+        let line = self.table.get(a as usize..b as usize)?;
         serde_json::from_slice(line).map_err(|_| bad())
     }
 
@@ -201,7 +184,8 @@ impl Store {
         };
         let read = |name: &str, count: usize| -> Result<Vec<Option<u32>>> {
             let path = self.dir.join(name);
-            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            let file = map(&self.dir, name, &self.manifest)?;
+            let bytes = file.all()?;
             if bytes.len() != 4 * self.len() {
                 return Err(Error::store(&path, "wrong length: the store is damaged"));
             }

@@ -36,4 +36,12 @@ impl Shape {
     pub fn token_values(&self) -> usize {
         self.layers * self.tokens * self.heads * self.dim
     }
+
+    /// Bytes of the finished store's numbers for `images` images, the first `tokens_for` with
+    /// token effects (the heads, embeddings, ablation rows and token effects; the image table
+    /// adds a few hundred bytes an image).
+    pub fn store_bytes(&self, images: usize, tokens_for: usize) -> u64 {
+        let per = (self.head_values() + self.dim + self.ablation_values()) as u64 * 2 + 300;
+        per * images as u64 + self.token_values() as u64 * 2 * tokens_for.min(images) as u64
+    }
 }

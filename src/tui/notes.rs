@@ -9,7 +9,7 @@ use crate::store::format::write_atomic;
 use crate::{Error, Result};
 
 /// The file's name in the store directory.
-pub const FILE: &str = "tui.json";
+pub const FILE: &str = crate::store::format::NOTES_FILE;
 
 /// Bookmarked heads and notes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
