@@ -123,6 +123,23 @@ impl Error {
         }
     }
 
+    /// Whether the error is a file system out of space (ENOSPC, or a disk quota exceeded).
+    pub fn is_disk_full(&self) -> bool {
+        let io = match self {
+            Error::Io { source, .. } => Some(source),
+            Error::Caused { source, .. } | Error::Failed { source, .. } => {
+                source.downcast_ref::<std::io::Error>()
+            }
+            _ => None,
+        };
+        io.is_some_and(|e| {
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            )
+        })
+    }
+
     /// A [`Error::Io`] for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

@@ -19,8 +19,10 @@ pub mod model;
 pub mod nn;
 pub mod pathname;
 pub mod probe;
+pub mod scratch;
 pub mod search;
 pub mod store;
 pub mod tui;
+pub mod untrusted;
 
 pub use error::{Error, Result};

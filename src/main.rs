@@ -14,8 +14,32 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    if let Err(e) = cli::run() {
-        eprintln!("clipscope: {e:#}");
+    let result = cli::run();
+    // What clipscope decided on the user's behalf (a read-only cache's index put elsewhere).
+    for n in clipscope::cachedir::take_notices() {
+        eprintln!("clipscope: {}", clipscope::untrusted::lines(&n));
+    }
+    if let Err(e) = result {
+        // Errors quote file names, class names and texts: shown escaped, never sent raw.
+        eprintln!("clipscope: {}", clipscope::untrusted::lines(&chain(&e)));
         std::process::exit(1);
     }
+}
+
+/// The error and its causes on one line, `outer: inner: …`, each cause said once: the library's
+/// errors already end with their source's text (so that `to_string` is whole where no chain is
+/// printed), and a cause whose text the line already holds is not repeated.
+fn chain(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }

@@ -91,37 +91,31 @@ impl Preprocess {
         }
     }
 
-    /// The RGB image the model sees, before rescaling and normalisation.
+    /// The RGB image the model sees, before rescaling and normalisation. Resize then centre
+    /// crop, as the reference processors do; when both apply, only the crop's pixels of the
+    /// resized image are computed ([`resample::resize_window`]: the same numbers, memory for the
+    /// crop alone, so a 5000 × 1 banner needs no 1,120,000 × 224 intermediate).
     pub fn geometry(&self, img: &RgbImage) -> Result<RgbImage> {
         let (w, h) = (img.width() as usize, img.height() as usize);
-        let mut cur = if self.do_resize {
-            let (nw, nh) = match self.mode {
-                ResizeMode::Squash => (self.resize, self.resize),
-                // transformers `get_resize_output_image_size` and torchvision
-                // `_compute_resized_output_size`: long = int(size * long / short).
-                ResizeMode::Shortest if w <= h => (
-                    self.resize,
-                    (self.resize as f64 * h as f64 / w as f64) as usize,
-                ),
-                ResizeMode::Shortest => (
-                    (self.resize as f64 * w as f64 / h as f64) as usize,
-                    self.resize,
-                ),
-            };
-            let limits = Limits::from_env();
-            limits
-                .check(nw as u64, nh as u64, 3)
-                .map_err(|e| Error::failed(format!("{w}x{h} resized for the model"), e))?;
-            resize(img, nw, nh, self.resample)
-        } else {
-            img.clone()
+        let (nw, nh) = match (self.do_resize, self.mode) {
+            (false, _) => (w, h),
+            (true, ResizeMode::Squash) => (self.resize, self.resize),
+            // transformers `get_resize_output_image_size` and torchvision
+            // `_compute_resized_output_size`: long = int(size * long / short).
+            (true, ResizeMode::Shortest) if w <= h => (
+                self.resize,
+                (self.resize as f64 * h as f64 / w as f64) as usize,
+            ),
+            (true, ResizeMode::Shortest) => (
+                (self.resize as f64 * w as f64 / h as f64) as usize,
+                self.resize,
+            ),
         };
-        if self.do_center_crop {
+        let (columns, rows) = if self.do_center_crop {
             let (ch, cw) = self.crop;
-            let (w, h) = (cur.width() as usize, cur.height() as usize);
-            if w < cw || h < ch {
+            if nw < cw || nh < ch {
                 return Err(Error::Invalid(format!(
-                    "image of {w}x{h} is smaller than the {cw}x{ch} crop"
+                    "image of {nw}x{nh} is smaller than the {cw}x{ch} crop"
                 )));
             }
             let offset = |total: usize, crop: usize| {
@@ -134,11 +128,26 @@ impl Preprocess {
                     diff / 2
                 }
             };
-            let (top, left) = (offset(h, ch), offset(w, cw));
-            cur = image::imageops::crop_imm(&cur, left as u32, top as u32, cw as u32, ch as u32)
-                .to_image();
+            let (top, left) = (offset(nh, ch), offset(nw, cw));
+            (left..left + cw, top..top + ch)
+        } else {
+            (0..nw, 0..nh)
+        };
+        if !self.do_resize {
+            let (x, y) = (columns.start as u32, rows.start as u32);
+            let (cw, ch) = (columns.len() as u32, rows.len() as u32);
+            return Ok(image::imageops::crop_imm(img, x, y, cw, ch).to_image());
         }
-        Ok(cur)
+        // What is allocated: the window, and the horizontal pass's window columns × input rows.
+        Limits::from_env()
+            .check(columns.len() as u64, rows.len().max(h) as u64, 3)
+            .map_err(|e| Error::failed(format!("{w}x{h} resized for the model"), e))?;
+        Ok(resample::resize_window(
+            img,
+            (nw, nh),
+            self.resample,
+            (columns, rows),
+        ))
     }
 
     /// Preprocesses a decoded image into a channel-major `3 × H × W` buffer.

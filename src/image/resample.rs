@@ -8,6 +8,8 @@
 //! largest precision that keeps the biggest tap below 2^15. Pillow itself quantises to 22 bits,
 //! which moves some pixels by one level; compare embeddings of resized images by cosine.
 
+use std::ops::Range;
+
 use image::RgbImage;
 
 /// A Pillow resampling filter.
@@ -71,56 +73,72 @@ impl Resample {
     }
 }
 
-/// Fixed-point filter taps for every output position along one axis.
+/// Fixed-point filter taps for a window of output positions along one axis.
 struct Coeffs {
-    /// (first input index, tap count) per output index.
+    /// (first input index, tap count) per output index of the window.
     bounds: Vec<(usize, usize)>,
-    /// `ksize` taps per output index, scaled by 2^precision.
+    /// `ksize` taps per output index of the window, scaled by 2^precision.
     taps: Vec<i32>,
     ksize: usize,
     precision: u32,
 }
 
-// Pillow's `precompute_coeffs`, then torch's int16 quantisation.
-fn coeffs(in_size: usize, out_size: usize, filter: Resample) -> Coeffs {
+/// Pillow's `precompute_coeffs` for output `xx` of `out_size`: the first input index, and the
+/// normalised weights written into `k` (its length is the tap count).
+fn taps_of(
+    xx: usize,
+    in_size: usize,
+    out_size: usize,
+    filter: Resample,
+    k: &mut Vec<f64>,
+) -> usize {
     let scale = in_size as f64 / out_size as f64;
     let filterscale = scale.max(1.0);
     let support = filter.support() * filterscale;
-    let ksize = support.ceil() as usize * 2 + 1;
-    let mut bounds = Vec::with_capacity(out_size);
-    let mut weights = vec![0f64; out_size * ksize];
     let ss = 1.0 / filterscale;
-    for xx in 0..out_size {
-        let center = (xx as f64 + 0.5) * scale;
-        let xmin = ((center - support + 0.5) as i64).max(0) as usize;
-        let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize - xmin;
-        let k = &mut weights[xx * ksize..xx * ksize + xmax];
-        let mut ww = 0.0;
-        for (x, kx) in k.iter_mut().enumerate() {
-            *kx = filter.weight((x as f64 + xmin as f64 - center + 0.5) * ss);
-            ww += *kx;
-        }
-        if ww != 0.0 {
-            k.iter_mut().for_each(|kx| *kx /= ww);
-        }
-        bounds.push((xmin, xmax));
+    let center = (xx as f64 + 0.5) * scale;
+    let xmin = ((center - support + 0.5) as i64).max(0) as usize;
+    let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize - xmin;
+    k.clear();
+    k.extend((0..xmax).map(|x| filter.weight((x as f64 + xmin as f64 - center + 0.5) * ss)));
+    let ww: f64 = k.iter().sum();
+    if ww != 0.0 {
+        k.iter_mut().for_each(|kx| *kx /= ww);
     }
-    let max = weights.iter().copied().fold(f64::MIN, f64::max);
+    xmin
+}
+
+// Pillow's `precompute_coeffs`, then torch's int16 quantisation, for outputs `window` of
+// `out_size`. The quantisation's precision depends on the largest weight of *every* output
+// (torch computes them all), so that maximum is taken over all of them, without storing them:
+// a window then gets exactly the taps the whole resize would.
+fn coeffs(in_size: usize, out_size: usize, filter: Resample, window: Range<usize>) -> Coeffs {
+    let filterscale = (in_size as f64 / out_size as f64).max(1.0);
+    let ksize = (filter.support() * filterscale).ceil() as usize * 2 + 1;
+    let mut k = Vec::with_capacity(ksize);
+    let mut max = f64::MIN;
+    for xx in 0..out_size {
+        taps_of(xx, in_size, out_size, filter, &mut k);
+        max = k.iter().copied().fold(max, f64::max);
+    }
     let mut precision = 0;
     while precision < 22 && ((0.5 + max * f64::from(1u32 << (precision + 1))) as i32) < (1 << 15) {
         precision += 1;
     }
     let scale = f64::from(1u32 << precision);
-    let taps = weights
-        .iter()
-        .map(|&w| {
-            if w < 0.0 {
+    let mut bounds = Vec::with_capacity(window.len());
+    let mut taps = vec![0i32; window.len() * ksize];
+    for (i, xx) in window.enumerate() {
+        let xmin = taps_of(xx, in_size, out_size, filter, &mut k);
+        for (t, &w) in taps[i * ksize..].iter_mut().zip(&k) {
+            *t = if w < 0.0 {
                 (w * scale - 0.5) as i32
             } else {
                 (w * scale + 0.5) as i32
-            }
-        })
-        .collect();
+            };
+        }
+        bounds.push((xmin, k.len()));
+    }
     Coeffs {
         bounds,
         taps,
@@ -135,12 +153,25 @@ fn clip8(acc: i64, precision: u32) -> u8 {
 
 /// Resizes an RGB image as torchvision's antialiased `resize` does on a uint8 tensor.
 pub fn resize(img: &RgbImage, width: usize, height: usize, filter: Resample) -> RgbImage {
+    resize_window(img, (width, height), filter, (0..width, 0..height))
+}
+
+/// The pixels `columns` × `rows` of [`resize`]`(img, size.0, size.1, filter)`, computed without
+/// the rest: resize-then-crop's numbers exactly, with memory for the crop alone (a 5000 × 1
+/// image resized to a shortest side of 224 would be 1,120,000 × 224 pixels whole).
+pub fn resize_window(
+    img: &RgbImage,
+    (width, height): (usize, usize),
+    filter: Resample,
+    (columns, rows): (Range<usize>, Range<usize>),
+) -> RgbImage {
     let (w0, h0) = (img.width() as usize, img.height() as usize);
-    let mut cur = img.clone();
-    if width != w0 {
-        let c = coeffs(w0, width, filter);
-        let src = cur.as_raw();
-        let mut out = vec![0u8; width * h0 * 3];
+    let cw = columns.len();
+    // Horizontal pass first, as torch: every input row, the window's columns.
+    let mid = if width != w0 {
+        let c = coeffs(w0, width, filter, columns);
+        let src = img.as_raw();
+        let mut out = vec![0u8; cw * h0 * 3];
         for y in 0..h0 {
             let row = &src[y * w0 * 3..(y + 1) * w0 * 3];
             for (xx, &(xmin, n)) in c.bounds.iter().enumerate() {
@@ -152,37 +183,40 @@ pub fn resize(img: &RgbImage, width: usize, height: usize, filter: Resample) -> 
                         acc[ch] += i64::from(px[ch]) * i64::from(kx);
                     }
                 }
-                let o = (y * width + xx) * 3;
+                let o = (y * cw + xx) * 3;
                 for ch in 0..3 {
                     out[o + ch] = clip8(acc[ch], c.precision);
                 }
             }
         }
-        cur = RgbImage::from_raw(width as u32, h0 as u32, out).expect("buffer size matches");
+        RgbImage::from_raw(cw as u32, h0 as u32, out).expect("buffer size matches")
+    } else {
+        image::imageops::crop_imm(img, columns.start as u32, 0, cw as u32, h0 as u32).to_image()
+    };
+    if height == h0 {
+        let ch = rows.len() as u32;
+        return image::imageops::crop_imm(&mid, 0, rows.start as u32, cw as u32, ch).to_image();
     }
-    if height != h0 {
-        let c = coeffs(h0, height, filter);
-        let src = cur.as_raw();
-        let mut out = vec![0u8; width * height * 3];
-        for (yy, &(ymin, n)) in c.bounds.iter().enumerate() {
-            let k = &c.taps[yy * c.ksize..yy * c.ksize + n];
-            for x in 0..width {
-                let mut acc = [1i64 << (c.precision - 1); 3];
-                for (i, &ky) in k.iter().enumerate() {
-                    let o = ((ymin + i) * width + x) * 3;
-                    for ch in 0..3 {
-                        acc[ch] += i64::from(src[o + ch]) * i64::from(ky);
-                    }
-                }
-                let o = (yy * width + x) * 3;
+    let c = coeffs(h0, height, filter, rows);
+    let src = mid.as_raw();
+    let mut out = vec![0u8; cw * c.bounds.len() * 3];
+    for (yy, &(ymin, n)) in c.bounds.iter().enumerate() {
+        let k = &c.taps[yy * c.ksize..yy * c.ksize + n];
+        for x in 0..cw {
+            let mut acc = [1i64 << (c.precision - 1); 3];
+            for (i, &ky) in k.iter().enumerate() {
+                let o = ((ymin + i) * cw + x) * 3;
                 for ch in 0..3 {
-                    out[o + ch] = clip8(acc[ch], c.precision);
+                    acc[ch] += i64::from(src[o + ch]) * i64::from(ky);
                 }
             }
+            let o = (yy * cw + x) * 3;
+            for ch in 0..3 {
+                out[o + ch] = clip8(acc[ch], c.precision);
+            }
         }
-        cur = RgbImage::from_raw(width as u32, height as u32, out).expect("buffer size matches");
     }
-    cur
+    RgbImage::from_raw(cw as u32, c.bounds.len() as u32, out).expect("buffer size matches")
 }
 
 #[cfg(test)]
@@ -203,9 +237,35 @@ mod tests {
     }
 
     #[test]
+    fn a_window_is_the_same_pixels_as_resize_then_crop() {
+        let img = RgbImage::from_fn(23, 9, |x, y| {
+            image::Rgb([(x * 11) as u8, (y * 29) as u8, (x * y) as u8])
+        });
+        for (size, cols, rows) in [
+            ((23, 9), 2..20, 1..8),
+            ((7, 30), 1..6, 10..27),
+            ((50, 4), 13..37, 0..4),
+            ((23, 40), 3..9, 5..35),
+            ((11, 9), 0..11, 2..5),
+        ] {
+            let whole = resize(&img, size.0, size.1, Resample::Bicubic);
+            let crop = image::imageops::crop_imm(
+                &whole,
+                cols.start as u32,
+                rows.start as u32,
+                cols.len() as u32,
+                rows.len() as u32,
+            )
+            .to_image();
+            let window = resize_window(&img, size, Resample::Bicubic, (cols, rows));
+            assert_eq!(window, crop, "{size:?}");
+        }
+    }
+
+    #[test]
     fn taps_sum_to_one() {
         for (i, o) in [(100, 32), (32, 100), (7, 3)] {
-            let c = coeffs(i, o, Resample::Bicubic);
+            let c = coeffs(i, o, Resample::Bicubic, 0..o);
             for xx in 0..o {
                 let s: i64 = c.taps[xx * c.ksize..(xx + 1) * c.ksize]
                     .iter()

@@ -154,12 +154,20 @@ pub fn build(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Report> {
     let dir = &plan.dir;
+    let total = plan.chunks();
+    // A finished store with nothing left to tidy is only read: no lock, no write, so a store in
+    // a read-only cache (a shared dataset mount) is found as it is.
+    if !dir.join(CHUNKS).exists()
+        && !dir.join(KEY).exists()
+        && let Some(m) = finished(dir)?
+    {
+        return Ok(Report::finished(m, total));
+    }
     std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
     if let (Some(model), Some(cache)) = (&plan.local_model, dir.parent().and_then(Path::parent)) {
         // Only a hint: a cache that cannot take it still gets its store.
         let _ = crate::store::local_models::remember(cache, &plan.key.model, model);
     }
-    let total = plan.chunks();
     let lock_name = match opts.shard {
         Some((i, n)) => format!("lock.{i}-of-{n}"),
         None => "lock".to_string(),

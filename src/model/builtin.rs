@@ -82,11 +82,16 @@ pub fn materialize(name: &str, cache: &Path) -> Result<PathBuf> {
     }
     let parent = cache.join("models");
     std::fs::create_dir_all(&parent).map_err(|e| Error::write(&parent, e))?;
-    let tmp = parent.join(format!(".{}.{}.tmp", b.name, std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| Error::write(&tmp, e))?;
+    // Removed unless published: a full disk leaves no half-written model behind.
+    let tmp = crate::scratch::Scratch::new(parent.join(format!(
+        ".{}.{}.tmp",
+        b.name,
+        std::process::id()
+    )));
+    let _ = std::fs::remove_dir_all(tmp.path());
+    std::fs::create_dir_all(tmp.path()).map_err(|e| Error::write(tmp.path(), e))?;
     let put = |file: &str, bytes: &[u8]| -> Result<()> {
-        let p = tmp.join(file);
+        let p = tmp.path().join(file);
         std::fs::write(&p, bytes).map_err(|e| Error::write(&p, e))
     };
     if b.name == PROBE {
@@ -94,11 +99,11 @@ pub fn materialize(name: &str, cache: &Path) -> Result<PathBuf> {
             put(file, bytes)?;
         }
     } else {
-        write_checkpoint(&tmp, Arch::Tiny, 7)?;
+        write_checkpoint(tmp.path(), Arch::Tiny, 7)?;
     }
     put("tokenizer.json", CLIP_TOKENIZER)?;
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::rename(&tmp, &dir).map_err(|e| Error::write(&dir, e))?;
+    tmp.publish(&dir).map_err(|e| Error::write(&dir, e))?;
     Ok(dir)
 }
 

@@ -274,10 +274,10 @@ pub fn write(dir: &Path, n: usize) -> Result<Vec<Probe>> {
             let (img, p) = generate(i);
             let path = dir.join(&p.file);
             if !path.exists() {
-                let tmp = dir.join(format!(".{}.tmp", p.file));
-                img.save_with_format(&tmp, image::ImageFormat::Png)
-                    .map_err(|e| Error::caused(&tmp, "cannot write the image", e))?;
-                std::fs::rename(&tmp, &path).map_err(|e| Error::write(&path, e))?;
+                let tmp = crate::scratch::Scratch::new(dir.join(format!(".{}.tmp", p.file)));
+                img.save_with_format(tmp.path(), image::ImageFormat::Png)
+                    .map_err(|e| Error::caused(&path, "cannot write the image", e))?;
+                tmp.publish(&path).map_err(|e| Error::write(&path, e))?;
             }
             Ok(p)
         })

@@ -3,8 +3,10 @@
 //! prefixes and field filters (`layer:>=10`, `label:color`). A query that names a property the
 //! images are known to show ranks heads by that image evidence first (docs/METRICS.md).
 
+pub mod bounds;
 mod rank;
 mod semantic;
+mod stored;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,6 +19,7 @@ use tantivy::schema::{
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, doc};
 
 pub use semantic::semantic;
+pub use stored::{cache_index, index_of, store_index};
 
 use crate::interpret::Interpretation;
 use crate::{Error, Result};
@@ -193,28 +196,13 @@ impl SearchIndex {
         Ok(Self { index, reader, f })
     }
 
-    /// Opens the index in `dir` if its stamp file equals `stamp`, else rebuilds it from `docs()`.
-    pub fn open_or_build(
-        dir: &Path,
-        stamp: &str,
-        docs: impl FnOnce() -> Result<Vec<HeadDoc>>,
-    ) -> Result<Self> {
-        let stamp_path = dir.join("stamp");
-        if std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp)
-            && let Ok(index) = Index::open_in_dir(dir)
-        {
-            return Self::with_reader(index, schema().1);
-        }
-        let me = Self::build(&docs()?, Some(dir))?;
-        crate::store::format::write_atomic(&stamp_path, stamp.as_bytes())?;
-        Ok(me)
-    }
-
     /// Heads matching `query`, best first. Words match label, texts and model, exactly (BM25),
     /// by prefix or within one edit (lower weight); `field:value` and `layer:>=10` filter. When
     /// a word names a property with image evidence, that evidence ranks first ([`rank`]). A query
     /// of filters alone ranks the matching heads by importance, most important first.
+    /// A query past [`bounds`] is refused before it is parsed; `limit` is at most the heads.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>> {
+        bounds::check(query)?;
         let f = &self.f;
         let fields = vec![f.label, f.texts, f.model, f.evidence];
         let mut exact = QueryParser::for_index(&self.index, fields.clone());
@@ -254,6 +242,7 @@ impl SearchIndex {
             (Occur::Should, Box::new(BooleanQuery::new(by_evidence))),
         ]));
         let searcher = self.reader.searcher();
+        let limit = limit.clamp(1, (searcher.num_docs() as usize).max(1));
         // A query of filters alone scores every match alike: take them all, to rank by
         // importance below.
         let candidates = match words.is_empty() {
@@ -263,7 +252,7 @@ impl SearchIndex {
         let top = searcher
             .search(
                 &q,
-                &TopDocs::with_limit(limit.max(1).max(candidates)).order_by_score(),
+                &TopDocs::with_limit(limit.max(candidates)).order_by_score(),
             )
             .map_err(|e| terr("query", e))?;
         let hits = top
@@ -310,9 +299,9 @@ impl SearchIndex {
             })
             .collect::<Result<Vec<_>>>()?;
         if words.is_empty() {
-            return Ok(rank::by_importance(hits, limit.max(1)));
+            return Ok(rank::by_importance(hits, limit));
         }
-        Ok(rank::by_evidence(hits, &words, limit.max(1)))
+        Ok(rank::by_evidence(hits, &words, limit))
     }
 }
 
@@ -359,80 +348,6 @@ fn within_one_edit(a: &str, b: &str) -> bool {
             && ra[0] == rb[1]
             && ra[1] == rb[0]
             && ra[2..] == rb[2..])
-}
-
-/// The index of one store, kept in `<store>/search/` and rebuilt when its interpretation or
-/// labels change.
-pub fn store_index(store_dir: &Path) -> Result<(SearchIndex, Interpretation)> {
-    let interp = Interpretation::load(store_dir)?.ok_or_else(|| {
-        Error::store(
-            store_dir,
-            "not interpreted yet: run `clipscope interpret` first",
-        )
-    })?;
-    Ok((index_of(store_dir, &interp)?, interp))
-}
-
-/// The index of the store at `store_dir` whose interpretation (labels applied) is `interp`.
-pub fn index_of(store_dir: &Path, interp: &Interpretation) -> Result<SearchIndex> {
-    let stamp = stamp_of(store_dir);
-    SearchIndex::open_or_build(&store_dir.join("search"), &stamp, || Ok(docs_of(interp)))
-}
-
-/// The index across every interpreted store in `cache`, kept in `<cache>/search/`.
-pub fn cache_index(cache: &Path) -> Result<SearchIndex> {
-    use crate::store::cache::{State, list};
-    let dirs: Vec<_> = list(cache)
-        .into_iter()
-        .filter(|e| matches!(e.state, State::Finished(_)) && e.dir.join("interpret").is_dir())
-        .map(|e| e.dir)
-        .collect();
-    if dirs.is_empty() {
-        return Err(Error::store(
-            cache,
-            "no interpreted store: run `clipscope index`, then `clipscope interpret`",
-        ));
-    }
-    let stamp: String = dirs
-        .iter()
-        .map(|d| format!("{}\n{}", d.display(), stamp_of(d)))
-        .collect();
-    SearchIndex::open_or_build(&cache.join("search"), &stamp, || {
-        let mut all = vec![];
-        for d in &dirs {
-            if let Some(i) = Interpretation::load(d)? {
-                all.extend(docs_of(&i));
-            }
-        }
-        Ok(all)
-    })
-}
-
-/// What an index depends on: the interpretation files and labels, with sizes and mtimes.
-fn stamp_of(store_dir: &Path) -> String {
-    let mut parts = vec![SCHEMA_VERSION.to_string()];
-    let mut push = |p: &Path| {
-        if let Ok(m) = std::fs::metadata(p) {
-            let t = m
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
-            parts.push(format!("{} {} {:?}", p.display(), m.len(), t));
-        }
-    };
-    let mut files: Vec<_> = std::fs::read_dir(store_dir.join("interpret"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .for_each(|p| push(p));
-    push(&store_dir.join("labels.json"));
-    parts.join("\n")
 }
 
 #[cfg(test)]

@@ -40,7 +40,13 @@ impl App {
             Input::Finished => return self.drain(),
             Input::Tick(now) => {
                 self.request(now);
-                return false;
+                // What a worker decided on the user's behalf (a read-only store's derived
+                // files put elsewhere): said once, in the status bar.
+                let notices = crate::cachedir::take_notices();
+                if notices.is_empty() {
+                    return false;
+                }
+                self.info(notices.join("; "));
             }
         }
         true
