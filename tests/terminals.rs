@@ -265,7 +265,7 @@ fn images_in_xterm_mlterm_and_kitty_alone_and_in_tmux() {
         ("xterm", false, true),
         ("mlterm", false, true),
         ("kitty", false, true),
-        ("xterm", true, false),
+        ("xterm", true, true),
         ("mlterm", true, true),
         ("kitty", true, false),
     ] {

@@ -252,20 +252,24 @@ fn indexed_store(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     (cache, model)
 }
 
+/// Every image protocol gives tmux's passthrough back as it was: half blocks too, whose picker
+/// (ratatui-image's) turns it on by itself.
 #[test]
 fn tmux_passthrough_is_restored_on_exit() {
     let tmp = tempfile::tempdir().unwrap();
     indexed_store(tmp.path());
-    let t = Tmux::new("passthrough");
-    start(&t, tmp.path(), "sixel");
-    // No interpretation: the explorer still opens, and says so.
-    t.wait_for("not interpreted");
-    let on = t.cmd(&["show", "-pv", "-t", "cs", "allow-passthrough"]);
-    assert_eq!(on.trim(), "on");
-    t.keys(&["q"]);
-    t.wait_for("EXIT=0");
-    let after = t.cmd(&["show", "-pv", "-t", "cs", "allow-passthrough"]);
-    assert_ne!(after.trim(), "on", "restored");
+    for protocol in ["sixel", "halfblocks"] {
+        let t = Tmux::new(&format!("passthrough-{protocol}"));
+        start(&t, tmp.path(), protocol);
+        // No interpretation: the explorer still opens, and says so.
+        t.wait_for("not interpreted");
+        let on = t.cmd(&["show", "-pv", "-t", "cs", "allow-passthrough"]);
+        assert_eq!(on.trim(), "on", "{protocol}");
+        t.keys(&["q"]);
+        t.wait_for("EXIT=0");
+        let after = t.cmd(&["show", "-pv", "-t", "cs", "allow-passthrough"]);
+        assert_ne!(after.trim(), "on", "{protocol}: restored");
+    }
 }
 
 /// ctrl-z gives tmux its passthrough setting back; `fg` takes it again and redraws.

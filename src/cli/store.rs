@@ -55,7 +55,17 @@ pub fn run(args: StoreArgs) -> Result<()> {
     let cache_dir = args.cache.clone().unwrap_or_else(default_cache);
     match args.command {
         StoreCommand::Ls => {
-            for e in cache::list(&cache_dir) {
+            if cache_dir.exists() && !cache_dir.is_dir() {
+                bail!(
+                    "{}: not a folder; the cache is a folder (--cache, CLIPSCOPE_CACHE)",
+                    cache_dir.display()
+                );
+            }
+            let entries = cache::list(&cache_dir);
+            if entries.is_empty() && !args.json {
+                errln!("no stores in {}", cache_dir.display());
+            }
+            for e in entries {
                 let (state, images, layers) = match &e.state {
                     State::Finished(m) => (
                         "finished".to_string(),

@@ -77,6 +77,20 @@ impl Default for Config {
     }
 }
 
+/// Where the explorer writes what it cannot show: a background job's panic with its backtrace,
+/// `$XDG_STATE_HOME/clipscope/explorer.log`, else `~/.local/state/clipscope/explorer.log`.
+pub fn log_file() -> PathBuf {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("XDG_STATE_HOME")
+        .or_else(|| env("HOME").map(|h| h.join(".local/state")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("clipscope/explorer.log")
+}
+
 /// clipscope's config directory: `$CLIPSCOPE_CONFIG_HOME`, else `$XDG_CONFIG_HOME/clipscope`,
 /// else `~/.config/clipscope` (on every system).
 pub fn config_dir() -> PathBuf {

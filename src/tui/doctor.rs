@@ -62,6 +62,16 @@ pub fn detect() -> Report {
         problems.push(e.to_string());
         Config::default()
     });
+    // What the explorer would refuse at start: an unknown theme or metric.
+    if let Err(e) = crate::tui::theme::Theme::load(&config.theme, &dir) {
+        problems.push(format!("theme: {e}"));
+    }
+    if let Err(e) = crate::tui::data::Metric::parse(&config.metric) {
+        problems.push(format!(
+            "{}: metric: {e}",
+            dir.join("config.toml").display()
+        ));
+    }
     let choice = if tty {
         config.image_protocol
     } else {

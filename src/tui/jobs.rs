@@ -87,7 +87,11 @@ impl<T: Send + 'static> Jobs<T> {
                     .map(|s| s.to_string())
                     .or_else(|| p.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "no message".into());
-                format!("internal error (a panic: {what})")
+                let log = super::config::log_file();
+                format!(
+                    "internal error (a panic: {what}; backtrace in {})",
+                    log.display()
+                )
             })
         };
         if self.inline {

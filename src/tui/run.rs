@@ -23,7 +23,8 @@ fn io(e: std::io::Error) -> Error {
 /// on, given back at the end with the rest of the terminal.
 pub fn run(mut app: App, passthrough: Option<Passthrough>) -> Result<()> {
     let kitty_direct = app.images.get_mut().direct.is_some();
-    let mut guard = Guard::enter(app.config.mouse, passthrough, kitty_direct).map_err(io)?;
+    let log = super::config::log_file();
+    let mut guard = Guard::enter(app.config.mouse, passthrough, kitty_direct, log).map_err(io)?;
     event_loop(&mut app, &mut guard)
 }
 

@@ -26,8 +26,11 @@ pub struct Detected {
 /// Asks the terminal what it draws (see `choose` below), with tmux passthrough turned on first
 /// so that the queries reach the outer terminal.
 pub fn detect(choice: ImageProtocol, timeout: Duration) -> Result<Detected> {
+    // Every choice but none makes a ratatui-image picker, and its constructors turn tmux's
+    // passthrough on themselves (`Picker::halfblocks` too: picker.rs,
+    // `detect_tmux_and_outer_protocol_from_env`): the old value is taken first, to give back.
     let passthrough = match choice {
-        ImageProtocol::None | ImageProtocol::Halfblocks => None,
+        ImageProtocol::None => None,
         _ => Passthrough::enable(),
     };
     let (picker, why) = choose(choice, timeout)?;
@@ -84,7 +87,7 @@ fn choose(choice: ImageProtocol, timeout: Duration) -> Result<(Option<Picker>, W
     };
     let reply = match forced {
         Some(_) => super::xtversion::Reply::default(),
-        None => super::xtversion::query(timeout),
+        None => super::xtversion::query(timeout, in_tmux()),
     };
     if forced.is_none() && !reply.answered {
         return Ok((

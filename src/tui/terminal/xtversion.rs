@@ -65,16 +65,28 @@ pub fn parse_reply(bytes: &[u8]) -> Option<TermVersion> {
     TermVersion::parse(&String::from_utf8_lossy(&bytes[start..start + len]))
 }
 
-/// Whether the DA1 reply in `bytes` (`ESC [ ? 63 ; 4 ; … c`) lists sixel graphics (4).
+/// The attribute lists of the complete DA1 replies in `bytes` (`ESC [ ? 63 ; 4 ; … c`), in the
+/// order they came.
+fn da1_replies(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut out = vec![];
+    let mut rest = bytes;
+    while let Some(start) = rest.windows(3).position(|w| w == b"\x1b[?") {
+        let body = &rest[start + 3..];
+        let Some(end) = body.iter().position(|&b| b == b'c') else {
+            break;
+        };
+        out.push(&body[..end]);
+        rest = &body[end + 1..];
+    }
+    out
+}
+
+/// Whether a DA1 reply in `bytes` lists sixel graphics (4): any of them, since inside tmux
+/// both tmux and the outer terminal answer, in an order no one can rely on.
 pub fn sixel_in_reply(bytes: &[u8]) -> bool {
-    let Some(start) = bytes.windows(3).position(|w| w == b"\x1b[?") else {
-        return false;
-    };
-    let rest = &bytes[start + 3..];
-    let Some(end) = rest.iter().position(|&b| b == b'c') else {
-        return false;
-    };
-    rest[..end].split(|&b| b == b';').any(|p| p == b"4")
+    da1_replies(bytes)
+        .iter()
+        .any(|r| r.split(|&b| b == b';').any(|p| p == b"4"))
 }
 
 /// What the terminal answered: its version, and whether it draws sixel.
@@ -99,21 +111,36 @@ pub fn kitty_problem(v: &TermVersion) -> Option<String> {
     })
 }
 
-/// Asks the terminal on stdin/stdout (a TTY) for its XTVERSION, with DA1 after it so that a
-/// terminal that ignores XTVERSION still ends the wait (every terminal answers DA1, in order):
-/// the wait ends on DA1's answer, so `timeout` is spent only on a terminal that is slow or
-/// mute. What comes later is dropped by [`super::late_replies`].
+/// The query: XTVERSION, then DA1, so that a terminal that ignores XTVERSION still ends the
+/// wait (every terminal answers DA1, in order). Inside tmux, tmux answers both itself (its DA1
+/// lists no sixel), so the outer terminal is asked for DA1 too, through tmux's passthrough
+/// (`DCS tmux; … ST`, each ESC doubled): whether the outer terminal draws sixel must not depend
+/// on which of the two answers comes first.
+fn query_text(through_tmux: bool) -> &'static [u8] {
+    match through_tmux {
+        true => b"\x1bPtmux;\x1b\x1b[c\x1b\\\x1b[>q\x1b[c",
+        false => b"\x1b[>q\x1b[c",
+    }
+}
+
+/// Asks the terminal on stdin/stdout (a TTY) for its XTVERSION and DA1 ([`query_text`]): the
+/// wait ends when every DA1 asked for has come (two inside tmux: tmux's and the outer
+/// terminal's), so `timeout` is spent only on a terminal that is slow or mute. What comes later
+/// is dropped by [`super::late_replies`].
 #[cfg(unix)]
-pub fn query(timeout: Duration) -> Reply {
-    query_bytes(timeout).map_or_else(Reply::default, |buf| Reply {
-        version: parse_reply(&buf),
-        sixel: sixel_in_reply(&buf),
-        answered: da1_seen(&buf),
+pub fn query(timeout: Duration, through_tmux: bool) -> Reply {
+    let answers = if through_tmux { 2 } else { 1 };
+    query_bytes(timeout, query_text(through_tmux), answers).map_or_else(Reply::default, |buf| {
+        Reply {
+            version: parse_reply(&buf),
+            sixel: sixel_in_reply(&buf),
+            answered: da1_seen(&buf),
+        }
     })
 }
 
 #[cfg(unix)]
-fn query_bytes(timeout: Duration) -> Option<Vec<u8>> {
+fn query_bytes(timeout: Duration, query: &[u8], answers: usize) -> Option<Vec<u8>> {
     use std::io::Write;
     let was_raw = crossterm::terminal::is_raw_mode_enabled().unwrap_or(false);
     if !was_raw {
@@ -121,11 +148,11 @@ fn query_bytes(timeout: Duration) -> Option<Vec<u8>> {
     }
     let answer = (|| {
         let mut out = std::io::stdout();
-        out.write_all(b"\x1b[>q\x1b[c").ok()?;
+        out.write_all(query).ok()?;
         out.flush().ok()?;
         let deadline = Instant::now() + timeout;
         let mut buf = Vec::new();
-        while !da1_seen(&buf) {
+        while da1_replies(&buf).len() < answers {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -157,15 +184,13 @@ fn query_bytes(timeout: Duration) -> Option<Vec<u8>> {
 
 /// Elsewhere no terminal is asked.
 #[cfg(not(unix))]
-pub fn query(_timeout: Duration) -> Reply {
+pub fn query(_timeout: Duration, _through_tmux: bool) -> Reply {
     Reply::default()
 }
 
 /// Whether `buf` holds a complete primary device attributes reply, `ESC [ ? … c`.
 fn da1_seen(buf: &[u8]) -> bool {
-    buf.windows(3)
-        .position(|w| w == b"\x1b[?")
-        .is_some_and(|i| buf[i + 3..].contains(&b'c'))
+    !da1_replies(buf).is_empty()
 }
 
 #[cfg(test)]
@@ -198,6 +223,13 @@ mod tests {
         ));
         assert!(!sixel_in_reply(b"\x1b[?62;c") && !sixel_in_reply(b"\x1b[?64;44c"));
         assert!(da1_seen(b"\x1b[?62;4c") && !da1_seen(b"\x1b[?62;4"));
+        // Inside tmux: tmux's own DA1 (no sixel) and the outer xterm's, in either order.
+        let (tmux, xterm) = (&b"\x1b[?1;2c"[..], &b"\x1b[?63;1;2;4;6;9;15;22c"[..]);
+        for both in [[tmux, xterm].concat(), [xterm, tmux].concat()] {
+            assert!(sixel_in_reply(&both) && da1_replies(&both).len() == 2);
+        }
+        assert!(!sixel_in_reply(tmux));
+        assert!(query_text(true).starts_with(b"\x1bPtmux;\x1b\x1b[c\x1b\\"));
         let old = TermVersion::parse("kitty(0.26.5)").unwrap();
         let why = kitty_problem(&old).unwrap();
         assert!(why.contains("0.26.5") && why.contains("0.28") && why.contains("half blocks"));
