@@ -357,6 +357,25 @@ fn search_color_lists_the_colour_heads_and_enter_jumps() {
     assert!(ui.app.overlay.is_none());
 }
 
+/// A query nested or long past the search's bounds is refused in the status line: no worker
+/// dies of a stack overflow, the explorer goes on.
+#[test]
+fn a_query_past_the_bounds_is_refused_not_fatal() {
+    let mut ui = ui(100, 24);
+    ui.keys("/");
+    for c in std::iter::repeat_n('(', 800) {
+        ui.app.update(Input::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        )));
+    }
+    ui.keys("enter");
+    let s = ui.screen();
+    assert!(s.contains("search query refused"), "{s}");
+    ui.keys("esc / \"color");
+    assert!(ui.screen().contains("L2H1"), "still searching");
+}
+
 #[test]
 fn compare_lists_the_interpreted_models_of_the_cache() {
     let mut ui = ui(120, 30);

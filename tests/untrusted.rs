@@ -8,6 +8,7 @@ mod common;
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
+use std::process::Command;
 
 use common::*;
 
@@ -449,4 +450,351 @@ fn queries_and_limits_are_bounded() {
         assert_eq!(code, Some(2), "{args:?}: {err}");
         assert!(err.contains("must be at least 1"), "{args:?}: {err}");
     }
+}
+
+/// Runs `script` with `sh` in a new user and mount namespace (as root there), where it may
+/// mount a small tmpfs or a read-only bind mount that nothing outside sees; its stdout and
+/// stderr, after asserting that it ran.
+fn in_namespace(script: &str, env: &[(&str, &Path)]) -> (String, String) {
+    let mut c = Command::new("unshare");
+    c.args(["--user", "--map-root-user", "--mount", "sh", "-ec", script]);
+    c.env("CLIPSCOPE", common::bin().get_program());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().expect("unshare (util-linux) runs");
+    let (o, e) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(
+        out.status.success(),
+        "the namespace script failed (user namespaces are needed): {e}\n{o}"
+    );
+    (o, e)
+}
+
+/// The files of a finished store and their bytes' SHA-256, as `sha256sum` lists them.
+const STORE_SUMS: &str = "cd \"$(dirname \"$(find \"$1\" -name manifest.json)\")\" && \
+    find . -type f ! -name 'lock*' | sort | xargs sha256sum";
+
+/// `index` into a full disk: one error line that says so once and how much space the store
+/// needs, no temporary file left behind (the complete chunks are kept), and the same command
+/// on a disk with room finishes the same store, byte for byte, as an undisturbed run.
+#[test]
+fn a_full_disk_leaves_no_debris_and_the_rerun_completes_the_same_store() {
+    let t = tempfile::tempdir().unwrap();
+    let (images, full, roomy) = (
+        t.path().join("images"),
+        t.path().join("full"),
+        t.path().join("roomy"),
+    );
+    run_in_cache(
+        &roomy,
+        &["probe", images.to_str().unwrap(), "--count", "300"],
+    );
+    std::fs::create_dir_all(&full).unwrap();
+    let model = fixture("tiny-clip-hf");
+    let index = format!(
+        "\"$CLIPSCOPE\" index -q --chunk-images 64 --model {} --images {}",
+        model.display(),
+        images.display()
+    );
+    run_in_cache(
+        &roomy,
+        &[
+            "index",
+            "-q",
+            "--chunk-images",
+            "64",
+            "--model",
+            model.to_str().unwrap(),
+            "--images",
+            images.to_str().unwrap(),
+        ],
+    );
+    let sums = t.path().join("sums.sh");
+    std::fs::write(&sums, STORE_SUMS).unwrap();
+    let undisturbed = Command::new("sh").arg(&sums).arg(&roomy).output().unwrap();
+    let script = format!(
+        "mount -t tmpfs -o size=160k tmpfs \"$FULL\"
+         if CLIPSCOPE_CACHE=\"$FULL\" {index} 2>err; then echo 'indexed into a full disk'; exit 1; fi
+         cat err >&2
+         echo debris: $(find \"$FULL\" -name '*.tmp*' | wc -l)
+         mount -o remount,size=64m \"$FULL\"
+         CLIPSCOPE_CACHE=\"$FULL\" {index} 2>/dev/null
+         sh \"$SUMS\" \"$FULL\""
+    );
+    let (out, err) = in_namespace(&script, &[("FULL", &full), ("SUMS", &sums)]);
+    assert!(out.starts_with("debris: 0\n"), "{out}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("the disk is full") && err.contains("The store needs about"),
+        "{err}"
+    );
+    assert_eq!(err.matches("os error 28").count(), 1, "said once: {err}");
+    let sums = out.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert!(
+        sums.contains("./manifest.json") && sums.contains("./heads/"),
+        "{out}"
+    );
+    assert_eq!(
+        sums.trim(),
+        String::from_utf8_lossy(&undisturbed.stdout).trim()
+    );
+}
+
+/// A finished store in a read-only cache (a shared dataset mount) is fully usable: `index`
+/// finds it without taking a lock, `search` and `property-nn` write their index and derived
+/// block to a per-user folder instead, and say so once.
+#[test]
+fn a_read_only_cache_is_fully_usable() {
+    let t = tempfile::tempdir().unwrap();
+    let store = labelled_store(t.path());
+    let cache = t.path().join("cache");
+    let s = store.to_str().unwrap();
+    run_in_cache(
+        &cache,
+        &["interpret", "-q", "--texts-per-head", "5", "--store", s],
+    );
+    // Nothing derived yet: everything must be written elsewhere.
+    let _ = std::fs::remove_dir_all(store.join("search"));
+    let _ = std::fs::remove_dir_all(cache.join("search"));
+    let interp = clipscope::interpret::Interpretation::load(&store)
+        .unwrap()
+        .unwrap();
+    // The label most heads share: property-nn averages their blocks into a derived file.
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for l in interp.heads.iter().filter_map(|h| interp.label(h)) {
+        *counts.entry(l).or_default() += 1;
+    }
+    let (label, _) = counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .expect("a labelled head");
+    let model = fixture("tiny-clip-hf");
+    let user = t.path().join("user-cache");
+    let script = format!(
+        "mount --bind \"$CACHE\" \"$CACHE\"
+         mount -o remount,bind,ro \"$CACHE\"
+         if touch \"$CACHE/x\" 2>/dev/null; then echo 'still writable'; exit 1; fi
+         export CLIPSCOPE_CACHE=\"$CACHE\" XDG_CACHE_HOME=\"$USER_CACHE\"
+         \"$CLIPSCOPE\" index -q --labels folders --model {m} --images {images}
+         \"$CLIPSCOPE\" search --store {s} 'layer:>=0' >/dev/null
+         \"$CLIPSCOPE\" search 'layer:>=0' >/dev/null
+         \"$CLIPSCOPE\" property-nn --store {s} --model {m} --property {label} '#0' >/dev/null
+         echo ok",
+        m = model.display(),
+        images = t.path().join("images").display(),
+    );
+    let (out, err) = in_namespace(&script, &[("CACHE", &cache), ("USER_CACHE", &user)]);
+    assert!(out.trim().ends_with("ok"), "{out}\n{err}");
+    assert!(err.contains("is read-only"), "the reason is stated: {err}");
+    assert!(!err.contains("cannot write"), "{err}");
+    assert!(
+        !store.join("search").exists(),
+        "nothing written into the store"
+    );
+    assert!(
+        user.join("clipscope-derived").is_dir(),
+        "the per-user folder holds them"
+    );
+}
+
+/// Searches started together on a store whose index must be (re)built wait for one another and
+/// share the one index built, instead of failing on tantivy's writer lock.
+#[test]
+fn concurrent_searches_share_one_index() {
+    let t = tempfile::tempdir().unwrap();
+    let store = labelled_store(t.path());
+    let cache = t.path().join("cache");
+    let s = store.to_str().unwrap();
+    run_in_cache(
+        &cache,
+        &["interpret", "-q", "--texts-per-head", "5", "--store", s],
+    );
+    for round in 0..3 {
+        let _ = std::fs::remove_dir_all(store.join("search"));
+        let _ = std::fs::remove_dir_all(cache.join("search"));
+        let searches: Vec<_> = (0..4)
+            .map(|i| {
+                let mut c = bin();
+                c.env("CLIPSCOPE_CACHE", &cache);
+                match i % 2 {
+                    0 => c.args(["search", "--store", s, "layer:>=0"]),
+                    _ => c.args(["search", "layer:>=0"]),
+                };
+                c.stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in searches {
+            let out = child.wait_with_output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "round {round}: {err}");
+        }
+        let debris: Vec<_> = std::fs::read_dir(&store)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(debris.is_empty(), "{debris:?}");
+    }
+}
+
+/// `store gc` never offers a store that another does not hold exactly (an unlabelled store is
+/// not superseded by a labelled one of the same images), nor one that holds the user's work
+/// unless it is named; `store ls` skips the text-embedding cache and refuses a cache that is a
+/// file; `doctor` flags an unknown theme or metric.
+#[test]
+fn gc_ls_and_doctor_keep_to_what_is_there() {
+    let t = tempfile::tempdir().unwrap();
+    let labelled = labelled_store(t.path());
+    let cache = t.path().join("cache");
+    let model = fixture("tiny-clip-hf");
+    let images = t.path().join("images");
+    let plain = run_in_cache(
+        &cache,
+        &[
+            "index",
+            "-q",
+            "--json",
+            "--model",
+            model.to_str().unwrap(),
+            "--images",
+            images.to_str().unwrap(),
+        ],
+    );
+    let plain: serde_json::Value = serde_json::from_str(&plain).unwrap();
+    let plain = std::path::PathBuf::from(plain["store"].as_str().unwrap());
+    assert_ne!(plain, labelled);
+    // Text embeddings cached by `text-nn` live in cache/texts/<fingerprint>/.
+    run_in_cache(
+        &cache,
+        &[
+            "text-nn",
+            "--store",
+            labelled.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--head",
+            "L1H0",
+            "a dog",
+        ],
+    );
+    assert!(cache.join("texts").is_dir());
+    let ls = run_in_cache(&cache, &["store", "ls"]);
+    assert_eq!(ls.lines().count(), 2, "{ls}");
+    assert!(!ls.contains("broken"), "{ls}");
+    let dry = bin()
+        .args(["store", "gc", "--dry-run"])
+        .env("CLIPSCOPE_CACHE", &cache)
+        .output()
+        .unwrap();
+    let dry = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.contains("nothing to remove"), "{dry}");
+    // A newer store with token effects too holds the plain one: offered, but kept while it
+    // holds notes.
+    std::fs::write(
+        plain.join("tui.json"),
+        r#"{"bookmarks":["L1H0"],"notes":{}}"#,
+    )
+    .unwrap();
+    run_in_cache(
+        &cache,
+        &[
+            "index",
+            "-q",
+            "--tokens-for",
+            "6",
+            "--model",
+            model.to_str().unwrap(),
+            "--images",
+            images.to_str().unwrap(),
+        ],
+    );
+    let gc = run_in_cache(&cache, &["store", "gc"]);
+    assert!(
+        gc.contains("kept") && gc.contains("tui.json") && gc.contains("--include"),
+        "{gc}"
+    );
+    assert!(plain.join("tui.json").is_file());
+    let named = run_in_cache(
+        &cache,
+        &["store", "gc", "--include", plain.to_str().unwrap()],
+    );
+    assert!(named.contains("removed") && !plain.exists(), "{named}");
+    assert!(labelled.exists(), "the labelled store stays");
+    // A cache that is a file; a config naming an unknown theme and metric.
+    let file = t.path().join("not-a-folder");
+    std::fs::write(&file, "x").unwrap();
+    let out = bin()
+        .args(["store", "ls"])
+        .env("CLIPSCOPE_CACHE", &file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("not a folder"),
+        "{err}"
+    );
+    let config = t.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        "theme = \"no-such-theme\"\nmetric = \"manhattan\"\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args(["doctor", "--json"])
+        .env("CLIPSCOPE_CONFIG_HOME", &config)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let problems = report["problems"].to_string();
+    assert!(
+        problems.contains("no-such-theme") && problems.contains("metric"),
+        "{problems}"
+    );
+}
+
+/// A 5000 × 1 image (PIL and open_clip read it) is read: the crop of its resize is computed
+/// without the whole resized image, and equals resize-then-crop pixel for pixel.
+#[test]
+fn a_banner_image_is_read_as_the_reference_reads_it() {
+    let img = image::RgbImage::from_fn(5000, 1, |x, _| {
+        image::Rgb([(x % 251) as u8, (x % 13) as u8 * 19, 200])
+    });
+    let files = clipscope::model::ModelFiles::from_dir(&fixture("tiny-clip-hf"), "tiny").unwrap();
+    let pre = files.config().unwrap().preprocess;
+    let got = pre.geometry(&img).unwrap();
+    let (nw, nh) = ((pre.resize as f64 * 5000.0) as usize, pre.resize);
+    let whole = clipscope::image::resize(&img, nw, nh, pre.resample);
+    let (ch, cw) = pre.crop;
+    let left = (nw - cw) / 2;
+    let want = image::imageops::crop_imm(
+        &whole,
+        left as u32,
+        ((nh - ch) / 2) as u32,
+        cw as u32,
+        ch as u32,
+    )
+    .to_image();
+    assert_eq!(got, want);
+    let t = tempfile::tempdir().unwrap();
+    let path = t.path().join("banner.png");
+    img.save(&path).unwrap();
+    let out = bin()
+        .args(["decompose", "--json", "--model"])
+        .arg(fixture("tiny-clip-hf"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -1,7 +1,7 @@
 //! `store gc`: what in the cache can go. Temporary files of crashed writers, chunks left in
 //! finished stores, finished stores that a newer store holds entirely (an exact superset: the
-//! same model, weights, precision, preprocessing and images, at least its layers, tokens and
-//! labels) or whose image folder is gone, and builds untouched for longer than `stale`.
+//! same model, weights, precision, preprocessing, images and labels, at least its layers and
+//! token effects) or whose image folder is gone, and builds untouched for longer than `stale`.
 //!
 //! Never without being named: a store that holds the user's own work (label overrides,
 //! bookmarks, notes: `format::USER_FILES`) is kept and said to be kept, unless the caller
@@ -128,9 +128,10 @@ fn why_removable(e: &Entry, all: &[Entry], stale: Duration) -> Option<String> {
     }
 }
 
-/// Whether a store of key `a` holds everything a store of key `b` holds: the same model,
-/// weights, precision, preprocessing and images; at least `b`'s layers and token effects; and
-/// `b`'s labels, if it has any.
+/// Whether a store of key `a` holds everything a store of key `b` holds and is otherwise the
+/// same: the same model, weights, precision, preprocessing, images and labels (a labelled store
+/// does not supersede an unlabelled one: they answer different questions); at least `b`'s
+/// layers and token effects.
 fn holds_all_of(a: &Key, b: &Key) -> bool {
     a.model == b.model
         && a.dtype == b.dtype
@@ -139,7 +140,7 @@ fn holds_all_of(a: &Key, b: &Key) -> bool {
         && a.format_version >= b.format_version
         && b.layers.iter().all(|l| a.layers.contains(l))
         && a.tokens_for >= b.tokens_for
-        && (b.labels.is_none() || a.labels == b.labels)
+        && a.labels == b.labels
 }
 
 /// The user's files a store holds, named, when it holds any.

@@ -64,6 +64,26 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
     status::draw(f, app, status);
     overlay::draw(f, app, body);
+    neutralise_bidi(f.buffer_mut());
+}
+
+/// Outside text (file names, texts, labels) may carry bidirectional overrides that would
+/// reorder what the terminal shows; ratatui already drops control characters, these are
+/// replaced by U+FFFD. Image cells are untouched (their escape sequences hold no such character).
+fn neutralise_bidi(buf: &mut ratatui::buffer::Buffer) {
+    for cell in buf.content.iter_mut() {
+        if cell.symbol().contains(crate::untrusted::is_bidi_control) {
+            let shown: String = cell
+                .symbol()
+                .chars()
+                .map(|c| match crate::untrusted::is_bidi_control(c) {
+                    true => '\u{fffd}',
+                    false => c,
+                })
+                .collect();
+            cell.set_symbol(&shown);
+        }
+    }
 }
 
 fn title_bar(f: &mut Frame, app: &App, area: Rect) {
@@ -126,4 +146,23 @@ pub fn cut(s: &str, n: usize) -> String {
     let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::buffer::Buffer;
+    use ratatui::layout::Rect;
+
+    #[test]
+    fn bidirectional_overrides_are_not_drawn_raw() {
+        let mut buf = Buffer::empty(Rect::new(0, 0, 12, 1));
+        buf.set_string(0, 0, "a\u{202e}gnp.exe", ratatui::style::Style::default());
+        super::neutralise_bidi(&mut buf);
+        let shown: String = buf.content.iter().map(|c| c.symbol()).collect();
+        assert!(!shown.contains('\u{202e}'), "{shown:?}");
+        assert!(
+            shown.starts_with("a") && shown.contains("gnp.exe"),
+            "{shown:?}"
+        );
+    }
 }
