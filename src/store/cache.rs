@@ -154,21 +154,24 @@ pub fn resolve(arg: Option<&str>, cache: &Path) -> Result<PathBuf> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// What `demo` leaves beside its stores (the built-in model, the probe images), the text
+    /// embeddings cached by model fingerprint, and one store whose writer died before its key.
+    pub(crate) fn lay_out_cache(root: &std::path::Path) {
+        let mk = |p: &str| std::fs::create_dir_all(root.join(p)).unwrap();
+        mk("models/probe-clip");
+        std::fs::write(root.join("models/probe-clip/config.json"), "{}").unwrap();
+        mk("probe/v1-1200");
+        mk("texts/0123456789abcdef");
+        mk("probe-clip/0123456789abcdef");
+    }
 
     #[test]
     fn the_cache_s_other_folders_are_not_stores() {
         let t = tempfile::tempdir().unwrap();
-        let mk = |p: &str| std::fs::create_dir_all(t.path().join(p)).unwrap();
-        // What `demo` leaves beside its stores: the built-in model and the probe images.
-        mk("models/probe-clip");
-        std::fs::write(t.path().join("models/probe-clip/config.json"), "{}").unwrap();
-        mk("probe/v1-1200");
-        // A store whose writer died before writing its key.
-        mk("probe-clip/0123456789abcdef");
-        // The text embeddings cached by model fingerprint are not stores either.
-        mk("texts/0123456789abcdef");
+        lay_out_cache(t.path());
         let names: Vec<String> = list(t.path()).into_iter().map(|e| e.name).collect();
         assert_eq!(names, ["probe-clip/0123456789abcdef"]);
     }

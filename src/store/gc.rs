@@ -178,14 +178,9 @@ mod tests {
     #[test]
     fn the_cache_s_other_folders_are_never_collected() {
         let t = tempfile::tempdir().unwrap();
-        let mk = |p: &str| std::fs::create_dir_all(t.path().join(p)).unwrap();
-        mk("models/probe-clip");
-        std::fs::write(t.path().join("models/probe-clip/config.json"), "{}").unwrap();
-        mk("probe/v1-1200");
-        mk("texts/0123456789abcdef");
-        // A store whose writer died before writing its key, and one that holds notes.
-        mk("probe-clip/0123456789abcdef");
-        mk("probe-clip/fedcba9876543210");
+        super::super::cache::tests::lay_out_cache(t.path());
+        // Beside the abandoned build, another that holds notes.
+        std::fs::create_dir_all(t.path().join("probe-clip/fedcba9876543210")).unwrap();
         std::fs::write(t.path().join("probe-clip/fedcba9876543210/tui.json"), "{}").unwrap();
         let opts = Options {
             stale: Duration::ZERO,

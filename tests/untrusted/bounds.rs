@@ -1,20 +1,15 @@
 //! Bounds: queries, limits, and an image of an extreme shape.
 
 use super::common::*;
-use super::{labelled_store, measured};
+use super::{interpreted_store, measured};
 
 /// A query is bounded before it is parsed (depth, length, words), whatever is pasted; its
 /// memory stays small; `--limit` takes any positive count and refuses 0; `--top-k 0` too.
 #[test]
 fn queries_and_limits_are_bounded() {
     let t = tempfile::tempdir().unwrap();
-    let store = labelled_store(t.path());
-    let cache = t.path().join("cache");
+    let (store, cache) = interpreted_store(t.path());
     let s = store.to_str().unwrap();
-    run_in_cache(
-        &cache,
-        &["interpret", "-q", "--texts-per-head", "5", "--store", s],
-    );
     let deep = "(".repeat(3000);
     let mut rng = clipscope::model::random::SplitMix64(7);
     let mut word = |len: usize| -> String {

@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use super::common::*;
-use super::{STORE_SUMS, in_namespace, labelled_store};
+use super::{STORE_SUMS, in_namespace, interpreted_store};
 
 /// `index` into a full disk: one error line that says so once and how much space the store
 /// needs, no temporary file left behind (the complete chunks are kept), and the same command
@@ -77,13 +77,8 @@ fn a_full_disk_leaves_no_debris_and_the_rerun_completes_the_same_store() {
 #[test]
 fn a_read_only_cache_is_fully_usable() {
     let t = tempfile::tempdir().unwrap();
-    let store = labelled_store(t.path());
-    let cache = t.path().join("cache");
+    let (store, cache) = interpreted_store(t.path());
     let s = store.to_str().unwrap();
-    run_in_cache(
-        &cache,
-        &["interpret", "-q", "--texts-per-head", "5", "--store", s],
-    );
     // Nothing derived yet: everything must be written elsewhere.
     let _ = std::fs::remove_dir_all(store.join("search"));
     let _ = std::fs::remove_dir_all(cache.join("search"));

@@ -54,6 +54,18 @@ pub fn labelled_store(root: &Path) -> std::path::PathBuf {
     v["store"].as_str().unwrap().into()
 }
 
+/// [`labelled_store`], interpreted; the store and the cache.
+pub fn interpreted_store(root: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let store = labelled_store(root);
+    let cache = root.join("cache");
+    let s = store.to_str().unwrap();
+    run_in_cache(
+        &cache,
+        &["interpret", "-q", "--texts-per-head", "5", "--store", s],
+    );
+    (store, cache)
+}
+
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap().flatten() {

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::common::*;
-use super::{copy_dir, labelled_store, read_all};
+use super::{copy_dir, interpreted_store, labelled_store, read_all};
 
 /// Every file of a store is checked before its bytes are believed, and the manifest against
 /// the key and the files: a flipped byte in the image table, its index, the validity bytes or
@@ -92,13 +92,8 @@ fn damaged_stores_are_refused_never_believed() {
 #[test]
 fn concurrent_searches_share_one_index() {
     let t = tempfile::tempdir().unwrap();
-    let store = labelled_store(t.path());
-    let cache = t.path().join("cache");
+    let (store, cache) = interpreted_store(t.path());
     let s = store.to_str().unwrap();
-    run_in_cache(
-        &cache,
-        &["interpret", "-q", "--texts-per-head", "5", "--store", s],
-    );
     for round in 0..3 {
         let _ = std::fs::remove_dir_all(store.join("search"));
         let _ = std::fs::remove_dir_all(cache.join("search"));
