@@ -29,6 +29,33 @@ fn short_pool(dir: &std::path::Path) -> std::path::PathBuf {
     pool
 }
 
+/// The number each row of a `search` table shows is the one that ranked it: image evidence
+/// (`ε²`) first, then text relevance (`text`), each falling down the list.
+fn shown_numbers_rank(table: &str) {
+    let kinds = ["ε²", "text", "importance", "cos"];
+    let ranked: Vec<(usize, f64)> = table
+        .lines()
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            // The kind word followed by its number (a label may be `text` too).
+            let at = (0..w.len() - 1)
+                .find(|&i| kinds.contains(&w[i]) && w[i + 1].parse::<f64>().is_ok())
+                .expect(l);
+            let kind = kinds.iter().position(|k| *k == w[at]).unwrap_or(0);
+            (kind, w[at + 1].parse().expect(l))
+        })
+        .collect();
+    assert_eq!(
+        ranked.first().map(|r| r.0),
+        Some(0),
+        "evidence first: {table}"
+    );
+    for pair in ranked.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        assert!(a.0 < b.0 || (a.0 == b.0 && a.1 >= b.1), "{table}");
+    }
+}
+
 #[test]
 fn search_finds_the_heads_that_carry_colour_shape_and_count() {
     let tmp = tempfile::tempdir().unwrap();
@@ -105,7 +132,16 @@ fn search_finds_the_heads_that_carry_colour_shape_and_count() {
             by_eta[..2].iter().any(|(_, h)| *h == first),
             "search {query:?} lists {first} first; the heads carrying {property} most: {by_eta:?}"
         );
+        shown_numbers_rank(&run(&cache, &["search", query]));
     }
+    // The id the whole-cache search prints is taken back where a head is asked for.
+    let table = run(&cache, &["search", "color"]);
+    let printed = table.split_whitespace().nth(1).unwrap();
+    assert!(printed.starts_with("probe-clip@"), "{table}");
+    run(
+        &cache,
+        &["head-nn", "--store", "probe-clip", "--head", printed, "#0"],
+    );
     // Heads that clearly carry a labelled property (η² ≥ 0.5 for their strongest) carry its
     // label, at least 80% of them.
     let mut clear = vec![];

@@ -30,10 +30,12 @@ impl std::fmt::Display for HeadRef {
 impl std::str::FromStr for HeadRef {
     type Err = Error;
 
-    /// Parses `L10H3` (case-insensitive; also `10.3` and `10:3`).
+    /// Parses `L10H3` (case-insensitive; also `10.3` and `10:3`), and the ids clipscope prints
+    /// with the store before them (`probe-clip/L1H2`, as `search` lists and `y` copies them).
     fn from_str(s: &str) -> Result<Self> {
         let bad = || Error::Invalid(format!("{s:?} is not a head: write it like L10H3"));
-        let t = s.trim().to_ascii_uppercase();
+        let head = s.trim().rsplit('/').next().unwrap_or_default();
+        let t = head.to_ascii_uppercase();
         let (l, h) = if let Some(rest) = t.strip_prefix('L') {
             rest.split_once('H').ok_or_else(bad)?
         } else {
@@ -107,6 +109,14 @@ mod tests {
         );
         assert_eq!("11.0".parse::<HeadRef>().unwrap().to_string(), "L11H0");
         assert!("L10".parse::<HeadRef>().is_err());
+        // The ids `search` prints and the explorer copies.
+        for id in ["probe-clip/L1H2", "vit-b-16-openai@0123abcd/l1h2"] {
+            assert_eq!(
+                id.parse::<HeadRef>().unwrap(),
+                HeadRef { layer: 1, head: 2 }
+            );
+        }
+        assert!("probe-clip/".parse::<HeadRef>().is_err());
         assert!(Heads::Layer(3).contains(3, 7) && !Heads::Layer(3).contains(2, 7));
     }
 }

@@ -8,7 +8,7 @@ use clap::Args;
 use clipscope::index::{Options, Plan, build};
 use clipscope::model::LayerSelection;
 use clipscope::store::images::ImageList;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget};
 
 use super::ModelArgs;
 
@@ -156,13 +156,9 @@ pub fn run(args: IndexArgs) -> Result<PathBuf> {
     if args.quiet || args.json {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {msg} [{bar:30}] {pos}/{len} images  {per_sec}  ETA {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
+    bar.set_style(super::progress_style(
+        "{spinner} {msg} [{bar:30}] {pos}/{len} images  {rate}  ETA {eta}",
+    ));
     bar.set_message(format!("indexing {}", plan.slug));
     let decoders = args
         .decoders

@@ -12,7 +12,7 @@ use clipscope::interpret::texts::{
 use clipscope::interpret::{Interpretation, Pool, Settings, interpret};
 use clipscope::store::Store;
 use clipscope::store::cache::resolve;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget};
 
 /// Arguments of `clipscope interpret`.
 #[derive(Args)]
@@ -23,7 +23,7 @@ pub struct InterpretArgs {
     #[command(flatten)]
     cache: super::args::CacheArg,
     /// The model that built the store [default: its hub id; needed for local models].
-    #[arg(long)]
+    #[arg(long, short)]
     model: Option<String>,
     /// Description pool: plain lines or TSV `text<TAB>property` [default: the built-in pool].
     #[arg(long)]
@@ -98,11 +98,9 @@ fn bar(len: usize, msg: &str, hidden: bool) -> ProgressBar {
     if hidden {
         b.set_draw_target(ProgressDrawTarget::hidden());
     }
-    b.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
+    b.set_style(super::progress_style(
+        "{msg} [{bar:30}] {pos}/{len} {rate} ETA {eta}",
+    ));
     b.set_message(msg.to_string());
     b
 }

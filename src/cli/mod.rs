@@ -241,6 +241,18 @@ pub fn compute_dtype(device: &candle_core::Device, spec: &str) -> Result<candle_
     Ok(dtype)
 }
 
+/// A progress bar's style from `template`, where `{rate}` is items a second to one decimal
+/// (indicatif's `{per_sec}` prints four: "343.3787/s").
+pub fn progress_style(template: &str) -> indicatif::ProgressStyle {
+    let rate = |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+        let _ = write!(w, "{:.1}/s", s.per_sec());
+    };
+    indicatif::ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .with_key("rate", rate)
+        .progress_chars("=> ")
+}
+
 /// A path as a human-readable line shows it: bytes that are not UTF-8 as `\xHH`
 /// (`pathname::show`), control characters escaped, line breaks included.
 pub fn shown(path: &std::path::Path) -> String {

@@ -19,7 +19,7 @@ pub struct Source {
     #[command(flatten)]
     pub cache: super::args::CacheArg,
     /// The model (needed without --store, or for a store of a local model).
-    #[arg(long, env = "CLIPSCOPE_MODEL")]
+    #[arg(long, short, env = "CLIPSCOPE_MODEL")]
     pub model: Option<String>,
     #[command(flatten)]
     pub device: super::args::DeviceArg,
@@ -37,9 +37,14 @@ pub struct Output {
     /// Draw the figure in the terminal.
     #[arg(long)]
     pub show: bool,
-    /// How --show draws: auto (kitty, iTerm2 or sixel when the terminal says so, else blocks),
-    /// kitty, iterm, sixel or blocks.
-    #[arg(long, value_enum, default_value = "auto")]
+    /// How --show draws, named as `explore --image-protocol`: auto (kitty, iTerm2 or sixel when
+    /// the terminal says so, else half blocks), kitty, iterm2, sixel or halfblocks.
+    #[arg(
+        long = "image-protocol",
+        alias = "protocol",
+        value_enum,
+        default_value = "auto"
+    )]
     pub protocol: Protocol,
 }
 
@@ -51,10 +56,12 @@ pub enum Protocol {
     /// The kitty graphics protocol.
     Kitty,
     /// iTerm2's inline images.
+    #[value(name = "iterm2", alias = "iterm")]
     Iterm,
     /// DEC sixel (xterm -ti vt340, foot, mlterm, WezTerm, …).
     Sixel,
     /// Unicode half blocks in 24-bit colour (works everywhere).
+    #[value(name = "halfblocks", alias = "blocks")]
     Blocks,
 }
 

@@ -3,7 +3,7 @@
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use clipscope::interpret::texts::{embed_texts, pool_embeddings_file, saved_pool_embeddings};
-use clipscope::search::{Hit, cache_index, docs_of, semantic, store_index};
+use clipscope::search::{Hit, RankedBy, cache_index, docs_of, semantic, store_index};
 use clipscope::store::Store;
 use clipscope::store::cache::resolve;
 
@@ -22,7 +22,7 @@ pub struct SearchArgs {
     #[arg(long)]
     semantic: bool,
     /// The store's model, for --semantic with a local model.
-    #[arg(long)]
+    #[arg(long, short)]
     model: Option<String>,
     /// How many heads (at least 1; more than a store has lists them all).
     #[arg(long, default_value_t = 10, value_parser = super::args::at_least_one)]
@@ -60,6 +60,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
                 head: docs[i].clone(),
                 score,
                 matching_texts: vec![],
+                ranked_by: RankedBy::Semantic(score),
             })
             .collect()
     } else {
@@ -72,6 +73,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
     if hits.is_empty() && !args.json {
         bail!("no head matches {query:?}");
     }
+    let whole_cache = args.store.is_none() && !args.semantic;
     for (rank, h) in hits.iter().enumerate() {
         if args.json {
             jsonln!(serde_json::to_string(h)?);
@@ -86,12 +88,21 @@ pub fn run(args: SearchArgs) -> Result<()> {
                 .map(String::as_str)
                 .collect()
         };
+        // Searching the whole cache, a head is named with its store: two stores of one model
+        // hold heads of the same name.
+        let id = match whole_cache {
+            true => {
+                let store = &h.head.store[..8.min(h.head.store.len())];
+                h.head.id.replacen('/', &format!("@{store}/"), 1)
+            }
+            false => h.head.id.clone(),
+        };
         outln!(
-            "{:>2}. {:<28} {:<14} {:>7.3}  {}",
+            "{:>2}. {:<30} {:<14} {:>16}  {}",
             rank + 1,
-            h.head.id,
+            id,
             h.head.label,
-            h.score,
+            h.ranked_by.to_string(),
             shown.join(" | ")
         );
     }

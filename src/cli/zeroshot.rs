@@ -25,7 +25,7 @@ pub struct ClassifierArgs {
     #[command(flatten)]
     cache: super::args::CacheArg,
     /// The model that built the store [default: its hub id; needed for local models].
-    #[arg(long)]
+    #[arg(long, short)]
     model: Option<String>,
     /// Class names for the prompts: `imagenet` (the 1,000 names), or a file with one name per
     /// class index [default: the store's label names].

@@ -91,10 +91,41 @@ const SCHEMA_VERSION: &str = "schema 4 (concept consistency)";
 pub struct Hit {
     /// The head.
     pub head: HeadDoc,
-    /// Relevance.
+    /// Text relevance (BM25 over label, texts and model, fuzzy terms weighted half).
     pub score: f32,
     /// Its texts that match a query word (exactly, by prefix or within one edit).
     pub matching_texts: Vec<String>,
+    /// What put it where it is in the list, with the number that ranked it.
+    pub ranked_by: RankedBy,
+}
+
+/// What ranks a hit (docs/METRICS.md): the hits ranked by image evidence come first, then
+/// those ranked by text relevance; a query of filters alone ranks by importance; `--semantic`
+/// by the cosine of the query's embedding with the head's texts.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(tag = "by", content = "value", rename_all = "snake_case")]
+pub enum RankedBy {
+    /// ε², the share of the head's variance the property the query names explains.
+    Evidence(f64),
+    /// The text relevance, [`Hit::score`].
+    Text(f32),
+    /// Importance for zero-shot classification, when measured.
+    Importance(Option<f64>),
+    /// Cosine of the query's text embedding with the head's texts, VE-weighted.
+    Semantic(f32),
+}
+
+impl std::fmt::Display for RankedBy {
+    /// `ε² 0.830`, `text 1.069`, `importance 0.93` (`importance -` unmeasured), `cos 0.274`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Evidence(e) => write!(f, "ε² {e:.3}"),
+            Self::Text(s) => write!(f, "text {s:.3}"),
+            Self::Importance(Some(i)) => write!(f, "importance {i:.2}"),
+            Self::Importance(None) => write!(f, "importance -"),
+            Self::Semantic(c) => write!(f, "cos {c:.3}"),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -295,6 +326,7 @@ impl SearchIndex {
                     head,
                     score,
                     matching_texts,
+                    ranked_by: RankedBy::Text(score),
                 })
             })
             .collect::<Result<Vec<_>>>()?;

@@ -3,7 +3,7 @@
 //! it explains (the images are the ground truth), above heads that merely have the word in a
 //! text.
 
-use super::{Hit, within_one_edit};
+use super::{Hit, RankedBy, within_one_edit};
 
 /// Hits fetched from the text index before the evidence re-ranks them.
 pub const CANDIDATES: usize = 1000;
@@ -62,7 +62,16 @@ pub fn by_evidence(hits: Vec<Hit>, words: &[String], limit: usize) -> Vec<Hit> {
         .map(|(i, h)| (evidence_for(&h, words), i, h))
         .collect();
     keyed.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    keyed.into_iter().take(limit).map(|x| x.2).collect()
+    keyed
+        .into_iter()
+        .take(limit)
+        .map(|(e, _, mut h)| {
+            if e > 0.0 {
+                h.ranked_by = RankedBy::Evidence(e);
+            }
+            h
+        })
+        .collect()
 }
 
 /// `hits` most important first (unmeasured heads last, in layer and head order), at most
@@ -75,6 +84,9 @@ pub fn by_importance(mut hits: Vec<Hit>, limit: usize) -> Vec<Hit> {
             .then((a.head.layer, a.head.head).cmp(&(b.head.layer, b.head.head)))
     });
     hits.truncate(limit);
+    for h in &mut hits {
+        h.ranked_by = RankedBy::Importance(h.head.importance);
+    }
     hits
 }
 

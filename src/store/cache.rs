@@ -142,7 +142,7 @@ pub fn resolve(arg: Option<&str>, cache: &Path) -> Result<PathBuf> {
         (many, _) => Err(Error::store(
             cache,
             format!(
-                "{} stores match; name one of: {}",
+                "{} stores match; name one with --store: {}",
                 many.len(),
                 many.iter()
                     .map(|e| e.name.as_str())
