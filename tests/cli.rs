@@ -267,6 +267,31 @@ fn bad_inputs_give_one_clear_line() {
     assert_clear_error(&run(&["embed", "-m", m]), "nothing to embed");
 }
 
+/// A hub that cannot be reached (here a closed local port) gives one line: the cause once, and
+/// the ways to go on offline.
+#[test]
+fn an_unreachable_hub_says_how_to_go_on_offline() {
+    let t = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["embed", "-m", "someorg/somemodel", "--text", "hi"])
+        .env("HF_ENDPOINT", "http://127.0.0.1:9")
+        .env("HF_HOME", t.path())
+        .env_remove("HF_HUB_OFFLINE")
+        .output()
+        .unwrap();
+    assert_clear_error(&out, "cannot be reached");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("HF_HUB_OFFLINE=1") && err.contains("probe-clip"),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("127.0.0.1").count(),
+        0,
+        "the cause, not the URL twice: {err}"
+    );
+}
+
 /// A hub id resolves through the standard Hugging Face cache layout with HF_HUB_OFFLINE=1.
 #[test]
 fn hub_ids_load_from_the_offline_cache() {

@@ -50,6 +50,7 @@ pub fn fetch(repo: &str, revision: Option<&str>) -> Result<ModelFiles> {
         match r {
             Ok(p) => Ok(Some(p)),
             Err(HFError::EntryNotFound { .. } | HFError::LocalEntryNotFound { .. }) => Ok(None),
+            Err(e @ HFError::Request { .. }) => Err(unreachable_hub(repo_org, repo_name, &e)),
             Err(e) => Err(Error::Model(format!("{repo_org}/{repo_name}: {e}"))),
         }
     };
@@ -96,6 +97,21 @@ pub fn fetch(repo: &str, revision: Option<&str>) -> Result<ModelFiles> {
         files.tokenizer = fetch_at(o, n, "tokenizer.json", None)?;
     }
     Ok(files)
+}
+
+/// The hub could not be reached: the innermost cause once (the request error's own text and
+/// its source both name the URL), and the two ways forward offline.
+#[cfg(feature = "hub")]
+fn unreachable_hub(org: &str, name: &str, e: &hf_hub::HFError) -> Error {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    Error::Model(format!(
+        "{org}/{name}: the Hugging Face Hub cannot be reached ({cause}); offline, set \
+         HF_HUB_OFFLINE=1 to use what the local cache holds, or use a built-in model such as \
+         probe-clip (see `clipscope models`)"
+    ))
 }
 
 /// Without the `hub` feature only local directories load.
