@@ -1,5 +1,5 @@
-//! Exact top-k nearest neighbours by dot product or cosine over f16 rows (a head block, or a
-//! weighted sum of head blocks), f32 arithmetic, multithreaded over the rows.
+//! Exact top-k nearest neighbours by dot product, cosine or centred cosine over f16 rows (a head
+//! block, or a weighted sum of head blocks), f32 arithmetic, multithreaded over the rows.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -19,6 +19,10 @@ pub enum Metric {
     Dot,
     /// ⟨row, query⟩ / (‖row‖ ‖query‖); rows of zero norm score 0.
     Cosine,
+    /// Cosine after removing the rows' mean ([`Query::centre`], from [`mean_row`]) from every
+    /// row: a head's outputs share a large common component (plain cosines are all ≈ 0.999),
+    /// and TEXTSPAN centres them too (`compute_text_projection`'s mean removal).
+    Centred,
 }
 
 /// One neighbour.
@@ -113,6 +117,8 @@ pub struct Query<'a> {
     pub valid: Option<&'a [u8]>,
     /// A row to leave out (e.g. the query image itself).
     pub exclude: Option<usize>,
+    /// Subtracted from every row before it is scored ([`Metric::Centred`]: the rows' mean).
+    pub centre: Option<&'a [f32]>,
 }
 
 #[derive(PartialEq)]
@@ -187,11 +193,16 @@ pub fn top_k(blocks: &[(&dyn Rows, f32)], q: &Query) -> Result<Vec<Hit>> {
             "blocks of different shapes cannot be summed".into(),
         ));
     }
-    if q.vector.len() != dim {
+    if q.vector.len() != dim || q.centre.is_some_and(|c| c.len() != dim) {
         return Err(Error::Invalid(format!(
             "query of {} values for rows of {dim}",
             q.vector.len()
         )));
+    }
+    if q.metric == Metric::Centred && q.centre.is_none() {
+        return Err(Error::Invalid(
+            "a centred cosine needs the rows' mean".into(),
+        ));
     }
     let qnorm = dot(q.vector, q.vector).sqrt();
     let pieces = n.div_ceil(pr.max(1));
@@ -230,8 +241,11 @@ pub fn top_k(blocks: &[(&dyn Rows, f32)], q: &Query) -> Result<Vec<Hit>> {
                             .for_each(|(a, &t)| *a = *a * scale + w * t);
                     }
                 }
+                if let Some(c) = q.centre {
+                    acc.iter_mut().zip(c).for_each(|(a, m)| *a -= m);
+                }
                 let mut s = dot(&acc, q.vector);
-                if q.metric == Metric::Cosine {
+                if q.metric != Metric::Dot {
                     let norm = dot(&acc, &acc).sqrt() * qnorm;
                     s = if norm > 0.0 { s / norm } else { 0.0 };
                 }
@@ -255,6 +269,48 @@ pub fn top_k(blocks: &[(&dyn Rows, f32)], q: &Query) -> Result<Vec<Hit>> {
         .collect();
     hits.sort_by_key(|h| Reverse(Ranked(h.score, h.index)));
     Ok(hits)
+}
+
+/// The mean of the valid rows of Σ_b w_b · block_b (f64 sums), the centre of
+/// [`Metric::Centred`].
+pub fn mean_row(blocks: &[(&dyn Rows, f32)], valid: Option<&[u8]>) -> Result<Vec<f32>> {
+    let Some((first, _)) = blocks.first() else {
+        return Err(Error::Invalid("a mean over no block".into()));
+    };
+    let (n, dim, pr) = (first.rows(), first.dim(), first.piece_rows());
+    let pieces = n.div_ceil(pr.max(1));
+    let (sum, count) = (0..pieces)
+        .into_par_iter()
+        .try_fold(
+            || (vec![0f64; dim], 0usize, vec![0f32; dim]),
+            |(mut sum, mut count, mut tmp), p| -> Result<_> {
+                for (j, (b, w)) in blocks.iter().enumerate() {
+                    let data = b.piece(p)?;
+                    for (r, row) in data.chunks_exact(dim).enumerate() {
+                        if valid.is_some_and(|v| v.get(p * pr + r) != Some(&1)) {
+                            continue;
+                        }
+                        row.convert_to_f32_slice(&mut tmp);
+                        sum.iter_mut()
+                            .zip(&tmp)
+                            .for_each(|(s, &t)| *s += f64::from(w * t));
+                        count += usize::from(j == 0);
+                    }
+                    b.release(p);
+                }
+                Ok((sum, count, tmp))
+            },
+        )
+        .map(|r| r.map(|(s, c, _)| (s, c)))
+        .try_reduce(
+            || (vec![0f64; dim], 0),
+            |(mut a, x), (b, y)| {
+                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                Ok((a, x + y))
+            },
+        )?;
+    let n = count.max(1) as f64;
+    Ok(sum.iter().map(|s| (s / n) as f32).collect())
 }
 
 #[cfg(test)]
@@ -281,6 +337,83 @@ mod tests {
             .collect();
         s.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         s.into_iter().take(k).map(|x| x.1).collect()
+    }
+
+    #[test]
+    fn centred_cosine_equals_brute_force_f64() {
+        let (n, dim) = (900, 19);
+        let mut state = 11u64;
+        let mut rnd = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.2
+        };
+        let data: Vec<f16> = (0..n * dim).map(|_| f16::from_f32(rnd())).collect();
+        let q: Vec<f32> = (0..dim).map(|_| rnd()).collect();
+        let rows: Vec<Vec<f64>> = data
+            .chunks(dim)
+            .map(|r| r.iter().map(|x| x.to_f64()).collect())
+            .collect();
+        let mut valid = vec![1u8; n];
+        valid[3] = 0;
+        let kept: Vec<&Vec<f64>> = rows
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 3)
+            .map(|x| x.1)
+            .collect();
+        let mean: Vec<f64> = (0..dim)
+            .map(|d| kept.iter().map(|r| r[d]).sum::<f64>() / kept.len() as f64)
+            .collect();
+        let m = Matrix::new(&data, dim).unwrap();
+        let got_mean = mean_row(&[(&m, 1.0)], Some(&valid)).unwrap();
+        for (a, b) in got_mean.iter().zip(&mean) {
+            assert!((f64::from(*a) - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        let qc: Vec<f64> = q
+            .iter()
+            .zip(&mean)
+            .map(|(&x, m)| f64::from(x) - m)
+            .collect();
+        let mut want: Vec<(f64, usize)> = rows
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 3)
+            .map(|(i, r)| {
+                let c: Vec<f64> = r.iter().zip(&mean).map(|(x, m)| x - m).collect();
+                let d: f64 = c.iter().zip(&qc).map(|(a, b)| a * b).sum();
+                let norm = c.iter().map(|a| a * a).sum::<f64>().sqrt()
+                    * qc.iter().map(|a| a * a).sum::<f64>().sqrt();
+                (d / norm, i)
+            })
+            .collect();
+        want.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let qc32: Vec<f32> = qc.iter().map(|&x| x as f32).collect();
+        let got = top_k(
+            &[(&m, 1.0)],
+            &Query {
+                vector: &qc32,
+                k: 10,
+                metric: Metric::Centred,
+                valid: Some(&valid),
+                exclude: None,
+                centre: Some(&got_mean),
+            },
+        )
+        .unwrap();
+        let want: Vec<usize> = want.iter().take(10).map(|x| x.1).collect();
+        assert_eq!(got.iter().map(|h| h.index).collect::<Vec<_>>(), want);
+        // Without its centre, a centred cosine is refused rather than computed as another.
+        let bare = Query {
+            vector: &qc32,
+            k: 3,
+            metric: Metric::Centred,
+            valid: None,
+            exclude: None,
+            centre: None,
+        };
+        assert!(top_k(&[(&m, 1.0)], &bare).is_err());
     }
 
     #[test]
@@ -317,6 +450,7 @@ mod tests {
                 metric,
                 valid: None,
                 exclude: None,
+                centre: None,
             };
             let one = top_k(&[(&m[0], 1.0)], &query).unwrap();
             let want: Vec<usize> = brute(&rows64[..n], &[1.0], &q64, 10, cosine);
@@ -334,6 +468,7 @@ mod tests {
                 metric: Metric::Dot,
                 valid: None,
                 exclude: None,
+                centre: None,
             },
         )
         .unwrap()[0]
@@ -345,6 +480,7 @@ mod tests {
             metric: Metric::Dot,
             valid: Some(&valid),
             exclude: None,
+            centre: None,
         };
         assert!(
             top_k(&[(&m[0], 1.0)], &q2)

@@ -134,6 +134,48 @@ fn search_finds_the_heads_that_carry_colour_shape_and_count() {
         );
         shown_numbers_rank(&run(&cache, &["search", query]));
     }
+    // Through the colour head, the explorer's score (the centred cosine) gives images of
+    // another colour other neighbours: two such queries share at most half their top 10.
+    let colour_head = heads
+        .iter()
+        .max_by(|a, b| eta(a, "color").total_cmp(&eta(b, "color")))
+        .map(id)
+        .unwrap();
+    let probes = std::fs::read_to_string(images.join("probe.jsonl")).unwrap();
+    let colours: Vec<Value> = probes
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["color"].clone())
+        .collect();
+    let a = colours.iter().position(|c| c == "red").unwrap();
+    let b = colours.iter().position(|c| c == "blue").unwrap();
+    let top10 = |i: usize| -> Vec<u64> {
+        let out = run(
+            &cache,
+            &[
+                "head-nn",
+                "--store",
+                "probe-clip",
+                "--metric",
+                "centred",
+                "--json",
+                "-k",
+                "10",
+                "--head",
+                &colour_head,
+                &format!("#{i}"),
+            ],
+        );
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["metric"], "centred cosine");
+        let r = v["results"].as_array().unwrap();
+        r.iter().map(|h| h["index"].as_u64().unwrap()).collect()
+    };
+    let (ta, tb) = (top10(a), top10(b));
+    let shared = ta.iter().filter(|i| tb.contains(i)).count();
+    assert!(
+        shared <= 5,
+        "red #{a} and blue #{b} share {shared} of 10: {ta:?} {tb:?}"
+    );
     // The id the whole-cache search prints is taken back where a head is asked for.
     let table = run(&cache, &["search", "color"]);
     let printed = table.split_whitespace().nth(1).unwrap();

@@ -533,7 +533,12 @@ fn analyses_equal_the_library_and_inputs_change_them() {
     let s = session(&ui.fx);
     let h = HeadRef { layer: 2, head: 1 };
     let want = s
-        .head_nn(&QueryImage::stored(&s.store, 0).unwrap(), h, 8, Metric::Dot)
+        .head_nn(
+            &QueryImage::stored(&s.store, 0).unwrap(),
+            h,
+            8,
+            Metric::Centred,
+        )
         .unwrap();
     let got: Vec<(usize, f32)> = ui.app.analyses[&Kind::HeadNn]
         .rows()
@@ -570,7 +575,7 @@ fn analyses_equal_the_library_and_inputs_change_them() {
         .map(|r| r.index)
         .collect();
     let want: Vec<usize> = s
-        .text_nn("a red square", h, 3, Metric::Dot)
+        .text_nn("a red square", h, 3, Metric::Centred)
         .unwrap()
         .iter()
         .map(|x| x.index)

@@ -4,7 +4,7 @@
 use half::f16;
 
 use super::HeadRef;
-use crate::nn::{Hit, Metric, Query, Rows, top_k};
+use crate::nn::{Hit, Metric, Query, Rows, mean_row, top_k};
 use crate::store::{Block, Store, mean_block};
 use crate::{Error, Result};
 
@@ -14,17 +14,28 @@ pub fn stored_effect(store: &Store, head: HeadRef, index: usize) -> Result<Vec<f
     Ok(block.row(index)?.iter().map(|v| f16::to_f32(*v)).collect())
 }
 
-/// The `k` store images nearest to `query` through the mean of `heads` (one head: that head;
-/// several: their mean block, computed once and cached beside the store), best first;
-/// `exclude` leaves one image out (the query itself).
-pub fn nearest(
-    store: &Store,
-    heads: &[HeadRef],
-    query: &[f32],
-    k: usize,
-    metric: Metric,
-    exclude: Option<usize>,
-) -> Result<Vec<Hit>> {
+/// What a nearest-neighbour query asks for: the query vector, which is an image's effect (in
+/// the rows' own space, so centred with them) or a text's embedding (left as it is), `k`, the
+/// metric, and an image to leave out (the query itself).
+pub struct Ask<'a> {
+    /// The query vector.
+    pub vector: &'a [f32],
+    /// Whether the vector is an image's effect through the same heads (centred with the rows
+    /// under [`Metric::Centred`]) rather than a text's embedding.
+    pub image: bool,
+    /// How many neighbours.
+    pub k: usize,
+    /// The score.
+    pub metric: Metric,
+    /// An image to leave out.
+    pub exclude: Option<usize>,
+}
+
+/// The `k` store images nearest to the query through the mean of `heads` (one head: that head;
+/// several: their mean block, computed once and cached beside the store), best first. Under
+/// [`Metric::Centred`] the rows' mean over the store's valid images is taken out of every row
+/// and of an image query.
+pub fn nearest(store: &Store, heads: &[HeadRef], ask: &Ask) -> Result<Vec<Hit>> {
     let block: Block = match heads {
         [] => return Err(Error::Invalid("no head to search with".into())),
         [one] => store.head(one.layer, one.head)?,
@@ -33,14 +44,24 @@ pub fn nearest(
             &many.iter().map(|h| (h.layer, h.head)).collect::<Vec<_>>(),
         )?,
     };
+    let rows = [(&block as &dyn Rows, 1.0)];
+    let centre = match ask.metric {
+        Metric::Centred => Some(mean_row(&rows, Some(store.valid()))?),
+        _ => None,
+    };
+    let vector: Vec<f32> = match (&centre, ask.image) {
+        (Some(c), true) => ask.vector.iter().zip(c).map(|(v, m)| v - m).collect(),
+        _ => ask.vector.to_vec(),
+    };
     top_k(
-        &[(&block as &dyn Rows, 1.0)],
+        &rows,
         &Query {
-            vector: query,
-            k,
-            metric,
+            vector: &vector,
+            k: ask.k,
+            metric: ask.metric,
             valid: Some(store.valid()),
-            exclude,
+            exclude: ask.exclude,
+            centre: centre.as_deref(),
         },
     )
 }

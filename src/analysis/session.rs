@@ -8,7 +8,7 @@ use candle_core::{DType, Device, IndexOp};
 use image::RgbImage;
 
 use super::maps::patch_map;
-use super::neighbours::{mean_effect, nearest, stored_effect};
+use super::neighbours::{Ask, mean_effect, nearest, stored_effect};
 use super::{HeadRef, Heads};
 use crate::index::model_key;
 use crate::interpret::Interpretation;
@@ -281,13 +281,27 @@ impl Session {
     /// Analysis 4: store images nearest to an image through one head.
     pub fn head_nn(&self, q: &QueryImage, head: HeadRef, k: usize, m: Metric) -> Result<Vec<Hit>> {
         let e = self.image_effects(q, &[head])?;
-        nearest(&self.store, &[head], &e[0], k, m, q.index)
+        let ask = Ask {
+            vector: &e[0],
+            image: true,
+            k,
+            metric: m,
+            exclude: q.index,
+        };
+        nearest(&self.store, &[head], &ask)
     }
 
     /// Analysis 5: store images nearest to a text through one head.
     pub fn text_nn(&self, text: &str, head: HeadRef, k: usize, m: Metric) -> Result<Vec<Hit>> {
         let t = self.embed(&[text.to_string()])?.remove(0);
-        nearest(&self.store, &[head], &t, k, m, None)
+        let ask = Ask {
+            vector: &t,
+            image: false,
+            k,
+            metric: m,
+            exclude: None,
+        };
+        nearest(&self.store, &[head], &ask)
     }
 
     /// The heads labelled `property` (case-insensitive), or an error listing the labels.
@@ -327,6 +341,13 @@ impl Session {
         m: Metric,
     ) -> Result<Vec<Hit>> {
         let e = self.image_effects(q, heads)?;
-        nearest(&self.store, heads, &mean_effect(&e)?, k, m, q.index)
+        let ask = Ask {
+            vector: &mean_effect(&e)?,
+            image: true,
+            k,
+            metric: m,
+            exclude: q.index,
+        };
+        nearest(&self.store, heads, &ask)
     }
 }

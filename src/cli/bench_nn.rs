@@ -111,6 +111,7 @@ fn measure(args: &BenchNnArgs, dir: &std::path::Path) -> Result<()> {
         metric: Metric::Dot,
         valid: Some(store.valid()),
         exclude: None,
+        centre: None,
     };
     let first = top_k(&[(&block as &dyn Rows, 1.0)], &q)?;
     let open_and_query_ms = t.elapsed().as_secs_f64() * 1e3;

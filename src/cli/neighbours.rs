@@ -20,9 +20,14 @@ pub struct NnArgs {
     /// Number of neighbours [default: 8 for head-nn, 3 for text-nn, 4 for property-nn, as CLIP-InterpreT].
     #[arg(long, short)]
     k: Option<usize>,
-    /// Score by cosine instead of the dot product (the paper's score).
-    #[arg(long)]
+    /// Score by cosine instead of the dot product (the paper's score); `--metric cosine`.
+    #[arg(long, conflicts_with = "metric")]
     cosine: bool,
+    /// The score: dot (the paper's, CLIP-InterpreT's), cosine, or centred (cosine after taking
+    /// the store's mean out of every image's effect and of an image query: the explorer's
+    /// default, whose neighbours differ with the query).
+    #[arg(long, value_enum)]
+    metric: Option<MetricArg>,
     #[command(flatten)]
     output: Output,
 }
@@ -93,11 +98,11 @@ fn report(
         .collect::<Result<_>>()?;
     if a.output.json {
         let mut v = query;
-        v["metric"] = serde_json::json!(if a.cosine { "cosine" } else { "dot" });
+        v["metric"] = serde_json::json!(metric_name(a));
         v["results"] = serde_json::json!(rows);
         jsonln!(v.to_string());
     } else {
-        outln!("{title}");
+        outln!("{title} ({})", metric_name(a));
         for (r, h) in hits.iter().enumerate() {
             outln!(
                 "{:>3}. {:>9.5}  #{:<7} {}",
@@ -126,11 +131,28 @@ fn report(
     Ok(())
 }
 
+/// The scores of `--metric`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum MetricArg {
+    Dot,
+    Cosine,
+    Centred,
+}
+
 fn metric(a: &NnArgs) -> Metric {
-    if a.cosine {
-        Metric::Cosine
-    } else {
-        Metric::Dot
+    match (a.metric, a.cosine) {
+        (Some(MetricArg::Centred), _) => Metric::Centred,
+        (Some(MetricArg::Cosine), _) | (None, true) => Metric::Cosine,
+        _ => Metric::Dot,
+    }
+}
+
+/// The metric's name in `--json` and titles.
+fn metric_name(a: &NnArgs) -> &'static str {
+    match metric(a) {
+        Metric::Dot => "dot",
+        Metric::Cosine => "cosine",
+        Metric::Centred => "centred cosine",
     }
 }
 

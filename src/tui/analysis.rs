@@ -11,6 +11,13 @@ use crate::analysis::session::{QueryImage, Session};
 use crate::analysis::{HeadRef, Heads};
 use crate::nn::{Hit, Metric};
 
+/// The neighbour views' score: the centred cosine, whose neighbours change with the query
+/// (by the dot product or plain cosine, a head's large common component gives most queries the
+/// same few images); the CLI keeps the paper's dot product by default (`--metric`).
+const NEIGHBOURS: Metric = Metric::Centred;
+/// How the views name it in their titles.
+const SCORE: &str = "centred cosine";
+
 /// An analysis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -225,26 +232,26 @@ impl Analysis {
                     crate::Error::Invalid("property NN needs an interpreted store".into())
                 })?;
                 let heads = Session::property_heads(interp, &self.property)?;
-                let hits = s.property_nn(&q, &heads, self.k, Metric::Dot)?;
+                let hits = s.property_nn(&q, &heads, self.k, NEIGHBOURS)?;
                 Ok(Outcome::Hits {
-                    title: format!("nearest to {} by {}", q.name(), self.property),
+                    title: format!("nearest to {} by {} · {SCORE}", q.name(), self.property),
                     heads,
                     rows: rows(hits)?,
                 })
             }
             Kind::HeadNn => {
                 let q = need_query()?;
-                let hits = s.head_nn(&q, h, self.k, Metric::Dot)?;
+                let hits = s.head_nn(&q, h, self.k, NEIGHBOURS)?;
                 Ok(Outcome::Hits {
-                    title: format!("nearest to {} through {h}", q.name()),
+                    title: format!("nearest to {} through {h} · {SCORE}", q.name()),
                     heads: vec![h],
                     rows: rows(hits)?,
                 })
             }
             Kind::TextNn => {
-                let hits = s.text_nn(&self.texts[0], h, self.k, Metric::Dot)?;
+                let hits = s.text_nn(&self.texts[0], h, self.k, NEIGHBOURS)?;
                 Ok(Outcome::Hits {
-                    title: format!("nearest to {:?} through {h}", self.texts[0]),
+                    title: format!("nearest to {:?} through {h} · {SCORE}", self.texts[0]),
                     heads: vec![h],
                     rows: rows(hits)?,
                 })

@@ -17,7 +17,7 @@ use super::notes::Notes;
 use super::overlay::Overlay;
 use super::theme::Theme;
 use crate::analysis::HeadRef;
-use crate::analysis::neighbours::nearest;
+use crate::analysis::neighbours::{Ask, nearest};
 use crate::interpret::texts::saved_pool_embeddings;
 use crate::nn::Metric as NnMetric;
 
@@ -340,7 +340,16 @@ impl App {
                         .map(|mut v| v.remove(0)),
                 };
                 let r = dir
-                    .and_then(|d| nearest(&session.store, &[h], &d, k, NnMetric::Dot, None))
+                    .and_then(|d| {
+                        let ask = Ask {
+                            vector: &d,
+                            image: false,
+                            k,
+                            metric: NnMetric::Dot,
+                            exclude: None,
+                        };
+                        nearest(&session.store, &[h], &ask)
+                    })
                     .map(|hits| hits.iter().map(|x| (x.index, x.score)).collect())
                     .map_err(|e| e.to_string());
                 Msg::Top(h, r)
