@@ -143,7 +143,8 @@ fn a_labelled_siglip_store_runs_every_command() {
     assert!(json["cls"].is_null() && json["attention_cumulative"].as_array().unwrap().len() == 1);
     run(&["ablate", "--model", m, "--importance"]);
     let found = run(&["search", "importance:>=0"]);
-    assert!(found.contains("tiny-siglip2/L0H"), "{found}");
+    // The whole cache is searched: each head is named with its store.
+    assert!(found.contains("tiny-siglip2@") && found.contains("/L0H"), "{found}");
     let zs = run(&["zeroshot"]);
     assert!(zs.contains("36 images, 2 classes"), "{zs}");
 }
