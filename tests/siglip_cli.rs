@@ -144,7 +144,10 @@ fn a_labelled_siglip_store_runs_every_command() {
     run(&["ablate", "--model", m, "--importance"]);
     let found = run(&["search", "importance:>=0"]);
     // The whole cache is searched: each head is named with its store.
-    assert!(found.contains("tiny-siglip2@") && found.contains("/L0H"), "{found}");
+    assert!(
+        found.contains("tiny-siglip2@") && found.contains("/L0H"),
+        "{found}"
+    );
     let zs = run(&["zeroshot"]);
     assert!(zs.contains("36 images, 2 classes"), "{zs}");
 }
