@@ -155,10 +155,12 @@ pub fn build(
 ) -> Result<Report> {
     let dir = &plan.dir;
     let total = plan.chunks();
-    // A finished store with nothing left to tidy is only read: no lock, no write, so a store in
-    // a read-only cache (a shared dataset mount) is found as it is.
+    // A finished store with nothing left to tidy (no chunks, key or temporary files of a killed
+    // build) is only read: no lock, no write, so a store in a read-only cache (a shared dataset
+    // mount) is found as it is.
     if !dir.join(CHUNKS).exists()
         && !dir.join(KEY).exists()
+        && crate::store::finalize::stale_tmp(dir).is_empty()
         && let Some(m) = finished(dir)?
     {
         return Ok(Report::finished(m, total));

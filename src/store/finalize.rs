@@ -215,15 +215,23 @@ pub fn finalize(dir: &Path, key: &Key, slug: &str, chunks: &[ChunkRecord]) -> Re
     Ok(manifest)
 }
 
-/// Removes temporary files that an interrupted finalisation left in `dir` and `dir/heads`
-/// (call with the finalisation lock held).
-pub fn remove_stale_tmp(dir: &Path) {
+/// The temporary files that an interrupted finalisation left in `dir` and `dir/heads`.
+pub fn stale_tmp(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
     for d in [dir.to_path_buf(), dir.join("heads")] {
         for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if name.starts_with('.') && name.ends_with(".tmp") {
-                let _ = std::fs::remove_file(e.path());
+                out.push(e.path());
             }
         }
+    }
+    out
+}
+
+/// Removes [`stale_tmp`] (call with the finalisation lock held).
+pub fn remove_stale_tmp(dir: &Path) {
+    for p in stale_tmp(dir) {
+        let _ = std::fs::remove_file(p);
     }
 }

@@ -240,3 +240,38 @@ fn gc_ls_and_doctor_keep_to_what_is_there() {
         "{problems}"
     );
 }
+
+/// A finished store with a temporary file a killed finalisation left is tidied by the next
+/// `index` of it (a clean finished store is only read, without a lock).
+#[test]
+fn a_rerun_tidies_what_a_killed_build_left() {
+    let t = tempfile::tempdir().unwrap();
+    let store = labelled_store(t.path());
+    let debris = [
+        store.join(".embeddings.f16.99999.tmp"),
+        store.join("heads/.L00H00.f16.99999.tmp"),
+    ];
+    for d in &debris {
+        std::fs::write(d, b"half a file").unwrap();
+    }
+    // The same index command again (the images untouched, so the same store).
+    let model = fixture("tiny-clip-hf");
+    let images = t.path().join("images");
+    let again = run_in_cache(
+        &t.path().join("cache"),
+        &[
+            "index",
+            "-q",
+            "--json",
+            "--labels",
+            "folders",
+            "--model",
+            model.to_str().unwrap(),
+            "--images",
+            images.to_str().unwrap(),
+        ],
+    );
+    assert!(again.contains(store.to_str().unwrap()), "{again}");
+    assert!(debris.iter().all(|d| !d.exists()), "left: {debris:?}");
+    assert!(clipscope::store::verify::verify(&store).is_empty());
+}
