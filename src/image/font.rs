@@ -2,6 +2,9 @@
 
 use image::{Rgb, RgbImage};
 
+/// What a character without a glyph is drawn as (a question mark).
+const MISSING: [u8; 5] = [7, 1, 2, 0, 2];
+
 fn glyph(c: char) -> [u8; 5] {
     // Each row is 3 bits, most significant = left column.
     match c.to_ascii_uppercase() {
@@ -57,7 +60,25 @@ fn glyph(c: char) -> [u8; 5] {
         '>' => [4, 2, 1, 2, 4],
         '<' => [1, 2, 4, 2, 1],
         ' ' => [0; 5],
-        _ => [7, 1, 2, 0, 2],
+        '?' => MISSING,
+        '@' => [2, 5, 7, 4, 3],
+        '!' => [2, 2, 2, 0, 2],
+        '*' | '×' => [0, 5, 2, 5, 0],
+        '[' => [3, 2, 2, 2, 3],
+        ']' => [6, 2, 2, 2, 6],
+        '|' => [2, 2, 2, 2, 2],
+        ';' => [0, 2, 0, 2, 4],
+        '&' => [2, 5, 2, 5, 3],
+        '≤' => [1, 6, 1, 0, 7],
+        '≥' => [4, 3, 4, 0, 7],
+        '±' => [2, 7, 2, 0, 7],
+        '²' => [6, 1, 2, 7, 0],
+        '·' => [0, 0, 2, 0, 0],
+        'η' => [0, 6, 5, 5, 1],
+        'ε' => [0, 3, 6, 4, 3],
+        '→' => [0, 1, 7, 1, 0],
+        '…' => [0, 0, 0, 0, 5],
+        _ => MISSING,
     }
 }
 
@@ -97,4 +118,21 @@ pub fn ellipsize(text: &str, max: usize) -> String {
     }
     let keep: String = text.chars().skip(n - max.saturating_sub(2)).collect();
     format!("..{keep}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_glyph_the_figures_print_is_drawn() {
+        // The captions, legends and report figures: scores, CCS@k, CCS@≤1, η², ε², ± spreads,
+        // the · separators and file names' punctuation.
+        let printed =
+            "CCS@5 (high) CCS@≤1 (low) η² ε² 97.25 ± 0.24 a · b → c [#12] 5×5 x|y a!b a;b a&b ≥ …";
+        for c in printed.chars() {
+            assert!(glyph(c) != MISSING, "{c:?} has no glyph");
+        }
+        assert_eq!(glyph('?'), MISSING);
+    }
 }
