@@ -31,9 +31,7 @@ pub struct Entry {
 /// The state of the store in `dir`.
 pub fn state(dir: &Path) -> State {
     if dir.join(MANIFEST).exists() {
-        match read_versioned::<Manifest>(&dir.join(MANIFEST))
-            .and_then(|m| super::consistency::check(dir, &m).map(|()| m))
-        {
+        match super::consistency::read_manifest(dir) {
             Ok(m) => State::Finished(Box::new(m)),
             Err(e) => State::Broken(e.to_string()),
         }

@@ -83,14 +83,13 @@ fn expected(m: &Manifest) -> BTreeMap<String, Expected> {
 /// text in the file, without the pretty-printer's whitespace (what serde_json's compact form of
 /// it was). Taken from the text rather than re-serialised, so a store written by a version whose
 /// key had fewer fields still hashes to its name.
-fn key_hash(manifest: &Path) -> Option<String> {
+fn key_hash(manifest_text: &str) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Raw<'a> {
         #[serde(borrow)]
         key: &'a serde_json::value::RawValue,
     }
-    let text = std::fs::read_to_string(manifest).ok()?;
-    let raw: Raw = serde_json::from_str(&text).ok()?;
+    let raw: Raw = serde_json::from_str(manifest_text).ok()?;
     let mut compact = String::with_capacity(raw.key.get().len());
     let (mut in_string, mut escaped) = (false, false);
     for c in raw.key.get().chars() {
@@ -110,9 +109,18 @@ fn key_hash(manifest: &Path) -> Option<String> {
     Some(crate::digest::sha256_hex(compact.as_bytes()))
 }
 
-/// `Ok` when the manifest of the store in `dir` agrees with its key and lists exactly the
-/// files the key implies, at their sizes; else the first disagreement.
-pub fn check(dir: &Path, m: &Manifest) -> Result<()> {
+/// The manifest of the finished store in `dir`, read once and [`check`]ed before it is returned.
+pub fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = dir.join(super::format::MANIFEST);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let m = super::format::parse_versioned(&path, &text)?;
+    check(dir, &m, &text)?;
+    Ok(m)
+}
+
+/// `Ok` when the manifest of the store in `dir` (`m`, parsed from `text`) agrees with its key
+/// and lists exactly the files the key implies, at their sizes; else the first disagreement.
+fn check(dir: &Path, m: &Manifest, text: &str) -> Result<()> {
     let path = dir.join(super::format::MANIFEST);
     let bad = |why: String| {
         Err(Error::store(
@@ -120,7 +128,7 @@ pub fn check(dir: &Path, m: &Manifest) -> Result<()> {
             format!("{why}: the manifest was edited or damaged; run `clipscope store verify`"),
         ))
     };
-    match key_hash(&path) {
+    match key_hash(text) {
         Some(h) if h == m.hash => {}
         _ => return bad("the key does not hash to the store's hash".into()),
     }

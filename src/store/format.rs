@@ -233,7 +233,12 @@ impl Manifest {
 /// Reads a manifest or key file, refusing versions this build does not know.
 pub fn read_versioned<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
+    parse_versioned(path, &text)
+}
+
+/// [`read_versioned`] of the text already read from `path`.
+pub fn parse_versioned<T: for<'de> Deserialize<'de>>(path: &Path, text: &str) -> Result<T> {
+    let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| Error::store(path, format!("not valid JSON ({e}); the store is corrupt")))?;
     match value.get("format_version").and_then(|v| v.as_u64()) {
         Some(v) if (OLDEST_READABLE as u64..=FORMAT_VERSION as u64).contains(&v) => {}

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::block::Block;
 use super::format::{
-    ABLATION, CLASSES, GROUPS, ImageRecord, MANIFEST, Manifest, NO_LABEL, head_file, read_versioned,
+    ABLATION, CLASSES, GROUPS, ImageRecord, MANIFEST, Manifest, NO_LABEL, head_file,
 };
 use super::pieces::Pieces;
 use crate::{Error, Result};
@@ -54,8 +54,7 @@ impl Store {
             };
             return Err(Error::store(dir, why));
         }
-        let manifest: Manifest = read_versioned(&path)?;
-        super::consistency::check(dir, &manifest)?;
+        let manifest = super::consistency::read_manifest(dir)?;
         let table = map(dir, "images.jsonl", &manifest)?;
         let index = map(dir, "images.idx", &manifest)?;
         let valid = map(dir, "valid.u8", &manifest)?;
