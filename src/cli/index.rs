@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use clipscope::digest;
 use clipscope::index::{Options, Plan, build};
 use clipscope::model::LayerSelection;
 use clipscope::store::images::ImageList;
@@ -100,24 +101,15 @@ fn disk_full_help(e: clipscope::Error, plan: &Plan) -> anyhow::Error {
         .key
         .shape
         .store_bytes(plan.key.images.count, plan.key.tokens_for);
-    let free = clipscope::cachedir::free_bytes(&plan.dir)
-        .map_or(String::new(), |f| format!("; {} are free there", size(f)));
+    let free = clipscope::cachedir::free_bytes(&plan.dir).map_or(String::new(), |f| {
+        format!("; {} are free there", digest::size(f))
+    });
     anyhow::anyhow!(
         "indexing into {dir}: the disk is full ({e}). The store needs about {}, and about \
          twice that while its chunks are joined{free}. Free some space (or pick another --cache) \
          and run the same command again: the chunks already written are kept",
-        size(need)
+        digest::size(need)
     )
-}
-
-/// A size in bytes as a person reads it: `740 KiB`, `12.5 MiB`, `3.1 GiB`.
-fn size(bytes: u64) -> String {
-    let b = bytes as f64;
-    match bytes {
-        0..0x10_0000 => format!("{} KiB", bytes.div_ceil(1024)),
-        0x10_0000..0x4000_0000 => format!("{:.1} MiB", b / f64::from(1 << 20)),
-        _ => format!("{:.1} GiB", b / f64::from(1 << 30)),
-    }
 }
 
 /// Runs `clipscope index`; returns the store directory.

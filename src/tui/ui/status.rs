@@ -9,22 +9,6 @@ use ratatui::widgets::Paragraph;
 use super::super::app::App;
 use super::SPINNER;
 
-/// Human size of `bytes`.
-pub fn size(bytes: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < units.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", units[u])
-    }
-}
-
 /// The device, and the store's precision when it is not f32 (with the CPU's bf16 kernel).
 fn device(device: &str, dtype: &str) -> String {
     match dtype {
@@ -43,7 +27,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             " {} · {} images · {} · {} · {} ",
             m.slug,
             m.images,
-            size(app.data.bytes),
+            crate::digest::size(app.data.bytes),
             device(&app.data.device, &m.key.dtype),
             match &app.images.borrow().why {
                 // A fallback says why in the status bar; a plain version answer does not.
