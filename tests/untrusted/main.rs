@@ -35,21 +35,19 @@ pub fn labelled_store(root: &Path) -> std::path::PathBuf {
         )
         .unwrap();
     }
+    index_images(root, &["--labels", "folders"])
+}
+
+/// `index -q --json EXTRA` of `<root>/images` with the tiny model into `<root>/cache`; the
+/// store's directory.
+pub fn index_images(root: &Path, extra: &[&str]) -> std::path::PathBuf {
     let model = fixture("tiny-clip-hf");
-    let out = run_in_cache(
-        &root.join("cache"),
-        &[
-            "index",
-            "-q",
-            "--json",
-            "--labels",
-            "folders",
-            "--model",
-            model.to_str().unwrap(),
-            "--images",
-            images.to_str().unwrap(),
-        ],
-    );
+    let images = root.join("images");
+    let mut args = vec!["index", "-q", "--json"];
+    args.extend(extra);
+    args.extend(["--model", model.to_str().unwrap()]);
+    args.extend(["--images", images.to_str().unwrap()]);
+    let out = run_in_cache(&root.join("cache"), &args);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     v["store"].as_str().unwrap().into()
 }

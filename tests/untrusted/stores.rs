@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::common::*;
-use super::{copy_dir, interpreted_store, labelled_store, read_all};
+use super::{copy_dir, index_images, interpreted_store, labelled_store, read_all};
 
 /// Every file of a store is checked before its bytes are believed, and the manifest against
 /// the key and the files: a flipped byte in the image table, its index, the validity bytes or
@@ -135,21 +135,7 @@ fn gc_ls_and_doctor_keep_to_what_is_there() {
     let labelled = labelled_store(t.path());
     let cache = t.path().join("cache");
     let model = fixture("tiny-clip-hf");
-    let images = t.path().join("images");
-    let plain = run_in_cache(
-        &cache,
-        &[
-            "index",
-            "-q",
-            "--json",
-            "--model",
-            model.to_str().unwrap(),
-            "--images",
-            images.to_str().unwrap(),
-        ],
-    );
-    let plain: serde_json::Value = serde_json::from_str(&plain).unwrap();
-    let plain = std::path::PathBuf::from(plain["store"].as_str().unwrap());
+    let plain = index_images(t.path(), &[]);
     assert_ne!(plain, labelled);
     // Text embeddings cached by `text-nn` live in cache/texts/<fingerprint>/.
     run_in_cache(
@@ -183,19 +169,7 @@ fn gc_ls_and_doctor_keep_to_what_is_there() {
         r#"{"bookmarks":["L1H0"],"notes":{}}"#,
     )
     .unwrap();
-    run_in_cache(
-        &cache,
-        &[
-            "index",
-            "-q",
-            "--tokens-for",
-            "6",
-            "--model",
-            model.to_str().unwrap(),
-            "--images",
-            images.to_str().unwrap(),
-        ],
-    );
+    index_images(t.path(), &["--tokens-for", "6"]);
     let gc = run_in_cache(&cache, &["store", "gc"]);
     assert!(
         gc.contains("kept") && gc.contains("tui.json") && gc.contains("--include"),
@@ -255,23 +229,8 @@ fn a_rerun_tidies_what_a_killed_build_left() {
         std::fs::write(d, b"half a file").unwrap();
     }
     // The same index command again (the images untouched, so the same store).
-    let model = fixture("tiny-clip-hf");
-    let images = t.path().join("images");
-    let again = run_in_cache(
-        &t.path().join("cache"),
-        &[
-            "index",
-            "-q",
-            "--json",
-            "--labels",
-            "folders",
-            "--model",
-            model.to_str().unwrap(),
-            "--images",
-            images.to_str().unwrap(),
-        ],
-    );
-    assert!(again.contains(store.to_str().unwrap()), "{again}");
+    let again = index_images(t.path(), &["--labels", "folders"]);
+    assert_eq!(again, store);
     assert!(debris.iter().all(|d| !d.exists()), "left: {debris:?}");
     assert!(clipscope::store::verify::verify(&store).is_empty());
 }
