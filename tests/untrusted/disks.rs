@@ -45,14 +45,16 @@ fn a_full_disk_leaves_no_debris_and_the_rerun_completes_the_same_store() {
     let undisturbed = Command::new("sh").arg(&sums).arg(&roomy).output().unwrap();
     let script = format!(
         "mount -t tmpfs -o size=160k tmpfs \"$FULL\"
-         if CLIPSCOPE_CACHE=\"$FULL\" {index} 2>err; then echo 'indexed into a full disk'; exit 1; fi
-         cat err >&2
+         if CLIPSCOPE_CACHE=\"$FULL\" {index} 2>\"$ERR\"; then echo 'indexed into a full disk'; exit 1; fi
+         cat \"$ERR\" >&2
          echo debris: $(find \"$FULL\" -name '*.tmp*' | wc -l)
          mount -o remount,size=64m \"$FULL\"
          CLIPSCOPE_CACHE=\"$FULL\" {index} 2>/dev/null
          sh \"$SUMS\" \"$FULL\""
     );
-    let (out, err) = in_namespace(&script, &[("FULL", &full), ("SUMS", &sums)]);
+    let first_err = t.path().join("err");
+    let env = [("FULL", &*full), ("SUMS", &*sums), ("ERR", &*first_err)];
+    let (out, err) = in_namespace(&script, &env);
     assert!(out.starts_with("debris: 0\n"), "{out}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
