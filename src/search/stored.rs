@@ -31,14 +31,8 @@ impl SearchIndex {
         std::fs::create_dir_all(parent).map_err(|e| Error::write(parent, e))?;
         let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("search");
         let lock_path = parent.join(format!("{name}.lock"));
-        let lock = std::fs::File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| Error::write(&lock_path, e))?;
         // Another search building the same index: wait for it, then use what it built.
-        lock.lock().map_err(|e| Error::write(&lock_path, e))?;
+        let _lock = crate::store::lock::Lock::wait(&lock_path)?;
         if let Some(me) = Self::open_current(dir, stamp) {
             return Ok(me);
         }

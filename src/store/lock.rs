@@ -13,6 +13,16 @@ pub struct Lock {
 impl Lock {
     /// Takes the lock at `path`, waiting (with a note on stderr) while another process holds it.
     pub fn acquire(path: &Path) -> Result<Self> {
+        Self::take(path, true)
+    }
+
+    /// Takes the lock at `path`, waiting in silence while another process holds it (a short
+    /// wait, such as for a search index another search is building).
+    pub fn wait(path: &Path) -> Result<Self> {
+        Self::take(path, false)
+    }
+
+    fn take(path: &Path, say: bool) -> Result<Self> {
         let file = File::options()
             .create(true)
             .truncate(false)
@@ -22,10 +32,14 @@ impl Lock {
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                eprintln!(
-                    "clipscope: another process is building {}; waiting for it",
-                    crate::untrusted::field(&crate::pathname::show(path.parent().unwrap_or(path)))
-                );
+                if say {
+                    eprintln!(
+                        "clipscope: another process is building {}; waiting for it",
+                        crate::untrusted::field(&crate::pathname::show(
+                            path.parent().unwrap_or(path)
+                        ))
+                    );
+                }
                 file.lock().map_err(|e| Error::write(path, e))?;
             }
             Err(TryLockError::Error(e)) => return Err(Error::write(path, e)),
