@@ -59,6 +59,12 @@ pub fn field(s: &str) -> Cow<'_, str> {
     escaped(s, is_unsafe)
 }
 
+/// A path as a line of human-readable output shows it: bytes that are not UTF-8 as `\xHH`
+/// (`pathname::show`), then every control character escaped, line breaks included.
+pub fn path(p: &std::path::Path) -> String {
+    field(&crate::pathname::show(p)).into_owned()
+}
+
 /// Whole lines of human-readable output: like [`field`], but the line breaks and tabs that
 /// lay the output out are kept.
 pub fn lines(s: &str) -> Cow<'_, str> {

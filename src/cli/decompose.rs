@@ -141,7 +141,7 @@ fn write_summary(
     let h = clip.config.vision.tower.heads;
     let mut ranked: Vec<(usize, f32)> = heads.iter().copied().enumerate().collect();
     ranked.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
-    writeln!(out, "{}", super::shown(path))?;
+    writeln!(out, "{}", clipscope::untrusted::path(path))?;
     let top: Vec<String> = ranked
         .iter()
         .take(5)

@@ -8,7 +8,7 @@ use candle_core::IndexOp;
 use clap::Args;
 use clipscope::model::l2_normalize;
 
-use super::{ModelArgs, shown};
+use super::ModelArgs;
 use clipscope::untrusted::field;
 
 /// Arguments of `clipscope embed`.
@@ -97,7 +97,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
             (Some(t), Some(im)) => {
                 let sims = im.matmul(&t.t()?)?.to_vec2::<f32>()?;
                 for (p, row) in paths.iter().zip(sims) {
-                    writeln!(out, "{}", shown(p))?;
+                    writeln!(out, "{}", clipscope::untrusted::path(p))?;
                     for (text, s) in args.texts.iter().zip(row) {
                         writeln!(out, "  {s:+.4}  {}", field(text))?;
                     }
@@ -108,7 +108,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
                     writeln!(out, "  text  {}", field(t))?;
                 }
                 for p in &paths {
-                    writeln!(out, "  image {}", shown(p))?;
+                    writeln!(out, "  image {}", clipscope::untrusted::path(p))?;
                 }
                 writeln!(
                     out,

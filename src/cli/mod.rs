@@ -253,12 +253,6 @@ pub fn progress_style(template: &str) -> indicatif::ProgressStyle {
         .progress_chars("=> ")
 }
 
-/// A path as a human-readable line shows it: bytes that are not UTF-8 as `\xHH`
-/// (`pathname::show`), control characters escaped, line breaks included.
-pub fn shown(path: &std::path::Path) -> String {
-    clipscope::untrusted::field(&clipscope::pathname::show(path)).into_owned()
-}
-
 /// Decodes and preprocesses `paths` for `clip`, reporting each unreadable file on stderr.
 /// Returns the readable paths, their pixel buffers, and how many files failed.
 pub fn read_images<'a>(

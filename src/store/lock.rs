@@ -35,9 +35,7 @@ impl Lock {
                 if say {
                     eprintln!(
                         "clipscope: another process is building {}; waiting for it",
-                        crate::untrusted::field(&crate::pathname::show(
-                            path.parent().unwrap_or(path)
-                        ))
+                        crate::untrusted::path(path.parent().unwrap_or(path))
                     );
                 }
                 file.lock().map_err(|e| Error::write(path, e))?;
