@@ -96,15 +96,9 @@ fn a_banner_image_is_read_as_the_reference_reads_it() {
     let t = tempfile::tempdir().unwrap();
     let path = t.path().join("banner.png");
     img.save(&path).unwrap();
-    let out = bin()
-        .args(["decompose", "--json", "--model"])
-        .arg(fixture("tiny-clip-hf"))
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let model = fixture("tiny-clip-hf");
+    let args = ["decompose", "--json", "--model", model.to_str().unwrap()];
+    let args: Vec<&str> = args.into_iter().chain([path.to_str().unwrap()]).collect();
+    // Succeeds (run_in_cache asserts it, with the stderr).
+    run_in_cache(&t.path().join("cache"), &args);
 }
