@@ -19,12 +19,13 @@ pub const PALETTE: [Rgb<u8>; 6] = [
 /// Draws, under `title`, one group of bars per metric of `metrics`, one bar per series
 /// (`name`, a value per metric in 0–1; a missing value is NaN and leaves no bar), with a legend.
 pub fn grouped_bars(title: &str, metrics: &[String], series: &[(String, Vec<f64>)]) -> RgbImage {
-    let legend = 22 * series.len() as u32;
-    let (w, h) = (120 + 110 * metrics.len().max(1) as u32, 330 + legend);
-    let (left, top, ph) = (56u32, 40u32, 240u32);
+    let legend = 30 * series.len() as u32;
+    let w = (120 + 180 * metrics.len().max(1) as u32).max(crate::analysis::render::FIGURE_PX);
+    let (left, top, ph) = (72u32, 48u32, 400u32);
+    let h = top + ph + 60 + legend;
     let pw = w - left - 16;
     let mut img = RgbImage::from_pixel(w, h, BG);
-    draw_text(&mut img, 8, 8, &ellipsize(title, 80), 2, FG);
+    draw_text(&mut img, 8, 8, &ellipsize(title, 96), 3, FG);
     let y_of = |v: f64| top + ph - (v.clamp(0.0, 1.0) * f64::from(ph)).round() as u32;
     for v in [0.0, 0.25, 0.5, 0.75, 1.0] {
         let y = y_of(v);
@@ -32,8 +33,8 @@ pub fn grouped_bars(title: &str, metrics: &[String], series: &[(String, Vec<f64>
             img.put_pixel(x, y, GRID);
         }
         let t = format!("{v:.2}");
-        let x = left.saturating_sub(6 + text_width(&t, 1));
-        draw_text(&mut img, x, y.saturating_sub(3), &t, 1, FG);
+        let x = left.saturating_sub(6 + text_width(&t, 2));
+        draw_text(&mut img, x, y.saturating_sub(4), &t, 2, FG);
     }
     let group = pw / metrics.len().max(1) as u32;
     let bar = (group * 3 / 4 / series.len().max(1) as u32).max(1);
@@ -51,18 +52,18 @@ pub fn grouped_bars(title: &str, metrics: &[String], series: &[(String, Vec<f64>
                 }
             }
         }
-        let label = ellipsize(name, 14);
-        let x = (left + m as u32 * group + group / 2).saturating_sub(text_width(&label, 1) / 2);
-        draw_text(&mut img, x, top + ph + 10, &label, 1, FG);
+        let label = ellipsize(name, (group / text_width("x", 2)) as usize);
+        let x = (left + m as u32 * group + group / 2).saturating_sub(text_width(&label, 2) / 2);
+        draw_text(&mut img, x, top + ph + 12, &label, 2, FG);
     }
     for (s, (name, _)) in series.iter().enumerate() {
-        let y = top + ph + 36 + 22 * s as u32;
-        for x in 16..32 {
-            for dy in 0..14 {
+        let y = top + ph + 44 + 30 * s as u32;
+        for x in 16..36 {
+            for dy in 0..18 {
                 img.put_pixel(x, y + dy, PALETTE[s % PALETTE.len()]);
             }
         }
-        draw_text(&mut img, 40, y, &ellipsize(name, 60), 2, FG);
+        draw_text(&mut img, 44, y + 3, &ellipsize(name, 90), 3, FG);
     }
     img
 }
@@ -79,7 +80,7 @@ mod tests {
             ("two".to_string(), vec![0.0, f64::NAN]),
         ];
         let img = grouped_bars("t", &metrics, &series);
-        let (left, top, ph) = (56u32, 40u32, 240u32);
+        let (left, top, ph) = (72u32, 48u32, 400u32);
         let group = (img.width() - left - 16) / 2;
         let bar = group * 3 / 4 / 2;
         let x = |m: u32, s: u32| left + m * group + group / 8 + s * bar + bar / 2;

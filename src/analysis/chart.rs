@@ -19,10 +19,10 @@ pub fn line_chart(
     values: &[f64],
     reference: Option<f64>,
 ) -> RgbImage {
-    let (w, h) = (640u32, 400u32);
-    let (left, right, top, bottom) = (56u32, 16u32, 40u32, 48u32);
+    let (w, h) = (1200u32, 720u32);
+    let (left, right, top, bottom) = (80u32, 24u32, 48u32, 60u32);
     let mut img = RgbImage::from_pixel(w, h, BG);
-    draw_text(&mut img, 8, 8, &ellipsize(title, 70), 2, FG);
+    draw_text(&mut img, 8, 8, &ellipsize(title, 96), 3, FG);
     let (pw, ph) = (w - left - right, h - top - bottom);
     let y_of = |v: f64| top + ph - ((v.clamp(0.0, 100.0) / 100.0) * f64::from(ph)).round() as u32;
     for pct in [0.0, 25.0, 50.0, 75.0, 100.0] {
@@ -33,10 +33,10 @@ pub fn line_chart(
         let t = format!("{pct:.0}");
         draw_text(
             &mut img,
-            left.saturating_sub(8 + text_width(&t, 2)),
+            left.saturating_sub(8 + text_width(&t, 3)),
             y.saturating_sub(6),
             &t,
-            2,
+            3,
             FG,
         );
     }
@@ -82,9 +82,9 @@ pub fn line_chart(
     let every = labels.len().div_ceil(12).max(1);
     for (i, l) in labels.iter().enumerate().step_by(every) {
         let x = x_of(i)
-            .saturating_sub(text_width(l, 2) / 2)
-            .min(w.saturating_sub(text_width(l, 2) + 2));
-        draw_text(&mut img, x, top + ph + 10, l, 2, FG);
+            .saturating_sub(text_width(l, 3) / 2)
+            .min(w.saturating_sub(text_width(l, 3) + 2));
+        draw_text(&mut img, x, top + ph + 12, l, 3, FG);
     }
     img
 }
@@ -97,10 +97,10 @@ mod tests {
     fn the_curve_is_drawn_where_the_values_are() {
         let labels: Vec<String> = (0..4).map(|i| i.to_string()).collect();
         let img = line_chart("t", &labels, &[100.0, 100.0, 0.0, 0.0], Some(50.0));
-        assert_eq!(img.dimensions(), (640, 400));
+        assert_eq!(img.dimensions(), (1200, 720));
         // The first point sits at the top of the plot, the last at the bottom.
-        assert_eq!(*img.get_pixel(56, 40), LINE);
-        assert_eq!(*img.get_pixel(56 + 567, 40 + 312), LINE);
-        assert_ne!(*img.get_pixel(56 + 567, 40), LINE);
+        assert_eq!(*img.get_pixel(80, 48), LINE);
+        assert_eq!(*img.get_pixel(80 + 1095, 48 + 612), LINE);
+        assert_ne!(*img.get_pixel(80 + 1095, 48), LINE);
     }
 }

@@ -64,6 +64,13 @@ pub enum Scale {
     Diverging,
 }
 
+/// Width in pixels of the figures (heat maps, image grids): fit for a paper.
+pub const FIGURE_PX: u32 = 1200;
+/// Text scale of titles and legends (16 px characters).
+const TEXT: u32 = 4;
+/// Height of a title line.
+const LINE: u32 = 24;
+
 /// A heatmap figure: `title` on top, the image (the model's centre crop) with the g×g `map`
 /// upsampled and overlaid, and a colour bar with the score range below.
 pub fn heatmap(
@@ -74,7 +81,8 @@ pub fn heatmap(
     scale: Scale,
     legend: (&str, &str),
 ) -> Result<RgbImage> {
-    let size = 448u32;
+    // Sized for a paper: 1,200 px wide, text 16 px (scale 4).
+    let size = FIGURE_PX;
     let img = imageops::resize(crop, size, size, imageops::FilterType::CatmullRom);
     let up = upsample(map, g, size as usize);
     let (lo, hi) = map
@@ -90,10 +98,18 @@ pub fn heatmap(
         Scale::Sequential => inferno(if hi > lo { (v - lo) / (hi - lo) } else { 0.5 }),
         Scale::Diverging => coolwarm(v / amax),
     };
-    let (top, bar) = (12 + 14 * title.len() as u32, 60u32);
+    let (top, bar) = (16 + LINE * title.len() as u32, 96u32);
     let mut out = RgbImage::from_pixel(size, top + size + bar, BG);
     for (i, line) in title.iter().enumerate() {
-        draw_text(&mut out, 6, 6 + 14 * i as u32, &ellipsize(line, 54), 2, FG);
+        let fit = ((size - 16) / text_width("x", TEXT)) as usize;
+        draw_text(
+            &mut out,
+            8,
+            8 + LINE * i as u32,
+            &ellipsize(line, fit),
+            TEXT,
+            FG,
+        );
     }
     for y in 0..size {
         for x in 0..size {
@@ -101,15 +117,15 @@ pub fn heatmap(
             out.put_pixel(x, top + y, blend(*img.get_pixel(x, y), color(v), 0.55));
         }
     }
-    let y0 = top + size + 10;
-    for x in 0..size - 20 {
-        let t = x as f32 / (size - 21) as f32;
+    let y0 = top + size + 16;
+    for x in 0..size - 40 {
+        let t = x as f32 / (size - 41) as f32;
         let c = match scale {
             Scale::Sequential => inferno(t),
             Scale::Diverging => coolwarm(2.0 * t - 1.0),
         };
-        for y in 0..14 {
-            out.put_pixel(10 + x, y0 + y, c);
+        for y in 0..24 {
+            out.put_pixel(20 + x, y0 + y, c);
         }
     }
     let (left, right) = match scale {
@@ -118,19 +134,19 @@ pub fn heatmap(
     };
     draw_text(
         &mut out,
-        10,
-        y0 + 20,
+        20,
+        y0 + 36,
         &format!("{left} {}", legend.0),
-        2,
+        TEXT,
         FG,
     );
     let r = format!("{} {right}", legend.1);
     draw_text(
         &mut out,
-        size.saturating_sub(10 + text_width(&r, 2)),
-        y0 + 20,
+        size.saturating_sub(20 + text_width(&r, TEXT)),
+        y0 + 36,
         &r,
-        2,
+        TEXT,
         FG,
     );
     Ok(out)
@@ -149,35 +165,70 @@ pub fn score(v: f32) -> String {
     }
 }
 
-/// A grid of thumbnails with captions under each, and a title line.
+/// A grid of thumbnails with captions under each (the first line as it is, the rest a file
+/// name wrapped onto two lines), and a title line; at least [`FIGURE_PX`] wide.
 pub fn grid(title: &str, items: &[(RgbImage, Vec<String>)], columns: usize) -> RgbImage {
-    let (thumb, cap, pad) = (160u32, 2 * 12u32, 8u32);
+    let pad = 12u32;
     let cols = columns.clamp(1, items.len().max(1)) as u32;
+    let thumb = (FIGURE_PX / cols - 2 * pad).clamp(224, 400);
+    let (cap_scale, cap_line) = (3u32, 16u32);
+    let per_line = (thumb / text_width("x", cap_scale)) as usize;
+    let cap = 3 * cap_line + 4;
     let rows = (items.len() as u32).div_ceil(cols).max(1);
     let (cw, ch) = (thumb + 2 * pad, thumb + cap + 2 * pad);
-    let mut out = RgbImage::from_pixel(
-        (cols * cw).max(text_width(title, 2) + 12),
-        24 + rows * ch,
-        BG,
-    );
-    draw_text(&mut out, 6, 6, title, 2, FG);
+    let width = (cols * cw).max(FIGURE_PX);
+    let fit = ((width - 16) / text_width("x", TEXT)) as usize;
+    let title = wrap(title, fit, 2);
+    let head = 16 + LINE * title.len() as u32;
+    let mut out = RgbImage::from_pixel(width, head + rows * ch, BG);
+    for (i, line) in title.iter().enumerate() {
+        draw_text(&mut out, 8, 8 + LINE * i as u32, line, TEXT, FG);
+    }
     for (i, (img, lines)) in items.iter().enumerate() {
         let (cx, cy) = (
             (i as u32 % cols) * cw + pad,
-            24 + (i as u32 / cols) * ch + pad,
+            head + (i as u32 / cols) * ch + pad,
         );
         let t = imageops::resize(img, thumb, thumb, imageops::FilterType::Triangle);
         imageops::replace(&mut out, &t, cx as i64, cy as i64);
-        for (k, line) in lines.iter().take(2).enumerate() {
-            draw_text(
-                &mut out,
-                cx,
-                cy + thumb + 4 + 12 * k as u32,
-                &ellipsize(line, 19),
-                2,
-                FG,
-            );
+        let mut shown = vec![];
+        if let Some(first) = lines.first() {
+            shown.push(ellipsize(first, per_line));
         }
+        for rest in lines.iter().skip(1) {
+            let chars: Vec<char> = rest.chars().collect();
+            let (a, b) = chars.split_at(chars.len().min(per_line));
+            shown.push(a.iter().collect());
+            if !b.is_empty() {
+                shown.push(ellipsize(&b.iter().collect::<String>(), per_line));
+            }
+        }
+        for (k, line) in shown.iter().take(3).enumerate() {
+            let y = cy + thumb + 4 + cap_line * k as u32;
+            draw_text(&mut out, cx, y, line, cap_scale, FG);
+        }
+    }
+    out
+}
+
+/// `text` broken at spaces into at most `lines` lines of at most `fit` characters (the last
+/// shortened when it is still too long).
+fn wrap(text: &str, fit: usize, lines: usize) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for word in text.split(' ') {
+        let full = out.len() == lines;
+        match out.last_mut() {
+            Some(l) if full || l.chars().count() + 1 + word.chars().count() <= fit => {
+                l.push(' ');
+                l.push_str(word);
+            }
+            _ => out.push(word.to_string()),
+        }
+    }
+    if let Some(l) = out.last_mut()
+        && l.chars().count() > fit
+    {
+        *l = l.chars().take(fit.saturating_sub(1)).chain(['…']).collect();
     }
     out
 }
@@ -214,10 +265,22 @@ mod tests {
             ("low", "high"),
         )
         .unwrap();
-        let top = 12 + 14;
-        let warm = fig.get_pixel(448 - 20, top + 20);
-        let cold = fig.get_pixel(20, top + 448 - 20);
+        let (top, size) = (16 + LINE, FIGURE_PX);
+        assert_eq!(fig.width(), size);
+        let warm = fig.get_pixel(size - 20, top + 20);
+        let cold = fig.get_pixel(20, top + size - 20);
         assert!(warm[0] > cold[0] + 60, "{warm:?} vs {cold:?}");
+    }
+
+    #[test]
+    fn long_titles_wrap_at_spaces_and_keep_their_start() {
+        assert_eq!(
+            wrap("probe-clip L1H2: top", 12, 2),
+            ["probe-clip", "L1H2: top"]
+        );
+        let w = wrap("aaaa bbbb cccc dddd eeee", 9, 2);
+        assert_eq!(w[0], "aaaa bbbb");
+        assert!(w[1].starts_with("cccc") && w[1].ends_with('…') && w[1].chars().count() == 9);
     }
 
     #[test]

@@ -1,105 +1,88 @@
-//! A 3×5 pixel font for captions and legends drawn into PNGs (no font files needed).
+//! The text drawn into figures (captions, legends, titles): font8x8's 8×8 bitmap glyphs
+//! (basic Latin, Latin-1, Greek), a few glyphs of our own for the signs the figures print that
+//! it lacks (≤ ≥ → …), and a question mark for anything else. No font files needed.
 
+use font8x8::UnicodeFonts;
 use image::{Rgb, RgbImage};
 
-/// What a character without a glyph is drawn as (a question mark).
-const MISSING: [u8; 5] = [7, 1, 2, 0, 2];
+/// Our glyphs for what font8x8 lacks, as rows of `X` (set) and spaces.
+const OWN: [(char, [&str; 8]); 4] = [
+    (
+        '≤',
+        [
+            "     XX ", "   XX   ", " XX     ", "   XX   ", "     XX ", "        ", " XXXXXX ",
+            "        ",
+        ],
+    ),
+    (
+        '≥',
+        [
+            " XX     ", "   XX   ", "     XX ", "   XX   ", " XX     ", "        ", " XXXXXX ",
+            "        ",
+        ],
+    ),
+    (
+        '→',
+        [
+            "        ", "    X   ", "     X  ", "XXXXXXX ", "     X  ", "    X   ", "        ",
+            "        ",
+        ],
+    ),
+    (
+        '…',
+        [
+            "        ", "        ", "        ", "        ", "        ", "        ", "XX XX XX",
+            "        ",
+        ],
+    ),
+];
 
-fn glyph(c: char) -> [u8; 5] {
-    // Each row is 3 bits, most significant = left column.
-    match c.to_ascii_uppercase() {
-        '0' => [7, 5, 5, 5, 7],
-        '1' => [2, 6, 2, 2, 7],
-        '2' => [7, 1, 7, 4, 7],
-        '3' => [7, 1, 7, 1, 7],
-        '4' => [5, 5, 7, 1, 1],
-        '5' => [7, 4, 7, 1, 7],
-        '6' => [7, 4, 7, 5, 7],
-        '7' => [7, 1, 1, 1, 1],
-        '8' => [7, 5, 7, 5, 7],
-        '9' => [7, 5, 7, 1, 7],
-        'A' => [2, 5, 7, 5, 5],
-        'B' => [6, 5, 6, 5, 6],
-        'C' => [3, 4, 4, 4, 3],
-        'D' => [6, 5, 5, 5, 6],
-        'E' => [7, 4, 6, 4, 7],
-        'F' => [7, 4, 6, 4, 4],
-        'G' => [3, 4, 5, 5, 3],
-        'H' => [5, 5, 7, 5, 5],
-        'I' => [7, 2, 2, 2, 7],
-        'J' => [1, 1, 1, 5, 2],
-        'K' => [5, 5, 6, 5, 5],
-        'L' => [4, 4, 4, 4, 7],
-        'M' => [5, 7, 7, 5, 5],
-        'N' => [6, 5, 5, 5, 5],
-        'O' => [2, 5, 5, 5, 2],
-        'P' => [6, 5, 6, 4, 4],
-        'Q' => [2, 5, 5, 3, 1],
-        'R' => [6, 5, 6, 5, 5],
-        'S' => [3, 4, 2, 1, 6],
-        'T' => [7, 2, 2, 2, 2],
-        'U' => [5, 5, 5, 5, 7],
-        'V' => [5, 5, 5, 5, 2],
-        'W' => [5, 5, 7, 7, 5],
-        'X' => [5, 5, 2, 5, 5],
-        'Y' => [5, 5, 2, 2, 2],
-        'Z' => [7, 1, 2, 4, 7],
-        '.' => [0, 0, 0, 0, 2],
-        ',' => [0, 0, 0, 2, 4],
-        '-' => [0, 0, 7, 0, 0],
-        '+' => [0, 2, 7, 2, 0],
-        ':' => [0, 2, 0, 2, 0],
-        '/' => [1, 1, 2, 4, 4],
-        '_' => [0, 0, 0, 0, 7],
-        '=' => [0, 7, 0, 7, 0],
-        '%' => [5, 1, 2, 4, 5],
-        '#' => [5, 7, 5, 7, 5],
-        '(' => [1, 2, 2, 2, 1],
-        ')' => [4, 2, 2, 2, 4],
-        '"' | '\'' => [5, 5, 0, 0, 0],
-        '>' => [4, 2, 1, 2, 4],
-        '<' => [1, 2, 4, 2, 1],
-        ' ' => [0; 5],
-        '?' => MISSING,
-        '@' => [2, 5, 7, 4, 3],
-        '!' => [2, 2, 2, 0, 2],
-        '*' | '×' => [0, 5, 2, 5, 0],
-        '[' => [3, 2, 2, 2, 3],
-        ']' => [6, 2, 2, 2, 6],
-        '|' => [2, 2, 2, 2, 2],
-        ';' => [0, 2, 0, 2, 4],
-        '&' => [2, 5, 2, 5, 3],
-        '≤' => [1, 6, 1, 0, 7],
-        '≥' => [4, 3, 4, 0, 7],
-        '±' => [2, 7, 2, 0, 7],
-        '²' => [6, 1, 2, 7, 0],
-        '·' => [0, 0, 2, 0, 0],
-        'η' => [0, 6, 5, 5, 1],
-        'ε' => [0, 3, 6, 4, 3],
-        '→' => [0, 1, 7, 1, 0],
-        '…' => [0, 0, 0, 0, 5],
-        _ => MISSING,
+/// The 8 rows of `c`'s glyph, bit 0 the leftmost pixel; `None` without one.
+fn glyph(c: char) -> Option<[u8; 8]> {
+    if let Some((_, rows)) = OWN.iter().find(|(o, _)| *o == c) {
+        let mut g = [0u8; 8];
+        for (r, row) in rows.iter().enumerate() {
+            for (i, b) in row.bytes().enumerate() {
+                g[r] |= u8::from(b == b'X') << i;
+            }
+        }
+        return Some(g);
     }
+    font8x8::BASIC_FONTS
+        .get(c)
+        .or_else(|| font8x8::LATIN_FONTS.get(c))
+        .or_else(|| font8x8::GREEK_FONTS.get(c))
+        .filter(|g| c == ' ' || c == '\u{a0}' || g.iter().any(|&r| r != 0))
 }
 
-/// Width in pixels of `text` drawn at `scale`.
+/// What a character without a glyph is drawn as.
+fn missing() -> [u8; 8] {
+    font8x8::BASIC_FONTS.get('?').unwrap_or([0xff; 8])
+}
+
+/// Width in pixels of `text` drawn at `scale` (each character 4·scale pixels wide).
 pub fn text_width(text: &str, scale: u32) -> u32 {
     text.chars().count() as u32 * 4 * scale
 }
 
-/// Draws `text` with its top-left corner at (x, y), each font pixel `scale`×`scale`; clipped to
-/// the image.
+/// Draws `text` with its top-left corner at (x, y), each character a 4·scale-pixel square (the
+/// 8×8 glyph scaled by scale/2); clipped to the image.
 pub fn draw_text(img: &mut RgbImage, x: u32, y: u32, text: &str, scale: u32, color: Rgb<u8>) {
+    let cell = 4 * scale;
+    // Glyph pixel k covers [k·cell/8, (k+1)·cell/8).
+    let span = |k: u32| (k * cell / 8, ((k + 1) * cell / 8).max(k * cell / 8 + 1));
     for (i, c) in text.chars().enumerate() {
-        let gx = x + i as u32 * 4 * scale;
-        for (row, bits) in glyph(c).iter().enumerate() {
-            for col in 0..3u32 {
-                if bits & (4 >> col) == 0 {
+        let gx = x + i as u32 * cell;
+        let g = glyph(c).unwrap_or_else(missing);
+        for (row, bits) in g.iter().enumerate() {
+            let (y0, y1) = span(row as u32);
+            for col in 0..8u32 {
+                if bits & (1 << col) == 0 {
                     continue;
                 }
-                for dy in 0..scale {
-                    for dx in 0..scale {
-                        let (px, py) = (gx + col * scale + dx, y + row as u32 * scale + dy);
+                let (x0, x1) = span(col);
+                for py in y + y0..y + y1 {
+                    for px in gx + x0..gx + x1 {
                         if px < img.width() && py < img.height() {
                             img.put_pixel(px, py, color);
                         }
@@ -127,12 +110,30 @@ mod tests {
     #[test]
     fn every_glyph_the_figures_print_is_drawn() {
         // The captions, legends and report figures: scores, CCS@k, CCS@≤1, η², ε², ± spreads,
-        // the · separators and file names' punctuation.
-        let printed =
-            "CCS@5 (high) CCS@≤1 (low) η² ε² 97.25 ± 0.24 a · b → c [#12] 5×5 x|y a!b a;b a&b ≥ …";
+        // the · separators, file names in their own case and punctuation.
+        let printed = "CCS@5 (high) CCS@≤1 (low) η² ε² 97.25 ± 0.24 a · b → c [#12] 5×5 x|y \
+                       a!b a;b a&b ≥ … 00883-single-green.png {x} ~_ $ ^";
         for c in printed.chars() {
-            assert!(glyph(c) != MISSING, "{c:?} has no glyph");
+            assert!(glyph(c).is_some(), "{c:?} has no glyph");
         }
-        assert_eq!(glyph('?'), MISSING);
+        assert!(glyph('\u{4e00}').is_none());
+        // Lower and upper case differ: file names keep their case.
+        assert_ne!(glyph('a'), glyph('A'));
+    }
+
+    #[test]
+    fn text_is_drawn_where_it_is_measured() {
+        let mut img = RgbImage::new(64, 16);
+        let white = Rgb([255, 255, 255]);
+        draw_text(&mut img, 0, 0, "Hi", 2, white);
+        let lit: Vec<u32> = (0..64)
+            .filter(|&x| (0..16).any(|y| img.get_pixel(x, y) == &white))
+            .collect();
+        assert!(!lit.is_empty());
+        assert!(*lit.last().unwrap() < text_width("Hi", 2), "{lit:?}");
+        // A missing glyph is drawn (a question mark), not skipped.
+        let mut q = RgbImage::new(16, 16);
+        draw_text(&mut q, 0, 0, "\u{4e00}", 4, white);
+        assert!(q.pixels().any(|p| p == &white));
     }
 }

@@ -3,12 +3,14 @@
 //! real CLIP the colour, counting, shape and texture heads light up, and what a head separates
 //! can be measured against what the images are known to show (evidence/).
 
+mod glyphs;
+
+use glyphs::draw_text;
 use std::path::Path;
 
 use image::{Rgb, RgbImage};
 use serde::{Deserialize, Serialize};
 
-use crate::image::font::draw_text;
 use crate::model::random::SplitMix64;
 use crate::{Error, Result};
 
