@@ -368,4 +368,46 @@ fn nearest_neighbours_equal_brute_force() {
         derived
     );
     assert!(image::open(&png).unwrap().width() > 500);
+
+    // top-images: the images furthest along the head's first TEXTSPAN text, and against it.
+    let first = &interp["heads"][5];
+    let (l, h) = (
+        first["layer"].as_u64().unwrap() as usize,
+        first["head"].as_u64().unwrap() as usize,
+    );
+    let text = first["texts"][0]["text"].as_str().unwrap().to_string();
+    let t = clipscope::interpret::texts::embed_texts(&clip, std::slice::from_ref(&text), &|_| {})
+        .unwrap();
+    let along: Vec<f64> = t.iter().map(|&v| v as f64).collect();
+    let against: Vec<f64> = along.iter().map(|v| -v).collect();
+    let gallery_png = tmp.path().join("gallery.png");
+    let v = nn(&[
+        "top-images",
+        "--head",
+        &format!("L{l}H{h}"),
+        "-k",
+        "3",
+        "--out",
+        gallery_png.to_str().unwrap(),
+    ]);
+    let side = |key: &str| -> Vec<usize> {
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["index"].as_u64().unwrap() as usize)
+            .collect()
+    };
+    assert_eq!(v["along"], text.as_str());
+    assert_eq!(side("top"), brute(&store, &[(l, h)], &along, 3, None));
+    assert_eq!(side("bottom"), brute(&store, &[(l, h)], &against, 3, None));
+    let (top0, bottom0) = (
+        v["top"][0]["score"].as_f64().unwrap(),
+        v["bottom"][0]["score"].as_f64().unwrap(),
+    );
+    assert!(
+        top0 > bottom0,
+        "scores are the dot with the text: {top0} > {bottom0}"
+    );
+    assert!(image::open(&gallery_png).unwrap().width() >= 1200);
 }

@@ -5,6 +5,7 @@
 pub mod bars;
 pub mod chart;
 pub mod figures;
+pub mod gallery;
 pub mod maps;
 pub mod neighbours;
 pub mod render;

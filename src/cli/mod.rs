@@ -54,6 +54,7 @@ mod search;
 mod segment;
 mod store;
 mod textspan;
+mod top_images;
 mod zeroshot;
 
 use std::path::PathBuf;
@@ -112,6 +113,9 @@ enum Command {
     HeadNn(neighbours::HeadNnArgs),
     /// Analysis 5: store images nearest to a text through one head.
     TextNn(neighbours::TextNnArgs),
+    /// A head's gallery: the store images it carries furthest along its first TEXTSPAN text, and
+    /// furthest against it.
+    TopImages(top_images::TopImagesArgs),
     /// TEXTSPAN on raw arrays: the texts that span one head's outputs.
     Textspan(textspan::TextspanArgs),
     /// Write the built-in probe images (colours, shapes, counts, textures, glyphs) to a folder.
@@ -160,6 +164,7 @@ pub fn run() -> Result<()> {
         Command::Contrast(a) => segment::run_contrast(a),
         Command::HeadNn(a) => neighbours::run_head(a),
         Command::TextNn(a) => neighbours::run_text(a),
+        Command::TopImages(a) => top_images::run(a),
         Command::Textspan(a) => textspan::run(a),
         Command::Probe(a) => probe::run(a),
         Command::Bench(a) => bench::run(a),
