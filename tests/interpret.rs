@@ -218,6 +218,31 @@ fn interpret_report_and_search_from_the_command_line() {
     )
     .unwrap();
     assert_eq!(named, report);
+    // The markdown: one row per metric; the CSV: numbers only, agreeing with the JSON.
+    let md = run(&["report", "--layers", "last:2"]);
+    let first: Vec<&str> = md
+        .lines()
+        .map(|l| l.split(" | ").next().unwrap_or(""))
+        .collect();
+    assert_eq!(first[0], "| metric");
+    assert!(
+        first.contains(&"| association") && first.contains(&"| CCR"),
+        "{md}"
+    );
+    let csv = run(&["report", "--format", "csv", "--layers", "last:2"]);
+    let records: Vec<Vec<String>> = csv::Reader::from_reader(csv.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    assert_eq!(records.len(), 1);
+    for field in &records[0][1..] {
+        assert!(
+            field.is_empty() || field.parse::<f64>().is_ok(),
+            "{field:?} in {csv}"
+        );
+    }
+    let assoc: f64 = records[0][3].parse().unwrap();
+    assert!((assoc - report["scores"]["association"].as_f64().unwrap()).abs() < 1e-9);
     let label = heads[11]["label"]["property"].as_str().unwrap().to_string();
     let hits = run(&[
         "search",
@@ -365,8 +390,13 @@ fn report_compares_the_concept_consistency_of_planted_models() {
             b.to_str().unwrap(),
         ],
     );
-    assert!(
-        md.contains("CCS@5 (high)") && md.contains("| 0.5000 | 0.3333 | 0.3333 |"),
-        "{md}"
-    );
+    // One row per metric, a column per model: A then B.
+    for row in [
+        "| CCS@5 (high) | 0.5000 | 1.0000 |",
+        "| CCS@≤1 (low) | 0.3333 | 0.0000 |",
+        "| CCR | 0.3333 | 0.0000 |",
+    ] {
+        assert!(md.lines().any(|l| l == row), "{row} in {md}");
+    }
+    assert!(img.width() >= clipscope::analysis::render::FIGURE_PX);
 }

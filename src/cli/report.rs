@@ -88,69 +88,139 @@ pub fn run(args: ReportArgs) -> Result<()> {
                 );
             }
         }
-        Format::Csv | Format::Markdown => {
-            let markdown = matches!(args.format, Format::Markdown);
-            let header = [
-                "model".to_string(),
-                "images".into(),
-                "analysed heads (layers)".into(),
-                "association".into(),
-                "entanglement".into(),
-                "label shared".into(),
-                format!("mean VE top-{}", args.top_k),
-                "mean VE all".into(),
-                format!("CCS@{} (high)", args.top_k),
-                "CCS@≤1 (low)".into(),
-                "CCR".into(),
-                "LLM judge: CCS@k, CCS@≤1, CCR".into(),
-                "top-1 % pruned: none / high / low / random CCS".into(),
-                "heads per property".into(),
-                "most important heads (importance, top-1 change)".into(),
-                "image evidence: the head carrying each property most (η², label)".into(),
-            ];
-            let line = |cells: &[String]| -> Result<String> {
-                match markdown {
-                    true => Ok(format!("| {} |", cells.join(" | "))),
-                    false => csv_line(cells),
-                }
-            };
-            outln!("{}", line(&header)?);
-            if markdown {
-                outln!("{}", line(&vec!["---".to_string(); header.len()])?);
+        Format::Markdown => {
+            // One row per metric, one column per model: readable in a terminal.
+            let mut head = vec!["metric".to_string()];
+            head.extend(rows.iter().map(|r| r.model.clone()));
+            outln!("| {} |", head.join(" | "));
+            outln!("|{}", " --- |".repeat(head.len()));
+            for (name, cells) in metric_rows(&rows, args.top_k, &top) {
+                outln!("| {name} | {} |", cells.join(" | "));
             }
+        }
+        Format::Csv => {
+            // Numbers only: one record per model, an empty field where a number was not
+            // measured (the markdown and JSON say why).
+            let k = args.top_k;
+            let header: Vec<String> = [
+                "model",
+                "images",
+                "heads",
+                "association",
+                "entanglement",
+                "label_shared",
+                &format!("mean_ve_top{k}"),
+                "mean_ve_all",
+                &format!("ccs{k}_high_share"),
+                "ccs_low_share",
+                "ccr",
+                "llm_ccs_high_share",
+                "llm_ccs_low_share",
+                "llm_ccr",
+                "top1_unpruned",
+                "top1_pruned_high",
+                "top1_pruned_low",
+                "top1_pruned_random",
+                "labels_backed_by_images",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            outln!("{}", csv_line(&header)?);
             for r in &rows {
-                let s = &r.scores;
-                let cells = [
-                    r.model.clone(),
-                    r.images.to_string(),
-                    format!("{} ({:?})", s.heads, r.layers),
-                    format!("{:.4}", s.association),
-                    format!("{:.4}", s.entanglement),
-                    format!("{:.4}", s.shared_label),
-                    format!("{:.4}", s.mean_ve_top_k),
-                    format!("{:.4}", s.mean_ve_all),
-                    format!("{:.4}", r.consistency.high),
-                    format!("{:.4}", r.consistency.low),
-                    r.consistency
-                        .ccr
-                        .map_or("no high-CCS head".into(), |c| format!("{c:.4}")),
-                    r.llm_consistency.as_ref().map_or(
-                        "not asked (interpret --llm-url)".into(),
-                        |c| {
-                            let ccr = c.ccr.map_or("—".into(), |x| format!("{x:.4}"));
-                            format!("{:.4}, {:.4}, {ccr} ({})", c.high, c.low, c.judge)
-                        },
-                    ),
-                    pruned(r.pruning.as_ref()),
-                    top(s),
-                    most_important(&r.important),
-                    carriers(r.evidence.as_ref()),
-                ];
-                outln!("{}", line(&cells)?);
+                outln!("{}", csv_line(&numbers(r))?);
             }
         }
     }
     Ok(())
+}
+
+/// The markdown's rows: (metric, one cell per model).
+fn metric_rows(
+    rows: &[ModelRow],
+    k: usize,
+    top: &dyn Fn(&Scores) -> String,
+) -> Vec<(String, Vec<String>)> {
+    type Cell = fn(&ModelRow) -> String;
+    let f4 = |v: f64| format!("{v:.4}");
+    let mut out: Vec<(String, Vec<String>)> = vec![];
+    let mut add = |name: String, cell: &dyn Fn(&ModelRow) -> String| {
+        out.push((name, rows.iter().map(cell).collect()));
+    };
+    add("images".into(), &|r| r.images.to_string());
+    add("analysed heads (layers)".into(), &|r| {
+        format!("{} ({:?})", r.scores.heads, r.layers)
+    });
+    add("association".into(), &|r| f4(r.scores.association));
+    add("entanglement".into(), &|r| f4(r.scores.entanglement));
+    add("label shared".into(), &|r| f4(r.scores.shared_label));
+    add(format!("mean VE top-{k}"), &|r| f4(r.scores.mean_ve_top_k));
+    add("mean VE all".into(), &|r| f4(r.scores.mean_ve_all));
+    add(format!("CCS@{k} (high)"), &|r| f4(r.consistency.high));
+    add("CCS@≤1 (low)".into(), &|r| f4(r.consistency.low));
+    add("CCR".into(), &|r| {
+        r.consistency
+            .ccr
+            .map_or("no high-CCS head".into(), |c| format!("{c:.4}"))
+    });
+    add("LLM judge: CCS@k, CCS@≤1, CCR".into(), &|r| {
+        r.llm_consistency
+            .as_ref()
+            .map_or("not asked (interpret --llm-url)".into(), |c| {
+                let ccr = c.ccr.map_or("—".into(), |x| format!("{x:.4}"));
+                format!("{:.4}, {:.4}, {ccr} ({})", c.high, c.low, c.judge)
+            })
+    });
+    add(
+        "top-1 % pruned: none / high / low / random CCS".into(),
+        &|r| pruned(r.pruning.as_ref()),
+    );
+    add("heads per property".into(), &|r| top(&r.scores));
+    let important: Cell = |r| most_important(&r.important);
+    add(
+        "most important heads (importance, top-1 change)".into(),
+        &important,
+    );
+    let evidence: Cell = |r| carriers(r.evidence.as_ref());
+    add(
+        "image evidence: the head carrying each property most (η², label)".into(),
+        &evidence,
+    );
+    out
+}
+
+/// The CSV's record of `r`: its model, then numbers (empty where not measured).
+fn numbers(r: &ModelRow) -> Vec<String> {
+    let n = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x}"));
+    let s = &r.scores;
+    let (c, llm) = (&r.consistency, r.llm_consistency.as_ref());
+    let set = |name: &str| {
+        r.pruning
+            .as_ref()
+            .and_then(|p| p.sets.iter().find(|x| x.set == name))
+            .map(|x| x.mean)
+    };
+    vec![
+        r.model.clone(),
+        r.images.to_string(),
+        s.heads.to_string(),
+        n(Some(s.association)),
+        n(Some(s.entanglement)),
+        n(Some(s.shared_label)),
+        n(Some(s.mean_ve_top_k)),
+        n(Some(s.mean_ve_all)),
+        n(Some(c.high)),
+        n(Some(c.low)),
+        n(c.ccr),
+        n(llm.map(|c| c.high)),
+        n(llm.map(|c| c.low)),
+        n(llm.and_then(|c| c.ccr)),
+        n(r.pruning.as_ref().map(|p| p.baseline_top1)),
+        n(set("high")),
+        n(set("low")),
+        n(set("random")),
+        n(r.evidence.as_ref().and_then(Agreement::share)),
+    ]
 }
 
 /// The pruning experiment's top-1 per set, or how to run it.
@@ -173,7 +243,7 @@ fn draw(rows: &[ModelRow], k: usize, out: &std::path::Path) -> Result<()> {
         "association",
         "entanglement",
         &format!("CCS@{k}"),
-        "CCS@<=1",
+        "CCS@≤1",
         "CCR",
         "label shared",
     ]
@@ -192,7 +262,12 @@ fn draw(rows: &[ModelRow], k: usize, out: &std::path::Path) -> Result<()> {
                 c.ccr.unwrap_or(f64::NAN),
                 s.shared_label,
             ];
-            (r.model.clone(), v)
+            // A bar left out says why in the legend.
+            let why = match c.ccr {
+                None => " (no CCR: no high-CCS head)",
+                Some(_) => "",
+            };
+            (format!("{}{why}", r.model), v)
         })
         .collect();
     let img =
