@@ -24,7 +24,13 @@ const TOKENIZER_FALLBACK: &str = "openai/clip-vit-base-patch32";
 pub fn fetch(repo: &str, revision: Option<&str>) -> Result<ModelFiles> {
     use hf_hub::{HFClient, HFClientSync, HFError};
 
-    let offline = hub_offline();
+    // A host that does not resolve means no network: the cache is used at once, where the
+    // client would retry its connection five times over ~2 s before saying so.
+    let unresolved = (!hub_offline())
+        .then(hub_host)
+        .flatten()
+        .filter(|h| !resolves(h));
+    let offline = hub_offline() || unresolved.is_some();
     let cache = hf_cache_dir();
     let hub_err = |e: HFError| Error::Model(format!("{repo}: {e}"));
     let inner = HFClient::builder()
@@ -70,7 +76,14 @@ pub fn fetch(repo: &str, revision: Option<&str>) -> Result<ModelFiles> {
         }
     }
     let Some(dir) = dir else {
-        let how = if offline {
+        let how = if let Some(host) = &unresolved {
+            format!(
+                "is not in the Hugging Face cache {} and the Hub ({host}) cannot be reached: its \
+                 name does not resolve; offline, use a built-in model such as probe-clip (see \
+                 `clipscope models`)",
+                cache.display()
+            )
+        } else if offline {
             format!(
                 "is not in the Hugging Face cache {} and HF_HUB_OFFLINE is set",
                 cache.display()
@@ -97,6 +110,29 @@ pub fn fetch(repo: &str, revision: Option<&str>) -> Result<ModelFiles> {
         files.tokenizer = fetch_at(o, n, "tokenizer.json", None)?;
     }
     Ok(files)
+}
+
+/// The Hub's host and port (`HF_ENDPOINT`, else huggingface.co), when the endpoint names one.
+#[cfg(feature = "hub")]
+fn hub_host() -> Option<String> {
+    let endpoint = std::env::var("HF_ENDPOINT").unwrap_or_else(|_| "https://huggingface.co".into());
+    let (scheme, rest) = endpoint.split_once("://")?;
+    let authority = rest.split('/').next()?;
+    let port = if scheme == "http" { 80 } else { 443 };
+    match authority.rsplit_once(':') {
+        Some((_, p)) if p.parse::<u16>().is_ok() => Some(authority.to_string()),
+        _ if authority.is_empty() => None,
+        _ => Some(format!("{authority}:{port}")),
+    }
+}
+
+/// Whether `host:port` resolves to an address.
+#[cfg(feature = "hub")]
+fn resolves(host_port: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    host_port
+        .to_socket_addrs()
+        .is_ok_and(|mut a| a.next().is_some())
 }
 
 /// The hub could not be reached: the innermost cause once (the request error's own text and
