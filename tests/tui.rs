@@ -214,9 +214,26 @@ fn ui_in(fx: Fixture, w: u16, h: u16, picker: Option<Picker>) -> Ui {
         image_protocol: Some(ImageProtocol::None),
         no_mouse: false,
         config_dir: Some(fx.config.clone()),
+        heads: vec![],
     };
     let app = app(session(&fx), &opts, Images::new(picker), true).unwrap();
     let term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    let mut ui = Ui { app, term, fx };
+    ui.draw();
+    ui
+}
+
+/// The app opened on `heads` (as `explore --head`).
+fn ui_heads(heads: Vec<HeadRef>) -> Ui {
+    let fx = fixture();
+    let opts = Options {
+        image_protocol: Some(ImageProtocol::None),
+        config_dir: Some(fx.config.clone()),
+        heads,
+        ..Options::default()
+    };
+    let app = app(session(&fx), &opts, Images::new(None), true).unwrap();
+    let term = Terminal::new(TestBackend::new(120, 30)).unwrap();
     let mut ui = Ui { app, term, fx };
     ui.draw();
     ui
@@ -273,6 +290,9 @@ macro_rules! snap {
         })
     };
 }
+
+#[path = "tui/instrument.rs"]
+mod instrument;
 
 #[test]
 fn grid_navigation() {

@@ -43,6 +43,10 @@ pub struct ExploreArgs {
     /// Leave the mouse to the terminal (selection, copy).
     #[arg(long)]
     pub no_mouse: bool,
+    /// Open on a head's gallery (L10H3, or an id clipscope printed); given two to four times,
+    /// on those heads side by side.
+    #[arg(long, value_name = "HEAD")]
+    pub head: Vec<clipscope::analysis::HeadRef>,
 }
 
 /// Builds (or finds) the store of `images` for `model` and interprets it when it is not yet.
@@ -84,7 +88,15 @@ pub fn run(a: ExploreArgs) -> Result<()> {
         image_protocol: a.image_protocol,
         no_mouse: a.no_mouse,
         config_dir: None,
+        heads: a.head.clone(),
     };
+    if a.head.len() > clipscope::tui::side::MAX_SIDE {
+        bail!(
+            "--head is given {} times: side by side shows at most {}",
+            a.head.len(),
+            clipscope::tui::side::MAX_SIDE
+        );
+    }
     // Settings first: a bad config file should fail before anything long runs.
     let (config, ..) = clipscope::tui::settings(&opts)?;
     let device = match &a.device {
@@ -98,6 +110,9 @@ pub fn run(a: ExploreArgs) -> Result<()> {
         _ => resolve(a.store.as_deref(), &cache)?,
     };
     let store = Store::open(&dir).with_context(|| format!("opening {}", dir.display()))?;
+    for h in &a.head {
+        store.head(h.layer, h.head)?;
+    }
     let session = Session::new(store, a.model.clone(), device, &cache);
     clipscope::tui::explore(session, &opts)?;
     Ok(())

@@ -11,12 +11,22 @@ use crate::analysis::session::{QueryImage, Session};
 use crate::analysis::{HeadRef, Heads};
 use crate::nn::{Hit, Metric};
 
-/// The neighbour views' score: the centred cosine, whose neighbours change with the query
-/// (by the dot product or plain cosine, a head's large common component gives most queries the
-/// same few images); the CLI keeps the paper's dot product by default (`--metric`).
+/// The neighbour views' default score: the centred cosine, whose neighbours change with the
+/// query (by the dot product or plain cosine, a head's large common component gives most queries
+/// the same few images); the CLI keeps the paper's dot product by default (`--metric`).
 const NEIGHBOURS: Metric = Metric::Centred;
-/// How the views name it in their titles.
-const SCORE: &str = "centred cosine";
+
+/// The neighbour scores in the order `m` cycles them.
+pub const SCORES: [Metric; 3] = [Metric::Centred, Metric::Cosine, Metric::Dot];
+
+/// How the views name a score in their titles.
+pub fn score_name(m: Metric) -> &'static str {
+    match m {
+        Metric::Centred => "centred cosine",
+        Metric::Cosine => "cosine",
+        Metric::Dot => "dot",
+    }
+}
 
 /// An analysis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -139,6 +149,8 @@ pub struct Analysis {
     pub texts: [String; 2],
     /// Neighbours to find.
     pub k: usize,
+    /// The neighbour score.
+    pub metric: Metric,
     /// The running job.
     pub job: Option<u64>,
     /// The last result.
@@ -178,6 +190,7 @@ impl Analysis {
                 Kind::Ablate => 12,
                 _ => 4,
             },
+            metric: NEIGHBOURS,
             job: None,
             outcome: None,
             sel: 0,
@@ -225,6 +238,7 @@ impl Analysis {
                 .collect()
         };
         let h = self.head;
+        let how = format!("{} · k {}", score_name(self.metric), self.k);
         match self.kind {
             Kind::PropertyNn => {
                 let q = need_query()?;
@@ -232,26 +246,26 @@ impl Analysis {
                     crate::Error::Invalid("property NN needs an interpreted store".into())
                 })?;
                 let heads = Session::property_heads(interp, &self.property)?;
-                let hits = s.property_nn(&q, &heads, self.k, NEIGHBOURS)?;
+                let hits = s.property_nn(&q, &heads, self.k, self.metric)?;
                 Ok(Outcome::Hits {
-                    title: format!("nearest to {} by {} · {SCORE}", q.name(), self.property),
+                    title: format!("nearest to {} by {} · {how}", q.name(), self.property),
                     heads,
                     rows: rows(hits)?,
                 })
             }
             Kind::HeadNn => {
                 let q = need_query()?;
-                let hits = s.head_nn(&q, h, self.k, NEIGHBOURS)?;
+                let hits = s.head_nn(&q, h, self.k, self.metric)?;
                 Ok(Outcome::Hits {
-                    title: format!("nearest to {} through {h} · {SCORE}", q.name()),
+                    title: format!("nearest to {} through {h} · {how}", q.name()),
                     heads: vec![h],
                     rows: rows(hits)?,
                 })
             }
             Kind::TextNn => {
-                let hits = s.text_nn(&self.texts[0], h, self.k, NEIGHBOURS)?;
+                let hits = s.text_nn(&self.texts[0], h, self.k, self.metric)?;
                 Ok(Outcome::Hits {
-                    title: format!("nearest to {:?} through {h} · {SCORE}", self.texts[0]),
+                    title: format!("nearest to {:?} through {h} · {how}", self.texts[0]),
                     heads: vec![h],
                     rows: rows(hits)?,
                 })

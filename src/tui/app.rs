@@ -7,18 +7,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::analysis::{Analysis, Kind, Outcome};
+use super::carry::Carried;
 use super::config::Config;
 use super::data::{Data, Metric, head_norms};
+use super::gallery::GalleryView;
 pub use super::geometry::Geometry;
 use super::images::Images;
 use super::jobs::Jobs;
 use super::keymap::{Context, Keymap};
 use super::notes::Notes;
 use super::overlay::Overlay;
+use super::side::SideView;
 use super::theme::Theme;
 use crate::analysis::HeadRef;
 use crate::analysis::neighbours::{Ask, nearest};
-use crate::interpret::texts::saved_pool_embeddings;
 use crate::nn::Metric as NnMetric;
 
 /// A message from a job.
@@ -35,6 +37,14 @@ pub enum Msg {
     Search(String, Result<Vec<super::overlay::Found>, String>),
     /// `:compare`'s rows.
     Compare(Result<Vec<crate::interpret::compare::ModelRow>, String>),
+    /// A head's gallery.
+    Gallery(HeadRef, Result<crate::analysis::gallery::Gallery, String>),
+    /// A head's map over the side-by-side view's image (store index).
+    SideMap(
+        HeadRef,
+        Option<usize>,
+        Result<(Arc<image::RgbImage>, String), String>,
+    ),
 }
 
 /// Which screen is up.
@@ -44,6 +54,10 @@ pub enum View {
     Main,
     /// One of the six analyses (the five of CLIP-InterpreT and the ablation table).
     Analysis(Kind),
+    /// A head's gallery: its top and bottom images.
+    Gallery,
+    /// Heads side by side.
+    Side,
 }
 
 /// Which pane of the main screen has the keys.
@@ -118,7 +132,18 @@ pub struct App {
     pub geometry: Cell<Geometry>,
     /// Frames drawn (spinner).
     pub frame: Cell<u64>,
-    pool: Option<Arc<Vec<f32>>>,
+    /// The gallery view.
+    pub gallery: Option<GalleryView>,
+    /// The side-by-side view.
+    pub side: Option<SideView>,
+    /// Heads marked for side by side.
+    pub marked: Vec<HeadRef>,
+    /// The image and text carried from view to view.
+    pub carried: Carried,
+    /// Where Esc goes from the view shown: the gallery or side-by-side view it was opened
+    /// from, else the heads.
+    pub back_to: View,
+    pub(crate) pool: Option<Arc<Vec<f32>>>,
 }
 
 impl App {
@@ -164,6 +189,11 @@ impl App {
             search_due: None,
             geometry: Cell::default(),
             frame: Cell::default(),
+            gallery: None,
+            side: None,
+            marked: vec![],
+            carried: Carried::default(),
+            back_to: View::Main,
             pool: None,
         };
         if me.data.interp.is_none() {
@@ -189,6 +219,8 @@ impl App {
     pub fn context(&self) -> Context {
         match (self.view, self.focus) {
             (View::Analysis(_), _) => Context::Analysis,
+            (View::Gallery, _) => Context::Gallery,
+            (View::Side, _) => Context::Side,
             (View::Main, Focus::Grid) => Context::Grid,
             (View::Main, Focus::Detail) => Context::Detail,
         }
@@ -204,6 +236,9 @@ impl App {
         if let Some(a) = self.analyses.values_mut().find(|a| a.job == Some(id)) {
             a.job = None;
             a.outcome = Some(Err(e));
+        } else if let Some(g) = self.gallery.as_mut().filter(|g| g.job == Some(id)) {
+            g.job = None;
+            g.outcome = Some(Err(e));
         } else if let Some(t) = self
             .top
             .values_mut()
@@ -274,6 +309,8 @@ impl App {
                 Msg::Search(query, r) => self.searched(&query, r),
                 Msg::Compare(Ok(rows)) => self.overlay = Some(Overlay::Compare { rows, sel: 0 }),
                 Msg::Compare(Err(e)) => self.error(format!(":compare: {e}")),
+                Msg::Gallery(h, r) => self.gallery_done(h, r),
+                Msg::SideMap(h, image, r) => self.side_done(h, image, r),
             }
         }
         changed
@@ -311,19 +348,13 @@ impl App {
 
     /// Searches head `h`'s top images: the store images whose effect through `h` lies furthest
     /// along its first TEXTSPAN text.
-    fn top_images(&mut self, h: HeadRef) {
+    pub(crate) fn top_images(&mut self, h: HeadRef) {
         let Some(first) = self.data.head(h).and_then(|x| x.texts.first()).cloned() else {
             return;
         };
-        if self.pool.is_none()
-            && let Some(interp) = &self.data.interp
-        {
-            self.pool =
-                saved_pool_embeddings(self.data.store().dir(), &interp.pool_sha256).map(Arc::new);
-        }
         let (session, pool, k) = (
             self.data.session.clone(),
-            self.pool.clone(),
+            self.pool(),
             self.config.top_images,
         );
         let e = self.data.store().manifest.dim;
@@ -359,19 +390,30 @@ impl App {
 
     /// Opens analysis view `kind` for the selected head, running it when its inputs changed.
     pub fn open(&mut self, kind: Kind) {
-        self.view = View::Analysis(kind);
+        self.leave_for(View::Analysis(kind));
         self.overlay = None;
         let fresh = Analysis::new(kind, &self.data, self.sel);
         let a = self.analyses.entry(kind).or_insert_with(|| fresh.clone());
-        let stale = a.head != fresh.head || a.outcome.is_none();
+        let mut stale = a.head != fresh.head || a.outcome.is_none();
         if a.head != fresh.head {
             a.head = fresh.head;
             a.property = fresh.property;
             a.texts = fresh.texts;
         }
+        stale |= self.carried.apply(a);
         if stale && a.job.is_none() {
             self.run(kind);
         }
+    }
+
+    /// Shows `view`, remembering a gallery or side-by-side view left for it (Esc returns).
+    pub(crate) fn leave_for(&mut self, view: View) {
+        if matches!(self.view, View::Gallery | View::Side) && self.view != view {
+            self.back_to = self.view;
+        } else if self.view == View::Main {
+            self.back_to = View::Main;
+        }
+        self.view = view;
     }
 
     /// Runs (again) analysis `kind`, cancelling its running job.
@@ -382,6 +424,7 @@ impl App {
         if let Some(id) = a.job.take() {
             self.jobs.cancel(id);
         }
+        self.carried.remember(a);
         let work = a.work(&self.data);
         let what = format!("{} {}", kind.title(), a.head);
         let id = self

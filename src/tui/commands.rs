@@ -13,6 +13,16 @@ use crate::analysis::render::{grid, save_png};
 pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("goto", "L10H3", "select a head"),
     (
+        "gallery",
+        "[L10H3]",
+        "the head's gallery: top and bottom images, Enter analyses one",
+    ),
+    (
+        "side",
+        "[L1H2 L3H0 …]",
+        "heads side by side (default: the marked heads, or the search hits)",
+    ),
+    (
         "label",
         "TEXT|-",
         "set the head's label (- restores the computed one)",
@@ -32,7 +42,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "metric",
         "NAME",
-        "grid metric: label variance norm association importance",
+        "grid metric: label variance norm association importance ccs",
     ),
     (
         "export",
@@ -97,6 +107,16 @@ pub fn run(app: &mut App, line: &str) {
             )),
             Err(e) => app.error(e),
         },
+        "gallery" if arg.is_empty() => app.open_gallery(app.sel),
+        "gallery" => match parse_heads(app, arg) {
+            Ok(h) => app.open_gallery(h[0]),
+            Err(e) => app.error(e),
+        },
+        "side" if arg.is_empty() => app.open_side(app.side_heads()),
+        "side" => match parse_heads(app, arg) {
+            Ok(h) => app.open_side(h),
+            Err(e) => app.error(e),
+        },
         "label" => app.set_label(arg),
         "note" => app.set_note(arg),
         "bookmark" => app.bookmark(),
@@ -142,6 +162,23 @@ pub fn run(app: &mut App, line: &str) {
         "quit" => app.quit = true,
         _ => {}
     }
+}
+
+/// The heads named in `arg` (space-separated), each in the store.
+fn parse_heads(app: &App, arg: &str) -> Result<Vec<HeadRef>, String> {
+    arg.split_whitespace()
+        .map(|w| {
+            let h: HeadRef = w.parse().map_err(|e: crate::Error| e.to_string())?;
+            match app.data.layers.contains(&h.layer) && h.head < app.data.heads {
+                true => Ok(h),
+                false => Err(format!(
+                    "{h} is not in this store: layers {:?}, heads 0..{}",
+                    app.data.layers,
+                    app.data.heads.saturating_sub(1)
+                )),
+            }
+        })
+        .collect()
 }
 
 /// `:compare`: the cross-model rows of every interpreted store in the session's cache, computed
@@ -196,7 +233,8 @@ fn export(app: &mut App, arg: &str) {
                     rows.iter()
                         .map(|r| {
                             let img = crate::image::load_rgb(&store.image_path(r.index)?)?;
-                            Ok((img, vec![format!("{:.4}", r.score), r.path.clone()]))
+                            let score = format!("#{} {:.4}", r.index, r.score);
+                            Ok((img, vec![score, r.path.clone()]))
                         })
                         .collect::<crate::Result<Vec<_>>>()
                         .map(|items| grid(title, &items, 5))
@@ -205,9 +243,55 @@ fn export(app: &mut App, arg: &str) {
             };
             fig.and_then(|f| save_png(&f, &path)).map(|()| path)
         }
+        View::Gallery => export_gallery(app, arg),
+        View::Side => export_side(app, arg),
     };
     match r {
         Ok(p) => app.info(format!("wrote {}", p.display())),
         Err(e) => app.error(e),
     }
+}
+
+/// `:export` in a gallery: its figure (as `top-images --out` draws it).
+fn export_gallery(app: &App, arg: &str) -> crate::Result<PathBuf> {
+    let Some(Some(Ok(g))) = app.gallery.as_ref().map(|g| g.outcome.as_ref()) else {
+        return Err(crate::Error::Invalid("nothing to export yet".into()));
+    };
+    let path = PathBuf::from(match arg {
+        "" => format!("clipscope-gallery-{}.png", g.head),
+        a => a.to_string(),
+    });
+    let model = &app.data.store().manifest.key.model.id;
+    let fig = crate::analysis::gallery::figure(&app.data.session, model, g)?;
+    save_png(&fig, &path).map(|()| path)
+}
+
+/// `:export` side by side: every head's map over the shared image, in column order.
+fn export_side(app: &App, arg: &str) -> crate::Result<PathBuf> {
+    let Some(side) = &app.side else {
+        return Err(crate::Error::Invalid("nothing to export yet".into()));
+    };
+    let items: Vec<_> = side
+        .heads
+        .iter()
+        .filter_map(|h| match side.maps.get(h) {
+            Some(super::side::SideMap::Ready(f, _)) => Some((
+                (**f).clone(),
+                vec![app.data.id(*h), app.data.label(*h).unwrap_or_default()],
+            )),
+            _ => None,
+        })
+        .collect();
+    if items.len() < side.heads.len() {
+        return Err(crate::Error::Invalid(
+            "the maps are not all drawn yet".into(),
+        ));
+    }
+    let names: Vec<String> = side.heads.iter().map(ToString::to_string).collect();
+    let path = PathBuf::from(match arg {
+        "" => format!("clipscope-side-{}.png", names.join("-")),
+        a => a.to_string(),
+    });
+    let title = format!("{} side by side", names.join(", "));
+    save_png(&grid(&title, &items, items.len()), &path).map(|()| path)
 }

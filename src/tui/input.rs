@@ -44,11 +44,24 @@ impl App {
         match self.view {
             View::Main => self.data.layers.len(),
             View::Analysis(kind) => self.analyses.get(&kind).map_or(0, |a| a.rows().len()),
+            View::Gallery => self.gallery.as_ref().map_or(0, |g| g.shots().len()),
+            View::Side => 0,
         }
     }
 
     /// Moves the selection `dl` rows (layers or hits) and `dh` heads.
     fn nudge(&mut self, dl: isize, dh: isize) {
+        match self.view {
+            View::Gallery => return self.gallery.iter_mut().for_each(|g| g.nudge(dl + dh)),
+            View::Side => {
+                let Some(s) = self.side.as_mut() else { return };
+                let n = s.heads.len().saturating_sub(1) as isize;
+                s.col = (s.col as isize + dh).clamp(0, n) as usize;
+                let h = s.heads[s.col];
+                return self.select(h);
+            }
+            _ => {}
+        }
         if let View::Analysis(kind) = self.view {
             let n = self.rows_of_view();
             if let Some(a) = self.analyses.get_mut(&kind) {
@@ -86,7 +99,8 @@ impl App {
             Action::Quit => self.quit = true,
             Action::Back => {
                 if self.view != View::Main {
-                    self.view = View::Main;
+                    // To the gallery or side-by-side view this one was opened from, else home.
+                    self.view = std::mem::replace(&mut self.back_to, View::Main);
                 } else if self.focus == Focus::Detail {
                     self.focus = Focus::Grid;
                 } else {
@@ -155,9 +169,23 @@ impl App {
             Action::PickImage | Action::EditText | Action::EditTextB | Action::Run => {
                 self.analysis_action(a)
             }
+            Action::NextImage | Action::PrevImage if self.view == View::Side => {
+                self.side_step_image(a == Action::NextImage)
+            }
             Action::NextImage | Action::PrevImage | Action::UseHit | Action::Cancel => {
                 self.analysis_action(a)
             }
+            Action::MoreK | Action::FewerK | Action::Score => self.analysis_action(a),
+            Action::OpenGallery => match (self.view, &self.side) {
+                (View::Side, Some(s)) => {
+                    let h = s.heads.get(s.col).copied().unwrap_or(self.sel);
+                    self.open_gallery(h)
+                }
+                _ => self.open_gallery(self.sel),
+            },
+            Action::OpenImage => self.open_selected_image(),
+            Action::Mark => self.toggle_mark(),
+            Action::OpenSide => self.open_side(self.side_heads()),
         }
     }
 
@@ -207,6 +235,7 @@ impl App {
             Action::EditText if kind.texts() >= 1 => self.prompt(Prompt::Text(kind, 0)),
             Action::EditTextB if kind.texts() >= 2 => self.prompt(Prompt::Text(kind, 1)),
             Action::Run => self.run(kind),
+            Action::MoreK | Action::FewerK | Action::Score => self.tune(kind, a),
             Action::Cancel => {
                 if let Some(id) = self.analyses.get_mut(&kind).and_then(|a| a.job.take()) {
                     self.jobs.cancel(id);
@@ -252,6 +281,26 @@ impl App {
             }
             _ => {}
         }
+    }
+
+    /// `+`/`-` change how many neighbours an analysis finds, `m` its score; it runs again.
+    fn tune(&mut self, kind: Kind, a: Action) {
+        if !matches!(kind, Kind::PropertyNn | Kind::HeadNn | Kind::TextNn) {
+            return self.info("k and the score are the neighbour views' (1, 4, 5)");
+        }
+        let Some(an) = self.analyses.get_mut(&kind) else {
+            return;
+        };
+        match a {
+            Action::MoreK => an.k = (an.k + (an.k / 4).max(1)).min(1000),
+            Action::FewerK => an.k = (an.k - (an.k / 5).max(1)).max(1),
+            _ => {
+                let scores = super::analysis::SCORES;
+                let i = scores.iter().position(|&m| m == an.metric).unwrap_or(0);
+                an.metric = scores[(i + 1) % scores.len()];
+            }
+        }
+        self.run(kind);
     }
 
     /// Handles a mouse event: click selects a cell or focuses a pane, the wheel scrolls.

@@ -21,6 +21,10 @@ pub enum Context {
     Detail,
     /// An analysis view.
     Analysis,
+    /// A head's gallery.
+    Gallery,
+    /// Heads side by side.
+    Side,
 }
 
 impl Context {
@@ -31,6 +35,8 @@ impl Context {
             Self::Grid => "grid",
             Self::Detail => "detail",
             Self::Analysis => "analysis",
+            Self::Gallery => "gallery",
+            Self::Side => "side",
         }
     }
 }
@@ -93,6 +99,13 @@ actions! {
     PrevImage = "prev_image": "previous store image as the query",
     UseHit = "use_hit": "make the selected hit the query image",
     Cancel = "cancel": "cancel the running analysis",
+    OpenGallery = "gallery": "the head's gallery: its top and bottom images with index, file and score",
+    OpenImage = "open_image": "analyse the selected image through its head (2 · segmentation; 1–6 keep the image)",
+    Mark = "mark": "mark the head for side by side (up to 4; again unmarks)",
+    OpenSide = "side_by_side": "the marked heads (or the search hits) side by side",
+    MoreK = "more": "more neighbours (k up)",
+    FewerK = "fewer": "fewer neighbours (k down)",
+    Score = "score": "the next neighbour score: centred cosine, cosine, dot",
 }
 
 /// One binding.
@@ -165,6 +178,19 @@ const DEFAULTS: &[(Context, &str, Action)] = {
         (Analysis, "[", PrevImage),
         (Analysis, "enter", UseHit),
         (Analysis, "x", Cancel),
+        (Analysis, "+", MoreK),
+        (Analysis, "=", MoreK),
+        (Analysis, "-", FewerK),
+        (Analysis, "m", Score),
+        (Grid, "enter", OpenGallery),
+        (Grid, "i", OpenGallery),
+        (Detail, "enter", OpenGallery),
+        (Detail, "i", OpenGallery),
+        (Side, "enter", OpenGallery),
+        (Gallery, "enter", OpenImage),
+        (Grid, "c", Mark),
+        (Detail, "c", Mark),
+        (Global, "v", OpenSide),
     ]
 };
 

@@ -3,10 +3,12 @@
 
 pub mod analysis;
 pub mod app;
+pub mod carry;
 pub mod commands;
 pub mod config;
 pub mod data;
 pub mod doctor;
+pub mod gallery;
 pub mod geometry;
 pub mod hints;
 pub mod images;
@@ -20,6 +22,7 @@ pub mod overlay;
 pub mod overlay_keys;
 pub mod run;
 pub mod search;
+pub mod side;
 pub mod terminal;
 pub mod theme;
 pub mod ui;
@@ -49,6 +52,8 @@ pub struct Options {
     pub no_mouse: bool,
     /// The config directory [default: [`config_dir`]].
     pub config_dir: Option<PathBuf>,
+    /// Heads to open on: one opens its gallery, two to four side by side.
+    pub heads: Vec<crate::analysis::HeadRef>,
 }
 
 /// Settings, keymap and theme as the options, the config directory and `NO_COLOR` say.
@@ -87,7 +92,13 @@ pub fn app(session: Session, opts: &Options, images: Images, inline: bool) -> Re
     } else {
         Jobs::threaded()
     };
-    Ok(App::new(data, config, keymap, theme, dir, images, jobs))
+    let mut app = App::new(data, config, keymap, theme, dir, images, jobs);
+    match opts.heads.as_slice() {
+        [] => {}
+        [one] => app.open_gallery(*one),
+        many => app.open_side(many.to_vec()),
+    }
+    Ok(app)
 }
 
 /// Runs the explorer on the terminal.

@@ -24,6 +24,8 @@ pub struct Found {
     pub label: String,
     /// The texts that matched, or its first text.
     pub text: String,
+    /// The number that ranked it (`ε² 0.830`, `text 1.069`), as `search` prints it.
+    pub ranked_by: String,
 }
 
 /// An open overlay.

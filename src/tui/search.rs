@@ -29,6 +29,7 @@ fn found(index: &SearchIndex, query: &str) -> Result<Vec<Found>, String> {
                 .cloned()
                 .unwrap_or_default(),
             label: h.head.label,
+            ranked_by: h.ranked_by.to_string(),
         })
         .collect())
 }

@@ -70,6 +70,11 @@ pub fn draw(f: &mut Frame, app: &App, kind: Kind, area: Rect) {
     if kind.texts() >= 2 {
         hints.extend(hint(Action::EditTextB, "text B"));
     }
+    if matches!(kind, Kind::PropertyNn | Kind::HeadNn | Kind::TextNn) {
+        hints.extend(hint(Action::Score, "score"));
+        hints.extend(hint(Action::MoreK, "k up"));
+        hints.extend(hint(Action::FewerK, "k down"));
+    }
     hints.extend(hint(Action::Run, "run"));
     hints.extend(hint(Action::Back, "back"));
     lines.push(Line::styled(hints.join("  "), t.dimmed()));

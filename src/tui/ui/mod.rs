@@ -3,8 +3,10 @@
 mod analysis;
 mod detail;
 mod evidence;
+mod gallery;
 mod grid;
 mod overlay;
+mod side;
 mod status;
 
 use ratatui::Frame;
@@ -61,6 +63,8 @@ pub fn draw(f: &mut Frame, app: &App) {
             detail::draw(f, app, d);
         }
         View::Analysis(kind) => analysis::draw(f, app, kind, body),
+        View::Gallery => gallery::draw(f, app, body),
+        View::Side => side::draw(f, app, body),
     }
     status::draw(f, app, status);
     overlay::draw(f, app, body);
@@ -101,6 +105,11 @@ fn title_bar(f: &mut Frame, app: &App, area: Rect) {
         }
     };
     spans.push(tab(app.view == View::Main, " heads ".into()));
+    match app.view {
+        View::Gallery => spans.push(tab(true, " gallery ".into())),
+        View::Side => spans.push(tab(true, " side by side ".into())),
+        _ => {}
+    }
     let kinds = super::analysis::Kind::ALL;
     let used: usize = spans.iter().map(|s| s.width()).sum();
     let full: usize = kinds.iter().map(|k| 3 + k.short().len()).sum();

@@ -52,7 +52,8 @@ pub fn draw(f: &mut Frame, app: &App, body: Rect) {
                     Line::from(vec![
                         Span::raw(format!("{:<7}", x.head.to_string())),
                         Span::styled(format!("{:<12} ", cut(&x.label, 12)), t.title()),
-                        Span::raw(cut(&x.text, w as usize - 24)),
+                        Span::styled(format!("{:<16} ", x.ranked_by), t.dimmed()),
+                        Span::raw(cut(&x.text, (w as usize).saturating_sub(41))),
                     ])
                 })
                 .collect(),

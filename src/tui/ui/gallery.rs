@@ -1,0 +1,146 @@
+//! A head's gallery: its top and bottom images listed (rank, `#N`, score, file name) beside
+//! their thumbnails, the selected one marked in both.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::super::app::App;
+use super::super::gallery::GalleryView;
+use super::super::images::Src;
+use super::super::keymap::{Action, Context};
+use super::{SPINNER, cut, pane};
+use crate::analysis::gallery::Shot;
+
+/// Draws the gallery into `area`.
+pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+    let Some(g) = &app.gallery else { return };
+    let t = app.theme.clone();
+    let label = app.data.label(g.head).unwrap_or_else(|| "—".into());
+    let block = pane(
+        app,
+        format!(" gallery · {} · {label} ", app.data.id(g.head)),
+        true,
+    );
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let hints = app.keymap.hints(
+        Context::Gallery,
+        &[
+            (Action::OpenImage, "analyse the image"),
+            (Action::Back, "back"),
+        ],
+    );
+    let g_out = match &g.outcome {
+        None => {
+            let spin = SPINNER[(app.frame.get() as usize) % SPINNER.len()];
+            let msg = format!("{spin} ranking the store's images through {}…", g.head);
+            return f.render_widget(Paragraph::new(Line::styled(msg, t.title())), inner);
+        }
+        Some(Err(e)) => {
+            let p = Paragraph::new(Line::styled(e.clone(), t.error())).wrap(Wrap { trim: true });
+            return f.render_widget(p, inner);
+        }
+        Some(Ok(out)) => out,
+    };
+    let [head, body] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(inner);
+    f.render_widget(
+        Paragraph::new(vec![
+            Line::from(vec![
+                Span::styled("along ", t.dimmed()),
+                Span::styled(format!("{:?}", g_out.along), t.title()),
+                Span::styled(
+                    "  score: the head's share of cos(image, text) (dot)",
+                    t.dimmed(),
+                ),
+            ]),
+            Line::styled(hints, t.dimmed()),
+        ])
+        .wrap(Wrap { trim: true }),
+        head,
+    );
+    let pictures = app.images.borrow().picker.is_some();
+    let list_w = if pictures {
+        (body.width * 2 / 5).clamp(24, 56).min(body.width)
+    } else {
+        body.width
+    };
+    let [list, imgs] =
+        Layout::horizontal([Constraint::Length(list_w), Constraint::Min(0)]).areas(body);
+    app.layout(|geo| geo.hits = list);
+    f.render_widget(Paragraph::new(rows(app, g, list.width as usize)), list);
+    if !pictures {
+        return;
+    }
+    let [top, bottom] = Layout::vertical([Constraint::Ratio(1, 2); 2]).areas(imgs);
+    strip(f, app, &g_out.top, 0, g.sel, top);
+    strip(f, app, &g_out.bottom, g_out.top.len(), g.sel, bottom);
+}
+
+/// The list: a "top" header, its rows, a "bottom" header, its rows.
+fn rows(app: &App, g: &GalleryView, w: usize) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let Some(Ok(out)) = &g.outcome else {
+        return vec![];
+    };
+    let mut lines = vec![];
+    for (name, shots, base) in [
+        ("top: furthest along", &out.top, 0),
+        ("bottom: furthest against", &out.bottom, out.top.len()),
+    ] {
+        lines.push(Line::styled(name, t.dimmed()));
+        for (r, x) in shots.iter().enumerate() {
+            let s = format!(
+                "{:>2}. {:>+8.4}  #{:<5} {}",
+                r + 1,
+                x.score,
+                x.index,
+                x.path
+            );
+            let s = cut(&s, w);
+            lines.push(match base + r == g.sel {
+                true => Line::styled(s, t.selected()),
+                false => Line::raw(s),
+            });
+        }
+    }
+    lines
+}
+
+/// One row of thumbnails, each captioned `#N score`.
+fn strip(f: &mut Frame, app: &App, shots: &[Shot], base: usize, sel: usize, area: Rect) {
+    // As tall as the strip allows, but small enough for every image of the row when it can.
+    let fit = (area.width / shots.len().max(1) as u16).saturating_sub(2) / 2;
+    let th = area.height.saturating_sub(1).min(fit.max(3)).clamp(2, 12);
+    let tw = th * 2 + 2;
+    if area.height < 3 || area.width < tw {
+        return;
+    }
+    let per_row = (area.width / tw) as usize;
+    // Keep the selected image in view.
+    let first = (sel.saturating_sub(base) + 1).saturating_sub(per_row);
+    let first = if (base..base + shots.len()).contains(&sel) {
+        first
+    } else {
+        0
+    };
+    for (k, x) in shots.iter().enumerate().skip(first).take(per_row) {
+        let cx = area.x + (k - first) as u16 * tw;
+        let cap = cut(&format!("#{} {:+.3}", x.index, x.score), tw as usize - 1);
+        let style = match base + k == sel {
+            true => app.theme.selected(),
+            false => app.theme.dimmed(),
+        };
+        f.render_widget(
+            Paragraph::new(Line::styled(cap, style)),
+            Rect::new(cx, area.y, tw - 1, 1),
+        );
+        if let Ok(p) = app.data.store().image_path(x.index) {
+            let cell = Rect::new(cx, area.y + 1, tw - 1, th);
+            app.images
+                .borrow_mut()
+                .draw(f, cell, &format!("img:{}", x.index), Src::Path(p));
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Heads side by side: one column per head with its label, image evidence, first texts, top
+//! images and where it writes its first text in the shared image.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::super::app::{App, Top};
+use super::super::images::Src;
+use super::super::keymap::{Action, Context};
+use super::super::side::{SideMap, SideView};
+use super::{SPINNER, bar, cut, pane};
+use crate::analysis::HeadRef;
+
+/// Texts listed per head.
+const TEXTS: usize = 5;
+
+/// Draws the side-by-side view into `area`.
+pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+    let Some(side) = &app.side else { return };
+    let t = &app.theme;
+    let image = side
+        .image
+        .as_ref()
+        .map_or("no image".into(), |q| match q.index {
+            Some(i) => format!("#{i} {}", q.name()),
+            None => q.name(),
+        });
+    let hints = app.keymap.hints(
+        Context::Side,
+        &[
+            (Action::Left, "column"),
+            (Action::NextImage, "next image"),
+            (Action::OpenGallery, "gallery"),
+            (Action::Back, "back"),
+        ],
+    );
+    let [head, cols] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    f.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(" maps over ", t.dimmed()),
+            Span::styled(cut(&image, 40), t.title()),
+            Span::styled(format!("   {hints}"), t.dimmed()),
+        ])),
+        head,
+    );
+    let n = side.heads.len() as u32;
+    let areas = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n))).split(cols);
+    for (i, (&h, &a)) in side.heads.iter().zip(areas.iter()).enumerate() {
+        column(f, app, side, h, i == side.col, a);
+    }
+}
+
+fn column(f: &mut Frame, app: &App, side: &SideView, h: HeadRef, focused: bool, area: Rect) {
+    let t = &app.theme;
+    let label = app.data.label(h).unwrap_or_else(|| "—".into());
+    let block = pane(app, format!(" {h} · {label} "), focused);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let w = inner.width as usize;
+    let mut lines: Vec<Line> = vec![];
+    if let Some(hi) = app.data.head(h) {
+        // The evidence bars without their long header, which a column would wrap.
+        let evidence = super::evidence::lines(hi, t, w);
+        if !evidence.is_empty() {
+            lines.push(Line::styled("image evidence η²", t.dimmed()));
+        }
+        lines.extend(evidence.into_iter().skip(1).take(3));
+        lines.push(Line::styled("TEXTSPAN texts", t.dimmed()));
+        let mut prev = 0.0;
+        for (i, x) in hi.texts.iter().take(TEXTS).enumerate() {
+            let gain = x.variance_explained - prev;
+            prev = x.variance_explained;
+            let tw = w.saturating_sub(10).max(4);
+            lines.push(Line::from(vec![
+                Span::styled(format!("{:>2} ", i + 1), t.dimmed()),
+                Span::raw(format!("{:<tw$}", cut(&x.text, tw))),
+                Span::styled(format!("{:<4}", bar(gain * 4.0, 4)), Style::new().fg(t.bar)),
+            ]));
+        }
+    }
+    let pictures = app.images.borrow().picker.is_some();
+    if let Some(SideMap::Ready(_, range)) = side.maps.get(&h) {
+        lines.push(Line::styled(cut(range, w), t.dimmed()));
+    }
+    if !pictures && let Some(Top::Ready(top)) = app.top.get(&h) {
+        // Without images: the top images by index and name.
+        lines.push(Line::styled("top images", t.dimmed()));
+        for (index, score) in top.iter().take(TEXTS) {
+            let name = app
+                .data
+                .store()
+                .image(*index)
+                .map(|i| i.path)
+                .unwrap_or_default();
+            lines.push(Line::raw(cut(
+                &format!("#{index:<5} {score:>+8.4}  {name}"),
+                w,
+            )));
+        }
+    }
+    let text_h =
+        (lines.len() as u16).min(inner.height.saturating_sub(if pictures { 8 } else { 0 }));
+    let strip_h = if pictures { 5 } else { 0 };
+    let [text, strip, map] = Layout::vertical([
+        Constraint::Length(text_h),
+        Constraint::Length(strip_h),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
+    if pictures {
+        tops(f, app, h, strip);
+    }
+    match side.maps.get(&h) {
+        Some(SideMap::Ready(fig, _)) if pictures && map.height > 2 => {
+            let r = Rect {
+                width: (map.height * 2).min(map.width),
+                ..map
+            };
+            let key = format!("side:{h}:{:?}", side.image.as_ref().and_then(|q| q.index));
+            app.images
+                .borrow_mut()
+                .draw(f, r, &key, Src::Rgb(fig.clone()));
+        }
+        Some(SideMap::Ready(..)) => {}
+        Some(SideMap::Pending(_)) => {
+            let spin = SPINNER[(app.frame.get() as usize) % SPINNER.len()];
+            f.render_widget(Paragraph::new(format!("{spin} mapping…")), map);
+        }
+        Some(SideMap::Failed(e)) => f.render_widget(
+            Paragraph::new(Line::styled(e.clone(), t.error())).wrap(Wrap { trim: true }),
+            map,
+        ),
+        None => {}
+    }
+}
+
+/// The head's top images in one row, each captioned with its `#N`.
+fn tops(f: &mut Frame, app: &App, h: HeadRef, area: Rect) {
+    let Some(Top::Ready(top)) = app.top.get(&h) else {
+        return;
+    };
+    let th = area.height.saturating_sub(1);
+    let tw = th * 2 + 2;
+    for (k, (index, _)) in top.iter().enumerate() {
+        let x = area.x + k as u16 * tw;
+        if th < 2 || x + tw > area.x + area.width {
+            break;
+        }
+        let cap = Line::styled(format!("#{index}"), app.theme.dimmed());
+        f.render_widget(Paragraph::new(cap), Rect::new(x, area.y, tw - 1, 1));
+        if let Ok(p) = app.data.store().image_path(*index) {
+            let cell = Rect::new(x, area.y + 1, tw - 1, th);
+            app.images
+                .borrow_mut()
+                .draw(f, cell, &format!("img:{index}"), Src::Path(p));
+        }
+    }
+}
