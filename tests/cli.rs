@@ -2,6 +2,9 @@
 
 mod common;
 
+#[path = "cli/readme.rs"]
+mod readme;
+
 use std::path::Path;
 use std::process::Output;
 
@@ -290,6 +293,29 @@ fn an_unreachable_hub_says_how_to_go_on_offline() {
         0,
         "the cause, not the URL twice: {err}"
     );
+}
+
+/// A Hub whose name does not resolve (no network) is answered at once from the cache, without
+/// the client's retries: one line, well under the ~2 s the retries took.
+#[test]
+fn a_hub_that_does_not_resolve_is_answered_at_once() {
+    let t = tempfile::tempdir().unwrap();
+    let start = std::time::Instant::now();
+    let out = bin()
+        .args(["embed", "-m", "someorg/somemodel", "--text", "hi"])
+        .env("HF_ENDPOINT", "https://hub.example.invalid")
+        .env("HF_HOME", t.path())
+        .env_remove("HF_HUB_OFFLINE")
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    assert_clear_error(&out, "does not resolve");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("hub.example.invalid") && err.contains("probe-clip"),
+        "{err}"
+    );
+    assert!(took < std::time::Duration::from_millis(1500), "{took:?}");
 }
 
 /// A hub id resolves through the standard Hugging Face cache layout with HF_HUB_OFFLINE=1.
