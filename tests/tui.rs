@@ -513,6 +513,17 @@ fn bookmarks_notes_and_yank_persist() {
         "{notes}"
     );
     snap!("bookmarked", ui);
+    // :bookmarks lists them with label and note; Enter goes back to the head.
+    ui.keys("g g l : \"bookmarks enter");
+    assert_ne!(ui.app.sel, HeadRef { layer: 2, head: 0 });
+    let s = ui.screen();
+    assert!(
+        s.contains("★ tiny-clip-hf/L2H0") && s.contains("checks"),
+        "{s}"
+    );
+    ui.keys("enter");
+    assert_eq!(ui.app.sel, HeadRef { layer: 2, head: 0 });
+    assert!(ui.app.overlay.is_none());
 }
 
 #[test]

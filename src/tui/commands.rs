@@ -33,7 +33,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "write a note on the head (empty removes it)",
     ),
     ("bookmark", "", "bookmark the head, or remove its bookmark"),
-    ("bookmarks", "", "list the bookmarked heads"),
+    (
+        "bookmarks",
+        "",
+        "the bookmarked heads with labels and notes; Enter goes to one",
+    ),
     (
         "theme",
         "NAME",
@@ -120,14 +124,7 @@ pub fn run(app: &mut App, line: &str) {
         "label" => app.set_label(arg),
         "note" => app.set_note(arg),
         "bookmark" => app.bookmark(),
-        "bookmarks" => {
-            let list: Vec<_> = app.notes.bookmarks.iter().cloned().collect();
-            app.info(if list.is_empty() {
-                "no bookmarks yet (b bookmarks the head)".to_string()
-            } else {
-                list.join("  ")
-            });
-        }
+        "bookmarks" => app.overlay = Some(super::overlay::Overlay::Bookmarks { sel: 0 }),
         "theme" => match Theme::load(arg, &app.config_dir) {
             Ok(t) if !app.theme.mono => {
                 app.theme = t;

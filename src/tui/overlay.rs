@@ -74,6 +74,11 @@ pub enum Overlay {
         /// Selected row.
         sel: usize,
     },
+    /// `:bookmarks`: the bookmarked heads with their labels and notes; Enter goes to one.
+    Bookmarks {
+        /// Selected bookmark.
+        sel: usize,
+    },
     /// Edits a line of text.
     Prompt {
         /// What it edits.

@@ -6,6 +6,7 @@ use super::app::{App, View};
 use super::commands;
 use super::keymap::{Action, show_key};
 use super::overlay::{Overlay, Prompt, fuzzy};
+use crate::analysis::HeadRef;
 use crate::analysis::session::QueryImage;
 
 /// Edits `input` with `k`; returns false for keys that are not editing keys.
@@ -225,6 +226,17 @@ impl App {
                     return;
                 }
                 step(sel, rows.len(), &k);
+            }
+            Overlay::Bookmarks { sel } => {
+                let ids: Vec<String> = self.notes.bookmarks.iter().cloned().collect();
+                if enter {
+                    if let Some(h) = ids.get(*sel).and_then(|id| id.parse::<HeadRef>().ok()) {
+                        self.select(h);
+                        self.view = View::Main;
+                    }
+                    return;
+                }
+                step(sel, ids.len(), &k);
             }
             Overlay::Prompt { what, input } => {
                 if enter {

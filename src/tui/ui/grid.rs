@@ -14,10 +14,16 @@ use crate::analysis::HeadRef;
 
 const ROW_LABEL: u16 = 4;
 
-/// The width the grid pane would like out of `total` columns.
+/// Widest useful cell (a label's first 11 letters and the bookmark mark).
+const MAX_CELL: u16 = 12;
+
+/// The grid pane's share of `total` columns: a third of the screen (the head pane gets the
+/// rest), no wider than cells of [`MAX_CELL`] need, and at least 24 columns.
 pub fn width(app: &App, total: u16) -> u16 {
-    let want = ROW_LABEL + 4 * app.data.heads as u16 + 2;
-    want.clamp(24, (total * 3 / 5).max(24))
+    let widest = ROW_LABEL + MAX_CELL * app.data.heads as u16 + 2;
+    (total / 3)
+        .min(widest)
+        .max(24)
         .min(total.saturating_sub(10))
 }
 
@@ -52,13 +58,18 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let inner = block.inner(area);
     f.render_widget(block, area);
     let heads = app.data.heads.max(1);
-    let [header, cells, legend] = Layout::vertical([
+    let key_lines = legend(app, inner.width as usize);
+    let key_h = match inner.height {
+        0..=8 => 0,
+        h => (key_lines.len() as u16).min((h - 6) / 2).min(4),
+    };
+    let [header, cells, key_area] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
-        Constraint::Length(if inner.height > 8 { 2 } else { 0 }),
+        Constraint::Length(key_h),
     ])
     .areas(inner);
-    let cw = ((inner.width.saturating_sub(ROW_LABEL)) / heads as u16).clamp(2, 6);
+    let cw = ((inner.width.saturating_sub(ROW_LABEL)) / heads as u16).clamp(2, MAX_CELL);
     let visible = ((inner.width.saturating_sub(ROW_LABEL)) / cw).max(1) as usize;
     let head0 = app
         .sel
@@ -117,15 +128,16 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         };
         (g.cell, g.head0, g.layer0) = (cw, head0, layer0);
     });
-    draw_legend(f, app, legend);
+    f.render_widget(Paragraph::new(key_lines), key_area);
 }
 
-fn draw_legend(f: &mut Frame, app: &App, area: Rect) {
-    if area.height == 0 {
-        return;
-    }
+/// The legend laid out in `width` columns: whole items (a label and its count, or words of
+/// the metric's description) per line, never cut.
+fn legend(app: &App, width: usize) -> Vec<Line<'static>> {
     let t = &app.theme;
-    let line = match app.metric {
+    // Items: (spans, their width).
+    let mut items: Vec<Vec<Span<'static>>> = vec![];
+    match app.metric {
         Metric::Label => {
             let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
             for &layer in &app.data.layers {
@@ -137,22 +149,21 @@ fn draw_legend(f: &mut Frame, app: &App, area: Rect) {
             }
             let mut v: Vec<_> = counts.into_iter().collect();
             v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            let spans: Vec<Span> = v
-                .iter()
-                .flat_map(|(l, n)| {
-                    let c = t.label_color(l);
-                    [
-                        Span::styled("■", Style::new().fg(c)),
-                        Span::raw(format!("{l} {n}  ")),
-                    ]
-                })
-                .collect();
-            Line::from(spans)
+            for (l, n) in v {
+                let c = t.label_color(&l);
+                items.push(vec![
+                    Span::styled("■", Style::new().fg(c)),
+                    Span::raw(format!("{l} {n}")),
+                ]);
+            }
         }
         m => {
-            let ramp: Vec<Span> = (0..10)
-                .map(|i| Span::styled("█", Style::new().fg(t.heat(i as f32 / 9.0))))
-                .collect();
+            let mut ramp = vec![Span::raw("0 ")];
+            ramp.extend(
+                (0..10).map(|i| Span::styled("█", Style::new().fg(t.heat(i as f32 / 9.0)))),
+            );
+            ramp.push(Span::raw(" 99"));
+            items.push(ramp);
             let what = match m {
                 Metric::Variance => "variance explained by the top texts, %",
                 Metric::Norm if app.data.norms.is_none() => "effect norm (computing…)",
@@ -171,14 +182,25 @@ fn draw_legend(f: &mut Frame, app: &App, area: Rect) {
                 Metric::Ccs => "concept consistency: top texts that agree with the label, %",
                 _ => "share of the top texts that carry the label, %",
             };
-            let mut s = vec![Span::raw("0 ")];
-            s.extend(ramp);
-            s.push(Span::raw(format!(" 99  {what}")));
-            Line::from(s)
+            items.extend(what.split(' ').map(|w| vec![Span::raw(w.to_string())]));
         }
-    };
-    f.render_widget(
-        Paragraph::new(line).wrap(ratatui::widgets::Wrap { trim: true }),
-        area,
-    );
+    }
+    let gap = if app.metric == Metric::Label { 2 } else { 1 };
+    let mut lines: Vec<Vec<Span<'static>>> = vec![];
+    let mut used = 0;
+    for item in items {
+        let w: usize = item.iter().map(Span::width).sum();
+        match lines.last_mut() {
+            Some(line) if used + gap + w <= width => {
+                line.push(Span::raw(" ".repeat(gap)));
+                line.extend(item);
+                used += gap + w;
+            }
+            _ => {
+                lines.push(item);
+                used = w;
+            }
+        }
+    }
+    lines.into_iter().map(Line::from).collect()
 }

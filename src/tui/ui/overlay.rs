@@ -1,6 +1,8 @@
 //! Overlays drawn over the body: search, palette, help, image picker, prompts.
 
 use ratatui::Frame;
+
+use crate::analysis::HeadRef;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
@@ -112,6 +114,31 @@ pub fn draw(f: &mut Frame, app: &App, body: Rect) {
             ),
             "model                           heads  assoc  entangl  CCS@5  CCS≤1    CCR  top-1 pruned: none/high/low/random".to_string(),
             rows.iter().map(|r| compare_line(r, w as usize)).collect(),
+            *sel,
+        ),
+        Overlay::Bookmarks { sel } => (
+            format!(
+                " bookmarks · {} · Enter goes to the head, Esc closes ",
+                app.notes.bookmarks.len()
+            ),
+            if app.notes.bookmarks.is_empty() {
+                "none yet: b bookmarks the selected head".to_string()
+            } else {
+                "head                              label         note".to_string()
+            },
+            app.notes
+                .bookmarks
+                .iter()
+                .map(|id| {
+                    let h = id.parse::<HeadRef>().ok();
+                    let label = h.and_then(|h| app.data.label(h)).unwrap_or_default();
+                    let note = app.notes.notes.get(id).cloned().unwrap_or_default();
+                    Line::raw(cut(
+                        &format!("★ {:<32} {:<13} {note}", cut(id, 32), cut(&label, 13)),
+                        (w as usize).saturating_sub(2),
+                    ))
+                })
+                .collect(),
             *sel,
         ),
         Overlay::Prompt { what, input } => {

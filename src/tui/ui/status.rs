@@ -22,28 +22,35 @@ fn device(device: &str, dtype: &str) -> String {
 pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let m = &app.data.store().manifest;
-    let mut spans = vec![Span::styled(
-        format!(
-            " {} · {} images · {} · {} · {} ",
-            m.slug,
-            m.images,
-            crate::digest::size(app.data.bytes),
-            device(&app.data.device, &m.key.dtype),
-            match &app.images.borrow().why {
-                // A fallback says why in the status bar; a plain version answer does not.
-                super::super::terminal::detect::Why {
-                    text: Some(why),
-                    caveat: true,
-                    ..
-                } => format!("{} ({why})", app.images.borrow().protocol_name()),
-                _ => app.images.borrow().protocol_name().to_string(),
-            }
+    // (priority, span): what does not fit goes, least needed first (hints, then the model
+    // note, then jobs), so the message is whole.
+    let mut spans: Vec<(u8, Span)> = vec![(
+        0,
+        Span::styled(
+            format!(
+                " {} · {} images · {} · {} · {} ",
+                m.slug,
+                m.images,
+                crate::digest::size(app.data.bytes),
+                device(&app.data.device, &m.key.dtype),
+                match &app.images.borrow().why {
+                    // A fallback says why in the status bar; a plain version answer does not.
+                    super::super::terminal::detect::Why {
+                        text: Some(why),
+                        caveat: true,
+                        ..
+                    } => format!("{} ({why})", app.images.borrow().protocol_name()),
+                    _ => app.images.borrow().protocol_name().to_string(),
+                }
+            ),
+            t.dimmed(),
         ),
-        t.dimmed(),
     )];
     if let Some(note) = app.data.model_note {
         let style = if note.warn { t.error() } else { t.dimmed() };
-        spans.push(Span::styled(format!(" {} ", note.text), style));
+        // A warning (random weights) stays.
+        let p = if note.warn { 0 } else { 2 };
+        spans.push((p, Span::styled(format!(" {} ", note.text), style)));
     }
     let jobs: Vec<_> = app.jobs.visible().collect();
     if !jobs.is_empty() {
@@ -53,7 +60,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             .map(|j| j.what.as_str())
             .collect::<Vec<_>>()
             .join(", ");
-        spans.push(Span::styled(format!(" {spin} {what} "), t.title()));
+        spans.push((1, Span::styled(format!(" {spin} {what} "), t.title())));
     }
     if !app.pending.is_empty() {
         let keys: Vec<_> = app
@@ -61,31 +68,69 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             .iter()
             .map(super::super::keymap::show_key)
             .collect();
-        spans.push(Span::styled(format!(" {} ", keys.join(" ")), t.title()));
+        spans.push((0, Span::styled(format!(" {} ", keys.join(" ")), t.title())));
     }
     match &app.message {
-        Some((msg, true)) => spans.push(Span::styled(format!(" {msg}"), t.error())),
-        Some((msg, false)) => spans.push(Span::raw(format!(" {msg}"))),
+        Some((msg, true)) => spans.push((0, Span::styled(format!(" {msg}"), t.error()))),
+        Some((msg, false)) => spans.push((0, Span::raw(format!(" {msg}")))),
         None => {
             use super::super::keymap::{Action, Context};
             let km = &app.keymap;
-            let mut hint = km.hints(
-                Context::Global,
-                &[
-                    (Action::Help, "help"),
-                    (Action::Search, "search"),
-                    (Action::Palette, "commands"),
-                ],
-            );
-            if let Some(v) = km.views_hint() {
-                hint.push_str(&format!("  {v} analyses"));
+            // One span a hint, so that a narrow bar drops whole hints from the end.
+            let mut hints: Vec<String> = [
+                (Action::Help, "help"),
+                (Action::Search, "search"),
+                (Action::Palette, "commands"),
+            ]
+            .iter()
+            .map(|&pair| km.hints(Context::Global, &[pair]))
+            .collect();
+            hints.extend(km.views_hint().map(|v| format!("{v} analyses")));
+            hints.push(km.hints(Context::Global, &[(Action::Quit, "quit")]));
+            let style = t.dimmed().add_modifier(Modifier::ITALIC);
+            for h in hints.into_iter().filter(|h| !h.is_empty()) {
+                spans.push((3, Span::styled(format!(" {h} "), style)));
             }
-            let quit = km.hints(Context::Global, &[(Action::Quit, "quit")]);
-            spans.push(Span::styled(
-                format!(" {hint}  {quit}"),
-                t.dimmed().add_modifier(Modifier::ITALIC),
-            ));
         }
     }
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    f.render_widget(Paragraph::new(Line::from(fit(spans, area.width))), area);
+}
+
+/// The spans that fit in `width` columns, dropping the highest priority numbers first.
+fn fit(mut spans: Vec<(u8, Span<'_>)>, width: u16) -> Vec<Span<'_>> {
+    let total = |s: &[(u8, Span)]| s.iter().map(|(_, x)| x.width()).sum::<usize>();
+    while total(&spans) > width as usize {
+        let Some(worst) = spans.iter().map(|(p, _)| *p).max().filter(|&p| p > 0) else {
+            break;
+        };
+        if let Some(i) = spans.iter().rposition(|(p, _)| *p == worst) {
+            spans.remove(i);
+        }
+    }
+    spans.into_iter().map(|(_, s)| s).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_stays_whole_and_hints_go_first() {
+        let spans = vec![
+            (0, Span::raw("base ")),
+            (2, Span::raw("a note ")),
+            (0, Span::raw("the message")),
+            (3, Span::raw(" hints")),
+        ];
+        let shown = |w: u16| -> String {
+            fit(spans.clone(), w)
+                .iter()
+                .map(|s| s.content.to_string())
+                .collect()
+        };
+        assert_eq!(shown(80), "base a note the message hints");
+        assert_eq!(shown(25), "base a note the message");
+        assert_eq!(shown(16), "base the message");
+        assert_eq!(shown(4), "base the message", "what must stay stays");
+    }
 }
