@@ -444,6 +444,19 @@ fn demo_offline_falls_back_to_the_probe_clip_and_every_command_finds_it() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // A piped --show asks the terminal nothing (no kitty query in the pipe): half blocks.
+    let out = cmd(&[
+        "segment",
+        "--store",
+        "probe-clip",
+        "--text",
+        "red",
+        "--show",
+        "#0",
+    ]);
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(!so.contains("\x1b_G") && so.contains('▄'), "{so:?}");
 }
 
 #[test]

@@ -60,7 +60,8 @@ pub enum Protocol {
     Iterm,
     /// DEC sixel (xterm -ti vt340, foot, mlterm, WezTerm, …).
     Sixel,
-    /// Unicode half blocks in 24-bit colour (works everywhere).
+    /// Unicode half blocks (works everywhere): 24-bit colour when the terminal says so
+    /// (`COLORTERM=truecolor`), else 256 colours.
     #[value(name = "halfblocks", alias = "blocks")]
     Blocks,
 }
@@ -123,8 +124,11 @@ pub fn emit(fig: &RgbImage, out: &Output) -> Result<()> {
         }
     }
     if out.show {
-        let sixel =
-            out.protocol == Protocol::Sixel || (out.protocol == Protocol::Auto && sixel_terminal());
+        use std::io::IsTerminal;
+        let sixel = out.protocol == Protocol::Sixel
+            || (out.protocol == Protocol::Auto
+                && std::io::stdout().is_terminal()
+                && sixel_terminal());
         if sixel {
             let rgba = image::DynamicImage::ImageRgb8(fig.clone()).into_rgba8();
             let (w, h) = rgba.dimensions();
@@ -134,11 +138,14 @@ pub fn emit(fig: &RgbImage, out: &Output) -> Result<()> {
             println!("{s}"); // sixel: the image itself, meant for the terminal
             return Ok(());
         }
+        // Piped, `auto` asks the terminal nothing (a kitty query would land in the pipe): half
+        // blocks.
+        let asked = out.protocol == Protocol::Auto && std::io::stdout().is_terminal();
         let conf = viuer::Config {
             absolute_offset: false,
             width: Some(64),
-            use_kitty: matches!(out.protocol, Protocol::Auto | Protocol::Kitty),
-            use_iterm: matches!(out.protocol, Protocol::Auto | Protocol::Iterm),
+            use_kitty: out.protocol == Protocol::Kitty || asked,
+            use_iterm: out.protocol == Protocol::Iterm || asked,
             ..Default::default()
         };
         viuer::print(&image::DynamicImage::ImageRgb8(fig.clone()), &conf)
