@@ -13,6 +13,10 @@ pub struct ProbeArgs {
     /// Number of images.
     #[arg(long, short = 'n', default_value_t = 1200)]
     count: usize,
+    /// Also write the probe world's own words (colour, shape, count, texture, letter and
+    /// background phrases, tagged) as a pool for `interpret --pool`.
+    #[arg(long, value_name = "FILE.tsv")]
+    pool: Option<PathBuf>,
 }
 
 /// Runs `clipscope probe`.
@@ -24,5 +28,14 @@ pub fn run(a: ProbeArgs) -> Result<()> {
         probes.len(),
         a.out.display()
     );
+    if let Some(pool) = &a.pool {
+        std::fs::write(pool, clipscope::probe::words::tsv())
+            .with_context(|| format!("writing {}", pool.display()))?;
+        errln!(
+            "wrote the probe world's {} words into {}",
+            clipscope::probe::words::words().len(),
+            pool.display()
+        );
+    }
     Ok(())
 }

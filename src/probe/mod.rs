@@ -4,6 +4,7 @@
 //! can be measured against what the images are known to show (evidence/).
 
 mod glyphs;
+pub mod words;
 
 use glyphs::draw_text;
 use std::path::Path;
