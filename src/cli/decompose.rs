@@ -63,7 +63,7 @@ pub fn run(args: DecomposeArgs) -> Result<()> {
 }
 
 /// What a SigLIP decomposition's arrays hold.
-const SIGLIP_NOTE: &str = "SigLIP: layer 0 is the attention-pooling head. heads [1, H, E] are its heads, tokens [1, T, H, E] the same per patch (T patches, no class token), the out_proj bias split evenly over heads x tokens; mlps[1] is the head's MLP term (fc2 bias included) and mlps[0] is empty. SigLIP does not normalise before the head's output: every term is divided by the norm of pooler_output, so heads and mlps sum to the unit embedding.";
+const SIGLIP_NOTE: &str = "SigLIP: layer 0 is the attention-pooling head. heads [1, H, E] are its heads, tokens [1, T, H, E] the same per patch (T patches, no class token), the out_proj bias split evenly over heads x tokens; mlps[1] is the head's MLP term (fc2 bias included) and mlps[0] is a zero vector (no ln_pre class-token term). SigLIP does not normalise before the head's output: every term is divided by the norm of pooler_output, so heads and mlps sum to the unit embedding.";
 
 fn flat(t: &Tensor) -> Result<Vec<f32>> {
     Ok(t.flatten_all()?.to_vec1::<f32>()?)
