@@ -151,6 +151,9 @@ pub struct Analysis {
     pub k: usize,
     /// The neighbour score.
     pub metric: Metric,
+    /// The layers whose heads of a property count (property NN, ablating a property); `None`:
+    /// every stored layer.
+    pub layers: Option<Vec<usize>>,
     /// The running job.
     pub job: Option<u64>,
     /// The last result.
@@ -191,6 +194,7 @@ impl Analysis {
                 _ => 4,
             },
             metric: NEIGHBOURS,
+            layers: None,
             job: None,
             outcome: None,
             sel: 0,
@@ -203,6 +207,30 @@ impl Analysis {
             Some(Ok(Outcome::Hits { rows, .. })) => rows,
             _ => &[],
         }
+    }
+
+    /// `heads` in the chosen layers; an error when none is.
+    fn in_layers(&self, heads: Vec<HeadRef>) -> crate::Result<Vec<HeadRef>> {
+        let Some(layers) = &self.layers else {
+            return Ok(heads);
+        };
+        let kept: Vec<HeadRef> = heads
+            .into_iter()
+            .filter(|h| layers.contains(&h.layer))
+            .collect();
+        match kept.is_empty() {
+            true => Err(crate::Error::Invalid(format!(
+                "no head of that property in layers {layers:?} (:layers all uses every layer)"
+            ))),
+            false => Ok(kept),
+        }
+    }
+
+    /// ` in layers [2, 3]` when the layers are chosen.
+    fn layers_note(&self) -> String {
+        self.layers
+            .as_ref()
+            .map_or(String::new(), |l| format!(" in layers {l:?}"))
     }
 
     /// The job computing this analysis with the current inputs.
@@ -245,10 +273,15 @@ impl Analysis {
                 let interp = interp.ok_or_else(|| {
                     crate::Error::Invalid("property NN needs an interpreted store".into())
                 })?;
-                let heads = Session::property_heads(interp, &self.property)?;
+                let heads = self.in_layers(Session::property_heads(interp, &self.property)?)?;
                 let hits = s.property_nn(&q, &heads, self.k, self.metric)?;
                 Ok(Outcome::Hits {
-                    title: format!("nearest to {} by {} · {how}", q.name(), self.property),
+                    title: format!(
+                        "nearest to {} by {}{} · {how}",
+                        q.name(),
+                        self.property,
+                        self.layers_note()
+                    ),
                     heads,
                     rows: rows(hits)?,
                 })
@@ -287,7 +320,7 @@ impl Analysis {
             let interp = interp.ok_or_else(|| {
                 crate::Error::Invalid("ablating a property needs an interpreted store".into())
             })?;
-            Session::property_heads(interp, property)?
+            self.in_layers(Session::property_heads(interp, property)?)?
         };
         let pairs: Vec<(usize, usize)> = heads.iter().map(|h| (h.layer, h.head)).collect();
         let f = crate::importance::view::ablate_heads(&s.store, s.clip()?, s.cache(), &pairs)?;
@@ -295,7 +328,7 @@ impl Analysis {
         let what = if property.is_empty() {
             self.head.to_string()
         } else {
-            format!("{property} ({} heads)", heads.len())
+            format!("{property}{} ({} heads)", self.layers_note(), heads.len())
         };
         let row = |(index, class): &(usize, String), lost: bool| -> crate::Result<Row> {
             let path = s.store.image(*index)?.path;

@@ -14,6 +14,8 @@ pub struct Carried {
     /// The last text, with the head it was written for (a text follows only its own head: a
     /// new head brings its own TEXTSPAN texts).
     pub text: Option<(HeadRef, String)>,
+    /// The layers a property's heads are taken from (`:layers`); `None`: all.
+    pub layers: Option<Vec<usize>>,
 }
 
 impl Carried {
@@ -29,7 +31,8 @@ impl Carried {
 
     /// Gives `a` the carried inputs it takes; whether any changed.
     pub fn apply(&self, a: &mut Analysis) -> bool {
-        let mut changed = false;
+        let mut changed = a.layers != self.layers;
+        a.layers = self.layers.clone();
         if let Some(q) = &self.image
             && a.kind.needs_image()
             && a.query.as_ref() != Some(q)

@@ -32,6 +32,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "TEXT",
         "write a note on the head (empty removes it)",
     ),
+    (
+        "layers",
+        "all|last:N|A..B|A,B",
+        "the layers a property's heads come from (property NN, ablation)",
+    ),
     ("bookmark", "", "bookmark the head, or remove its bookmark"),
     (
         "bookmarks",
@@ -121,6 +126,7 @@ pub fn run(app: &mut App, line: &str) {
             Ok(h) => app.open_side(h),
             Err(e) => app.error(e),
         },
+        "layers" => layers(app, arg),
         "label" => app.set_label(arg),
         "note" => app.set_note(arg),
         "bookmark" => app.bookmark(),
@@ -158,6 +164,40 @@ pub fn run(app: &mut App, line: &str) {
         "compare" => compare(app),
         "quit" => app.quit = true,
         _ => {}
+    }
+}
+
+/// `:layers`: the layers a property's heads are taken from, in every view from now on; the
+/// open view runs again.
+fn layers(app: &mut App, arg: &str) {
+    let n = app.data.layers.iter().max().map_or(0, |l| l + 1);
+    let chosen = match arg
+        .parse::<crate::model::LayerSelection>()
+        .and_then(|s| s.resolve(n))
+    {
+        Ok(l) if l.iter().all(|x| app.data.layers.contains(x)) => l,
+        Ok(l) => {
+            return app.error(format!(
+                "layers {l:?}: this store holds layers {:?}",
+                app.data.layers
+            ));
+        }
+        Err(e) => {
+            let e = e.to_string();
+            return app.error(format!(":layers: {}", e.trim_start_matches("--layers: ")));
+        }
+    };
+    let all = chosen.len() == app.data.layers.len();
+    app.carried.layers = (!all).then_some(chosen.clone());
+    app.info(match all {
+        true => "every layer's heads".to_string(),
+        false => format!("a property's heads from layers {chosen:?}"),
+    });
+    if let View::Analysis(kind) = app.view
+        && let Some(a) = app.analyses.get_mut(&kind)
+        && app.carried.apply(a)
+    {
+        app.run(kind);
     }
 }
 

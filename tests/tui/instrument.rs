@@ -147,3 +147,39 @@ fn explore_opens_on_a_gallery_or_heads_side_by_side() {
     ]);
     assert_eq!(two.app.view, View::Side);
 }
+
+#[test]
+fn layers_choose_which_heads_of_a_property_count() {
+    let mut ui = ui(120, 30);
+    ui.app.update(Input::Command("goto L2H1".into()));
+    ui.keys("1");
+    let heads = |ui: &Ui| match &ui.app.analyses[&Kind::PropertyNn].outcome {
+        Some(Ok(Outcome::Hits { heads, .. })) => heads.clone(),
+        other => panic!("{other:?}"),
+    };
+    let both = [HeadRef { layer: 1, head: 2 }, HeadRef { layer: 2, head: 1 }];
+    assert_eq!(heads(&ui), both);
+    ui.app.update(Input::Command("layers 2".into()));
+    ui.draw();
+    assert_eq!(heads(&ui), [both[1]]);
+    assert!(
+        ui.screen().contains("by color in layers [2]"),
+        "{}",
+        ui.screen()
+    );
+    // The choice follows to the ablation view's property.
+    assert_eq!(ui.app.carried.layers, Some(vec![2]));
+    ui.app.update(Input::Command("layers 0".into()));
+    ui.draw();
+    let s = ui.screen();
+    assert!(s.contains("no head of that property in layers [0]"), "{s}");
+    ui.app.update(Input::Command("layers 7".into()));
+    let (msg, err) = ui.app.message.clone().unwrap();
+    assert!(
+        err && msg.starts_with(":layers: layer 7 does not exist"),
+        "{msg}"
+    );
+    ui.app.update(Input::Command("layers all".into()));
+    ui.draw();
+    assert_eq!(heads(&ui), both);
+}
