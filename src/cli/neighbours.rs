@@ -121,12 +121,13 @@ fn report(
                 vec!["query".to_string(), String::new()],
             ));
         }
-        for (r, h) in hits.iter().enumerate() {
+        for h in hits {
             let img = clipscope::image::load_rgb(&store.image_path(h.index)?)?;
             let name = store.image(h.index)?.path;
-            items.push((img, vec![format!("#{} {:.4}", r + 1, h.score), name]));
+            items.push((img, vec![format!("#{} {:.4}", h.index, h.score), name]));
         }
-        emit(&grid(title, &items, 5), &a.output)?;
+        let title = format!("{}: {title} ({})", store.manifest.slug, metric_name(a));
+        emit(&grid(&title, &items, 5), &a.output)?;
     }
     Ok(())
 }
