@@ -19,9 +19,8 @@ use super::notes::Notes;
 use super::overlay::Overlay;
 use super::side::SideView;
 use super::theme::Theme;
+pub use super::top::Top;
 use crate::analysis::HeadRef;
-use crate::analysis::neighbours::{Ask, nearest};
-use crate::nn::Metric as NnMetric;
 
 /// A message from a job.
 pub enum Msg {
@@ -67,16 +66,6 @@ pub enum Focus {
     Grid,
     /// The head detail pane.
     Detail,
-}
-
-/// Top images of a head.
-pub enum Top {
-    /// Being searched by job `id`.
-    Pending(u64),
-    /// Found: (store index, score).
-    Ready(Vec<(usize, f32)>),
-    /// Failed.
-    Failed(String),
 }
 
 /// The explorer.
@@ -344,48 +333,6 @@ impl App {
         {
             self.top_images(self.sel);
         }
-    }
-
-    /// Searches head `h`'s top images: the store images whose effect through `h` lies furthest
-    /// along its first TEXTSPAN text.
-    pub(crate) fn top_images(&mut self, h: HeadRef) {
-        let Some(first) = self.data.head(h).and_then(|x| x.texts.first()).cloned() else {
-            return;
-        };
-        let (session, pool, k) = (
-            self.data.session.clone(),
-            self.pool(),
-            self.config.top_images,
-        );
-        let e = self.data.store().manifest.dim;
-        let id = self
-            .jobs
-            .spawn(format!("top images of {h}"), false, move |_| {
-                let dir = match pool
-                    .as_deref()
-                    .and_then(|p| p.get(first.index * e..(first.index + 1) * e))
-                {
-                    Some(v) => Ok(v.to_vec()),
-                    None => session
-                        .embed(std::slice::from_ref(&first.text))
-                        .map(|mut v| v.remove(0)),
-                };
-                let r = dir
-                    .and_then(|d| {
-                        let ask = Ask {
-                            vector: &d,
-                            image: false,
-                            k,
-                            metric: NnMetric::Dot,
-                            exclude: None,
-                        };
-                        nearest(&session.store, &[h], &ask)
-                    })
-                    .map(|hits| hits.iter().map(|x| (x.index, x.score)).collect())
-                    .map_err(|e| e.to_string());
-                Msg::Top(h, r)
-            });
-        self.top.insert(h, Top::Pending(id));
     }
 
     /// Opens analysis view `kind` for the selected head, running it when its inputs changed.

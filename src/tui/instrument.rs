@@ -1,0 +1,300 @@
+//! What the instrument views do: a head's top images and gallery, marked heads and heads side
+//! by side; the jobs that fill them (off the UI thread) and the moves between them. Their state
+//! lives in [`super::top`], [`super::gallery`] and [`super::side`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use image::RgbImage;
+
+use super::analysis::Kind;
+use super::app::{App, Msg, View};
+use super::gallery::{GalleryView, PER_END};
+use super::side::{MAX_SIDE, SideMap, SideView};
+use super::top::Top;
+use crate::analysis::gallery::{Gallery, gallery};
+use crate::analysis::neighbours::{Ask, nearest};
+use crate::analysis::session::QueryImage;
+use crate::analysis::{HeadRef, Heads, figures};
+use crate::nn::Metric as NnMetric;
+
+impl App {
+    /// Searches head `h`'s top images: the store images whose effect through `h` lies furthest
+    /// along its first TEXTSPAN text.
+    pub(crate) fn top_images(&mut self, h: HeadRef) {
+        let Some(first) = self.data.head(h).and_then(|x| x.texts.first()).cloned() else {
+            return;
+        };
+        let (session, pool, k) = (
+            self.data.session.clone(),
+            self.pool(),
+            self.config.top_images,
+        );
+        let e = self.data.store().manifest.dim;
+        let id = self
+            .jobs
+            .spawn(format!("top images of {h}"), false, move |_| {
+                let dir = match pool
+                    .as_deref()
+                    .and_then(|p| p.get(first.index * e..(first.index + 1) * e))
+                {
+                    Some(v) => Ok(v.to_vec()),
+                    None => session
+                        .embed(std::slice::from_ref(&first.text))
+                        .map(|mut v| v.remove(0)),
+                };
+                let r = dir
+                    .and_then(|d| {
+                        let ask = Ask {
+                            vector: &d,
+                            image: false,
+                            k,
+                            metric: NnMetric::Dot,
+                            exclude: None,
+                        };
+                        nearest(&session.store, &[h], &ask)
+                    })
+                    .map(|hits| hits.iter().map(|x| (x.index, x.score)).collect())
+                    .map_err(|e| e.to_string());
+                Msg::Top(h, r)
+            });
+        self.top.insert(h, Top::Pending(id));
+    }
+
+    /// Opens the gallery of head `h` (selecting it), computing it unless it is the one shown.
+    pub fn open_gallery(&mut self, h: HeadRef) {
+        self.select(h);
+        let h = self.sel;
+        self.leave_for(View::Gallery);
+        self.overlay = None;
+        if self.gallery.as_ref().is_some_and(|g| g.head == h) {
+            return;
+        }
+        let Some(interp) = self.data.interp.clone() else {
+            self.gallery = Some(GalleryView {
+                head: h,
+                job: None,
+                outcome: Some(Err(
+                    "a gallery needs TEXTSPAN texts: run `clipscope interpret`".into(),
+                )),
+                sel: 0,
+            });
+            return;
+        };
+        let (session, pool) = (self.data.session.clone(), self.pool());
+        let id = self.jobs.spawn(format!("gallery of {h}"), true, move |_| {
+            let r = gallery(
+                &session,
+                &interp,
+                pool.as_deref().map(|p| &p[..]),
+                h,
+                PER_END,
+            );
+            Msg::Gallery(h, r.map_err(|e| e.to_string()))
+        });
+        self.gallery = Some(GalleryView {
+            head: h,
+            job: Some(id),
+            outcome: None,
+            sel: 0,
+        });
+    }
+
+    /// A finished gallery job.
+    pub(crate) fn gallery_done(&mut self, h: HeadRef, r: Result<Gallery, String>) {
+        if let Some(g) = self.gallery.as_mut()
+            && g.head == h
+        {
+            g.job = None;
+            g.outcome = Some(r);
+            g.sel = 0;
+        }
+    }
+
+    /// Takes the selected image into topic segmentation through the gallery's head; the other
+    /// analyses (1–6) open on the same image and head.
+    pub(crate) fn open_selected_image(&mut self) {
+        let Some(g) = &self.gallery else { return };
+        let Some(shot) = g.shots().get(g.sel).map(|s| s.index) else {
+            return;
+        };
+        let head = g.head;
+        match QueryImage::stored(self.data.store(), shot) {
+            Ok(q) => {
+                self.carried.image = Some(q);
+                self.select(head);
+                self.open(Kind::Segment);
+            }
+            Err(e) => self.error(e),
+        }
+    }
+
+    /// The saved pool embeddings (read once), for the top images' directions.
+    pub(crate) fn pool(&mut self) -> Option<Arc<Vec<f32>>> {
+        if self.pool.is_none()
+            && let Some(interp) = &self.data.interp
+        {
+            self.pool = crate::interpret::texts::saved_pool_embeddings(
+                self.data.store().dir(),
+                &interp.pool_sha256,
+            )
+            .map(Arc::new);
+        }
+        self.pool.clone()
+    }
+
+    /// Marks the selected head for side by side, or unmarks it.
+    pub fn toggle_mark(&mut self) {
+        let h = self.sel;
+        if let Some(i) = self.marked.iter().position(|&m| m == h) {
+            self.marked.remove(i);
+            return self.info(format!("{h} unmarked ({} marked)", self.marked.len()));
+        }
+        if self.marked.len() == MAX_SIDE {
+            return self.error(format!(
+                "{MAX_SIDE} heads are marked already: c on one unmarks it"
+            ));
+        }
+        self.marked.push(h);
+        self.info(format!(
+            "{h} marked ({} of {MAX_SIDE}); v shows the marked heads side by side",
+            self.marked.len()
+        ));
+    }
+
+    /// The heads `v` shows: the marked ones when two or more are, else the selected head and
+    /// the search hits after it.
+    pub fn side_heads(&self) -> Vec<HeadRef> {
+        if self.marked.len() >= 2 {
+            return self.marked.clone();
+        }
+        let mut heads = vec![self.sel];
+        for &h in self.marked.iter().chain(&self.hits) {
+            if heads.len() < MAX_SIDE && !heads.contains(&h) {
+                heads.push(h);
+            }
+        }
+        heads
+    }
+
+    /// Shows `heads` (two to four) side by side over the carried image (else the first store
+    /// image), computing each head's map.
+    pub fn open_side(&mut self, mut heads: Vec<HeadRef>) {
+        heads.dedup();
+        heads.truncate(MAX_SIDE);
+        if heads.len() < 2 {
+            return self.error(
+                "side by side needs two heads: mark them with c, search with /, or :side L1H2 L3H0",
+            );
+        }
+        if let Some(h) = heads.iter().find(|h| self.data.head(**h).is_none()) {
+            return self.error(format!("{h} is not an interpreted head of this store"));
+        }
+        let store = self.data.store();
+        let image = self.carried.image.clone().or_else(|| {
+            (0..store.len())
+                .find(|&i| store.valid()[i] == 1)
+                .and_then(|i| QueryImage::stored(store, i).ok())
+        });
+        for &h in &heads {
+            if !self.top.contains_key(&h) {
+                self.top_images(h);
+            }
+        }
+        self.leave_for(View::Side);
+        self.overlay = None;
+        self.side = Some(SideView {
+            heads,
+            image,
+            maps: HashMap::new(),
+            col: 0,
+        });
+        self.side_maps();
+    }
+
+    /// Moves the shared image to the next (or previous) readable store image.
+    pub(crate) fn side_step_image(&mut self, forward: bool) {
+        let store = self.data.store();
+        let n = store.len();
+        let Some(side) = &self.side else { return };
+        let mut i = side.image.as_ref().and_then(|q| q.index).unwrap_or(0);
+        let next = (0..n).find_map(|_| {
+            i = if forward {
+                (i + 1) % n
+            } else {
+                (i + n - 1) % n
+            };
+            QueryImage::stored(store, i).ok()
+        });
+        if let (Some(q), Some(side)) = (next, self.side.as_mut()) {
+            self.carried.image = Some(q.clone());
+            side.image = Some(q);
+            side.maps.clear();
+            self.side_maps();
+        }
+    }
+
+    /// Starts a map job for every head that has none.
+    fn side_maps(&mut self) {
+        let Some(side) = &self.side else { return };
+        let Some(q) = side.image.clone() else { return };
+        let todo: Vec<HeadRef> = side
+            .heads
+            .iter()
+            .copied()
+            .filter(|h| !side.maps.contains_key(h))
+            .collect();
+        for h in todo {
+            let Some(text) = self
+                .data
+                .head(h)
+                .and_then(|x| x.texts.first())
+                .map(|t| t.text.clone())
+            else {
+                continue;
+            };
+            let (session, q) = (self.data.session.clone(), q.clone());
+            let id = self.jobs.spawn(format!("map of {h}"), true, move |_| {
+                let r = session
+                    .maps(&q, &Heads::Some(vec![h]), std::slice::from_ref(&text))
+                    .and_then(|m| {
+                        let what = format!("{h} - {}", q.name());
+                        let (lo, hi) = figures::range(&m.maps[0]);
+                        let range = format!(
+                            "{:?}: patch scores {} .. {}",
+                            text,
+                            crate::analysis::render::score(lo),
+                            crate::analysis::render::score(hi)
+                        );
+                        let fig = figures::segment(&m.crop, &m.maps[0], m.grid, &text, &what)?;
+                        Ok((Arc::new(fig), range))
+                    })
+                    .map_err(|e| e.to_string());
+                Msg::SideMap(h, q.index, r)
+            });
+            if let Some(side) = self.side.as_mut() {
+                side.maps.insert(h, SideMap::Pending(id));
+            }
+        }
+    }
+
+    /// A finished map job, kept when it is for the image still shown.
+    pub(crate) fn side_done(
+        &mut self,
+        h: HeadRef,
+        image: Option<usize>,
+        r: Result<(Arc<RgbImage>, String), String>,
+    ) {
+        if let Some(side) = self.side.as_mut()
+            && side.image.as_ref().map(|q| q.index) == Some(image)
+        {
+            side.maps.insert(
+                h,
+                match r {
+                    Ok((f, range)) => SideMap::Ready(f, range),
+                    Err(e) => SideMap::Failed(e),
+                },
+            );
+        }
+    }
+}
