@@ -74,8 +74,26 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         return;
     }
     let [top, bottom] = Layout::vertical([Constraint::Ratio(1, 2); 2]).areas(imgs);
-    strip(f, app, &g_out.top, 0, g.sel, top);
-    strip(f, app, &g_out.bottom, g_out.top.len(), g.sel, bottom);
+    // One layout for both ends (the halves may differ by a row), so their images line up.
+    let n = g_out.top.len().max(g_out.bottom.len());
+    let (_, cols, th) = layout(
+        n,
+        if top.height <= bottom.height {
+            top
+        } else {
+            bottom
+        },
+    );
+    strip(f, app, &g_out.top, 0, g.sel, top, (cols, th));
+    strip(
+        f,
+        app,
+        &g_out.bottom,
+        g_out.top.len(),
+        g.sel,
+        bottom,
+        (cols, th),
+    );
 }
 
 /// The list: a "top" header, its rows, a "bottom" header, its rows.
@@ -108,25 +126,38 @@ fn rows(app: &App, g: &GalleryView, w: usize) -> Vec<Line<'static>> {
     lines
 }
 
-/// One row of thumbnails, each captioned `#N score`.
-fn strip(f: &mut Frame, app: &App, shots: &[Shot], base: usize, sel: usize, area: Rect) {
-    // As tall as the strip allows, but small enough for every image of the row when it can.
-    let fit = (area.width / shots.len().max(1) as u16).saturating_sub(2) / 2;
-    let th = area.height.saturating_sub(1).min(fit.max(3)).clamp(2, 12);
-    let tw = th * 2 + 2;
-    if area.height < 3 || area.width < tw {
+/// The largest thumbnails (rows, columns, height) that fit `n` images into `area`, each
+/// `2·h + 2` cells wide and `h + 1` tall with its caption.
+fn layout(n: usize, area: Rect) -> (usize, usize, u16) {
+    (1..=n.max(1))
+        .map(|cols| {
+            let rows = n.max(1).div_ceil(cols);
+            let by_h = (area.height / rows as u16).saturating_sub(1);
+            let by_w = (area.width / cols as u16).saturating_sub(2) / 2;
+            (rows, cols, by_h.min(by_w).min(16))
+        })
+        .max_by_key(|&(rows, _, h)| (h, std::cmp::Reverse(rows)))
+        .unwrap_or((1, 1, 0))
+}
+
+/// One end's thumbnails in `cols` columns of height `th`, each captioned `#N score`; the selected one's
+/// caption highlighted.
+fn strip(
+    f: &mut Frame,
+    app: &App,
+    shots: &[Shot],
+    base: usize,
+    sel: usize,
+    area: Rect,
+    (cols, th): (usize, u16),
+) {
+    if th < 2 {
         return;
     }
-    let per_row = (area.width / tw) as usize;
-    // Keep the selected image in view.
-    let first = (sel.saturating_sub(base) + 1).saturating_sub(per_row);
-    let first = if (base..base + shots.len()).contains(&sel) {
-        first
-    } else {
-        0
-    };
-    for (k, x) in shots.iter().enumerate().skip(first).take(per_row) {
-        let cx = area.x + (k - first) as u16 * tw;
+    let tw = th * 2 + 2;
+    for (k, x) in shots.iter().enumerate() {
+        let (row, col) = ((k / cols) as u16, (k % cols) as u16);
+        let (cx, cy) = (area.x + col * tw, area.y + row * (th + 1));
         let cap = cut(&format!("#{} {:+.3}", x.index, x.score), tw as usize - 1);
         let style = match base + k == sel {
             true => app.theme.selected(),
@@ -134,13 +165,31 @@ fn strip(f: &mut Frame, app: &App, shots: &[Shot], base: usize, sel: usize, area
         };
         f.render_widget(
             Paragraph::new(Line::styled(cap, style)),
-            Rect::new(cx, area.y, tw - 1, 1),
+            Rect::new(cx, cy, tw - 1, 1),
         );
         if let Ok(p) = app.data.store().image_path(x.index) {
-            let cell = Rect::new(cx, area.y + 1, tw - 1, th);
+            let cell = Rect::new(cx, cy + 1, tw - 1, th);
             app.images
                 .borrow_mut()
                 .draw(f, cell, &format!("img:{}", x.index), Src::Path(p));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thumbnails_take_the_room_they_have() {
+        // Wide and short: one row of eight.
+        assert_eq!(layout(8, Rect::new(0, 0, 200, 10)), (1, 8, 9));
+        // Narrow and tall: more rows, larger images than one row would give.
+        let (rows, cols, h) = layout(8, Rect::new(0, 0, 88, 20));
+        assert!(
+            rows * cols >= 8 && h > (88 / 8 - 2) / 2,
+            "{rows}x{cols} of {h}"
+        );
+        assert!(cols as u16 * (2 * h + 2) <= 88 && rows as u16 * (h + 1) <= 20);
     }
 }
