@@ -203,6 +203,8 @@ impl App {
         }
         self.leave_for(View::Side);
         self.overlay = None;
+        // The focused column's head is the selected one.
+        self.select(heads[0]);
         self.side = Some(SideView {
             heads,
             image,
