@@ -318,6 +318,53 @@ fn a_hub_that_does_not_resolve_is_answered_at_once() {
     assert!(took < std::time::Duration::from_millis(1500), "{took:?}");
 }
 
+/// The large layouts' aliases (DFN-5B ViT-H here) resolve to their hub repository and load its
+/// open_clip files from the offline cache: a tiny model of their layout (QuickGELU, bigG's MLP
+/// ratio, patch 14) embeds as open_clip does.
+#[test]
+fn large_layout_aliases_load_their_open_clip_files() {
+    let home = tempfile::tempdir().unwrap();
+    hub_snapshot(
+        home.path(),
+        "apple/DFN5B-CLIP-ViT-H-14",
+        "89abcdef0123456789abcdef0123456789abcdef",
+        "tiny-openclip-bigg",
+        &[
+            "open_clip_config.json",
+            "open_clip_model.safetensors",
+            "tokenizer.json",
+        ],
+    );
+    let out = bin()
+        .args([
+            "embed",
+            "-m",
+            "vit-h-14/dfn5b",
+            "--json",
+            "-t",
+            "a photo of a dog",
+        ])
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_HOME", home.path())
+        .env_remove("HF_HUB_CACHE")
+        .env_remove("HUGGINGFACE_HUB_CACHE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want =
+        clipscope::model::l2_normalize(&reference("tiny-openclip-bigg")["text_embeds"]).unwrap();
+    assert_close(
+        &floats(&lines(&out)[0]["embedding"]),
+        &want.i(0).unwrap().to_vec1::<f32>().unwrap(),
+        1e-5,
+        "DFN-5B layout text",
+    );
+}
+
 /// A hub id resolves through the standard Hugging Face cache layout with HF_HUB_OFFLINE=1.
 #[test]
 fn hub_ids_load_from_the_offline_cache() {

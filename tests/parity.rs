@@ -36,10 +36,19 @@ fn pixel_values_match_the_reference_processor() {
         let (clip, r) = (load(name), reference(name));
         let px = pixels(&clip, &images(name, "images"));
         assert!(max_abs_diff(&px, &r["pixel_values"]) < 1e-5, "{name}");
-        // Non-square images go through Pillow's bicubic resize and the centre crop.
+        // Non-square images go through the bicubic resize and the centre crop, as transformers'
+        // processor does (torchvision's int16 taps). A fixture whose big images went through
+        // open_clip's own transform (Pillow's 22-bit taps, and Pillow 13's pass order) has some
+        // resized pixels one or two levels apart: 2 / 255 / std in normalised units.
         let big = pixels(&clip, &images(name, "big_images"));
         let d = max_abs_diff(&big, &r["big_pixel_values"]);
-        assert!(d < 1e-5, "{name}: big images differ by {d}");
+        let pillow = reference_json(name)["big_images_through"].is_string();
+        let tol = if pillow {
+            2.0 / 255.0 / 0.26 + 1e-4
+        } else {
+            1e-5
+        };
+        assert!(d < tol, "{name}: big images differ by {d}");
     }
 }
 

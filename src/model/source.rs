@@ -24,7 +24,9 @@ pub struct Alias {
 
 const INCEPTION: ([f32; 3], [f32; 3]) = ([0.5; 3], [0.5; 3]);
 
-/// The paper's six models, then two SigLIP and two SigLIP 2 models.
+/// The paper's six models, the larger layouts of the same family that came after (ViT-L/14 at
+/// 336 px, LAION's ViT-H and ViT-bigG, Apple's DFN-5B ViT-H), then two SigLIP and two SigLIP 2
+/// models.
 pub const ALIASES: &[Alias] = &[
     Alias {
         alias: "vit-b-32/openai",
@@ -60,6 +62,36 @@ pub const ALIASES: &[Alias] = &[
         alias: "vit-b-32/datacomp",
         repo: "laion/CLIP-ViT-B-32-DataComp.M-s128M-b4K",
         description: "ViT-B/32, DataComp-M, GELU",
+        mean_std: None,
+    },
+    Alias {
+        alias: "vit-l-14-336/openai",
+        repo: "openai/clip-vit-large-patch14-336",
+        description: "ViT-L/14 at 336 px (24x24 patches), OpenAI WIT-400M, QuickGELU",
+        mean_std: None,
+    },
+    Alias {
+        alias: "vit-h-14/laion2b",
+        repo: "laion/CLIP-ViT-H-14-laion2B-s32B-b79K",
+        description: "ViT-H/14, 32 layers, LAION-2B, GELU",
+        mean_std: None,
+    },
+    Alias {
+        alias: "vit-bigg-14/laion2b",
+        repo: "laion/CLIP-ViT-bigG-14-laion2B-39B-b160k",
+        description: "ViT-bigG/14, 48 layers, MLP ratio 4.9231, LAION-2B",
+        mean_std: None,
+    },
+    Alias {
+        alias: "vit-h-14/dfn5b",
+        repo: "apple/DFN5B-CLIP-ViT-H-14",
+        description: "ViT-H/14, DFN-5B (Apple), QuickGELU, open_clip files",
+        mean_std: None,
+    },
+    Alias {
+        alias: "vit-h-14-378/dfn5b",
+        repo: "apple/DFN5B-CLIP-ViT-H-14-378",
+        description: "ViT-H/14 at 378 px (27x27 patches), DFN-5B, QuickGELU",
         mean_std: None,
     },
     Alias {

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 
-/// The two reference fixtures.
-pub const FIXTURES: [&str; 2] = ["tiny-clip-hf", "tiny-openclip"];
+/// The CLIP reference fixtures: transformers, open_clip, and open_clip with the large layouts' QuickGELU, bigG MLP ratio and patch 14 (tools/make_openclip_fixtures.py).
+pub const FIXTURES: [&str; 3] = ["tiny-clip-hf", "tiny-openclip", "tiny-openclip-bigg"];
 
 /// The two SigLIP reference fixtures (tools/make_siglip_fixtures.py): a spiece.model tokenizer,
 /// and a tokenizer.json with an attention mask.
