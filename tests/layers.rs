@@ -1,7 +1,7 @@
 //! The house is layered: no module imports one that imports it back, directly or around a
-//! circle. Every `crate::…` and `super::…` path in `src/` (in `use` lines, code and doc links) is
-//! resolved to the module it names, and the module graph must have no cycle. A failure names
-//! the modules of the circle.
+//! circle, and none imports a layer drawn above its own in docs/ARCHITECTURE.md (the diagram's
+//! rows, read as data). Every `crate::…` and `super::…` path in `src/` (in `use` lines, code and
+//! doc links) is resolved to the module it names. A failure names the modules.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -147,6 +147,82 @@ fn no_module_imports_its_way_back_to_itself() {
             assert!(cycle.is_none(), "an import circle: {cycle:?}");
         }
     }
+}
+
+/// The layers of docs/ARCHITECTURE.md's diagram, top first: the top-level modules each row
+/// names (`name/` or `name.rs`; the last row lists bare names).
+fn doc_layers(top: &BTreeSet<String>) -> Vec<BTreeSet<String>> {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ARCHITECTURE.md"))
+            .unwrap();
+    let diagram = doc.split("```").nth(1).unwrap_or_default();
+    let rows: Vec<&str> = diagram.split('\n').collect();
+    let chunks: Vec<String> = rows
+        .split(|l| l.contains('─'))
+        .map(|c| c.join("\n"))
+        .filter(|c| !c.trim().is_empty())
+        .collect();
+    let words = |text: &str| -> Vec<String> {
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '/' || c == '.'))
+            .map(String::from)
+            .collect()
+    };
+    let last = chunks.len().saturating_sub(1);
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            words(c)
+                .into_iter()
+                .filter_map(|w| {
+                    let name = w
+                        .strip_suffix('/')
+                        .or_else(|| w.strip_suffix(".rs"))
+                        .or((i == last).then_some(w.as_str()))?
+                        .to_string();
+                    top.contains(&name).then_some(name)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn no_module_imports_a_layer_drawn_above_its_own() {
+    let mods = modules();
+    let known: BTreeSet<String> = mods.keys().cloned().collect();
+    let top: BTreeSet<String> = known
+        .iter()
+        .map(|m| m.split("::").next().unwrap_or_default().to_string())
+        .collect();
+    let layers = doc_layers(&top);
+    let layer_of = |m: &str| {
+        let t = m.split("::").next().unwrap_or_default();
+        layers.iter().position(|l| l.contains(t))
+    };
+    // The diagram as drawn: the explorer over the analyses over the stores over the model over
+    // the leaves.
+    let order: Vec<usize> = ["tui", "analysis", "store", "model", "error"]
+        .iter()
+        .map(|m| layer_of(m).unwrap_or_else(|| panic!("{m} is not drawn: {layers:?}")))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{layers:?}");
+    let undrawn: Vec<&String> = top.iter().filter(|t| layer_of(t).is_none()).collect();
+    assert!(
+        undrawn.is_empty(),
+        "docs/ARCHITECTURE.md's diagram does not place {undrawn:?}"
+    );
+    let mut upward = vec![];
+    for (m, src) in &mods {
+        for t in paths(src).iter().filter_map(|p| target(m, p, &known)) {
+            if layer_of(&t) < layer_of(m) {
+                upward.push(format!("{m} → {t}"));
+            }
+        }
+    }
+    upward.sort();
+    upward.dedup();
+    assert!(upward.is_empty(), "imports of a layer above: {upward:#?}");
 }
 
 #[test]

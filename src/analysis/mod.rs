@@ -1,6 +1,7 @@
-//! The five CLIP-InterpreT analyses, done right (REFERENCE.md §10): property-based nearest
+//! The analyses: the five of CLIP-InterpreT, done right (REFERENCE.md §10): property-based nearest
 //! neighbours, per-head topic segmentation, contrastive segmentation, per-head nearest
-//! neighbours of an image and of a text.
+//! neighbours of an image and of a text; and a head's gallery. The sixth view, mean-ablation,
+//! is computed in `importance`.
 
 pub mod bars;
 pub mod chart;

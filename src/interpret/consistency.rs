@@ -164,14 +164,6 @@ impl Pruned {
     }
 }
 
-impl Pruning {
-    /// Mean top-1 drop (points, positive: accuracy lost) of set `name`.
-    pub fn drop_of(&self, name: &str) -> Option<f64> {
-        let s = self.sets.iter().find(|s| s.set == name)?;
-        Some(self.baseline_top1 - s.mean)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,15 @@ use super::block32::{Block32, Operands};
 use std::arch::asm;
 
 /// Asks Linux for the AMX tile-data state (needed once per process before the first tile
+/// instruction; threads share the grant). Elsewhere the state cannot be asked for: no AMX.
+#[cfg(not(target_os = "linux"))]
+pub fn request_permission() -> Result<(), &'static str> {
+    Err("AMX's tile state is granted through Linux's arch_prctl only")
+}
+
+/// Asks Linux for the AMX tile-data state (needed once per process before the first tile
 /// instruction; threads share the grant).
+#[cfg(target_os = "linux")]
 pub fn request_permission() -> Result<(), &'static str> {
     const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
     const XFEATURE_XTILEDATA: libc::c_long = 18;
