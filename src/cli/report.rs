@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use clipscope::interpret::agreement::{Agreement, CLEAR};
-use clipscope::interpret::compare::{ModelRow, interpreted_stores, model_row};
+use clipscope::interpret::compare::{Important, ModelRow, interpreted_stores, model_row};
 use clipscope::interpret::consistency::Pruning;
 use clipscope::interpret::labels::Scores;
 use clipscope::model::LayerSelection;
@@ -83,7 +83,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
                 jsonln!(
                     serde_json::json!({"model": r.model, "images": r.images, "layers": r.layers, "scores": r.scores,
                         "image_evidence": r.evidence, "consistency": r.consistency, "consistency_llm": r.llm_consistency, "pruning": r.pruning, "labels_backed_by_images": r.evidence.as_ref().and_then(Agreement::share),
-                        "importance": r.important.iter().map(|(id, label, i, d)| serde_json::json!({"head": id, "label": label, "importance": i, "top1_delta": d})).collect::<Vec<_>>()})
+                        "importance": r.important})
                     .to_string()
                 );
             }
@@ -290,13 +290,16 @@ fn csv_line(cells: &[String]) -> Result<String> {
 }
 
 /// The three most important heads, or why there are none.
-fn most_important(v: &[(String, String, f64, f64)]) -> String {
+fn most_important(v: &[Important]) -> String {
     if v.is_empty() {
         return "not measured (ablate --importance on a labelled store)".into();
     }
     v.iter()
         .take(3)
-        .map(|(id, label, i, d)| format!("{id} {label} {i:.2} ({d:+.1})"))
+        .map(|x| {
+            let (id, label) = (&x.head, &x.label);
+            format!("{id} {label} {:.2} ({:+.1})", x.importance, x.top1_delta)
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -15,8 +15,18 @@ use crate::store::Store;
 use crate::store::cache::{State, list};
 use crate::{Error, Result};
 
-/// A measured head by importance: (id, label, importance 0–1, top-1 change in points).
-pub type Important = (String, String, f64, f64);
+/// A head whose importance was measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Important {
+    /// Its id (`L10H3`).
+    pub head: String,
+    /// Its effective label.
+    pub label: String,
+    /// Importance, 0–1 (the margin lost when it alone is ablated, over the largest).
+    pub importance: f64,
+    /// Top-1 change in points when it alone is ablated.
+    pub top1_delta: f64,
+}
 
 /// One interpreted store, as the comparison sees it.
 #[derive(Debug, Clone, Serialize)]
@@ -74,10 +84,15 @@ pub fn model_row(dir: &Path, layers: &LayerSelection, k: usize) -> Result<ModelR
         .filter_map(|h| {
             let i = interp.importance(h)?;
             let delta = h.importance?.top1_delta;
-            Some((h.id(), interp.label(h).unwrap_or_default(), i, delta))
+            Some(Important {
+                head: h.id(),
+                label: interp.label(h).unwrap_or_default(),
+                importance: i,
+                top1_delta: delta,
+            })
         })
         .collect();
-    important.sort_by(|a, b| b.2.total_cmp(&a.2));
+    important.sort_by(|a, b| b.importance.total_cmp(&a.importance));
     Ok(ModelRow {
         model: format!(
             "{} ({})",
