@@ -325,6 +325,25 @@ impl App {
                     }
                 } else if self.view == View::Main && g.detail.contains(at) {
                     self.focus = Focus::Detail;
+                } else if self.view == View::Gallery && g.hits.contains(at) {
+                    // The list: a "top" header, its rows, a "bottom" header, its rows.
+                    let row = (m.row - g.hits.y) as usize;
+                    if let Some(gv) = self.gallery.as_mut() {
+                        let top = match &gv.outcome {
+                            Some(Ok(out)) => out.top.len(),
+                            _ => 0,
+                        };
+                        let n = gv.shots().len();
+                        let i = match row {
+                            0 => None,
+                            r if r <= top => Some(r - 1),
+                            r if r == top + 1 => None,
+                            r => Some(r - 2),
+                        };
+                        if let Some(i) = i.filter(|&i| i < n) {
+                            gv.sel = i;
+                        }
+                    }
                 } else if let View::Analysis(kind) = self.view
                     && g.hits.contains(at)
                 {

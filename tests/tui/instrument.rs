@@ -37,6 +37,21 @@ fn from_search_to_the_gallery_to_an_analysis_of_its_top_image() {
     assert!(s.contains(&g.top[0].path), "the file name is listed: {s}");
     snap!("instrument_2_gallery", ui);
 
+    // A click on a row selects it: the list's first bottom row.
+    let list = ui.app.geometry.get().hits;
+    ui.app.update(Input::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: list.x + 2,
+        row: list.y + 10,
+        modifiers: KeyModifiers::NONE,
+    }));
+    assert_eq!(
+        ui.app.gallery.as_ref().unwrap().sel,
+        8,
+        "the first bottom image"
+    );
+    ui.keys("g g");
+    assert_eq!(ui.app.gallery.as_ref().unwrap().sel, 0);
     // Down to the second image, Enter: topic segmentation of it through the head.
     ui.keys("j enter");
     let pick = g.top[1].index;
