@@ -54,30 +54,26 @@ pub fn draw(f: &mut Frame, app: &App, kind: Kind, area: Rect) {
             Span::raw(format!("{:?}", a.texts[i])),
         ]));
     }
-    let hint = |act: Action, what: &str| {
-        app.keymap
-            .key_for(Context::Analysis, act)
-            .map(|k| format!("{k} {what}"))
-    };
-    let mut hints = vec![];
+    let mut pairs: Vec<(Action, &str)> = vec![];
     if kind.needs_image() {
-        hints.extend(hint(Action::PickImage, "image"));
-        hints.extend(hint(Action::NextImage, "next"));
+        pairs.extend([(Action::PickImage, "image"), (Action::NextImage, "next")]);
     }
     if kind.texts() >= 1 {
-        hints.extend(hint(Action::EditText, "text"));
+        pairs.push((Action::EditText, "text"));
     }
     if kind.texts() >= 2 {
-        hints.extend(hint(Action::EditTextB, "text B"));
+        pairs.push((Action::EditTextB, "text B"));
     }
     if matches!(kind, Kind::PropertyNn | Kind::HeadNn | Kind::TextNn) {
-        hints.extend(hint(Action::Score, "score"));
-        hints.extend(hint(Action::MoreK, "k up"));
-        hints.extend(hint(Action::FewerK, "k down"));
+        pairs.extend([
+            (Action::Score, "score"),
+            (Action::MoreK, "k up"),
+            (Action::FewerK, "k down"),
+        ]);
     }
-    hints.extend(hint(Action::Run, "run"));
-    hints.extend(hint(Action::Back, "back"));
-    lines.push(Line::styled(hints.join("  "), t.dimmed()));
+    pairs.extend([(Action::Run, "run"), (Action::Back, "back")]);
+    let hints = app.keymap.hints(Context::Analysis, &pairs);
+    lines.push(Line::styled(hints, t.dimmed()));
     let [inputs, results] =
         Layout::vertical([Constraint::Length(lines.len() as u16), Constraint::Min(1)]).areas(inner);
     f.render_widget(Paragraph::new(lines), inputs);
