@@ -418,6 +418,19 @@ fn compare_lists_the_interpreted_models_of_the_cache() {
     );
     ui.keys("esc");
     assert!(ui.app.overlay.is_none());
+    // Layers and k are the user's: with k = 3 every head's 3 texts agree (high).
+    ui.app.update(Input::Command("compare all 3".into()));
+    ui.draw();
+    let s = ui.screen();
+    let Some(clipscope::tui::overlay::Overlay::Compare { rows, k, .. }) = &ui.app.overlay else {
+        panic!("no compare overlay: {s}");
+    };
+    assert_eq!((*k, rows[0].consistency.high), (3, 1.0), "{s}");
+    assert!(s.contains("CCS@3"), "{s}");
+    ui.keys("esc");
+    ui.app.update(Input::Command("compare sideways".into()));
+    let (msg, err) = ui.app.message.clone().unwrap();
+    assert!(err && msg.contains("expected layers"), "{msg}");
 }
 
 #[test]

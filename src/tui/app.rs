@@ -34,8 +34,11 @@ pub enum Msg {
     Image((String, u16, u16), Result<super::images::Encoded, String>),
     /// The search overlay's results for a query.
     Search(String, Result<Vec<super::overlay::Found>, String>),
-    /// `:compare`'s rows.
-    Compare(Result<Vec<crate::interpret::compare::ModelRow>, String>),
+    /// `:compare`'s rows, with the number of top texts CCS counts.
+    Compare(
+        usize,
+        Result<Vec<crate::interpret::compare::ModelRow>, String>,
+    ),
     /// A head's gallery.
     Gallery(HeadRef, Result<crate::analysis::gallery::Gallery, String>),
     /// A head's map over the side-by-side view's image (store index).
@@ -296,8 +299,10 @@ impl App {
                 Msg::Norms(Err(e)) => self.error(format!("head norms: {e}")),
                 Msg::Image(key, r) => self.images.get_mut().put(key, r),
                 Msg::Search(query, r) => self.searched(&query, r),
-                Msg::Compare(Ok(rows)) => self.overlay = Some(Overlay::Compare { rows, sel: 0 }),
-                Msg::Compare(Err(e)) => self.error(format!(":compare: {e}")),
+                Msg::Compare(k, Ok(rows)) => {
+                    self.overlay = Some(Overlay::Compare { rows, k, sel: 0 })
+                }
+                Msg::Compare(_, Err(e)) => self.error(format!(":compare: {e}")),
                 Msg::Gallery(h, r) => self.gallery_done(h, r),
                 Msg::SideMap(h, image, r) => self.side_done(h, image, r),
             }

@@ -56,12 +56,12 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "export",
         "[FILE]",
-        "write the view: the head as JSON, an analysis as PNG",
+        "write the view: the head as JSON; an analysis, gallery or side by side as PNG",
     ),
     (
         "compare",
-        "",
-        "every interpreted model of the cache side by side: scores, CCS, pruning",
+        "[LAYERS] [K]",
+        "every interpreted model of the cache side by side: scores, CCS, pruning (report's defaults: last:4, 5)",
     ),
     ("mouse", "on|off", "turn the mouse on or off"),
     ("images", "on|off", "draw images, or scores and ranks only"),
@@ -161,7 +161,7 @@ pub fn run(app: &mut App, line: &str) {
             _ => app.error(format!(":{cmd} on|off")),
         },
         "help" => app.act(super::keymap::Action::Help),
-        "compare" => compare(app),
+        "compare" => compare(app, arg),
         "quit" => app.quit = true,
         _ => {}
     }
@@ -218,20 +218,36 @@ fn parse_heads(app: &App, arg: &str) -> Result<Vec<HeadRef>, String> {
         .collect()
 }
 
-/// `:compare`: the cross-model rows of every interpreted store in the session's cache, computed
-/// on a worker (`clipscope report`'s numbers).
-fn compare(app: &mut App) {
+/// `:compare [LAYERS] [K]`: the cross-model rows of every interpreted store in the session's
+/// cache over `LAYERS` (default last:4) with `K` top texts (default 5), as `clipscope report`
+/// computes them, on a worker.
+fn compare(app: &mut App, arg: &str) {
+    let mut layers = crate::model::LayerSelection::Last(4);
+    let mut k = 5;
+    for word in arg.split_whitespace() {
+        match (
+            word.parse::<usize>(),
+            word.parse::<crate::model::LayerSelection>(),
+        ) {
+            (Ok(n), _) if n > 0 => k = n,
+            (_, Ok(l)) => layers = l,
+            _ => {
+                return app.error(format!(
+                    ":compare {word}: expected layers (all, last:N, A..B, A,B) or a count of texts"
+                ));
+            }
+        }
+    }
     let cache = app.data.session.cache().to_path_buf();
     app.info("comparing the interpreted models…");
     app.jobs.spawn("compare models", true, move |_| {
         let stores = crate::interpret::compare::interpreted_stores(&cache);
-        let layers = crate::model::LayerSelection::Last(4);
         let rows = stores
             .iter()
-            .map(|d| crate::interpret::compare::model_row(d, &layers, 5))
+            .map(|d| crate::interpret::compare::model_row(d, &layers, k))
             .collect::<crate::Result<Vec<_>>>()
             .map_err(|e| e.to_string());
-        super::app::Msg::Compare(rows)
+        super::app::Msg::Compare(k, rows)
     });
 }
 

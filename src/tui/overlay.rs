@@ -71,6 +71,8 @@ pub enum Overlay {
     Compare {
         /// One row a model.
         rows: Vec<crate::interpret::compare::ModelRow>,
+        /// The top texts CCS counts.
+        k: usize,
         /// Selected row.
         sel: usize,
     },

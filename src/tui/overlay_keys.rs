@@ -221,7 +221,7 @@ impl App {
                     return;
                 }
             }
-            Overlay::Compare { rows, sel } => {
+            Overlay::Compare { rows, sel, .. } => {
                 if enter {
                     return;
                 }

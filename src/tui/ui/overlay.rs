@@ -106,13 +106,16 @@ pub fn draw(f: &mut Frame, app: &App, body: Rect) {
                 .collect(),
             *sel,
         ),
-        Overlay::Compare { rows, sel } => (
+        Overlay::Compare { rows, k, sel } => (
             format!(
                 " compare · {} interpreted model{} · Esc closes ",
                 rows.len(),
                 if rows.len() == 1 { "" } else { "s" }
             ),
-            "model                           heads  assoc  entangl  CCS@5  CCS≤1    CCR  top-1 pruned: none/high/low/random".to_string(),
+            format!(
+                "model                           heads  assoc  entangl  {:<5}  CCS≤1    CCR  top-1 pruned: none/high/low/random",
+                format!("CCS@{k}")
+            ),
             rows.iter().map(|r| compare_line(r, w as usize)).collect(),
             *sel,
         ),
