@@ -354,7 +354,7 @@ impl App {
         }
         stale |= self.carried.apply(a);
         if stale && a.job.is_none() {
-            self.run(kind);
+            self.run_analysis(kind);
         }
     }
 
@@ -369,7 +369,7 @@ impl App {
     }
 
     /// Runs (again) analysis `kind`, cancelling its running job.
-    pub fn run(&mut self, kind: Kind) {
+    pub fn run_analysis(&mut self, kind: Kind) {
         let Some(a) = self.analyses.get_mut(&kind) else {
             return;
         };

@@ -87,7 +87,7 @@ pub fn suggestions(input: &str) -> Vec<(&'static str, &'static str, &'static str
 }
 
 /// Runs a command line.
-pub fn run(app: &mut App, line: &str) {
+pub fn execute(app: &mut App, line: &str) {
     let line = line.trim();
     let (name, arg) = line.split_once(' ').unwrap_or((line, ""));
     let arg = arg.trim();
@@ -197,7 +197,7 @@ fn layers(app: &mut App, arg: &str) {
         && let Some(a) = app.analyses.get_mut(&kind)
         && app.carried.apply(a)
     {
-        app.run(kind);
+        app.run_analysis(kind);
     }
 }
 

@@ -234,7 +234,7 @@ impl App {
             }
             Action::EditText if kind.texts() >= 1 => self.prompt(Prompt::Text(kind, 0)),
             Action::EditTextB if kind.texts() >= 2 => self.prompt(Prompt::Text(kind, 1)),
-            Action::Run => self.run(kind),
+            Action::Run => self.run_analysis(kind),
             Action::MoreK | Action::FewerK | Action::Score => self.tune(kind, a),
             Action::Cancel => {
                 if let Some(id) = self.analyses.get_mut(&kind).and_then(|a| a.job.take()) {
@@ -258,7 +258,7 @@ impl App {
                 });
                 if let (Some(q), Some(an)) = (next, self.analyses.get_mut(&kind)) {
                     an.query = Some(q);
-                    self.run(kind);
+                    self.run_analysis(kind);
                 }
             }
             Action::UseHit if kind.needs_image() => {
@@ -273,7 +273,7 @@ impl App {
                             if let Some(an) = self.analyses.get_mut(&kind) {
                                 an.query = Some(q);
                             }
-                            self.run(kind);
+                            self.run_analysis(kind);
                         }
                         Err(e) => self.error(e),
                     }
@@ -300,7 +300,7 @@ impl App {
                 an.metric = scores[(i + 1) % scores.len()];
             }
         }
-        self.run(kind);
+        self.run_analysis(kind);
     }
 
     /// Handles a mouse event: click selects a cell or focuses a pane, the wheel scrolls.

@@ -116,5 +116,5 @@ pub fn explore(session: Session, opts: &Options) -> Result<()> {
     }
     images.why = found.why;
     let app = app(session, opts, images, false)?;
-    run::run(app, found.passthrough)
+    run::on_terminal(app, found.passthrough)
 }

@@ -159,7 +159,7 @@ impl App {
                         self.overlay = Some(ov);
                         return;
                     }
-                    commands::run(self, &line);
+                    commands::execute(self, &line);
                     return;
                 }
                 if !step(sel, sugg.len(), &k) && edit(input, &k) {
@@ -206,7 +206,7 @@ impl App {
                             if let Some(a) = self.analyses.get_mut(&kind) {
                                 a.query = Some(q);
                             }
-                            self.run(kind);
+                            self.run_analysis(kind);
                         }
                         Err(e) => {
                             self.error(e);
@@ -262,7 +262,7 @@ impl App {
                 if let Some(a) = self.analyses.get_mut(&kind) {
                     a.texts[i] = text.trim().to_string();
                 }
-                self.run(kind);
+                self.run_analysis(kind);
             }
         }
     }

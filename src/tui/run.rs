@@ -21,7 +21,7 @@ fn io(e: std::io::Error) -> Error {
 
 /// Runs `app` on the terminal until it quits; `passthrough` is tmux's setting detection turned
 /// on, given back at the end with the rest of the terminal.
-pub fn run(mut app: App, passthrough: Option<Passthrough>) -> Result<()> {
+pub fn on_terminal(mut app: App, passthrough: Option<Passthrough>) -> Result<()> {
     let kitty_direct = app.images.get_mut().direct.is_some();
     let log = super::config::log_file();
     let mut guard = Guard::enter(app.config.mouse, passthrough, kitty_direct, log).map_err(io)?;

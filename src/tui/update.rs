@@ -36,7 +36,7 @@ impl App {
             Input::Key(k) => self.key(k),
             Input::Action(a) => self.act(a),
             Input::Mouse(m) => self.mouse(m),
-            Input::Command(line) => super::commands::run(self, &line),
+            Input::Command(line) => super::commands::execute(self, &line),
             Input::Finished => return self.drain(),
             Input::Tick(now) => {
                 self.request(now);
