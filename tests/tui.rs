@@ -480,6 +480,34 @@ fn a_query_is_searched_once_it_rests_or_on_enter() {
 }
 
 #[test]
+fn overlay_keys_come_from_the_keymap() {
+    let fx = fixture();
+    std::fs::create_dir_all(&fx.config).unwrap();
+    std::fs::write(
+        fx.config.join("keymap.toml"),
+        "[overlay]\n\"ctrl-j\" = \"confirm\"\n\"enter\" = \"none\"\n\"ctrl-k\" = \"up\"\n",
+    )
+    .unwrap();
+    let mut ui = ui_in(fx, 100, 24, None);
+    ui.keys("/ \"color enter");
+    assert!(ui.app.overlay.is_some(), "enter is unbound in overlays");
+    ui.keys("down ctrl-k ctrl-j");
+    assert!(ui.app.overlay.is_none(), "ctrl-j confirms");
+    assert_eq!(
+        ui.app.hits.first(),
+        Some(&ui.app.sel),
+        "ctrl-k went back up"
+    );
+    // Letters the grid binds (j, k, q) are text in an overlay.
+    ui.keys("/ \"jkq");
+    match &ui.app.overlay {
+        Some(clipscope::tui::overlay::Overlay::Search { input, .. }) => assert_eq!(input, "jkq"),
+        other => panic!("{other:?}"),
+    }
+    assert!(!ui.app.quit);
+}
+
+#[test]
 fn help_is_generated_from_the_keymap_and_filterable() {
     let mut ui = ui(100, 30);
     ui.keys("?");

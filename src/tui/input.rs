@@ -176,6 +176,8 @@ impl App {
                 self.analysis_action(a)
             }
             Action::MoreK | Action::FewerK | Action::Score => self.analysis_action(a),
+            // An overlay's own key: nothing to confirm without one.
+            Action::Confirm => {}
             Action::OpenGallery => match (self.view, &self.side) {
                 (View::Side, Some(s)) => {
                     let h = s.heads.get(s.col).copied().unwrap_or(self.sel);

@@ -27,6 +27,9 @@ pub enum Context {
     Gallery,
     /// Heads side by side.
     Side,
+    /// An open overlay (search, palette, help, picker, prompts): these bindings only, so that
+    /// typed letters are text.
+    Overlay,
 }
 
 impl Context {
@@ -39,6 +42,7 @@ impl Context {
             Self::Analysis => "analysis",
             Self::Gallery => "gallery",
             Self::Side => "side",
+            Self::Overlay => "overlay",
         }
     }
 }
@@ -108,6 +112,7 @@ actions! {
     MoreK = "more": "more neighbours (k up)",
     FewerK = "fewer": "fewer neighbours (k down)",
     Score = "score": "the next neighbour score: centred cosine, cosine, dot",
+    Confirm = "confirm": "in an overlay: go to the hit, run the command, take the image or text",
 }
 
 /// One binding.
@@ -193,6 +198,14 @@ const DEFAULTS: &[(Context, &str, Action)] = {
         (Grid, "c", Mark),
         (Detail, "c", Mark),
         (Global, "v", OpenSide),
+        (Overlay, "esc", Back),
+        (Overlay, "enter", Confirm),
+        (Overlay, "down", Down),
+        (Overlay, "tab", Down),
+        (Overlay, "ctrl-n", Down),
+        (Overlay, "up", Up),
+        (Overlay, "backtab", Up),
+        (Overlay, "ctrl-p", Up),
     ]
 };
 
@@ -266,9 +279,11 @@ impl Keymap {
         Ok(me)
     }
 
-    /// What `keys` (the pending prefix plus the new key) mean in `context`.
+    /// What `keys` (the pending prefix plus the new key) mean in `context`: its own bindings,
+    /// then the global ones (but for an overlay, whose other keys are text).
     pub fn lookup(&self, context: Context, keys: &[KeyEvent]) -> Lookup {
-        for ctx in [context, Context::Global] {
+        let fallback = (context != Context::Overlay).then_some(Context::Global);
+        for ctx in std::iter::once(context).chain(fallback) {
             let mine = self.bindings.iter().filter(|b| b.context == ctx);
             let mut prefix = false;
             for b in mine {
@@ -292,10 +307,11 @@ impl Keymap {
             .iter()
             .filter(|b| b.context == context && context != Context::Global)
             .collect();
-        let global = self
-            .bindings
-            .iter()
-            .filter(|b| b.context == Context::Global && !own.iter().any(|o| o.keys == b.keys));
+        let global = self.bindings.iter().filter(|b| {
+            b.context == Context::Global
+                && context != Context::Overlay
+                && !own.iter().any(|o| o.keys == b.keys)
+        });
         own.iter().copied().chain(global).collect()
     }
 

@@ -4,7 +4,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::app::{App, View};
 use super::commands;
-use super::keymap::{Action, show_key};
+use super::keymap::{Action, Context, Lookup, normalize, show_key};
 use super::overlay::{Overlay, Prompt, fuzzy};
 use crate::analysis::HeadRef;
 use crate::analysis::session::QueryImage;
@@ -33,13 +33,11 @@ fn edit(input: &mut String, k: &KeyEvent) -> bool {
     true
 }
 
-/// Moves a selection among `n` items with arrows, Tab and Ctrl-n/p.
-fn step(sel: &mut usize, n: usize, k: &KeyEvent) -> bool {
-    let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
-    let down =
-        matches!(k.code, KeyCode::Down | KeyCode::Tab) || (ctrl && k.code == KeyCode::Char('n'));
-    let up =
-        matches!(k.code, KeyCode::Up | KeyCode::BackTab) || (ctrl && k.code == KeyCode::Char('p'));
+/// Moves a selection among `n` items by the overlay's bound `down`/`up` (arrows, Tab, Ctrl-n/p
+/// unless `keymap.toml` says otherwise).
+fn step(sel: &mut usize, n: usize, bound: Option<Action>) -> bool {
+    let down = bound == Some(Action::Down);
+    let up = bound == Some(Action::Up);
     if down {
         *sel = (*sel + 1).min(n.saturating_sub(1));
     } else if up {
@@ -102,13 +100,18 @@ impl App {
         let Some(mut ov) = self.overlay.take() else {
             return;
         };
-        if k.code == KeyCode::Esc {
+        // The overlay's own bindings only: typed letters are text, not the grid's keys.
+        let bound = match self.keymap.lookup(Context::Overlay, &[normalize(k)]) {
+            Lookup::Action(a) => Some(a),
+            _ => None,
+        };
+        if bound == Some(Action::Back) {
             if let Overlay::Search { before, .. } = ov {
                 self.select(before);
             }
             return;
         }
-        let enter = k.code == KeyCode::Enter;
+        let enter = bound == Some(Action::Confirm);
         if enter && matches!(ov, Overlay::Search { .. }) && self.search_due.take().is_some() {
             // Enter typed before the query rested: search it now, then jump.
             self.overlay = Some(ov);
@@ -130,7 +133,7 @@ impl App {
                     }
                     return;
                 }
-                if step(sel, found.len(), &k) {
+                if step(sel, found.len(), bound) {
                     if let Some(f) = found.get(*sel) {
                         self.select(f.head);
                     }
@@ -162,7 +165,7 @@ impl App {
                     commands::execute(self, &line);
                     return;
                 }
-                if !step(sel, sugg.len(), &k) && edit(input, &k) {
+                if !step(sel, sugg.len(), bound) && edit(input, &k) {
                     *sel = 0;
                 }
             }
@@ -174,7 +177,7 @@ impl App {
                     }
                     return;
                 }
-                if !step(sel, entries.len(), &k) && edit(input, &k) {
+                if !step(sel, entries.len(), bound) && edit(input, &k) {
                     *sel = 0;
                 }
             }
@@ -215,7 +218,7 @@ impl App {
                     }
                     return;
                 }
-                if !step(sel, matches.len(), &k) && edit(input, &k) {
+                if !step(sel, matches.len(), bound) && edit(input, &k) {
                     self.overlay = Some(ov);
                     self.refresh_picker();
                     return;
@@ -225,7 +228,7 @@ impl App {
                 if enter {
                     return;
                 }
-                step(sel, rows.len(), &k);
+                step(sel, rows.len(), bound);
             }
             Overlay::Bookmarks { sel } => {
                 let ids: Vec<String> = self.notes.bookmarks.iter().cloned().collect();
@@ -236,7 +239,7 @@ impl App {
                     }
                     return;
                 }
-                step(sel, ids.len(), &k);
+                step(sel, ids.len(), bound);
             }
             Overlay::Prompt { what, input } => {
                 if enter {
