@@ -222,11 +222,7 @@ fn a_non_utf8_folder_is_a_root_like_any_other() {
         .arg(t.path().join("cache"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let store = Store::open(Path::new(summary["store"].as_str().unwrap())).unwrap();
     assert!(store.image(0).unwrap().ok());

@@ -123,11 +123,7 @@ fn hub_repositories_with_only_pickles_fall_back_to_them() {
         .arg(fixture("tiny-clip-hf").join("images/img00.png"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let got: Vec<f32> = v["embedding"]
         .as_array()

@@ -243,11 +243,7 @@ fn shards_merged_equal_one_run_and_concurrent_builds_agree() {
         .arg(&into)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     assert!(files(&into) == reference);
 
     // A part of another image list is refused.

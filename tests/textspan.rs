@@ -121,11 +121,7 @@ fn the_cli_reads_npy_files_as_clip_text_span_writes_them() {
         .arg(dir.path().join("pool.txt"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let want: Vec<i64> = o["chosen_rank80"].to_vec1().unwrap();
     let got: Vec<i64> = v["chosen"]

@@ -79,13 +79,18 @@ pub fn run_in_cache(cache: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The JSON Lines of a successful run's stdout; panics with its stderr otherwise.
-pub fn lines(out: &std::process::Output) -> Vec<serde_json::Value> {
+/// Panics with the run's stderr unless it succeeded.
+pub fn succeeded(out: &std::process::Output) {
     assert!(
         out.status.success(),
         "stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The JSON Lines of a successful run's stdout; panics with its stderr otherwise.
+pub fn lines(out: &std::process::Output) -> Vec<serde_json::Value> {
+    succeeded(out);
     String::from_utf8(out.stdout.clone())
         .unwrap()
         .lines()
