@@ -142,3 +142,30 @@ pub fn offline_hub(home: &Path) -> std::process::Command {
         .env_remove("HUGGINGFACE_HUB_CACHE");
     c
 }
+
+/// `clip`'s decomposition of every layer for fixture `name`'s reference pixels, checked against
+/// the reference: the unit embedding, heads and MLPs within 1e-5, and with `tokens` the
+/// per-token effects too.
+pub fn decomposes_as_reference(
+    clip: &clipscope::model::Clip,
+    name: &str,
+    tokens: bool,
+) -> clipscope::model::Decomposition {
+    let r = reference(name);
+    let layers: Vec<usize> = (0..clip.config.vision.tower.layers).collect();
+    let dec = clip.decompose(&r["pixel_values"], &layers, tokens).unwrap();
+    let unit = clipscope::model::l2_normalize(&r["image_embeds"]).unwrap();
+    assert!(
+        max_abs_diff(&dec.embedding, &unit) < 1e-5,
+        "{name} embedding"
+    );
+    assert!(max_abs_diff(&dec.heads, &r["heads"]) < 1e-5, "{name} heads");
+    assert!(max_abs_diff(&dec.mlps, &r["mlps"]) < 1e-5, "{name} mlps");
+    if tokens {
+        assert!(
+            max_abs_diff(dec.tokens.as_ref().unwrap(), &r["tokens"]) < 1e-5,
+            "{name} tokens"
+        );
+    }
+    dec
+}
