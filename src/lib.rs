@@ -11,6 +11,7 @@ pub mod device;
 pub mod digest;
 pub mod error;
 pub mod evidence;
+pub mod head;
 pub mod image;
 pub mod importance;
 pub mod index;

@@ -271,7 +271,8 @@ impl Rows for StoreRows<'_> {
     }
     fn head(&self, k: usize, layer: usize, head: usize) -> Result<Vec<f32>> {
         let b = self.heads.get(&(layer, head)).ok_or_else(|| {
-            Error::Invalid(format!("L{layer}H{head} is not stored in this store"))
+            let h = crate::head::HeadRef { layer, head };
+            Error::Invalid(format!("{h} is not stored in this store"))
         })?;
         Ok(to_f32(b.row(self.index[k])?))
     }

@@ -92,7 +92,11 @@ pub fn prune_by_ccs(
             set: name.to_string(),
             runs: runs
                 .iter()
-                .map(|r| r.iter().map(|(l, h)| format!("L{l}H{h}")).collect())
+                .map(|r| {
+                    r.iter()
+                        .map(|&(layer, head)| crate::head::HeadRef { layer, head }.to_string())
+                        .collect()
+                })
                 .collect(),
             top1,
             mean,

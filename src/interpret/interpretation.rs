@@ -82,7 +82,11 @@ pub struct Importance {
 impl HeadInterp {
     /// `L{layer}H{head}`.
     pub fn id(&self) -> String {
-        format!("L{}H{}", self.layer, self.head)
+        crate::head::HeadRef {
+            layer: self.layer,
+            head: self.head,
+        }
+        .to_string()
     }
 }
 

@@ -142,7 +142,8 @@ impl Store {
     pub fn head(&self, layer: usize, head: usize) -> Result<Block> {
         if !self.layers().contains(&layer) || head >= self.manifest.heads {
             return Err(Error::Invalid(format!(
-                "L{layer}H{head} is not in this store (layers {:?}, {} heads)",
+                "{} is not in this store (layers {:?}, {} heads)",
+                crate::head::HeadRef { layer, head },
                 self.layers(),
                 self.manifest.heads
             )));
