@@ -98,18 +98,13 @@ pub fn heatmap(
         Scale::Sequential => inferno(if hi > lo { (v - lo) / (hi - lo) } else { 0.5 }),
         Scale::Diverging => coolwarm(v / amax),
     };
+    // Each title line wrapped at spaces onto at most two lines, its start kept.
+    let fit = ((size - 16) / text_width("x", TEXT)) as usize;
+    let title: Vec<String> = title.iter().flat_map(|l| wrap(l, fit, 2)).collect();
     let (top, bar) = (16 + LINE * title.len() as u32, 96u32);
     let mut out = RgbImage::from_pixel(size, top + size + bar, BG);
     for (i, line) in title.iter().enumerate() {
-        let fit = ((size - 16) / text_width("x", TEXT)) as usize;
-        draw_text(
-            &mut out,
-            8,
-            8 + LINE * i as u32,
-            &ellipsize(line, fit),
-            TEXT,
-            FG,
-        );
+        draw_text(&mut out, 8, 8 + LINE * i as u32, line, TEXT, FG);
     }
     for y in 0..size {
         for x in 0..size {
