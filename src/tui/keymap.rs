@@ -194,6 +194,8 @@ const DEFAULTS: &[(Context, &str, Action)] = {
         (Detail, "enter", OpenGallery),
         (Detail, "i", OpenGallery),
         (Side, "enter", OpenGallery),
+        (Side, "]", NextImage),
+        (Side, "[", PrevImage),
         (Gallery, "enter", OpenImage),
         (Grid, "c", Mark),
         (Detail, "c", Mark),

@@ -109,6 +109,19 @@ fn two_heads_side_by_side() {
         assert!(s.contains(want), "{want}: {s}");
     }
     snap!("side_by_side", ui);
+    // ] moves the shared image to the next store image, and every map is drawn over it again.
+    let before = ui.app.side.as_ref().unwrap().image.clone().unwrap();
+    ui.keys("]");
+    let side = ui.app.side.as_ref().unwrap();
+    let after = side.image.clone().unwrap();
+    assert_ne!(after.index, before.index);
+    assert!(
+        side.heads
+            .iter()
+            .all(|h| matches!(side.maps.get(h), Some(SideMap::Ready(..))))
+    );
+    assert!(ui.screen().contains(&format!("#{}", after.index.unwrap())));
+    ui.keys("[");
     // l moves to the second column (and selects its head); Enter opens its gallery, Esc returns.
     ui.keys("l enter");
     assert_eq!(ui.app.view, View::Gallery);
