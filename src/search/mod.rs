@@ -4,11 +4,11 @@
 //! images are known to show ranks heads by that image evidence first (docs/METRICS.md).
 
 pub mod bounds;
+mod docs;
 mod rank;
 mod semantic;
 mod stored;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use tantivy::collector::TopDocs;
@@ -18,70 +18,11 @@ use tantivy::schema::{
 };
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, doc};
 
+pub use docs::{HeadDoc, docs_of};
 pub use semantic::semantic;
 pub use stored::{cache_index, index_of, store_index};
 
-use crate::interpret::Interpretation;
 use crate::{Error, Result};
-
-/// One head as the index holds it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct HeadDoc {
-    /// Stable id: `<slug>/L<layer>H<head>`.
-    pub id: String,
-    /// Hash prefix of the store.
-    pub store: String,
-    /// Model slug.
-    pub model: String,
-    /// Layer.
-    pub layer: u64,
-    /// Head.
-    pub head: u64,
-    /// Effective label (user override or majority property).
-    pub label: String,
-    /// TEXTSPAN texts in pick order.
-    pub texts: Vec<String>,
-    /// Importance for zero-shot classification, 0–1 (its margin drop over the store's largest;
-    /// docs/METRICS.md), when measured (`ablate --importance`).
-    pub importance: Option<f64>,
-    /// Image evidence by the label it speaks for: ε², the share of the head's effect variance
-    /// a known image property explains, corrected for chance (docs/METRICS.md).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub evidence: BTreeMap<String, f64>,
-    /// Concept consistency: how many of its top texts agree with its label (`ccs:5`,
-    /// `ccs:<=1`; docs/METRICS.md).
-    pub ccs: Option<u64>,
-}
-
-/// The heads of an interpretation as documents.
-pub fn docs_of(interp: &Interpretation) -> Vec<HeadDoc> {
-    let scale = interp.importance_scale();
-    interp
-        .heads
-        .iter()
-        .map(|h| HeadDoc {
-            id: format!("{}/{}", interp.slug, h.id()),
-            store: interp.store[..16.min(interp.store.len())].to_string(),
-            model: interp.slug.clone(),
-            layer: h.layer as u64,
-            head: h.head as u64,
-            label: interp.label(h).unwrap_or_default(),
-            texts: h.texts.iter().map(|t| t.text.clone()).collect(),
-            importance: h.importance.zip(scale).map(|(i, s)| i.margin_drop / s),
-            evidence: h
-                .evidence
-                .iter()
-                .filter_map(|e| {
-                    Some((
-                        crate::evidence::label_of(&e.property)?.to_string(),
-                        e.adjusted(),
-                    ))
-                })
-                .collect(),
-            ccs: h.ccs.as_ref().map(|c| c.score as u64),
-        })
-        .collect()
-}
 
 /// Changes whenever the schema does, so that an index written by another clipscope is rebuilt.
 const SCHEMA_VERSION: &str = "schema 4 (concept consistency)";
@@ -396,7 +337,7 @@ mod tests {
             label: label.into(),
             texts: texts.iter().map(|t| t.to_string()).collect(),
             importance: Some(layer as f64 / 11.0),
-            evidence: BTreeMap::new(),
+            evidence: std::collections::BTreeMap::new(),
             ccs: Some(head),
         }
     }
