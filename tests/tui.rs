@@ -268,9 +268,7 @@ impl Ui {
     fn draw(&mut self) -> &mut Self {
         for _ in 0..3 {
             self.app.update(Input::Finished);
-            self.term
-                .draw(|f| clipscope::tui::ui::draw(f, &self.app))
-                .unwrap();
+            clipscope::tui::ui::frame(&mut self.term, &mut self.app).unwrap();
             let later = std::time::Instant::now() + std::time::Duration::from_secs(1);
             self.app.update(Input::Tick(later));
         }
@@ -681,7 +679,7 @@ fn tiny_terminals_and_resizes_never_panic() {
 #[test]
 fn mouse_click_selects_and_wheel_scrolls() {
     let mut ui = ui(100, 24);
-    let g = ui.app.geometry.get();
+    let g = ui.app.geometry;
     let click = MouseEvent {
         kind: MouseEventKind::Down(MouseButton::Left),
         column: g.grid.x + g.cell * 3,

@@ -130,7 +130,7 @@ fn measure(a: &BenchTuiArgs, dir: &std::path::Path) -> Result<()> {
     let opts = clipscope::tui::Options::default();
     let mut app = clipscope::tui::app(session, &opts, Images::new(None), false)?;
     let mut term = Terminal::new(TestBackend::new(w, h))?;
-    term.draw(|f| clipscope::tui::ui::draw(f, &app))?;
+    clipscope::tui::ui::frame(&mut term, &mut app)?;
     let first = t.elapsed().as_secs_f64() * 1e3;
     let keys = "j k l l h m m / c o l o r esc ? esc : esc tab j tab G g g l j";
     let mut times = vec![];
@@ -140,7 +140,7 @@ fn measure(a: &BenchTuiArgs, dir: &std::path::Path) -> Result<()> {
             let t = Instant::now();
             app.update(Input::Key(key));
             app.update(Input::Finished);
-            term.draw(|f| clipscope::tui::ui::draw(f, &app))?;
+            clipscope::tui::ui::frame(&mut term, &mut app)?;
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
     }

@@ -1,6 +1,6 @@
 //! The explorer's state and what changes it: messages from jobs, the selection, notes.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -120,10 +120,11 @@ pub struct App {
     pub images_after: Instant,
     /// When the search overlay's query has rested long enough to be searched.
     pub search_due: Option<Instant>,
-    /// Layout of the last frame, recorded by drawing, for the mouse.
-    pub geometry: Cell<Geometry>,
+    /// Layout of the last frame drawn ([`Input::Drawn`](super::update::Input::Drawn)), for the
+    /// mouse and page sizes.
+    pub geometry: Geometry,
     /// Frames drawn (spinner).
-    pub frame: Cell<u64>,
+    pub frame: u64,
     /// The gallery view.
     pub gallery: Option<GalleryView>,
     /// The side-by-side view.
@@ -179,8 +180,8 @@ impl App {
             top: HashMap::new(),
             images_after: Instant::now(),
             search_due: None,
-            geometry: Cell::default(),
-            frame: Cell::default(),
+            geometry: Geometry::default(),
+            frame: 0,
             gallery: None,
             side: None,
             marked: vec![],
@@ -198,13 +199,6 @@ impl App {
             Msg::Norms(head_norms(&session.store).map_err(|e| e.to_string()))
         });
         me
-    }
-
-    /// Records where the frame being drawn put things (for the mouse).
-    pub fn layout(&self, set: impl FnOnce(&mut Geometry)) {
-        let mut g = self.geometry.get();
-        set(&mut g);
-        self.geometry.set(g);
     }
 
     /// The keymap context of what has the keys.

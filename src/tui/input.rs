@@ -88,7 +88,7 @@ impl App {
     }
 
     fn half(&self) -> isize {
-        let g = self.geometry.get();
+        let g = self.geometry;
         (g.grid.height.max(g.hits.height) / 2).max(1) as isize
     }
 
@@ -315,7 +315,7 @@ impl App {
             MouseEventKind::ScrollDown => self.nudge(1, 0),
             MouseEventKind::ScrollUp => self.nudge(-1, 0),
             MouseEventKind::Down(MouseButton::Left) => {
-                let g = self.geometry.get();
+                let g = self.geometry;
                 if self.view == View::Main && g.grid.contains(at) && g.cell > 0 {
                     self.focus = Focus::Grid;
                     let row = g.layer0 + (m.row - g.grid.y) as usize;

@@ -35,7 +35,7 @@ fn event_loop(app: &mut App, guard: &mut Guard) -> Result<()> {
     while !app.quit {
         dirty |= app.update(Input::Finished);
         if dirty || app.jobs.busy() {
-            term.draw(|f| super::ui::draw(f, app)).map_err(io)?;
+            super::ui::frame(&mut term, app).map_err(io)?;
             if let Some(p) = &mut app.images.get_mut().direct {
                 p.flush_to(&mut stdout()).map_err(io)?;
             }

@@ -24,8 +24,10 @@ pub enum Input {
     /// Apply what the workers have finished.
     Finished,
     /// Start the work that has waited long enough by `Instant` (images once the selection
-    /// rests, a search once its query rests).
+    /// rests, a search once its query rests); the spinners' frame advances.
     Tick(Instant),
+    /// Where the frame just drawn put things (what `ui::draw` returns), for the mouse.
+    Drawn(super::geometry::Geometry),
 }
 
 impl App {
@@ -38,7 +40,12 @@ impl App {
             Input::Mouse(m) => self.mouse(m),
             Input::Command(line) => super::commands::execute(self, &line),
             Input::Finished => return self.drain(),
+            Input::Drawn(g) => {
+                self.geometry = g;
+                return false;
+            }
             Input::Tick(now) => {
+                self.frame = self.frame.wrapping_add(1);
                 self.request(now);
                 // What a worker decided on the user's behalf (a read-only store's derived
                 // files put elsewhere): said once, in the status bar.

@@ -38,7 +38,7 @@ fn from_search_to_the_gallery_to_an_analysis_of_its_top_image() {
     snap!("instrument_2_gallery", ui);
 
     // A click on a row selects it: the list's first bottom row.
-    let list = ui.app.geometry.get().hits;
+    let list = ui.app.geometry.hits;
     ui.app.update(Input::Mouse(MouseEvent {
         kind: MouseEventKind::Down(MouseButton::Left),
         column: list.x + 2,

@@ -7,12 +7,13 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::super::analysis::{Kind, Outcome};
 use super::super::app::App;
+use super::super::geometry::Geometry;
 use super::super::images::Src;
 use super::super::keymap::{Action, Context};
 use super::{SPINNER, cut, pane};
 
 /// Draws analysis `kind` into `area`.
-pub fn draw(f: &mut Frame, app: &App, kind: Kind, area: Rect) {
+pub fn draw(f: &mut Frame, app: &App, kind: Kind, area: Rect, geo: &mut Geometry) {
     let Some(a) = app.analyses.get(&kind) else {
         return;
     };
@@ -79,7 +80,7 @@ pub fn draw(f: &mut Frame, app: &App, kind: Kind, area: Rect) {
     f.render_widget(Paragraph::new(lines), inputs);
 
     if a.job.is_some() {
-        let spin = SPINNER[(app.frame.get() as usize) % SPINNER.len()];
+        let spin = SPINNER[(app.frame as usize) % SPINNER.len()];
         let msg = format!(
             "{spin} running… ({} cancels)",
             app.keymap
@@ -146,7 +147,7 @@ pub fn draw(f: &mut Frame, app: &App, kind: Kind, area: Rect) {
             };
             let [list, imgs] =
                 Layout::horizontal([Constraint::Length(list_w), Constraint::Min(0)]).areas(body);
-            app.layout(|g| g.hits = list);
+            geo.hits = list;
             let lines: Vec<Line> = rows
                 .iter()
                 .enumerate()

@@ -7,11 +7,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::super::app::{App, Focus, Top};
+use super::super::geometry::Geometry;
 use super::super::images::Src;
 use super::{bar, cut, pane};
 
 /// Draws the detail pane.
-pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+pub fn draw(f: &mut Frame, app: &App, area: Rect, geo: &mut Geometry) {
     let h = app.sel;
     let id = app.data.id(h);
     let star = if app.notes.bookmarks.contains(&id) {
@@ -22,7 +23,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let block = pane(app, format!(" {id}{star} "), app.focus == Focus::Detail);
     let inner = block.inner(area);
     f.render_widget(block, area);
-    app.layout(|g| g.detail = inner);
+    geo.detail = inner;
     let t = app.theme.clone();
     let mut lines: Vec<Line> = vec![];
     let interp = app.data.head(h).cloned();

@@ -8,13 +8,14 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::super::app::App;
 use super::super::gallery::GalleryView;
+use super::super::geometry::Geometry;
 use super::super::images::Src;
 use super::super::keymap::{Action, Context};
 use super::{SPINNER, cut, pane};
 use crate::analysis::gallery::Shot;
 
 /// Draws the gallery into `area`.
-pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+pub fn draw(f: &mut Frame, app: &App, area: Rect, geo: &mut Geometry) {
     let Some(g) = &app.gallery else { return };
     let t = app.theme.clone();
     let label = app.data.label(g.head).unwrap_or_else(|| "—".into());
@@ -34,7 +35,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     );
     let g_out = match &g.outcome {
         None => {
-            let spin = SPINNER[(app.frame.get() as usize) % SPINNER.len()];
+            let spin = SPINNER[(app.frame as usize) % SPINNER.len()];
             let msg = format!("{spin} ranking the store's images through {}…", g.head);
             return f.render_widget(Paragraph::new(Line::styled(msg, t.title())), inner);
         }
@@ -68,7 +69,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     };
     let [list, imgs] =
         Layout::horizontal([Constraint::Length(list_w), Constraint::Min(0)]).areas(body);
-    app.layout(|geo| geo.hits = list);
+    geo.hits = list;
     f.render_widget(Paragraph::new(rows(app, g, list.width as usize)), list);
     if !pictures {
         return;

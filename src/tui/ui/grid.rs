@@ -8,6 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use super::super::app::{App, Focus};
 use super::super::data::Metric;
+use super::super::geometry::Geometry;
 use super::super::keymap::{Action, Context};
 use super::pane;
 use crate::analysis::HeadRef;
@@ -45,7 +46,7 @@ fn cell(app: &App, h: HeadRef, w: usize) -> (String, Option<Color>) {
 }
 
 /// Draws the grid pane.
-pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+pub fn draw(f: &mut Frame, app: &App, area: Rect, geo: &mut Geometry) {
     let focused = app.focus == Focus::Grid;
     let what = if app.data.pooling {
         "pooling heads"
@@ -120,14 +121,12 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         lines.push(Line::from(spans));
     }
     f.render_widget(Paragraph::new(lines), cells);
-    app.layout(|g| {
-        g.grid = Rect {
-            x: cells.x + ROW_LABEL,
-            width: cells.width.saturating_sub(ROW_LABEL),
-            ..cells
-        };
-        (g.cell, g.head0, g.layer0) = (cw, head0, layer0);
-    });
+    geo.grid = Rect {
+        x: cells.x + ROW_LABEL,
+        width: cells.width.saturating_sub(ROW_LABEL),
+        ..cells
+    };
+    (geo.cell, geo.head0, geo.layer0) = (cw, head0, layer0);
     f.render_widget(Paragraph::new(key_lines), key_area);
 }
 

@@ -16,6 +16,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::app::{App, View};
+use super::geometry::Geometry;
 
 /// Smallest size drawn in full.
 pub const MIN: (u16, u16) = (44, 12);
@@ -23,10 +24,11 @@ pub const MIN: (u16, u16) = (44, 12);
 /// Spinner frames.
 pub const SPINNER: [&str; 8] = ["⣾", "⣽", "⣻", "⢿", "⡿", "⣟", "⣯", "⣷"];
 
-/// Draws the whole screen. Nothing is drawn on the last row but the status bar, so sixel
-/// images never reach it.
-pub fn draw(f: &mut Frame, app: &App) {
-    app.frame.set(app.frame.get() + 1);
+/// Draws the whole screen and returns where it put things (for the mouse; the loop gives it
+/// back as [`Input::Drawn`](super::update::Input::Drawn)). Nothing is drawn on the last row but
+/// the status bar, so sixel images never reach it.
+pub fn draw(f: &mut Frame, app: &App) -> Geometry {
+    let mut geo = Geometry::default();
     let area = f.area();
     f.render_widget(Block::new().style(app.theme.text()), area);
     if area.width < MIN.0 || area.height < MIN.1 {
@@ -45,7 +47,7 @@ pub fn draw(f: &mut Frame, app: &App) {
                 .alignment(Alignment::Center),
             area,
         );
-        return;
+        return geo;
     }
     let [title, body, status] = Layout::vertical([
         Constraint::Length(1),
@@ -59,16 +61,29 @@ pub fn draw(f: &mut Frame, app: &App) {
             let want = grid::width(app, body.width);
             let [g, d] =
                 Layout::horizontal([Constraint::Length(want), Constraint::Min(10)]).areas(body);
-            grid::draw(f, app, g);
-            detail::draw(f, app, d);
+            grid::draw(f, app, g, &mut geo);
+            detail::draw(f, app, d, &mut geo);
         }
-        View::Analysis(kind) => analysis::draw(f, app, kind, body),
-        View::Gallery => gallery::draw(f, app, body),
+        View::Analysis(kind) => analysis::draw(f, app, kind, body, &mut geo),
+        View::Gallery => gallery::draw(f, app, body, &mut geo),
         View::Side => side::draw(f, app, body),
     }
     status::draw(f, app, status);
     overlay::draw(f, app, body);
     neutralise_bidi(f.buffer_mut());
+    geo
+}
+
+/// Draws a frame of `app` on `term` and gives the app where it put things: the one way a frame
+/// is drawn (the terminal loop, the benchmark and the tests alike).
+pub fn frame<B: ratatui::backend::Backend>(
+    term: &mut ratatui::Terminal<B>,
+    app: &mut App,
+) -> Result<(), B::Error> {
+    let mut geo = Geometry::default();
+    term.draw(|f| geo = draw(f, app))?;
+    app.update(super::update::Input::Drawn(geo));
+    Ok(())
 }
 
 /// Outside text (file names, texts, labels) may carry bidirectional overrides that would

@@ -127,7 +127,7 @@ fn column(f: &mut Frame, app: &App, side: &SideView, h: HeadRef, focused: bool, 
         }
         Some(SideMap::Ready(..)) => {}
         Some(SideMap::Pending(_)) => {
-            let spin = SPINNER[(app.frame.get() as usize) % SPINNER.len()];
+            let spin = SPINNER[(app.frame as usize) % SPINNER.len()];
             f.render_widget(Paragraph::new(format!("{spin} mapping…")), map);
         }
         Some(SideMap::Failed(e)) => f.render_widget(

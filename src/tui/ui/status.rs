@@ -54,7 +54,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     }
     let jobs: Vec<_> = app.jobs.visible().collect();
     if !jobs.is_empty() {
-        let spin = SPINNER[(app.frame.get() as usize) % SPINNER.len()];
+        let spin = SPINNER[(app.frame as usize) % SPINNER.len()];
         let what = jobs
             .iter()
             .map(|j| j.what.as_str())
