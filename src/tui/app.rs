@@ -1,6 +1,5 @@
 //! The explorer's state and what changes it: messages from jobs, the selection, notes.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -99,9 +98,9 @@ pub struct App {
     pub message: Option<(String, bool)>,
     /// Jobs off the UI thread.
     pub jobs: Jobs<Msg>,
-    /// Inline images: the protocol and the cache of encoded images, which drawing fills (a
-    /// render cache, so that drawing takes the app by shared reference).
-    pub images: RefCell<Images>,
+    /// Inline images: the protocol and the cache of encoded images (drawing reads it; what a
+    /// frame wanted comes back as `Input::Drawn`).
+    pub images: Images,
     /// The analysis views.
     pub analyses: HashMap<Kind, Analysis>,
     /// Bookmarks and notes.
@@ -170,7 +169,7 @@ impl App {
             hits: vec![],
             message: None,
             jobs,
-            images: RefCell::new(images),
+            images,
             analyses: HashMap::new(),
             notes,
             pending: vec![],
@@ -291,7 +290,7 @@ impl App {
                 }
                 Msg::Norms(Ok(v)) => self.data.norms = Some(v),
                 Msg::Norms(Err(e)) => self.error(format!("head norms: {e}")),
-                Msg::Image(key, r) => self.images.get_mut().put(key, r),
+                Msg::Image(key, r) => self.images.put(key, r),
                 Msg::Search(query, r) => self.searched(&query, r),
                 Msg::Compare(k, Ok(rows)) => {
                     self.overlay = Some(Overlay::Compare { rows, k, sel: 0 })
@@ -314,7 +313,7 @@ impl App {
         if now < self.images_after {
             return;
         }
-        let images = self.images.get_mut();
+        let images = &mut self.images;
         if let Some(picker) = images.picker.clone() {
             let direct = images.direct.is_some();
             for w in images.take_wanted() {
@@ -327,7 +326,7 @@ impl App {
             }
         }
         if self.view == View::Main
-            && self.images.get_mut().picker.is_some()
+            && self.images.picker.is_some()
             && !self.top.contains_key(&self.sel)
         {
             self.top_images(self.sel);

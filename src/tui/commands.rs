@@ -147,7 +147,7 @@ pub fn execute(app: &mut App, line: &str) {
         "mouse" | "images" => match arg {
             "on" | "off" => {
                 let on = arg == "on";
-                let images = app.images.get_mut();
+                let images = &mut app.images;
                 if cmd == "mouse" {
                     app.config.mouse = on;
                 } else if !on {

@@ -14,6 +14,7 @@ use ratatui_image::picker::{Picker, ProtocolType};
 use ratatui_image::protocol::Protocol;
 use ratatui_image::{FilterType, Image, Resize};
 
+use super::geometry::Drawn;
 use super::kitty_direct::{KittyImage, Placements};
 
 /// Where an image comes from.
@@ -44,6 +45,7 @@ pub enum Slot {
 }
 
 /// A request for an image the last frame wanted but did not have.
+#[derive(Clone)]
 pub struct Want {
     /// Cache key (image id and cell size).
     pub key: (String, u16, u16),
@@ -128,8 +130,9 @@ impl Images {
         protocol_name(self.picker.as_ref(), self.direct.is_some())
     }
 
-    /// Draws image `id` into `area`, or a placeholder while it is encoded.
-    pub fn draw(&mut self, f: &mut Frame, area: Rect, id: &str, src: Src) {
+    /// Draws image `id` into `area`, or a placeholder while it is encoded (then it is wanted,
+    /// in `out`).
+    pub fn draw(&self, f: &mut Frame, area: Rect, id: &str, src: Src, out: &mut Drawn) {
         if area.width < 2 || area.height < 1 {
             return;
         }
@@ -141,8 +144,8 @@ impl Images {
             Some(Slot::Ready(Encoded::Protocol(p))) => f.render_widget(Image::new(p), area),
             Some(Slot::Ready(Encoded::Kitty(k))) => {
                 f.render_widget(Clear, area);
-                if let Some(d) = &mut self.direct {
-                    d.want(area, key.0, k.clone());
+                if self.direct.is_some() {
+                    out.placements.push((area, key.0, k.clone()));
                 }
             }
             Some(Slot::Failed(e)) => {
@@ -151,10 +154,23 @@ impl Images {
             Some(Slot::Pending) => f.render_widget(Paragraph::new("…"), area),
             None => {
                 f.render_widget(Paragraph::new("…"), area);
-                if !self.wanted.iter().any(|w| w.key == key) {
-                    self.wanted.push(Want { key, src });
+                if !out.wanted.iter().any(|w| w.key == key) {
+                    out.wanted.push(Want { key, src });
                 }
             }
+        }
+    }
+
+    /// Takes in what a frame drew: the images it wanted (each once, and none already being
+    /// encoded) and, for kitty's direct placement, the frame's placements.
+    pub fn drawn(&mut self, wanted: Vec<Want>, placements: Vec<(Rect, String, Arc<KittyImage>)>) {
+        for w in wanted {
+            if !self.slots.contains_key(&w.key) && !self.wanted.iter().any(|x| x.key == w.key) {
+                self.wanted.push(w);
+            }
+        }
+        if let Some(d) = &mut self.direct {
+            d.set_frame(placements);
         }
     }
 

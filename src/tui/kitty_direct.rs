@@ -68,9 +68,9 @@ pub struct Placements {
 }
 
 impl Placements {
-    /// Records that image `key` goes into `area` in this frame (the area gives its size).
-    pub fn want(&mut self, area: Rect, key: String, img: Arc<KittyImage>) {
-        self.frame.push((area, key, img));
+    /// The frame's placements: each image `key` into its area (the area gives its size).
+    pub fn set_frame(&mut self, frame: Vec<(Rect, String, Arc<KittyImage>)>) {
+        self.frame = frame;
     }
 
     /// What to write after the frame: nothing when it shows the same images in the same places
@@ -124,14 +124,14 @@ mod tests {
         let img = Arc::new(img);
         let mut p = Placements::default();
         let area = Rect::new(4, 2, 10, 10);
-        p.want(area, "a".into(), img.clone());
+        p.set_frame(vec![(area, "a".into(), img.clone())]);
         let s = p.flush();
         assert!(s.starts_with(DELETE_ALL) && s.contains("\x1b[3;5H"));
         assert!(s.contains("a=T,f=100,t=d,q=2,C=1,z=-1,c=10,r=3"));
-        p.want(area, "a".into(), img.clone());
+        p.set_frame(vec![(area, "a".into(), img.clone())]);
         assert_eq!(p.flush(), "", "the same frame again sends nothing");
         p.forget();
-        p.want(area, "a".into(), img.clone());
+        p.set_frame(vec![(area, "a".into(), img.clone())]);
         assert!(p.flush().contains("a=T"), "placed again after a suspend");
         assert_eq!(p.flush(), DELETE_ALL, "a frame without images deletes them");
         let big = KittyImage {

@@ -22,7 +22,7 @@ fn io(e: std::io::Error) -> Error {
 /// Runs `app` on the terminal until it quits; `passthrough` is tmux's setting detection turned
 /// on, given back at the end with the rest of the terminal.
 pub fn on_terminal(mut app: App, passthrough: Option<Passthrough>) -> Result<()> {
-    let kitty_direct = app.images.get_mut().direct.is_some();
+    let kitty_direct = app.images.direct.is_some();
     let log = super::config::log_file();
     let mut guard = Guard::enter(app.config.mouse, passthrough, kitty_direct, log).map_err(io)?;
     event_loop(&mut app, &mut guard)
@@ -36,7 +36,7 @@ fn event_loop(app: &mut App, guard: &mut Guard) -> Result<()> {
         dirty |= app.update(Input::Finished);
         if dirty || app.jobs.busy() {
             super::ui::frame(&mut term, app).map_err(io)?;
-            if let Some(p) = &mut app.images.get_mut().direct {
+            if let Some(p) = &mut app.images.direct {
                 p.flush_to(&mut stdout()).map_err(io)?;
             }
             dirty = false;
@@ -45,7 +45,7 @@ fn event_loop(app: &mut App, guard: &mut Guard) -> Result<()> {
             let _ = super::terminal::copy(&mut stdout(), &text);
         }
         guard.set_mouse(app.config.mouse).map_err(io)?;
-        let wait = if app.jobs.busy() || !app.images.get_mut().wanted.is_empty() {
+        let wait = if app.jobs.busy() || !app.images.wanted.is_empty() {
             30
         } else {
             250
@@ -62,7 +62,7 @@ fn event_loop(app: &mut App, guard: &mut Guard) -> Result<()> {
                         && k.modifiers.contains(KeyModifiers::CONTROL) =>
                 {
                     guard.suspend().map_err(io)?;
-                    app.images.get_mut().resumed();
+                    app.images.resumed();
                     term.clear().map_err(io)?;
                 }
                 Event::Key(k) => {

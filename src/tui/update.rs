@@ -26,8 +26,9 @@ pub enum Input {
     /// Start the work that has waited long enough by `Instant` (images once the selection
     /// rests, a search once its query rests); the spinners' frame advances.
     Tick(Instant),
-    /// Where the frame just drawn put things (what `ui::draw` returns), for the mouse.
-    Drawn(super::geometry::Geometry),
+    /// What the frame just drawn produced (what `ui::draw` returns): where things are, the
+    /// images it wanted, kitty's placements.
+    Drawn(super::geometry::Drawn),
 }
 
 impl App {
@@ -40,8 +41,9 @@ impl App {
             Input::Mouse(m) => self.mouse(m),
             Input::Command(line) => super::commands::execute(self, &line),
             Input::Finished => return self.drain(),
-            Input::Drawn(g) => {
-                self.geometry = g;
+            Input::Drawn(d) => {
+                self.geometry = d.geometry;
+                self.images.drawn(d.wanted, d.placements);
                 return false;
             }
             Input::Tick(now) => {

@@ -7,13 +7,13 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::super::analysis::{Kind, Outcome};
 use super::super::app::App;
-use super::super::geometry::Geometry;
+use super::super::geometry::Drawn;
 use super::super::images::Src;
 use super::super::keymap::{Action, Context};
 use super::{SPINNER, cut, pane};
 
 /// Draws analysis `kind` into `area`.
-pub fn draw(f: &mut Frame, app: &App, kind: Kind, area: Rect, geo: &mut Geometry) {
+pub fn draw(f: &mut Frame, app: &App, kind: Kind, area: Rect, out: &mut Drawn) {
     let Some(a) = app.analyses.get(&kind) else {
         return;
     };
@@ -125,9 +125,7 @@ pub fn draw(f: &mut Frame, app: &App, kind: Kind, area: Rect, geo: &mut Geometry
                 ..img
             };
             let key = format!("fig:{title}|{summary}");
-            app.images
-                .borrow_mut()
-                .draw(f, r, &key, Src::Rgb(figure.clone()));
+            app.images.draw(f, r, &key, Src::Rgb(figure.clone()), out);
         }
         Some(Ok(Outcome::Hits { title, heads, rows })) => {
             let names: Vec<_> = heads.iter().map(ToString::to_string).collect();
@@ -140,14 +138,14 @@ pub fn draw(f: &mut Frame, app: &App, kind: Kind, area: Rect, geo: &mut Geometry
                 ])),
                 top,
             );
-            let list_w = if app.images.borrow().picker.is_some() {
+            let list_w = if app.images.picker.is_some() {
                 (body.width / 2).min(48)
             } else {
                 body.width
             };
             let [list, imgs] =
                 Layout::horizontal([Constraint::Length(list_w), Constraint::Min(0)]).areas(body);
-            geo.hits = list;
+            out.geometry.hits = list;
             let lines: Vec<Line> = rows
                 .iter()
                 .enumerate()
@@ -168,7 +166,7 @@ pub fn draw(f: &mut Frame, app: &App, kind: Kind, area: Rect, geo: &mut Geometry
             }
             draw_thumbs(
                 f,
-                &mut app.images.borrow_mut(),
+                (&app.images, out),
                 &app.data.session.store,
                 a,
                 rows,
@@ -182,7 +180,7 @@ pub fn draw(f: &mut Frame, app: &App, kind: Kind, area: Rect, geo: &mut Geometry
 /// image cache changes).
 fn draw_thumbs(
     f: &mut Frame,
-    images: &mut super::super::images::Images,
+    (images, out): (&super::super::images::Images, &mut Drawn),
     store: &crate::store::Store,
     a: &super::super::analysis::Analysis,
     rows: &[super::super::analysis::Row],
@@ -219,6 +217,6 @@ fn draw_thumbs(
         }
         let x = area.x + col * tw;
         f.render_widget(Paragraph::new(cap), Rect::new(x, y, tw - 1, 1));
-        images.draw(f, Rect::new(x, y + 1, tw - 1, th), &key, src);
+        images.draw(f, Rect::new(x, y + 1, tw - 1, th), &key, src, out);
     }
 }

@@ -7,12 +7,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::super::app::{App, Focus, Top};
-use super::super::geometry::Geometry;
+use super::super::geometry::Drawn;
 use super::super::images::Src;
 use super::{bar, cut, pane};
 
 /// Draws the detail pane.
-pub fn draw(f: &mut Frame, app: &App, area: Rect, geo: &mut Geometry) {
+pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
     let h = app.sel;
     let id = app.data.id(h);
     let star = if app.notes.bookmarks.contains(&id) {
@@ -23,7 +23,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, geo: &mut Geometry) {
     let block = pane(app, format!(" {id}{star} "), app.focus == Focus::Detail);
     let inner = block.inner(area);
     f.render_widget(block, area);
-    geo.detail = inner;
+    out.geometry.detail = inner;
     let t = app.theme.clone();
     let mut lines: Vec<Line> = vec![];
     let interp = app.data.head(h).cloned();
@@ -116,7 +116,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, geo: &mut Geometry) {
             ]));
         }
     }
-    let want_images = app.images.borrow().picker.is_some() && inner.height > lines.len() as u16 + 6;
+    let want_images = app.images.picker.is_some() && inner.height > lines.len() as u16 + 6;
     let img_h = if want_images {
         (inner.height - lines.len() as u16 - 1).min(8)
     } else {
@@ -160,8 +160,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, geo: &mut Geometry) {
         let cell = Rect::new(x, imgs.y, w - 1, img_h);
         if let Ok(p) = store.store.image_path(*index) {
             app.images
-                .borrow_mut()
-                .draw(f, cell, &format!("img:{index}"), Src::Path(p));
+                .draw(f, cell, &format!("img:{index}"), Src::Path(p), out);
         }
     }
 }

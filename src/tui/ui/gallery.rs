@@ -8,14 +8,14 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::super::app::App;
 use super::super::gallery::GalleryView;
-use super::super::geometry::Geometry;
+use super::super::geometry::Drawn;
 use super::super::images::Src;
 use super::super::keymap::{Action, Context};
 use super::{SPINNER, cut, pane};
 use crate::analysis::gallery::Shot;
 
 /// Draws the gallery into `area`.
-pub fn draw(f: &mut Frame, app: &App, area: Rect, geo: &mut Geometry) {
+pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
     let Some(g) = &app.gallery else { return };
     let t = app.theme.clone();
     let label = app.data.label(g.head).unwrap_or_else(|| "—".into());
@@ -61,7 +61,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, geo: &mut Geometry) {
         .wrap(Wrap { trim: true }),
         head,
     );
-    let pictures = app.images.borrow().picker.is_some();
+    let pictures = app.images.picker.is_some();
     let list_w = if pictures {
         (body.width * 2 / 5).clamp(24, 56).min(body.width)
     } else {
@@ -69,7 +69,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, geo: &mut Geometry) {
     };
     let [list, imgs] =
         Layout::horizontal([Constraint::Length(list_w), Constraint::Min(0)]).areas(body);
-    geo.hits = list;
+    out.geometry.hits = list;
     f.render_widget(Paragraph::new(rows(app, g, list.width as usize)), list);
     if !pictures {
         return;
@@ -85,15 +85,16 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, geo: &mut Geometry) {
             bottom
         },
     );
-    strip(f, app, &g_out.top, 0, g.sel, top, (cols, th));
+    strip(f, app, &g_out.top, (0, g.sel), top, (cols, th), out);
+    let base = g_out.top.len();
     strip(
         f,
         app,
         &g_out.bottom,
-        g_out.top.len(),
-        g.sel,
+        (base, g.sel),
         bottom,
         (cols, th),
+        out,
     );
 }
 
@@ -147,10 +148,10 @@ fn strip(
     f: &mut Frame,
     app: &App,
     shots: &[Shot],
-    base: usize,
-    sel: usize,
+    (base, sel): (usize, usize),
     area: Rect,
     (cols, th): (usize, u16),
+    out: &mut Drawn,
 ) {
     if th < 2 {
         return;
@@ -171,8 +172,7 @@ fn strip(
         if let Ok(p) = app.data.store().image_path(x.index) {
             let cell = Rect::new(cx, cy + 1, tw - 1, th);
             app.images
-                .borrow_mut()
-                .draw(f, cell, &format!("img:{}", x.index), Src::Path(p));
+                .draw(f, cell, &format!("img:{}", x.index), Src::Path(p), out);
         }
     }
 }

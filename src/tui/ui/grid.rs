@@ -8,7 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use super::super::app::{App, Focus};
 use super::super::data::Metric;
-use super::super::geometry::Geometry;
+use super::super::geometry::Drawn;
 use super::super::keymap::{Action, Context};
 use super::pane;
 use crate::analysis::HeadRef;
@@ -46,7 +46,7 @@ fn cell(app: &App, h: HeadRef, w: usize) -> (String, Option<Color>) {
 }
 
 /// Draws the grid pane.
-pub fn draw(f: &mut Frame, app: &App, area: Rect, geo: &mut Geometry) {
+pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
     let focused = app.focus == Focus::Grid;
     let what = if app.data.pooling {
         "pooling heads"
@@ -121,6 +121,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, geo: &mut Geometry) {
         lines.push(Line::from(spans));
     }
     f.render_widget(Paragraph::new(lines), cells);
+    let geo = &mut out.geometry;
     geo.grid = Rect {
         x: cells.x + ROW_LABEL,
         width: cells.width.saturating_sub(ROW_LABEL),

@@ -16,7 +16,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::app::{App, View};
-use super::geometry::Geometry;
+use super::geometry::Drawn;
 
 /// Smallest size drawn in full.
 pub const MIN: (u16, u16) = (44, 12);
@@ -27,8 +27,8 @@ pub const SPINNER: [&str; 8] = ["⣾", "⣽", "⣻", "⢿", "⡿", "⣟", "⣯",
 /// Draws the whole screen and returns where it put things (for the mouse; the loop gives it
 /// back as [`Input::Drawn`](super::update::Input::Drawn)). Nothing is drawn on the last row but
 /// the status bar, so sixel images never reach it.
-pub fn draw(f: &mut Frame, app: &App) -> Geometry {
-    let mut geo = Geometry::default();
+pub fn draw(f: &mut Frame, app: &App) -> Drawn {
+    let mut out = Drawn::default();
     let area = f.area();
     f.render_widget(Block::new().style(app.theme.text()), area);
     if area.width < MIN.0 || area.height < MIN.1 {
@@ -47,7 +47,7 @@ pub fn draw(f: &mut Frame, app: &App) -> Geometry {
                 .alignment(Alignment::Center),
             area,
         );
-        return geo;
+        return out;
     }
     let [title, body, status] = Layout::vertical([
         Constraint::Length(1),
@@ -61,17 +61,17 @@ pub fn draw(f: &mut Frame, app: &App) -> Geometry {
             let want = grid::width(app, body.width);
             let [g, d] =
                 Layout::horizontal([Constraint::Length(want), Constraint::Min(10)]).areas(body);
-            grid::draw(f, app, g, &mut geo);
-            detail::draw(f, app, d, &mut geo);
+            grid::draw(f, app, g, &mut out);
+            detail::draw(f, app, d, &mut out);
         }
-        View::Analysis(kind) => analysis::draw(f, app, kind, body, &mut geo),
-        View::Gallery => gallery::draw(f, app, body, &mut geo),
-        View::Side => side::draw(f, app, body),
+        View::Analysis(kind) => analysis::draw(f, app, kind, body, &mut out),
+        View::Gallery => gallery::draw(f, app, body, &mut out),
+        View::Side => side::draw(f, app, body, &mut out),
     }
     status::draw(f, app, status);
     overlay::draw(f, app, body);
     neutralise_bidi(f.buffer_mut());
-    geo
+    out
 }
 
 /// Draws a frame of `app` on `term` and gives the app where it put things: the one way a frame
@@ -80,9 +80,9 @@ pub fn frame<B: ratatui::backend::Backend>(
     term: &mut ratatui::Terminal<B>,
     app: &mut App,
 ) -> Result<(), B::Error> {
-    let mut geo = Geometry::default();
-    term.draw(|f| geo = draw(f, app))?;
-    app.update(super::update::Input::Drawn(geo));
+    let mut out = Drawn::default();
+    term.draw(|f| out = draw(f, app))?;
+    app.update(super::update::Input::Drawn(out));
     Ok(())
 }
 

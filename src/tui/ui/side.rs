@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::super::app::{App, Top};
+use super::super::geometry::Drawn;
 use super::super::images::Src;
 use super::super::keymap::{Action, Context};
 use super::super::side::{SideMap, SideView};
@@ -18,7 +19,7 @@ use crate::analysis::HeadRef;
 const TEXTS: usize = 5;
 
 /// Draws the side-by-side view into `area`.
-pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
     let Some(side) = &app.side else { return };
     let t = &app.theme;
     let image = side
@@ -49,11 +50,17 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let n = side.heads.len() as u32;
     let areas = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n))).split(cols);
     for (i, (&h, &a)) in side.heads.iter().zip(areas.iter()).enumerate() {
-        column(f, app, side, h, i == side.col, a);
+        column(f, app, (side, h, i == side.col), a, out);
     }
 }
 
-fn column(f: &mut Frame, app: &App, side: &SideView, h: HeadRef, focused: bool, area: Rect) {
+fn column(
+    f: &mut Frame,
+    app: &App,
+    (side, h, focused): (&SideView, HeadRef, bool),
+    area: Rect,
+    out: &mut Drawn,
+) {
     let t = &app.theme;
     let label = app.data.label(h).unwrap_or_else(|| "—".into());
     let block = pane(app, format!(" {h} · {label} "), focused);
@@ -81,7 +88,7 @@ fn column(f: &mut Frame, app: &App, side: &SideView, h: HeadRef, focused: bool, 
             ]));
         }
     }
-    let pictures = app.images.borrow().picker.is_some();
+    let pictures = app.images.picker.is_some();
     if let Some(SideMap::Ready(_, range)) = side.maps.get(&h) {
         lines.push(Line::styled(cut(range, w), t.dimmed()));
     }
@@ -112,7 +119,7 @@ fn column(f: &mut Frame, app: &App, side: &SideView, h: HeadRef, focused: bool, 
     .areas(inner);
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
     if pictures {
-        tops(f, app, h, strip);
+        tops(f, app, h, strip, out);
     }
     match side.maps.get(&h) {
         Some(SideMap::Ready(fig, _)) if pictures && map.height > 2 => {
@@ -121,9 +128,7 @@ fn column(f: &mut Frame, app: &App, side: &SideView, h: HeadRef, focused: bool, 
                 ..map
             };
             let key = format!("side:{h}:{:?}", side.image.as_ref().and_then(|q| q.index));
-            app.images
-                .borrow_mut()
-                .draw(f, r, &key, Src::Rgb(fig.clone()));
+            app.images.draw(f, r, &key, Src::Rgb(fig.clone()), out);
         }
         Some(SideMap::Ready(..)) => {}
         Some(SideMap::Pending(_)) => {
@@ -139,7 +144,7 @@ fn column(f: &mut Frame, app: &App, side: &SideView, h: HeadRef, focused: bool, 
 }
 
 /// The head's top images in one row, each captioned with its `#N`.
-fn tops(f: &mut Frame, app: &App, h: HeadRef, area: Rect) {
+fn tops(f: &mut Frame, app: &App, h: HeadRef, area: Rect, out: &mut Drawn) {
     let Some(Top::Ready(top)) = app.top.get(&h) else {
         return;
     };
@@ -155,8 +160,7 @@ fn tops(f: &mut Frame, app: &App, h: HeadRef, area: Rect) {
         if let Ok(p) = app.data.store().image_path(*index) {
             let cell = Rect::new(x, area.y + 1, tw - 1, th);
             app.images
-                .borrow_mut()
-                .draw(f, cell, &format!("img:{index}"), Src::Path(p));
+                .draw(f, cell, &format!("img:{index}"), Src::Path(p), out);
         }
     }
 }

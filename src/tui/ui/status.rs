@@ -33,14 +33,14 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 m.images,
                 crate::digest::size(app.data.bytes),
                 device(&app.data.device, &m.key.dtype),
-                match &app.images.borrow().why {
+                match &app.images.why {
                     // A fallback says why in the status bar; a plain version answer does not.
                     super::super::terminal::detect::Why {
                         text: Some(why),
                         caveat: true,
                         ..
-                    } => format!("{} ({why})", app.images.borrow().protocol_name()),
-                    _ => app.images.borrow().protocol_name().to_string(),
+                    } => format!("{} ({why})", app.images.protocol_name()),
+                    _ => app.images.protocol_name().to_string(),
                 }
             ),
             t.dimmed(),
