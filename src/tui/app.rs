@@ -119,7 +119,7 @@ pub struct App {
     pub images_after: Instant,
     /// When the search overlay's query has rested long enough to be searched.
     pub search_due: Option<Instant>,
-    /// Layout of the last frame drawn ([`Input::Drawn`](super::update::Input::Drawn)), for the
+    /// Layout of the last frame drawn (given back as `Input::Drawn`), for the
     /// mouse and page sizes.
     pub geometry: Geometry,
     /// Frames drawn (spinner).

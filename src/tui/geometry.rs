@@ -1,34 +1,7 @@
-//! What drawing a frame produces besides its cells: where it put things (for the mouse and page
-//! sizes), the images it wanted that are not encoded yet, and kitty's direct placements. Drawing
-//! returns it; [`crate::tui::ui::frame`] gives it to the app as an input.
-
-use std::sync::Arc;
+//! Where a frame put things, for the mouse and page sizes (part of what drawing returns,
+//! `images::Drawn`).
 
 use ratatui::layout::Rect;
-
-use super::images::Want;
-use super::kitty_direct::KittyImage;
-
-/// A frame's output.
-#[derive(Default, Clone)]
-pub struct Drawn {
-    /// Where things are.
-    pub geometry: Geometry,
-    /// Images to encode: not in the cache at the size they were drawn.
-    pub wanted: Vec<Want>,
-    /// Kitty's direct placements of the frame: (area, image id, image).
-    pub placements: Vec<(Rect, String, Arc<KittyImage>)>,
-}
-
-impl std::fmt::Debug for Drawn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Drawn")
-            .field("geometry", &self.geometry)
-            .field("wanted", &self.wanted.len())
-            .field("placements", &self.placements.len())
-            .finish()
-    }
-}
 
 /// Where things were drawn, for the mouse.
 #[derive(Debug, Clone, Copy, Default)]

@@ -14,7 +14,7 @@ use ratatui_image::picker::{Picker, ProtocolType};
 use ratatui_image::protocol::Protocol;
 use ratatui_image::{FilterType, Image, Resize};
 
-use super::geometry::Drawn;
+use super::geometry::Geometry;
 use super::kitty_direct::{KittyImage, Placements};
 
 /// Where an image comes from.
@@ -51,6 +51,29 @@ pub struct Want {
     pub key: (String, u16, u16),
     /// The image.
     pub src: Src,
+}
+
+/// What drawing a frame produces besides its cells: where it put things, the images it wanted
+/// that are not encoded yet, and kitty's direct placements. `ui::draw` returns it and `ui::frame`
+/// gives it to the app as `Input::Drawn`.
+#[derive(Default, Clone)]
+pub struct Drawn {
+    /// Where things are.
+    pub geometry: Geometry,
+    /// Images to encode: not in the cache at the size they were drawn.
+    pub wanted: Vec<Want>,
+    /// Kitty's direct placements of the frame: (area, image id, image).
+    pub placements: Vec<(Rect, String, Arc<KittyImage>)>,
+}
+
+impl std::fmt::Debug for Drawn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Drawn")
+            .field("geometry", &self.geometry)
+            .field("wanted", &self.wanted.len())
+            .field("placements", &self.placements.len())
+            .finish()
+    }
 }
 
 /// The image cache of the app.

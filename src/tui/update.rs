@@ -28,7 +28,7 @@ pub enum Input {
     Tick(Instant),
     /// What the frame just drawn produced (what `ui::draw` returns): where things are, the
     /// images it wanted, kitty's placements.
-    Drawn(super::geometry::Drawn),
+    Drawn(super::images::Drawn),
 }
 
 impl App {

@@ -7,7 +7,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::super::analysis::{Kind, Outcome};
 use super::super::app::App;
-use super::super::geometry::Drawn;
+use super::super::images::Drawn;
 use super::super::images::Src;
 use super::super::keymap::{Action, Context};
 use super::{SPINNER, cut, pane};

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::super::app::{App, Focus, Top};
-use super::super::geometry::Drawn;
+use super::super::images::Drawn;
 use super::super::images::Src;
 use super::{bar, cut, pane};
 

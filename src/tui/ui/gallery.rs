@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::super::app::App;
 use super::super::gallery::GalleryView;
-use super::super::geometry::Drawn;
+use super::super::images::Drawn;
 use super::super::images::Src;
 use super::super::keymap::{Action, Context};
 use super::{SPINNER, cut, pane};

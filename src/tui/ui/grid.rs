@@ -8,7 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use super::super::app::{App, Focus};
 use super::super::data::Metric;
-use super::super::geometry::Drawn;
+use super::super::images::Drawn;
 use super::super::keymap::{Action, Context};
 use super::pane;
 use crate::analysis::HeadRef;

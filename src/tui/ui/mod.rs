@@ -16,7 +16,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::app::{App, View};
-use super::geometry::Drawn;
+use super::images::Drawn;
 
 /// Smallest size drawn in full.
 pub const MIN: (u16, u16) = (44, 12);

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::super::app::{App, Top};
-use super::super::geometry::Drawn;
+use super::super::images::Drawn;
 use super::super::images::Src;
 use super::super::keymap::{Action, Context};
 use super::super::side::{SideMap, SideView};
