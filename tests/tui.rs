@@ -297,12 +297,12 @@ fn grid_navigation() {
     let mut ui = ui(100, 24);
     snap!("start", ui);
     ui.keys("k k l l");
-    assert_eq!(ui.app.sel, HeadRef { layer: 0, head: 2 });
+    assert_eq!(ui.app.state().sel, HeadRef { layer: 0, head: 2 });
     ui.keys("G g g");
-    assert_eq!(ui.app.sel, HeadRef { layer: 0, head: 2 });
+    assert_eq!(ui.app.state().sel, HeadRef { layer: 0, head: 2 });
     ui.keys("j right right right right");
     assert_eq!(
-        ui.app.sel,
+        ui.app.state().sel,
         HeadRef { layer: 1, head: 3 },
         "clamped to the last head"
     );
@@ -316,7 +316,7 @@ fn grid_navigation() {
     assert!(screen.contains("top-1 -3.50 points"), "{screen}");
     ui.keys("tab j");
     assert_eq!(
-        ui.app.sel,
+        ui.app.state().sel,
         HeadRef { layer: 1, head: 3 },
         "j scrolls the detail pane"
     );
@@ -339,19 +339,19 @@ fn the_app_is_driven_by_actions_alone() {
         by_actions.draw();
     }
     assert!(
-        matches!(by_actions.app.view, View::Analysis(_)),
+        matches!(by_actions.app.state().view, View::Analysis(_)),
         "view 2 is open"
     );
     by_actions.app.update(Input::Action(Action::Back));
     by_actions.draw();
-    assert_eq!(by_actions.app.view, View::Main);
-    assert_eq!(by_actions.app.sel, by_keys.app.sel);
+    assert_eq!(by_actions.app.state().view, View::Main);
+    assert_eq!(by_actions.app.state().sel, by_keys.app.state().sel);
     assert_eq!(by_actions.screen(), by_keys.screen());
     // A palette command is an input too.
     by_actions.app.update(Input::Command("goto L0H1".into()));
-    assert_eq!(by_actions.app.sel, HeadRef { layer: 0, head: 1 });
+    assert_eq!(by_actions.app.state().sel, HeadRef { layer: 0, head: 1 });
     by_actions.app.update(Input::Action(Action::Quit));
-    assert!(by_actions.app.quit);
+    assert!(by_actions.app.state().quit);
 }
 
 #[test]
@@ -362,17 +362,21 @@ fn search_color_lists_the_colour_heads_and_enter_jumps() {
     assert!(s.contains("L2H1") && s.contains("L1H2"), "{s}");
     snap!("search_color", ui);
     ui.keys("down enter");
-    assert_eq!(ui.app.view, View::Main);
-    let other = ui.app.sel;
+    assert_eq!(ui.app.state().view, View::Main);
+    let other = ui.app.state().sel;
     assert!(other == HeadRef { layer: 1, head: 2 } || other == HeadRef { layer: 2, head: 1 });
     ui.keys("n");
-    assert_ne!(ui.app.sel, other, "n steps to the other colour head");
+    assert_ne!(
+        ui.app.state().sel,
+        other,
+        "n steps to the other colour head"
+    );
     ui.keys("N");
-    assert_eq!(ui.app.sel, other);
+    assert_eq!(ui.app.state().sel, other);
     // Esc returns to where the search started.
     ui.keys("g g / \"texture esc");
-    assert_eq!(ui.app.sel.layer, 0);
-    assert!(ui.app.overlay.is_none());
+    assert_eq!(ui.app.state().sel.layer, 0);
+    assert!(ui.app.state().overlay.is_none());
 }
 
 /// A query nested or long past the search's bounds is refused in the status line: no worker
@@ -399,7 +403,8 @@ fn compare_lists_the_interpreted_models_of_the_cache() {
     let mut ui = ui(120, 30);
     ui.keys(": \"compare enter");
     let s = ui.screen();
-    let Some(clipscope::tui::overlay::Overlay::Compare { rows, .. }) = &ui.app.overlay else {
+    let Some(clipscope::tui::overlay::Overlay::Compare { rows, .. }) = &ui.app.state().overlay
+    else {
         panic!("no compare overlay: {s}");
     };
     assert_eq!(rows.len(), 1, "{s}");
@@ -415,26 +420,27 @@ fn compare_lists_the_interpreted_models_of_the_cache() {
         "{s}"
     );
     ui.keys("esc");
-    assert!(ui.app.overlay.is_none());
+    assert!(ui.app.state().overlay.is_none());
     // Layers and k are the user's: with k = 3 every head's 3 texts agree (high).
     ui.app.update(Input::Command("compare all 3".into()));
     ui.draw();
     let s = ui.screen();
-    let Some(clipscope::tui::overlay::Overlay::Compare { rows, k, .. }) = &ui.app.overlay else {
+    let Some(clipscope::tui::overlay::Overlay::Compare { rows, k, .. }) = &ui.app.state().overlay
+    else {
         panic!("no compare overlay: {s}");
     };
     assert_eq!((*k, rows[0].consistency.high), (3, 1.0), "{s}");
     assert!(s.contains("CCS@3"), "{s}");
     ui.keys("esc");
     ui.app.update(Input::Command("compare sideways".into()));
-    let (msg, err) = ui.app.message.clone().unwrap();
+    let (msg, err) = ui.app.state().message.clone().unwrap();
     assert!(err && msg.contains("expected layers"), "{msg}");
 }
 
 #[test]
 fn a_query_is_searched_once_it_rests_or_on_enter() {
     let mut ui = ui(100, 24);
-    let found = |ui: &Ui| match &ui.app.overlay {
+    let found = |ui: &Ui| match &ui.app.state().overlay {
         Some(clipscope::tui::overlay::Overlay::Search { found, .. }) => found.len(),
         _ => usize::MAX,
     };
@@ -447,7 +453,7 @@ fn a_query_is_searched_once_it_rests_or_on_enter() {
         )));
     }
     assert_eq!(found(&ui), 0);
-    assert!(ui.app.search_due.is_some());
+    assert!(ui.app.state().search_due.is_some());
     let now = std::time::Instant::now();
     ui.app.update(Input::Tick(now));
     ui.app.update(Input::Finished);
@@ -466,11 +472,11 @@ fn a_query_is_searched_once_it_rests_or_on_enter() {
         )));
     }
     ui.app.update(Input::Key(parse_key("enter").unwrap()));
-    assert!(ui.app.overlay.is_none());
+    assert!(ui.app.state().overlay.is_none());
     let label = ui
         .app
-        .data
-        .head(ui.app.sel)
+        .data()
+        .head(ui.app.state().sel)
         .and_then(|h| h.label.clone())
         .unwrap()
         .property;
@@ -488,21 +494,24 @@ fn overlay_keys_come_from_the_keymap() {
     .unwrap();
     let mut ui = ui_in(fx, 100, 24, None);
     ui.keys("/ \"color enter");
-    assert!(ui.app.overlay.is_some(), "enter is unbound in overlays");
+    assert!(
+        ui.app.state().overlay.is_some(),
+        "enter is unbound in overlays"
+    );
     ui.keys("down ctrl-k ctrl-j");
-    assert!(ui.app.overlay.is_none(), "ctrl-j confirms");
+    assert!(ui.app.state().overlay.is_none(), "ctrl-j confirms");
     assert_eq!(
-        ui.app.hits.first(),
-        Some(&ui.app.sel),
+        ui.app.state().hits.first(),
+        Some(&ui.app.state().sel),
         "ctrl-k went back up"
     );
     // Letters the grid binds (j, k, q) are text in an overlay.
     ui.keys("/ \"jkq");
-    match &ui.app.overlay {
+    match &ui.app.state().overlay {
         Some(clipscope::tui::overlay::Overlay::Search { input, .. }) => assert_eq!(input, "jkq"),
         other => panic!("{other:?}"),
     }
-    assert!(!ui.app.quit);
+    assert!(!ui.app.state().quit);
 }
 
 #[test]
@@ -514,8 +523,12 @@ fn help_is_generated_from_the_keymap_and_filterable() {
     let s = ui.screen();
     assert!(s.contains("colour the grid by the next metric"), "{s}");
     ui.keys("enter");
-    assert!(ui.app.overlay.is_none());
-    assert_eq!(ui.app.metric.name(), "variance", "Enter ran the entry");
+    assert!(ui.app.state().overlay.is_none());
+    assert_eq!(
+        ui.app.state().metric.name(),
+        "variance",
+        "Enter ran the entry"
+    );
 }
 
 #[test]
@@ -524,7 +537,7 @@ fn palette_goto_label_and_errors() {
     ui.keys(":");
     snap!("palette", ui);
     ui.keys("\"goto enter \"L2H3 enter");
-    assert_eq!(ui.app.sel, HeadRef { layer: 2, head: 3 });
+    assert_eq!(ui.app.state().sel, HeadRef { layer: 2, head: 3 });
     ui.keys(": \"goto_L9H9 enter");
     assert!(ui.screen().contains("L9H9 is not in this store"));
     ui.keys(": \"frobnicate enter");
@@ -536,7 +549,7 @@ fn palette_goto_label_and_errors() {
     ui.keys("/ \"colour-ish");
     assert!(ui.screen().contains("L2H3   colour-ish"), "{}", ui.screen());
     ui.keys("esc : \"theme_light enter");
-    assert_eq!(ui.app.theme.name, "light");
+    assert_eq!(ui.app.theme().name, "light");
     ui.keys(": \"theme_nope enter");
     assert!(ui.screen().contains("no theme \"nope\""));
 }
@@ -545,7 +558,10 @@ fn palette_goto_label_and_errors() {
 fn bookmarks_notes_and_yank_persist() {
     let mut ui = ui(100, 24);
     ui.keys("b a \"checks enter y");
-    assert_eq!(ui.app.clipboard, vec!["tiny-clip-hf/L2H0".to_string()]);
+    assert_eq!(
+        ui.app.state().clipboard,
+        vec!["tiny-clip-hf/L2H0".to_string()]
+    );
     let notes = std::fs::read_to_string(ui.fx.dir.join("tui.json")).unwrap();
     assert!(
         notes.contains("tiny-clip-hf/L2H0") && notes.contains("checks"),
@@ -554,15 +570,15 @@ fn bookmarks_notes_and_yank_persist() {
     snap!("bookmarked", ui);
     // :bookmarks lists them with label and note; Enter goes back to the head.
     ui.keys("g g l : \"bookmarks enter");
-    assert_ne!(ui.app.sel, HeadRef { layer: 2, head: 0 });
+    assert_ne!(ui.app.state().sel, HeadRef { layer: 2, head: 0 });
     let s = ui.screen();
     assert!(
         s.contains("★ tiny-clip-hf/L2H0") && s.contains("checks"),
         "{s}"
     );
     ui.keys("enter");
-    assert_eq!(ui.app.sel, HeadRef { layer: 2, head: 0 });
-    assert!(ui.app.overlay.is_none());
+    assert_eq!(ui.app.state().sel, HeadRef { layer: 2, head: 0 });
+    assert!(ui.app.state().overlay.is_none());
 }
 
 #[test]
@@ -578,10 +594,10 @@ fn each_analysis_view() {
         "view_ablate",
     ]) {
         ui.keys(key);
-        let View::Analysis(kind) = ui.app.view else {
+        let View::Analysis(kind) = ui.app.state().view else {
             panic!("{key} opens a view")
         };
-        let a = &ui.app.analyses[&kind];
+        let a = &ui.app.state().analyses[&kind];
         assert!(a.job.is_none());
         assert!(
             matches!(a.outcome, Some(Ok(_))),
@@ -592,7 +608,7 @@ fn each_analysis_view() {
             insta::assert_snapshot!(name, ui.screen());
         });
         ui.keys("esc");
-        assert_eq!(ui.app.view, View::Main);
+        assert_eq!(ui.app.state().view, View::Main);
     }
 }
 
@@ -610,7 +626,7 @@ fn analyses_equal_the_library_and_inputs_change_them() {
             Metric::Centred,
         )
         .unwrap();
-    let got: Vec<(usize, f32)> = ui.app.analyses[&Kind::HeadNn]
+    let got: Vec<(usize, f32)> = ui.app.state().analyses[&Kind::HeadNn]
         .rows()
         .iter()
         .map(|r| (r.index, r.score))
@@ -620,11 +636,15 @@ fn analyses_equal_the_library_and_inputs_change_them() {
     // ] takes the next image, Enter on a hit makes it the query.
     ui.keys("]");
     assert_eq!(
-        ui.app.analyses[&Kind::HeadNn].query.as_ref().unwrap().index,
+        ui.app.state().analyses[&Kind::HeadNn]
+            .query
+            .as_ref()
+            .unwrap()
+            .index,
         Some(1)
     );
     ui.keys("j enter");
-    let picked = ui.app.analyses[&Kind::HeadNn]
+    let picked = ui.app.state().analyses[&Kind::HeadNn]
         .rows()
         .first()
         .map(|r| r.index);
@@ -634,12 +654,16 @@ fn analyses_equal_the_library_and_inputs_change_them() {
     assert!(ui.screen().contains("00005-glyph"), "{}", ui.screen());
     ui.keys("enter");
     assert_eq!(
-        ui.app.analyses[&Kind::HeadNn].query.as_ref().unwrap().index,
+        ui.app.state().analyses[&Kind::HeadNn]
+            .query
+            .as_ref()
+            .unwrap()
+            .index,
         Some(5)
     );
     // Text NN with an edited text equals the library's.
     ui.keys("esc 5 t ctrl-u \"a_red_square enter");
-    let got: Vec<usize> = ui.app.analyses[&Kind::TextNn]
+    let got: Vec<usize> = ui.app.state().analyses[&Kind::TextNn]
         .rows()
         .iter()
         .map(|r| r.index)
@@ -659,7 +683,7 @@ fn analyses_equal_the_library_and_inputs_change_them() {
         ui.screen()
     );
     ui.keys("esc");
-    let a = &ui.app.analyses[&Kind::Segment];
+    let a = &ui.app.state().analyses[&Kind::Segment];
     assert!(matches!(a.outcome, Some(Ok(Outcome::Map { .. }))));
 }
 
@@ -679,7 +703,7 @@ fn tiny_terminals_and_resizes_never_panic() {
 #[test]
 fn mouse_click_selects_and_wheel_scrolls() {
     let mut ui = ui(100, 24);
-    let g = ui.app.geometry;
+    let g = ui.app.state().geometry;
     let click = MouseEvent {
         kind: MouseEventKind::Down(MouseButton::Left),
         column: g.grid.x + g.cell * 3,
@@ -687,15 +711,15 @@ fn mouse_click_selects_and_wheel_scrolls() {
         modifiers: KeyModifiers::NONE,
     };
     ui.app.update(Input::Mouse(click));
-    assert_eq!(ui.app.sel, HeadRef { layer: 1, head: 3 });
+    assert_eq!(ui.app.state().sel, HeadRef { layer: 1, head: 3 });
     ui.app.update(Input::Mouse(MouseEvent {
         kind: MouseEventKind::ScrollUp,
         ..click
     }));
-    assert_eq!(ui.app.sel.layer, 0);
+    assert_eq!(ui.app.state().sel.layer, 0);
     ui.keys(": \"mouse_off enter");
     ui.app.update(Input::Mouse(click));
-    assert_eq!(ui.app.sel.layer, 0, "mouse off: clicks ignored");
+    assert_eq!(ui.app.state().sel.layer, 0, "mouse off: clicks ignored");
 }
 
 #[test]

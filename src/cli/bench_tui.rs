@@ -148,8 +148,8 @@ fn measure(a: &BenchTuiArgs, dir: &std::path::Path) -> Result<()> {
     let max = times.iter().cloned().fold(0.0, f64::max);
     outln!(
         "  store {} images x {} heads; {w}x{h} cells; first frame {first:.1} ms; key to frame median {:.3} ms, max {max:.2} ms over {n} keys; peak RSS {:.1} MiB",
-        app.data.store().len(),
-        app.data.heads,
+        app.data().store().len(),
+        app.data().heads,
         median(times),
         peak_rss_mib().unwrap_or(f64::NAN)
     );

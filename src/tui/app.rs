@@ -70,18 +70,9 @@ pub enum Focus {
     Detail,
 }
 
-/// The explorer.
-pub struct App {
-    /// The store and what was read from it.
-    pub data: Data,
-    /// Settings.
-    pub config: Config,
-    /// Key bindings.
-    pub keymap: Keymap,
-    /// Colours.
-    pub theme: Theme,
-    /// The config directory (themes, keymap).
-    pub config_dir: PathBuf,
+/// What the explorer shows and where the user is: read by drawing and by whoever drives the app
+/// (`App::state`), changed only by `App::update`.
+pub struct State {
     /// The screen.
     pub view: View,
     /// The focused pane.
@@ -96,17 +87,8 @@ pub struct App {
     pub hits: Vec<HeadRef>,
     /// The last status message, and whether it is an error.
     pub message: Option<(String, bool)>,
-    /// Jobs off the UI thread.
-    pub jobs: Jobs<Msg>,
-    /// Inline images: the protocol and the cache of encoded images (drawing reads it; what a
-    /// frame wanted comes back as `Input::Drawn`).
-    pub images: Images,
     /// The analysis views.
     pub analyses: HashMap<Kind, Analysis>,
-    /// Bookmarks and notes.
-    pub notes: Notes,
-    /// Keys of an unfinished sequence (`g` of `g g`).
-    pub pending: Vec<crossterm::event::KeyEvent>,
     /// Set when the user quits.
     pub quit: bool,
     /// Text to copy to the clipboard (OSC 52), written by the terminal loop.
@@ -115,8 +97,6 @@ pub struct App {
     pub detail_scroll: u16,
     /// Top images per head.
     pub top: HashMap<HeadRef, Top>,
-    /// Images are drawn once the selection has rested until then.
-    pub images_after: Instant,
     /// When the search overlay's query has rested long enough to be searched.
     pub search_due: Option<Instant>,
     /// Layout of the last frame drawn (given back as `Input::Drawn`), for the
@@ -135,12 +115,54 @@ pub struct App {
     /// Where Esc goes from the view shown: the gallery or side-by-side view it was opened
     /// from, else the heads.
     pub back_to: View,
+}
+
+/// The explorer: its state behind `update` (the one way it changes), and what it runs on.
+pub struct App {
+    /// What it shows (read it with [`App::state`]).
+    pub(crate) state: State,
+    /// The store and what was read from it.
+    pub(crate) data: Data,
+    /// Settings.
+    pub(crate) config: Config,
+    /// Key bindings.
+    pub(crate) keymap: Keymap,
+    /// Colours.
+    pub(crate) theme: Theme,
+    /// The config directory (themes, keymap).
+    pub(crate) config_dir: PathBuf,
+    /// Jobs off the UI thread.
+    pub(crate) jobs: Jobs<Msg>,
+    /// Inline images: the protocol and the cache of encoded images (drawing reads it; what a
+    /// frame wanted comes back as `Input::Drawn`).
+    pub(crate) images: Images,
+    /// Bookmarks and notes.
+    pub(crate) notes: Notes,
+    /// Keys of an unfinished sequence (`g` of `g g`).
+    pub(crate) pending: Vec<crossterm::event::KeyEvent>,
+    /// Images are drawn once the selection has rested until then.
+    pub(crate) images_after: Instant,
     pub(crate) pool: Option<Arc<Vec<f32>>>,
 }
 
 impl App {
+    /// What the explorer shows, to read.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The store and what was read from it.
+    pub fn data(&self) -> &Data {
+        &self.data
+    }
+
+    /// The colours in use.
+    pub fn theme(&self) -> &Theme {
+        &self.theme
+    }
+
     /// The explorer over `data`, jobs on threads or inline.
-    pub fn new(
+    pub(crate) fn new(
         data: Data,
         config: Config,
         keymap: Keymap,
@@ -156,36 +178,38 @@ impl App {
         };
         let notes = Notes::load(data.store().dir());
         let mut me = Self {
+            state: State {
+                view: View::Main,
+                focus: Focus::Grid,
+                sel,
+                metric,
+                overlay: None,
+                hits: vec![],
+                message: None,
+                analyses: HashMap::new(),
+                quit: false,
+                clipboard: vec![],
+                detail_scroll: 0,
+                top: HashMap::new(),
+                search_due: None,
+                geometry: Geometry::default(),
+                frame: 0,
+                gallery: None,
+                side: None,
+                marked: vec![],
+                carried: Carried::default(),
+                back_to: View::Main,
+            },
             data,
             config,
             keymap,
             theme,
             config_dir,
-            view: View::Main,
-            focus: Focus::Grid,
-            sel,
-            metric,
-            overlay: None,
-            hits: vec![],
-            message: None,
             jobs,
             images,
-            analyses: HashMap::new(),
             notes,
             pending: vec![],
-            quit: false,
-            clipboard: vec![],
-            detail_scroll: 0,
-            top: HashMap::new(),
             images_after: Instant::now(),
-            search_due: None,
-            geometry: Geometry::default(),
-            frame: 0,
-            gallery: None,
-            side: None,
-            marked: vec![],
-            carried: Carried::default(),
-            back_to: View::Main,
             pool: None,
         };
         if me.data.interp.is_none() {
@@ -201,8 +225,8 @@ impl App {
     }
 
     /// The keymap context of what has the keys.
-    pub fn context(&self) -> Context {
-        match (self.view, self.focus) {
+    pub(crate) fn context(&self) -> Context {
+        match (self.state.view, self.state.focus) {
             (View::Analysis(_), _) => Context::Analysis,
             (View::Gallery, _) => Context::Gallery,
             (View::Side, _) => Context::Side,
@@ -212,19 +236,20 @@ impl App {
     }
 
     /// Shows an error in the status bar.
-    pub fn error(&mut self, e: impl std::fmt::Display) {
-        self.message = Some((e.to_string(), true));
+    pub(crate) fn error(&mut self, e: impl std::fmt::Display) {
+        self.state.message = Some((e.to_string(), true));
     }
 
     /// A job that panicked: its analysis shows the error, anything else the status bar.
     fn job_failed(&mut self, id: u64, e: String) {
-        if let Some(a) = self.analyses.values_mut().find(|a| a.job == Some(id)) {
+        if let Some(a) = self.state.analyses.values_mut().find(|a| a.job == Some(id)) {
             a.job = None;
             a.outcome = Some(Err(e));
-        } else if let Some(g) = self.gallery.as_mut().filter(|g| g.job == Some(id)) {
+        } else if let Some(g) = self.state.gallery.as_mut().filter(|g| g.job == Some(id)) {
             g.job = None;
             g.outcome = Some(Err(e));
         } else if let Some(t) = self
+            .state
             .top
             .values_mut()
             .find(|t| matches!(t, Top::Pending(j) if *j == id))
@@ -236,12 +261,12 @@ impl App {
     }
 
     /// Shows information in the status bar.
-    pub fn info(&mut self, s: impl Into<String>) {
-        self.message = Some((s.into(), false));
+    pub(crate) fn info(&mut self, s: impl Into<String>) {
+        self.state.message = Some((s.into(), false));
     }
 
     /// Selects head `h` (clamped to the store), and delays its images.
-    pub fn select(&mut self, h: HeadRef) {
+    pub(crate) fn select(&mut self, h: HeadRef) {
         let layers = &self.data.layers;
         let layer = if layers.contains(&h.layer) {
             h.layer
@@ -251,11 +276,11 @@ impl App {
                 .min_by_key(|l| l.abs_diff(h.layer))
                 .unwrap_or(&0)
         };
-        self.sel = HeadRef {
+        self.state.sel = HeadRef {
             layer,
             head: h.head.min(self.data.heads.saturating_sub(1)),
         };
-        self.detail_scroll = 0;
+        self.state.detail_scroll = 0;
         self.images_after = Instant::now() + Duration::from_millis(self.config.image_delay_ms);
     }
 
@@ -273,7 +298,7 @@ impl App {
             };
             match msg {
                 Msg::Analysis(kind, r) => {
-                    if let Some(a) = self.analyses.get_mut(&kind)
+                    if let Some(a) = self.state.analyses.get_mut(&kind)
                         && a.job == Some(id)
                     {
                         a.job = None;
@@ -286,14 +311,14 @@ impl App {
                         Ok(v) => Top::Ready(v),
                         Err(e) => Top::Failed(e),
                     };
-                    self.top.insert(h, t);
+                    self.state.top.insert(h, t);
                 }
                 Msg::Norms(Ok(v)) => self.data.norms = Some(v),
                 Msg::Norms(Err(e)) => self.error(format!("head norms: {e}")),
                 Msg::Image(key, r) => self.images.put(key, r),
                 Msg::Search(query, r) => self.searched(&query, r),
                 Msg::Compare(k, Ok(rows)) => {
-                    self.overlay = Some(Overlay::Compare { rows, k, sel: 0 })
+                    self.state.overlay = Some(Overlay::Compare { rows, k, sel: 0 })
                 }
                 Msg::Compare(_, Err(e)) => self.error(format!(":compare: {e}")),
                 Msg::Gallery(h, r) => self.gallery_done(h, r),
@@ -306,8 +331,8 @@ impl App {
     /// Starts the jobs the last frame asked for: images (once the selection has rested) and the
     /// selected head's top images.
     pub(crate) fn request(&mut self, now: Instant) {
-        if self.search_due.is_some_and(|due| now >= due) {
-            self.search_due = None;
+        if self.state.search_due.is_some_and(|due| now >= due) {
+            self.state.search_due = None;
             self.start_search();
         }
         if now < self.images_after {
@@ -325,27 +350,31 @@ impl App {
                 });
             }
         }
-        if self.view == View::Main
+        if self.state.view == View::Main
             && self.images.picker.is_some()
-            && !self.top.contains_key(&self.sel)
+            && !self.state.top.contains_key(&self.state.sel)
         {
-            self.top_images(self.sel);
+            self.top_images(self.state.sel);
         }
     }
 
     /// Opens analysis view `kind` for the selected head, running it when its inputs changed.
-    pub fn open(&mut self, kind: Kind) {
+    pub(crate) fn open(&mut self, kind: Kind) {
         self.leave_for(View::Analysis(kind));
-        self.overlay = None;
-        let fresh = Analysis::new(kind, &self.data, self.sel);
-        let a = self.analyses.entry(kind).or_insert_with(|| fresh.clone());
+        self.state.overlay = None;
+        let fresh = Analysis::new(kind, &self.data, self.state.sel);
+        let a = self
+            .state
+            .analyses
+            .entry(kind)
+            .or_insert_with(|| fresh.clone());
         let mut stale = a.head != fresh.head || a.outcome.is_none();
         if a.head != fresh.head {
             a.head = fresh.head;
             a.property = fresh.property;
             a.texts = fresh.texts;
         }
-        stale |= self.carried.apply(a);
+        stale |= self.state.carried.apply(a);
         if stale && a.job.is_none() {
             self.run_analysis(kind);
         }
@@ -353,29 +382,29 @@ impl App {
 
     /// Shows `view`, remembering a gallery or side-by-side view left for it (Esc returns).
     pub(crate) fn leave_for(&mut self, view: View) {
-        if matches!(self.view, View::Gallery | View::Side) && self.view != view {
-            self.back_to = self.view;
-        } else if self.view == View::Main {
-            self.back_to = View::Main;
+        if matches!(self.state.view, View::Gallery | View::Side) && self.state.view != view {
+            self.state.back_to = self.state.view;
+        } else if self.state.view == View::Main {
+            self.state.back_to = View::Main;
         }
-        self.view = view;
+        self.state.view = view;
     }
 
     /// Runs (again) analysis `kind`, cancelling its running job.
-    pub fn run_analysis(&mut self, kind: Kind) {
-        let Some(a) = self.analyses.get_mut(&kind) else {
+    pub(crate) fn run_analysis(&mut self, kind: Kind) {
+        let Some(a) = self.state.analyses.get_mut(&kind) else {
             return;
         };
         if let Some(id) = a.job.take() {
             self.jobs.cancel(id);
         }
-        self.carried.remember(a);
+        self.state.carried.remember(a);
         let work = a.work(&self.data);
         let what = format!("{} {}", kind.title(), a.head);
         let id = self
             .jobs
             .spawn(what, true, move |_| Msg::Analysis(kind, work()));
-        if let Some(a) = self.analyses.get_mut(&kind) {
+        if let Some(a) = self.state.analyses.get_mut(&kind) {
             a.job = Some(id);
         }
     }

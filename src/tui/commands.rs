@@ -106,7 +106,7 @@ pub fn execute(app: &mut App, line: &str) {
         "goto" => match arg.parse::<HeadRef>() {
             Ok(h) if app.data.layers.contains(&h.layer) && h.head < app.data.heads => {
                 app.select(h);
-                app.view = View::Main;
+                app.state.view = View::Main;
                 app.info(app.data.id(h));
             }
             Ok(h) => app.error(format!(
@@ -116,7 +116,7 @@ pub fn execute(app: &mut App, line: &str) {
             )),
             Err(e) => app.error(e),
         },
-        "gallery" if arg.is_empty() => app.open_gallery(app.sel),
+        "gallery" if arg.is_empty() => app.open_gallery(app.state.sel),
         "gallery" => match parse_heads(app, arg) {
             Ok(h) => app.open_gallery(h[0]),
             Err(e) => app.error(e),
@@ -130,7 +130,7 @@ pub fn execute(app: &mut App, line: &str) {
         "label" => app.set_label(arg),
         "note" => app.set_note(arg),
         "bookmark" => app.bookmark(),
-        "bookmarks" => app.overlay = Some(super::overlay::Overlay::Bookmarks { sel: 0 }),
+        "bookmarks" => app.state.overlay = Some(super::overlay::Overlay::Bookmarks { sel: 0 }),
         "theme" => match Theme::load(arg, &app.config_dir) {
             Ok(t) if !app.theme.mono => {
                 app.theme = t;
@@ -140,7 +140,7 @@ pub fn execute(app: &mut App, line: &str) {
             Err(e) => app.error(e),
         },
         "metric" => match Metric::parse(arg) {
-            Ok(m) => app.metric = m,
+            Ok(m) => app.state.metric = m,
             Err(e) => app.error(e),
         },
         "export" => export(app, arg),
@@ -162,7 +162,7 @@ pub fn execute(app: &mut App, line: &str) {
         },
         "help" => app.act(super::keymap::Action::Help),
         "compare" => compare(app, arg),
-        "quit" => app.quit = true,
+        "quit" => app.state.quit = true,
         _ => {}
     }
 }
@@ -188,14 +188,14 @@ fn layers(app: &mut App, arg: &str) {
         }
     };
     let all = chosen.len() == app.data.layers.len();
-    app.carried.layers = (!all).then_some(chosen.clone());
+    app.state.carried.layers = (!all).then_some(chosen.clone());
     app.info(match all {
         true => "every layer's heads".to_string(),
         false => format!("a property's heads from layers {chosen:?}"),
     });
-    if let View::Analysis(kind) = app.view
-        && let Some(a) = app.analyses.get_mut(&kind)
-        && app.carried.apply(a)
+    if let View::Analysis(kind) = app.state.view
+        && let Some(a) = app.state.analyses.get_mut(&kind)
+        && app.state.carried.apply(a)
     {
         app.run_analysis(kind);
     }
@@ -253,9 +253,9 @@ fn compare(app: &mut App, arg: &str) {
 
 /// `:export`: the head as JSON in the main view, the analysis figure as PNG in a view.
 fn export(app: &mut App, arg: &str) {
-    let r = match app.view {
+    let r = match app.state.view {
         View::Main => {
-            let h = app.sel;
+            let h = app.state.sel;
             let path = PathBuf::from(if arg.is_empty() {
                 format!("clipscope-{h}.json")
             } else {
@@ -278,7 +278,7 @@ fn export(app: &mut App, arg: &str) {
             } else {
                 arg.to_string()
             });
-            let a = app.analyses.get(&kind);
+            let a = app.state.analyses.get(&kind);
             let fig = match a.and_then(|a| a.outcome.as_ref()) {
                 Some(Ok(Outcome::Map { figure, .. })) => Ok((**figure).clone()),
                 Some(Ok(Outcome::Hits { title, rows, .. })) => {
@@ -307,7 +307,7 @@ fn export(app: &mut App, arg: &str) {
 
 /// `:export` in a gallery: its figure (as `top-images --out` draws it).
 fn export_gallery(app: &App, arg: &str) -> crate::Result<PathBuf> {
-    let Some(Some(Ok(g))) = app.gallery.as_ref().map(|g| g.outcome.as_ref()) else {
+    let Some(Some(Ok(g))) = app.state.gallery.as_ref().map(|g| g.outcome.as_ref()) else {
         return Err(crate::Error::Invalid("nothing to export yet".into()));
     };
     let path = PathBuf::from(match arg {
@@ -321,7 +321,7 @@ fn export_gallery(app: &App, arg: &str) -> crate::Result<PathBuf> {
 
 /// `:export` side by side: every head's map over the shared image, in column order.
 fn export_side(app: &App, arg: &str) -> crate::Result<PathBuf> {
-    let Some(side) = &app.side else {
+    let Some(side) = &app.state.side else {
         return Err(crate::Error::Invalid("nothing to export yet".into()));
     };
     let items: Vec<_> = side

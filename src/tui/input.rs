@@ -20,10 +20,10 @@ impl App {
             return;
         }
         if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
-            self.quit = true;
+            self.state.quit = true;
             return;
         }
-        if self.overlay.is_some() {
+        if self.state.overlay.is_some() {
             self.overlay_key(k);
             return;
         }
@@ -41,20 +41,22 @@ impl App {
     }
 
     fn rows_of_view(&self) -> usize {
-        match self.view {
+        match self.state.view {
             View::Main => self.data.layers.len(),
-            View::Analysis(kind) => self.analyses.get(&kind).map_or(0, |a| a.rows().len()),
-            View::Gallery => self.gallery.as_ref().map_or(0, |g| g.shots().len()),
+            View::Analysis(kind) => self.state.analyses.get(&kind).map_or(0, |a| a.rows().len()),
+            View::Gallery => self.state.gallery.as_ref().map_or(0, |g| g.shots().len()),
             View::Side => 0,
         }
     }
 
     /// Moves the selection `dl` rows (layers or hits) and `dh` heads.
     fn nudge(&mut self, dl: isize, dh: isize) {
-        match self.view {
-            View::Gallery => return self.gallery.iter_mut().for_each(|g| g.nudge(dl + dh)),
+        match self.state.view {
+            View::Gallery => return self.state.gallery.iter_mut().for_each(|g| g.nudge(dl + dh)),
             View::Side => {
-                let Some(s) = self.side.as_mut() else { return };
+                let Some(s) = self.state.side.as_mut() else {
+                    return;
+                };
                 let n = s.heads.len().saturating_sub(1) as isize;
                 s.col = (s.col as isize + dh).clamp(0, n) as usize;
                 let h = s.heads[s.col];
@@ -62,25 +64,25 @@ impl App {
             }
             _ => {}
         }
-        if let View::Analysis(kind) = self.view {
+        if let View::Analysis(kind) = self.state.view {
             let n = self.rows_of_view();
-            if let Some(a) = self.analyses.get_mut(&kind) {
+            if let Some(a) = self.state.analyses.get_mut(&kind) {
                 a.sel = (a.sel as isize + dl).clamp(0, n.saturating_sub(1) as isize) as usize;
             }
             return;
         }
-        if self.focus == Focus::Detail {
-            self.detail_scroll = (self.detail_scroll as isize + dl).max(0) as u16;
+        if self.state.focus == Focus::Detail {
+            self.state.detail_scroll = (self.state.detail_scroll as isize + dl).max(0) as u16;
             return;
         }
         let layers = &self.data.layers;
         let li = layers
             .iter()
-            .position(|&l| l == self.sel.layer)
+            .position(|&l| l == self.state.sel.layer)
             .unwrap_or(0) as isize;
         let li = (li + dl).clamp(0, layers.len().saturating_sub(1) as isize) as usize;
-        let head =
-            (self.sel.head as isize + dh).clamp(0, self.data.heads.saturating_sub(1) as isize);
+        let head = (self.state.sel.head as isize + dh)
+            .clamp(0, self.data.heads.saturating_sub(1) as isize);
         self.select(HeadRef {
             layer: layers.get(li).copied().unwrap_or(0),
             head: head as usize,
@@ -88,7 +90,7 @@ impl App {
     }
 
     fn half(&self) -> isize {
-        let g = self.geometry;
+        let g = self.state.geometry;
         (g.grid.height.max(g.hits.height) / 2).max(1) as isize
     }
 
@@ -96,15 +98,15 @@ impl App {
     pub(crate) fn act(&mut self, a: Action) {
         let big = 1 << 20;
         match a {
-            Action::Quit => self.quit = true,
+            Action::Quit => self.state.quit = true,
             Action::Back => {
-                if self.view != View::Main {
+                if self.state.view != View::Main {
                     // To the gallery or side-by-side view this one was opened from, else home.
-                    self.view = std::mem::replace(&mut self.back_to, View::Main);
-                } else if self.focus == Focus::Detail {
-                    self.focus = Focus::Grid;
+                    self.state.view = std::mem::replace(&mut self.state.back_to, View::Main);
+                } else if self.state.focus == Focus::Detail {
+                    self.state.focus = Focus::Grid;
                 } else {
-                    self.message = None;
+                    self.state.message = None;
                 }
             }
             Action::Up => self.nudge(-1, 0),
@@ -116,8 +118,8 @@ impl App {
             Action::HalfDown => self.nudge(self.half(), 0),
             Action::HalfUp => self.nudge(-self.half(), 0),
             Action::FocusNext | Action::FocusPrev => {
-                if self.view == View::Main {
-                    self.focus = match self.focus {
+                if self.state.view == View::Main {
+                    self.state.focus = match self.state.focus {
                         Focus::Grid => Focus::Detail,
                         Focus::Detail => Focus::Grid,
                     };
@@ -128,22 +130,22 @@ impl App {
                     return self
                         .error("search needs an interpreted store: run `clipscope interpret`");
                 }
-                self.overlay = Some(Overlay::Search {
+                self.state.overlay = Some(Overlay::Search {
                     input: String::new(),
                     found: vec![],
                     sel: 0,
-                    before: self.sel,
+                    before: self.state.sel,
                 });
             }
             Action::SearchNext | Action::SearchPrev => self.next_hit(a == Action::SearchNext),
             Action::Palette => {
-                self.overlay = Some(Overlay::Palette {
+                self.state.overlay = Some(Overlay::Palette {
                     input: String::new(),
                     sel: 0,
                 })
             }
             Action::Help => {
-                self.overlay = Some(Overlay::Help {
+                self.state.overlay = Some(Overlay::Help {
                     input: String::new(),
                     sel: 0,
                 })
@@ -151,10 +153,10 @@ impl App {
             Action::Metric => {
                 let i = Metric::ALL
                     .iter()
-                    .position(|&m| m == self.metric)
+                    .position(|&m| m == self.state.metric)
                     .unwrap_or(0);
-                self.metric = Metric::ALL[(i + 1) % Metric::ALL.len()];
-                self.info(format!("grid coloured by {}", self.metric.name()));
+                self.state.metric = Metric::ALL[(i + 1) % Metric::ALL.len()];
+                self.info(format!("grid coloured by {}", self.state.metric.name()));
             }
             Action::Yank => self.yank(),
             Action::Bookmark => self.bookmark(),
@@ -169,7 +171,7 @@ impl App {
             Action::PickImage | Action::EditText | Action::EditTextB | Action::Run => {
                 self.analysis_action(a)
             }
-            Action::NextImage | Action::PrevImage if self.view == View::Side => {
+            Action::NextImage | Action::PrevImage if self.state.view == View::Side => {
                 self.side_step_image(a == Action::NextImage)
             }
             Action::NextImage | Action::PrevImage | Action::UseHit | Action::Cancel => {
@@ -178,12 +180,12 @@ impl App {
             Action::MoreK | Action::FewerK | Action::Score => self.analysis_action(a),
             // An overlay's own key: nothing to confirm without one.
             Action::Confirm => {}
-            Action::OpenGallery => match (self.view, &self.side) {
+            Action::OpenGallery => match (self.state.view, &self.state.side) {
                 (View::Side, Some(s)) => {
-                    let h = s.heads.get(s.col).copied().unwrap_or(self.sel);
+                    let h = s.heads.get(s.col).copied().unwrap_or(self.state.sel);
                     self.open_gallery(h)
                 }
-                _ => self.open_gallery(self.sel),
+                _ => self.open_gallery(self.state.sel),
             },
             Action::OpenImage => self.open_selected_image(),
             Action::Mark => self.toggle_mark(),
@@ -192,41 +194,42 @@ impl App {
     }
 
     fn prompt(&mut self, what: Prompt) {
-        let id = self.data.id(self.sel);
+        let id = self.data.id(self.state.sel);
         let input = match what {
             Prompt::Note => self.notes.notes.get(&id).cloned().unwrap_or_default(),
-            Prompt::Label => self.data.label(self.sel).unwrap_or_default(),
+            Prompt::Label => self.data.label(self.state.sel).unwrap_or_default(),
             Prompt::Text(kind, i) => self
+                .state
                 .analyses
                 .get(&kind)
                 .map(|a| a.texts[i].clone())
                 .unwrap_or_default(),
         };
-        self.overlay = Some(Overlay::Prompt { what, input });
+        self.state.overlay = Some(Overlay::Prompt { what, input });
     }
 
     fn next_hit(&mut self, forward: bool) {
-        if self.hits.is_empty() {
+        if self.state.hits.is_empty() {
             return self.info("no search hits: / searches");
         }
-        let n = self.hits.len();
-        let at = self.hits.iter().position(|&h| h == self.sel);
+        let n = self.state.hits.len();
+        let at = self.state.hits.iter().position(|&h| h == self.state.sel);
         let i = match (at, forward) {
             (Some(i), true) => (i + 1) % n,
             (Some(i), false) => (i + n - 1) % n,
             (None, _) => 0,
         };
-        self.select(self.hits[i]);
+        self.select(self.state.hits[i]);
         self.info(format!("hit {} of {n}", i + 1));
     }
 
     fn analysis_action(&mut self, a: Action) {
-        let View::Analysis(kind) = self.view else {
+        let View::Analysis(kind) = self.state.view else {
             return;
         };
         match a {
             Action::PickImage if kind.needs_image() => {
-                self.overlay = Some(Overlay::Picker {
+                self.state.overlay = Some(Overlay::Picker {
                     kind,
                     input: String::new(),
                     matches: vec![],
@@ -239,7 +242,12 @@ impl App {
             Action::Run => self.run_analysis(kind),
             Action::MoreK | Action::FewerK | Action::Score => self.tune(kind, a),
             Action::Cancel => {
-                if let Some(id) = self.analyses.get_mut(&kind).and_then(|a| a.job.take()) {
+                if let Some(id) = self
+                    .state
+                    .analyses
+                    .get_mut(&kind)
+                    .and_then(|a| a.job.take())
+                {
                     self.jobs.cancel(id);
                     self.info("cancelled");
                 }
@@ -248,6 +256,7 @@ impl App {
                 let store = self.data.store();
                 let n = store.len();
                 let cur = self
+                    .state
                     .analyses
                     .get(&kind)
                     .and_then(|a| a.query.as_ref())
@@ -258,7 +267,7 @@ impl App {
                     i = if fwd { (i + 1) % n } else { (i + n - 1) % n };
                     QueryImage::stored(store, i).ok()
                 });
-                if let (Some(q), Some(an)) = (next, self.analyses.get_mut(&kind)) {
+                if let (Some(q), Some(an)) = (next, self.state.analyses.get_mut(&kind)) {
                     an.query = Some(q);
                     self.run_analysis(kind);
                 }
@@ -266,13 +275,14 @@ impl App {
             Action::UseHit if kind.needs_image() => {
                 let store = self.data.store();
                 let pick = self
+                    .state
                     .analyses
                     .get(&kind)
                     .and_then(|a| a.rows().get(a.sel).cloned());
                 if let Some(row) = pick {
                     match QueryImage::stored(store, row.index) {
                         Ok(q) => {
-                            if let Some(an) = self.analyses.get_mut(&kind) {
+                            if let Some(an) = self.state.analyses.get_mut(&kind) {
                                 an.query = Some(q);
                             }
                             self.run_analysis(kind);
@@ -290,7 +300,7 @@ impl App {
         if !matches!(kind, Kind::PropertyNn | Kind::HeadNn | Kind::TextNn) {
             return self.info("k and the score are the neighbour views' (1, 4, 5)");
         }
-        let Some(an) = self.analyses.get_mut(&kind) else {
+        let Some(an) = self.state.analyses.get_mut(&kind) else {
             return;
         };
         match a {
@@ -307,7 +317,7 @@ impl App {
 
     /// Handles a mouse event: click selects a cell or focuses a pane, the wheel scrolls.
     pub(crate) fn mouse(&mut self, m: MouseEvent) {
-        if !self.config.mouse || self.overlay.is_some() {
+        if !self.config.mouse || self.state.overlay.is_some() {
             return;
         }
         let at = Position::new(m.column, m.row);
@@ -315,9 +325,9 @@ impl App {
             MouseEventKind::ScrollDown => self.nudge(1, 0),
             MouseEventKind::ScrollUp => self.nudge(-1, 0),
             MouseEventKind::Down(MouseButton::Left) => {
-                let g = self.geometry;
-                if self.view == View::Main && g.grid.contains(at) && g.cell > 0 {
-                    self.focus = Focus::Grid;
+                let g = self.state.geometry;
+                if self.state.view == View::Main && g.grid.contains(at) && g.cell > 0 {
+                    self.state.focus = Focus::Grid;
                     let row = g.layer0 + (m.row - g.grid.y) as usize;
                     let col = g.head0 + ((m.column - g.grid.x) / g.cell) as usize;
                     if let Some(&layer) = self.data.layers.get(row)
@@ -325,12 +335,12 @@ impl App {
                     {
                         self.select(HeadRef { layer, head: col });
                     }
-                } else if self.view == View::Main && g.detail.contains(at) {
-                    self.focus = Focus::Detail;
-                } else if self.view == View::Gallery && g.hits.contains(at) {
+                } else if self.state.view == View::Main && g.detail.contains(at) {
+                    self.state.focus = Focus::Detail;
+                } else if self.state.view == View::Gallery && g.hits.contains(at) {
                     // The list: a "top" header, its rows, a "bottom" header, its rows.
                     let row = (m.row - g.hits.y) as usize;
-                    if let Some(gv) = self.gallery.as_mut() {
+                    if let Some(gv) = self.state.gallery.as_mut() {
                         let top = match &gv.outcome {
                             Some(Ok(out)) => out.top.len(),
                             _ => 0,
@@ -346,11 +356,11 @@ impl App {
                             gv.sel = i;
                         }
                     }
-                } else if let View::Analysis(kind) = self.view
+                } else if let View::Analysis(kind) = self.state.view
                     && g.hits.contains(at)
                 {
                     let n = self.rows_of_view();
-                    if let Some(a) = self.analyses.get_mut(&kind) {
+                    if let Some(a) = self.state.analyses.get_mut(&kind) {
                         let i = (m.row - g.hits.y) as usize;
                         if i < n {
                             a.sel = i;

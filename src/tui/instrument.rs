@@ -58,20 +58,20 @@ impl App {
                     .map_err(|e| e.to_string());
                 Msg::Top(h, r)
             });
-        self.top.insert(h, Top::Pending(id));
+        self.state.top.insert(h, Top::Pending(id));
     }
 
     /// Opens the gallery of head `h` (selecting it), computing it unless it is the one shown.
-    pub fn open_gallery(&mut self, h: HeadRef) {
+    pub(crate) fn open_gallery(&mut self, h: HeadRef) {
         self.select(h);
-        let h = self.sel;
+        let h = self.state.sel;
         self.leave_for(View::Gallery);
-        self.overlay = None;
-        if self.gallery.as_ref().is_some_and(|g| g.head == h) {
+        self.state.overlay = None;
+        if self.state.gallery.as_ref().is_some_and(|g| g.head == h) {
             return;
         }
         let Some(interp) = self.data.interp.clone() else {
-            self.gallery = Some(GalleryView {
+            self.state.gallery = Some(GalleryView {
                 head: h,
                 job: None,
                 outcome: Some(Err(
@@ -92,7 +92,7 @@ impl App {
             );
             Msg::Gallery(h, r.map_err(|e| e.to_string()))
         });
-        self.gallery = Some(GalleryView {
+        self.state.gallery = Some(GalleryView {
             head: h,
             job: Some(id),
             outcome: None,
@@ -102,7 +102,7 @@ impl App {
 
     /// A finished gallery job.
     pub(crate) fn gallery_done(&mut self, h: HeadRef, r: Result<Gallery, String>) {
-        if let Some(g) = self.gallery.as_mut()
+        if let Some(g) = self.state.gallery.as_mut()
             && g.head == h
         {
             g.job = None;
@@ -114,14 +114,14 @@ impl App {
     /// Takes the selected image into topic segmentation through the gallery's head; the other
     /// analyses (1–6) open on the same image and head.
     pub(crate) fn open_selected_image(&mut self) {
-        let Some(g) = &self.gallery else { return };
+        let Some(g) = &self.state.gallery else { return };
         let Some(shot) = g.shots().get(g.sel).map(|s| s.index) else {
             return;
         };
         let head = g.head;
         match QueryImage::stored(self.data.store(), shot) {
             Ok(q) => {
-                self.carried.image = Some(q);
+                self.state.carried.image = Some(q);
                 self.select(head);
                 self.open(Kind::Segment);
             }
@@ -144,32 +144,32 @@ impl App {
     }
 
     /// Marks the selected head for side by side, or unmarks it.
-    pub fn toggle_mark(&mut self) {
-        let h = self.sel;
-        if let Some(i) = self.marked.iter().position(|&m| m == h) {
-            self.marked.remove(i);
-            return self.info(format!("{h} unmarked ({} marked)", self.marked.len()));
+    pub(crate) fn toggle_mark(&mut self) {
+        let h = self.state.sel;
+        if let Some(i) = self.state.marked.iter().position(|&m| m == h) {
+            self.state.marked.remove(i);
+            return self.info(format!("{h} unmarked ({} marked)", self.state.marked.len()));
         }
-        if self.marked.len() == MAX_SIDE {
+        if self.state.marked.len() == MAX_SIDE {
             return self.error(format!(
                 "{MAX_SIDE} heads are marked already: c on one unmarks it"
             ));
         }
-        self.marked.push(h);
+        self.state.marked.push(h);
         self.info(format!(
             "{h} marked ({} of {MAX_SIDE}); v shows the marked heads side by side",
-            self.marked.len()
+            self.state.marked.len()
         ));
     }
 
     /// The heads `v` shows: the marked ones when two or more are, else the selected head and
     /// the search hits after it.
-    pub fn side_heads(&self) -> Vec<HeadRef> {
-        if self.marked.len() >= 2 {
-            return self.marked.clone();
+    pub(crate) fn side_heads(&self) -> Vec<HeadRef> {
+        if self.state.marked.len() >= 2 {
+            return self.state.marked.clone();
         }
-        let mut heads = vec![self.sel];
-        for &h in self.marked.iter().chain(&self.hits) {
+        let mut heads = vec![self.state.sel];
+        for &h in self.state.marked.iter().chain(&self.state.hits) {
             if heads.len() < MAX_SIDE && !heads.contains(&h) {
                 heads.push(h);
             }
@@ -179,7 +179,7 @@ impl App {
 
     /// Shows `heads` (two to four) side by side over the carried image (else the first store
     /// image), computing each head's map.
-    pub fn open_side(&mut self, mut heads: Vec<HeadRef>) {
+    pub(crate) fn open_side(&mut self, mut heads: Vec<HeadRef>) {
         heads.dedup();
         heads.truncate(MAX_SIDE);
         if heads.len() < 2 {
@@ -191,21 +191,21 @@ impl App {
             return self.error(format!("{h} is not an interpreted head of this store"));
         }
         let store = self.data.store();
-        let image = self.carried.image.clone().or_else(|| {
+        let image = self.state.carried.image.clone().or_else(|| {
             (0..store.len())
                 .find(|&i| store.valid()[i] == 1)
                 .and_then(|i| QueryImage::stored(store, i).ok())
         });
         for &h in &heads {
-            if !self.top.contains_key(&h) {
+            if !self.state.top.contains_key(&h) {
                 self.top_images(h);
             }
         }
         self.leave_for(View::Side);
-        self.overlay = None;
+        self.state.overlay = None;
         // The focused column's head is the selected one.
         self.select(heads[0]);
-        self.side = Some(SideView {
+        self.state.side = Some(SideView {
             heads,
             image,
             maps: HashMap::new(),
@@ -218,7 +218,7 @@ impl App {
     pub(crate) fn side_step_image(&mut self, forward: bool) {
         let store = self.data.store();
         let n = store.len();
-        let Some(side) = &self.side else { return };
+        let Some(side) = &self.state.side else { return };
         let mut i = side.image.as_ref().and_then(|q| q.index).unwrap_or(0);
         let next = (0..n).find_map(|_| {
             i = if forward {
@@ -228,8 +228,8 @@ impl App {
             };
             QueryImage::stored(store, i).ok()
         });
-        if let (Some(q), Some(side)) = (next, self.side.as_mut()) {
-            self.carried.image = Some(q.clone());
+        if let (Some(q), Some(side)) = (next, self.state.side.as_mut()) {
+            self.state.carried.image = Some(q.clone());
             side.image = Some(q);
             side.maps.clear();
             self.side_maps();
@@ -238,7 +238,7 @@ impl App {
 
     /// Starts a map job for every head that has none.
     fn side_maps(&mut self) {
-        let Some(side) = &self.side else { return };
+        let Some(side) = &self.state.side else { return };
         let Some(q) = side.image.clone() else { return };
         let todo: Vec<HeadRef> = side
             .heads
@@ -274,7 +274,7 @@ impl App {
                     .map_err(|e| e.to_string());
                 Msg::SideMap(h, q.index, r)
             });
-            if let Some(side) = self.side.as_mut() {
+            if let Some(side) = self.state.side.as_mut() {
                 side.maps.insert(h, SideMap::Pending(id));
             }
         }
@@ -287,7 +287,7 @@ impl App {
         image: Option<usize>,
         r: Result<(Arc<RgbImage>, String), String>,
     ) {
-        if let Some(side) = self.side.as_mut()
+        if let Some(side) = self.state.side.as_mut()
             && side.image.as_ref().map(|q| q.index) == Some(image)
         {
             side.maps.insert(

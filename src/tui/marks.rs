@@ -5,8 +5,8 @@ use super::app::App;
 
 impl App {
     /// Toggles the bookmark of the selected head.
-    pub fn bookmark(&mut self) {
-        let id = self.data.id(self.sel);
+    pub(crate) fn bookmark(&mut self) {
+        let id = self.data.id(self.state.sel);
         let on = self.notes.toggle_bookmark(&id);
         match self.notes.save(self.data.store().dir()) {
             Ok(()) => self.info(if on {
@@ -19,8 +19,8 @@ impl App {
     }
 
     /// Sets the selected head's note (empty removes it).
-    pub fn set_note(&mut self, text: &str) {
-        let id = self.data.id(self.sel);
+    pub(crate) fn set_note(&mut self, text: &str) {
+        let id = self.data.id(self.state.sel);
         self.notes.set_note(&id, text);
         match self.notes.save(self.data.store().dir()) {
             Ok(()) => self.info(format!("note saved on {id}")),
@@ -29,8 +29,8 @@ impl App {
     }
 
     /// Sets the selected head's label (`-` or empty restores the computed one) and re-indexes.
-    pub fn set_label(&mut self, label: &str) {
-        let id = self.sel.to_string();
+    pub(crate) fn set_label(&mut self, label: &str) {
+        let id = self.state.sel.to_string();
         let label = label.trim();
         let value = (!label.is_empty() && label != "-").then_some(label);
         let r = crate::interpret::interpretation::set_override(self.data.store().dir(), &id, value)
@@ -45,9 +45,9 @@ impl App {
     }
 
     /// Queues the selected head's id for the clipboard.
-    pub fn yank(&mut self) {
-        let id = self.data.id(self.sel);
+    pub(crate) fn yank(&mut self) {
+        let id = self.data.id(self.state.sel);
         self.info(format!("copied {id}"));
-        self.clipboard.push(id);
+        self.state.clipboard.push(id);
     }
 }

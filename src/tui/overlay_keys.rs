@@ -69,8 +69,8 @@ pub fn help_entries(app: &App, filter: &str) -> Vec<(String, Action)> {
 
 impl App {
     /// Refilters the picker's matches.
-    pub fn refresh_picker(&mut self) {
-        let Some(Overlay::Picker { input, .. }) = &self.overlay else {
+    pub(crate) fn refresh_picker(&mut self) {
+        let Some(Overlay::Picker { input, .. }) = &self.state.overlay else {
             return;
         };
         let q = input.clone();
@@ -88,7 +88,7 @@ impl App {
             .collect();
         if let Some(Overlay::Picker {
             matches: m, sel, ..
-        }) = &mut self.overlay
+        }) = &mut self.state.overlay
         {
             *m = matches;
             *sel = 0;
@@ -96,8 +96,8 @@ impl App {
     }
 
     /// Handles a key while an overlay is open.
-    pub fn overlay_key(&mut self, k: KeyEvent) {
-        let Some(mut ov) = self.overlay.take() else {
+    pub(crate) fn overlay_key(&mut self, k: KeyEvent) {
+        let Some(mut ov) = self.state.overlay.take() else {
             return;
         };
         // The overlay's own bindings only: typed letters are text, not the grid's keys.
@@ -112,11 +112,11 @@ impl App {
             return;
         }
         let enter = bound == Some(Action::Confirm);
-        if enter && matches!(ov, Overlay::Search { .. }) && self.search_due.take().is_some() {
+        if enter && matches!(ov, Overlay::Search { .. }) && self.state.search_due.take().is_some() {
             // Enter typed before the query rested: search it now, then jump.
-            self.overlay = Some(ov);
+            self.state.overlay = Some(ov);
             self.search_now();
-            let Some(searched) = self.overlay.take() else {
+            let Some(searched) = self.state.overlay.take() else {
                 return;
             };
             ov = searched;
@@ -126,10 +126,10 @@ impl App {
                 input, found, sel, ..
             } => {
                 if enter {
-                    self.hits = found.iter().map(|f| f.head).collect();
+                    self.state.hits = found.iter().map(|f| f.head).collect();
                     if let Some(f) = found.get(*sel) {
                         self.select(f.head);
-                        self.view = View::Main;
+                        self.state.view = View::Main;
                     }
                     return;
                 }
@@ -138,7 +138,7 @@ impl App {
                         self.select(f.head);
                     }
                 } else if edit(input, &k) {
-                    self.overlay = Some(ov);
+                    self.state.overlay = Some(ov);
                     self.search_soon();
                     return;
                 }
@@ -159,7 +159,7 @@ impl App {
                     if commands::takes_argument(line.trim()) && !line.trim().contains(' ') {
                         // `:goto` alone: wait for its argument.
                         *input = line;
-                        self.overlay = Some(ov);
+                        self.state.overlay = Some(ov);
                         return;
                     }
                     commands::execute(self, &line);
@@ -206,20 +206,20 @@ impl App {
                     };
                     match r {
                         Ok(q) => {
-                            if let Some(a) = self.analyses.get_mut(&kind) {
+                            if let Some(a) = self.state.analyses.get_mut(&kind) {
                                 a.query = Some(q);
                             }
                             self.run_analysis(kind);
                         }
                         Err(e) => {
                             self.error(e);
-                            self.overlay = Some(ov);
+                            self.state.overlay = Some(ov);
                         }
                     }
                     return;
                 }
                 if !step(sel, matches.len(), bound) && edit(input, &k) {
-                    self.overlay = Some(ov);
+                    self.state.overlay = Some(ov);
                     self.refresh_picker();
                     return;
                 }
@@ -235,7 +235,7 @@ impl App {
                 if enter {
                     if let Some(h) = ids.get(*sel).and_then(|id| id.parse::<HeadRef>().ok()) {
                         self.select(h);
-                        self.view = View::Main;
+                        self.state.view = View::Main;
                     }
                     return;
                 }
@@ -250,7 +250,7 @@ impl App {
                 edit(input, &k);
             }
         }
-        self.overlay = Some(ov);
+        self.state.overlay = Some(ov);
     }
 
     fn submit(&mut self, what: Prompt, text: &str) {
@@ -262,7 +262,7 @@ impl App {
                     self.error("the text is empty");
                     return;
                 }
-                if let Some(a) = self.analyses.get_mut(&kind) {
+                if let Some(a) = self.state.analyses.get_mut(&kind) {
                     a.texts[i] = text.trim().to_string();
                 }
                 self.run_analysis(kind);

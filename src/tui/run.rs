@@ -32,7 +32,7 @@ fn event_loop(app: &mut App, guard: &mut Guard) -> Result<()> {
     let mut term = Terminal::new(CrosstermBackend::new(stdout())).map_err(io)?;
     let mut dirty = true;
     let mut late = LateReplies::default();
-    while !app.quit {
+    while !app.state.quit {
         dirty |= app.update(Input::Finished);
         if dirty || app.jobs.busy() {
             super::ui::frame(&mut term, app).map_err(io)?;
@@ -41,7 +41,7 @@ fn event_loop(app: &mut App, guard: &mut Guard) -> Result<()> {
             }
             dirty = false;
         }
-        for text in app.clipboard.drain(..) {
+        for text in app.state.clipboard.drain(..) {
             let _ = super::terminal::copy(&mut stdout(), &text);
         }
         guard.set_mouse(app.config.mouse).map_err(io)?;

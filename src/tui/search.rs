@@ -37,15 +37,15 @@ fn found(index: &SearchIndex, query: &str) -> Result<Vec<Found>, String> {
 impl App {
     /// The open search overlay's query, trimmed.
     fn query(&self) -> Option<String> {
-        match &self.overlay {
+        match &self.state.overlay {
             Some(Overlay::Search { input, .. }) => Some(input.trim().to_string()),
             _ => None,
         }
     }
 
     /// Searches the query once it has rested for [`DEBOUNCE`].
-    pub fn search_soon(&mut self) {
-        self.search_due = Some(Instant::now() + DEBOUNCE);
+    pub(crate) fn search_soon(&mut self) {
+        self.state.search_due = Some(Instant::now() + DEBOUNCE);
     }
 
     /// The index to search `query` in: none for an empty query or an uninterpreted store.
@@ -54,7 +54,7 @@ impl App {
     }
 
     /// Starts the search of the overlay's query on a worker.
-    pub fn start_search(&mut self) {
+    pub(crate) fn start_search(&mut self) {
         let Some(q) = self.query() else {
             return;
         };
@@ -70,7 +70,7 @@ impl App {
     }
 
     /// Searches the overlay's query here and now (Enter before it rested).
-    pub fn search_now(&mut self) {
+    pub(crate) fn search_now(&mut self) {
         let Some(q) = self.query() else {
             return;
         };
@@ -81,7 +81,7 @@ impl App {
     }
 
     /// Shows the results of `query` (unless it has been edited since) and previews the first.
-    pub fn searched(&mut self, query: &str, r: Result<Vec<Found>, String>) {
+    pub(crate) fn searched(&mut self, query: &str, r: Result<Vec<Found>, String>) {
         if self.query().as_deref() != Some(query) {
             return;
         }
@@ -92,7 +92,7 @@ impl App {
         if let Some(f) = found.first() {
             self.select(f.head);
         }
-        if let Some(Overlay::Search { found: f, sel, .. }) = &mut self.overlay {
+        if let Some(Overlay::Search { found: f, sel, .. }) = &mut self.state.overlay {
             *f = found;
             *sel = 0;
         }

@@ -42,12 +42,12 @@ impl App {
             Input::Command(line) => super::commands::execute(self, &line),
             Input::Finished => return self.drain(),
             Input::Drawn(d) => {
-                self.geometry = d.geometry;
+                self.state.geometry = d.geometry;
                 self.images.drawn(d.wanted, d.placements);
                 return false;
             }
             Input::Tick(now) => {
-                self.frame = self.frame.wrapping_add(1);
+                self.state.frame = self.state.frame.wrapping_add(1);
                 self.request(now);
                 // What a worker decided on the user's behalf (a read-only store's derived
                 // files put elsewhere): said once, in the status bar.

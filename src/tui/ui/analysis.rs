@@ -14,7 +14,7 @@ use super::{SPINNER, cut, pane};
 
 /// Draws analysis `kind` into `area`.
 pub fn draw(f: &mut Frame, app: &App, kind: Kind, area: Rect, out: &mut Drawn) {
-    let Some(a) = app.analyses.get(&kind) else {
+    let Some(a) = app.state.analyses.get(&kind) else {
         return;
     };
     let t = app.theme.clone();
@@ -80,7 +80,7 @@ pub fn draw(f: &mut Frame, app: &App, kind: Kind, area: Rect, out: &mut Drawn) {
     f.render_widget(Paragraph::new(lines), inputs);
 
     if a.job.is_some() {
-        let spin = SPINNER[(app.frame as usize) % SPINNER.len()];
+        let spin = SPINNER[(app.state.frame as usize) % SPINNER.len()];
         let msg = format!(
             "{spin} running… ({} cancels)",
             app.keymap

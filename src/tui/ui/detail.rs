@@ -13,14 +13,18 @@ use super::{bar, cut, pane};
 
 /// Draws the detail pane.
 pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
-    let h = app.sel;
+    let h = app.state.sel;
     let id = app.data.id(h);
     let star = if app.notes.bookmarks.contains(&id) {
         " ★"
     } else {
         ""
     };
-    let block = pane(app, format!(" {id}{star} "), app.focus == Focus::Detail);
+    let block = pane(
+        app,
+        format!(" {id}{star} "),
+        app.state.focus == Focus::Detail,
+    );
     let inner = block.inner(area);
     f.render_widget(block, area);
     out.geometry.detail = inner;
@@ -128,7 +132,10 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
         Constraint::Length(img_h),
     ])
     .areas(inner);
-    f.render_widget(Paragraph::new(lines).scroll((app.detail_scroll, 0)), text);
+    f.render_widget(
+        Paragraph::new(lines).scroll((app.state.detail_scroll, 0)),
+        text,
+    );
     if !want_images {
         return;
     }
@@ -137,7 +144,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
         .and_then(|x| x.texts.first())
         .map(|x| x.text.clone())
         .unwrap_or_default();
-    let cap = match app.top.get(&h) {
+    let cap = match app.state.top.get(&h) {
         Some(Top::Failed(e)) => Line::styled(format!("top images: {e}"), t.error()),
         Some(Top::Ready(v)) if v.is_empty() => Line::styled("no images", t.dimmed()),
         _ => Line::styled(
@@ -146,7 +153,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
         ),
     };
     f.render_widget(Paragraph::new(cap), caption);
-    let Some(Top::Ready(top)) = app.top.get(&h) else {
+    let Some(Top::Ready(top)) = app.state.top.get(&h) else {
         return;
     };
     let top = top.clone();

@@ -16,7 +16,7 @@ use crate::analysis::gallery::Shot;
 
 /// Draws the gallery into `area`.
 pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
-    let Some(g) = &app.gallery else { return };
+    let Some(g) = &app.state.gallery else { return };
     let t = app.theme.clone();
     let label = app.data.label(g.head).unwrap_or_else(|| "—".into());
     let block = pane(
@@ -35,7 +35,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
     );
     let g_out = match &g.outcome {
         None => {
-            let spin = SPINNER[(app.frame as usize) % SPINNER.len()];
+            let spin = SPINNER[(app.state.frame as usize) % SPINNER.len()];
             let msg = format!("{spin} ranking the store's images through {}…", g.head);
             return f.render_widget(Paragraph::new(Line::styled(msg, t.title())), inner);
         }

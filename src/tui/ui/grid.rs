@@ -30,7 +30,7 @@ pub fn width(app: &App, total: u16) -> u16 {
 
 /// The text and colour of a cell.
 fn cell(app: &App, h: HeadRef, w: usize) -> (String, Option<Color>) {
-    match app.metric {
+    match app.state.metric {
         Metric::Label => match app.data.label(h) {
             Some(l) => (l.chars().take(w).collect(), Some(app.theme.label_color(&l))),
             None => ("·".into(), None),
@@ -47,14 +47,14 @@ fn cell(app: &App, h: HeadRef, w: usize) -> (String, Option<Color>) {
 
 /// Draws the grid pane.
 pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
-    let focused = app.focus == Focus::Grid;
+    let focused = app.state.focus == Focus::Grid;
     let what = if app.data.pooling {
         "pooling heads"
     } else {
         "heads"
     };
     let key = app.keymap.aside(Context::Grid, Action::Metric, "");
-    let title = format!(" {what} · {}{key} ", app.metric.name());
+    let title = format!(" {what} · {}{key} ", app.state.metric.name());
     let block = pane(app, title, focused);
     let inner = block.inner(area);
     f.render_widget(block, area);
@@ -73,6 +73,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
     let cw = ((inner.width.saturating_sub(ROW_LABEL)) / heads as u16).clamp(2, MAX_CELL);
     let visible = ((inner.width.saturating_sub(ROW_LABEL)) / cw).max(1) as usize;
     let head0 = app
+        .state
         .sel
         .head
         .saturating_sub(visible - 1)
@@ -82,7 +83,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
         .data
         .layers
         .iter()
-        .position(|&l| l == app.sel.layer)
+        .position(|&l| l == app.state.sel.layer)
         .unwrap_or(0);
     let layer0 = li.saturating_sub(rows - 1);
     let t = &app.theme;
@@ -109,7 +110,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
                 " "
             };
             let s = format!("{:<w$}{mark}", text, w = cw as usize - 1);
-            let style = if h == app.sel {
+            let style = if h == app.state.sel {
                 t.selected()
             } else if let Some(bg) = bg.filter(|_| !t.mono) {
                 Style::new().bg(bg).fg(t.on(bg))
@@ -137,7 +138,7 @@ fn legend(app: &App, width: usize) -> Vec<Line<'static>> {
     let t = &app.theme;
     // Items: (spans, their width).
     let mut items: Vec<Vec<Span<'static>>> = vec![];
-    match app.metric {
+    match app.state.metric {
         Metric::Label => {
             let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
             for &layer in &app.data.layers {
@@ -185,7 +186,11 @@ fn legend(app: &App, width: usize) -> Vec<Line<'static>> {
             items.extend(what.split(' ').map(|w| vec![Span::raw(w.to_string())]));
         }
     }
-    let gap = if app.metric == Metric::Label { 2 } else { 1 };
+    let gap = if app.state.metric == Metric::Label {
+        2
+    } else {
+        1
+    };
     let mut lines: Vec<Vec<Span<'static>>> = vec![];
     let mut used = 0;
     for item in items {

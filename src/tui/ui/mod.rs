@@ -56,7 +56,7 @@ pub fn draw(f: &mut Frame, app: &App) -> Drawn {
     ])
     .areas(area);
     title_bar(f, app, title);
-    match app.view {
+    match app.state.view {
         View::Main => {
             let want = grid::width(app, body.width);
             let [g, d] =
@@ -109,7 +109,7 @@ fn title_bar(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let mut spans = vec![
         Span::styled(" clipscope ", t.title()),
-        Span::styled(app.data.id(app.sel), t.text()),
+        Span::styled(app.data.id(app.state.sel), t.text()),
         Span::raw("  "),
     ];
     let tab = |on: bool, s: String| {
@@ -119,8 +119,8 @@ fn title_bar(f: &mut Frame, app: &App, area: Rect) {
             Span::styled(s, t.dimmed())
         }
     };
-    spans.push(tab(app.view == View::Main, " heads ".into()));
-    match app.view {
+    spans.push(tab(app.state.view == View::Main, " heads ".into()));
+    match app.state.view {
         View::Gallery => spans.push(tab(true, " gallery ".into())),
         View::Side => spans.push(tab(true, " side by side ".into())),
         _ => {}
@@ -131,7 +131,7 @@ fn title_bar(f: &mut Frame, app: &App, area: Rect) {
     // Too narrow for every name: numbers only, but the open view's name.
     let compact = used + full > area.width as usize;
     for k in kinds {
-        let on = app.view == View::Analysis(k);
+        let on = app.state.view == View::Analysis(k);
         spans.push(Span::raw(" "));
         let label = if compact && !on {
             k.number().to_string()

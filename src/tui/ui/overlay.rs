@@ -34,7 +34,7 @@ fn window(sel: usize, n: usize, rows: usize) -> std::ops::Range<usize> {
 
 /// Draws the open overlay, if any, over `body`.
 pub fn draw(f: &mut Frame, app: &App, body: Rect) {
-    let Some(ov) = &app.overlay else {
+    let Some(ov) = &app.state.overlay else {
         return;
     };
     let t = &app.theme;
@@ -146,8 +146,10 @@ pub fn draw(f: &mut Frame, app: &App, body: Rect) {
         ),
         Overlay::Prompt { what, input } => {
             let title = match what {
-                Prompt::Note => format!(" note on {} (empty removes) ", app.sel),
-                Prompt::Label => format!(" label of {} (- restores the computed one) ", app.sel),
+                Prompt::Note => format!(" note on {} (empty removes) ", app.state.sel),
+                Prompt::Label => {
+                    format!(" label of {} (- restores the computed one) ", app.state.sel)
+                }
                 Prompt::Text(_, 0) => " text ".to_string(),
                 Prompt::Text(..) => " text B ".to_string(),
             };

@@ -20,7 +20,7 @@ const TEXTS: usize = 5;
 
 /// Draws the side-by-side view into `area`.
 pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
-    let Some(side) = &app.side else { return };
+    let Some(side) = &app.state.side else { return };
     let t = &app.theme;
     let image = side
         .image
@@ -92,7 +92,7 @@ fn column(
     if let Some(SideMap::Ready(_, range)) = side.maps.get(&h) {
         lines.push(Line::styled(cut(range, w), t.dimmed()));
     }
-    if !pictures && let Some(Top::Ready(top)) = app.top.get(&h) {
+    if !pictures && let Some(Top::Ready(top)) = app.state.top.get(&h) {
         // Without images: the top images by index and name.
         lines.push(Line::styled("top images", t.dimmed()));
         for (index, score) in top.iter().take(TEXTS) {
@@ -132,7 +132,7 @@ fn column(
         }
         Some(SideMap::Ready(..)) => {}
         Some(SideMap::Pending(_)) => {
-            let spin = SPINNER[(app.frame as usize) % SPINNER.len()];
+            let spin = SPINNER[(app.state.frame as usize) % SPINNER.len()];
             f.render_widget(Paragraph::new(format!("{spin} mapping…")), map);
         }
         Some(SideMap::Failed(e)) => f.render_widget(
@@ -145,7 +145,7 @@ fn column(
 
 /// The head's top images in one row, each captioned with its `#N`.
 fn tops(f: &mut Frame, app: &App, h: HeadRef, area: Rect, out: &mut Drawn) {
-    let Some(Top::Ready(top)) = app.top.get(&h) else {
+    let Some(Top::Ready(top)) = app.state.top.get(&h) else {
         return;
     };
     let th = area.height.saturating_sub(1);

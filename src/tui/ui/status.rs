@@ -54,7 +54,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     }
     let jobs: Vec<_> = app.jobs.visible().collect();
     if !jobs.is_empty() {
-        let spin = SPINNER[(app.frame as usize) % SPINNER.len()];
+        let spin = SPINNER[(app.state.frame as usize) % SPINNER.len()];
         let what = jobs
             .iter()
             .map(|j| j.what.as_str())
@@ -70,7 +70,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             .collect();
         spans.push((0, Span::styled(format!(" {} ", keys.join(" ")), t.title())));
     }
-    match &app.message {
+    match &app.state.message {
         Some((msg, true)) => spans.push((0, Span::styled(format!(" {msg}"), t.error()))),
         Some((msg, false)) => spans.push((0, Span::raw(format!(" {msg}")))),
         None => {
