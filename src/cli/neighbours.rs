@@ -98,11 +98,11 @@ fn report(
         .collect::<Result<_>>()?;
     if a.output.json {
         let mut v = query;
-        v["metric"] = serde_json::json!(metric_name(a));
+        v["metric"] = serde_json::json!(metric(a).name());
         v["results"] = serde_json::json!(rows);
         jsonln!(v.to_string());
     } else {
-        outln!("{title} ({})", metric_name(a));
+        outln!("{title} ({})", metric(a).name());
         for (r, h) in hits.iter().enumerate() {
             outln!(
                 "{:>3}. {:>9.5}  #{:<7} {}",
@@ -126,7 +126,7 @@ fn report(
             let name = store.image(h.index)?.path;
             items.push((img, vec![format!("#{} {:.4}", h.index, h.score), name]));
         }
-        let title = format!("{}: {title} ({})", store.manifest.slug, metric_name(a));
+        let title = format!("{}: {title} ({})", store.manifest.slug, metric(a).name());
         emit(&grid(&title, &items, 5), &a.output)?;
     }
     Ok(())
@@ -145,15 +145,6 @@ fn metric(a: &NnArgs) -> Metric {
         (Some(MetricArg::Centred), _) => Metric::Centred,
         (Some(MetricArg::Cosine), _) | (None, true) => Metric::Cosine,
         _ => Metric::Dot,
-    }
-}
-
-/// The metric's name in `--json` and titles.
-fn metric_name(a: &NnArgs) -> &'static str {
-    match metric(a) {
-        Metric::Dot => "dot",
-        Metric::Cosine => "cosine",
-        Metric::Centred => "centred cosine",
     }
 }
 

@@ -28,6 +28,17 @@ pub enum Metric {
     Centred,
 }
 
+impl Metric {
+    /// How listings and titles name it (`--json`'s `metric`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Dot => "dot",
+            Self::Cosine => "cosine",
+            Self::Centred => "centred cosine",
+        }
+    }
+}
+
 /// One neighbour.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Hit {

@@ -20,15 +20,6 @@ const NEIGHBOURS: Metric = Metric::Centred;
 /// The neighbour scores in the order `m` cycles them.
 pub const SCORES: [Metric; 3] = [Metric::Centred, Metric::Cosine, Metric::Dot];
 
-/// How the views name a score in their titles.
-pub fn score_name(m: Metric) -> &'static str {
-    match m {
-        Metric::Centred => "centred cosine",
-        Metric::Cosine => "cosine",
-        Metric::Dot => "dot",
-    }
-}
-
 /// One result row of a nearest-neighbour analysis.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
@@ -195,7 +186,7 @@ impl Analysis {
                 .collect()
         };
         let h = self.head;
-        let how = format!("{} · k {}", score_name(self.metric), self.k);
+        let how = format!("{} · k {}", self.metric.name(), self.k);
         match self.kind {
             Kind::PropertyNn => {
                 let q = need_query()?;
