@@ -9,6 +9,7 @@ use super::neighbours::{Ask, nearest};
 use super::render::grid;
 use super::session::Session;
 use crate::interpret::Interpretation;
+use crate::interpret::interpretation::HeadText;
 use crate::interpret::texts::saved_pool_embeddings;
 use crate::nn::Metric;
 use crate::{Error, Result};
@@ -38,8 +39,8 @@ pub struct Gallery {
 }
 
 /// The `k` top and `k` bottom images of `head` along its first TEXTSPAN text in `interp`;
-/// `pool` is the interpretation's saved pool embeddings when at hand (else the text is
-/// embedded by the model).
+/// `pool` is the interpretation's saved pool embeddings when at hand (else they are read, or
+/// the text is embedded by the model).
 pub fn gallery(
     s: &Session,
     interp: &Interpretation,
@@ -59,7 +60,6 @@ pub fn gallery(
                 "{head} has no TEXTSPAN texts in this store's interpretation"
             ))
         })?;
-    let e = s.store.manifest.dim;
     let saved;
     let pool = match pool {
         Some(p) => Some(p),
@@ -68,36 +68,52 @@ pub fn gallery(
             saved.as_deref()
         }
     };
-    let along = match pool.and_then(|p| p.get(first.index * e..(first.index + 1) * e)) {
-        Some(v) => v.to_vec(),
-        None => s.embed(std::slice::from_ref(&first.text))?.remove(0),
-    };
+    let along = direction(s, pool, first)?;
     let against: Vec<f32> = along.iter().map(|v| -v).collect();
-    let side = |vector: &[f32], sign: f32| -> Result<Vec<Shot>> {
-        let ask = Ask {
-            vector,
-            image: false,
-            k,
-            metric: Metric::Dot,
-            exclude: None,
-        };
-        nearest(&s.store, &[head], &ask)?
-            .into_iter()
-            .map(|h| {
-                Ok(Shot {
-                    index: h.index,
-                    score: sign * h.score,
-                    path: s.store.image(h.index)?.path,
-                })
-            })
-            .collect()
-    };
     Ok(Gallery {
         head,
         along: first.text.clone(),
-        top: side(&along, 1.0)?,
-        bottom: side(&against, -1.0)?,
+        top: ranked(s, head, &along, k)?,
+        bottom: ranked(s, head, &against, k)?
+            .into_iter()
+            .map(|x| Shot {
+                score: -x.score,
+                ..x
+            })
+            .collect(),
     })
+}
+
+/// The unit embedding of a TEXTSPAN `text`: its row of the saved `pool` embeddings, or the
+/// model's embedding when the pool is not at hand.
+pub fn direction(s: &Session, pool: Option<&[f32]>, text: &HeadText) -> Result<Vec<f32>> {
+    let e = s.store.manifest.dim;
+    match pool.and_then(|p| p.get(text.index * e..(text.index + 1) * e)) {
+        Some(v) => Ok(v.to_vec()),
+        None => Ok(s.embed(std::slice::from_ref(&text.text))?.remove(0)),
+    }
+}
+
+/// The `k` store images whose effect through `head` lies furthest along `vector` (dot), best
+/// first.
+pub fn ranked(s: &Session, head: HeadRef, vector: &[f32], k: usize) -> Result<Vec<Shot>> {
+    let ask = Ask {
+        vector,
+        image: false,
+        k,
+        metric: Metric::Dot,
+        exclude: None,
+    };
+    nearest(&s.store, &[head], &ask)?
+        .into_iter()
+        .map(|h| {
+            Ok(Shot {
+                index: h.index,
+                score: h.score,
+                path: s.store.image(h.index)?.path,
+            })
+        })
+        .collect()
 }
 
 /// The gallery drawn: the top images (highest first), then the bottom ones (lowest first), each

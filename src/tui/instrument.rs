@@ -12,11 +12,9 @@ use super::app::{App, Msg, View};
 use super::gallery::{GalleryView, PER_END};
 use super::side::{MAX_SIDE, SideMap, SideView};
 use super::top::Top;
-use crate::analysis::gallery::{Gallery, gallery};
-use crate::analysis::neighbours::{Ask, nearest};
+use crate::analysis::gallery::{Gallery, direction, gallery, ranked};
 use crate::analysis::session::QueryImage;
 use crate::analysis::{HeadRef, Heads, figures};
-use crate::nn::Metric as NnMetric;
 
 impl App {
     /// Searches head `h`'s top images: the store images whose effect through `h` lies furthest
@@ -30,31 +28,12 @@ impl App {
             self.pool(),
             self.config.top_images,
         );
-        let e = self.data.store().manifest.dim;
         let id = self
             .jobs
             .spawn(format!("top images of {h}"), false, move |_| {
-                let dir = match pool
-                    .as_deref()
-                    .and_then(|p| p.get(first.index * e..(first.index + 1) * e))
-                {
-                    Some(v) => Ok(v.to_vec()),
-                    None => session
-                        .embed(std::slice::from_ref(&first.text))
-                        .map(|mut v| v.remove(0)),
-                };
-                let r = dir
-                    .and_then(|d| {
-                        let ask = Ask {
-                            vector: &d,
-                            image: false,
-                            k,
-                            metric: NnMetric::Dot,
-                            exclude: None,
-                        };
-                        nearest(&session.store, &[h], &ask)
-                    })
-                    .map(|hits| hits.iter().map(|x| (x.index, x.score)).collect())
+                let r = direction(&session, pool.as_deref().map(|p| &p[..]), &first)
+                    .and_then(|d| ranked(&session, h, &d, k))
+                    .map(|shots| shots.iter().map(|x| (x.index, x.score)).collect())
                     .map_err(|e| e.to_string());
                 Msg::Top(h, r)
             });
