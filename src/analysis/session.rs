@@ -121,6 +121,28 @@ impl QueryImage {
         })
     }
 
+    /// The first readable store image.
+    pub fn first_stored(s: &Store) -> Option<Self> {
+        (0..s.len())
+            .find(|&i| s.valid()[i] == 1)
+            .and_then(|i| Self::stored(s, i).ok())
+    }
+
+    /// The readable store image after `from` (before it, not `forward`), wrapping around;
+    /// `from` none counts as image 0.
+    pub fn step_stored(s: &Store, from: Option<usize>, forward: bool) -> Option<Self> {
+        let n = s.len();
+        let mut i = from.unwrap_or(0);
+        (0..n).find_map(|_| {
+            i = if forward {
+                (i + 1) % n
+            } else {
+                (i + n - 1) % n
+            };
+            Self::stored(s, i).ok()
+        })
+    }
+
     /// Its file name, for titles.
     pub fn name(&self) -> String {
         self.path

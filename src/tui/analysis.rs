@@ -98,9 +98,7 @@ impl Analysis {
             texts.get(i).cloned().unwrap_or_else(|| or.to_string())
         };
         let store = data.store();
-        let query = (0..store.len())
-            .find(|&i| store.valid()[i] == 1)
-            .and_then(|i| QueryImage::stored(store, i).ok());
+        let query = QueryImage::first_stored(store);
         Self {
             kind,
             head: h,

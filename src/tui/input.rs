@@ -253,20 +253,13 @@ impl App {
                 }
             }
             Action::NextImage | Action::PrevImage if kind.needs_image() => {
-                let store = self.data.store();
-                let n = store.len();
                 let cur = self
                     .state
                     .analyses
                     .get(&kind)
                     .and_then(|a| a.query.as_ref())
                     .and_then(|q| q.index);
-                let fwd = a == Action::NextImage;
-                let mut i = cur.unwrap_or(0);
-                let next = (0..n).find_map(|_| {
-                    i = if fwd { (i + 1) % n } else { (i + n - 1) % n };
-                    QueryImage::stored(store, i).ok()
-                });
+                let next = QueryImage::step_stored(self.data.store(), cur, a == Action::NextImage);
                 if let (Some(q), Some(an)) = (next, self.state.analyses.get_mut(&kind)) {
                     an.query = Some(q);
                     self.run_analysis(kind);

@@ -169,12 +169,12 @@ impl App {
         if let Some(h) = heads.iter().find(|h| self.data.head(**h).is_none()) {
             return self.error(format!("{h} is not an interpreted head of this store"));
         }
-        let store = self.data.store();
-        let image = self.state.carried.image.clone().or_else(|| {
-            (0..store.len())
-                .find(|&i| store.valid()[i] == 1)
-                .and_then(|i| QueryImage::stored(store, i).ok())
-        });
+        let image = self
+            .state
+            .carried
+            .image
+            .clone()
+            .or_else(|| QueryImage::first_stored(self.data.store()));
         for &h in &heads {
             if !self.state.top.contains_key(&h) {
                 self.top_images(h);
@@ -195,18 +195,9 @@ impl App {
 
     /// Moves the shared image to the next (or previous) readable store image.
     pub(crate) fn side_step_image(&mut self, forward: bool) {
-        let store = self.data.store();
-        let n = store.len();
         let Some(side) = &self.state.side else { return };
-        let mut i = side.image.as_ref().and_then(|q| q.index).unwrap_or(0);
-        let next = (0..n).find_map(|_| {
-            i = if forward {
-                (i + 1) % n
-            } else {
-                (i + n - 1) % n
-            };
-            QueryImage::stored(store, i).ok()
-        });
+        let from = side.image.as_ref().and_then(|q| q.index);
+        let next = QueryImage::step_stored(self.data.store(), from, forward);
         if let (Some(q), Some(side)) = (next, self.state.side.as_mut()) {
             self.state.carried.image = Some(q.clone());
             side.image = Some(q);
