@@ -103,17 +103,13 @@ pub fn execute(app: &mut App, line: &str) {
         }
     };
     match cmd {
-        "goto" => match arg.parse::<HeadRef>() {
-            Ok(h) if app.data.layers.contains(&h.layer) && h.head < app.data.heads => {
-                app.select(h);
+        "goto" => match parse_heads(app, arg).as_deref() {
+            Ok([h]) => {
+                app.select(*h);
                 app.state.view = View::Main;
-                app.info(app.data.id(h));
+                app.info(app.data.id(*h));
             }
-            Ok(h) => app.error(format!(
-                "{h} is not in this store: layers {:?}, heads 0..{}",
-                app.data.layers,
-                app.data.heads.saturating_sub(1)
-            )),
+            Ok(_) => app.error(":goto takes one head, like L10H3"),
             Err(e) => app.error(e),
         },
         "gallery" if arg.is_empty() => app.open_gallery(app.state.sel),
