@@ -14,6 +14,16 @@ pub fn range(map: &[f32]) -> (f32, f32) {
         })
 }
 
+/// `patch scores LO .. HI`: `map`'s range as legends write scores.
+pub fn score_span(map: &[f32]) -> String {
+    let (lo, hi) = range(map);
+    format!(
+        "patch scores {} .. {}",
+        super::render::score(lo),
+        super::render::score(hi)
+    )
+}
+
 /// The segmentation figure: `map` (a `grid`² patch map) of `text` over `crop`, titled with
 /// `what` (the heads and the image, e.g. `L10H3 - cat.jpg`).
 pub fn segment(

@@ -296,17 +296,11 @@ impl Analysis {
         let n = self.kind.texts();
         let m = s.maps(&q, &Heads::Some(vec![h]), &self.texts[..n])?;
         if self.kind == Kind::Segment {
-            let (lo, hi) = figures::range(&m.maps[0]);
             let what = format!("{h} - {}", q.name());
             let fig = figures::segment(&m.crop, &m.maps[0], m.grid, &self.texts[0], &what)?;
             return Ok(Outcome::Map {
                 title: format!("{:?} in {} through {h}", self.texts[0], q.name()),
-                summary: format!(
-                    "patch scores {} .. {} ({g}x{g})",
-                    crate::analysis::render::score(lo),
-                    crate::analysis::render::score(hi),
-                    g = m.grid
-                ),
+                summary: format!("{} ({g}x{g})", figures::score_span(&m.maps[0]), g = m.grid),
                 figure: Arc::new(fig),
             });
         }

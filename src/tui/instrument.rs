@@ -231,13 +231,7 @@ impl App {
                     .maps(&q, &Heads::Some(vec![h]), std::slice::from_ref(&text))
                     .and_then(|m| {
                         let what = format!("{h} - {}", q.name());
-                        let (lo, hi) = figures::range(&m.maps[0]);
-                        let range = format!(
-                            "{:?}: patch scores {} .. {}",
-                            text,
-                            crate::analysis::render::score(lo),
-                            crate::analysis::render::score(hi)
-                        );
+                        let range = format!("{text:?}: {}", figures::score_span(&m.maps[0]));
                         let fig = figures::segment(&m.crop, &m.maps[0], m.grid, &text, &what)?;
                         Ok((Arc::new(fig), range))
                     })
