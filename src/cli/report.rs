@@ -141,7 +141,6 @@ fn metric_rows(
     k: usize,
     top: &dyn Fn(&Scores) -> String,
 ) -> Vec<(String, Vec<String>)> {
-    type Cell = fn(&ModelRow) -> String;
     let f4 = |v: f64| format!("{v:.4}");
     let mut out: Vec<(String, Vec<String>)> = vec![];
     let mut add = |name: String, cell: &dyn Fn(&ModelRow) -> String| {
@@ -176,15 +175,13 @@ fn metric_rows(
         &|r| pruned(r.pruning.as_ref()),
     );
     add("heads per property".into(), &|r| top(&r.scores));
-    let important: Cell = |r| most_important(&r.important);
     add(
         "most important heads (importance, top-1 change)".into(),
-        &important,
+        &|r| most_important(&r.important),
     );
-    let evidence: Cell = |r| carriers(r.evidence.as_ref());
     add(
         "image evidence: the head carrying each property most (η², label)".into(),
-        &evidence,
+        &|r| carriers(r.evidence.as_ref()),
     );
     out
 }
