@@ -2,6 +2,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
@@ -10,6 +11,7 @@ use super::super::app::App;
 use super::super::images::Drawn;
 use super::super::images::Src;
 use super::super::keymap::{Action, Context};
+use super::thumbs::{self, Thumb};
 use super::{SPINNER, cut, pane};
 
 /// Draws analysis `kind` into `area`.
@@ -189,34 +191,25 @@ fn draw_thumbs(
     if area.width < 8 || area.height < 4 || images.picker.is_none() {
         return;
     }
-    let mut items: Vec<(String, Src, String)> = vec![];
+    let plain = Style::new();
+    let mut items: Vec<Thumb> = vec![];
     if let Some(q) = a.query.as_ref().filter(|_| a.kind.needs_image()) {
-        items.push((
-            format!("q:{}", q.path.display()),
-            Src::Path(q.path.clone()),
-            "query".into(),
-        ));
+        items.push(Thumb {
+            key: format!("q:{}", q.path.display()),
+            src: Src::Path(q.path.clone()),
+            caption: ("query".into(), plain),
+        });
     }
     for (i, r) in rows.iter().enumerate() {
         if let Ok(p) = store.image_path(r.index) {
-            items.push((
-                format!("img:{}", r.index),
-                Src::Path(p),
-                format!("{}.", i + 1),
-            ));
+            items.push(Thumb {
+                key: format!("img:{}", r.index),
+                src: Src::Path(p),
+                caption: (format!("{}.", i + 1), plain),
+            });
         }
     }
     let th = (area.height.saturating_sub(1) / 2).clamp(3, 10);
-    let tw = th * 2 + 2;
-    let per_row = (area.width / tw).max(1) as usize;
-    for (k, (key, src, cap)) in items.into_iter().enumerate() {
-        let (row, col) = ((k / per_row) as u16, (k % per_row) as u16);
-        let y = area.y + row * (th + 1);
-        if y + th + 1 > area.y + area.height {
-            break;
-        }
-        let x = area.x + col * tw;
-        f.render_widget(Paragraph::new(cap), Rect::new(x, y, tw - 1, 1));
-        images.draw(f, Rect::new(x, y + 1, tw - 1, th), &key, src, out);
-    }
+    let per_row = (area.width / (th * 2 + 2)).max(1) as usize;
+    thumbs::draw(f, (images, out), items, area, (per_row, th));
 }

@@ -11,6 +11,7 @@ use super::super::gallery::GalleryView;
 use super::super::images::Drawn;
 use super::super::images::Src;
 use super::super::keymap::{Action, Context};
+use super::thumbs::{self, Thumb};
 use super::{SPINNER, cut, pane};
 use crate::analysis::gallery::Shot;
 
@@ -153,28 +154,22 @@ fn strip(
     (cols, th): (usize, u16),
     out: &mut Drawn,
 ) {
-    if th < 2 {
-        return;
-    }
-    let tw = th * 2 + 2;
-    for (k, x) in shots.iter().enumerate() {
-        let (row, col) = ((k / cols) as u16, (k % cols) as u16);
-        let (cx, cy) = (area.x + col * tw, area.y + row * (th + 1));
-        let cap = cut(&format!("#{} {:+.3}", x.index, x.score), tw as usize - 1);
-        let style = match base + k == sel {
-            true => app.theme.selected(),
-            false => app.theme.dimmed(),
-        };
-        f.render_widget(
-            Paragraph::new(Line::styled(cap, style)),
-            Rect::new(cx, cy, tw - 1, 1),
-        );
-        if let Ok(p) = app.data.store().image_path(x.index) {
-            let cell = Rect::new(cx, cy + 1, tw - 1, th);
-            app.images
-                .draw(f, cell, &format!("img:{}", x.index), Src::Path(p), out);
-        }
-    }
+    let items = shots
+        .iter()
+        .enumerate()
+        .filter_map(|(k, x)| {
+            let style = match base + k == sel {
+                true => app.theme.selected(),
+                false => app.theme.dimmed(),
+            };
+            Some(Thumb {
+                key: format!("img:{}", x.index),
+                src: Src::Path(app.data.store().image_path(x.index).ok()?),
+                caption: (format!("#{} {:+.3}", x.index, x.score), style),
+            })
+        })
+        .collect();
+    thumbs::draw(f, (&app.images, out), items, area, (cols, th));
 }
 
 #[cfg(test)]

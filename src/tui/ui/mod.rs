@@ -8,6 +8,7 @@ mod grid;
 mod overlay;
 mod side;
 mod status;
+mod thumbs;
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};

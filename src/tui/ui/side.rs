@@ -12,6 +12,7 @@ use super::super::images::Drawn;
 use super::super::images::Src;
 use super::super::keymap::{Action, Context};
 use super::super::side::{SideMap, SideView};
+use super::thumbs::{self, Thumb};
 use super::{SPINNER, bar, cut, pane};
 use crate::analysis::HeadRef;
 
@@ -149,18 +150,16 @@ fn tops(f: &mut Frame, app: &App, h: HeadRef, area: Rect, out: &mut Drawn) {
         return;
     };
     let th = area.height.saturating_sub(1);
-    let tw = th * 2 + 2;
-    for (k, (index, _)) in top.iter().enumerate() {
-        let x = area.x + k as u16 * tw;
-        if th < 2 || x + tw > area.x + area.width {
-            break;
-        }
-        let cap = Line::styled(format!("#{index}"), app.theme.dimmed());
-        f.render_widget(Paragraph::new(cap), Rect::new(x, area.y, tw - 1, 1));
-        if let Ok(p) = app.data.store().image_path(*index) {
-            let cell = Rect::new(x, area.y + 1, tw - 1, th);
-            app.images
-                .draw(f, cell, &format!("img:{index}"), Src::Path(p), out);
-        }
-    }
+    let items = top
+        .iter()
+        .filter_map(|(index, _)| {
+            Some(Thumb {
+                key: format!("img:{index}"),
+                src: Src::Path(app.data.store().image_path(*index).ok()?),
+                caption: (format!("#{index}"), app.theme.dimmed()),
+            })
+        })
+        .collect();
+    let cols = (area.width / (th * 2 + 2).max(1)) as usize;
+    thumbs::draw(f, (&app.images, out), items, area, (cols, th));
 }
