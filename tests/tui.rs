@@ -275,6 +275,15 @@ impl Ui {
         self
     }
 
+    /// Asserts that the status bar holds an error containing `what`.
+    fn error_says(&self, what: &str) {
+        let (msg, err) = self.app.state().message.clone().unwrap_or_default();
+        assert!(
+            err && msg.contains(what),
+            "{msg:?} is not an error about {what:?}"
+        );
+    }
+
     fn screen(&self) -> String {
         self.term.backend().to_string()
     }
@@ -433,8 +442,7 @@ fn compare_lists_the_interpreted_models_of_the_cache() {
     assert!(s.contains("CCS@3"), "{s}");
     ui.keys("esc");
     ui.app.update(Input::Command("compare sideways".into()));
-    let (msg, err) = ui.app.state().message.clone().unwrap();
-    assert!(err && msg.contains("expected layers"), "{msg}");
+    ui.error_says("expected layers");
 }
 
 #[test]

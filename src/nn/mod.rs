@@ -283,16 +283,21 @@ mod tests {
         s.into_iter().take(k).map(|x| x.1).collect()
     }
 
-    #[test]
-    fn centred_cosine_equals_brute_force_f64() {
-        let (n, dim) = (900, 19);
-        let mut state = 11u64;
-        let mut rnd = || {
+    /// Uniform values in [-shift, 1 - shift) from a 64-bit LCG seeded with `seed`.
+    fn lcg(seed: u64, shift: f32) -> impl FnMut() -> f32 {
+        let mut state = seed;
+        move || {
             state = state
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
-            ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.2
-        };
+            ((state >> 33) as f32 / (1u64 << 31) as f32) - shift
+        }
+    }
+
+    #[test]
+    fn centred_cosine_equals_brute_force_f64() {
+        let (n, dim) = (900, 19);
+        let mut rnd = lcg(11, 0.2);
         let data: Vec<f16> = (0..n * dim).map(|_| f16::from_f32(rnd())).collect();
         let q: Vec<f32> = (0..dim).map(|_| rnd()).collect();
         let rows: Vec<Vec<f64>> = data
@@ -363,13 +368,7 @@ mod tests {
     #[test]
     fn equals_brute_force_f64() {
         let (n, dim) = (2500, 37);
-        let mut state = 7u64;
-        let mut rnd = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
-        };
+        let mut rnd = lcg(7, 0.5);
         let blocks: Vec<Vec<f16>> = (0..2)
             .map(|_| (0..n * dim).map(|_| f16::from_f32(rnd())).collect())
             .collect();

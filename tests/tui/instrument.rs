@@ -142,8 +142,7 @@ fn two_heads_side_by_side() {
     // One head is refused with the way to add more.
     ui.keys("esc");
     ui.app.update(Input::Command("side L0H0".into()));
-    let (msg, err) = ui.app.state().message.clone().unwrap();
-    assert!(err && msg.contains("needs two heads"), "{msg}");
+    ui.error_says("needs two heads");
 }
 
 #[test]
