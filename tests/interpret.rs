@@ -4,9 +4,10 @@
 mod common;
 
 use candle_core::{DType, Device};
-use clipscope::interpret::labels::scores;
+use clipscope::interpret::lexicon::Lexicon;
+use clipscope::interpret::scores::scores;
 use clipscope::interpret::texts::embed_texts;
-use clipscope::interpret::{Pool, Settings, interpret};
+use clipscope::interpret::{Inputs, Pool, Settings, interpret};
 use clipscope::model::{Clip, ModelFiles};
 use clipscope::store::{Store, synthetic};
 use common::*;
@@ -48,7 +49,15 @@ fn planted_heads_get_their_properties_and_search_finds_the_colour_heads() {
         texts_per_head: 10,
         top_k: 5,
     };
-    let interp = interpret(&store, &pool, &emb, &tags, settings, &|| {}).unwrap();
+    let lexicon = Lexicon::builtin();
+    let inputs = Inputs {
+        pool: &pool,
+        text_emb: &emb,
+        tags: &tags,
+        lexicon: &lexicon,
+        families: None,
+    };
+    let interp = interpret(&store, &inputs, settings, &|| {}).unwrap();
     for (h, head) in interp.heads.iter().enumerate() {
         let label = head.label.as_ref().unwrap();
         assert_eq!(
@@ -288,6 +297,7 @@ fn planted_interpretation(dir: &std::path::Path, planted: &[(&str, [&str; 5])]) 
                     index: k,
                     text: format!("a text about {t}"),
                     property: t.to_string(),
+                    properties: vec![],
                     std: 1.0,
                     variance_explained: 0.1 * (k + 1) as f64,
                 })
@@ -298,6 +308,8 @@ fn planted_interpretation(dir: &std::path::Path, planted: &[(&str, [&str; 5])]) 
                 basis: Basis::Texts,
             }),
             evidence: vec![],
+            shared: vec![],
+            families: vec![],
             llm_label: None,
             importance: None,
             ccs: None,

@@ -101,13 +101,14 @@ fn search_finds_the_heads_that_carry_colour_shape_and_count() {
             .find(|e| e["property"] == property)
             .map_or(0.0, |e| e["eta2"].as_f64().unwrap())
     };
-    // The probe CLIP carries colour and count in single heads (η² 0.58 and 0.93 here) and shape
-    // only weakly (0.15; its zero-shot shape accuracy is 44%): the search must still find the
-    // head that carries each most.
+    // The probe CLIP carries colour and count in single heads (η² 0.58 and 0.93 here), shape
+    // only weakly (0.15; its zero-shot shape accuracy is 44%) and texture spread over its first
+    // layer (0.3): the search must still find the head that carries each most.
     for (query, property, carried) in [
         ("color", "color", 0.4),
         ("shape", "shape", 0.1),
         ("counting", "count", 0.5),
+        ("texture", "texture", 0.2),
     ] {
         let mut by_eta: Vec<(f64, String)> =
             heads.iter().map(|h| (eta(h, property), id(h))).collect();

@@ -116,6 +116,7 @@ fn fixture() -> Fixture {
                     index: i * 3 + k,
                     text: t.to_string(),
                     property: label.to_string(),
+                    properties: vec![],
                     std: 1.0,
                     variance_explained: 0.1 * (k + 1) as f64 + 0.01 * i as f64,
                 })
@@ -148,6 +149,8 @@ fn fixture() -> Fixture {
             } else {
                 vec![]
             },
+            shared: vec![],
+            families: vec![],
             llm_label: None,
             ccs: None,
             llm_ccs: None,

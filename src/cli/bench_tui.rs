@@ -52,6 +52,7 @@ fn interpretation(store: &Store) -> Result<()> {
                         index: i,
                         text: pool.texts[i].clone(),
                         property: pool.tags[i].clone().unwrap_or_default(),
+                        properties: vec![],
                         std: 1.0,
                         variance_explained: 0.05 * (k + 1) as f64,
                     }
@@ -64,6 +65,8 @@ fn interpretation(store: &Store) -> Result<()> {
                 label: majority(&tags, 5),
                 texts,
                 evidence: vec![],
+                shared: vec![],
+                families: vec![],
                 llm_label: None,
                 ccs: None,
                 llm_ccs: None,

@@ -5,11 +5,14 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use clipscope::analysis::session::store_model;
+use clipscope::interpret::families::Families;
+use clipscope::interpret::family_score::FamilyBases;
 use clipscope::interpret::labels::Basis;
+use clipscope::interpret::lexicon::Lexicon;
 use clipscope::interpret::texts::{
-    embed_texts, nearest_tags, pool_embeddings_file, read_f32, write_f32,
+    embed_texts, embed_texts_cached, nearest_tags, pool_embeddings_file, read_f32, write_f32,
 };
-use clipscope::interpret::{Interpretation, Pool, Settings, interpret};
+use clipscope::interpret::{Inputs, Interpretation, Pool, Settings, interpret};
 use clipscope::store::Store;
 use clipscope::store::cache::resolve;
 use indicatif::{ProgressBar, ProgressDrawTarget};
@@ -28,6 +31,14 @@ pub struct InterpretArgs {
     /// Description pool: plain lines or TSV `text<TAB>property` [default: the built-in pool].
     #[arg(long)]
     pool: Option<PathBuf>,
+    /// More words that name properties: lines `property<TAB>word, phrase, …` added to the
+    /// built-in lexicon (docs/METRICS.md, "Labels").
+    #[arg(long, value_name = "FILE")]
+    lexicon: Option<PathBuf>,
+    /// More text families (TOML, as the built-in src/interpret/families.toml; a property named
+    /// again replaces the built-in family).
+    #[arg(long, value_name = "FILE")]
+    families: Option<PathBuf>,
     /// Rank of each head's subspace the texts are projected onto.
     #[arg(long, default_value_t = RANK, value_parser = super::args::at_least_one)]
     rank: usize,
@@ -80,6 +91,8 @@ impl InterpretArgs {
             },
             model: Some(model.to_string()),
             pool: None,
+            lexicon: None,
+            families: None,
             rank: RANK,
             texts_per_head: TEXTS_PER_HEAD,
             top_k: TOP_K,
@@ -146,9 +159,26 @@ pub fn run(args: InterpretArgs) -> Result<()> {
         texts_per_head: args.texts_per_head,
         top_k: args.top_k,
     };
+    let mut lexicon = Lexicon::builtin();
+    if let Some(p) = &args.lexicon {
+        lexicon.add_file(p)?;
+    }
+    let mut families = Families::builtin();
+    if let Some(p) = &args.families {
+        families.add_file(p)?;
+    }
+    let family_emb = embed_texts_cached(&clip, &families.texts(), &cache)?;
+    let bases = FamilyBases::new(&families, &family_emb, &text_emb, e);
     let n_heads = store.layers().len() * store.manifest.heads;
     let b = bar(n_heads, "TEXTSPAN per head", hidden);
-    let mut interp = interpret(&store, &pool, &text_emb, &tags, settings, &|| b.inc(1))?;
+    let inputs = Inputs {
+        pool: &pool,
+        text_emb: &text_emb,
+        tags: &tags,
+        lexicon: &lexicon,
+        families: Some(&bases),
+    };
+    let mut interp = interpret(&store, &inputs, settings, &|| b.inc(1))?;
     b.finish_and_clear();
     if let Some(url) = &args.llm_url {
         llm_labels(&mut interp, &args, url, &dir)?;
@@ -166,6 +196,7 @@ pub fn run(args: InterpretArgs) -> Result<()> {
                 Basis::Texts => "texts",
                 Basis::Images => "images",
                 Basis::Both => "both",
+                Basis::Families => "family",
                 Basis::Unclear => "weak",
             };
             (l.confidence, b)

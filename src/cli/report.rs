@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use clipscope::interpret::agreement::{Agreement, CLEAR};
 use clipscope::interpret::compare::{Important, ModelRow, interpreted_stores, model_row};
 use clipscope::interpret::consistency::Pruning;
-use clipscope::interpret::labels::Scores;
+use clipscope::interpret::scores::Scores;
 use clipscope::model::LayerSelection;
 use clipscope::store::cache::resolve;
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::Interpretation;
 use super::agreement::{Agreement, agreement};
 use super::consistency::{Consistency, Pruning};
-use super::labels::{Scores, scores};
+use super::scores::{Scores, scores};
 use crate::model::LayerSelection;
 use crate::store::Store;
 use crate::store::cache::{State, list};

@@ -4,23 +4,20 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
-use half::slice::HalfFloatSliceExt;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::consistency::{Ccs, Pruning};
-use super::labels::{HeadTags, Label, decide, text_weights};
-use super::pool::Pool;
-use super::textspan::{Gram, textspan};
-use crate::evidence::{Attribute, PropertyEvidence};
+use super::family_score::FamilyScore;
+use super::labels::Label;
+use super::scores::HeadTags;
+use super::shared::Shared;
+use crate::evidence::PropertyEvidence;
 use crate::store::format::write_atomic;
-use crate::store::{Block, Store};
 use crate::{Error, Result};
 
-/// Version of the interpretation files (2: labels weigh the texts by variance and the image
-/// evidence, which heads carry).
-pub const INTERPRET_VERSION: u32 = 2;
+/// Version of the interpretation files (3: labels from what the texts share, the model's text
+/// families and the image evidence).
+pub const INTERPRET_VERSION: u32 = 3;
 
 /// One chosen text of a head.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,8 +26,11 @@ pub struct HeadText {
     pub index: usize,
     /// The description.
     pub text: String,
-    /// Its property.
+    /// Its property (the pool's tag: what the text is about).
     pub property: String,
+    /// Every property it expresses: its tag and what the lexicon finds in its words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<String>,
     /// Std over images of its projection when it was picked.
     pub std: f64,
     /// Variance of the head explained after this pick.
@@ -52,6 +52,12 @@ pub struct HeadInterp {
     /// have known properties (probe images, labelled stores).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<PropertyEvidence>,
+    /// The properties its top texts share more than chance, most surprising first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared: Vec<Shared>,
+    /// What each property's text family explains of its effects, against random families.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub families: Vec<FamilyScore>,
     /// The language model's label, when one was asked (`interpret --llm-url`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm_label: Option<String>,
@@ -124,120 +130,6 @@ pub struct Interpretation {
     /// User label overrides by head id (from `labels.json`, applied on load).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub overrides: BTreeMap<String, String>,
-}
-
-/// XᵀX and column sums of a block's valid rows, in f64.
-pub fn gram_of(block: &Block, valid: &[u8]) -> Result<Gram> {
-    let (n, d) = (block.rows(), block.dim());
-    let mut g = Gram::empty(d);
-    let mut xtx = Tensor::zeros((d, d), DType::F64, &Device::Cpu)?;
-    let mut buf = vec![0f32; d];
-    for p in 0..block.pieces() {
-        let piece = block.piece(p)?;
-        let mut rows = Vec::with_capacity(piece.len());
-        for (r, row) in piece.chunks_exact(d).enumerate() {
-            if valid.get(p * block.piece_rows() + r) == Some(&1) {
-                row.convert_to_f32_slice(&mut buf);
-                rows.extend(buf.iter().map(|&v| v as f64));
-                g.n += 1;
-            }
-        }
-        block.release(p);
-        if rows.is_empty() {
-            continue;
-        }
-        let m = rows.len() / d;
-        for row in rows.chunks_exact(d) {
-            g.sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
-        }
-        let x = Tensor::from_vec(rows, (m, d), &Device::Cpu)?;
-        xtx = (xtx + x.t()?.matmul(&x)?)?;
-    }
-    let _ = n;
-    g.xtx = xtx.flatten_all()?.to_vec1()?;
-    Ok(g)
-}
-
-/// Images along a head's first text whose known properties are compared (`top` of
-/// [`PropertyEvidence`]).
-pub const TOP_IMAGES: usize = 16;
-
-/// Interprets every head of `store` with `pool`, whose unit text embeddings are `text_emb`
-/// (M × E) and properties `tags`: TEXTSPAN, the image evidence of the store's known image
-/// properties, and the label both support.
-pub fn interpret(
-    store: &Store,
-    pool: &Pool,
-    text_emb: &[f32],
-    tags: &[String],
-    settings: Settings,
-    progress: &(dyn Fn() + Sync),
-) -> Result<Interpretation> {
-    let texts: Vec<f64> = text_emb.iter().map(|&v| v as f64).collect();
-    let attrs: Vec<Attribute> = crate::evidence::of_store(store)?;
-    let e = store.manifest.dim;
-    let pairs: Vec<(usize, usize)> = store
-        .layers()
-        .iter()
-        .flat_map(|&l| (0..store.manifest.heads).map(move |h| (l, h)))
-        .collect();
-    let heads = pairs
-        .par_iter()
-        .map(|&(layer, head)| -> Result<HeadInterp> {
-            let block = store.head(layer, head)?;
-            let g = gram_of(&block, store.valid())?;
-            let ts = textspan(&g, &texts, settings.rank, settings.texts_per_head)?;
-            let evidence = if attrs.is_empty() {
-                vec![]
-            } else {
-                let dir = ts
-                    .chosen
-                    .first()
-                    .and_then(|&i| text_emb.get(i * e..(i + 1) * e));
-                crate::evidence::evidence(&block, store.valid(), &attrs, dir, TOP_IMAGES)?
-            };
-            let texts: Vec<HeadText> = ts
-                .chosen
-                .iter()
-                .enumerate()
-                .map(|(k, &i)| HeadText {
-                    index: i,
-                    text: pool.texts[i].clone(),
-                    property: tags[i].clone(),
-                    std: ts.std[k],
-                    variance_explained: ts.variance_explained[k],
-                })
-                .collect();
-            let props: Vec<String> = texts.iter().map(|t| t.property.clone()).collect();
-            let ve: Vec<f64> = texts.iter().map(|t| t.variance_explained).collect();
-            let weights = text_weights(&ve, settings.top_k);
-            progress();
-            Ok(HeadInterp {
-                layer,
-                head,
-                texts,
-                label: decide(&props[..weights.len()], &weights, &evidence),
-                evidence,
-                llm_label: None,
-                importance: None,
-                ccs: None,
-                llm_ccs: None,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let mut interp = Interpretation {
-        version: INTERPRET_VERSION,
-        store: store.manifest.hash.clone(),
-        slug: store.manifest.slug.clone(),
-        pool: pool.name.clone(),
-        pool_sha256: pool.sha256.clone(),
-        settings,
-        heads,
-        pruning: None,
-        overrides: BTreeMap::new(),
-    };
-    interp.refresh_ccs();
-    Ok(interp)
 }
 
 fn dir(store_dir: &Path) -> PathBuf {

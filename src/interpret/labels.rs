@@ -2,8 +2,8 @@
 //! weighed by the variance each explains, and what known image properties explain of its
 //! effects), and the paper's model-level scores (docs/METRICS.md defines them).
 
-use std::collections::BTreeMap;
-
+use super::family_score::FamilyScore;
+use super::shared::Shared;
 use crate::evidence::{PropertyEvidence, label_of};
 
 /// A head's property, how sure the evidence is, and which evidence decided it.
@@ -28,8 +28,10 @@ pub enum Basis {
     Texts,
     /// What known image properties explain of the head's effects.
     Images,
-    /// Both agree.
+    /// Two sources or more agree.
     Both,
+    /// The model's own text families (docs/METRICS.md, "Family scores").
+    Families,
     /// The evidence is weak or disagrees: the label is `unclear`.
     Unclear,
 }
@@ -38,14 +40,20 @@ pub enum Basis {
 pub const UNCLEAR: &str = "unclear";
 /// Image evidence (ε²) at which a property decides the label on its own.
 pub const IMAGES_DECIDE: f64 = 0.4;
-/// Image evidence (ε²) that confirms the texts' property.
+/// Image evidence (ε²) at which the images vote for a property.
 pub const IMAGES_CONFIRM: f64 = 0.2;
 /// Image evidence (ε²) under which a property the texts name is contradicted by the images.
 pub const IMAGES_CONTRADICT: f64 = 0.05;
-/// Weighted share of the top texts a property needs to win on the texts alone…
+/// Weighted share of the top texts that must express a property for the texts to vote for it…
 pub const TEXTS_DECIDE: f64 = 0.4;
-/// …and its lead over the next property.
-pub const TEXTS_LEAD: f64 = 0.1;
+/// …and how much more surprising (KL) it must be than the next property they share.
+pub const TEXTS_LEAD: f64 = 1.25;
+/// Chance spreads a family must lie above chance to vote…
+pub const FAMILY_Z: f64 = 3.0;
+/// …with at least this excess share (docs/METRICS.md, "Family scores")…
+pub const FAMILY_CONFIRM: f64 = 0.1;
+/// …and the excess at which it decides on its own.
+pub const FAMILY_DECIDE: f64 = 0.3;
 
 /// Each top text's weight: the variance of the head it explains (its pick's increase of the
 /// variance explained); equal weights when none is recorded.
@@ -63,52 +71,152 @@ pub fn text_weights(variance_explained: &[f64], k: usize) -> Vec<f64> {
     }
 }
 
-/// The label the evidence supports (docs/METRICS.md, "Labels"): `tags` and `weights` of the top
-/// texts in pick order, `evidence` of the known image properties (empty when none are known).
-pub fn decide(tags: &[String], weights: &[f64], evidence: &[PropertyEvidence]) -> Option<Label> {
-    let total: f64 = weights.iter().sum();
-    let mut share: BTreeMap<&str, f64> = BTreeMap::new();
-    for (t, w) in tags.iter().zip(weights) {
-        *share.entry(t.as_str()).or_default() += w / total.max(f64::MIN_POSITIVE);
+/// The evidence a label is decided from.
+#[derive(Debug, Clone, Copy)]
+pub struct Sources<'a> {
+    /// What the head's top texts share, most surprising first.
+    pub shared: &'a [Shared],
+    /// The model's text families (empty when not measured).
+    pub families: &'a [FamilyScore],
+    /// The known image properties (empty when none are known).
+    pub images: &'a [PropertyEvidence],
+}
+
+/// One source's vote: a property and how strongly the source supports it (0–1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Vote<'a> {
+    property: &'a str,
+    strength: f64,
+    basis: Basis,
+}
+
+impl<'a> Sources<'a> {
+    /// The property the known images separate most (ε²), when one names a label.
+    fn image(&self) -> Option<Vote<'a>> {
+        self.images
+            .iter()
+            .filter_map(|e| Some((label_of(&e.property)?, e.adjusted())))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(property, strength)| Vote {
+                property,
+                strength,
+                basis: Basis::Images,
+            })
     }
-    let mut ranked: Vec<(&str, f64)> = share.into_iter().collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let text = ranked.first().copied();
-    let lead = text.map_or(0.0, |t| t.1 - ranked.get(1).map_or(0.0, |r| r.1));
-    let image = evidence
-        .iter()
-        .filter_map(|e| Some((label_of(&e.property)?, e.adjusted())))
-        .max_by(|a, b| a.1.total_cmp(&b.1));
-    let image_of = |label: &str| {
-        evidence
+
+    /// ε² of the images for `label`, when measured.
+    fn image_of(&self, label: &str) -> Option<f64> {
+        self.images
             .iter()
             .find(|e| label_of(&e.property) == Some(label))
             .map(PropertyEvidence::adjusted)
-    };
+    }
+
+    /// The family far above chance that explains most beyond chance.
+    fn family(&self) -> Option<Vote<'a>> {
+        self.families
+            .iter()
+            .filter(|f| f.z() >= FAMILY_Z)
+            .max_by(|a, b| a.excess().total_cmp(&b.excess()))
+            .map(|f| Vote {
+                property: &f.property,
+                strength: f.excess(),
+                basis: Basis::Families,
+            })
+    }
+
+    /// How strongly each source but `except` supports `property` (a source supports what it
+    /// measures above its confirming level, whether or not it is that source's first choice).
+    fn support(&self, property: &str, except: Basis) -> Vec<f64> {
+        let image = self.image_of(property).filter(|&e| e >= IMAGES_CONFIRM);
+        let family = self
+            .families
+            .iter()
+            .find(|f| f.property == property && f.z() >= FAMILY_Z)
+            .map(FamilyScore::excess)
+            .filter(|&e| e >= FAMILY_CONFIRM);
+        let texts = self
+            .shared
+            .iter()
+            .find(|s| s.property == property && s.share >= TEXTS_DECIDE)
+            .map(|s| s.share);
+        [
+            (Basis::Images, image),
+            (Basis::Families, family),
+            (Basis::Texts, texts),
+        ]
+        .into_iter()
+        .filter(|(b, _)| *b != except)
+        .filter_map(|(_, s)| s)
+        .collect()
+    }
+
+    /// The property the texts share most surprisingly, when enough of them share it and it
+    /// leads the next.
+    fn texts(&self) -> Option<Vote<'a>> {
+        let first = self.shared.first()?;
+        let lead = self
+            .shared
+            .get(1)
+            .is_none_or(|s| first.score >= TEXTS_LEAD * s.score);
+        (first.share >= TEXTS_DECIDE && lead).then_some(Vote {
+            property: &first.property,
+            strength: first.share,
+            basis: Basis::Texts,
+        })
+    }
+}
+
+/// The label the sources support (docs/METRICS.md, "Labels"): strong image evidence decides;
+/// otherwise two sources that agree; otherwise a strong family, or the texts where no source
+/// speaks against them; otherwise `unclear`.
+pub fn decide(sources: &Sources) -> Option<Label> {
     let label = |property: &str, confidence: f64, basis| Label {
         property: property.to_string(),
         confidence,
         basis,
     };
-    if let Some((p, e)) = image
-        && e >= IMAGES_DECIDE
-    {
-        let both = text.is_some_and(|t| t.0 == p);
-        return Some(label(p, e, if both { Basis::Both } else { Basis::Images }));
+    let image = sources.image();
+    let family = sources.family();
+    let texts = sources.texts();
+    let mut votes: Vec<Vote> = [
+        image.filter(|v| v.strength >= IMAGES_CONFIRM),
+        family.filter(|v| v.strength >= FAMILY_CONFIRM),
+        texts,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    votes.sort_by(|a, b| b.strength.total_cmp(&a.strength));
+    if let Some(v) = image.filter(|v| v.strength >= IMAGES_DECIDE) {
+        let basis = if sources.support(v.property, Basis::Images).is_empty() {
+            Basis::Images
+        } else {
+            Basis::Both
+        };
+        return Some(label(v.property, v.strength, basis));
     }
-    let (t, s) = text?;
-    if let Some(e) = image_of(t) {
-        if e >= IMAGES_CONFIRM {
-            return Some(label(t, s.max(e), Basis::Both));
+    for v in &votes {
+        let others = sources.support(v.property, v.basis);
+        if !others.is_empty() {
+            let miss = others.iter().fold(1.0 - v.strength, |m, s| m * (1.0 - s));
+            return Some(label(v.property, 1.0 - miss, Basis::Both));
         }
-        if e < IMAGES_CONTRADICT {
-            return Some(label(UNCLEAR, s, Basis::Unclear));
+    }
+    if let Some(v) = family.filter(|v| v.strength >= FAMILY_DECIDE) {
+        return Some(label(v.property, v.strength, Basis::Families));
+    }
+    // One source alone, with no other against it.
+    if let [v] = votes[..] {
+        let contradicted = sources
+            .image_of(v.property)
+            .is_some_and(|e| e < IMAGES_CONTRADICT);
+        if v.basis != Basis::Families && !contradicted {
+            return Some(label(v.property, v.strength, v.basis));
         }
     }
-    if s >= TEXTS_DECIDE && lead >= TEXTS_LEAD {
-        return Some(label(t, s, Basis::Texts));
-    }
-    Some(label(UNCLEAR, s, Basis::Unclear))
+    let best = votes.iter().map(|v| v.strength).fold(0.0, f64::max);
+    Some(label(UNCLEAR, best, Basis::Unclear))
 }
 
 /// The majority property among the first `k` tags; a tie goes to the property that reaches the
@@ -128,86 +236,6 @@ pub fn majority(tags: &[String], k: usize) -> Option<Label> {
         confidence: c as f64 / top.len() as f64,
         basis: Basis::Texts,
     })
-}
-
-/// One analysed head, as the scores see it.
-#[derive(Debug, Clone)]
-pub struct HeadTags {
-    /// Its (effective) label.
-    pub label: String,
-    /// Properties of its top texts in pick order.
-    pub tags: Vec<String>,
-    /// Variance explained after each pick.
-    pub variance_explained: Vec<f64>,
-}
-
-/// Model-level scores over the analysed heads.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Scores {
-    /// Number of analysed heads.
-    pub heads: usize,
-    /// Fraction whose top k texts mostly (≥ ⌈k/2⌉ + 1) carry the head's label.
-    pub association: f64,
-    /// Fraction whose top k texts carry two or more properties each supported by ≥ 2 texts.
-    pub entanglement: f64,
-    /// Fraction whose label is also another analysed head's label.
-    pub shared_label: f64,
-    /// Mean variance explained by the top k texts.
-    pub mean_ve_top_k: f64,
-    /// Mean variance explained by all chosen texts.
-    pub mean_ve_all: f64,
-    /// Analysed heads per label.
-    pub heads_per_property: BTreeMap<String, usize>,
-}
-
-/// Scores of `heads` with top-k = `k`.
-pub fn scores(heads: &[HeadTags], k: usize) -> Scores {
-    let n = heads.len();
-    let frac = |c: usize| if n == 0 { 0.0 } else { c as f64 / n as f64 };
-    let mut per = BTreeMap::new();
-    for h in heads {
-        *per.entry(h.label.clone()).or_insert(0) += 1;
-    }
-    let need = k.div_ceil(2) + 1;
-    let assoc = heads
-        .iter()
-        .filter(|h| h.tags.iter().take(k).filter(|t| **t == h.label).count() >= need)
-        .count();
-    let entangled = heads
-        .iter()
-        .filter(|h| {
-            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-            for t in h.tags.iter().take(k) {
-                *counts.entry(t).or_insert(0) += 1;
-            }
-            counts.values().filter(|&&c| c >= 2).count() >= 2
-        })
-        .count();
-    let shared = heads
-        .iter()
-        .filter(|h| per.get(&h.label).is_some_and(|&c| c >= 2))
-        .count();
-    let mean = |f: &dyn Fn(&HeadTags) -> Option<f64>| {
-        let v: Vec<f64> = heads.iter().filter_map(f).collect();
-        if v.is_empty() {
-            0.0
-        } else {
-            v.iter().sum::<f64>() / v.len() as f64
-        }
-    };
-    Scores {
-        heads: n,
-        association: frac(assoc),
-        entanglement: frac(entangled),
-        shared_label: frac(shared),
-        mean_ve_top_k: mean(&|h| {
-            h.variance_explained
-                .get(k.min(h.variance_explained.len()).checked_sub(1)?)
-                .copied()
-        }),
-        mean_ve_all: mean(&|h| h.variance_explained.last().copied()),
-        heads_per_property: per,
-    }
 }
 
 #[cfg(test)]
@@ -241,50 +269,69 @@ mod tests {
         }
     }
 
-    #[test]
-    fn labels_weigh_texts_by_variance_and_images_by_eta() {
-        let t = tags(&["color", "animal", "animal", "food", "plant"]);
-        // The first text explains most of the head: colour wins on the texts alone.
-        let w = text_weights(&[0.5, 0.55, 0.6, 0.62, 0.63], 5);
-        assert!((w[0] - 0.5).abs() < 1e-12 && (w[1] - 0.05).abs() < 1e-12);
-        let l = decide(&t, &w, &[]).unwrap();
-        assert_eq!((l.property.as_str(), l.basis), ("color", Basis::Texts));
-        // Equal weights: animal has 2 of 5, no lead of 0.1 over nothing… it leads colour by 0.2.
-        let l = decide(&t, &[1.0; 5], &[]).unwrap();
-        assert_eq!(l.property, "animal");
-        // A flat spread of texts is unclear.
-        let flat = tags(&["color", "animal", "food", "plant", "sport"]);
-        assert_eq!(decide(&flat, &[1.0; 5], &[]).unwrap().property, UNCLEAR);
-        // Strong image evidence decides, whatever the texts say.
-        let l = decide(&t, &w, &[ev("count", 0.7), ev("color", 0.1)]).unwrap();
-        assert_eq!((l.property.as_str(), l.basis), ("counting", Basis::Images));
-        // Images that do not separate the colour the texts name make it unclear…
-        let l = decide(&t, &w, &[ev("color", 0.02), ev("shape", 0.1)]).unwrap();
-        assert_eq!((l.property.as_str(), l.basis), (UNCLEAR, Basis::Unclear));
-        // …and images that do, confirm it.
-        let l = decide(&t, &w, &[ev("color", 0.3)]).unwrap();
-        assert_eq!((l.property.as_str(), l.basis), ("color", Basis::Both));
-        // Classes name no property: they never decide a label.
-        let l = decide(&t, &w, &[ev("class", 0.9)]).unwrap();
-        assert_eq!(l.property, "color");
+    fn shared(s: &[(&str, f64, f64)]) -> Vec<Shared> {
+        s.iter()
+            .map(|&(p, share, chance)| Shared {
+                property: p.into(),
+                share,
+                chance,
+                score: if share > chance {
+                    share * (share / chance).ln()
+                        + (1.0 - share) * ((1.0 - share).max(1e-12) / (1.0 - chance)).ln()
+                } else {
+                    0.0
+                },
+            })
+            .collect()
+    }
+
+    fn family(property: &str, explained: f64) -> FamilyScore {
+        FamilyScore {
+            property: property.into(),
+            explained,
+            chance: 0.2,
+            spread: 0.05,
+            dims: 10,
+        }
+    }
+
+    fn decided(s: &[Shared], f: &[FamilyScore], i: &[PropertyEvidence]) -> (String, Basis) {
+        let l = decide(&Sources {
+            shared: s,
+            families: f,
+            images: i,
+        })
+        .unwrap();
+        (l.property, l.basis)
     }
 
     #[test]
-    fn scores_are_fractions_of_the_analysed_heads() {
-        let h = |label: &str, t: &[&str]| HeadTags {
-            label: label.into(),
-            tags: tags(t),
-            variance_explained: vec![0.5, 0.7],
-        };
-        let heads = [
-            h("color", &["color", "color", "color", "color", "shape"]), // associated
-            h("color", &["color", "color", "shape", "shape", "animal"]), // entangled
-            h("animal", &["animal", "animal", "animal", "food", "plant"]), // neither
-        ];
-        let s = scores(&heads, 5);
-        assert_eq!((s.association, s.entanglement), (1.0 / 3.0, 1.0 / 3.0));
-        assert_eq!(s.shared_label, 2.0 / 3.0);
-        assert_eq!(s.heads_per_property["color"], 2);
-        assert!((s.mean_ve_top_k - 0.7).abs() < 1e-12);
+    fn sources_decide_together() {
+        let colour = shared(&[("color", 1.0, 0.15), ("clothing", 0.4, 0.03)]);
+        // The texts alone, when nothing speaks against them.
+        assert_eq!(decided(&colour, &[], &[]), ("color".into(), Basis::Texts));
+        // A text share that is not clear: unclear.
+        let flat = shared(&[("animal", 0.3, 0.05), ("food", 0.3, 0.05)]);
+        assert_eq!(decided(&flat, &[], &[]).0, UNCLEAR);
+        // Strong image evidence decides, whatever the texts say.
+        let got = decided(&colour, &[], &[ev("count", 0.7), ev("color", 0.1)]);
+        assert_eq!(got, ("counting".into(), Basis::Images));
+        // Images that do not separate the colour the texts name make it unclear…
+        assert_eq!(decided(&colour, &[], &[ev("color", 0.02)]).0, UNCLEAR);
+        // …and images that do, confirm it.
+        let got = decided(&colour, &[], &[ev("color", 0.3)]);
+        assert_eq!(got, ("color".into(), Basis::Both));
+        // Classes name no property: they never decide a label.
+        assert_eq!(decided(&colour, &[], &[ev("class", 0.9)]).0, "color");
+        // A family far above chance agrees with the texts…
+        let f = [family("color", 0.6), family("shape", 0.25)];
+        assert_eq!(decided(&colour, &f, &[]), ("color".into(), Basis::Both));
+        // …decides alone when the texts are unclear…
+        assert_eq!(decided(&flat, &f, &[]), ("color".into(), Basis::Families));
+        // …and a weak family against the texts leaves the label unclear.
+        let weak = [family("shape", 0.4)];
+        assert_eq!(decided(&colour, &weak, &[]).0, UNCLEAR);
+        // No evidence at all: unclear.
+        assert_eq!(decided(&[], &[family("shape", 0.22)], &[]).0, UNCLEAR);
     }
 }

@@ -4,17 +4,24 @@ pub mod agreement;
 pub mod arrays;
 mod ccs;
 pub mod compare;
+mod compute;
 pub mod consistency;
 mod eigen;
+pub mod families;
+pub mod family_score;
 pub mod interpretation;
 pub mod labels;
+pub mod lexicon;
 #[cfg(feature = "llm")]
 pub mod llm;
 pub mod pool;
+pub mod scores;
+pub mod shared;
 pub mod texts;
 pub mod textspan;
 
+pub use compute::{Inputs, TOP_IMAGES, gram_of, interpret};
 pub use eigen::symmetric_eigen;
-pub use interpretation::{HeadInterp, Interpretation, Settings, interpret};
+pub use interpretation::{HeadInterp, Interpretation, Settings};
 pub use pool::Pool;
 pub use textspan::{Gram, TextSpan, textspan};

@@ -28,6 +28,11 @@ pub struct HeadDoc {
     /// a known image property explains, corrected for chance (docs/METRICS.md).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub evidence: BTreeMap<String, f64>,
+    /// The model's text families by label: the excess share of the head's variance a
+    /// property's family explains, where it lies far above chance (docs/METRICS.md, "Family
+    /// scores").
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub families: BTreeMap<String, f64>,
     /// Concept consistency: how many of its top texts agree with its label (`ccs:5`,
     /// `ccs:<=1`; docs/METRICS.md).
     pub ccs: Option<u64>,
@@ -57,6 +62,12 @@ pub fn docs_of(interp: &Interpretation) -> Vec<HeadDoc> {
                         e.adjusted(),
                     ))
                 })
+                .collect(),
+            families: h
+                .families
+                .iter()
+                .filter(|f| f.z() >= crate::interpret::labels::FAMILY_Z)
+                .map(|f| (f.property.clone(), f.excess()))
                 .collect(),
             ccs: h.ccs.as_ref().map(|c| c.score as u64),
         })

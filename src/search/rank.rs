@@ -35,39 +35,48 @@ pub fn labels_named(word: &str) -> Vec<String> {
     out
 }
 
-/// How strongly a hit's image evidence speaks for what `words` name (0 when it says nothing).
-fn evidence_for(hit: &Hit, words: &[String]) -> f64 {
-    words
+/// How strongly a hit's evidence speaks for what `words` name: its image evidence where the
+/// store's images have known properties, else its text families (0 when neither says anything).
+fn evidence_for(hit: &Hit, words: &[String]) -> RankedBy {
+    let (map, kind): (_, fn(f64) -> RankedBy) = if hit.head.evidence.is_empty() {
+        (&hit.head.families, RankedBy::Family)
+    } else {
+        (&hit.head.evidence, RankedBy::Evidence)
+    };
+    let e = words
         .iter()
         .flat_map(|w| labels_named(w))
         .flat_map(|l| {
-            hit.head
-                .evidence
-                .iter()
+            map.iter()
                 .filter(move |(label, _)| {
                     **label == l || (l.len() >= 4 && within_one_edit(label, &l))
                 })
                 .map(|(_, &e)| e)
         })
-        .fold(0.0, f64::max)
+        .fold(0.0, f64::max);
+    kind(e)
 }
 
-/// `hits` (text relevance order) re-ranked: by the image evidence for what the query names,
-/// then by text relevance (heads without such evidence keep their relevance order after those
-/// with it); the first `limit`.
+/// `hits` (text relevance order) re-ranked: by the evidence for what the query names, then by
+/// text relevance (heads without such evidence keep their relevance order after those with it);
+/// the first `limit`.
 pub fn by_evidence(hits: Vec<Hit>, words: &[String], limit: usize) -> Vec<Hit> {
-    let mut keyed: Vec<(f64, usize, Hit)> = hits
+    let value = |r: &RankedBy| match r {
+        RankedBy::Evidence(e) | RankedBy::Family(e) => *e,
+        _ => 0.0,
+    };
+    let mut keyed: Vec<(RankedBy, usize, Hit)> = hits
         .into_iter()
         .enumerate()
         .map(|(i, h)| (evidence_for(&h, words), i, h))
         .collect();
-    keyed.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    keyed.sort_by(|a, b| value(&b.0).total_cmp(&value(&a.0)).then(a.1.cmp(&b.1)));
     keyed
         .into_iter()
         .take(limit)
         .map(|(e, _, mut h)| {
-            if e > 0.0 {
-                h.ranked_by = RankedBy::Evidence(e);
+            if value(&e) > 0.0 {
+                h.ranked_by = e;
             }
             h
         })
@@ -109,6 +118,7 @@ mod tests {
                 .iter()
                 .map(|(l, e)| (l.to_string(), *e))
                 .collect::<BTreeMap<_, _>>(),
+            families: BTreeMap::new(),
             ccs: None,
         }
     }
