@@ -1,7 +1,7 @@
 //! Family scores (docs/METRICS.md, "Family scores"): the share of a head's effect variance on
-//! the indexed images that lies in the span of a property family's centred text directions,
-//! measured by the model's own text tower, against random families of pool texts whose spans
-//! have as many dimensions. No image annotation is needed: it holds for any model and images.
+//! the indexed images that lies in the span of a property family's principal text directions,
+//! measured by the model's own text tower, against random families of as many pool texts cut to
+//! as many directions. No image annotation is needed: it holds for any model and images.
 
 use serde::{Deserialize, Serialize};
 
@@ -43,26 +43,46 @@ impl FamilyScore {
     }
 }
 
-/// Orthonormal directions spanning `vectors − vectors[0]` (modified Gram–Schmidt, twice),
-/// in order, so that the first k span the first k + 1 vectors' centred span.
-fn span_of(vectors: &[Vec<f64>]) -> Vec<Vec<f64>> {
-    let mut out: Vec<Vec<f64>> = vec![];
-    let Some(first) = vectors.first() else {
-        return out;
+/// Share of a family's own variance its principal directions keep.
+pub const KEEP: f64 = 0.9;
+
+/// The principal directions of `vectors` about their mean (unit, largest variance first): the
+/// first `r` when given, else as many as hold [`KEEP`] of their variance.
+fn principal(vectors: &[Vec<f64>], r: Option<usize>) -> Vec<Vec<f64>> {
+    let m = vectors.len();
+    let Some(e) = vectors.first().map(Vec::len) else {
+        return vec![];
     };
-    for v in &vectors[1..] {
-        let mut d: Vec<f64> = v.iter().zip(first).map(|(a, b)| a - b).collect();
-        let norm0 = d.iter().map(|x| x * x).sum::<f64>().sqrt();
-        for _ in 0..2 {
-            for q in &out {
-                let dot: f64 = d.iter().zip(q).map(|(a, b)| a * b).sum();
-                d.iter_mut().zip(q).for_each(|(a, b)| *a -= dot * b);
-            }
+    let mean: Vec<f64> = (0..e)
+        .map(|k| vectors.iter().map(|v| v[k]).sum::<f64>() / m as f64)
+        .collect();
+    let c: Vec<Vec<f64>> = vectors
+        .iter()
+        .map(|v| v.iter().zip(&mean).map(|(a, b)| a - b).collect())
+        .collect();
+    let gram: Vec<f64> = (0..m * m)
+        .map(|k| c[k / m].iter().zip(&c[k % m]).map(|(a, b)| a * b).sum())
+        .collect();
+    let (values, vecs) = super::symmetric_eigen(&gram, m);
+    let total: f64 = values.iter().filter(|&&l| l > 0.0).sum();
+    let mut out = vec![];
+    let mut kept = 0.0;
+    for (k, &l) in values.iter().enumerate() {
+        let enough = match r {
+            Some(r) => out.len() >= r,
+            None => kept >= KEEP * total,
+        };
+        if enough || l <= 1e-12 * total.max(f64::MIN_POSITIVE) {
+            break;
         }
-        let norm = d.iter().map(|x| x * x).sum::<f64>().sqrt();
-        if norm > 1e-6 * norm0.max(f64::MIN_POSITIVE) && norm > 1e-12 {
-            out.push(d.into_iter().map(|x| x / norm).collect());
+        let mut u = vec![0.0; e];
+        for (i, ci) in c.iter().enumerate() {
+            let a = vecs[i * m + k];
+            u.iter_mut().zip(ci).for_each(|(x, y)| *x += a * y);
         }
+        let n = u.iter().map(|x| x * x).sum::<f64>().sqrt();
+        out.push(u.into_iter().map(|x| x / n).collect());
+        kept += l;
     }
     out
 }
@@ -72,8 +92,8 @@ fn span_of(vectors: &[Vec<f64>]) -> Vec<Vec<f64>> {
 pub struct FamilyBases {
     /// Per family: its property and its directions.
     families: Vec<(String, Vec<Vec<f64>>)>,
-    /// Per random family: nested directions (the first k span a family of k + 1 pool texts).
-    random: Vec<Vec<Vec<f64>>>,
+    /// Per family: random families of as many pool texts, with as many principal directions.
+    random: Vec<Vec<Vec<Vec<f64>>>>,
 }
 
 impl FamilyBases {
@@ -101,17 +121,23 @@ impl FamilyBases {
                     mean
                 })
                 .collect();
-            out.push((f.property.clone(), span_of(&values)));
+            out.push((f.property.clone(), principal(&values, None)));
         }
-        let widest = out.iter().map(|(_, d)| d.len()).max().unwrap_or(0);
         let m = pool_emb.len() / e.max(1);
         let mut rng = SplitMix64(0x0CF5_F4A1);
-        let random = (0..RANDOM_FAMILIES)
-            .map(|_| {
-                let picks: Vec<Vec<f64>> = (0..(widest + 1).min(m))
-                    .map(|_| row(pool_emb, (rng.next_u64() % m as u64) as usize))
-                    .collect();
-                span_of(&picks)
+        let random = families
+            .0
+            .iter()
+            .zip(&out)
+            .map(|(f, (_, dirs))| {
+                (0..RANDOM_FAMILIES)
+                    .map(|_| {
+                        let picks: Vec<Vec<f64>> = (0..f.values.len().min(m))
+                            .map(|_| row(pool_emb, (rng.next_u64() % m as u64) as usize))
+                            .collect();
+                        principal(&picks, Some(dirs.len()))
+                    })
+                    .collect()
             })
             .collect();
         Self {
@@ -136,7 +162,7 @@ impl FamilyBases {
             .families
             .iter()
             .flat_map(|(_, d)| d)
-            .chain(self.random.iter().flatten())
+            .chain(self.random.iter().flatten().flatten())
             .collect();
         let q: Vec<f64> = dirs.iter().flat_map(|d| d.iter().copied()).collect();
         let k = dirs.len();
@@ -152,19 +178,13 @@ impl FamilyBases {
             .iter()
             .map(|(_, d)| var.by_ref().take(d.len()).collect())
             .collect();
-        // The random families' shares, cumulative: the first k directions of one span a random
-        // family of k + 1 texts.
+        // Each random family's share.
         let random: Vec<Vec<f64>> = self
             .random
             .iter()
-            .map(|d| {
-                let mut acc = 0.0;
-                var.by_ref()
-                    .take(d.len())
-                    .map(|v| {
-                        acc += v;
-                        acc
-                    })
+            .map(|fams| {
+                fams.iter()
+                    .map(|d| var.by_ref().take(d.len()).sum::<f64>())
                     .collect()
             })
             .collect();
@@ -206,31 +226,37 @@ mod tests {
     }
 
     #[test]
-    fn spans_are_orthonormal_and_nested() {
+    fn principal_directions_are_orthonormal_and_keep_the_familys_variance() {
         let mut rnd = lcg(1);
-        let v: Vec<Vec<f64>> = (0..5).map(|_| (0..8).map(|_| rnd()).collect()).collect();
-        let q = span_of(&v);
-        assert_eq!(q.len(), 4);
+        // Five vectors that vary along dim 0 (variance 2) and dim 1 (0.4), barely elsewhere.
+        let v: Vec<Vec<f64>> = [
+            (2.0, 0.0),
+            (-2.0, 0.0),
+            (1.0, 1.0),
+            (-1.0, -1.0),
+            (0.0, 0.0),
+        ]
+        .iter()
+        .map(|&(a, b)| {
+            let mut x: Vec<f64> = (0..8).map(|_| 0.001 * rnd()).collect();
+            x[0] += a;
+            x[1] += b;
+            x
+        })
+        .collect();
+        let q = principal(&v, None);
+        assert_eq!(q.len(), 2, "two directions hold 90%");
         for (i, a) in q.iter().enumerate() {
             for (j, b) in q.iter().enumerate() {
                 let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-                assert!((dot - f64::from(u8::from(i == j))).abs() < 1e-12);
+                assert!((dot - f64::from(u8::from(i == j))).abs() < 1e-9);
             }
         }
-        // The first two directions span v1 − v0 and v2 − v0.
-        let d: Vec<f64> = v[2].iter().zip(&v[0]).map(|(a, b)| a - b).collect();
-        let rest: f64 = {
-            let mut r = d.clone();
-            for b in &q[..2] {
-                let dot: f64 = r.iter().zip(b).map(|(x, y)| x * y).sum();
-                r.iter_mut().zip(b).for_each(|(x, y)| *x -= dot * y);
-            }
-            r.iter().map(|x| x * x).sum()
-        };
-        assert!(rest < 1e-20, "{rest}");
+        assert!(q[0][0].abs() > 0.9, "the largest first: {:?}", q[0]);
+        assert_eq!(principal(&v, Some(3)).len(), 3);
         // Repeated values add no direction.
         assert_eq!(
-            span_of(&[v[0].clone(), v[0].clone(), v[1].clone()]).len(),
+            principal(&[v[0].clone(), v[0].clone(), v[1].clone()], Some(4)).len(),
             1
         );
     }

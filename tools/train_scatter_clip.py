@@ -1,0 +1,283 @@
+"""Trains the scatter CLIP: a small CLIP that has learned a world unlike the probe world.
+
+The probe world (`clipscope probe`) draws one object, a grid of objects, a glyph or a texture on a
+flat background at 224 px. The scatter world differs in every way a real CLIP's training images
+differ from the probe images: other colours (navy, teal, maroon, olive, lime, magenta, gold,
+violet), other shapes (star, heart, hexagon, crescent, arrow, bar), one to three objects placed
+anywhere at random sizes (arrows and bars lying or standing), textured backgrounds (striped, dotted, checkered, wavy,
+speckled, plain) in random tones, 48 px, a 6-layer vision tower with 6-px patches. Each image's
+properties are recorded in `truth.jsonl` (not `probe.jsonl`: clipscope must not see them), so
+tests measure each head's ground truth (η² per property on the world's own images) and check
+that clipscope's labels and search find it without being told.
+
+    python3 tools/train_scatter_clip.py --make-images /tmp/scatter -n 24000
+    python3 tools/train_scatter_clip.py --images /tmp/scatter --out /tmp/stage1 \
+        --steps 1000 --lr 5e-4 --colourless 1000
+    python3 tools/train_scatter_clip.py --images /tmp/scatter --out tests/fixtures/scatter-clip \
+        --init /tmp/stage1 --steps 500 --lr 3e-4 --hard 0.3
+
+The first stage leaves colour out of the captions: with it, colour alone explains most captions
+and a model this small learns nothing else (shape, count and background stay at chance).
+    python3 tools/train_scatter_clip.py --copy-held-out /tmp/scatter \
+        --to tests/fixtures/scatter-world -n 240
+
+Reproducible: fixed seeds, pinned libraries (torch 2.5.1, transformers 4.57.6, Pillow; 2 CPU
+cores). Images 0..1199 are held out and give the zero-shot accuracy in `<out>/accuracy.json`.
+"""
+import argparse, json, math, pathlib, random, shutil, sys, time
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTokenizerFast
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from train_probe_clip import features, optimiser  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+HELD_OUT = 1200
+SIDE = 48
+COLORS = {"navy": (20, 30, 110), "teal": (0, 128, 128), "maroon": (120, 10, 40),
+          "olive": (120, 120, 10), "lime": (150, 235, 40), "magenta": (225, 35, 200),
+          "gold": (220, 175, 35), "violet": (165, 115, 245)}
+SHAPES = ["star", "heart", "hexagon", "crescent", "arrow", "bar"]
+BACKGROUNDS = ["plain", "striped", "dotted", "checkered", "wavy", "speckled"]
+NUMBERS = ["zero", "one", "two", "three"]
+PROPERTIES = ["color", "shape", "count", "background"]
+
+
+def outline(shape, r):
+    """The shape's polygon around the origin, radius `r`."""
+    ring = lambda n, rr, a0=0.0: [(rr * math.cos(a0 + 2 * math.pi * i / n),
+                                   rr * math.sin(a0 + 2 * math.pi * i / n)) for i in range(n)]
+    if shape == "star":
+        outer, inner = ring(5, r, -math.pi / 2), ring(5, r * 0.42, -math.pi / 2 + math.pi / 5)
+        return [p for pair in zip(outer, inner) for p in pair]
+    if shape == "hexagon":
+        return ring(6, r)
+    if shape == "heart":
+        return [(r * 16 * math.sin(t) ** 3 / 17,
+                 -r * (13 * math.cos(t) - 5 * math.cos(2 * t) - 2 * math.cos(3 * t) - math.cos(4 * t)) / 17)
+                for t in np.linspace(0, 2 * math.pi, 32)]
+    if shape == "crescent":
+        out = [(r * math.cos(t), r * math.sin(t)) for t in np.linspace(0.5, 2 * math.pi - 0.5, 20)]
+        inner = [(0.45 * r + 0.7 * r * math.cos(t), 0.7 * r * math.sin(t))
+                 for t in np.linspace(2 * math.pi - 0.9, 0.9, 20)]
+        return out + inner
+    if shape == "arrow":
+        return [(-r, -0.25 * r), (0.1 * r, -0.25 * r), (0.1 * r, -0.7 * r), (r, 0),
+                (0.1 * r, 0.7 * r), (0.1 * r, 0.25 * r), (-r, 0.25 * r)]
+    return [(-r, -0.3 * r), (r, -0.3 * r), (r, 0.3 * r), (-r, 0.3 * r)]  # bar
+
+
+def background(kind, rng):
+    """A 48-px background of `kind` in random light or dark tones (the tones are not named)."""
+    base = np.array([rng.randint(0, 255) for _ in range(3)], dtype=np.float32)
+    base = base * 0.35 + (150 if rng.random() < 0.6 else 20)
+    other = np.clip(base + rng.choice([-1, 1]) * rng.uniform(45, 70), 0, 255)
+    y, x = np.mgrid[0:SIDE, 0:SIDE]
+    period = rng.choice([6, 8, 10])
+    phase = rng.randint(0, period)
+    if kind == "striped":
+        mask = ((x + y * rng.choice([0, 1]) + phase) // (period // 2)) % 2 == 0
+    elif kind == "dotted":
+        mask = ((x + phase) % period - period / 2) ** 2 + ((y + phase) % period - period / 2) ** 2 < (period / 4) ** 2 + 1
+    elif kind == "checkered":
+        mask = (((x + phase) // (period // 2)) + ((y + phase) // (period // 2))) % 2 == 0
+    elif kind == "wavy":
+        mask = ((y + 2.5 * np.sin(2 * math.pi * x / (period * 2)) + phase) // (period // 2)) % 2 == 0
+    elif kind == "speckled":
+        cells = np.random.default_rng(rng.randint(0, 1 << 30)).random((SIDE // 2, SIDE // 2)) < 0.3
+        mask = np.kron(cells, np.ones((2, 2), dtype=bool)).astype(bool)
+    else:
+        mask = np.zeros((SIDE, SIDE), dtype=bool)
+    img = np.where(mask[..., None], other, base)
+    return Image.fromarray(img.astype(np.uint8))
+
+
+def draw(rng, index):
+    """One scatter image and its recorded properties."""
+    color, shape = rng.choice(list(COLORS)), rng.choice(SHAPES)
+    count, bg = rng.randint(1, 3), rng.choice(BACKGROUNDS)
+    img = background(bg, rng)
+    d = ImageDraw.Draw(img)
+    placed = []
+    for _ in range(count):
+        for _try in range(50):
+            r = rng.uniform(6, 9.5) if count > 1 else rng.uniform(6, 13)
+            cx, cy = rng.uniform(r, SIDE - r), rng.uniform(r, SIDE - r)
+            if all((cx - px) ** 2 + (cy - py) ** 2 > (r + pr + 1) ** 2 for px, py, pr in placed):
+                break
+        placed.append((cx, cy, r))
+        a = rng.choice([0.0, math.pi / 2]) if shape in ("arrow", "bar") else 0.0
+        pts = [(cx + x * math.cos(a) - y * math.sin(a), cy + x * math.sin(a) + y * math.cos(a))
+               for x, y in outline(shape, r)]
+        jitter = np.clip(np.array(COLORS[color]) + [rng.randint(-12, 12) for _ in range(3)], 0, 255)
+        d.polygon(pts, fill=tuple(int(v) for v in jitter))
+    return img, {"file": f"scatter_{index:05}.png", "color": color, "shape": shape,
+                 "count": count, "background": bg}
+
+
+def plural(shape, n):
+    return shape if n == 1 else shape + "s"
+
+
+def single_phrase(p, prop):
+    """A caption that names one property only, in the words zero-shot prompts use."""
+    if prop == "color":
+        return f"something {p['color']}"
+    if prop == "shape":
+        return f"a {p['shape']}"
+    if prop == "count":
+        return f"{NUMBERS[p['count']]} objects" if p["count"] != 1 else "one object"
+    return f"a {p['background']} background"
+
+
+def caption(p, rng, colour=True):
+    """A caption of scatter image `p`: a random selection of its recorded properties (colour
+    left out while `colour` is false)."""
+    if rng.random() < 0.3:
+        return single_phrase(p, rng.choice(PROPERTIES if colour else PROPERTIES[1:]))
+    use = lambda prob=0.75: rng.random() < prob
+    n = p["count"]
+    words = [NUMBERS[n] if use(0.85) else ("a" if n == 1 else "some")]
+    if colour and use():
+        words.append(p["color"])
+    words.append(plural(p["shape"], n) if use(0.85) else ("objects" if n != 1 else "object"))
+    s = " ".join(words)
+    if use(0.6):
+        s += f" on a {p['background']} background"
+    prefix = rng.choice(["", "", "a picture of ", "there are " if n > 1 else "there is "])
+    return " ".join((prefix + s).split())
+
+
+def make_images(out, n, seed):
+    out.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    with open(out / "truth.jsonl", "w") as f:
+        for i in range(n):
+            img, p = draw(rng, i)
+            img.save(out / p["file"])
+            f.write(json.dumps(p) + "\n")
+
+
+def zero_shot(held, img, embed):
+    img = img / img.norm(dim=-1, keepdim=True)
+    acc = {}
+    for prop in PROPERTIES:
+        vals = sorted({str(p[prop]) for p in held})
+        proto = {v: next(p for p in held if str(p[prop]) == v) for v in vals}
+        txt = embed([single_phrase(proto[v], prop) for v in vals])
+        txt = txt / txt.norm(dim=-1, keepdim=True)
+        pred = (img @ txt.T).argmax(-1)
+        truth = torch.tensor([vals.index(str(p[prop])) for p in held])
+        acc[prop] = {"accuracy": float((pred == truth).float().mean()), "classes": len(vals),
+                     "chance": 1 / len(vals)}
+        print(f"zero-shot {prop}: {acc[prop]['accuracy']:.3f} ({len(vals)} classes)", flush=True)
+    return acc
+
+
+def train(a):
+    torch.manual_seed(a.seed)
+    rng = random.Random(a.seed)
+    torch.set_num_threads(2)
+    truth = [json.loads(l) for l in (a.images / "truth.jsonl").read_text().splitlines()]
+    tok = CLIPTokenizerFast(tokenizer_file=str(ROOT / "tests/fixtures/tiny-clip-hf/tokenizer.json"))
+    proc = CLIPImageProcessor(size={"shortest_edge": SIDE}, crop_size={"height": SIDE, "width": SIDE},
+                              resample=3)
+    pixels = torch.cat([proc(images=[Image.open(a.images / p["file"]).convert("RGB") for p in truth[i:i + 500]],
+                             return_tensors="pt")["pixel_values"].half() for i in range(0, len(truth), 500)])
+    config = CLIPConfig(
+        projection_dim=64,
+        logit_scale_init_value=math.log(1 / 0.07),
+        vision_config=dict(hidden_size=128, intermediate_size=512, num_attention_heads=4,
+                           num_hidden_layers=6, image_size=SIDE, patch_size=6, hidden_act="quick_gelu"),
+        text_config=dict(hidden_size=64, intermediate_size=256, num_attention_heads=2,
+                         num_hidden_layers=2, max_position_embeddings=77, vocab_size=49408,
+                         hidden_act="quick_gelu", bos_token_id=49406, eos_token_id=49407, pad_token_id=49407),
+    )
+    model = CLIPModel.from_pretrained(a.init).float() if a.init else CLIPModel(config)
+    model.train()
+    opt, sched = optimiser(model, a.lr, a.steps)
+    train_ids = list(range(HELD_OUT, len(truth)))
+    by_colour = {}
+    for i in train_ids:
+        by_colour.setdefault(truth[i]["color"], []).append(i)
+    t0 = time.time()
+    for step in range(a.steps):
+        if rng.random() < a.hard:
+            # One colour per batch: only shape, count and background tell the captions apart.
+            idx = rng.sample(by_colour[rng.choice(sorted(by_colour))], a.batch)
+        else:
+            idx = rng.sample(train_ids, a.batch)
+        caps = [caption(truth[i], rng, step >= a.colourless) for i in idx]
+        t = tok(caps, padding="max_length", max_length=77, truncation=True, return_tensors="pt")
+        out = model(input_ids=t["input_ids"], attention_mask=t["attention_mask"],
+                    pixel_values=pixels[idx].float(), return_loss=True)
+        opt.zero_grad()
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        if step % 50 == 0 or step == a.steps - 1:
+            print(f"step {step} loss {out.loss.item():.3f} {time.time() - t0:.0f} s", flush=True)
+    model.eval()
+    with torch.no_grad():
+        held = truth[:HELD_OUT]
+        img = features(model.get_image_features(pixel_values=pixels[:HELD_OUT].float()))
+
+        def embed(texts):
+            t = tok(texts, padding="max_length", max_length=77, return_tensors="pt")
+            return features(model.get_text_features(input_ids=t["input_ids"], attention_mask=t["attention_mask"]))
+
+        acc = zero_shot(held, img, embed)
+    a.out.mkdir(parents=True, exist_ok=True)
+    model.half().save_pretrained(a.out, safe_serialization=True)
+    proc.save_pretrained(a.out)
+    for f in ["tokenizer.json", "tokenizer_config.json"]:
+        shutil.copy(ROOT / "tests/fixtures/tiny-clip-hf" / f, a.out / f)
+    (a.out / "accuracy.json").write_text(json.dumps(
+        {"held_out_images": HELD_OUT, "steps": a.steps, "batch": a.batch, "seed": a.seed, "lr": a.lr,
+         "init": str(a.init) if a.init else None, "hard": a.hard, "colourless": a.colourless,
+         "torch": torch.__version__, "zero_shot": acc}, indent=1) + "\n")
+
+
+def copy_held_out(src, to, n):
+    """The first `n` held-out images and their truth, for the tests."""
+    to.mkdir(parents=True, exist_ok=True)
+    lines = (src / "truth.jsonl").read_text().splitlines()[:n]
+    for l in lines:
+        shutil.copy(src / json.loads(l)["file"], to)
+    (to / "truth.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--make-images", type=pathlib.Path)
+    ap.add_argument("-n", type=int, default=24000)
+    ap.add_argument("--images", type=pathlib.Path)
+    ap.add_argument("--out", type=pathlib.Path)
+    ap.add_argument("--copy-held-out", type=pathlib.Path)
+    ap.add_argument("--to", type=pathlib.Path)
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=20261207)
+    ap.add_argument("--init", type=pathlib.Path, help="start from this checkpoint")
+    ap.add_argument("--colourless", type=int, default=0,
+                    help="steps whose captions leave colour out (first shape, count and background)")
+    ap.add_argument("--hard", type=float, default=0.0,
+                    help="share of batches drawn from images of one colour only")
+    a = ap.parse_args()
+    if a.make_images:
+        make_images(a.make_images, a.n, a.seed)
+    elif a.copy_held_out:
+        copy_held_out(a.copy_held_out, a.to, a.n)
+    else:
+        train(a)
+
+
+if __name__ == "__main__":
+    main()
