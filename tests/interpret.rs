@@ -4,10 +4,9 @@
 mod common;
 
 use candle_core::{DType, Device};
-use clipscope::interpret::lexicon::Lexicon;
 use clipscope::interpret::scores::scores;
 use clipscope::interpret::texts::embed_texts;
-use clipscope::interpret::{Inputs, Pool, Settings, interpret};
+use clipscope::interpret::{Pool, Settings};
 use clipscope::model::{Clip, ModelFiles};
 use clipscope::store::{Store, synthetic};
 use common::*;
@@ -42,22 +41,7 @@ fn planted_heads_get_their_properties_and_search_finds_the_colour_heads() {
     let dir = tmp.path().join("store");
     write_planted(&dir, &PLANTED, &emb, e);
     let texts_of = |head: usize| texts_of(&PLANTED, head);
-    let store = Store::open(&dir).unwrap();
-    let tags: Vec<String> = pool.tags.iter().map(|t| t.clone().unwrap()).collect();
-    let settings = Settings {
-        rank: 80,
-        texts_per_head: 10,
-        top_k: 5,
-    };
-    let lexicon = Lexicon::builtin();
-    let inputs = Inputs {
-        pool: &pool,
-        text_emb: &emb,
-        tags: &tags,
-        lexicon: &lexicon,
-        families: None,
-    };
-    let interp = interpret(&store, &inputs, settings, &|| {}).unwrap();
+    let interp = interpret_tagged(&dir, &pool, &emb, 10);
     for (h, head) in interp.heads.iter().enumerate() {
         let label = head.label.as_ref().unwrap();
         assert_eq!(

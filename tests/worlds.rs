@@ -11,8 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use clipscope::evidence::{Attribute, evidence};
-use clipscope::interpret::lexicon::Lexicon;
-use clipscope::interpret::{Inputs, Pool, Settings, interpret};
+use clipscope::interpret::Pool;
 use clipscope::store::{Store, synthetic};
 use common::run_in_cache as run;
 use serde_json::Value;
@@ -287,22 +286,7 @@ fn a_head_is_labelled_by_what_its_texts_share() {
         }
     })
     .unwrap();
-    let store = Store::open(&dir).unwrap();
-    let tags: Vec<String> = pool.tags.iter().map(|t| t.clone().unwrap()).collect();
-    let lexicon = Lexicon::builtin();
-    let inputs = Inputs {
-        pool: &pool,
-        text_emb: &emb,
-        tags: &tags,
-        lexicon: &lexicon,
-        families: None,
-    };
-    let settings = Settings {
-        rank: 80,
-        texts_per_head: 5,
-        top_k: 5,
-    };
-    let interp = interpret(&store, &inputs, settings, &|| {}).unwrap();
+    let interp = common::interpret_tagged(&dir, &pool, &emb, 5);
     let labels: Vec<&str> = interp
         .heads
         .iter()

@@ -169,3 +169,30 @@ pub fn decomposes_as_reference(
     }
     dec
 }
+
+/// Interprets the store in `dir` with a tagged `pool` whose unit text embeddings are `emb`
+/// (the built-in lexicon, no text families), `texts` TEXTSPAN texts per head, rank 80, top 5.
+pub fn interpret_tagged(
+    dir: &Path,
+    pool: &clipscope::interpret::Pool,
+    emb: &[f32],
+    texts: usize,
+) -> clipscope::interpret::Interpretation {
+    use clipscope::interpret::{Inputs, Settings, interpret, lexicon::Lexicon};
+    let store = clipscope::store::Store::open(dir).unwrap();
+    let tags: Vec<String> = pool.tags.iter().map(|t| t.clone().unwrap()).collect();
+    let lexicon = Lexicon::builtin();
+    let inputs = Inputs {
+        pool,
+        text_emb: emb,
+        tags: &tags,
+        lexicon: &lexicon,
+        families: None,
+    };
+    let settings = Settings {
+        rank: 80,
+        texts_per_head: texts,
+        top_k: 5,
+    };
+    interpret(&store, &inputs, settings, &|| {}).unwrap()
+}
