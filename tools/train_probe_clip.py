@@ -151,6 +151,38 @@ def zero_shot(held, img, embed):
     return acc
 
 
+def train_steps(model, opt, sched, tok, pixels, steps, batch_of):
+    """`steps` CLIP steps: `batch_of(step)` gives the images and captions of each batch."""
+    t0 = time.time()
+    for step in range(steps):
+        idx, caps = batch_of(step)
+        t = tok(caps, padding="max_length", max_length=77, truncation=True, return_tensors="pt")
+        out = model(input_ids=t["input_ids"], attention_mask=t["attention_mask"],
+                    pixel_values=pixels[idx].float(), return_loss=True)
+        opt.zero_grad()
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        if step % 50 == 0 or step == steps - 1:
+            print(f"step {step} loss {out.loss.item():.3f} {time.time() - t0:.0f} s", flush=True)
+
+
+def held_out_accuracy(model, tok, held, pixels, zero_shot):
+    """`zero_shot(held, image features, embed)` of the trained model on the held-out images."""
+    model.eval()
+    with torch.no_grad():
+        img = features(model.get_image_features(pixel_values=pixels.float()))
+
+        def embed(texts):
+            t = tok(texts, padding="max_length", max_length=77, return_tensors="pt")
+            return features(model.get_text_features(input_ids=t["input_ids"], attention_mask=t["attention_mask"]))
+
+        return zero_shot(held, img, embed)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", required=True, type=pathlib.Path)
@@ -190,37 +222,16 @@ def main():
     for i in train:
         by_colour.setdefault(probes[i]["color"], []).append(i)
     colours = sorted(by_colour)
-    t0 = time.time()
-    for step in range(a.steps):
+    def batch_of(step):
         if rng.random() < a.hard:
             pair = rng.sample(colours, 2)
             idx = rng.sample(by_colour[pair[0]], a.batch // 2) + rng.sample(by_colour[pair[1]], a.batch // 2)
         else:
             idx = rng.sample(train, a.batch)
-        caps = [caption(probes[i], rng) for i in idx]
-        t = tok(caps, padding="max_length", max_length=77, truncation=True, return_tensors="pt")
-        out = model(input_ids=t["input_ids"], attention_mask=t["attention_mask"],
-                    pixel_values=pixels[idx].float(), return_loss=True)
-        opt.zero_grad()
-        out.loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        with torch.no_grad():
-            model.logit_scale.clamp_(0, math.log(100))
-        if step % 50 == 0 or step == a.steps - 1:
-            print(f"step {step} loss {out.loss.item():.3f} {time.time() - t0:.0f} s", flush=True)
+        return idx, [caption(probes[i], rng) for i in idx]
 
-    model.eval()
-    with torch.no_grad():
-        held = probes[:HELD_OUT]
-        img = features(model.get_image_features(pixel_values=pixels[:HELD_OUT].float()))
-
-        def embed(texts):
-            t = tok(texts, padding="max_length", max_length=77, return_tensors="pt")
-            return features(model.get_text_features(input_ids=t["input_ids"], attention_mask=t["attention_mask"]))
-
-        acc = zero_shot(held, img, embed)
+    train_steps(model, opt, sched, tok, pixels, a.steps, batch_of)
+    acc = held_out_accuracy(model, tok, probes[:HELD_OUT], pixels[:HELD_OUT], zero_shot)
 
     a.out.mkdir(parents=True, exist_ok=True)
     model.half().save_pretrained(a.out, safe_serialization=True)

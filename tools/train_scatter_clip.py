@@ -24,7 +24,7 @@ and a model this small learns nothing else (shape, count and background stay at 
 Reproducible: fixed seeds, pinned libraries (torch 2.5.1, transformers 4.57.6, Pillow; 2 CPU
 cores). Images 0..1199 are held out and give the zero-shot accuracy in `<out>/accuracy.json`.
 """
-import argparse, json, math, pathlib, random, shutil, sys, time
+import argparse, json, math, pathlib, random, shutil, sys
 
 import numpy as np
 import torch
@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw
 from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTokenizerFast
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from train_probe_clip import features, optimiser  # noqa: E402
+from train_probe_clip import held_out_accuracy, optimiser, train_steps  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 HELD_OUT = 1200
@@ -203,36 +203,16 @@ def train(a):
     by_colour = {}
     for i in train_ids:
         by_colour.setdefault(truth[i]["color"], []).append(i)
-    t0 = time.time()
-    for step in range(a.steps):
+    def batch_of(step):
         if rng.random() < a.hard:
             # One colour per batch: only shape, count and background tell the captions apart.
             idx = rng.sample(by_colour[rng.choice(sorted(by_colour))], a.batch)
         else:
             idx = rng.sample(train_ids, a.batch)
-        caps = [caption(truth[i], rng, step >= a.colourless) for i in idx]
-        t = tok(caps, padding="max_length", max_length=77, truncation=True, return_tensors="pt")
-        out = model(input_ids=t["input_ids"], attention_mask=t["attention_mask"],
-                    pixel_values=pixels[idx].float(), return_loss=True)
-        opt.zero_grad()
-        out.loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        with torch.no_grad():
-            model.logit_scale.clamp_(0, math.log(100))
-        if step % 50 == 0 or step == a.steps - 1:
-            print(f"step {step} loss {out.loss.item():.3f} {time.time() - t0:.0f} s", flush=True)
-    model.eval()
-    with torch.no_grad():
-        held = truth[:HELD_OUT]
-        img = features(model.get_image_features(pixel_values=pixels[:HELD_OUT].float()))
+        return idx, [caption(truth[i], rng, step >= a.colourless) for i in idx]
 
-        def embed(texts):
-            t = tok(texts, padding="max_length", max_length=77, return_tensors="pt")
-            return features(model.get_text_features(input_ids=t["input_ids"], attention_mask=t["attention_mask"]))
-
-        acc = zero_shot(held, img, embed)
+    train_steps(model, opt, sched, tok, pixels, a.steps, batch_of)
+    acc = held_out_accuracy(model, tok, truth[:HELD_OUT], pixels[:HELD_OUT], zero_shot)
     a.out.mkdir(parents=True, exist_ok=True)
     model.half().save_pretrained(a.out, safe_serialization=True)
     proc.save_pretrained(a.out)
