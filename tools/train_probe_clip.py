@@ -151,6 +151,24 @@ def zero_shot(held, img, embed):
     return acc
 
 
+def small_clip(init, layers, side, patch, lr, steps):
+    """A small CLIP (vision width 128, 4 heads, `layers` layers; text 2 layers, width 64; embed
+    64), from `init` when given, in training mode with its optimiser."""
+    config = CLIPConfig(
+        projection_dim=64,
+        logit_scale_init_value=math.log(1 / 0.07),
+        vision_config=dict(hidden_size=128, intermediate_size=512, num_attention_heads=4,
+                           num_hidden_layers=layers, image_size=side, patch_size=patch,
+                           hidden_act="quick_gelu"),
+        text_config=dict(hidden_size=64, intermediate_size=256, num_attention_heads=2,
+                         num_hidden_layers=2, max_position_embeddings=77, vocab_size=49408,
+                         hidden_act="quick_gelu", bos_token_id=49406, eos_token_id=49407, pad_token_id=49407),
+    )
+    model = CLIPModel.from_pretrained(init).float() if init else CLIPModel(config)
+    model.train()
+    return (model, *optimiser(model, lr, steps))
+
+
 def train_steps(model, opt, sched, tok, pixels, steps, batch_of):
     """`steps` CLIP steps: `batch_of(step)` gives the images and captions of each batch."""
     t0 = time.time()
@@ -205,18 +223,7 @@ def main():
                               resample=3)
     pixels = preprocess(a.images, probes, proc)
 
-    config = CLIPConfig(
-        projection_dim=64,
-        logit_scale_init_value=math.log(1 / 0.07),
-        vision_config=dict(hidden_size=128, intermediate_size=512, num_attention_heads=4,
-                           num_hidden_layers=4, image_size=SIDE, patch_size=8, hidden_act="quick_gelu"),
-        text_config=dict(hidden_size=64, intermediate_size=256, num_attention_heads=2,
-                         num_hidden_layers=2, max_position_embeddings=77, vocab_size=49408,
-                         hidden_act="quick_gelu", bos_token_id=49406, eos_token_id=49407, pad_token_id=49407),
-    )
-    model = CLIPModel.from_pretrained(a.init).float() if a.init else CLIPModel(config)
-    model.train()
-    opt, sched = optimiser(model, a.lr, a.steps)
+    model, opt, sched = small_clip(a.init, 4, SIDE, 8, a.lr, a.steps)
     train = list(range(HELD_OUT, len(probes)))
     by_colour = {}
     for i in train:

@@ -29,10 +29,10 @@ import argparse, json, math, pathlib, random, shutil, sys
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
-from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTokenizerFast
+from transformers import CLIPImageProcessor, CLIPTokenizerFast
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from train_probe_clip import held_out_accuracy, optimiser, train_steps  # noqa: E402
+from train_probe_clip import held_out_accuracy, small_clip, train_steps  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 HELD_OUT = 1200
@@ -187,22 +187,12 @@ def train(a):
                               resample=3)
     pixels = torch.cat([proc(images=[Image.open(a.images / p["file"]).convert("RGB") for p in truth[i:i + 500]],
                              return_tensors="pt")["pixel_values"].half() for i in range(0, len(truth), 500)])
-    config = CLIPConfig(
-        projection_dim=64,
-        logit_scale_init_value=math.log(1 / 0.07),
-        vision_config=dict(hidden_size=128, intermediate_size=512, num_attention_heads=4,
-                           num_hidden_layers=6, image_size=SIDE, patch_size=6, hidden_act="quick_gelu"),
-        text_config=dict(hidden_size=64, intermediate_size=256, num_attention_heads=2,
-                         num_hidden_layers=2, max_position_embeddings=77, vocab_size=49408,
-                         hidden_act="quick_gelu", bos_token_id=49406, eos_token_id=49407, pad_token_id=49407),
-    )
-    model = CLIPModel.from_pretrained(a.init).float() if a.init else CLIPModel(config)
-    model.train()
-    opt, sched = optimiser(model, a.lr, a.steps)
+    model, opt, sched = small_clip(a.init, 6, SIDE, 6, a.lr, a.steps)
     train_ids = list(range(HELD_OUT, len(truth)))
     by_colour = {}
     for i in train_ids:
         by_colour.setdefault(truth[i]["color"], []).append(i)
+
     def batch_of(step):
         if rng.random() < a.hard:
             # One colour per batch: only shape, count and background tell the captions apart.
