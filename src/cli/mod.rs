@@ -31,6 +31,7 @@ macro_rules! jsonln {
 mod args;
 mod bench;
 mod bench_ablate;
+mod bench_interpret;
 mod bench_nn;
 mod bench_ops;
 mod bench_tui;
@@ -128,6 +129,8 @@ enum Command {
     BenchNn(bench_nn::BenchNnArgs),
     /// Measure the ablation table and per-head importance on a large (synthetic) labelled store.
     BenchAblate(bench_ablate::BenchAblateArgs),
+    /// Measure `interpret` on a large (synthetic) store, with and without the text families.
+    BenchInterpret(bench_interpret::BenchInterpretArgs),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -170,6 +173,7 @@ pub fn run() -> Result<()> {
         Command::Bench(a) => bench::run(a),
         Command::BenchNn(a) => bench_nn::run(a),
         Command::BenchAblate(a) => bench_ablate::run(a),
+        Command::BenchInterpret(a) => bench_interpret::run(a),
         Command::BenchTui(a) => bench_tui::run(a),
     }
 }
