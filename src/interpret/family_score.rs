@@ -132,9 +132,15 @@ impl FamilyBases {
             .map(|(f, (_, dirs))| {
                 (0..RANDOM_FAMILIES)
                     .map(|_| {
-                        let picks: Vec<Vec<f64>> = (0..f.values.len().min(m))
-                            .map(|_| row(pool_emb, (rng.next_u64() % m as u64) as usize))
-                            .collect();
+                        // Distinct texts: a repeated one would narrow the span.
+                        let mut at: Vec<usize> = vec![];
+                        while at.len() < f.values.len().min(m) {
+                            let i = (rng.next_u64() % m as u64) as usize;
+                            if !at.contains(&i) {
+                                at.push(i);
+                            }
+                        }
+                        let picks: Vec<Vec<f64>> = at.iter().map(|&i| row(pool_emb, i)).collect();
                         principal(&picks, Some(dirs.len()))
                     })
                     .collect()
@@ -192,14 +198,11 @@ impl FamilyBases {
             .families
             .iter()
             .zip(&family_var)
-            .filter(|((_, dirs), _)| !dirs.is_empty())
-            .map(|((property, dirs), v)| {
+            .zip(&random)
+            .filter(|(((_, dirs), _), _)| !dirs.is_empty())
+            .map(|(((property, dirs), v), at)| {
                 let explained = v.iter().sum::<f64>();
                 let k = dirs.len();
-                let at: Vec<f64> = random
-                    .iter()
-                    .filter_map(|r| r.get(k - 1).copied())
-                    .collect();
                 let chance = at.iter().sum::<f64>() / at.len().max(1) as f64;
                 let var = at.iter().map(|x| (x - chance).powi(2)).sum::<f64>()
                     / (at.len().max(2) - 1) as f64;
@@ -342,5 +345,15 @@ mod tests {
             "{} vs {want}",
             c.explained
         );
+        // Chance: the mean share of this family's own random families, as wide as it.
+        let shares: Vec<f64> = bases.random[0]
+            .iter()
+            .map(|r| {
+                assert_eq!(r.len(), c.dims);
+                r.iter().map(|q| var(q)).sum::<f64>() / total
+            })
+            .collect();
+        let want = shares.iter().sum::<f64>() / shares.len() as f64;
+        assert!((c.chance - want).abs() < 1e-9, "{} vs {want}", c.chance);
     }
 }
