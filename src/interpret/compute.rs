@@ -149,11 +149,11 @@ pub fn interpret(
             Ok(HeadInterp {
                 layer,
                 head,
-                label: decide(&Sources {
+                label: Some(decide(&Sources {
                     shared: &shared,
                     families: &families,
                     images: &evidence,
-                }),
+                })),
                 texts,
                 evidence,
                 shared,

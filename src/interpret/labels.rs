@@ -170,7 +170,7 @@ impl<'a> Sources<'a> {
 /// The label the sources support (docs/METRICS.md, "Labels"): strong image evidence decides;
 /// otherwise two sources that agree; otherwise a strong family, or the texts where no source
 /// speaks against them; otherwise `unclear`.
-pub fn decide(sources: &Sources) -> Option<Label> {
+pub fn decide(sources: &Sources) -> Label {
     let label = |property: &str, confidence: f64, basis| Label {
         property: property.to_string(),
         confidence,
@@ -194,17 +194,17 @@ pub fn decide(sources: &Sources) -> Option<Label> {
         } else {
             Basis::Both
         };
-        return Some(label(v.property, v.strength, basis));
+        return label(v.property, v.strength, basis);
     }
     for v in &votes {
         let others = sources.support(v.property, v.basis);
         if !others.is_empty() {
             let miss = others.iter().fold(1.0 - v.strength, |m, s| m * (1.0 - s));
-            return Some(label(v.property, 1.0 - miss, Basis::Both));
+            return label(v.property, 1.0 - miss, Basis::Both);
         }
     }
     if let Some(v) = family.filter(|v| v.strength >= FAMILY_DECIDE) {
-        return Some(label(v.property, v.strength, Basis::Families));
+        return label(v.property, v.strength, Basis::Families);
     }
     // One source alone, with no other against it.
     if let [v] = votes[..] {
@@ -212,11 +212,11 @@ pub fn decide(sources: &Sources) -> Option<Label> {
             .image_of(v.property)
             .is_some_and(|e| e < IMAGES_CONTRADICT);
         if v.basis != Basis::Families && !contradicted {
-            return Some(label(v.property, v.strength, v.basis));
+            return label(v.property, v.strength, v.basis);
         }
     }
     let best = votes.iter().map(|v| v.strength).fold(0.0, f64::max);
-    Some(label(UNCLEAR, best, Basis::Unclear))
+    label(UNCLEAR, best, Basis::Unclear)
 }
 
 /// The majority property among the first `k` tags; a tie goes to the property that reaches the
@@ -300,8 +300,7 @@ mod tests {
             shared: s,
             families: f,
             images: i,
-        })
-        .unwrap();
+        });
         (l.property, l.basis)
     }
 
