@@ -136,6 +136,7 @@ fn fixture() -> Fixture {
                         images: 400,
                         groups: 12,
                         top: Some(("red".into(), 0.75)),
+                        fit: None,
                     },
                     PropertyEvidence {
                         property: "background".into(),
@@ -144,6 +145,7 @@ fn fixture() -> Fixture {
                         images: 400,
                         groups: 5,
                         top: None,
+                        fit: None,
                     },
                 ]
             } else {

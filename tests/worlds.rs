@@ -102,8 +102,10 @@ fn interpretation(store_dir: &Path) -> Value {
 struct Verdict {
     /// Heads whose strongest property has η² ≥ 0.5…
     strong: usize,
-    /// …and how many of them carry its label.
+    /// …and how many of them carry its label…
     right: usize,
+    /// …or another label than `unclear`.
+    wrong: usize,
     /// The queries whose first hit is one of the two heads carrying their property most.
     found: Vec<&'static str>,
     /// The table judged, for messages.
@@ -125,7 +127,7 @@ fn judge(cache: &Path, truth: &BTreeMap<String, BTreeMap<String, f64>>, route: &
         })
         .collect();
     let mut table = format!("{route}\n");
-    let (mut strong, mut right) = (0, 0);
+    let (mut strong, mut right, mut wrong) = (0, 0, 0);
     // The heads the store holds (the demo stores the last 4 layers).
     for (id, eta) in truth.iter().filter(|(id, _)| label.contains_key(*id)) {
         let (p, e) = eta.iter().max_by(|a, b| a.1.total_cmp(b.1)).unwrap();
@@ -134,6 +136,7 @@ fn judge(cache: &Path, truth: &BTreeMap<String, BTreeMap<String, f64>>, route: &
         if *e >= 0.5 {
             strong += 1;
             right += ok as usize;
+            wrong += (!ok && label[id] != "unclear") as usize;
         }
         let mark = if *e >= 0.5 && !ok { "  ✗" } else { "" };
         table += &format!("  {id:6} {p:10} η² {e:.2} → {}{mark}\n", label[id]);
@@ -147,9 +150,16 @@ fn judge(cache: &Path, truth: &BTreeMap<String, BTreeMap<String, f64>>, route: &
             .collect();
         by.sort_by(|a, b| b.0.total_cmp(&a.0));
         let hits = run(cache, &["search", "--json", query]);
-        let first: Value = serde_json::from_str(hits.lines().next().unwrap()).unwrap();
-        let id = first["head"]["id"].as_str().unwrap();
-        let first = id.rsplit('/').next().unwrap();
+        // No hit at all (no head's texts or evidence match the word) finds nothing.
+        let first = match hits.lines().next() {
+            Some(l) => {
+                let hit: Value = serde_json::from_str(l).unwrap();
+                let id = hit["head"]["id"].as_str().unwrap().to_string();
+                id.rsplit('/').next().unwrap().to_string()
+            }
+            None => "no hit".to_string(),
+        };
+        let first = first.as_str();
         let ok = by[..2].iter().any(|(_, id)| *id == first);
         table += &format!(
             "  search {query:8} → {first} (carried most by {} {})\n",
@@ -162,6 +172,7 @@ fn judge(cache: &Path, truth: &BTreeMap<String, BTreeMap<String, f64>>, route: &
     Verdict {
         strong,
         right,
+        wrong,
         found,
         table,
     }
@@ -212,10 +223,10 @@ fn labels_and_search_hold_on_a_world_unlike_the_probe_world() {
     );
     assert!(2 * own.right >= own.strong, "{table}");
     assert!(own.found.contains(&"texture"), "{table}");
-    assert!(
-        demo.found.contains(&"count") && demo.found.contains(&"shape"),
-        "{table}"
-    );
+    // Where the sources disagree the label says so: no strong head gets a wrong label, through
+    // either route (on probe images the model names none of their properties, so their evidence
+    // is set aside; docs/METRICS.md, "Image evidence where the model's domain fits").
+    assert_eq!((own.wrong, demo.wrong), (0, 0), "{table}");
 }
 
 /// The failure a new user met on a model unlike the probe CLIP: a colour head whose top texts are

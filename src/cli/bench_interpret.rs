@@ -86,6 +86,7 @@ pub fn run(args: BenchInterpretArgs) -> Result<()> {
             tags: &tags,
             lexicon: &lexicon,
             families: bases.as_ref(),
+            fits: &[],
         };
         interpret(&store, &inputs, settings, &|| {})?;
         Ok(t.elapsed().as_secs_f64())

@@ -7,6 +7,7 @@ use clap::Args;
 use clipscope::analysis::session::store_model;
 use clipscope::interpret::families::Families;
 use clipscope::interpret::family_score::FamilyBases;
+use clipscope::interpret::image_fit;
 use clipscope::interpret::labels::Basis;
 use clipscope::interpret::lexicon::Lexicon;
 use clipscope::interpret::texts::{
@@ -169,6 +170,7 @@ pub fn run(args: InterpretArgs) -> Result<()> {
     }
     let family_emb = embed_texts_cached(&clip, &families.texts(), &cache)?;
     let bases = FamilyBases::new(&families, &family_emb, &text_emb, e);
+    let fits = image_fits(&store, &clip, &cache)?;
     let n_heads = store.layers().len() * store.manifest.heads;
     let b = bar(n_heads, "TEXTSPAN per head", hidden);
     let inputs = Inputs {
@@ -177,6 +179,7 @@ pub fn run(args: InterpretArgs) -> Result<()> {
         tags: &tags,
         lexicon: &lexicon,
         families: Some(&bases),
+        fits: &fits,
     };
     let mut interp = interpret(&store, &inputs, settings, &|| b.inc(1))?;
     b.finish_and_clear();
@@ -213,6 +216,35 @@ pub fn run(args: InterpretArgs) -> Result<()> {
     }
     errln!("saved {}", path.display());
     Ok(())
+}
+
+/// How well the model names each known property of the store's images, zero-shot from the
+/// store's image embeddings (empty when no property is known).
+fn image_fits(
+    store: &Store,
+    clip: &clipscope::model::Clip,
+    cache: &std::path::Path,
+) -> Result<Vec<image_fit::PropertyFit>> {
+    let attrs = clipscope::evidence::of_store(store)?;
+    let phrases = image_fit::phrases(&attrs);
+    if phrases.is_empty() {
+        return Ok(vec![]);
+    }
+    let phrase_emb = embed_texts_cached(clip, &phrases, cache)?;
+    let images: Vec<f32> = store
+        .embeddings()?
+        .as_slice()?
+        .iter()
+        .map(|v| v.to_f32())
+        .collect();
+    let e = store.manifest.dim;
+    Ok(image_fit::measure(
+        &attrs,
+        &images,
+        store.valid(),
+        &phrase_emb,
+        e,
+    ))
 }
 
 #[cfg(feature = "llm")]

@@ -27,6 +27,10 @@ pub struct PropertyEvidence {
     /// of those top images that have a value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top: Option<(String, f64)>,
+    /// How well the model names this property of these images, 0–1 from chance to perfect
+    /// zero-shot (docs/METRICS.md); `None` where not measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit: Option<f64>,
 }
 
 impl PropertyEvidence {
@@ -38,6 +42,12 @@ impl PropertyEvidence {
             return 0.0;
         }
         (1.0 - (1.0 - self.eta2) * (n - 1.0) / (n - k)).clamp(0.0, 1.0)
+    }
+
+    /// Whether the model names this property of these images well enough (a fit of at least
+    /// `trust`, or none measured) for its evidence to speak for the head.
+    pub fn trusted(&self, trust: f64) -> bool {
+        self.fit.is_none_or(|f| f >= trust)
     }
 }
 
@@ -114,6 +124,7 @@ pub fn evidence(
                 images: n,
                 groups: k,
                 top: agreement(a, &top),
+                fit: None,
             })
         })
         .collect())
@@ -236,6 +247,7 @@ mod tests {
             images: 50,
             groups: 4,
             top: None,
+            fit: None,
         };
         assert!((e.adjusted() - (1.0 - 0.9 * 49.0 / 46.0)).abs() < 1e-12);
     }

@@ -9,6 +9,7 @@ use half::slice::HalfFloatSliceExt;
 use rayon::prelude::*;
 
 use super::family_score::FamilyBases;
+use super::image_fit::PropertyFit;
 use super::interpretation::{HeadInterp, HeadText, INTERPRET_VERSION, Interpretation, Settings};
 use super::labels::{Sources, decide, text_weights};
 use super::lexicon::Lexicon;
@@ -50,6 +51,16 @@ pub fn gram_of(block: &Block, valid: &[u8]) -> Result<Gram> {
     Ok(g)
 }
 
+/// The property a pool tag names, under the name the families and the lexicon give it (the
+/// built-in pool tags some descriptions `pattern`, which the lexicon and families call
+/// `texture`: two names would split one property's share and keep its sources from agreeing).
+fn canonical(tag: &str) -> &str {
+    match tag {
+        "pattern" | "patterns" => "texture",
+        t => t,
+    }
+}
+
 /// Images along a head's first text whose known properties are compared (`top` of
 /// [`crate::evidence::PropertyEvidence`]).
 pub const TOP_IMAGES: usize = 16;
@@ -66,6 +77,9 @@ pub struct Inputs<'a> {
     pub lexicon: &'a Lexicon,
     /// The model's text families, when measured.
     pub families: Option<&'a FamilyBases>,
+    /// How well the model names each known property of the store's images (empty when not
+    /// measured: the image evidence then speaks as it is).
+    pub fits: &'a [PropertyFit],
 }
 
 /// Interprets every head of `store`: TEXTSPAN over the pool, what the top texts share, the
@@ -83,6 +97,7 @@ pub fn interpret(
         tags,
         lexicon,
         families,
+        fits,
     } = *inputs;
     let texts: Vec<f64> = text_emb.iter().map(|&v| v as f64).collect();
     let properties: Vec<Vec<String>> = pool
@@ -91,8 +106,9 @@ pub fn interpret(
         .zip(tags)
         .map(|(t, tag)| {
             let mut p = lexicon.properties_of(t);
-            if !tag.is_empty() && !p.contains(tag) {
-                p.push(tag.clone());
+            let tag = canonical(tag);
+            if !tag.is_empty() && !p.iter().any(|x| x == tag) {
+                p.push(tag.to_string());
                 p.sort();
             }
             p
@@ -119,7 +135,15 @@ pub fn interpret(
                     .chosen
                     .first()
                     .and_then(|&i| text_emb.get(i * e..(i + 1) * e));
-                crate::evidence::evidence(&block, store.valid(), &attrs, dir, TOP_IMAGES)?
+                let mut ev =
+                    crate::evidence::evidence(&block, store.valid(), &attrs, dir, TOP_IMAGES)?;
+                for e in &mut ev {
+                    e.fit = fits
+                        .iter()
+                        .find(|f| f.property == e.property)
+                        .map(PropertyFit::fit);
+                }
+                ev
             };
             let texts: Vec<HeadText> = ts
                 .chosen

@@ -17,7 +17,7 @@ use crate::{Error, Result};
 
 /// Version of the interpretation files (3: labels from what the texts share, the model's text
 /// families and the image evidence).
-pub const INTERPRET_VERSION: u32 = 3;
+pub const INTERPRET_VERSION: u32 = 4;
 
 /// One chosen text of a head.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

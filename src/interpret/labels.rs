@@ -3,6 +3,7 @@
 //! effects), and the paper's model-level scores (docs/METRICS.md defines them).
 
 use super::family_score::FamilyScore;
+use super::image_fit::FIT_TRUST;
 use super::shared::Shared;
 use crate::evidence::{PropertyEvidence, label_of};
 
@@ -54,6 +55,10 @@ pub const FAMILY_Z: f64 = 3.0;
 pub const FAMILY_CONFIRM: f64 = 0.1;
 /// …and the excess at which it decides on its own.
 pub const FAMILY_DECIDE: f64 = 0.3;
+/// Chance spreads under which the family of the property the texts name contradicts them: the
+/// model's own text tower finds no more of the head in that property's directions than in
+/// random texts'.
+pub const FAMILY_CONTRADICT_Z: f64 = 1.0;
 
 /// Each top text's weight: the variance of the head it explains (its pick's increase of the
 /// variance explained); equal weights when none is recorded.
@@ -95,6 +100,7 @@ impl<'a> Sources<'a> {
     fn image(&self) -> Option<Vote<'a>> {
         self.images
             .iter()
+            .filter(|e| e.trusted(FIT_TRUST))
             .filter_map(|e| Some((label_of(&e.property)?, e.adjusted())))
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(property, strength)| Vote {
@@ -108,7 +114,7 @@ impl<'a> Sources<'a> {
     fn image_of(&self, label: &str) -> Option<f64> {
         self.images
             .iter()
-            .find(|e| label_of(&e.property) == Some(label))
+            .find(|e| label_of(&e.property) == Some(label) && e.trusted(FIT_TRUST))
             .map(PropertyEvidence::adjusted)
     }
 
@@ -151,15 +157,19 @@ impl<'a> Sources<'a> {
         .collect()
     }
 
-    /// The property the texts share most surprisingly, when enough of them share it and it
-    /// leads the next.
+    /// The property the texts share most surprisingly, when enough of them share it, it leads
+    /// the next, and its family (when measured) lies above chance.
     fn texts(&self) -> Option<Vote<'a>> {
         let first = self.shared.first()?;
         let lead = self
             .shared
             .get(1)
             .is_none_or(|s| first.score >= TEXTS_LEAD * s.score);
-        (first.share >= TEXTS_DECIDE && lead).then_some(Vote {
+        let contradicted = self
+            .families
+            .iter()
+            .any(|f| f.property == first.property && f.z() < FAMILY_CONTRADICT_Z);
+        (first.share >= TEXTS_DECIDE && lead && !contradicted).then_some(Vote {
             property: &first.property,
             strength: first.share,
             basis: Basis::Texts,
@@ -266,6 +276,7 @@ mod tests {
             images: 1000,
             groups: 10,
             top: None,
+            fit: None,
         }
     }
 
@@ -330,6 +341,12 @@ mod tests {
         // …and a weak family against the texts leaves the label unclear.
         let weak = [family("shape", 0.4)];
         assert_eq!(decided(&colour, &weak, &[]).0, UNCLEAR);
+        // The texts' property whose own family lies at chance is contradicted by the model…
+        let at_chance = [family("color", 0.22)];
+        assert_eq!(decided(&colour, &at_chance, &[]).0, UNCLEAR);
+        // …and one a little above chance is not.
+        let above = [family("color", 0.27)];
+        assert_eq!(decided(&colour, &above, &[]).0, "color");
         // No evidence at all: unclear.
         assert_eq!(decided(&[], &[family("shape", 0.22)], &[]).0, UNCLEAR);
     }

@@ -9,6 +9,7 @@ pub mod consistency;
 mod eigen;
 pub mod families;
 pub mod family_score;
+pub mod image_fit;
 pub mod interpretation;
 pub mod labels;
 pub mod lexicon;

@@ -25,7 +25,7 @@ pub use stored::{cache_index, index_of, store_index};
 use crate::{Error, Result};
 
 /// Changes whenever the schema does, so that an index written by another clipscope is rebuilt.
-const SCHEMA_VERSION: &str = "schema 5 (text families)";
+const SCHEMA_VERSION: &str = "schema 6 (image evidence where the model names it)";
 
 /// A search hit.
 #[derive(Debug, Clone, serde::Serialize)]

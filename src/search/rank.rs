@@ -36,25 +36,26 @@ pub fn labels_named(word: &str) -> Vec<String> {
 }
 
 /// How strongly a hit's evidence speaks for what `words` name: its image evidence where the
-/// store's images have known properties, else its text families (0 when neither says anything).
+/// store's images have that property known (and the model names it), else its text families
+/// (0 when neither says anything).
 fn evidence_for(hit: &Hit, words: &[String]) -> RankedBy {
-    let (map, kind): (_, fn(f64) -> RankedBy) = if hit.head.evidence.is_empty() {
-        (&hit.head.families, RankedBy::Family)
-    } else {
-        (&hit.head.evidence, RankedBy::Evidence)
+    let labels: Vec<String> = words.iter().flat_map(|w| labels_named(w)).collect();
+    let best = |map: &std::collections::BTreeMap<String, f64>| {
+        labels
+            .iter()
+            .flat_map(|l| {
+                map.iter()
+                    .filter(move |(label, _)| {
+                        *label == l || (l.len() >= 4 && within_one_edit(label, l))
+                    })
+                    .map(|(_, &e)| e)
+            })
+            .reduce(f64::max)
     };
-    let e = words
-        .iter()
-        .flat_map(|w| labels_named(w))
-        .flat_map(|l| {
-            map.iter()
-                .filter(move |(label, _)| {
-                    **label == l || (l.len() >= 4 && within_one_edit(label, &l))
-                })
-                .map(|(_, &e)| e)
-        })
-        .fold(0.0, f64::max);
-    kind(e)
+    match best(&hit.head.evidence) {
+        Some(e) => RankedBy::Evidence(e),
+        None => RankedBy::Family(best(&hit.head.families).unwrap_or(0.0)),
+    }
 }
 
 /// `hits` (text relevance order) re-ranked: by the evidence for what the query names, then by

@@ -188,6 +188,7 @@ pub fn interpret_tagged(
         tags: &tags,
         lexicon: &lexicon,
         families: None,
+        fits: &[],
     };
     let settings = Settings {
         rank: 80,
