@@ -282,17 +282,7 @@ mod tests {
 
     fn shared(s: &[(&str, f64, f64)]) -> Vec<Shared> {
         s.iter()
-            .map(|&(p, share, chance)| Shared {
-                property: p.into(),
-                share,
-                chance,
-                score: if share > chance {
-                    share * (share / chance).ln()
-                        + (1.0 - share) * ((1.0 - share).max(1e-12) / (1.0 - chance)).ln()
-                } else {
-                    0.0
-                },
-            })
+            .map(|&(p, share, chance)| Shared::new(p, share, chance))
             .collect()
     }
 

@@ -21,6 +21,22 @@ pub struct Shared {
     pub score: f64,
 }
 
+impl Shared {
+    /// `property` shared at `share` against its `chance`, scored by how surprising that is.
+    pub fn new(property: &str, share: f64, chance: f64) -> Self {
+        Self {
+            property: property.to_string(),
+            share,
+            chance,
+            score: if share > chance {
+                kl(share, chance)
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
 /// Share of `properties` (per pool text) that holds each property: the chance baseline.
 pub fn chance_of(properties: &[Vec<String>]) -> BTreeMap<String, f64> {
     let mut count: BTreeMap<String, f64> = BTreeMap::new();
@@ -56,15 +72,7 @@ pub fn shared(
     let mut out: Vec<Shared> = share
         .into_iter()
         .filter(|(_, (_, texts))| *texts >= 2)
-        .map(|(p, (s, _))| {
-            let c = chance.get(p).copied().unwrap_or(0.0);
-            Shared {
-                property: p.to_string(),
-                share: s,
-                chance: c,
-                score: if s > c { kl(s, c) } else { 0.0 },
-            }
-        })
+        .map(|(p, (s, _))| Shared::new(p, s, chance.get(p).copied().unwrap_or(0.0)))
         .filter(|s| s.score > 0.0)
         .collect();
     out.sort_by(|a, b| {
