@@ -9,6 +9,12 @@ use super::Attribute;
 use crate::Result;
 use crate::store::Block;
 
+/// The share of the way from chance to perfect at which the model names a property well enough
+/// for the images' evidence of that property to count: a quarter (a model that names a
+/// property at all of these images gets there; one that never learned its words, or sees
+/// images unlike its own, stays near 0).
+pub const FIT_TRUST: f64 = 0.25;
+
 /// What one known image property explains of one head's effects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PropertyEvidence {
@@ -45,9 +51,9 @@ impl PropertyEvidence {
     }
 
     /// Whether the model names this property of these images well enough (a fit of at least
-    /// `trust`, or none measured) for its evidence to speak for the head.
-    pub fn trusted(&self, trust: f64) -> bool {
-        self.fit.is_none_or(|f| f >= trust)
+    /// [`FIT_TRUST`], or none measured) for its evidence to speak for the head.
+    pub fn trusted(&self) -> bool {
+        self.fit.is_none_or(|f| f >= FIT_TRUST)
     }
 }
 

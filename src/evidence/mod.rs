@@ -7,7 +7,7 @@ mod attributes;
 mod eta;
 
 pub use attributes::{Attribute, of_store};
-pub use eta::{PropertyEvidence, evidence};
+pub use eta::{FIT_TRUST, PropertyEvidence, evidence};
 
 /// The head label a known image property speaks for (`count` → `counting`, `glyph` → `text`),
 /// when it has one; classes and groups name no property of their own.

@@ -3,17 +3,12 @@
 //! embeddings against one phrase per value of each property, above chance. The probe images'
 //! evidence (ε²) is kept for a property only where the model names it: out of the model's domain
 //! a head's response to a probe property measures something else (to a model that has seen only
-//! textured backgrounds, a grid of nine squares is a texture, not a count).
+//! textured backgrounds, a grid of nine squares is a texture, not a count). The level a fit must
+//! reach is `FIT_TRUST` in evidence/, beside the `fit` it judges.
 
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::Attribute;
-
-/// The share of the way from chance to perfect at which the model names a property well enough
-/// for the images' evidence of that property to count: a quarter (a model that names a
-/// property at all of these images gets there; one that never learned its words, or sees
-/// images unlike its own, stays near 0).
-pub const FIT_TRUST: f64 = 0.25;
 
 /// How well the model names one known property of the store's images.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

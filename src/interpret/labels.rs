@@ -3,7 +3,6 @@
 //! effects), and the paper's model-level scores (docs/METRICS.md defines them).
 
 use super::family_score::FamilyScore;
-use super::image_fit::FIT_TRUST;
 use super::shared::Shared;
 use crate::evidence::{PropertyEvidence, label_of};
 
@@ -100,7 +99,7 @@ impl<'a> Sources<'a> {
     fn image(&self) -> Option<Vote<'a>> {
         self.images
             .iter()
-            .filter(|e| e.trusted(FIT_TRUST))
+            .filter(|e| e.trusted())
             .filter_map(|e| Some((label_of(&e.property)?, e.adjusted())))
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(property, strength)| Vote {
@@ -114,7 +113,7 @@ impl<'a> Sources<'a> {
     fn image_of(&self, label: &str) -> Option<f64> {
         self.images
             .iter()
-            .find(|e| label_of(&e.property) == Some(label) && e.trusted(FIT_TRUST))
+            .find(|e| label_of(&e.property) == Some(label) && e.trusted())
             .map(PropertyEvidence::adjusted)
     }
 

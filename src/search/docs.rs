@@ -56,7 +56,7 @@ pub fn docs_of(interp: &Interpretation) -> Vec<HeadDoc> {
             evidence: h
                 .evidence
                 .iter()
-                .filter(|e| e.trusted(crate::interpret::image_fit::FIT_TRUST))
+                .filter(|e| e.trusted())
                 .filter_map(|e| {
                     Some((
                         crate::evidence::label_of(&e.property)?.to_string(),
