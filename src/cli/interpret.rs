@@ -16,6 +16,7 @@ use clipscope::interpret::texts::{
 use clipscope::interpret::{Inputs, Interpretation, Pool, Settings, interpret};
 use clipscope::store::Store;
 use clipscope::store::cache::resolve;
+use half::slice::HalfFloatSliceExt;
 use indicatif::{ProgressBar, ProgressDrawTarget};
 
 /// Arguments of `clipscope interpret`.
@@ -231,12 +232,7 @@ fn image_fits(
         return Ok(vec![]);
     }
     let phrase_emb = embed_texts_cached(clip, &phrases, cache)?;
-    let images: Vec<f32> = store
-        .embeddings()?
-        .as_slice()?
-        .iter()
-        .map(|v| v.to_f32())
-        .collect();
+    let images = store.embeddings()?.as_slice()?.to_f32_vec();
     let e = store.manifest.dim;
     Ok(image_fit::measure(
         &attrs,

@@ -79,8 +79,9 @@ pub fn phrases(attrs: &[Attribute]) -> Vec<String> {
 }
 
 /// The fit of each attribute that has phrases: `images` are the store's image embeddings (N × E,
-/// row-major), `valid` marks the rows that hold one, `phrase_emb` the embeddings of
-/// [`phrases`]`(attrs)` (P × E).
+/// row-major), `valid` marks the rows that hold one, `phrase_emb` the unit embeddings of
+/// [`phrases`]`(attrs)` (P × E, as `embed_texts` gives them): each image goes to the phrase of
+/// largest cosine.
 pub fn measure(
     attrs: &[Attribute],
     images: &[f32],
@@ -98,7 +99,6 @@ pub fn measure(
             break;
         };
         offset += k;
-        let units: Vec<Vec<f32>> = texts.chunks(e).map(unit).collect();
         let (mut right, mut seen) = (0usize, 0usize);
         for (i, v) in a.of_image.iter().enumerate() {
             let (Some(v), Some(img)) = (v, images.get(i * e..(i + 1) * e)) else {
@@ -107,8 +107,8 @@ pub fn measure(
             if valid.get(i) != Some(&1) {
                 continue;
             }
-            let best = units
-                .iter()
+            let best = texts
+                .chunks(e)
                 .map(|t| t.iter().zip(img).map(|(a, b)| a * b).sum::<f32>())
                 .enumerate()
                 .max_by(|x, y| x.1.total_cmp(&y.1))
@@ -125,11 +125,6 @@ pub fn measure(
         }
     }
     out
-}
-
-fn unit(v: &[f32]) -> Vec<f32> {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    v.iter().map(|x| x / n).collect()
 }
 
 #[cfg(test)]
@@ -167,7 +162,7 @@ mod tests {
             ),
         ];
         assert_eq!(phrases(&attrs), ["something red", "something blue"]);
-        let text = [1.0, 0.0, 0.0, 2.0];
+        let text = [1.0, 0.0, 0.0, 1.0];
         // Image 0 red (right), 1 blue (right), 2 red but nearer blue (wrong), 3 no colour.
         let images = [0.9, 0.1, 0.2, 0.8, 0.1, 0.9, 5.0, 5.0];
         let fits = measure(&attrs, &images, &[1, 1, 1, 1], &text, 2);
@@ -179,7 +174,7 @@ mod tests {
         let fits = measure(&attrs, &images, &[1, 1, 0, 1], &text, 2);
         assert_eq!((fits[0].accuracy, fits[0].fit()), (1.0, 1.0));
         // Below chance fits nothing.
-        let swapped = [0.0, 2.0, 1.0, 0.0];
+        let swapped = [0.0, 1.0, 1.0, 0.0];
         assert_eq!(measure(&attrs, &images, &[1; 4], &swapped, 2)[0].fit(), 0.0);
     }
 }
