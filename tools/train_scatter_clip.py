@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw
 from transformers import CLIPImageProcessor, CLIPTokenizerFast
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from train_probe_clip import held_out_accuracy, small_clip, train_steps  # noqa: E402
+from train_probe_clip import held_out_accuracy, single_phrase, small_clip, train_steps  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 HELD_OUT = 1200
@@ -120,17 +120,6 @@ def draw(rng, index):
 
 def plural(shape, n):
     return shape if n == 1 else shape + "s"
-
-
-def single_phrase(p, prop):
-    """A caption that names one property only, in the words zero-shot prompts use."""
-    if prop == "color":
-        return f"something {p['color']}"
-    if prop == "shape":
-        return f"a {p['shape']}"
-    if prop == "count":
-        return f"{NUMBERS[p['count']]} objects" if p["count"] != 1 else "one object"
-    return f"a {p['background']} background"
 
 
 def caption(p, rng, colour=True):
