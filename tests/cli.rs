@@ -2,6 +2,8 @@
 
 mod common;
 
+#[path = "cli/families.rs"]
+mod families;
 #[path = "cli/readme.rs"]
 mod readme;
 
@@ -145,8 +147,12 @@ fn embed_json_matches_the_reference() {
                 .iter()
                 .map(|v| v.as_i64().unwrap())
                 .collect();
-            assert_eq!(&got[..], &ids[i][..got.len()]);
-            assert_eq!(*got.last().unwrap(), 49407);
+            // The reference's ids up to its padding (CLIP's BPE unpadded, ending with its end
+            // token, padded by transformers with it; a Hugging Face tokenizer's ids padded to the
+            // context as open_clip's are).
+            assert_eq!(&got[..], &ids[i][..got.len()], "{name}");
+            let pad = |&p: &i64| p == 0 || p == 49407;
+            assert!(ids[i][got.len()..].iter().all(pad), "{name}");
             assert_close(
                 &floats(&obj["embedding"]),
                 &unit.i(i).unwrap().to_vec1::<f32>().unwrap(),
@@ -316,48 +322,6 @@ fn a_hub_that_does_not_resolve_is_answered_at_once() {
         "{err}"
     );
     assert!(took < std::time::Duration::from_millis(1500), "{took:?}");
-}
-
-/// The large layouts' aliases (DFN-5B ViT-H here) resolve to their hub repository and load its
-/// open_clip files from the offline cache: a tiny model of their layout (QuickGELU, bigG's MLP
-/// ratio, patch 14) embeds as open_clip does.
-#[test]
-fn large_layout_aliases_load_their_open_clip_files() {
-    let home = tempfile::tempdir().unwrap();
-    hub_snapshot(
-        home.path(),
-        "apple/DFN5B-CLIP-ViT-H-14",
-        "89abcdef0123456789abcdef0123456789abcdef",
-        "tiny-openclip-bigg",
-        &[
-            "open_clip_config.json",
-            "open_clip_model.safetensors",
-            "tokenizer.json",
-        ],
-    );
-    let out = bin()
-        .args([
-            "embed",
-            "-m",
-            "vit-h-14/dfn5b",
-            "--json",
-            "-t",
-            "a photo of a dog",
-        ])
-        .env("HF_HUB_OFFLINE", "1")
-        .env("HF_HOME", home.path())
-        .env_remove("HF_HUB_CACHE")
-        .env_remove("HUGGINGFACE_HUB_CACHE")
-        .output()
-        .unwrap();
-    let want =
-        clipscope::model::l2_normalize(&reference("tiny-openclip-bigg")["text_embeds"]).unwrap();
-    assert_close(
-        &floats(&lines(&out)[0]["embedding"]),
-        &want.i(0).unwrap().to_vec1::<f32>().unwrap(),
-        1e-5,
-        "DFN-5B layout text",
-    );
 }
 
 /// A hub id resolves through the standard Hugging Face cache layout with HF_HUB_OFFLINE=1.

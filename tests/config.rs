@@ -2,7 +2,7 @@
 
 mod common;
 
-use clipscope::model::config::{parse_hf, parse_open_clip};
+use clipscope::model::config::{Readout, TextPool, parse_hf, parse_open_clip};
 use clipscope::model::{Activation, Format};
 use common::fixture;
 
@@ -70,6 +70,88 @@ fn datacomp_open_clip_config() {
         (8, 2048, 512)
     );
     assert!(c.preprocess.crop_rounding_half_even);
+}
+
+/// CLIPA's options read as open_clip builds the model: no ln_pre, the patches' mean, a
+/// bidirectional text tower read at its last position, BERT's tokenizer named; and the pool
+/// types that have no place in the convention refused by name.
+#[test]
+fn clipa_options_are_read_and_the_rest_refused() {
+    let c = parse_open_clip(&fixture("tiny-openclip-clipa/open_clip_config.json")).unwrap();
+    assert!(!c.vision.ln_pre);
+    assert_eq!(c.vision.readout, Readout::PatchMean);
+    assert_eq!((c.text.causal, c.text.pool), (false, TextPool::Last));
+    let spec = c.text.hf_tokenizer.unwrap();
+    assert_eq!(
+        (spec.name.as_str(), spec.strip_sep),
+        ("bert-base-uncased", true)
+    );
+    assert_eq!(c.text.context_length, 32);
+    let plain = parse_open_clip(&fixture("tiny-openclip/open_clip_config.json")).unwrap();
+    assert!(plain.vision.ln_pre && plain.text.causal && plain.text.hf_tokenizer.is_none());
+    assert_eq!(
+        (plain.vision.readout, plain.text.pool),
+        (Readout::Class, TextPool::Argmax)
+    );
+
+    let t = tempfile::tempdir().unwrap();
+    let clipa =
+        std::fs::read_to_string(fixture("tiny-openclip-clipa/open_clip_config.json")).unwrap();
+    let parse = |name: &str, from: &str, to: &str| {
+        assert!(clipa.contains(from), "{from}");
+        parse_open_clip(&write(&t, name, &clipa.replace(from, to)))
+    };
+    let e = parse(
+        "a.json",
+        "\"final_ln_after_pool\": true",
+        "\"final_ln_after_pool\": false",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("vision_cfg.pool_type") && e.contains("final_ln_after_pool"),
+        "{e}"
+    );
+    let e = parse(
+        "b.json",
+        "\"pool_type\": \"avg\"",
+        "\"pool_type\": \"none\"",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("vision_cfg.pool_type") && e.contains("\"none\""),
+        "{e}"
+    );
+    let e = parse(
+        "c.json",
+        "\"pool_type\": \"last\"",
+        "\"pool_type\": \"first\"",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("text_cfg.pool_type") && e.contains("\"first\""),
+        "{e}"
+    );
+    let e = parse(
+        "d.json",
+        "\"strip_sep_token\": true",
+        "\"clean\": \"canonicalize\"",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("tokenizer_kwargs.clean") && e.contains("not supported"),
+        "{e}"
+    );
+    let eos = parse(
+        "e.json",
+        "\"pool_type\": \"last\"",
+        "\"pool_type\": \"eos\", \"eos_id\": 7",
+    )
+    .unwrap();
+    assert_eq!(eos.text.pool, TextPool::Eos(7));
 }
 
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {

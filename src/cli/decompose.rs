@@ -65,6 +65,9 @@ pub fn run(args: DecomposeArgs) -> Result<()> {
 /// What a SigLIP decomposition's arrays hold.
 const SIGLIP_NOTE: &str = "SigLIP: layer 0 is the attention-pooling head. heads [1, H, E] are its heads, tokens [1, T, H, E] the same per patch (T patches, no class token), the out_proj bias split evenly over heads x tokens; mlps[1] is the head's MLP term (fc2 bias included) and mlps[0] is a zero vector (no ln_pre class-token term). SigLIP does not normalise before the head's output: every term is divided by the norm of pooler_output, so heads and mlps sum to the unit embedding.";
 
+/// What a decomposition read at the patches' mean (CLIPA) holds.
+const PATCH_MEAN_NOTE: &str = "Read at the patches' mean (open_clip pool_type avg, final_ln_after_pool; CLIPA): the embedding is ln_post of the mean of the patch rows (class token excluded), so each term is its mean over the patch queries: heads are the mean over patch queries of each head's output, tokens weight each token by the patch queries' mean attention to it, mlps[l + 1] is layer l's MLP output averaged over the patches, and mlps[0] the patches' mean embedding (no ln_pre). ln_post is linearised with the statistics of that mean row.";
+
 fn flat(t: &Tensor) -> Result<Vec<f32>> {
     Ok(t.flatten_all()?.to_vec1::<f32>()?)
 }
@@ -114,7 +117,11 @@ fn write_json(
             }),
             _ => None,
         },
-        note: (clip.config.format == clipscope::model::Format::Siglip).then_some(SIGLIP_NOTE),
+        note: match (clip.config.format, clip.config.vision.readout) {
+            (clipscope::model::Format::Siglip, _) => Some(SIGLIP_NOTE),
+            (_, clipscope::model::config::Readout::PatchMean) => Some(PATCH_MEAN_NOTE),
+            _ => None,
+        },
     };
     let text = serde_json::to_string(&line)?;
     writeln!(out, "{}", clipscope::untrusted::json(&text))?;

@@ -2,7 +2,7 @@
 //! expose what the decomposition needs: the CLS row of every head's output, the CLS query's
 //! attention row and the values.
 
-use candle_core::{IndexOp, Tensor};
+use candle_core::{DType, IndexOp, Tensor};
 
 use super::config::{Format, TowerConfig};
 use super::layers::{Dense, LayerNorm, softmax};
@@ -21,19 +21,39 @@ pub enum Capture {
     Tokens,
 }
 
+/// The query rows a block computes and the readout row its per-token captures describe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rows {
+    /// Every query; the readout is row 0 (the class token, or a text tower's first).
+    All,
+    /// The class token's query alone: the last layer of a tower read at its class token needs
+    /// nothing else.
+    ClassOnly,
+    /// Every query; the readout is the mean of rows 1.. (the patches of a CLIPA, whose image
+    /// embedding is ln_post of their mean).
+    PatchMean,
+}
+
 /// What a block returns.
 pub struct BlockOut {
-    /// The residual stream after the block: (B, T, D), or (B, 1, D) in CLS-only mode.
+    /// The residual stream after the block: (B, T, D), or (B, 1, D) with [`Rows::ClassOnly`].
     pub x: Tensor,
-    /// The MLP output at the CLS token, bias included (B, D).
+    /// The MLP output at the readout row, bias included (B, D).
     pub mlp_cls: Tensor,
-    /// Per-head CLS-row outputs before W_O (B, H, d), when captured.
+    /// Per-head readout-row outputs before W_O (B, H, d), when captured.
     pub head_cls: Option<Tensor>,
-    /// CLS attention row (B, H, T) and values (B, H, T, d), when captured.
+    /// The readout row of the attention (B, H, T) and the values (B, H, T, d), when captured.
     pub tokens: Option<(Tensor, Tensor)>,
-    /// Per-head term of the CLS token attending to itself, `A[h,0,0] · V_h[0]` (B, H, d),
-    /// whenever the layer is captured (the class-token ablation of `compute_ablations.py`).
+    /// Per-head term of the readout row attending to the class token, `A[h,r,0] · V_h[0]`
+    /// (B, H, d), whenever the layer is captured (the class-token ablation of
+    /// `compute_ablations.py`).
     pub cls_self: Option<Tensor>,
+}
+
+/// The mean over rows 1.. of (B, T, …) in f32: the patches, class token excluded.
+fn patch_mean(x: &Tensor) -> Result<Tensor> {
+    let t = x.dim(1)?;
+    Ok(x.narrow(1, 1, t - 1)?.to_dtype(DType::F32)?.mean(1)?)
 }
 
 /// A residual block: x += MSA(LN1(x)); x += MLP(LN2(x)).
@@ -124,27 +144,28 @@ impl Block {
         })
     }
 
-    /// Runs the block on `x` (B, T, D).
+    /// Runs the block on `x` (B, T, D), computing the query rows `rows` asks for.
     ///
-    /// `mask` is added to the attention logits (the text tower's causal mask). With `cls_only`
-    /// only the CLS query is computed after the keys and values: the last vision layer needs
-    /// nothing else, since the image embedding reads the CLS row alone.
+    /// `mask` is added to the attention logits (the text tower's causal mask).
     pub fn forward(
         &self,
         x: &Tensor,
         mask: Option<&Tensor>,
         capture: Capture,
-        cls_only: bool,
+        rows: Rows,
     ) -> Result<BlockOut> {
         let (b, t, dm) = x.dims3()?;
         let (h, d) = (self.heads, dm / self.heads);
+        let cls_only = rows == Rows::ClassOnly;
+        let mean = rows == Rows::PatchMean;
         let tq = if cls_only { 1 } else { t };
         let x2 = x.reshape((b * t, dm))?;
         let qkv = match self.qkv_tiled(&x2)? {
             Some(qkv) => qkv,
             None => self.qkv.forward(&self.ln1.forward(&x2)?)?, // (B·T, 3D)
         };
-        let keep_first_row = capture != Capture::None;
+        // The kernels keep the first query's row; the patches' mean row is computed apart.
+        let keep_first_row = capture != Capture::None && !mean;
         // On the tiles with the rest of the bf16 block; the CLS query alone stays in f32.
         let tiled = match self.qkv.tiled() && !cls_only {
             true => cpu_tiles::attention(&qkv, (b, t, h), mask, keep_first_row)?,
@@ -158,9 +179,13 @@ impl Block {
             Some(a) => (a.merged, a.first_row),
             None => self.attention(&qkv, (b, t), mask, cls_only)?,
         };
-        let head_cls = match capture {
-            Capture::None => None,
-            _ => Some(merged.reshape((b, tq, h, d))?.i((.., 0))?),
+        let (head_cls, first_row) = match (capture, mean) {
+            (Capture::None, _) => (None, None),
+            (_, false) => (Some(merged.reshape((b, tq, h, d))?.i((.., 0))?), first_row),
+            (_, true) => (
+                Some(patch_mean(&merged.reshape((b, t, h, d))?)?),
+                Some(self.mean_row(&qkv, (b, t), mask)?),
+            ),
         };
         let cls_self = match (capture, &first_row) {
             (Capture::None, _) | (_, None) => None,
@@ -182,20 +207,33 @@ impl Block {
         } else {
             x.clone()
         };
-        let x = self.out_proj(&merged, &x.reshape((b * tq, dm))?, tq)?;
-        let (x, mlp_cls) = match self.mlp_tiled(&x, (b, tq))? {
+        let x = x.reshape((b * tq, dm))?;
+        let after_attn = self.out_proj(&merged, &x, tq, mean)?;
+        let (y, mlp_cls) = match self.mlp_tiled(&after_attn, (b, tq), !mean)? {
             Some(done) => done,
             None => {
-                let hidden = self.ln2.forward(&x)?;
+                let hidden = self.ln2.forward(&after_attn)?;
                 let act = self
                     .fc1
                     .forward_with(&hidden, Some(self.activation), None)?;
                 let z = self.fc2.forward(&act)?;
-                let mlp_cls = z.reshape((b, tq, dm))?.i((.., 0))?;
-                ((x + z)?, mlp_cls)
+                let z = z.reshape((b, tq, dm))?;
+                let mlp_cls = match mean {
+                    true => patch_mean(&z)?,
+                    false => z.i((.., 0))?,
+                };
+                (
+                    (after_attn.clone() + z.reshape((b * tq, dm))?)?,
+                    Some(mlp_cls),
+                )
             }
         };
-        let x = x.reshape((b, tq, dm))?;
+        let mlp_cls = match mlp_cls {
+            Some(m) => m,
+            // The tiled MLP adds the residual as it goes: its patch mean is what the block added.
+            None => patch_mean(&(&y - &after_attn)?.reshape((b, t, dm))?)?,
+        };
+        let x = y.reshape((b, tq, dm))?;
         Ok(BlockOut {
             x,
             mlp_cls,
@@ -203,6 +241,30 @@ impl Block {
             tokens,
             cls_self,
         })
+    }
+
+    /// The mean over the patch queries (rows 1..) of the attention rows, (B, H, T), in f32: the
+    /// attention a [`Rows::PatchMean`] readout reads (computed apart from the kernels, which
+    /// keep the first row alone; the captured layers only).
+    fn mean_row(
+        &self,
+        qkv: &Tensor,
+        (b, t): (usize, usize),
+        mask: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        let dm = qkv.dim(1)? / 3;
+        let (h, d) = (self.heads, dm / self.heads);
+        let qkv = qkv
+            .to_dtype(DType::F32)?
+            .reshape((b, t, 3, h, d))?
+            .permute((2, 0, 3, 1, 4))?
+            .contiguous()?;
+        let (q, k) = (qkv.i((0, .., .., 1..))?.contiguous()?, qkv.i(1)?);
+        let mut logits = q.matmul(&k.t()?)?; // (B, H, T − 1, T)
+        if let Some(m) = mask {
+            logits = logits.broadcast_add(&m.i(1..)?.to_dtype(DType::F32)?)?;
+        }
+        Ok(softmax(&logits)?.mean(2)?)
     }
 
     /// `LN1(x) · W_QKV + b_QKV` on the bf16 kernel, LayerNorm writing the packed rows the product
@@ -218,11 +280,17 @@ impl Block {
     }
 
     /// The MLP on the bf16 kernel with its hidden layer kept packed in bf16: `x + MLP(LN2(x))`
-    /// and the MLP's output at each image's CLS row, (B, D). fc2 adds the residual as it goes,
-    /// and the CLS rows of its output are computed again from the same packed rows (the same
-    /// products, bit for bit), so that the decomposition's MLP term is the one the stream got.
-    /// `None` off the tiles.
-    fn mlp_tiled(&self, x: &Tensor, (b, tq): (usize, usize)) -> Result<Option<(Tensor, Tensor)>> {
+    /// and, with `first`, the MLP's output at each image's first row, (B, D). fc2 adds the
+    /// residual as it goes, and the first rows of its output are computed again from the same
+    /// packed rows (the same products, bit for bit), so that the decomposition's MLP term is the
+    /// one the stream got. `None` off the tiles.
+    #[allow(clippy::type_complexity)]
+    fn mlp_tiled(
+        &self,
+        x: &Tensor,
+        (b, tq): (usize, usize),
+        first: bool,
+    ) -> Result<Option<(Tensor, Option<Tensor>)>> {
         if !self.fc1.tiled() || !self.fc2.tiled() {
             return Ok(None);
         }
@@ -235,22 +303,29 @@ impl Block {
         let Some(y) = self.fc2.forward_packed(&act, None, Some(x))? else {
             return Ok(None);
         };
+        if !first {
+            return Ok(Some((y, None)));
+        }
         let cls: Vec<usize> = (0..b).map(|i| i * tq).collect();
         let cls = match tq {
             1 => act,
             _ => act.gather(&cls),
         };
-        Ok(self.fc2.forward_packed(&cls, None, None)?.map(|z| (y, z)))
+        Ok(self
+            .fc2
+            .forward_packed(&cls, None, None)?
+            .map(|z| (y, Some(z))))
     }
 
     /// `merged · W_O + b_O + x`. With the product on the bf16 kernel, the CLS rows are computed
     /// again in f32: the decomposition's head terms are those rows' exact parts (W_O applied in
-    /// f32), so Σ heads + MLPs stays the embedding to f32 rounding.
-    fn out_proj(&self, merged: &Tensor, x: &Tensor, tq: usize) -> Result<Tensor> {
+    /// f32), so Σ heads + MLPs stays the embedding to f32 rounding. With `every_row` (a patch
+    /// mean is read) every row is computed in f32.
+    fn out_proj(&self, merged: &Tensor, x: &Tensor, tq: usize, every_row: bool) -> Result<Tensor> {
         if !self.out.tiled() {
             return self.out.forward_with(merged, None, Some(x));
         }
-        if tq == 1 {
+        if tq == 1 || every_row {
             return self.out.forward_exact(merged, Some(x));
         }
         match self.out.forward_tiled_except(merged, x, tq)? {

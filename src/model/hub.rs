@@ -105,6 +105,22 @@ pub fn fetch(repo: &str, revision: Option<&str>) -> Result<ModelFiles> {
     if files.tokenizer.is_none() {
         files.tokenizer = get(org, name, OPTIONAL[1])?;
     }
+    if let Some(spec) = files.config()?.text.hf_tokenizer {
+        // The checkpoint names its own vocabulary (CLIPA's BERT, MetaCLIP 2's XLM-V): never
+        // CLIP's BPE. A name without an owner (`bert-base-uncased`) is looked up as the Hub
+        // serves it now, under its owner.
+        let id = match spec.name.as_str() {
+            "bert-base-uncased" => "google-bert/bert-base-uncased",
+            other => other,
+        };
+        if files.tokenizer.is_none()
+            && let Some((o, n)) = id.split_once('/')
+        {
+            files.tokenizer = fetch_at(o, n, "tokenizer.json", None)?;
+            files.tokenizer_config = fetch_at(o, n, "tokenizer_config.json", None)?;
+        }
+        return Ok(files);
+    }
     if files.tokenizer.is_none() {
         let (o, n) = TOKENIZER_FALLBACK.split_once('/').unwrap_or_default();
         files.tokenizer = fetch_at(o, n, "tokenizer.json", None)?;

@@ -11,6 +11,7 @@ mod cpu_tiles;
 mod decompose;
 mod fastmath;
 pub mod files;
+mod hf_tokenizer;
 mod hfcache;
 mod hub;
 mod layers;
@@ -22,6 +23,7 @@ pub mod siglip;
 pub mod source;
 mod text;
 pub mod tokenizer;
+mod tokenizer_config;
 mod vision;
 mod weights;
 
@@ -33,7 +35,7 @@ pub use cpu::gemm_into;
 pub use decompose::Decomposition;
 pub use files::ModelFiles;
 pub use selection::LayerSelection;
-use tokenizer::ClipTokenizer;
+use tokenizer::{ClipTokenizer, TextTokenizer};
 
 use crate::image::Preprocess;
 use crate::{Error, Result};
@@ -56,7 +58,7 @@ enum Towers {
     Clip {
         vision: Box<vision::VisionTower>,
         text: Box<text::TextTower>,
-        tokenizer: Option<Box<ClipTokenizer>>,
+        tokenizer: Option<Box<TextTokenizer>>,
         folds: Box<decompose::Folds>,
     },
     Siglip {
@@ -70,15 +72,20 @@ impl Clip {
     /// Loads a checkpoint's files onto `device`, computing in `dtype`.
     pub fn load(files: &ModelFiles, device: &Device, dtype: DType) -> Result<Self> {
         let mut config = files.config()?;
-        if let Some((mean, std)) = source::find_alias(&files.name).and_then(|a| a.mean_std) {
-            if config.preprocess.mean != mean || config.preprocess.std != std {
+        if let Some(p) = source::find_alias(&files.name).and_then(|a| a.pretrained) {
+            let pre = &mut config.preprocess;
+            if (pre.mean, pre.std, pre.resample, pre.mode) != (p.mean, p.std, p.resample, p.mode) {
                 eprintln!(
-                    "clipscope: {}: using mean {mean:?} / std {std:?} (open_clip's values for this checkpoint) instead of the repository's",
-                    crate::untrusted::field(&files.name)
+                    "clipscope: {}: using mean {:?} / std {:?}, {} resampling, {} resize \
+                     (open_clip's values for this checkpoint) instead of the repository's",
+                    crate::untrusted::field(&files.name),
+                    p.mean,
+                    p.std,
+                    format!("{:?}", p.resample).to_lowercase(),
+                    format!("{:?}", p.mode).to_lowercase(),
                 );
             }
-            config.preprocess.mean = mean;
-            config.preprocess.std = std;
+            (pre.mean, pre.std, pre.resample, pre.mode) = (p.mean, p.std, p.resample, p.mode);
         }
         Self::from_config(files, config, device, dtype)
     }
@@ -116,11 +123,18 @@ impl Clip {
             let vision =
                 vision::VisionTower::load(&w, config.format, &config.vision, config.embed_dim)?;
             let text = text::TextTower::load(&w, config.format, &config.text, config.embed_dim)?;
-            let tokenizer = files
-                .tokenizer
-                .as_deref()
-                .map(|p| ClipTokenizer::load(p, config.text.context_length).map(Box::new))
-                .transpose()?;
+            let context = config.text.context_length;
+            let tokenizer = match (&config.text.hf_tokenizer, files.tokenizer.as_deref()) {
+                (_, None) => None,
+                (None, Some(p)) => Some(TextTokenizer::Bpe(ClipTokenizer::load(p, context)?)),
+                (Some(spec), Some(p)) => Some(TextTokenizer::Hf(hf_tokenizer::HfTokenizer::load(
+                    p,
+                    files.tokenizer_config.as_deref(),
+                    spec,
+                    context,
+                )?)),
+            };
+            let tokenizer = tokenizer.map(Box::new);
             let folds = decompose::Folds::new(&vision)?;
             Towers::Clip {
                 vision: Box::new(vision),
@@ -218,9 +232,15 @@ impl Clip {
     /// Token ids of `text` (special tokens included, no padding).
     pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
         let none = || {
-            let want = match self.config.format {
-                Format::Siglip => "spiece.model or tokenizer.json",
-                _ => "tokenizer.json",
+            let want = match (self.config.format, &self.config.text.hf_tokenizer) {
+                (Format::Siglip, _) => "spiece.model or tokenizer.json".to_string(),
+                (_, None) => "tokenizer.json".to_string(),
+                (_, Some(spec)) => format!(
+                    "tokenizer.json of the Hugging Face tokenizer {:?} that its text tower reads \
+                     (open_clip `hf_tokenizer_name`; put its tokenizer.json and \
+                     tokenizer_config.json there)",
+                    spec.name
+                ),
             };
             Error::Model(format!("{}: no {want} beside the weights", self.name))
         };

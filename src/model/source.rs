@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::files::ModelFiles;
 pub use super::hfcache::{cached_snapshots, hf_cache_dir, hub_offline};
+use crate::image::{Resample, ResizeMode};
 use crate::{Error, Result};
 
 /// A checkpoint with a short name: the six studied by Madasu et al. (CLIP-InterpreT), and the
@@ -17,106 +18,151 @@ pub struct Alias {
     pub repo: &'static str,
     /// What it is.
     pub description: &'static str,
-    /// Normalisation that overrides the repository's files (open_clip's `pretrained.py`).
+    /// Preprocessing that overrides the repository's files (open_clip's `pretrained.py`).
     #[serde(skip)]
-    pub mean_std: Option<([f32; 3], [f32; 3])>,
+    pub pretrained: Option<Pretrained>,
 }
 
-const INCEPTION: ([f32; 3], [f32; 3]) = ([0.5; 3], [0.5; 3]);
+/// The preprocessing open_clip's `pretrained.py` gives a checkpoint, which wins over what its
+/// repository's files say.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pretrained {
+    /// Per-channel mean.
+    pub mean: [f32; 3],
+    /// Per-channel std.
+    pub std: [f32; 3],
+    /// Resampling filter (`interpolation`).
+    pub resample: Resample,
+    /// `resize_mode`.
+    pub mode: ResizeMode,
+}
+
+const INCEPTION: Pretrained = Pretrained {
+    mean: [0.5; 3],
+    std: [0.5; 3],
+    resample: Resample::Bicubic,
+    mode: ResizeMode::Shortest,
+};
+
+/// CLIPA's: ImageNet's mean and std, bilinear, both sides resized (`squash`).
+const CLIPA: Pretrained = Pretrained {
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+    resample: Resample::Bilinear,
+    mode: ResizeMode::Squash,
+};
 
 /// The paper's six models, the larger layouts of the same family that came after (ViT-L/14 at
-/// 336 px, LAION's ViT-H and ViT-bigG, Apple's DFN-5B ViT-H), then two SigLIP and two SigLIP 2
-/// models.
+/// 336 px, LAION's ViT-H and ViT-bigG, Apple's DFN-5B ViT-H), CLIPA, then two SigLIP and two
+/// SigLIP 2 models.
 pub const ALIASES: &[Alias] = &[
     Alias {
         alias: "vit-b-32/openai",
         repo: "openai/clip-vit-base-patch32",
         description: "ViT-B/32, OpenAI WIT-400M, QuickGELU",
-        mean_std: None,
+        pretrained: None,
     },
     Alias {
         alias: "vit-b-16/openai",
         repo: "openai/clip-vit-base-patch16",
         description: "ViT-B/16, OpenAI WIT-400M, QuickGELU",
-        mean_std: None,
+        pretrained: None,
     },
     Alias {
         alias: "vit-l-14/openai",
         repo: "openai/clip-vit-large-patch14",
         description: "ViT-L/14, OpenAI WIT-400M, QuickGELU",
-        mean_std: None,
+        pretrained: None,
     },
     Alias {
         alias: "vit-b-16/laion2b",
         repo: "laion/CLIP-ViT-B-16-laion2B-s34B-b88K",
         description: "ViT-B/16, LAION-2B, GELU",
-        mean_std: None,
+        pretrained: None,
     },
     Alias {
         alias: "vit-l-14/laion2b",
         repo: "laion/CLIP-ViT-L-14-laion2B-s32B-b82K",
         description: "ViT-L/14, LAION-2B, GELU, mean = std = 0.5",
-        mean_std: Some(INCEPTION),
+        pretrained: Some(INCEPTION),
     },
     Alias {
         alias: "vit-b-32/datacomp",
         repo: "laion/CLIP-ViT-B-32-DataComp.M-s128M-b4K",
         description: "ViT-B/32, DataComp-M, GELU",
-        mean_std: None,
+        pretrained: None,
     },
     Alias {
         alias: "vit-l-14-336/openai",
         repo: "openai/clip-vit-large-patch14-336",
         description: "ViT-L/14 at 336 px (24x24 patches), OpenAI WIT-400M, QuickGELU",
-        mean_std: None,
+        pretrained: None,
     },
     Alias {
         alias: "vit-h-14/laion2b",
         repo: "laion/CLIP-ViT-H-14-laion2B-s32B-b79K",
         description: "ViT-H/14, 32 layers, LAION-2B, GELU",
-        mean_std: None,
+        pretrained: None,
     },
     Alias {
         alias: "vit-bigg-14/laion2b",
         repo: "laion/CLIP-ViT-bigG-14-laion2B-39B-b160k",
         description: "ViT-bigG/14, 48 layers, MLP ratio 4.9231, LAION-2B",
-        mean_std: None,
+        pretrained: None,
     },
     Alias {
         alias: "vit-h-14/dfn5b",
         repo: "apple/DFN5B-CLIP-ViT-H-14",
         description: "ViT-H/14, DFN-5B (Apple), QuickGELU, open_clip files",
-        mean_std: None,
+        pretrained: None,
     },
     Alias {
         alias: "vit-h-14-378/dfn5b",
         repo: "apple/DFN5B-CLIP-ViT-H-14-378",
         description: "ViT-H/14 at 378 px (27x27 patches), DFN-5B, QuickGELU",
-        mean_std: None,
+        pretrained: None,
+    },
+    Alias {
+        alias: "vit-h-14-clipa/datacomp1b",
+        repo: "UCSC-VLAA/ViT-H-14-CLIPA-datacomp1B",
+        description: "CLIPA ViT-H/14: no ln_pre, mean of the patches, BERT tokenizer",
+        pretrained: Some(CLIPA),
+    },
+    Alias {
+        alias: "vit-h-14-clipa-336/datacomp1b",
+        repo: "UCSC-VLAA/ViT-H-14-CLIPA-336-datacomp1B",
+        description: "CLIPA ViT-H/14 at 336 px (24x24 patches), DataComp-1B",
+        pretrained: Some(CLIPA),
+    },
+    Alias {
+        alias: "vit-bigg-14-clipa/datacomp1b",
+        repo: "UCSC-VLAA/ViT-bigG-14-CLIPA-datacomp1B",
+        description: "CLIPA ViT-bigG/14, 48 layers, DataComp-1B",
+        pretrained: Some(CLIPA),
     },
     Alias {
         alias: "siglip-b-16",
         repo: "google/siglip-base-patch16-224",
         description: "SigLIP B/16, 224 px, WebLI, attention-pooling head",
-        mean_std: None,
+        pretrained: None,
     },
     Alias {
         alias: "siglip-so400m-14",
         repo: "google/siglip-so400m-patch14-384",
         description: "SigLIP So400m/14, 384 px (27x27 patches), WebLI",
-        mean_std: None,
+        pretrained: None,
     },
     Alias {
         alias: "siglip2-b-16",
         repo: "google/siglip2-base-patch16-224",
         description: "SigLIP 2 B/16, 224 px, Gemma tokenizer",
-        mean_std: None,
+        pretrained: None,
     },
     Alias {
         alias: "siglip2-so400m-14",
         repo: "google/siglip2-so400m-patch14-384",
         description: "SigLIP 2 So400m/14, 384 px, Gemma tokenizer",
-        mean_std: None,
+        pretrained: None,
     },
 ];
 
@@ -229,8 +275,10 @@ mod tests {
         );
         assert!(ModelSpec::parse("org/name@").is_err());
         assert_eq!(
-            find_alias("VIT-L-14/LAION2B").unwrap().mean_std,
+            find_alias("VIT-L-14/LAION2B").unwrap().pretrained,
             Some(INCEPTION)
         );
+        let clipa = find_alias("ucsc-vlaa/vit-h-14-clipa-datacomp1b").unwrap();
+        assert_eq!(clipa.pretrained, Some(CLIPA));
     }
 }

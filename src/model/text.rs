@@ -1,13 +1,16 @@
 //! The CLIP text tower: token and position embeddings, a causal transformer, the final
 //! LayerNorm at the end-of-text token and the text projection.
 //!
-//! Ports transformers' `CLIPTextTransformer` / open_clip's `encode_text`; both pool at the first
-//! end-of-text token (the arg-max id in CLIP's vocabulary).
+//! Ports transformers' `CLIPTextTransformer` / open_clip's `TextTransformer.forward`; both pool at
+//! the first end-of-text token (the arg-max id in CLIP's vocabulary). open_clip's variants read
+//! elsewhere (`text_global_pool`: the first `eos_id`, or the context's last position) and may
+//! drop the causal mask (`no_causal_mask`, CLIPA); without it the padding is seen, so the tower
+//! runs on the whole context as open_clip does.
 
 use candle_core::{DType, Device, IndexOp, Tensor};
 
-use super::block::{Block, Capture};
-use super::config::{Format, TextConfig};
+use super::block::{Block, Capture, Rows};
+use super::config::{Format, TextConfig, TextPool};
 use super::layers::{LayerNorm, matmul};
 use super::weights::Weights;
 use crate::{Error, Result};
@@ -61,12 +64,17 @@ impl TextTower {
         })
     }
 
-    /// Unnormalised text embeddings (N, E) for token id sequences that each end with the
-    /// end-of-text token (start and end tokens included, no padding).
+    /// Unnormalised text embeddings (N, E) for token id sequences from the tokenizer (special
+    /// tokens included; CLIP's unpadded, a Hugging Face tokenizer's padded to the context).
     pub fn forward(&self, ids: &[Vec<u32>]) -> Result<Tensor> {
         let device = self.token.device();
-        let len = ids.iter().map(Vec::len).max().unwrap_or(0);
-        if len == 0 || len > self.cfg.context_length {
+        let longest = ids.iter().map(Vec::len).max().unwrap_or(0);
+        // Causal and read at a token: what follows it never reaches it, so shorter is the same.
+        let len = match self.cfg.causal && self.cfg.pool != TextPool::Last {
+            true => longest,
+            false => self.cfg.context_length,
+        };
+        if longest == 0 || longest > self.cfg.context_length {
             return Err(Error::Invalid(format!(
                 "token sequences must hold 1..={} ids",
                 self.cfg.context_length
@@ -82,7 +90,7 @@ impl TextTower {
                 self.cfg.vocab_size
             )));
         }
-        // Right-pad with 0: under the causal mask padding never reaches the pooled position.
+        // Right-pad with 0 (open_clip's pad id; under the causal mask it never reaches the pool).
         let flat: Vec<u32> = ids
             .iter()
             .flat_map(|s| {
@@ -95,14 +103,22 @@ impl TextTower {
         let idx = Tensor::from_vec(flat, n * len, device)?;
         let x = self.token.index_select(&idx, 0)?.reshape((n, len, ()))?;
         let mut x = x.broadcast_add(&self.pos.i(0..len)?.unsqueeze(0)?)?;
-        let mask = causal_mask(len, x.dtype(), device)?;
+        let mask = match self.cfg.causal {
+            true => Some(causal_mask(len, x.dtype(), device)?),
+            false => None,
+        };
         for block in &self.blocks {
-            x = block.forward(&x, Some(&mask), Capture::None, false)?.x;
+            x = block
+                .forward(&x, mask.as_ref(), Capture::None, Rows::All)?
+                .x;
         }
-        // Pool where transformers and open_clip do: the first arg-max id (the end-of-text token).
-        let pool = |s: &Vec<u32>| {
-            let max = s.iter().copied().max().unwrap_or(0);
-            s.iter().position(|&id| id == max).unwrap_or(0)
+        let pool = |s: &Vec<u32>| match self.cfg.pool {
+            TextPool::Argmax => {
+                let max = s.iter().copied().max().unwrap_or(0);
+                s.iter().position(|&id| id == max).unwrap_or(0)
+            }
+            TextPool::Eos(eos) => s.iter().position(|&id| id == eos).unwrap_or(0),
+            TextPool::Last => len - 1,
         };
         let rows = ids
             .iter()

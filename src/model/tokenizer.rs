@@ -1,10 +1,30 @@
-//! CLIP's byte-pair tokenizer, read from `tokenizer.json` with the `tokenizers` crate.
+//! CLIP's byte-pair tokenizer, read from `tokenizer.json` with the `tokenizers` crate, and the
+//! choice between it and a checkpoint's own Hugging Face tokenizer.
 
 use std::path::Path;
 
 use tokenizers::Tokenizer;
 
+use super::hf_tokenizer::HfTokenizer;
 use crate::{Error, Result};
+
+/// The tokenizer of a CLIP-layout text tower.
+pub enum TextTokenizer {
+    /// CLIP's BPE, ids unpadded.
+    Bpe(ClipTokenizer),
+    /// The checkpoint's `hf_tokenizer_name`, ids padded to the context.
+    Hf(HfTokenizer),
+}
+
+impl TextTokenizer {
+    /// Token ids of `text`, as the text tower takes them.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        match self {
+            Self::Bpe(t) => t.encode(text),
+            Self::Hf(t) => t.encode(text),
+        }
+    }
+}
 
 /// The CLIP BPE tokenizer with its start and end tokens.
 pub struct ClipTokenizer {

@@ -2,12 +2,15 @@
 //! recording what the per-head decomposition needs on the way.
 //!
 //! Ports transformers' `CLIPVisionTransformer` / open_clip's `VisionTransformer.forward`; the
-//! tensor names mirror the checkpoint (REFERENCE.md §3).
+//! tensor names mirror the checkpoint (REFERENCE.md §3). CLIPA's variant (open_clip
+//! `no_ln_pre`, `pool_type` `avg`, `final_ln_after_pool`) has no ln_pre and reads the mean of the
+//! patch rows (`VisionTransformer._global_pool`: `x[:, 1:].mean(dim=1)`) instead of the class
+//! token's, ln_post after the mean.
 
 use candle_core::{DType, IndexOp, Tensor};
 
-use super::block::{Block, Capture};
-use super::config::{Format, VisionConfig};
+use super::block::{Block, Capture, Rows};
+use super::config::{Format, Readout, VisionConfig};
 use super::layers::{LayerNorm, PatchEmbed, matmul};
 use super::weights::Weights;
 use crate::Result;
@@ -22,7 +25,7 @@ pub struct VisionTower {
     class: Tensor,
     /// Positions (1, T, D).
     pos: Tensor,
-    ln_pre: LayerNorm,
+    ln_pre: Option<LayerNorm>,
     /// Residual blocks.
     pub blocks: Vec<Block>,
     /// ln_post (γ, β in f32).
@@ -33,7 +36,7 @@ pub struct VisionTower {
 
 /// What one forward pass leaves for the decomposition (all f32 except the captures).
 pub struct Trace {
-    /// CLS row after ln_pre (B, D).
+    /// The readout row after ln_pre (B, D): the class token's, or the patches' mean.
     pub pre: Tensor,
     /// MLP output at CLS per layer (B, D).
     pub mlp_cls: Vec<Tensor>,
@@ -43,7 +46,7 @@ pub struct Trace {
     pub tokens: Vec<Option<(Tensor, Tensor)>>,
     /// Per-layer per-head CLS self-attention term (B, H, d), for the captured layers.
     pub cls_self: Vec<Option<Tensor>>,
-    /// Final CLS residual r before ln_post (B, D).
+    /// Final readout residual r before ln_post (B, D).
     pub residual: Tensor,
 }
 
@@ -71,7 +74,10 @@ impl VisionTower {
         let class = w.get(names[1], &[dm])?.reshape((1, 1, dm))?;
         let pos = w.get(names[2], &[t, dm])?.reshape((1, t, dm))?;
         let eps = cfg.tower.eps;
-        let ln_pre = LayerNorm::load(w, names[3], dm, eps)?;
+        let ln_pre = cfg
+            .ln_pre
+            .then(|| LayerNorm::load(w, names[3], dm, eps))
+            .transpose()?;
         let ln_post = LayerNorm::load(w, names[4], dm, eps)?;
         let proj = match format {
             Format::HuggingFace | Format::Siglip => w
@@ -110,14 +116,22 @@ impl VisionTower {
         let patches = self.patch.forward(pixels)?;
         let class = self.class.broadcast_as((b, 1, dm))?;
         let x = Tensor::cat(&[&class, &patches], 1)?.broadcast_add(&self.pos)?;
-        let mut x = self.ln_pre.forward(&x)?;
-        let pre = x.i((.., 0))?.to_dtype(DType::F32)?;
+        let mut x = match &self.ln_pre {
+            Some(ln) => ln.forward(&x)?,
+            None => x,
+        };
+        let pre = self.read(&x)?;
         let n = self.blocks.len();
         let (mut mlp_cls, mut head_cls, mut tokens, mut cls_self) =
             (vec![], vec![], vec![], vec![]);
         for (l, block) in self.blocks.iter().enumerate() {
             let cap = capture.get(l).copied().unwrap_or(Capture::None);
-            let out = block.forward(&x, None, cap, l + 1 == n)?;
+            let rows = match self.cfg.readout {
+                Readout::PatchMean => Rows::PatchMean,
+                Readout::Class if l + 1 == n => Rows::ClassOnly,
+                Readout::Class => Rows::All,
+            };
+            let out = block.forward(&x, None, cap, rows)?;
             mlp_cls.push(out.mlp_cls.to_dtype(DType::F32)?);
             head_cls.push(out.head_cls.map(|t| t.to_dtype(DType::F32)).transpose()?);
             cls_self.push(out.cls_self.map(|t| t.to_dtype(DType::F32)).transpose()?);
@@ -130,7 +144,7 @@ impl VisionTower {
             );
             x = out.x;
         }
-        let residual = x.i((.., 0))?.to_dtype(DType::F32)?;
+        let residual = self.read(&x)?;
         Ok(Trace {
             pre,
             mlp_cls,
@@ -138,6 +152,18 @@ impl VisionTower {
             tokens,
             cls_self,
             residual,
+        })
+    }
+
+    /// The readout row of a residual stream (B, T, D) in f32: the class token's row, or the
+    /// mean of the patch rows.
+    fn read(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(match self.cfg.readout {
+            Readout::Class => x.i((.., 0))?.to_dtype(DType::F32)?,
+            Readout::PatchMean => x
+                .narrow(1, 1, x.dim(1)? - 1)?
+                .to_dtype(DType::F32)?
+                .mean(1)?,
         })
     }
 

@@ -6,8 +6,15 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 
-/// The CLIP reference fixtures: transformers, open_clip, and open_clip with the large layouts' QuickGELU, bigG MLP ratio and patch 14 (tools/make_openclip_fixtures.py).
-pub const FIXTURES: [&str; 3] = ["tiny-clip-hf", "tiny-openclip", "tiny-openclip-bigg"];
+/// The CLIP reference fixtures: transformers, open_clip, open_clip with the large layouts' QuickGELU,
+/// bigG MLP ratio and patch 14 (tools/make_openclip_fixtures.py), and CLIPA's layout
+/// (tools/make_clipa_fixtures.py).
+pub const FIXTURES: [&str; 4] = [
+    "tiny-clip-hf",
+    "tiny-openclip",
+    "tiny-openclip-bigg",
+    "tiny-openclip-clipa",
+];
 
 /// The two SigLIP reference fixtures (tools/make_siglip_fixtures.py): a spiece.model tokenizer,
 /// and a tokenizer.json with an attention mask.

@@ -97,18 +97,18 @@ pub fn parse_hf(config: &Path, preprocessor: Option<&Path>) -> Result<ClipConfig
             .usize("projection_dim")
             .map_err(|_| Error::config(config, "missing required key `projection_dim`"))?,
     };
-    let vision = VisionConfig {
-        tower: hf_tower(&vobj, CLIP_DEFAULTS)?,
-        image_size: vobj.usize("image_size")?,
-        patch_size: vobj.usize("patch_size")?,
-        class_token: true,
-    };
+    let vision = VisionConfig::vit(
+        hf_tower(&vobj, CLIP_DEFAULTS)?,
+        vobj.usize("image_size")?,
+        vobj.usize("patch_size")?,
+        true,
+    );
     check_patches(&vision, &vobj)?;
-    let text = TextConfig {
-        tower: hf_tower(&tobj, CLIP_DEFAULTS)?,
-        context_length: tobj.opt_usize("max_position_embeddings")?.unwrap_or(77),
-        vocab_size: tobj.opt_usize("vocab_size")?.unwrap_or(49408),
-    };
+    let text = TextConfig::clip(
+        hf_tower(&tobj, CLIP_DEFAULTS)?,
+        tobj.opt_usize("max_position_embeddings")?.unwrap_or(77),
+        tobj.opt_usize("vocab_size")?.unwrap_or(49408),
+    );
     let preprocess = match preprocessor {
         Some(p) => parse_hf_preprocessor(p, vision.image_size)?,
         None => Preprocess::openai(vision.image_size),

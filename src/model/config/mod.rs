@@ -82,9 +82,42 @@ pub struct VisionConfig {
     pub patch_size: usize,
     /// Whether token 0 is a class token (CLIP) or the tokens are the patches alone (SigLIP).
     pub class_token: bool,
+    /// Whether a LayerNorm (`ln_pre`) follows the embeddings; CLIPA has none.
+    pub ln_pre: bool,
+    /// Which rows of the final residual stream the image embedding reads.
+    pub readout: Readout,
+}
+
+/// The rows of the final residual stream that ln_post and the projection read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Readout {
+    /// The class token's row (open_clip `pool_type` `tok`, every OpenAI-layout CLIP).
+    Class,
+    /// The mean of the patch rows, class token excluded, with ln_post after the mean (open_clip
+    /// `pool_type` `avg` with `final_ln_after_pool`, CLIPA): every patch row is a readout row,
+    /// so each component's term is its mean over the patch queries.
+    PatchMean,
 }
 
 impl VisionConfig {
+    /// A ViT with ln_pre, read at the class token when it has one.
+    pub fn vit(
+        tower: TowerConfig,
+        image_size: usize,
+        patch_size: usize,
+        class_token: bool,
+    ) -> Self {
+        Self {
+            tower,
+            image_size,
+            patch_size,
+            class_token,
+            ln_pre: true,
+            readout: Readout::Class,
+        }
+    }
+
     /// Patches per side G.
     pub fn grid(&self) -> usize {
         self.image_size / self.patch_size
@@ -117,6 +150,47 @@ pub struct TextConfig {
     pub context_length: usize,
     /// Vocabulary size.
     pub vocab_size: usize,
+    /// Whether each token sees only the ones before it (CLIP) or all of them (CLIPA).
+    pub causal: bool,
+    /// Where the embedding is read.
+    pub pool: TextPool,
+    /// A Hugging Face tokenizer named by the checkpoint instead of CLIP's BPE.
+    pub hf_tokenizer: Option<HfTokenizerSpec>,
+}
+
+/// The text position the embedding is read at (open_clip's `text_global_pool`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextPool {
+    /// The first arg-max id: CLIP's end-of-text token is its vocabulary's last.
+    Argmax,
+    /// The first occurrence of this end-of-sequence id, position 0 without one (MetaCLIP 2).
+    Eos(u32),
+    /// The last position of the context, padding included (CLIPA).
+    Last,
+}
+
+/// open_clip's `hf_tokenizer_name` and the settings it passes to `HFTokenizer`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HfTokenizerSpec {
+    /// The tokenizer's hub repository, e.g. `bert-base-uncased`.
+    pub name: String,
+    /// `tokenizer_kwargs.strip_sep_token`: the separator id becomes 0 (CLIPA).
+    pub strip_sep: bool,
+}
+
+impl TextConfig {
+    /// CLIP's text tower: causal, pooled at the arg-max id, CLIP's BPE.
+    pub fn clip(tower: TowerConfig, context_length: usize, vocab_size: usize) -> Self {
+        Self {
+            tower,
+            context_length,
+            vocab_size,
+            causal: true,
+            pool: TextPool::Argmax,
+            hf_tokenizer: None,
+        }
+    }
 }
 
 /// A whole CLIP checkpoint's architecture and preprocessing.

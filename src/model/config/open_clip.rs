@@ -6,7 +6,10 @@ use serde_json::Value;
 
 use super::hf::{check_heads, check_patches};
 use super::json::{Obj, read_json};
-use super::{Activation, ClipConfig, Format, TextConfig, TowerConfig, VisionConfig};
+use super::{
+    Activation, ClipConfig, Format, HfTokenizerSpec, Readout, TextConfig, TextPool, TowerConfig,
+    VisionConfig,
+};
 use crate::image::{Preprocess, Resample, ResizeMode};
 use crate::{Error, Result};
 
@@ -17,13 +20,10 @@ const UNSUPPORTED_OPEN_CLIP: &[(&str, &str)] = &[
     ("vision_cfg", "attentional_pool"),
     ("vision_cfg", "global_average_pool"),
     ("vision_cfg", "ls_init_value"),
-    ("vision_cfg", "no_ln_pre"),
-    ("vision_cfg", "final_ln_after_pool"),
     ("vision_cfg", "attn_pooler_queries"),
     ("text_cfg", "hf_model_name"),
     ("text_cfg", "ls_init_value"),
     ("text_cfg", "embed_cls"),
-    ("text_cfg", "no_causal_mask"),
     ("text_cfg", "proj_bias"),
 ];
 
@@ -39,6 +39,76 @@ fn open_clip_tower(obj: &Obj, width: usize, heads: usize, act: Activation) -> Re
     };
     check_heads(&tower, obj)?;
     Ok(tower)
+}
+
+/// `vision_cfg.pool_type` with `final_ln_after_pool`: the class token's row (`tok`, where ln_post
+/// before or after the pool is the same), or the patches' mean with ln_post after it (`avg`).
+/// Averaging tokens that each went through ln_post with their own statistics is refused: the
+/// convention linearises one LayerNorm of the read row.
+fn readout(vobj: &Obj) -> Result<Readout> {
+    let after = vobj.opt_bool("final_ln_after_pool")?.unwrap_or(false);
+    match vobj.opt_str("pool_type")?.unwrap_or("tok") {
+        "tok" => Ok(Readout::Class),
+        "avg" if after => Ok(Readout::PatchMean),
+        "avg" => Err(Error::config(
+            vobj.path,
+            format!(
+                "`{}` = \"avg\" without `final_ln_after_pool` (ln_post on every token before the mean) is not supported",
+                vobj.key("pool_type")
+            ),
+        )),
+        other => Err(Error::config(
+            vobj.path,
+            format!("`{}` = {other:?} is not supported", vobj.key("pool_type")),
+        )),
+    }
+}
+
+/// `text_cfg.pool_type` (default `argmax`) and `eos_id` (default 2, open_clip's).
+fn text_pool(tobj: &Obj) -> Result<TextPool> {
+    match tobj.opt_str("pool_type")?.unwrap_or("argmax") {
+        "argmax" => Ok(TextPool::Argmax),
+        "last" => Ok(TextPool::Last),
+        "eos" => {
+            let id = tobj.opt_usize("eos_id")?.unwrap_or(2);
+            let id = u32::try_from(id).map_err(|_| {
+                Error::config(
+                    tobj.path,
+                    format!("`{}` {id} is too large", tobj.key("eos_id")),
+                )
+            })?;
+            Ok(TextPool::Eos(id))
+        }
+        other => Err(Error::config(
+            tobj.path,
+            format!("`{}` = {other:?} is not supported", tobj.key("pool_type")),
+        )),
+    }
+}
+
+/// `text_cfg.hf_tokenizer_name` and `tokenizer_kwargs.strip_sep_token`.
+fn hf_tokenizer(tobj: &Obj) -> Result<Option<HfTokenizerSpec>> {
+    let Some(name) = tobj.opt_str("hf_tokenizer_name")? else {
+        return Ok(None);
+    };
+    let strip_sep = match tobj.map.get("tokenizer_kwargs") {
+        None | Some(Value::Null) => false,
+        Some(_) => {
+            let kw = tobj.child("tokenizer_kwargs")?;
+            // Other settings (`clean`, `tokenizer_mode`, `language`) change the ids: refused.
+            if let Some(other) = kw.map.keys().find(|k| *k != "strip_sep_token") {
+                return Err(Error::config(
+                    tobj.path,
+                    format!("`{}` is not supported", kw.key(other)),
+                ));
+            }
+            kw.opt_bool("strip_sep_token")?.unwrap_or(false)
+        }
+    };
+    Ok(Some(HfTokenizerSpec {
+        name: name.to_string(),
+        strip_sep,
+    }))
 }
 
 /// Parses an open_clip `open_clip_config.json` (`model_cfg` and `preprocess_cfg`).
@@ -70,16 +140,6 @@ pub fn parse_open_clip(path: &Path) -> Result<ClipConfig> {
             "ResNet vision towers (`vision_cfg.layers` is a list) are not supported",
         ));
     }
-    for (obj, key, want) in [(&vobj, "pool_type", "tok"), (&tobj, "pool_type", "argmax")] {
-        if let Some(p) = obj.opt_str(key)?
-            && p != want
-        {
-            return Err(Error::config(
-                path,
-                format!("`{}` = {p:?} is not supported", obj.key(key)),
-            ));
-        }
-    }
     let act = if model.opt_bool("quick_gelu")?.unwrap_or(false) {
         Activation::QuickGelu
     } else {
@@ -109,17 +169,26 @@ pub fn parse_open_clip(path: &Path) -> Result<ClipConfig> {
         }
     };
     let vision = VisionConfig {
-        tower: open_clip_tower(&vobj, vwidth, vwidth / head_width, act)?,
-        image_size,
-        patch_size: vobj.usize("patch_size")?,
-        class_token: true,
+        ln_pre: !vobj.opt_bool("no_ln_pre")?.unwrap_or(false),
+        readout: readout(&vobj)?,
+        ..VisionConfig::vit(
+            open_clip_tower(&vobj, vwidth, vwidth / head_width, act)?,
+            image_size,
+            vobj.usize("patch_size")?,
+            true,
+        )
     };
     check_patches(&vision, &vobj)?;
     let twidth = tobj.usize("width")?;
     let text = TextConfig {
-        tower: open_clip_tower(&tobj, twidth, tobj.usize("heads")?, act)?,
-        context_length: tobj.opt_usize("context_length")?.unwrap_or(77),
-        vocab_size: tobj.opt_usize("vocab_size")?.unwrap_or(49408),
+        causal: !tobj.opt_bool("no_causal_mask")?.unwrap_or(false),
+        pool: text_pool(&tobj)?,
+        hf_tokenizer: hf_tokenizer(&tobj)?,
+        ..TextConfig::clip(
+            open_clip_tower(&tobj, twidth, tobj.usize("heads")?, act)?,
+            tobj.opt_usize("context_length")?.unwrap_or(77),
+            tobj.opt_usize("vocab_size")?.unwrap_or(49408),
+        )
     };
     let mut preprocess = Preprocess::openai(image_size);
     preprocess.crop_rounding_half_even = true;

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::image::{Preprocess, ResizeMode};
 use crate::model::config::json::{Obj, hf_sub};
 use crate::model::config::{
-    ClipConfig, Format, TextConfig, VisionConfig, hf_tower, parse_hf_preprocessor_onto,
+    ClipConfig, Format, TextConfig, TextPool, VisionConfig, hf_tower, parse_hf_preprocessor_onto,
 };
 use crate::{Error, Result};
 
@@ -96,12 +96,12 @@ pub fn parse(
             "`vision_config.vision_use_head` is false: the model has no attention-pooling head to decompose",
         ));
     }
-    let vision = VisionConfig {
-        tower: hf_tower(&vobj, SIGLIP_DEFAULTS)?,
-        image_size: vobj.usize("image_size")?,
-        patch_size: vobj.usize("patch_size")?,
-        class_token: false,
-    };
+    let vision = VisionConfig::vit(
+        hf_tower(&vobj, SIGLIP_DEFAULTS)?,
+        vobj.usize("image_size")?,
+        vobj.usize("patch_size")?,
+        false,
+    );
     // A conv of stride p over a side that p does not divide reads floor(S/p) patches (So400m/14
     // at 384 px: 27 × 27), ignoring the last S mod p pixels, as transformers does.
     if vision.patch_size > vision.image_size {
@@ -119,10 +119,15 @@ pub fn parse(
             "only 3-channel (RGB) vision towers are supported",
         ));
     }
+    // Bidirectional and read at the last position (SiglipTextTransformer's pooler).
     let text = TextConfig {
-        tower: hf_tower(&tobj, SIGLIP_DEFAULTS)?,
-        context_length: tobj.usize("max_position_embeddings")?,
-        vocab_size: tobj.usize("vocab_size")?,
+        causal: false,
+        pool: TextPool::Last,
+        ..TextConfig::clip(
+            hf_tower(&tobj, SIGLIP_DEFAULTS)?,
+            tobj.usize("max_position_embeddings")?,
+            tobj.usize("vocab_size")?,
+        )
     };
     // SiglipModel compares the text head's output with the pooled image output directly.
     let embed_dim = vision.tower.width;

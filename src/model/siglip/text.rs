@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use candle_core::{DType, Device, IndexOp, Tensor};
 
-use crate::model::block::{Block, Capture};
+use crate::model::block::{Block, Capture, Rows};
 use crate::model::config::{Format, TextConfig};
 use crate::model::layers::{Dense, LayerNorm, matmul};
 use crate::model::weights::Weights;
@@ -121,7 +121,9 @@ impl SiglipText {
             .map(|v| key_mask(v, ctx, x.dtype(), device))
             .transpose()?;
         for block in &self.blocks {
-            x = block.forward(&x, mask.as_ref(), Capture::None, false)?.x;
+            x = block
+                .forward(&x, mask.as_ref(), Capture::None, Rows::All)?
+                .x;
         }
         let last = x.i((.., ctx - 1))?.contiguous()?;
         let pooled = self

@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokenizers::{Tokenizer, TruncationParams};
 
 use super::spiece::{SPACE, SentencePiece};
-use crate::model::config::json::read_json;
+use crate::model::tokenizer_config::Settings;
 use crate::{Error, Result};
 
 /// A SigLIP tokenizer.
@@ -36,32 +36,6 @@ enum Kind {
         prefix_len: usize,
     },
     Json(Box<Tokenizer>),
-}
-
-/// `tokenizer_config.json`, when present.
-struct Settings(serde_json::Map<String, Value>);
-
-impl Settings {
-    fn read(path: Option<&Path>) -> Result<Self> {
-        Ok(Self(path.map(read_json).transpose()?.unwrap_or_default()))
-    }
-
-    /// A special token's text: a string, or an `AddedToken` object's `content`.
-    fn token(&self, key: &str) -> Option<String> {
-        match self.0.get(key)? {
-            Value::String(s) => Some(s.clone()),
-            Value::Object(o) => o.get("content")?.as_str().map(str::to_string),
-            _ => None,
-        }
-    }
-
-    /// Whether `attention_mask` is among the model inputs (transformers' default: yes).
-    fn mask(&self) -> bool {
-        match self.0.get("model_input_names") {
-            Some(Value::Array(names)) => names.iter().any(|n| n == "attention_mask"),
-            _ => true,
-        }
-    }
 }
 
 impl SiglipTokenizer {

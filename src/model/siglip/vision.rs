@@ -8,7 +8,7 @@ use candle_core::{DType, Tensor};
 
 use super::pooling::PoolingHead;
 use crate::Result;
-use crate::model::block::{Block, Capture};
+use crate::model::block::{Block, Capture, Rows};
 use crate::model::config::{Format, VisionConfig};
 use crate::model::layers::{LayerNorm, PatchEmbed};
 use crate::model::weights::Weights;
@@ -69,7 +69,7 @@ impl SiglipVision {
         let patches = self.patch.forward(pixels)?;
         let mut x = patches.broadcast_add(&self.pos)?;
         for block in &self.blocks {
-            x = block.forward(&x, None, Capture::None, false)?.x;
+            x = block.forward(&x, None, Capture::None, Rows::All)?.x;
         }
         Ok(self.post_layernorm.forward(&x)?.to_dtype(DType::F32)?)
     }
