@@ -86,6 +86,12 @@ impl Clip {
                 );
             }
             (pre.mean, pre.std, pre.resample, pre.mode) = (p.mean, p.std, p.resample, p.mode);
+            // open_clip's `pretrained.py` turns QuickGELU on for the checkpoint (the model config
+            // of the same name does not say so).
+            if p.quick_gelu && config.format == Format::OpenClip {
+                config.vision.tower.activation = Activation::QuickGelu;
+                config.text.tower.activation = Activation::QuickGelu;
+            }
         }
         Self::from_config(files, config, device, dtype)
     }

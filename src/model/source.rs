@@ -35,6 +35,9 @@ pub struct Pretrained {
     pub resample: Resample,
     /// `resize_mode`.
     pub mode: ResizeMode,
+    /// `quick_gelu` where `pretrained.py` sets it for the checkpoint (its repository's config
+    /// may not say so).
+    pub quick_gelu: bool,
 }
 
 const INCEPTION: Pretrained = Pretrained {
@@ -42,6 +45,16 @@ const INCEPTION: Pretrained = Pretrained {
     std: [0.5; 3],
     resample: Resample::Bicubic,
     mode: ResizeMode::Shortest,
+    quick_gelu: false,
+};
+
+/// OpenAI's mean and std, bicubic, shortest side: open_clip's defaults.
+const OPENAI: Pretrained = Pretrained {
+    mean: [0.48145466, 0.4578275, 0.40821073],
+    std: [0.26862954, 0.26130258, 0.27577711],
+    resample: Resample::Bicubic,
+    mode: ResizeMode::Shortest,
+    quick_gelu: false,
 };
 
 /// CLIPA's: ImageNet's mean and std, bilinear, both sides resized (`squash`).
@@ -50,11 +63,12 @@ const CLIPA: Pretrained = Pretrained {
     std: [0.229, 0.224, 0.225],
     resample: Resample::Bilinear,
     mode: ResizeMode::Squash,
+    quick_gelu: false,
 };
 
 /// The paper's six models, the larger layouts of the same family that came after (ViT-L/14 at
-/// 336 px, LAION's ViT-H and ViT-bigG, Apple's DFN-5B ViT-H), CLIPA, then two SigLIP and two
-/// SigLIP 2 models.
+/// 336 px, LAION's ViT-H and ViT-bigG, Apple's DFN-5B ViT-H), CLIPA, MetaCLIP 2, then two SigLIP
+/// and two SigLIP 2 models.
 pub const ALIASES: &[Alias] = &[
     Alias {
         alias: "vit-b-32/openai",
@@ -139,6 +153,30 @@ pub const ALIASES: &[Alias] = &[
         repo: "UCSC-VLAA/ViT-bigG-14-CLIPA-datacomp1B",
         description: "CLIPA ViT-bigG/14, 48 layers, DataComp-1B",
         pretrained: Some(CLIPA),
+    },
+    Alias {
+        alias: "vit-h-14-worldwide/metaclip2",
+        repo: "timm/vit_huge_patch14_clip_224.metaclip2_worldwide",
+        description: "MetaCLIP 2 ViT-H/14, worldwide data, XLM-V tokenizer, QuickGELU",
+        pretrained: Some(Pretrained {
+            quick_gelu: true,
+            ..OPENAI
+        }),
+    },
+    Alias {
+        alias: "vit-h-14-worldwide-378/metaclip2",
+        repo: "timm/vit_huge_patch14_clip_378.metaclip2_worldwide",
+        description: "MetaCLIP 2 ViT-H/14 at 378 px (27x27 patches), XLM-V tokenizer",
+        pretrained: Some(Pretrained {
+            mode: ResizeMode::Squash,
+            ..OPENAI
+        }),
+    },
+    Alias {
+        alias: "vit-bigg-14-worldwide/metaclip2",
+        repo: "timm/vit_gigantic_patch14_clip_224.metaclip2_worldwide",
+        description: "MetaCLIP 2 ViT-bigG/14, worldwide data, XLM-V tokenizer",
+        pretrained: Some(OPENAI),
     },
     Alias {
         alias: "siglip-b-16",

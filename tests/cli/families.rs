@@ -98,3 +98,50 @@ fn clipa_reads_the_bert_tokenizer_its_config_names() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bilinear resampling, squash resize"), "{err}");
 }
+
+/// A MetaCLIP 2 repository as timm hosts it: open_clip files whose config need not say
+/// `quick_gelu` (open_clip's `pretrained.py` sets it for the checkpoint, and so does the alias), and
+/// the XLM-V tokenizer its config names, fetched from its own repository: the text embeds as
+/// open_clip's does, read at the first end-of-sequence id.
+#[test]
+fn metaclip2_reads_its_xlm_v_tokenizer_and_open_clips_quick_gelu() {
+    let home = tempfile::tempdir().unwrap();
+    let snap = hub_snapshot(
+        home.path(),
+        "timm/vit_huge_patch14_clip_224.metaclip2_worldwide",
+        "0123456789abcdef0123456789abcdef01234567",
+        "tiny-openclip-metaclip2",
+        &["open_clip_config.json", "open_clip_model.safetensors"],
+    );
+    let cfg = snap.join("open_clip_config.json");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("\"quick_gelu\": true,"));
+    std::fs::write(&cfg, text.replace("\"quick_gelu\": true,", "")).unwrap();
+    let embed = || {
+        offline_hub(home.path())
+            .args(["embed", "-m", "vit-h-14-worldwide/metaclip2", "--json"])
+            .args(["-t", "a photo of a dog"])
+            .output()
+            .unwrap()
+    };
+    assert_clear_error(&embed(), "\"facebook/xlm-v-base\"");
+    hub_snapshot(
+        home.path(),
+        "facebook/xlm-v-base",
+        "89abcdef0123456789abcdef0123456789abcdef",
+        "tiny-openclip-metaclip2",
+        &["tokenizer.json", "tokenizer_config.json"],
+    );
+    let out = embed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_close(
+        &floats(&lines(&out)[0]["embedding"]),
+        &first_text("tiny-openclip-metaclip2"),
+        1e-5,
+        "MetaCLIP 2 text",
+    );
+}

@@ -7,13 +7,14 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 
 /// The CLIP reference fixtures: transformers, open_clip, open_clip with the large layouts' QuickGELU,
-/// bigG MLP ratio and patch 14 (tools/make_openclip_fixtures.py), and CLIPA's layout
-/// (tools/make_clipa_fixtures.py).
-pub const FIXTURES: [&str; 4] = [
+/// bigG MLP ratio and patch 14 (tools/make_openclip_fixtures.py), CLIPA's layout
+/// (tools/make_clipa_fixtures.py) and MetaCLIP 2's text side (tools/make_metaclip2_fixtures.py).
+pub const FIXTURES: [&str; 5] = [
     "tiny-clip-hf",
     "tiny-openclip",
     "tiny-openclip-bigg",
     "tiny-openclip-clipa",
+    "tiny-openclip-metaclip2",
 ];
 
 /// The two SigLIP reference fixtures (tools/make_siglip_fixtures.py): a spiece.model tokenizer,
