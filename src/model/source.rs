@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::files::ModelFiles;
 pub use super::hfcache::{cached_snapshots, hf_cache_dir, hub_offline};
-use crate::image::{Resample, ResizeMode};
+use crate::image::{OPENAI_MEAN, OPENAI_STD, Resample, ResizeMode};
 use crate::{Error, Result};
 
 /// A checkpoint with a short name: the six studied by Madasu et al. (CLIP-InterpreT), and the
@@ -50,8 +50,8 @@ const INCEPTION: Pretrained = Pretrained {
 
 /// OpenAI's mean and std, bicubic, shortest side: open_clip's defaults.
 const OPENAI: Pretrained = Pretrained {
-    mean: [0.48145466, 0.4578275, 0.40821073],
-    std: [0.26862954, 0.26130258, 0.27577711],
+    mean: OPENAI_MEAN,
+    std: OPENAI_STD,
     resample: Resample::Bicubic,
     mode: ResizeMode::Shortest,
     quick_gelu: false,
