@@ -154,6 +154,51 @@ fn clipa_options_are_read_and_the_rest_refused() {
     assert_eq!(eos.text.pool, TextPool::Eos(7));
 }
 
+/// A timm tower named by open_clip: EVA-02's read with what its name fixes; other timm models,
+/// other pools and an extra projection refused by name.
+#[test]
+fn timm_towers_are_known_by_name_or_refused() {
+    let c = parse_open_clip(&fixture("tiny-openclip-eva02/open_clip_config.json")).unwrap();
+    let arch = c.vision.eva.as_ref().unwrap();
+    assert_eq!(
+        (arch.name, arch.heads, c.vision.patch_size),
+        ("eva02_base_patch16_clip_224", 12, 16)
+    );
+    assert!(arch.sub_ln && arch.swiglu && arch.separate_qkv && !c.vision.ln_pre);
+    assert_eq!(c.vision.tower.activation, Activation::Silu);
+    let t = tempfile::tempdir().unwrap();
+    let eva =
+        std::fs::read_to_string(fixture("tiny-openclip-eva02/open_clip_config.json")).unwrap();
+    let parse = |name: &str, from: &str, to: &str| {
+        assert!(eva.contains(from), "{from}");
+        parse_open_clip(&write(&t, name, &eva.replace(from, to)))
+            .unwrap_err()
+            .to_string()
+    };
+    let e = parse(
+        "a.json",
+        "eva02_base_patch16_clip_224",
+        "vit_pe_core_base_patch16_224",
+    );
+    assert!(
+        e.contains("vision_cfg.timm_model_name")
+            && e.contains("vit_pe_core_base_patch16_224")
+            && e.contains("eva02_large_patch14_clip_336"),
+        "{e}"
+    );
+    let e = parse(
+        "b.json",
+        "\"timm_pool\": \"token\"",
+        "\"timm_pool\": \"avg\"",
+    );
+    assert!(
+        e.contains("vision_cfg.timm_pool") && e.contains("\"avg\""),
+        "{e}"
+    );
+    let e = parse("c.json", "\"timm_proj\": null", "\"timm_proj\": \"linear\"");
+    assert!(e.contains("vision_cfg.timm_proj"), "{e}");
+}
+
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.path().join(name);
     std::fs::write(&p, text).unwrap();

@@ -49,8 +49,8 @@ MEAN = [0.48145466, 0.4578275, 0.40821073]
 STD = [0.26862954, 0.26130258, 0.27577711]
 
 
-def images(out, rng):
-    side = CFG["vision_cfg"]["image_size"]
+def images(out, rng, side=None):
+    side = side or CFG["vision_cfg"]["image_size"]
     names, big = [], []
     for i in range(6):
         a = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)

@@ -68,6 +68,9 @@ const SIGLIP_NOTE: &str = "SigLIP: layer 0 is the attention-pooling head. heads 
 /// What a decomposition read at the patches' mean (CLIPA) holds.
 const PATCH_MEAN_NOTE: &str = "Read at the patches' mean (open_clip pool_type avg, final_ln_after_pool; CLIPA): the embedding is ln_post of the mean of the patch rows (class token excluded), so each term is its mean over the patch queries: heads are the mean over patch queries of each head's output, tokens weight each token by the patch queries' mean attention to it, mlps[l + 1] is layer l's MLP output averaged over the patches, and mlps[0] the patches' mean embedding (no ln_pre). ln_post is linearised with the statistics of that mean row.";
 
+/// What a decomposition of EVA-02 (timm trunk) holds beyond the CLIP convention.
+const SUB_LN_NOTE: &str = "EVA-02 (timm Eva): each block's sub-LN (attn.norm, on the heads' merged output before attn.proj) is linearised at the class row with that row's own scale, as ln_post is: a head's term is its output divided by that scale through the centred, gamma-scaled projection, and beta through the projection plus its bias is split over the heads and tokens as out_proj's bias is; the trunk's head bias is shared out with the final norm's beta.";
+
 fn flat(t: &Tensor) -> Result<Vec<f32>> {
     Ok(t.flatten_all()?.to_vec1::<f32>()?)
 }
@@ -120,6 +123,7 @@ fn write_json(
         note: match (clip.config.format, clip.config.vision.readout) {
             (clipscope::model::Format::Siglip, _) => Some(SIGLIP_NOTE),
             (_, clipscope::model::config::Readout::PatchMean) => Some(PATCH_MEAN_NOTE),
+            _ if clip.config.vision.eva.is_some() => Some(SUB_LN_NOTE),
             _ => None,
         },
     };

@@ -206,6 +206,7 @@ pub(super) mod tests {
             Some(Activation::QuickGelu),
             Some(Activation::Gelu),
             Some(Activation::GeluTanh),
+            Some(Activation::Silu),
         ] {
             let want = match act {
                 Some(a) => super::super::layers::activate(a, &plain)?,

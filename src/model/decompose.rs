@@ -15,9 +15,44 @@ use std::sync::OnceLock;
 use candle_core::{D, DType, Tensor};
 
 use super::block::Capture;
-use super::layers::{matmul, mean_var};
+use super::config::VisionConfig;
+use super::layers::{Dense, LayerNorm, matmul, mean_var};
 use super::vision::{Trace, VisionTower};
 use crate::Result;
+
+/// What the decomposition reads of a vision tower read at one row: the per-layer map from the
+/// merged heads to the residual, and the final LayerNorm and projection.
+pub trait Linearised {
+    /// Architecture.
+    fn cfg(&self) -> &VisionConfig;
+    /// Layer `l`'s map from the merged heads (as captured) to the residual, stored (in, out):
+    /// out_proj, or EVA-02's sub-LN and projection linearised.
+    fn out(&self, l: usize) -> &Dense;
+    /// ln_post (γ, β in f32).
+    fn ln_post(&self) -> &LayerNorm;
+    /// The projection P (D, E) in f32 and its bias (timm's head has one).
+    fn proj(&self) -> (&Tensor, Option<&Tensor>);
+    /// The unnormalised embedding ln_post(r) · P (+ bias) from the readout residual (B, D).
+    fn embed(&self, residual: &Tensor) -> Result<Tensor>;
+}
+
+impl Linearised for VisionTower {
+    fn cfg(&self) -> &VisionConfig {
+        &self.cfg
+    }
+    fn out(&self, l: usize) -> &Dense {
+        &self.blocks[l].out
+    }
+    fn ln_post(&self) -> &LayerNorm {
+        &self.ln_post
+    }
+    fn proj(&self) -> (&Tensor, Option<&Tensor>) {
+        (&self.proj, None)
+    }
+    fn embed(&self, residual: &Tensor) -> Result<Tensor> {
+        VisionTower::embed(self, residual)
+    }
+}
 
 /// Per-image decomposition of a batch.
 #[derive(Debug, Clone)]
@@ -44,7 +79,7 @@ pub struct Decomposition {
 pub struct Folds {
     /// γ · P (E).
     g: Tensor,
-    /// β · P (E).
+    /// β · P (E), plus the projection's bias where it has one (shared out as β is).
     beta_p: Tensor,
     /// diag(γ) · P (D, E).
     gamma_p: Tensor,
@@ -56,32 +91,36 @@ pub struct Folds {
 
 impl Folds {
     /// Folds the tower's ln_post and projection.
-    pub fn new(tower: &VisionTower) -> Result<Self> {
-        let gamma = &tower.ln_post.weight;
-        let p = &tower.proj;
+    pub fn new(tower: &dyn Linearised) -> Result<Self> {
+        let gamma = &tower.ln_post().weight;
+        let (p, p_bias) = tower.proj();
         let row = |v: &Tensor| -> Result<Tensor> { Ok(v.unsqueeze(0)?.matmul(p)?.squeeze(0)?) };
         let gamma_p = p.broadcast_mul(&gamma.unsqueeze(1)?)?;
-        let bias_p = tower
-            .blocks
-            .iter()
-            .map(|b| row(&(b.out.bias.to_dtype(DType::F32)? * gamma)?))
+        let layers = tower.cfg().tower.layers;
+        let bias_p = (0..layers)
+            .map(|l| row(&(tower.out(l).bias.to_dtype(DType::F32)? * gamma)?))
             .collect::<Result<Vec<_>>>()?;
+        let beta_p = row(&tower.ln_post().bias)?;
+        let beta_p = match p_bias {
+            Some(b) => (beta_p + b)?,
+            None => beta_p,
+        };
         Ok(Self {
             g: row(gamma)?,
-            beta_p: row(&tower.ln_post.bias)?,
+            beta_p,
             gamma_p,
             bias_p,
-            heads: (0..tower.blocks.len()).map(|_| OnceLock::new()).collect(),
+            heads: (0..layers).map(|_| OnceLock::new()).collect(),
         })
     }
 
-    fn head_matrix(&self, tower: &VisionTower, layer: usize) -> Result<&Tensor> {
+    fn head_matrix(&self, tower: &dyn Linearised, layer: usize) -> Result<&Tensor> {
         if let Some(m) = self.heads[layer].get() {
             return Ok(m);
         }
-        let cfg = &tower.cfg.tower;
+        let cfg = &tower.cfg().tower;
         // out.weight is W_Oᵀ (D_in, D_out); row block h is head h's d × D slice.
-        let wo = tower.blocks[layer].out.weight.to_dtype(DType::F32)?;
+        let wo = tower.out(layer).weight.to_dtype(DType::F32)?;
         let m = wo
             .matmul(&self.gamma_p)?
             .reshape((cfg.heads, cfg.head_dim(), self.g.dim(0)?))?;
@@ -141,13 +180,13 @@ pub fn captures(layers: &[usize], n_layers: usize, tokens: bool, ablation: bool)
 /// Turns a forward trace into direct effects for `layers` (which must have been captured), and
 /// with `ablation` every layer's attention total and class-token term (all layers captured).
 pub fn decompose(
-    tower: &VisionTower,
+    tower: &dyn Linearised,
     folds: &Folds,
     trace: &Trace,
     layers: &[usize],
     ablation: bool,
 ) -> Result<Decomposition> {
-    let cfg = &tower.cfg;
+    let cfg = tower.cfg();
     let (n_layers, h, t) = (cfg.tower.layers, cfg.tower.heads, cfg.tokens());
     let k = (2 * n_layers + 1) as f64;
     let r = &trace.residual;
@@ -227,12 +266,12 @@ pub fn decompose(
 /// layer's head effects), and the class-token self term Σ_h A[h,0,0]·v_h[0] · M_h + b_O·γP/T
 /// with share 1/(K·T) (the sum over heads of token 0's effects), each (B, L, E).
 fn ablation_terms(
-    tower: &VisionTower,
+    tower: &dyn Linearised,
     folds: &Folds,
     trace: &Trace,
     stats: &Stats,
 ) -> Result<(Tensor, Tensor)> {
-    let cfg = &tower.cfg;
+    let cfg = tower.cfg();
     let (n_layers, t) = (cfg.tower.layers, cfg.tokens());
     let k = (2 * n_layers + 1) as f64;
     let (mut attn, mut cls) = (Vec::with_capacity(n_layers), Vec::with_capacity(n_layers));

@@ -61,6 +61,8 @@ pub fn activation(act: Activation, v: f32) -> f32 {
             let u = 0.797_884_6 * (v + 0.044_715 * v * v * v);
             v * (1.0 - 1.0 / (exp(2.0 * u) + 1.0))
         }
+        // torch `silu`: x · sigmoid(x).
+        Activation::Silu => v / (1.0 + exp(-v)),
     }
 }
 
@@ -102,6 +104,7 @@ pub(crate) fn each_activated(x: &mut [f32], act: Activation, f: impl Fn(Activati
         Activation::QuickGelu => x.iter_mut().for_each(|v| *v = f(Activation::QuickGelu, *v)),
         Activation::Gelu => x.iter_mut().for_each(|v| *v = f(Activation::Gelu, *v)),
         Activation::GeluTanh => x.iter_mut().for_each(|v| *v = f(Activation::GeluTanh, *v)),
+        Activation::Silu => x.iter_mut().for_each(|v| *v = f(Activation::Silu, *v)),
     }
 }
 
@@ -209,6 +212,7 @@ mod tests {
                 (Activation::QuickGelu, quick),
                 (Activation::Gelu, gelu),
                 (Activation::GeluTanh, tanh),
+                (Activation::Silu, r / (1.0 + (-r).exp())),
             ] {
                 let got = activation(act, x) as f64;
                 assert!(

@@ -282,6 +282,7 @@ pub fn activate(act: Activation, x: &Tensor) -> Result<Tensor> {
         Activation::QuickGelu => (x * candle_nn::ops::sigmoid(&(x * 1.702)?)?)?,
         Activation::Gelu => x.gelu_erf()?,
         Activation::GeluTanh => x.gelu()?,
+        Activation::Silu => x.silu()?,
     })
 }
 

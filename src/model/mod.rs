@@ -9,6 +9,7 @@ mod cpu;
 mod cpu_attention;
 mod cpu_tiles;
 mod decompose;
+pub mod eva;
 mod fastmath;
 pub mod files;
 mod hf_tokenizer;
@@ -56,7 +57,7 @@ pub struct Clip {
 /// The two towers and the tokenizer of one family.
 enum Towers {
     Clip {
-        vision: Box<vision::VisionTower>,
+        vision: Box<ClipVision>,
         text: Box<text::TextTower>,
         tokenizer: Option<Box<TextTokenizer>>,
         folds: Box<decompose::Folds>,
@@ -66,6 +67,28 @@ enum Towers {
         text: Box<siglip::SiglipText>,
         tokenizer: Option<Box<siglip::SiglipTokenizer>>,
     },
+}
+
+/// A vision tower read the CLIP way: open_clip's or transformers' ViT, or a timm Eva trunk.
+enum ClipVision {
+    Vit(vision::VisionTower),
+    Eva(eva::EvaVision),
+}
+
+impl ClipVision {
+    fn tower(&self) -> &dyn decompose::Linearised {
+        match self {
+            Self::Vit(v) => v,
+            Self::Eva(v) => v,
+        }
+    }
+
+    fn trace(&self, pixels: &Tensor, capture: &[Capture]) -> Result<vision::Trace> {
+        match self {
+            Self::Vit(v) => v.trace(pixels, capture),
+            Self::Eva(v) => v.trace(pixels, capture),
+        }
+    }
 }
 
 impl Clip {
@@ -99,7 +122,7 @@ impl Clip {
     /// Loads weights for an already parsed configuration.
     pub fn from_config(
         files: &ModelFiles,
-        config: ClipConfig,
+        mut config: ClipConfig,
         device: &Device,
         dtype: DType,
     ) -> Result<Self> {
@@ -126,8 +149,19 @@ impl Clip {
                 tokenizer,
             }
         } else {
-            let vision =
-                vision::VisionTower::load(&w, config.format, &config.vision, config.embed_dim)?;
+            let vision = match &config.vision.eva {
+                Some(arch) => {
+                    let v = eva::EvaVision::load(&w, &config.vision, arch, config.embed_dim)?;
+                    config.vision = v.cfg.clone();
+                    ClipVision::Eva(v)
+                }
+                None => ClipVision::Vit(vision::VisionTower::load(
+                    &w,
+                    config.format,
+                    &config.vision,
+                    config.embed_dim,
+                )?),
+            };
             let text = text::TextTower::load(&w, config.format, &config.text, config.embed_dim)?;
             let context = config.text.context_length;
             let tokenizer = match (&config.text.hf_tokenizer, files.tokenizer.as_deref()) {
@@ -141,7 +175,7 @@ impl Clip {
                 )?)),
             };
             let tokenizer = tokenizer.map(Box::new);
-            let folds = decompose::Folds::new(&vision)?;
+            let folds = decompose::Folds::new(vision.tower())?;
             Towers::Clip {
                 vision: Box::new(vision),
                 text: Box::new(text),
@@ -215,7 +249,7 @@ impl Clip {
             Towers::Clip { vision, folds, .. } => {
                 let trace =
                     vision.trace(pixels, &decompose::captures(layers, n, tokens, ablation))?;
-                decompose::decompose(vision, folds, &trace, layers, ablation)
+                decompose::decompose(vision.tower(), folds, &trace, layers, ablation)
             }
             Towers::Siglip { vision, .. } => {
                 siglip::decompose(vision, pixels, layers, tokens, ablation)
@@ -229,7 +263,7 @@ impl Clip {
         match &self.towers {
             Towers::Clip { vision, .. } => {
                 let trace = vision.trace(pixels, &[])?;
-                vision.embed(&trace.residual)
+                vision.tower().embed(&trace.residual)
             }
             Towers::Siglip { vision, .. } => siglip::embed(vision, pixels),
         }

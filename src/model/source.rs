@@ -67,8 +67,8 @@ const CLIPA: Pretrained = Pretrained {
 };
 
 /// The paper's six models, the larger layouts of the same family that came after (ViT-L/14 at
-/// 336 px, LAION's ViT-H and ViT-bigG, Apple's DFN-5B ViT-H), CLIPA, MetaCLIP 2, then two SigLIP
-/// and two SigLIP 2 models.
+/// 336 px, LAION's ViT-H and ViT-bigG, Apple's DFN-5B ViT-H), CLIPA, MetaCLIP 2, EVA-02 CLIP, then
+/// two SigLIP and two SigLIP 2 models.
 pub const ALIASES: &[Alias] = &[
     Alias {
         alias: "vit-b-32/openai",
@@ -176,6 +176,24 @@ pub const ALIASES: &[Alias] = &[
         alias: "vit-bigg-14-worldwide/metaclip2",
         repo: "timm/vit_gigantic_patch14_clip_224.metaclip2_worldwide",
         description: "MetaCLIP 2 ViT-bigG/14, worldwide data, XLM-V tokenizer",
+        pretrained: Some(OPENAI),
+    },
+    Alias {
+        alias: "eva02-b-16/merged2b",
+        repo: "timm/eva02_base_patch16_clip_224.merged2b_s8b_b131k",
+        description: "EVA-02 CLIP B/16: timm trunk, rotary attention, sub-LN, SwiGLU",
+        pretrained: Some(OPENAI),
+    },
+    Alias {
+        alias: "eva02-l-14/merged2b",
+        repo: "timm/eva02_large_patch14_clip_224.merged2b_s4b_b131k",
+        description: "EVA-02 CLIP L/14, 24 layers",
+        pretrained: Some(OPENAI),
+    },
+    Alias {
+        alias: "eva02-l-14-336/merged2b",
+        repo: "timm/eva02_large_patch14_clip_336.merged2b_s6b_b61k",
+        description: "EVA-02 CLIP L/14 at 336 px (24x24 patches)",
         pretrained: Some(OPENAI),
     },
     Alias {

@@ -44,22 +44,34 @@ impl TextTower {
                 "transformer.resblocks",
             ),
         };
+        // open_clip's CustomTextCLIP (timm vision towers) keeps the text tower under `text.`.
+        let custom = format == Format::OpenClip && w.shape("text.token_embedding.weight").is_some();
+        let owned = |n: &str| {
+            if custom {
+                format!("text.{n}")
+            } else {
+                n.to_string()
+            }
+        };
+        let (tok, pos, ln, prefix) = (owned(tok), owned(pos), owned(ln), owned(prefix));
         let proj = match format {
             Format::HuggingFace | Format::Siglip => w
                 .get_as("text_projection.weight", &[embed_dim, dm], DType::F32)?
                 .t()?
                 .contiguous()?,
-            Format::OpenClip => w.get_as("text_projection", &[dm, embed_dim], DType::F32)?,
+            Format::OpenClip => {
+                w.get_as(&owned("text_projection"), &[dm, embed_dim], DType::F32)?
+            }
         };
         let blocks = (0..cfg.tower.layers)
             .map(|i| Block::load(w, format, &format!("{prefix}.{i}"), &cfg.tower))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             cfg: cfg.clone(),
-            token: w.get(tok, &[cfg.vocab_size, dm])?,
-            pos: w.get(pos, &[cfg.context_length, dm])?,
+            token: w.get(&tok, &[cfg.vocab_size, dm])?,
+            pos: w.get(&pos, &[cfg.context_length, dm])?,
             blocks,
-            ln_final: LayerNorm::load(w, ln, dm, cfg.tower.eps)?,
+            ln_final: LayerNorm::load(w, &ln, dm, cfg.tower.eps)?,
             proj,
         })
     }

@@ -96,6 +96,14 @@ impl Weights {
         Ok(t.to_dtype(dtype)?)
     }
 
+    /// The shape of tensor `name`, when the checkpoint has it (sizes a config does not give).
+    pub fn shape(&self, name: &str) -> Option<Vec<usize>> {
+        match &self.files {
+            Files::Safetensors(f) => f.get(name).ok().map(|t| t.shape().to_vec()),
+            Files::Pickled(m) => m.get(name).map(|t| t.dims().to_vec()),
+        }
+    }
+
     /// The compute dtype.
     pub fn dtype(&self) -> DType {
         self.dtype

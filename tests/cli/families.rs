@@ -145,3 +145,119 @@ fn metaclip2_reads_its_xlm_v_tokenizer_and_open_clips_quick_gelu() {
         "MetaCLIP 2 text",
     );
 }
+
+/// EVA-02's alias loads timm's hub repository (open_clip files, `visual.trunk.*` and `text.*`)
+/// and embeds images and texts as open_clip does.
+#[test]
+fn eva02_alias_loads_its_timm_repository() {
+    let home = tempfile::tempdir().unwrap();
+    let snap = hub_snapshot(
+        home.path(),
+        "timm/eva02_base_patch16_clip_224.merged2b_s8b_b131k",
+        "0123456789abcdef0123456789abcdef01234567",
+        "tiny-openclip-eva02",
+        &["open_clip_config.json", "open_clip_model.safetensors"],
+    );
+    // timm's repositories ship no tokenizer: CLIP's BPE comes from OpenAI's repository.
+    hub_snapshot(
+        home.path(),
+        "openai/clip-vit-base-patch32",
+        "89abcdef0123456789abcdef0123456789abcdef",
+        "tiny-openclip-eva02",
+        &["tokenizer.json"],
+    );
+    let img = fixture("tiny-openclip-eva02").join("images/img00.png");
+    let out = offline_hub(home.path())
+        .args([
+            "embed",
+            "-m",
+            "eva02-b-16/merged2b",
+            "--json",
+            "-t",
+            "a photo of a dog",
+        ])
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(snap.join("open_clip_model.safetensors").is_file());
+    let got = lines(&out);
+    assert_close(
+        &floats(&got[0]["embedding"]),
+        &first_text("tiny-openclip-eva02"),
+        1e-5,
+        "EVA-02 text",
+    );
+    let unit =
+        clipscope::model::l2_normalize(&reference("tiny-openclip-eva02")["image_embeds"]).unwrap();
+    assert_close(
+        &floats(&got[1]["embedding"]),
+        &unit.i(0).unwrap().to_vec1::<f32>().unwrap(),
+        1e-5,
+        "EVA-02 image",
+    );
+}
+
+/// A store of EVA-02 (timm trunk: rotary attention, sub-LN, SwiGLU) runs every command a user
+/// runs next: index with labels, interpret, search, the analyses, ablations and zero-shot.
+#[test]
+fn an_eva02_store_runs_every_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (probe, cache) = (tmp.path().join("probe"), tmp.path().join("cache"));
+    let model = fixture("tiny-openclip-eva02");
+    let m = model.to_str().unwrap();
+    let run = |args: &[&str]| run_in_cache(&cache, args);
+    run(&["probe", probe.to_str().unwrap(), "-n", "24"]);
+    let images: Vec<String> = std::fs::read_dir(&probe)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".png"))
+        .collect();
+    let csv = tmp.path().join("labels.csv");
+    let rows: Vec<String> = images
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("{n},{}", ["even", "odd"][i % 2]))
+        .collect();
+    std::fs::write(&csv, rows.join("\n")).unwrap();
+    let probe_dir = probe.to_str().unwrap();
+    let labels = csv.to_str().unwrap();
+    run(&[
+        "index", "-m", m, "--images", probe_dir, "--labels", labels, "--layers", "all", "-q",
+    ]);
+    let interp = run(&["interpret", "-q"]);
+    assert!(
+        interp.contains("L1H11") && !interp.contains("L2H"),
+        "{interp}"
+    );
+    let one = probe.join(&images[0]);
+    let one = one.to_str().unwrap();
+    let found = run(&["search", "layer:1"]);
+    assert!(
+        found.contains("tiny-openclip-eva02@") && found.contains("/L1H"),
+        "{found}"
+    );
+    for args in [
+        vec!["segment", "--text", "red", one],
+        vec!["contrast", "--text", "red", "--text", "blue", one],
+        vec!["head-nn", "--head", "L1H3", one],
+        vec!["text-nn", "--head", "L0H7", "a red circle"],
+        vec!["top-images", "--head", "L1H0"],
+    ] {
+        let out = run(&[&args[..], &["-m", m]].concat());
+        assert!(!out.trim().is_empty(), "{args:?} printed nothing");
+    }
+    // Property nearest neighbours through whichever property the random model's heads got.
+    let interp: serde_json::Value = serde_json::from_str(&run(&["interpret", "--json"])).unwrap();
+    let property = interp["heads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|h| h["label"]["property"].as_str())
+        .expect("some head is labelled");
+    let nn = run(&["property-nn", "--property", property, one, "-m", m]);
+    assert!(!nn.trim().is_empty());
+    let table = run(&["ablate", "-m", m]);
+    assert!(table.contains("class token's self-attention"), "{table}");
+    let zs = run(&["zeroshot"]);
+    assert!(zs.contains("24 images, 2 classes"), "{zs}");
+}

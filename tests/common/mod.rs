@@ -8,13 +8,15 @@ use candle_core::{Device, Tensor};
 
 /// The CLIP reference fixtures: transformers, open_clip, open_clip with the large layouts' QuickGELU,
 /// bigG MLP ratio and patch 14 (tools/make_openclip_fixtures.py), CLIPA's layout
-/// (tools/make_clipa_fixtures.py) and MetaCLIP 2's text side (tools/make_metaclip2_fixtures.py).
-pub const FIXTURES: [&str; 5] = [
+/// (tools/make_clipa_fixtures.py), MetaCLIP 2's text side (tools/make_metaclip2_fixtures.py) and
+/// timm's EVA-02 trunk (tools/make_eva_fixtures.py).
+pub const FIXTURES: [&str; 6] = [
     "tiny-clip-hf",
     "tiny-openclip",
     "tiny-openclip-bigg",
     "tiny-openclip-clipa",
     "tiny-openclip-metaclip2",
+    "tiny-openclip-eva02",
 ];
 
 /// The two SigLIP reference fixtures (tools/make_siglip_fixtures.py): a spiece.model tokenizer,

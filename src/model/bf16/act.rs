@@ -69,6 +69,7 @@ fn activation(act: Activation, v: f32) -> f32 {
             let u = 0.797_884_6 * (0.044_715 * v * v).mul_add(v, v);
             v * (1.0 - recip(exp(2.0 * u) + 1.0))
         }
+        Activation::Silu => v * recip(1.0 + exp(-v)),
     }
 }
 
@@ -150,6 +151,7 @@ mod tests {
             Activation::QuickGelu,
             Activation::Gelu,
             Activation::GeluTanh,
+            Activation::Silu,
         ] {
             let mut got = xs.clone();
             activate_in_place(&mut got, act);
@@ -158,7 +160,7 @@ mod tests {
                 // GELU's 1 + erf and 1 − 1/(e + 1) cancel in the negative tail, where both
                 // versions are only good to ulps of x.
                 let scale = match act {
-                    Activation::QuickGelu => want.abs(),
+                    Activation::QuickGelu | Activation::Silu => want.abs(),
                     _ => want.abs().max(x.abs()),
                 };
                 let tol = 4.0 * f32::EPSILON * scale.max(1e-6);

@@ -115,6 +115,21 @@ impl<'a> Obj<'a> {
     }
 
     /// An image side given as `n`, `[n, n]` or `{"height": n, "width": n}` / `{"shortest_edge": n}`.
+    /// A required square size (`image_size`): one number, or two equal ones.
+    pub(in crate::model) fn square_side(&self, k: &str) -> Result<usize> {
+        match self.opt_side(k)? {
+            Some((h, w)) if h == w => Ok(h),
+            Some((h, w)) => Err(Error::config(
+                self.path,
+                format!("non-square {k} {h}x{w} is not supported"),
+            )),
+            None => Err(Error::config(
+                self.path,
+                format!("missing required key `{}`", self.key(k)),
+            )),
+        }
+    }
+
     pub(in crate::model) fn opt_side(&self, k: &str) -> Result<Option<(usize, usize)>> {
         let bad = |v: &Value| {
             Error::config(

@@ -4,6 +4,7 @@
 mod hf;
 pub(super) mod json;
 mod open_clip;
+mod timm;
 
 pub(super) use hf::{hf_tower, parse_hf_preprocessor_onto};
 pub use hf::{parse_hf, parse_hf_preprocessor};
@@ -34,6 +35,8 @@ pub enum Activation {
     Gelu,
     /// The tanh approximation (HF `gelu_new`, `gelu_pytorch_tanh`).
     GeluTanh,
+    /// x·sigmoid(x) (`nn.SiLU`), the gate of EVA-02's SwiGLU MLP.
+    Silu,
 }
 
 impl Activation {
@@ -86,6 +89,8 @@ pub struct VisionConfig {
     pub ln_pre: bool,
     /// Which rows of the final residual stream the image embedding reads.
     pub readout: Readout,
+    /// A timm Eva trunk (open_clip `timm_model_name`) instead of open_clip's own ViT.
+    pub eva: Option<crate::model::eva::arch::EvaArch>,
 }
 
 /// The rows of the final residual stream that ln_post and the projection read.
@@ -115,6 +120,7 @@ impl VisionConfig {
             class_token,
             ln_pre: true,
             readout: Readout::Class,
+            eva: None,
         }
     }
 

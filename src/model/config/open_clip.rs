@@ -16,7 +16,6 @@ use crate::{Error, Result};
 /// Options of open_clip's `VisionTransformer` / `TextTransformer` that change the computation
 /// and that clipscope does not implement: refuse them rather than compute something else.
 const UNSUPPORTED_OPEN_CLIP: &[(&str, &str)] = &[
-    ("vision_cfg", "timm_model_name"),
     ("vision_cfg", "attentional_pool"),
     ("vision_cfg", "global_average_pool"),
     ("vision_cfg", "ls_init_value"),
@@ -111,6 +110,32 @@ fn hf_tokenizer(tobj: &Obj) -> Result<Option<HfTokenizerSpec>> {
     }))
 }
 
+/// open_clip's own `VisionTransformer` (`width`, `layers`, `head_width`, …).
+fn vit(vobj: &Obj, act: Activation) -> Result<VisionConfig> {
+    let path = vobj.path;
+    let vwidth = vobj.usize("width")?;
+    let head_width = vobj.opt_usize("head_width")?.unwrap_or(64);
+    if !vwidth.is_multiple_of(head_width) {
+        return Err(Error::config(
+            path,
+            format!("`vision_cfg.width` {vwidth} is not a multiple of head_width {head_width}"),
+        ));
+    }
+    let image_size = vobj.square_side("image_size")?;
+    let vision = VisionConfig {
+        ln_pre: !vobj.opt_bool("no_ln_pre")?.unwrap_or(false),
+        readout: readout(vobj)?,
+        ..VisionConfig::vit(
+            open_clip_tower(vobj, vwidth, vwidth / head_width, act)?,
+            image_size,
+            vobj.usize("patch_size")?,
+            true,
+        )
+    };
+    check_patches(&vision, vobj)?;
+    Ok(vision)
+}
+
 /// Parses an open_clip `open_clip_config.json` (`model_cfg` and `preprocess_cfg`).
 pub fn parse_open_clip(path: &Path) -> Result<ClipConfig> {
     let root_map = read_json(path)?;
@@ -145,40 +170,10 @@ pub fn parse_open_clip(path: &Path) -> Result<ClipConfig> {
     } else {
         Activation::Gelu
     };
-    let vwidth = vobj.usize("width")?;
-    let head_width = vobj.opt_usize("head_width")?.unwrap_or(64);
-    if !vwidth.is_multiple_of(head_width) {
-        return Err(Error::config(
-            path,
-            format!("`vision_cfg.width` {vwidth} is not a multiple of head_width {head_width}"),
-        ));
-    }
-    let image_size = match vobj.opt_side("image_size")? {
-        Some((h, w)) if h == w => h,
-        Some((h, w)) => {
-            return Err(Error::config(
-                path,
-                format!("non-square image_size {h}x{w} is not supported"),
-            ));
-        }
-        None => {
-            return Err(Error::config(
-                path,
-                "missing required key `model_cfg.vision_cfg.image_size`",
-            ));
-        }
+    let vision = match vobj.opt_str("timm_model_name")? {
+        Some(name) => super::timm::vision(&vobj, name)?,
+        None => vit(&vobj, act)?,
     };
-    let vision = VisionConfig {
-        ln_pre: !vobj.opt_bool("no_ln_pre")?.unwrap_or(false),
-        readout: readout(&vobj)?,
-        ..VisionConfig::vit(
-            open_clip_tower(&vobj, vwidth, vwidth / head_width, act)?,
-            image_size,
-            vobj.usize("patch_size")?,
-            true,
-        )
-    };
-    check_patches(&vision, &vobj)?;
     let twidth = tobj.usize("width")?;
     let text = TextConfig {
         causal: !tobj.opt_bool("no_causal_mask")?.unwrap_or(false),
@@ -190,7 +185,7 @@ pub fn parse_open_clip(path: &Path) -> Result<ClipConfig> {
             tobj.opt_usize("vocab_size")?.unwrap_or(49408),
         )
     };
-    let mut preprocess = Preprocess::openai(image_size);
+    let mut preprocess = Preprocess::openai(vision.image_size);
     preprocess.crop_rounding_half_even = true;
     if let Ok(pre) = root.child("preprocess_cfg") {
         if let Some(m) = pre.opt_triple("mean")? {

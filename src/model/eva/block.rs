@@ -1,0 +1,147 @@
+//! One timm `EvaBlock` (EVA-02): x += proj(subLN(MSA(LN1(x)))) with rotary queries and keys;
+//! x += fc2(LN_h(SiLU(fc1_g(x)) ⊙ fc1_x(x))) on LN2(x), recording what the decomposition needs.
+//!
+//! Ports timm 1.0 `models/eva.py` `EvaBlock.forward`, `EvaAttention.forward` (q, k, v
+//! projections, k without a bias; rope on the patch rows; softmax(q kᵀ·d^-1/2) v; the sub-LN
+//! `attn.norm` on the merged heads; `attn.proj`) and `layers/mlp.py` `SwiGLU.forward`.
+//!
+//! The sub-LN couples the heads: it is linearised at the readout row with that row's own
+//! statistics, as ln_post is (docs/METRICS.md). For that row LN(o) equals
+//! Σ_h γ ⊙ (pad_h(z_h) − mean(pad_h(z_h)))/σ plus β, so each head's term is z_h/σ times the d × D
+//! rows of `C · diag(γ) · W_P` (C the centring matrix), the constant β·W_P + b_P split as a bias
+//! would be. [`EvaBlock::out`] is that linear map; the captures are divided by the row's σ.
+
+use candle_core::{D, DType, IndexOp, Tensor};
+
+use super::arch::EvaArch;
+use super::rope::Rope;
+use crate::Result;
+use crate::model::block::{BlockOut, Capture};
+use crate::model::config::Activation;
+use crate::model::layers::{Dense, LayerNorm, mean_var, softmax};
+use crate::model::weights::Weights;
+
+/// One block's weights.
+pub struct EvaBlock {
+    norm1: LayerNorm,
+    q: Dense,
+    k: Dense,
+    v: Dense,
+    sub_ln: LayerNorm,
+    proj: Dense,
+    /// The attention's output map as the decomposition reads it: merged heads (scaled by the
+    /// sub-LN's 1/σ) → residual, `C · diag(γ) · W_P` and `β · W_P + b_P` (f32).
+    pub out: Dense,
+    norm2: LayerNorm,
+    fc1_g: Dense,
+    fc1_x: Dense,
+    mlp_norm: LayerNorm,
+    fc2: Dense,
+    heads: usize,
+    eps: f64,
+}
+
+impl EvaBlock {
+    /// Loads `{prefix}` (e.g. `visual.trunk.blocks.3`) of width `dm` and MLP width `mlp`.
+    pub fn load(w: &Weights, prefix: &str, arch: &EvaArch, dm: usize, mlp: usize) -> Result<Self> {
+        let p = |s: &str| format!("{prefix}.{s}");
+        let eps = arch.eps;
+        let k_weight = w.get(&p("attn.k_proj.weight"), &[dm, dm])?;
+        let no_bias = Tensor::zeros(dm, k_weight.dtype(), k_weight.device())?;
+        let k = Dense::from_torch(&k_weight, no_bias)?.tiled_for(w)?;
+        let sub_ln = LayerNorm::load(w, &p("attn.norm"), dm, eps)?;
+        // In f32 even where the other products run in bf16: the decomposition's head terms are
+        // exact parts of what the stream gets (as CLIP's out_proj rows are, block.rs).
+        let proj = Dense::from_torch(
+            &w.get(&p("attn.proj.weight"), &[dm, dm])?,
+            w.get(&p("attn.proj.bias"), &[dm])?,
+        )?;
+        let out = linearised_out(&sub_ln, &proj)?;
+        Ok(Self {
+            norm1: LayerNorm::load(w, &p("norm1"), dm, eps)?,
+            q: Dense::load(w, &p("attn.q_proj"), dm, dm)?,
+            k,
+            v: Dense::load(w, &p("attn.v_proj"), dm, dm)?,
+            sub_ln,
+            proj,
+            out,
+            norm2: LayerNorm::load(w, &p("norm2"), dm, eps)?,
+            fc1_g: Dense::load(w, &p("mlp.fc1_g"), dm, mlp)?,
+            fc1_x: Dense::load(w, &p("mlp.fc1_x"), dm, mlp)?,
+            mlp_norm: LayerNorm::load(w, &p("mlp.norm"), mlp, eps)?,
+            fc2: Dense::load(w, &p("mlp.fc2"), mlp, dm)?,
+            heads: arch.heads,
+            eps,
+        })
+    }
+
+    /// Runs the block on `x` (B, T, D), token 0 the class token and the readout row.
+    pub fn forward(&self, x: &Tensor, rope: &Rope, capture: Capture) -> Result<BlockOut> {
+        let (b, t, dm) = x.dims3()?;
+        let (h, d) = (self.heads, dm / self.heads);
+        let y = self.norm1.forward(&x.reshape((b * t, dm))?)?;
+        let split = |t_: Tensor| -> Result<Tensor> {
+            Ok(t_.reshape((b, t, h, d))?.transpose(1, 2)?.contiguous()?)
+        };
+        let q = rope.apply(&split(self.q.forward(&y)?)?)?;
+        let k = rope.apply(&split(self.k.forward(&y)?)?)?;
+        let v = split(self.v.forward(&y)?)?; // (B, H, T, d)
+        let q = (q * (d as f64).powf(-0.5))?;
+        let a = softmax(&q.matmul(&k.t()?.contiguous()?)?)?; // (B, H, T, T)
+        let o = a.matmul(&v)?; // (B, H, T, d)
+        let merged = o.transpose(1, 2)?.reshape((b * t, dm))?;
+        let attn = self.proj.forward(&self.sub_ln.forward(&merged)?)?;
+        let x = (x.reshape((b * t, dm))? + attn)?;
+        let hidden = self.norm2.forward(&x)?;
+        let gate = self
+            .fc1_g
+            .forward_with(&hidden, Some(Activation::Silu), None)?;
+        let inner = self
+            .mlp_norm
+            .forward(&(gate * self.fc1_x.forward(&hidden)?)?)?;
+        let z = self.fc2.forward(&inner)?;
+        let mlp_cls = z.reshape((b, t, dm))?.i((.., 0))?;
+        let x = (x + z)?.reshape((b, t, dm))?;
+        let (head_cls, tokens, cls_self) = match capture {
+            Capture::None => (None, None, None),
+            _ => {
+                // The sub-LN's σ at the readout row, per image.
+                let row = merged
+                    .reshape((b, t, dm))?
+                    .i((.., 0))?
+                    .to_dtype(DType::F32)?;
+                let (_, var) = mean_var(&row)?;
+                let inv = (var + self.eps)?.sqrt()?.recip()?.reshape((b, 1, 1))?; // (B, 1, 1)
+                let z0 = o
+                    .i((.., .., 0))?
+                    .to_dtype(DType::F32)?
+                    .broadcast_mul(&inv)?; // (B, H, d)
+                let a0 = a.i((.., .., 0))?.to_dtype(DType::F32)?; // (B, H, T)
+                let v32 = v.to_dtype(DType::F32)?.broadcast_mul(&inv.unsqueeze(3)?)?;
+                let v0 = v32.i((.., .., 0))?; // (B, H, d)
+                let cls_self = v0.broadcast_mul(&a0.narrow(D::Minus1, 0, 1)?)?;
+                let tokens = (capture == Capture::Tokens).then_some((a0, v32));
+                (Some(z0), tokens, Some(cls_self))
+            }
+        };
+        Ok(BlockOut {
+            x,
+            mlp_cls,
+            head_cls,
+            tokens,
+            cls_self,
+        })
+    }
+}
+
+/// `C · diag(γ) · W_P` (D, D), stored (in, out), and `β · W_P + b_P`: the sub-LN and the
+/// projection as one linear map of the merged heads already divided by the row's σ.
+fn linearised_out(ln: &LayerNorm, proj: &Dense) -> Result<Dense> {
+    let wp = proj.weight.to_dtype(DType::F32)?; // (in, out)
+    // diag(γ) · W_P, then centre its rows' inputs: C · M = M − 1·(mean of M's rows).
+    let gw = wp.broadcast_mul(&ln.weight.unsqueeze(1)?)?;
+    let centred = gw.broadcast_sub(&gw.mean_keepdim(0)?)?;
+    let bias =
+        (ln.bias.unsqueeze(0)?.matmul(&wp)?.squeeze(0)? + proj.bias.to_dtype(DType::F32)?)?;
+    Dense::from_torch(&centred.t()?.contiguous()?, bias)
+}

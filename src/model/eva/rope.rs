@@ -1,0 +1,158 @@
+//! timm's 2-D rotary position embedding as Eva applies it to the patch tokens' queries and keys.
+//!
+//! Ports timm 1.0 `layers/pos_embed_sincos.py`: `freq_bands(d/4, temperature, step=1)`,
+//! `_build_grid(grid_type='index')` with `ref_feat_shape` rescaling and `grid_indexing`,
+//! `build_rotary_pos_embed` (bands × coordinates, each repeated twice: `_rope_layout` without
+//! `rotate_half`) and `apply_rot_embed`: x·cos + rot(x)·sin, rot pairing (x₀, x₁) → (−x₁, x₀).
+//! The tables are built in f32 as timm builds them.
+
+use candle_core::{DType, Device, Tensor};
+
+use super::arch::RopeSpec;
+use crate::Result;
+
+/// The sin and cos tables of one grid, (N, d) each, N patches in row-major order.
+pub struct Rope {
+    sin: Tensor,
+    cos: Tensor,
+}
+
+impl Rope {
+    /// The tables for a `grid` (rows, columns) of patches and heads of width `head_dim`.
+    pub fn new(
+        spec: &RopeSpec,
+        head_dim: usize,
+        grid: (usize, usize),
+        device: &Device,
+    ) -> Result<Self> {
+        let (sin, cos) = tables(spec, head_dim, grid);
+        let n = grid.0 * grid.1;
+        Ok(Self {
+            sin: Tensor::from_vec(sin, (n, head_dim), device)?,
+            cos: Tensor::from_vec(cos, (n, head_dim), device)?,
+        })
+    }
+
+    /// Rotates the patch rows of `x` (B, H, 1 + N, d): row 0 (the class token) is left as it is.
+    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, h, t, d) = x.dims4()?;
+        let dtype = x.dtype();
+        let head = x.narrow(2, 0, 1)?;
+        let p = x.narrow(2, 1, t - 1)?.to_dtype(DType::F32)?;
+        let pairs = p.reshape((b, h, t - 1, d / 2, 2))?;
+        let (even, odd) = (pairs.narrow(4, 0, 1)?, pairs.narrow(4, 1, 1)?);
+        let rot = Tensor::cat(&[&odd.neg()?, &even], 4)?.reshape((b, h, t - 1, d))?;
+        let y = (p.broadcast_mul(&self.cos)? + rot.broadcast_mul(&self.sin)?)?;
+        Ok(Tensor::cat(&[&head, &y.to_dtype(dtype)?], 2)?)
+    }
+}
+
+/// The sin and cos tables, row-major (N × d).
+fn tables(spec: &RopeSpec, d: usize, (rows, cols): (usize, usize)) -> (Vec<f32>, Vec<f32>) {
+    let nb = d / 4;
+    // freq_bands: 1 / temperature ** (arange(nb) / nb), in f32.
+    let bands: Vec<f32> = (0..nb)
+        .map(|k| 1.0 / (spec.temperature as f32).powf(k as f32 / nb as f32))
+        .collect();
+    // _build_grid: index coordinates plus the offset, rescaled to the reference grid.
+    let axis = |n: usize, reference: Option<usize>| -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                let t = i as f32 + spec.offset as f32;
+                match reference {
+                    Some(r) => t / n as f32 * r as f32,
+                    None => t,
+                }
+            })
+            .collect()
+    };
+    let ys = axis(rows, spec.ref_grid.map(|r| r.0));
+    let xs = axis(cols, spec.ref_grid.map(|r| r.1));
+    let (mut sin, mut cos) = (
+        Vec::with_capacity(rows * cols * d),
+        Vec::with_capacity(rows * cols * d),
+    );
+    for &y in &ys {
+        for &x in &xs {
+            // 'ij' puts the row coordinate first, 'xy' the column's.
+            let coords = if spec.xy { [x, y] } else { [y, x] };
+            for c in coords {
+                for &band in &bands {
+                    let a = c * band;
+                    sin.extend([a.sin(); 2]);
+                    cos.extend([a.cos(); 2]);
+                }
+            }
+        }
+    }
+    (sin, cos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(xy: bool) -> RopeSpec {
+        RopeSpec {
+            ref_grid: Some((16, 16)),
+            offset: 0.0,
+            xy,
+            temperature: 10000.0,
+        }
+    }
+
+    #[test]
+    fn tables_pair_each_band_and_order_the_axes_by_the_indexing() {
+        let (sin, cos) = tables(&spec(false), 8, (2, 3));
+        assert_eq!(sin.len(), 2 * 3 * 8);
+        // Patch 0 sits at the origin: no rotation.
+        assert!(sin[..8].iter().all(|&s| s == 0.0) && cos[..8].iter().all(|&c| c == 1.0));
+        // Patch (row 1, column 2), 'ij': the row's coordinate 1/2·16 = 8 first, then 2/3·16.
+        let p = &sin[(3 + 2) * 8..(3 + 3) * 8];
+        let col = 2.0f32 / 3.0 * 16.0;
+        let want = [
+            8f32.sin(),
+            8f32.sin(),
+            (8.0 / 100f32).sin(),
+            (8.0 / 100f32).sin(),
+        ];
+        assert_eq!(&p[..4], &want);
+        assert_eq!(p[4], col.sin());
+        let (sin_xy, _) = tables(&spec(true), 8, (2, 3));
+        assert_eq!(sin_xy[(3 + 2) * 8], col.sin());
+        assert_eq!(sin_xy[(3 + 2) * 8 + 4], 8f32.sin());
+    }
+
+    #[test]
+    fn the_rotation_keeps_each_pairs_length_and_the_class_row() {
+        let dev = Device::Cpu;
+        let rope = Rope::new(&spec(false), 8, (2, 2), &dev).unwrap();
+        let x = Tensor::randn(0f32, 1.0, (1, 2, 5, 8), &dev).unwrap();
+        let y = rope.apply(&x).unwrap();
+        let pair_norms = |t: &Tensor| {
+            t.reshape((1, 2, 5, 4, 2))
+                .unwrap()
+                .sqr()
+                .unwrap()
+                .sum(4)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
+        for (a, b) in pair_norms(&x).iter().zip(pair_norms(&y)) {
+            assert!((a - b).abs() < 1e-5);
+        }
+        let row0 = |t: &Tensor| {
+            t.narrow(2, 0, 2)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
+        // Row 0 (class token) untouched; row 1 (patch 0, at the origin) too.
+        assert_eq!(row0(&x), row0(&y));
+    }
+}

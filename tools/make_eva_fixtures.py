@@ -1,0 +1,183 @@
+"""Writes clipscope's fixture for EVA-02 CLIP (open_clip EVA02-B-16, EVA02-L-14, EVA02-L-14-336): a
+tiny random model of timm's `eva02_base_patch16_clip_224` layout and what open_clip computes for it.
+
+    pip install torch==2.5.1 open_clip_torch==3.3.0 timm==1.0.31 pillow numpy safetensors
+    python3 tools/make_eva_fixtures.py tests/fixtures
+
+tests/fixtures/tiny-openclip-eva02   open_clip's EVA02-B-16 config (`timm_model_name`
+                                     eva02_base_patch16_clip_224, `timm_pool` token, `timm_proj`
+                                     null, `custom_text`) over a trunk made by that timm model
+                                     function with a smaller width, depth and image: width 96 of its
+                                     12 heads (d = 8), 2 blocks, 32 px (2x2 patches of 16, so the
+                                     rotary grid is rescaled to the 16x16 reference grid), SwiGLU
+                                     with its inner LayerNorm, the sub-LN before attn.proj, q/k/v
+                                     with k unbiased, the head's bias. Text width 32, embed 32.
+
+timm's initialisation leaves the trunk close to the identity (attention near uniform); the
+trunk's parameters are drawn again, larger, so that every part (rope, sub-LN, gate) matters.
+
+The decomposition is computed in float64 from the module's weights in prs_hook's convention,
+read at the class token, with the sub-LN inside each attention linearised at the class row with
+that row's own statistics as ln_post is: head h's term for token j is
+((pad_h(A[h,0,j] v_hj) - mean(pad_h(A[h,0,j] v_hj))) * gamma / sigma) W_P + (beta W_P + b_P)/(T*H),
+sigma the sub-LN's scale of the class row's merged heads. The final `norm` is linearised as ln_post
+and the head's bias is shared out with beta's shares. It is checked against open_clip's
+encode_image before anything is written.
+"""
+import json, pathlib, shutil, sys
+from functools import partial
+
+import numpy as np
+import open_clip
+import timm
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+from timm.layers import apply_rot_embed_cat
+
+import make_openclip_fixtures as base
+
+NAME = "tiny-openclip-eva02"
+TIMM = "eva02_base_patch16_clip_224"
+SIDE = 32
+CFG = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": SIDE, "timm_model_name": TIMM, "timm_model_pretrained": False,
+                   "timm_pool": "token", "timm_proj": None},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 4, "layers": 2},
+    "custom_text": True,
+}
+
+
+def tiny_timm():
+    """timm's model function for TIMM, with the tiny sizes passed as its own overrides."""
+    registry = timm.models._registry._model_entrypoints
+    registry[TIMM] = partial(registry[TIMM], embed_dim=96, depth=2, img_size=SIDE)
+
+
+def redraw(trunk, gen):
+    for name, p in trunk.named_parameters():
+        if p.ndim == 1 and ("norm" in name):
+            p.data = (1.0 if name.endswith("weight") else 0.0) + 0.2 * torch.randn(p.shape, generator=gen, dtype=p.dtype)
+        elif p.ndim == 1:
+            p.data = 0.1 * torch.randn(p.shape, generator=gen, dtype=p.dtype)
+        elif name in ("cls_token", "pos_embed"):
+            p.data = 0.5 * torch.randn(p.shape, generator=gen, dtype=p.dtype)
+        else:
+            fan_in = p[0].numel()
+            p.data = torch.randn(p.shape, generator=gen, dtype=p.dtype) * 1.5 / fan_in ** 0.5
+
+
+def layer_norm(x, ln):
+    return torch.nn.functional.layer_norm(x, x.shape[-1:], ln.weight, ln.bias, ln.eps)
+
+
+def decompose(model, px):
+    """(e, heads [N,L,H,E], tokens [N,L,T,H,E], mlps [N,L+1,E]) in float64."""
+    tr = model.visual.trunk
+    n = px.shape[0]
+    x = tr.patch_embed(px)
+    x = torch.cat([tr.cls_token.expand(n, -1, -1), x], 1) + tr.pos_embed
+    rope = tr.rope.get_embed()
+    p = x[:, 0]
+    L, T, D = len(tr.blocks), x.shape[1], x.shape[2]
+    H = tr.blocks[0].attn.num_heads
+    d = D // H
+    cs, fs = [], []
+    for blk in tr.blocks:
+        at = blk.attn
+        y = blk.norm1(x)
+        split = lambda t: t.view(n, T, H, d).transpose(1, 2)
+        q, k, v = split(at.q_proj(y)), split(at.k_proj(y)), split(at.v_proj(y))
+        q = torch.cat([q[:, :, :1], apply_rot_embed_cat(q[:, :, 1:], rope)], 2)
+        k = torch.cat([k[:, :, :1], apply_rot_embed_cat(k[:, :, 1:], rope)], 2)
+        a = torch.softmax(q @ k.transpose(-1, -2) / d ** 0.5, -1)  # [n,H,T,T]
+        merged = (a @ v).transpose(1, 2).reshape(n, T, D)
+        x = x + at.proj(at.norm(merged))
+        # Class row: the sub-LN's scale, and each (token, head) part of the merged heads.
+        o = merged[:, 0]
+        sigma = torch.sqrt(o.var(-1, unbiased=False) + at.norm.eps)  # [n]
+        part = torch.zeros(n, T, H, D, dtype=x.dtype)
+        for h in range(H):
+            part[:, :, h, h * d:(h + 1) * d] = a[:, h, 0, :, None] * v[:, h]
+        part = part - part.mean(-1, keepdim=True)
+        wp, bp = at.proj.weight, at.proj.bias
+        c = (part * at.norm.weight / sigma[:, None, None, None]) @ wp.T
+        c = c + (at.norm.bias @ wp.T + bp) / (T * H)
+        cs.append(c)
+        f = blk.mlp(blk.norm2(x))
+        x = x + f
+        fs.append(f[:, 0])
+    r = x[:, 0]
+    ln, head = tr.norm, tr.head
+    mu = r.mean(-1, keepdim=True)
+    s = torch.sqrt(r.var(-1, unbiased=False, keepdim=True) + ln.eps)
+    e = layer_norm(r, ln) @ head.weight.T + head.bias
+    norm = e.norm(dim=-1, keepdim=True)
+    K = 2 * L + 1
+
+    def proj(term, w, shape_mu, shape_s):
+        return (ln.weight * (term - w * shape_mu) / shape_s + w * ln.bias) @ head.weight.T + w * head.bias
+
+    w_c = 1.0 / (K * T * H)
+    tokens = torch.stack([
+        proj(c, w_c, mu[:, None, None, :], s[:, None, None, :]) / norm[:, None, None, :]
+        for c in cs], 1)  # [n,L,T,H,E]
+    mlps = [proj(p, 1.0 / K, mu, s) / norm] + [proj(f, 1.0 / K, mu, s) / norm for f in fs]
+    return e, tokens.sum(2), tokens, torch.stack(mlps, 1)
+
+
+def main(root):
+    out = pathlib.Path(root) / NAME
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    texts = json.loads((pathlib.Path(root) / "tiny-openclip" / "reference.json").read_text())["texts"]
+    tiny_timm()
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    open_clip.factory._MODEL_CONFIGS[NAME] = CFG
+    model = open_clip.create_model(NAME, pretrained=None).eval().double()
+    trunk = model.visual.trunk
+    assert type(trunk).__name__ == "Eva" and trunk.blocks[0].attn.num_heads == 12
+    assert trunk.rope.ref_feat_shape == (16, 16) and trunk.patch_embed.grid_size == (2, 2)
+    redraw(trunk, torch.Generator().manual_seed(1))
+    tokenizer = open_clip.get_tokenizer("ViT-B-32")
+    transform = open_clip.image_transform(SIDE, is_train=False, mean=base.MEAN, std=base.STD)
+    names, big = base.images(out / "images", rng, SIDE)
+    load = lambda fs: torch.stack([transform(Image.open(out / "images" / f).convert("RGB"))
+                                   for f in fs]).double()
+    px, big_px = load(names), load(big)
+    with torch.no_grad():
+        e, heads, tokens, mlps = decompose(model, px)
+        ref = model.encode_image(px)
+        assert torch.allclose(e, ref, atol=1e-10), (e - ref).abs().max()
+        unit = ref / ref.norm(dim=-1, keepdim=True)
+        total = heads.sum((1, 2)) + mlps.sum(1)
+        assert torch.allclose(total, unit, atol=1e-10), (total - unit).abs().max()
+        ids = tokenizer(texts)
+        text = model.encode_text(ids)
+        big_e = model.encode_image(big_px)
+    f32 = lambda t: t.float().contiguous()
+    save_file({
+        "pixel_values": f32(px), "image_embeds": f32(ref), "heads": f32(heads),
+        "tokens": f32(tokens), "mlps": f32(mlps), "input_ids": ids.to(torch.int64).contiguous(),
+        "text_embeds": f32(text), "big_pixel_values": f32(big_px), "big_image_embeds": f32(big_e),
+    }, out / "reference.safetensors")
+    state = {k: f32(v) for k, v in model.state_dict().items()}
+    save_file(state, out / "open_clip_model.safetensors")
+    config = {"model_cfg": CFG, "preprocess_cfg": {"mean": base.MEAN, "std": base.STD}}
+    (out / "open_clip_config.json").write_text(json.dumps(config, indent=1))
+    src = pathlib.Path(root) / "tiny-openclip"
+    for f in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(src / f, out / f)
+    (out / "reference.json").write_text(json.dumps({
+        "images": names, "big_images": big, "texts": texts,
+        "decomposition": __doc__.split("\n\n")[-1].strip(),
+        "big_images_through": "open_clip.image_transform (Pillow resize)",
+        "made_with": {"torch": torch.__version__, "open_clip": open_clip.__version__,
+                      "timm": timm.__version__},
+    }, indent=1))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures")
