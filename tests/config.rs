@@ -178,12 +178,23 @@ fn timm_towers_are_known_by_name_or_refused() {
     let e = parse(
         "a.json",
         "eva02_base_patch16_clip_224",
-        "vit_pe_core_base_patch16_224",
+        "vit_large_patch14_clip_224",
     );
     assert!(
         e.contains("vision_cfg.timm_model_name")
-            && e.contains("vit_pe_core_base_patch16_224")
-            && e.contains("eva02_large_patch14_clip_336"),
+            && e.contains("vit_large_patch14_clip_224")
+            && e.contains("eva02_large_patch14_clip_336")
+            && e.contains("vit_pe_core_base_patch16_224"),
+        "{e}"
+    );
+    // PE-Core pools with an attention head: its config says `map`.
+    let e = parse(
+        "d.json",
+        "eva02_base_patch16_clip_224",
+        "vit_pe_core_base_patch16_224",
+    );
+    assert!(
+        e.contains("vision_cfg.timm_pool") && e.contains("\"map\""),
         "{e}"
     );
     let e = parse(

@@ -241,22 +241,27 @@ fn the_explorer_walks_a_siglip_pooling_layer() {
     t.wait_for("EXIT=0");
 }
 
-/// The explorer on an EVA-02 store (timm trunk): its 2 layers of 12 heads walked, and every
-/// analysis drawing images.
+/// The explorer on stores of the timm families: EVA-02 (2 layers of 12 heads) and PE-Core (its
+/// attention pool's 8 heads, one layer), walked, and every analysis drawing images.
 #[test]
-fn the_explorer_walks_an_eva02_store() {
-    let tmp = tempfile::tempdir().unwrap();
-    interpreted_store(tmp.path(), "tiny-openclip-eva02", "all");
-    let t = Tmux::new("eva02");
-    start_with(&t, tmp.path(), "halfblocks", "tiny-openclip-eva02");
-    t.wait_for("TEXTSPAN texts");
-    t.keys(&["g", "g"]);
-    t.wait_for("tiny-openclip-eva02/L0H0");
-    t.keys(&["G"]);
-    t.wait_for("tiny-openclip-eva02/L1H");
-    each_analysis_shows_images(&t);
-    t.keys(&["q"]);
-    t.wait_for("EXIT=0");
+fn the_explorer_walks_timm_family_stores() {
+    for (name, first, last) in [
+        ("tiny-openclip-eva02", "L0H0", "L1H"),
+        ("tiny-openclip-pecore", "L0H0", "L0H7"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        interpreted_store(tmp.path(), name, "all");
+        let t = Tmux::new(name);
+        start_with(&t, tmp.path(), "halfblocks", name);
+        t.wait_for("TEXTSPAN texts");
+        t.keys(&["g", "g"]);
+        t.wait_for(&format!("{name}/{first}"));
+        t.keys(&["G", "l", "l", "l", "l", "l", "l", "l", "l", "l", "l", "l"]);
+        t.wait_for(&format!("{name}/{last}"));
+        each_analysis_shows_images(&t);
+        t.keys(&["q"]);
+        t.wait_for("EXIT=0");
+    }
 }
 
 /// A store of 8 probe images under `dir`/cache, not interpreted: (cache, model).

@@ -179,7 +179,7 @@ pub struct Maps {
 }
 
 fn check(clip: &Clip, heads: &Heads) -> Result<()> {
-    let (depth, per) = (clip.config.depth(), clip.config.vision.tower.heads);
+    let (depth, per) = (clip.config.depth(), clip.config.heads());
     let bad = |what: String| {
         Err(Error::Invalid(format!(
             "{what} does not exist: the model has {depth} layers of {per} heads"

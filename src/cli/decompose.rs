@@ -10,6 +10,7 @@ use clipscope::model::{Clip, Decomposition, LayerSelection};
 
 use super::ModelArgs;
 use super::json::Nested;
+use super::notes;
 
 /// Arguments of `clipscope decompose`.
 #[derive(Args)]
@@ -62,15 +63,6 @@ pub fn run(args: DecomposeArgs) -> Result<()> {
     Ok(())
 }
 
-/// What a SigLIP decomposition's arrays hold.
-const SIGLIP_NOTE: &str = "SigLIP: layer 0 is the attention-pooling head. heads [1, H, E] are its heads, tokens [1, T, H, E] the same per patch (T patches, no class token), the out_proj bias split evenly over heads x tokens; mlps[1] is the head's MLP term (fc2 bias included) and mlps[0] is a zero vector (no ln_pre class-token term). SigLIP does not normalise before the head's output: every term is divided by the norm of pooler_output, so heads and mlps sum to the unit embedding.";
-
-/// What a decomposition read at the patches' mean (CLIPA) holds.
-const PATCH_MEAN_NOTE: &str = "Read at the patches' mean (open_clip pool_type avg, final_ln_after_pool; CLIPA): the embedding is ln_post of the mean of the patch rows (class token excluded), so each term is its mean over the patch queries: heads are the mean over patch queries of each head's output, tokens weight each token by the patch queries' mean attention to it, mlps[l + 1] is layer l's MLP output averaged over the patches, and mlps[0] the patches' mean embedding (no ln_pre). ln_post is linearised with the statistics of that mean row.";
-
-/// What a decomposition of EVA-02 (timm trunk) holds beyond the CLIP convention.
-const SUB_LN_NOTE: &str = "EVA-02 (timm Eva): each block's sub-LN (attn.norm, on the heads' merged output before attn.proj) is linearised at the class row with that row's own scale, as ln_post is: a head's term is its output divided by that scale through the centred, gamma-scaled projection, and beta through the projection plus its bias is split over the heads and tokens as out_proj's bias is; the trunk's head bias is shared out with the final norm's beta.";
-
 fn flat(t: &Tensor) -> Result<Vec<f32>> {
     Ok(t.flatten_all()?.to_vec1::<f32>()?)
 }
@@ -120,12 +112,7 @@ fn write_json(
             }),
             _ => None,
         },
-        note: match (clip.config.format, clip.config.vision.readout) {
-            (clipscope::model::Format::Siglip, _) => Some(SIGLIP_NOTE),
-            (_, clipscope::model::config::Readout::PatchMean) => Some(PATCH_MEAN_NOTE),
-            _ if clip.config.vision.eva.is_some() => Some(SUB_LN_NOTE),
-            _ => None,
-        },
+        note: notes::note(&clip.config),
     };
     let text = serde_json::to_string(&line)?;
     writeln!(out, "{}", clipscope::untrusted::json(&text))?;
@@ -149,7 +136,7 @@ fn write_summary(
     };
     let heads = share(&dec.heads.i(i)?)?; // layers × H
     let mlps = share(&dec.mlps.i(i)?)?;
-    let h = clip.config.vision.tower.heads;
+    let h = clip.config.heads();
     let mut ranked: Vec<(usize, f32)> = heads.iter().copied().enumerate().collect();
     ranked.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
     writeln!(out, "{}", clipscope::untrusted::path(path))?;
@@ -169,10 +156,9 @@ fn write_summary(
     } else {
         "selected heads"
     };
-    let rest = if clip.config.format == clipscope::model::Format::Siglip {
-        "the pooling head's MLP"
-    } else {
-        "MLPs and pre term"
+    let rest = match notes::pooled(&clip.config) {
+        true => "the pooling head's MLP (and projection bias)",
+        false => "MLPs and pre term",
     };
     writeln!(out, "  {what} {hs:+.3}, {rest} {ms:+.3}")?;
     Ok(())

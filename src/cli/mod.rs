@@ -47,6 +47,7 @@ mod json;
 mod merge;
 mod models;
 mod neighbours;
+mod notes;
 mod probe;
 mod prune;
 mod query;

@@ -62,7 +62,7 @@ impl Plan {
         let c = &clip.config;
         let shape = Shape {
             layers: layers.len(),
-            heads: c.vision.tower.heads,
+            heads: c.heads(),
             dim: c.embed_dim,
             tokens: c.vision.tokens(),
             ablation_rows: 3 * c.depth() + 1,

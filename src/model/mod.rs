@@ -18,6 +18,7 @@ mod hub;
 mod layers;
 pub mod opbench;
 pub mod pickle;
+mod pooling;
 pub mod random;
 pub mod selection;
 pub mod siglip;
@@ -60,7 +61,8 @@ enum Towers {
         vision: Box<ClipVision>,
         text: Box<text::TextTower>,
         tokenizer: Option<Box<TextTokenizer>>,
-        folds: Box<decompose::Folds>,
+        /// ln_post and the projection folded, for a tower read at one row.
+        folds: Option<Box<decompose::Folds>>,
     },
     Siglip {
         vision: Box<siglip::SiglipVision>,
@@ -69,17 +71,42 @@ enum Towers {
     },
 }
 
-/// A vision tower read the CLIP way: open_clip's or transformers' ViT, or a timm Eva trunk.
+/// A vision tower with a CLIP-layout text tower: open_clip's or transformers' ViT, a timm Eva
+/// trunk read at its class token (EVA-02), or one pooled by an attention head (PE-Core).
 enum ClipVision {
     Vit(vision::VisionTower),
     Eva(eva::EvaVision),
+    Pooled(eva::PooledVision),
 }
 
 impl ClipVision {
-    fn tower(&self) -> &dyn decompose::Linearised {
+    /// Loads the tower `config` names, giving `config` the sizes the weights have.
+    fn load(w: &weights::Weights, config: &mut ClipConfig) -> Result<Self> {
+        let e = config.embed_dim;
+        let Some(arch) = config.vision.eva.clone() else {
+            let v = vision::VisionTower::load(w, config.format, &config.vision, e)?;
+            return Ok(Self::Vit(v));
+        };
+        Ok(match arch.pool {
+            eva::arch::EvaPool::Token => {
+                let v = eva::EvaVision::load(w, &config.vision, &arch, e)?;
+                config.vision = v.cfg().clone();
+                Self::Eva(v)
+            }
+            eva::arch::EvaPool::Map { .. } => {
+                let v = eva::PooledVision::load(w, &config.vision, &arch, e)?;
+                config.vision = v.cfg().clone();
+                Self::Pooled(v)
+            }
+        })
+    }
+
+    /// The tower as the CLIP decomposition reads it, unless it is pooled by a head.
+    fn linearised(&self) -> Option<&dyn decompose::Linearised> {
         match self {
-            Self::Vit(v) => v,
-            Self::Eva(v) => v,
+            Self::Vit(v) => Some(v),
+            Self::Eva(v) => Some(v),
+            Self::Pooled(_) => None,
         }
     }
 
@@ -87,6 +114,9 @@ impl ClipVision {
         match self {
             Self::Vit(v) => v.trace(pixels, capture),
             Self::Eva(v) => v.trace(pixels, capture),
+            Self::Pooled(_) => Err(Error::Invalid(
+                "an attention-pooled tower has no class-token trace".into(),
+            )),
         }
     }
 }
@@ -149,19 +179,7 @@ impl Clip {
                 tokenizer,
             }
         } else {
-            let vision = match &config.vision.eva {
-                Some(arch) => {
-                    let v = eva::EvaVision::load(&w, &config.vision, arch, config.embed_dim)?;
-                    config.vision = v.cfg.clone();
-                    ClipVision::Eva(v)
-                }
-                None => ClipVision::Vit(vision::VisionTower::load(
-                    &w,
-                    config.format,
-                    &config.vision,
-                    config.embed_dim,
-                )?),
-            };
+            let vision = ClipVision::load(&w, &mut config)?;
             let text = text::TextTower::load(&w, config.format, &config.text, config.embed_dim)?;
             let context = config.text.context_length;
             let tokenizer = match (&config.text.hf_tokenizer, files.tokenizer.as_deref()) {
@@ -175,12 +193,12 @@ impl Clip {
                 )?)),
             };
             let tokenizer = tokenizer.map(Box::new);
-            let folds = decompose::Folds::new(vision.tower())?;
+            let folds = vision.linearised().map(decompose::Folds::new).transpose()?;
             Towers::Clip {
                 vision: Box::new(vision),
                 text: Box::new(text),
                 tokenizer,
-                folds: Box::new(folds),
+                folds: folds.map(Box::new),
             }
         };
         Ok(Self {
@@ -246,11 +264,20 @@ impl Clip {
             return Err(Error::Invalid("the layer selection is empty".into()));
         }
         match &self.towers {
-            Towers::Clip { vision, folds, .. } => {
-                let trace =
-                    vision.trace(pixels, &decompose::captures(layers, n, tokens, ablation))?;
-                decompose::decompose(vision.tower(), folds, &trace, layers, ablation)
-            }
+            Towers::Clip { vision, folds, .. } => match (vision.as_ref(), folds) {
+                (ClipVision::Pooled(v), _) => v.decompose(pixels, layers, tokens, ablation),
+                (v, Some(folds)) => {
+                    let trace =
+                        v.trace(pixels, &decompose::captures(layers, n, tokens, ablation))?;
+                    let tower = v
+                        .linearised()
+                        .ok_or_else(|| Error::Invalid("no linearised tower".into()))?;
+                    decompose::decompose(tower, folds, &trace, layers, ablation)
+                }
+                (_, None) => Err(Error::Invalid(
+                    "the tower's ln_post and projection were not folded".into(),
+                )),
+            },
             Towers::Siglip { vision, .. } => {
                 siglip::decompose(vision, pixels, layers, tokens, ablation)
             }
@@ -261,10 +288,11 @@ impl Clip {
     /// output.
     pub fn image_features(&self, pixels: &Tensor) -> Result<Tensor> {
         match &self.towers {
-            Towers::Clip { vision, .. } => {
-                let trace = vision.trace(pixels, &[])?;
-                vision.tower().embed(&trace.residual)
-            }
+            Towers::Clip { vision, .. } => match (vision.as_ref(), vision.linearised()) {
+                (ClipVision::Pooled(v), _) => v.embed(pixels),
+                (v, Some(tower)) => tower.embed(&v.trace(pixels, &[])?.residual),
+                (_, None) => Err(Error::Invalid("no linearised tower".into())),
+            },
             Towers::Siglip { vision, .. } => siglip::embed(vision, pixels),
         }
     }

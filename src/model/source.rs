@@ -57,6 +57,15 @@ const OPENAI: Pretrained = Pretrained {
     quick_gelu: false,
 };
 
+/// PE-Core's: mean = std = 0.5, bilinear, both sides resized (`squash`).
+const PE: Pretrained = Pretrained {
+    mean: [0.5; 3],
+    std: [0.5; 3],
+    resample: Resample::Bilinear,
+    mode: ResizeMode::Squash,
+    quick_gelu: false,
+};
+
 /// CLIPA's: ImageNet's mean and std, bilinear, both sides resized (`squash`).
 const CLIPA: Pretrained = Pretrained {
     mean: [0.485, 0.456, 0.406],
@@ -67,8 +76,8 @@ const CLIPA: Pretrained = Pretrained {
 };
 
 /// The paper's six models, the larger layouts of the same family that came after (ViT-L/14 at
-/// 336 px, LAION's ViT-H and ViT-bigG, Apple's DFN-5B ViT-H), CLIPA, MetaCLIP 2, EVA-02 CLIP, then
-/// two SigLIP and two SigLIP 2 models.
+/// 336 px, LAION's ViT-H and ViT-bigG, Apple's DFN-5B ViT-H), CLIPA, MetaCLIP 2, EVA-02 CLIP,
+/// Perception Encoder, then two SigLIP and two SigLIP 2 models.
 pub const ALIASES: &[Alias] = &[
     Alias {
         alias: "vit-b-32/openai",
@@ -195,6 +204,24 @@ pub const ALIASES: &[Alias] = &[
         repo: "timm/eva02_large_patch14_clip_336.merged2b_s6b_b61k",
         description: "EVA-02 CLIP L/14 at 336 px (24x24 patches)",
         pretrained: Some(OPENAI),
+    },
+    Alias {
+        alias: "pe-core-b-16",
+        repo: "timm/PE-Core-B-16",
+        description: "Perception Encoder B/16: timm trunk, 2-D rotary attention, attention pool of 8 heads",
+        pretrained: Some(PE),
+    },
+    Alias {
+        alias: "pe-core-l-14-336",
+        repo: "timm/PE-Core-L-14-336",
+        description: "Perception Encoder L/14 at 336 px (24x24 patches)",
+        pretrained: Some(PE),
+    },
+    Alias {
+        alias: "pe-core-bigg-14-448",
+        repo: "timm/PE-Core-bigG-14-448",
+        description: "Perception Encoder bigG/14 at 448 px, 50 layers, no class token",
+        pretrained: Some(PE),
     },
     Alias {
         alias: "siglip-b-16",

@@ -201,9 +201,40 @@ fn eva02_alias_loads_its_timm_repository() {
 /// runs next: index with labels, interpret, search, the analyses, ablations and zero-shot.
 #[test]
 fn an_eva02_store_runs_every_command() {
+    runs_every_command("tiny-openclip-eva02", "L1H11", "L2H", "L1H3");
+}
+
+/// So does a PE-Core store, whose one decomposed layer is its attention pool of 8 heads.
+#[test]
+fn a_pecore_store_runs_every_command() {
+    runs_every_command("tiny-openclip-pecore", "L0H7", "L1H", "L0H3");
+    let out = run_in_cache(
+        tempfile::tempdir().unwrap().path(),
+        &[
+            "decompose",
+            "-m",
+            fixture("tiny-openclip-pecore").to_str().unwrap(),
+            "--json",
+            fixture("tiny-openclip-pecore")
+                .join("images/img00.png")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    let line: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(line["layers"], serde_json::json!([0]));
+    assert!(
+        line["note"].as_str().unwrap().contains("projection's bias"),
+        "{line}"
+    );
+}
+
+/// Index (with labels), interpret, search, every analysis, ablations and zero-shot on fixture
+/// `name`: its last head `last`, no head of `absent`, and `head` for the one-head analyses.
+fn runs_every_command(name: &str, last: &str, absent: &str, head: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let (probe, cache) = (tmp.path().join("probe"), tmp.path().join("cache"));
-    let model = fixture("tiny-openclip-eva02");
+    let model = fixture(name);
     let m = model.to_str().unwrap();
     let run = |args: &[&str]| run_in_cache(&cache, args);
     run(&["probe", probe.to_str().unwrap(), "-n", "24"]);
@@ -226,22 +257,19 @@ fn an_eva02_store_runs_every_command() {
     ]);
     let interp = run(&["interpret", "-q"]);
     assert!(
-        interp.contains("L1H11") && !interp.contains("L2H"),
+        interp.contains(last) && !interp.contains(absent),
         "{interp}"
     );
     let one = probe.join(&images[0]);
     let one = one.to_str().unwrap();
-    let found = run(&["search", "layer:1"]);
-    assert!(
-        found.contains("tiny-openclip-eva02@") && found.contains("/L1H"),
-        "{found}"
-    );
+    let found = run(&["search", "layer:0"]);
+    assert!(found.contains(&format!("{name}@")), "{found}");
     for args in [
         vec!["segment", "--text", "red", one],
         vec!["contrast", "--text", "red", "--text", "blue", one],
-        vec!["head-nn", "--head", "L1H3", one],
-        vec!["text-nn", "--head", "L0H7", "a red circle"],
-        vec!["top-images", "--head", "L1H0"],
+        vec!["head-nn", "--head", head, one],
+        vec!["text-nn", "--head", head, "a red circle"],
+        vec!["top-images", "--head", head],
     ] {
         let out = run(&[&args[..], &["-m", m]].concat());
         assert!(!out.trim().is_empty(), "{args:?} printed nothing");

@@ -9,14 +9,17 @@ use candle_core::{Device, Tensor};
 /// The CLIP reference fixtures: transformers, open_clip, open_clip with the large layouts' QuickGELU,
 /// bigG MLP ratio and patch 14 (tools/make_openclip_fixtures.py), CLIPA's layout
 /// (tools/make_clipa_fixtures.py), MetaCLIP 2's text side (tools/make_metaclip2_fixtures.py) and
-/// timm's EVA-02 trunk (tools/make_eva_fixtures.py).
-pub const FIXTURES: [&str; 6] = [
+/// timm's EVA-02 trunk (tools/make_eva_fixtures.py) and PE-Core's, pooled by an attention head
+/// (tools/make_pecore_fixtures.py: B/16, and bigG without a class token).
+pub const FIXTURES: [&str; 8] = [
     "tiny-clip-hf",
     "tiny-openclip",
     "tiny-openclip-bigg",
     "tiny-openclip-clipa",
     "tiny-openclip-metaclip2",
     "tiny-openclip-eva02",
+    "tiny-openclip-pecore",
+    "tiny-openclip-pecore-bigg",
 ];
 
 /// The two SigLIP reference fixtures (tools/make_siglip_fixtures.py): a spiece.model tokenizer,
@@ -162,7 +165,7 @@ pub fn decomposes_as_reference(
     tokens: bool,
 ) -> clipscope::model::Decomposition {
     let r = reference(name);
-    let layers: Vec<usize> = (0..clip.config.vision.tower.layers).collect();
+    let layers: Vec<usize> = (0..clip.config.depth()).collect();
     let dec = clip.decompose(&r["pixel_values"], &layers, tokens).unwrap();
     let unit = clipscope::model::l2_normalize(&r["image_embeds"]).unwrap();
     assert!(

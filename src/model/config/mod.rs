@@ -218,9 +218,22 @@ impl ClipConfig {
     /// The layers whose heads have a direct effect of the decomposed form: every vision layer
     /// of a CLIP, the one attention-pooling layer of a SigLIP.
     pub fn depth(&self) -> usize {
-        match self.format {
-            Format::Siglip => 1,
-            Format::HuggingFace | Format::OpenClip => self.vision.tower.layers,
+        match (self.format, self.pool_heads()) {
+            (Format::Siglip, _) | (_, Some(_)) => 1,
+            (Format::HuggingFace | Format::OpenClip, None) => self.vision.tower.layers,
+        }
+    }
+
+    /// The heads of each decomposed layer: the tower's, or a PE-Core pool's own.
+    pub fn heads(&self) -> usize {
+        self.pool_heads().unwrap_or(self.vision.tower.heads)
+    }
+
+    /// The heads of a timm tower's attention pool (PE-Core), when it has one.
+    fn pool_heads(&self) -> Option<usize> {
+        match self.vision.eva.as_ref()?.pool {
+            crate::model::eva::arch::EvaPool::Map { heads } => Some(heads),
+            crate::model::eva::arch::EvaPool::Token => None,
         }
     }
 }

@@ -19,15 +19,17 @@ pub(super) fn vision(vobj: &Obj, name: &str) -> Result<VisionConfig> {
             ),
         )
     })?;
-    // open_clip's defaults are `avg` and `linear`; these towers are built with `token` and no
-    // extra projection (the trunk's own head resized to the embedding).
+    // open_clip's defaults are `avg` and `linear`; these towers are built with their own pool
+    // (`token`, PE-Core's `map`) and no extra projection (the trunk's head resized to the
+    // embedding).
     let pool = vobj.opt_str("timm_pool")?.unwrap_or("avg");
-    if pool != "token" {
+    if pool != arch.pool.name() {
         return Err(Error::config(
             vobj.path,
             format!(
-                "`{}` = {pool:?} is not supported for {name} (only \"token\")",
-                vobj.key("timm_pool")
+                "`{}` = {pool:?} is not supported for {name} (only {:?})",
+                vobj.key("timm_pool"),
+                arch.pool.name()
             ),
         ));
     }
@@ -45,7 +47,11 @@ pub(super) fn vision(vobj: &Obj, name: &str) -> Result<VisionConfig> {
         layers: arch.depth,
         heads: arch.heads,
         mlp_dim: arch.mlp_dim,
-        activation: Activation::Silu,
+        activation: if arch.swiglu {
+            Activation::Silu
+        } else {
+            Activation::Gelu
+        },
         eps: arch.eps,
     };
     let image_size = vobj.square_side("image_size")?;
@@ -60,8 +66,8 @@ pub(super) fn vision(vobj: &Obj, name: &str) -> Result<VisionConfig> {
         ));
     }
     Ok(VisionConfig {
-        ln_pre: false,
+        ln_pre: arch.norm_pre,
         eva: Some(arch.clone()),
-        ..VisionConfig::vit(tower, image_size, arch.patch, true)
+        ..VisionConfig::vit(tower, image_size, arch.patch, arch.class_token)
     })
 }

@@ -1,8 +1,9 @@
 //! The timm vision towers clipscope decomposes, by the `timm_model_name` an open_clip config gives:
 //! what each name fixes that the weights cannot tell (heads, rotary settings, the block's parts).
 //!
-//! Values read from timm 1.0 `models/eva.py` (`eva02_*_clip_*` model functions and `Eva.__init__`
-//! defaults); the widths, depth and MLP width of a checkpoint are read from its weights.
+//! Values read from timm 1.0 `models/eva.py` (the `eva02_*_clip_*` and `vit_pe_core_*` model
+//! functions and `Eva.__init__` defaults); a checkpoint's widths, depth and MLP widths are read
+//! from its weights.
 
 /// The 2-D rotary embedding's settings (timm `RotaryEmbeddingCat`, `in_pixels=False`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -15,6 +16,30 @@ pub struct RopeSpec {
     pub xy: bool,
     /// `rope_temperature`.
     pub temperature: f64,
+}
+
+/// How the trunk's tokens become one vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvaPool {
+    /// The class token's row (`global_pool` token): decomposed over every layer, as CLIP.
+    Token,
+    /// An attention-pooling head of this many heads over the normalised tokens (`map`, PE-Core):
+    /// decomposed at the pool, as SigLIP.
+    Map {
+        /// The pool's heads.
+        heads: usize,
+    },
+}
+
+impl EvaPool {
+    /// open_clip's `timm_pool` for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Token => "token",
+            Self::Map { .. } => "map",
+        }
+    }
 }
 
 /// One timm Eva-family vision tower.
@@ -32,6 +57,12 @@ pub struct EvaArch {
     pub mlp_dim: usize,
     /// Patch side.
     pub patch: usize,
+    /// A class token before the patches.
+    pub class_token: bool,
+    /// The patch conv has a bias.
+    pub patch_bias: bool,
+    /// A LayerNorm on the embeddings before the blocks (`use_pre_transformer_norm`).
+    pub norm_pre: bool,
     /// q, k, v as three projections, k without a bias (`qkv_fused=False`).
     pub separate_qkv: bool,
     /// A LayerNorm on the heads' merged output before the output projection
@@ -43,6 +74,8 @@ pub struct EvaArch {
     pub rope: RopeSpec,
     /// LayerNorm epsilon.
     pub eps: f64,
+    /// Pooling.
+    pub pool: EvaPool,
 }
 
 const EVA02_ROPE: RopeSpec = RopeSpec {
@@ -52,8 +85,83 @@ const EVA02_ROPE: RopeSpec = RopeSpec {
     temperature: 10000.0,
 };
 
-/// The EVA-02 CLIP towers (open_clip EVA02-B-16, EVA02-L-14, EVA02-L-14-336).
+/// PE-Core's rotary settings: offset 1, x first, on the grid of `side` it was trained at.
+const fn pe_rope(side: usize, offset: f64) -> RopeSpec {
+    RopeSpec {
+        ref_grid: Some((side, side)),
+        offset,
+        xy: true,
+        temperature: 10000.0,
+    }
+}
+
+/// A PE-Core tower (`vit_pe_core_*`): fused qkv, GELU MLP, `norm_pre`, an attention pool of 8
+/// heads, ε 1e-5.
+#[allow(clippy::too_many_arguments)]
+const fn pe(
+    name: &'static str,
+    (width, depth, heads, mlp_dim): (usize, usize, usize, usize),
+    patch: usize,
+    class_token: bool,
+    rope: RopeSpec,
+) -> EvaArch {
+    EvaArch {
+        name,
+        heads,
+        width,
+        depth,
+        mlp_dim,
+        patch,
+        class_token,
+        patch_bias: false,
+        norm_pre: true,
+        separate_qkv: false,
+        sub_ln: false,
+        swiglu: false,
+        rope,
+        eps: 1e-5,
+        pool: EvaPool::Map { heads: 8 },
+    }
+}
+
+/// The EVA-02 CLIP towers (open_clip EVA02-B-16, EVA02-L-14, EVA02-L-14-336) and PE-Core's
+/// (PE-Core-T-16-384, -S-16-384, -B-16, -L-14-336, -bigG-14-448).
 const KNOWN: &[EvaArch] = &[
+    pe(
+        "vit_pe_core_tiny_patch16_384",
+        (192, 12, 3, 768),
+        16,
+        true,
+        pe_rope(24, 1.0),
+    ),
+    pe(
+        "vit_pe_core_small_patch16_384",
+        (384, 12, 6, 1536),
+        16,
+        true,
+        pe_rope(24, 1.0),
+    ),
+    pe(
+        "vit_pe_core_base_patch16_224",
+        (768, 12, 12, 3072),
+        16,
+        true,
+        pe_rope(14, 1.0),
+    ),
+    pe(
+        "vit_pe_core_large_patch14_336",
+        (1024, 24, 16, 4096),
+        14,
+        true,
+        pe_rope(24, 1.0),
+    ),
+    pe(
+        "vit_pe_core_gigantic_patch14_448",
+        (1536, 50, 16, 8960),
+        14,
+        false,
+        pe_rope(32, 0.0),
+    ),
     EvaArch {
         name: "eva02_base_patch16_clip_224",
         heads: 12,
@@ -61,11 +169,15 @@ const KNOWN: &[EvaArch] = &[
         depth: 12,
         mlp_dim: 2048,
         patch: 16,
+        class_token: true,
+        patch_bias: true,
+        norm_pre: false,
         separate_qkv: true,
         sub_ln: true,
         swiglu: true,
         rope: EVA02_ROPE,
         eps: 1e-6,
+        pool: EvaPool::Token,
     },
     EvaArch {
         name: "eva02_large_patch14_clip_224",
@@ -74,11 +186,15 @@ const KNOWN: &[EvaArch] = &[
         depth: 24,
         mlp_dim: 2730,
         patch: 14,
+        class_token: true,
+        patch_bias: true,
+        norm_pre: false,
         separate_qkv: true,
         sub_ln: true,
         swiglu: true,
         rope: EVA02_ROPE,
         eps: 1e-6,
+        pool: EvaPool::Token,
     },
     EvaArch {
         name: "eva02_large_patch14_clip_336",
@@ -87,11 +203,15 @@ const KNOWN: &[EvaArch] = &[
         depth: 24,
         mlp_dim: 2730,
         patch: 14,
+        class_token: true,
+        patch_bias: true,
+        norm_pre: false,
         separate_qkv: true,
         sub_ln: true,
         swiglu: true,
         rope: EVA02_ROPE,
         eps: 1e-6,
+        pool: EvaPool::Token,
     },
 ];
 

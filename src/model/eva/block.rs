@@ -1,9 +1,11 @@
-//! One timm `EvaBlock` (EVA-02): x += proj(subLN(MSA(LN1(x)))) with rotary queries and keys;
-//! x += fc2(LN_h(SiLU(fc1_g(x)) ⊙ fc1_x(x))) on LN2(x), recording what the decomposition needs.
+//! One timm `EvaBlock`: x += proj(subLN(MSA(LN1(x)))) with rotary queries and keys, and
+//! x += MLP(LN2(x)), recording what the decomposition needs. EVA-02: q, k, v projections (k
+//! without a bias), the sub-LN, SwiGLU with a LayerNorm on its hidden layer; PE-Core: one qkv
+//! projection, no sub-LN, a GELU MLP.
 //!
-//! Ports timm 1.0 `models/eva.py` `EvaBlock.forward`, `EvaAttention.forward` (q, k, v
-//! projections, k without a bias; rope on the patch rows; softmax(q kᵀ·d^-1/2) v; the sub-LN
-//! `attn.norm` on the merged heads; `attn.proj`) and `layers/mlp.py` `SwiGLU.forward`.
+//! Ports timm 1.0 `models/eva.py` `EvaBlock.forward`, `EvaAttention.forward` / `AttentionRope`
+//! (rope on the patch rows; softmax(q kᵀ·d^-1/2) v; `attn.norm` on the merged heads;
+//! `attn.proj`) and `layers/mlp.py` `SwiGLU.forward` / `Mlp.forward`.
 //!
 //! The sub-LN couples the heads: it is linearised at the readout row with that row's own
 //! statistics, as ln_post is (docs/METRICS.md). For that row LN(o) equals
@@ -21,23 +23,42 @@ use crate::model::config::Activation;
 use crate::model::layers::{Dense, LayerNorm, mean_var, softmax};
 use crate::model::weights::Weights;
 
+/// The query, key and value projections.
+enum Qkv {
+    /// q, k, v apart, k without a bias (EVA-02).
+    Separate { q: Dense, k: Dense, v: Dense },
+    /// One (D → 3D) projection (PE-Core).
+    Fused(Dense),
+}
+
+/// The MLP.
+enum Mlp {
+    /// fc2(LN(SiLU(fc1_g(x)) ⊙ fc1_x(x))) (EVA-02).
+    SwiGlu {
+        fc1_g: Dense,
+        fc1_x: Dense,
+        norm: LayerNorm,
+        fc2: Dense,
+    },
+    /// fc2(GELU(fc1(x))) (PE-Core).
+    Gelu { fc1: Dense, fc2: Dense },
+}
+
 /// One block's weights.
 pub struct EvaBlock {
     norm1: LayerNorm,
-    q: Dense,
-    k: Dense,
-    v: Dense,
-    sub_ln: LayerNorm,
+    qkv: Qkv,
+    sub_ln: Option<LayerNorm>,
     proj: Dense,
     /// The attention's output map as the decomposition reads it: merged heads (scaled by the
-    /// sub-LN's 1/σ) → residual, `C · diag(γ) · W_P` and `β · W_P + b_P` (f32).
+    /// sub-LN's 1/σ) → residual, `C · diag(γ) · W_P` and `β · W_P + b_P` (f32); `attn.proj`
+    /// itself without a sub-LN.
     pub out: Dense,
     norm2: LayerNorm,
-    fc1_g: Dense,
-    fc1_x: Dense,
-    mlp_norm: LayerNorm,
-    fc2: Dense,
+    mlp: Mlp,
     heads: usize,
+    /// Rows before the patches (the class token), which the rotary embedding leaves alone.
+    prefix: usize,
     eps: f64,
 }
 
@@ -46,60 +67,117 @@ impl EvaBlock {
     pub fn load(w: &Weights, prefix: &str, arch: &EvaArch, dm: usize, mlp: usize) -> Result<Self> {
         let p = |s: &str| format!("{prefix}.{s}");
         let eps = arch.eps;
-        let k_weight = w.get(&p("attn.k_proj.weight"), &[dm, dm])?;
-        let no_bias = Tensor::zeros(dm, k_weight.dtype(), k_weight.device())?;
-        let k = Dense::from_torch(&k_weight, no_bias)?.tiled_for(w)?;
-        let sub_ln = LayerNorm::load(w, &p("attn.norm"), dm, eps)?;
+        let qkv = match arch.separate_qkv {
+            true => {
+                let k_weight = w.get(&p("attn.k_proj.weight"), &[dm, dm])?;
+                let no_bias = Tensor::zeros(dm, k_weight.dtype(), k_weight.device())?;
+                Qkv::Separate {
+                    q: Dense::load(w, &p("attn.q_proj"), dm, dm)?,
+                    k: Dense::from_torch(&k_weight, no_bias)?.tiled_for(w)?,
+                    v: Dense::load(w, &p("attn.v_proj"), dm, dm)?,
+                }
+            }
+            false => Qkv::Fused(Dense::load(w, &p("attn.qkv"), dm, 3 * dm)?),
+        };
+        let sub_ln = arch
+            .sub_ln
+            .then(|| LayerNorm::load(w, &p("attn.norm"), dm, eps))
+            .transpose()?;
         // In f32 even where the other products run in bf16: the decomposition's head terms are
         // exact parts of what the stream gets (as CLIP's out_proj rows are, block.rs).
         let proj = Dense::from_torch(
             &w.get(&p("attn.proj.weight"), &[dm, dm])?,
             w.get(&p("attn.proj.bias"), &[dm])?,
         )?;
-        let out = linearised_out(&sub_ln, &proj)?;
+        let out = match &sub_ln {
+            Some(ln) => linearised_out(ln, &proj)?,
+            None => proj.clone(),
+        };
+        let mlp = match arch.swiglu {
+            true => Mlp::SwiGlu {
+                fc1_g: Dense::load(w, &p("mlp.fc1_g"), dm, mlp)?,
+                fc1_x: Dense::load(w, &p("mlp.fc1_x"), dm, mlp)?,
+                norm: LayerNorm::load(w, &p("mlp.norm"), mlp, eps)?,
+                fc2: Dense::load(w, &p("mlp.fc2"), mlp, dm)?,
+            },
+            false => Mlp::Gelu {
+                fc1: Dense::load(w, &p("mlp.fc1"), dm, mlp)?,
+                fc2: Dense::load(w, &p("mlp.fc2"), mlp, dm)?,
+            },
+        };
         Ok(Self {
             norm1: LayerNorm::load(w, &p("norm1"), dm, eps)?,
-            q: Dense::load(w, &p("attn.q_proj"), dm, dm)?,
-            k,
-            v: Dense::load(w, &p("attn.v_proj"), dm, dm)?,
+            qkv,
             sub_ln,
             proj,
             out,
             norm2: LayerNorm::load(w, &p("norm2"), dm, eps)?,
-            fc1_g: Dense::load(w, &p("mlp.fc1_g"), dm, mlp)?,
-            fc1_x: Dense::load(w, &p("mlp.fc1_x"), dm, mlp)?,
-            mlp_norm: LayerNorm::load(w, &p("mlp.norm"), mlp, eps)?,
-            fc2: Dense::load(w, &p("mlp.fc2"), mlp, dm)?,
+            mlp,
             heads: arch.heads,
+            prefix: usize::from(arch.class_token),
             eps,
         })
+    }
+
+    /// q, k and v of LN1(x) (B·T, D) as (B, H, T, d) each.
+    fn qkv(&self, y: &Tensor, (b, t): (usize, usize)) -> Result<(Tensor, Tensor, Tensor)> {
+        let dm = y.dim(1)?;
+        let (h, d) = (self.heads, dm / self.heads);
+        let split = |x: Tensor| -> Result<Tensor> {
+            Ok(x.reshape((b, t, h, d))?.transpose(1, 2)?.contiguous()?)
+        };
+        match &self.qkv {
+            Qkv::Separate { q, k, v } => Ok((
+                split(q.forward(y)?)?,
+                split(k.forward(y)?)?,
+                split(v.forward(y)?)?,
+            )),
+            Qkv::Fused(qkv) => {
+                let all = qkv
+                    .forward(y)?
+                    .reshape((b, t, 3, h, d))?
+                    .permute((2, 0, 3, 1, 4))?
+                    .contiguous()?;
+                Ok((all.get(0)?, all.get(1)?, all.get(2)?))
+            }
+        }
+    }
+
+    /// The MLP's output for LN2(x) (N, D).
+    fn mlp(&self, hidden: &Tensor) -> Result<Tensor> {
+        match &self.mlp {
+            Mlp::SwiGlu {
+                fc1_g,
+                fc1_x,
+                norm,
+                fc2,
+            } => {
+                let gate = fc1_g.forward_with(hidden, Some(Activation::Silu), None)?;
+                fc2.forward(&norm.forward(&(gate * fc1_x.forward(hidden)?)?)?)
+            }
+            Mlp::Gelu { fc1, fc2 } => {
+                fc2.forward(&fc1.forward_with(hidden, Some(Activation::Gelu), None)?)
+            }
+        }
     }
 
     /// Runs the block on `x` (B, T, D), token 0 the class token and the readout row.
     pub fn forward(&self, x: &Tensor, rope: &Rope, capture: Capture) -> Result<BlockOut> {
         let (b, t, dm) = x.dims3()?;
-        let (h, d) = (self.heads, dm / self.heads);
+        let d = dm / self.heads;
         let y = self.norm1.forward(&x.reshape((b * t, dm))?)?;
-        let split = |t_: Tensor| -> Result<Tensor> {
-            Ok(t_.reshape((b, t, h, d))?.transpose(1, 2)?.contiguous()?)
-        };
-        let q = rope.apply(&split(self.q.forward(&y)?)?)?;
-        let k = rope.apply(&split(self.k.forward(&y)?)?)?;
-        let v = split(self.v.forward(&y)?)?; // (B, H, T, d)
+        let (q, k, v) = self.qkv(&y, (b, t))?;
+        let (q, k) = (rope.apply(&q, self.prefix)?, rope.apply(&k, self.prefix)?);
         let q = (q * (d as f64).powf(-0.5))?;
         let a = softmax(&q.matmul(&k.t()?.contiguous()?)?)?; // (B, H, T, T)
         let o = a.matmul(&v)?; // (B, H, T, d)
         let merged = o.transpose(1, 2)?.reshape((b * t, dm))?;
-        let attn = self.proj.forward(&self.sub_ln.forward(&merged)?)?;
+        let attn = match &self.sub_ln {
+            Some(ln) => self.proj.forward(&ln.forward(&merged)?)?,
+            None => self.proj.forward(&merged)?,
+        };
         let x = (x.reshape((b * t, dm))? + attn)?;
-        let hidden = self.norm2.forward(&x)?;
-        let gate = self
-            .fc1_g
-            .forward_with(&hidden, Some(Activation::Silu), None)?;
-        let inner = self
-            .mlp_norm
-            .forward(&(gate * self.fc1_x.forward(&hidden)?)?)?;
-        let z = self.fc2.forward(&inner)?;
+        let z = self.mlp(&self.norm2.forward(&x)?)?;
         let mlp_cls = z.reshape((b, t, dm))?.i((.., 0))?;
         let x = (x + z)?.reshape((b, t, dm))?;
         let (head_cls, tokens, cls_self) = match capture {

@@ -1,11 +1,15 @@
-//! timm's Eva vision towers as open_clip wraps them (`timm_model_name`): EVA-02 CLIP. Decomposed
-//! as the CLIP towers are, read at the class token: rotary attention changes only where the
-//! heads look, and EVA-02's sub-LN inside the attention is linearised at the class row with that
-//! row's own statistics, as ln_post is (docs/METRICS.md).
+//! timm's Eva vision towers as open_clip wraps them (`timm_model_name`): EVA-02 CLIP and PE-Core.
+//! EVA-02 is decomposed as the CLIP towers are, read at the class token: rotary attention changes
+//! only where the heads look, and EVA-02's sub-LN inside the attention is linearised at the class
+//! row with that row's own statistics, as ln_post is (docs/METRICS.md). PE-Core pools with an
+//! attention head after a per-token `norm`, so it is decomposed at the pool, as SigLIP is.
 
 pub mod arch;
 mod block;
+mod pooled;
 mod rope;
+mod trunk;
 mod vision;
 
+pub use pooled::PooledVision;
 pub use vision::EvaVision;

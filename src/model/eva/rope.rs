@@ -33,17 +33,21 @@ impl Rope {
         })
     }
 
-    /// Rotates the patch rows of `x` (B, H, 1 + N, d): row 0 (the class token) is left as it is.
-    pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+    /// Rotates the patch rows of `x` (B, H, prefix + N, d): the first `prefix` rows (a class
+    /// token) are left as they are.
+    pub fn apply(&self, x: &Tensor, prefix: usize) -> Result<Tensor> {
         let (b, h, t, d) = x.dims4()?;
+        let n = t - prefix;
         let dtype = x.dtype();
-        let head = x.narrow(2, 0, 1)?;
-        let p = x.narrow(2, 1, t - 1)?.to_dtype(DType::F32)?;
-        let pairs = p.reshape((b, h, t - 1, d / 2, 2))?;
+        let p = x.narrow(2, prefix, n)?.to_dtype(DType::F32)?;
+        let pairs = p.reshape((b, h, n, d / 2, 2))?;
         let (even, odd) = (pairs.narrow(4, 0, 1)?, pairs.narrow(4, 1, 1)?);
-        let rot = Tensor::cat(&[&odd.neg()?, &even], 4)?.reshape((b, h, t - 1, d))?;
-        let y = (p.broadcast_mul(&self.cos)? + rot.broadcast_mul(&self.sin)?)?;
-        Ok(Tensor::cat(&[&head, &y.to_dtype(dtype)?], 2)?)
+        let rot = Tensor::cat(&[&odd.neg()?, &even], 4)?.reshape((b, h, n, d))?;
+        let y = (p.broadcast_mul(&self.cos)? + rot.broadcast_mul(&self.sin)?)?.to_dtype(dtype)?;
+        match prefix {
+            0 => Ok(y),
+            _ => Ok(Tensor::cat(&[&x.narrow(2, 0, prefix)?, &y], 2)?),
+        }
     }
 }
 
@@ -128,7 +132,7 @@ mod tests {
         let dev = Device::Cpu;
         let rope = Rope::new(&spec(false), 8, (2, 2), &dev).unwrap();
         let x = Tensor::randn(0f32, 1.0, (1, 2, 5, 8), &dev).unwrap();
-        let y = rope.apply(&x).unwrap();
+        let y = rope.apply(&x, 1).unwrap();
         let pair_norms = |t: &Tensor| {
             t.reshape((1, 2, 5, 4, 2))
                 .unwrap()

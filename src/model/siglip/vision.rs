@@ -6,11 +6,11 @@
 
 use candle_core::{DType, Tensor};
 
-use super::pooling::PoolingHead;
 use crate::Result;
 use crate::model::block::{Block, Capture, Rows};
 use crate::model::config::{Format, VisionConfig};
 use crate::model::layers::{LayerNorm, PatchEmbed};
+use crate::model::pooling::PoolingHead;
 use crate::model::weights::Weights;
 
 /// The SigLIP vision tower's weights.
