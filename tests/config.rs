@@ -175,14 +175,10 @@ fn timm_towers_are_known_by_name_or_refused() {
             .unwrap_err()
             .to_string()
     };
-    let e = parse(
-        "a.json",
-        "eva02_base_patch16_clip_224",
-        "vit_large_patch14_clip_224",
-    );
+    let e = parse("a.json", "eva02_base_patch16_clip_224", "fastvit_mci3");
     assert!(
         e.contains("vision_cfg.timm_model_name")
-            && e.contains("vit_large_patch14_clip_224")
+            && e.contains("fastvit_mci3")
             && e.contains("eva02_large_patch14_clip_336")
             && e.contains("vit_pe_core_base_patch16_224"),
         "{e}"

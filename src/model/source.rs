@@ -77,7 +77,7 @@ const CLIPA: Pretrained = Pretrained {
 
 /// The paper's six models, the larger layouts of the same family that came after (ViT-L/14 at
 /// 336 px, LAION's ViT-H and ViT-bigG, Apple's DFN-5B ViT-H), CLIPA, MetaCLIP 2, EVA-02 CLIP,
-/// Perception Encoder, then two SigLIP and two SigLIP 2 models.
+/// Perception Encoder, MobileCLIP 2's ViT, then two SigLIP and two SigLIP 2 models.
 pub const ALIASES: &[Alias] = &[
     Alias {
         alias: "vit-b-32/openai",
@@ -222,6 +222,12 @@ pub const ALIASES: &[Alias] = &[
         repo: "timm/PE-Core-bigG-14-448",
         description: "Perception Encoder bigG/14 at 448 px, 50 layers, no class token",
         pretrained: Some(PE),
+    },
+    Alias {
+        alias: "mobileclip2-l-14",
+        repo: "timm/MobileCLIP2-L-14-OpenCLIP",
+        description: "MobileCLIP 2 L/14: timm ViT, bidirectional text tower",
+        pretrained: Some(OPENAI),
     },
     Alias {
         alias: "siglip-b-16",

@@ -10,8 +10,9 @@ use candle_core::{Device, Tensor};
 /// bigG MLP ratio and patch 14 (tools/make_openclip_fixtures.py), CLIPA's layout
 /// (tools/make_clipa_fixtures.py), MetaCLIP 2's text side (tools/make_metaclip2_fixtures.py) and
 /// timm's EVA-02 trunk (tools/make_eva_fixtures.py) and PE-Core's, pooled by an attention head
-/// (tools/make_pecore_fixtures.py: B/16, and bigG without a class token).
-pub const FIXTURES: [&str; 8] = [
+/// (tools/make_pecore_fixtures.py: B/16, and bigG without a class token), and MobileCLIP 2's
+/// timm ViT with its bidirectional text tower (tools/make_mobileclip2_fixtures.py).
+pub const FIXTURES: [&str; 9] = [
     "tiny-clip-hf",
     "tiny-openclip",
     "tiny-openclip-bigg",
@@ -20,6 +21,7 @@ pub const FIXTURES: [&str; 8] = [
     "tiny-openclip-eva02",
     "tiny-openclip-pecore",
     "tiny-openclip-pecore-bigg",
+    "tiny-openclip-mobileclip2",
 ];
 
 /// The two SigLIP reference fixtures (tools/make_siglip_fixtures.py): a spiece.model tokenizer,

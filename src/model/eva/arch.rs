@@ -70,8 +70,8 @@ pub struct EvaArch {
     pub sub_ln: bool,
     /// SwiGLU MLP with a LayerNorm on its hidden layer (`swiglu_mlp`, `scale_mlp`).
     pub swiglu: bool,
-    /// Rotary embedding.
-    pub rope: RopeSpec,
+    /// Rotary embedding, where the tower has one.
+    pub rope: Option<RopeSpec>,
     /// LayerNorm epsilon.
     pub eps: f64,
     /// Pooling.
@@ -118,15 +118,33 @@ const fn pe(
         separate_qkv: false,
         sub_ln: false,
         swiglu: false,
-        rope,
+        rope: Some(rope),
         eps: 1e-5,
         pool: EvaPool::Map { heads: 8 },
     }
 }
 
-/// The EVA-02 CLIP towers (open_clip EVA02-B-16, EVA02-L-14, EVA02-L-14-336) and PE-Core's
-/// (PE-Core-T-16-384, -S-16-384, -B-16, -L-14-336, -bigG-14-448).
+/// The EVA-02 CLIP towers (open_clip EVA02-B-16, EVA02-L-14, EVA02-L-14-336), PE-Core's
+/// (PE-Core-T-16-384, -S-16-384, -B-16, -L-14-336, -bigG-14-448) and MobileCLIP 2's ViT
+/// (MobileCLIP2-L-14: timm's `VisionTransformer`, whose names and forward are Eva's without rope).
 const KNOWN: &[EvaArch] = &[
+    EvaArch {
+        name: "vit_large_patch14_clip_224",
+        heads: 16,
+        width: 1024,
+        depth: 24,
+        mlp_dim: 4096,
+        patch: 14,
+        class_token: true,
+        patch_bias: false,
+        norm_pre: true,
+        separate_qkv: false,
+        sub_ln: false,
+        swiglu: false,
+        rope: None,
+        eps: 1e-5,
+        pool: EvaPool::Token,
+    },
     pe(
         "vit_pe_core_tiny_patch16_384",
         (192, 12, 3, 768),
@@ -175,7 +193,7 @@ const KNOWN: &[EvaArch] = &[
         separate_qkv: true,
         sub_ln: true,
         swiglu: true,
-        rope: EVA02_ROPE,
+        rope: Some(EVA02_ROPE),
         eps: 1e-6,
         pool: EvaPool::Token,
     },
@@ -192,7 +210,7 @@ const KNOWN: &[EvaArch] = &[
         separate_qkv: true,
         sub_ln: true,
         swiglu: true,
-        rope: EVA02_ROPE,
+        rope: Some(EVA02_ROPE),
         eps: 1e-6,
         pool: EvaPool::Token,
     },
@@ -209,7 +227,7 @@ const KNOWN: &[EvaArch] = &[
         separate_qkv: true,
         sub_ln: true,
         swiglu: true,
-        rope: EVA02_ROPE,
+        rope: Some(EVA02_ROPE),
         eps: 1e-6,
         pool: EvaPool::Token,
     },

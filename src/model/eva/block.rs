@@ -162,12 +162,15 @@ impl EvaBlock {
     }
 
     /// Runs the block on `x` (B, T, D), token 0 the class token and the readout row.
-    pub fn forward(&self, x: &Tensor, rope: &Rope, capture: Capture) -> Result<BlockOut> {
+    pub fn forward(&self, x: &Tensor, rope: Option<&Rope>, capture: Capture) -> Result<BlockOut> {
         let (b, t, dm) = x.dims3()?;
         let d = dm / self.heads;
         let y = self.norm1.forward(&x.reshape((b * t, dm))?)?;
         let (q, k, v) = self.qkv(&y, (b, t))?;
-        let (q, k) = (rope.apply(&q, self.prefix)?, rope.apply(&k, self.prefix)?);
+        let (q, k) = match rope {
+            Some(r) => (r.apply(&q, self.prefix)?, r.apply(&k, self.prefix)?),
+            None => (q, k),
+        };
         let q = (q * (d as f64).powf(-0.5))?;
         let a = softmax(&q.matmul(&k.t()?.contiguous()?)?)?; // (B, H, T, T)
         let o = a.matmul(&v)?; // (B, H, T, d)
@@ -183,13 +186,16 @@ impl EvaBlock {
         let (head_cls, tokens, cls_self) = match capture {
             Capture::None => (None, None, None),
             _ => {
-                // The sub-LN's σ at the readout row, per image.
+                // The sub-LN's σ at the readout row, per image (1 without a sub-LN).
                 let row = merged
                     .reshape((b, t, dm))?
                     .i((.., 0))?
                     .to_dtype(DType::F32)?;
-                let (_, var) = mean_var(&row)?;
-                let inv = (var + self.eps)?.sqrt()?.recip()?.reshape((b, 1, 1))?; // (B, 1, 1)
+                let inv = match self.sub_ln {
+                    Some(_) => (mean_var(&row)?.1 + self.eps)?.sqrt()?.recip()?,
+                    None => row.ones_like()?.narrow(1, 0, 1)?,
+                }
+                .reshape((b, 1, 1))?; // (B, 1, 1)
                 let z0 = o
                     .i((.., .., 0))?
                     .to_dtype(DType::F32)?

@@ -29,7 +29,7 @@ pub struct Trunk {
     /// The patches' positions, (1, N, D).
     pos: Tensor,
     norm_pre: Option<LayerNorm>,
-    rope: Rope,
+    rope: Option<Rope>,
     blocks: Vec<EvaBlock>,
     /// The final `norm` (applied by the caller: at the class row, or on every token).
     pub norm: LayerNorm,
@@ -95,7 +95,11 @@ impl Trunk {
             })
             .transpose()?;
         let grid = cfg.grid();
-        let rope = Rope::new(&arch.rope, dm / arch.heads, (grid, grid), pos.device())?;
+        let rope = arch
+            .rope
+            .as_ref()
+            .map(|spec| Rope::new(spec, dm / arch.heads, (grid, grid), pos.device()))
+            .transpose()?;
         let norm_pre = arch
             .norm_pre
             .then(|| LayerNorm::load(w, &p("norm_pre"), dm, arch.eps))
@@ -144,7 +148,7 @@ impl Trunk {
         for (l, block) in self.blocks.iter().enumerate() {
             let out = block.forward(
                 &x,
-                &self.rope,
+                self.rope.as_ref(),
                 capture.get(l).copied().unwrap_or(Capture::None),
             )?;
             x = out.x.clone();

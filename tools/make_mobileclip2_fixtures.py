@@ -1,0 +1,144 @@
+"""Writes clipscope's fixture for MobileCLIP 2's ViT (open_clip MobileCLIP2-L-14): a tiny random
+model of timm's `vit_large_patch14_clip_224` layout and what open_clip computes for it.
+
+    pip install torch==2.5.1 open_clip_torch==3.3.0 timm==1.0.31 pillow numpy safetensors
+    python3 tools/make_mobileclip2_fixtures.py tests/fixtures
+
+tests/fixtures/tiny-openclip-mobileclip2   open_clip's MobileCLIP2-L-14 config (`timm_model_name`
+                                           vit_large_patch14_clip_224, `timm_pool` token,
+                                           `timm_proj` null, `custom_text`, `no_causal_mask` text)
+                                           over a trunk made by that timm model function at width
+                                           64 of its 16 heads, 2 blocks, 28 px (2x2 patches of 14):
+                                           timm's VisionTransformer (`norm_pre`, fused qkv, GELU
+                                           MLP, `norm`, the head's bias). Text width 32, embed 32.
+
+As in tools/make_eva_fixtures.py, the trunk's parameters are drawn again, larger.
+
+The decomposition is clip_text_span's prs_hook.py convention read at the class token, with the
+trunk's `norm` as ln_post and the head's bias shared out with beta's shares. It is checked against
+open_clip's encode_image before anything is written.
+"""
+import json, pathlib, shutil, sys
+from functools import partial
+
+import numpy as np
+import open_clip
+import timm
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+import make_openclip_fixtures as base
+from make_eva_fixtures import redraw
+
+NAME = "tiny-openclip-mobileclip2"
+TIMM = "vit_large_patch14_clip_224"
+SIDE = 28
+CFG = {
+    "embed_dim": 32,
+    "vision_cfg": {"timm_model_name": TIMM, "timm_model_pretrained": False, "timm_pool": "token",
+                   "timm_proj": None, "timm_drop": 0.0, "timm_drop_path": 0.1, "image_size": SIDE},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 4, "layers": 2,
+                 "no_causal_mask": True},
+    "custom_text": True,
+}
+
+
+def decompose(model, px):
+    """(e, heads [N,L,H,E], tokens [N,L,T,H,E], mlps [N,L+1,E]) in float64."""
+    tr = model.visual.trunk
+    n = px.shape[0]
+    x = tr.patch_embed(px)
+    x = torch.cat([tr.cls_token.expand(n, -1, -1), x], 1) + tr.pos_embed
+    x = tr.norm_pre(x)
+    p = x[:, 0]
+    L, T, D = len(tr.blocks), x.shape[1], x.shape[2]
+    H = tr.blocks[0].attn.num_heads
+    d = D // H
+    cs, fs = [], []
+    for blk in tr.blocks:
+        at = blk.attn
+        qkv = at.qkv(blk.norm1(x)).view(n, T, 3, H, d).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        a = torch.softmax(q @ k.transpose(-1, -2) / d ** 0.5, -1)  # [n,H,T,T]
+        x = x + at.proj((a @ v).transpose(1, 2).reshape(n, T, D))
+        wo = at.proj.weight.view(D, H, d)
+        c = torch.einsum("nhj,nhjd,ohd->njho", a[:, :, 0, :], v, wo) + at.proj.bias / (T * H)
+        cs.append(c)
+        f = blk.mlp(blk.norm2(x))
+        x = x + f
+        fs.append(f[:, 0])
+    r = x[:, 0]
+    ln, head = tr.norm, tr.head
+    mu = r.mean(-1, keepdim=True)
+    s = torch.sqrt(r.var(-1, unbiased=False, keepdim=True) + ln.eps)
+    e = base.layer_norm(r, ln) @ head.weight.T + head.bias
+    norm = e.norm(dim=-1, keepdim=True)
+    K = 2 * L + 1
+
+    def proj(term, w, shape_mu, shape_s):
+        return (ln.weight * (term - w * shape_mu) / shape_s + w * ln.bias) @ head.weight.T + w * head.bias
+
+    w_c = 1.0 / (K * T * H)
+    tokens = torch.stack([
+        proj(c, w_c, mu[:, None, None, :], s[:, None, None, :]) / norm[:, None, None, :]
+        for c in cs], 1)
+    mlps = [proj(p, 1.0 / K, mu, s) / norm] + [proj(f, 1.0 / K, mu, s) / norm for f in fs]
+    return e, tokens.sum(2), tokens, torch.stack(mlps, 1)
+
+
+def main(root):
+    out = pathlib.Path(root) / NAME
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    texts = json.loads((pathlib.Path(root) / "tiny-openclip" / "reference.json").read_text())["texts"]
+    registry = timm.models._registry._model_entrypoints
+    registry[TIMM] = partial(registry[TIMM], embed_dim=64, depth=2, img_size=SIDE)
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    open_clip.factory._MODEL_CONFIGS[NAME] = CFG
+    model = open_clip.create_model(NAME, pretrained=None).eval().double()
+    trunk = model.visual.trunk
+    assert type(trunk).__name__ == "VisionTransformer" and trunk.blocks[0].attn.num_heads == 16
+    assert model.text.attn_mask is None
+    redraw(trunk, torch.Generator().manual_seed(1))
+    tokenizer = open_clip.get_tokenizer("ViT-B-32")
+    transform = open_clip.image_transform(SIDE, is_train=False, mean=base.MEAN, std=base.STD)
+    names, big = base.images(out / "images", rng, SIDE)
+    load = lambda fs: torch.stack([transform(Image.open(out / "images" / f).convert("RGB"))
+                                   for f in fs]).double()
+    px, big_px = load(names), load(big)
+    with torch.no_grad():
+        e, heads, tokens, mlps = decompose(model, px)
+        ref = model.encode_image(px)
+        assert torch.allclose(e, ref, atol=1e-10), (e - ref).abs().max()
+        unit = ref / ref.norm(dim=-1, keepdim=True)
+        total = heads.sum((1, 2)) + mlps.sum(1)
+        assert torch.allclose(total, unit, atol=1e-10), (total - unit).abs().max()
+        ids = tokenizer(texts)
+        text = model.encode_text(ids)
+        big_e = model.encode_image(big_px)
+    f32 = lambda t: t.float().contiguous()
+    save_file({
+        "pixel_values": f32(px), "image_embeds": f32(ref), "heads": f32(heads),
+        "tokens": f32(tokens), "mlps": f32(mlps), "input_ids": ids.to(torch.int64).contiguous(),
+        "text_embeds": f32(text), "big_pixel_values": f32(big_px), "big_image_embeds": f32(big_e),
+    }, out / "reference.safetensors")
+    state = {k: f32(v) for k, v in model.state_dict().items()}
+    save_file(state, out / "open_clip_model.safetensors")
+    config = {"model_cfg": CFG, "preprocess_cfg": {"mean": base.MEAN, "std": base.STD}}
+    (out / "open_clip_config.json").write_text(json.dumps(config, indent=1))
+    src = pathlib.Path(root) / "tiny-openclip"
+    for f in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(src / f, out / f)
+    (out / "reference.json").write_text(json.dumps({
+        "images": names, "big_images": big, "texts": texts,
+        "decomposition": __doc__.split("\n\n")[-1].strip(),
+        "big_images_through": "open_clip.image_transform (Pillow resize)",
+        "made_with": {"torch": torch.__version__, "open_clip": open_clip.__version__,
+                      "timm": timm.__version__},
+    }, indent=1))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures")
