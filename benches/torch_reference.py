@@ -1,5 +1,6 @@
-"""open_clip `encode_image` throughput on random weights, the reference for `clipscope bench`;
-for `siglip-b-16`, transformers' `SiglipVisionModel` (pooler_output) at its default B/16 config.
+"""open_clip `encode_image` throughput on random weights, the reference for `clipscope bench`
+(EVA02-B-16 and PE-Core-B-16 through open_clip's timm towers, which need timm); for
+`siglip-b-16`, transformers' `SiglipVisionModel` (pooler_output) at its default B/16 config.
 
 Usage: python benches/torch_reference.py --arch vit-b-32 --batch 32 --iters 5 --threads 2 [--bf16]
 With --bf16 the model and the input are cast with `.to(torch.bfloat16)`, torch's fastest CPU
@@ -13,7 +14,7 @@ import time
 import torch
 
 ARCHS = {"vit-b-32": "ViT-B-32", "vit-b-16": "ViT-B-16", "vit-l-14": "ViT-L-14",
-         "siglip-b-16": None}
+         "siglip-b-16": None, "eva02-b-16": "EVA02-B-16", "pe-core-b-16": "PE-Core-B-16"}
 
 p = argparse.ArgumentParser()
 p.add_argument("--arch", default="vit-b-32", choices=ARCHS)

@@ -20,6 +20,7 @@ pub mod opbench;
 pub mod pickle;
 mod pooling;
 pub mod random;
+mod random_timm;
 pub mod selection;
 pub mod siglip;
 pub mod source;

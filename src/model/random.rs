@@ -26,6 +26,14 @@ pub enum Arch {
     /// SigLIP B/16: 224 px, 12 × 12 heads, width 768, then the attention-pooling head (E = 768).
     #[value(name = "siglip-b-16")]
     SiglipB16,
+    /// EVA-02 CLIP B/16 (timm `eva02_base_patch16_clip_224`): rotary attention, sub-LN, SwiGLU,
+    /// E = 512; open_clip format.
+    #[value(name = "eva02-b-16")]
+    Eva02B16,
+    /// PE-Core B/16 (timm `vit_pe_core_base_patch16_224`): rotary attention, an attention pool of
+    /// 8 heads, E = 1024; open_clip format.
+    #[value(name = "pe-core-b-16")]
+    PeCoreB16,
 }
 
 impl Arch {
@@ -37,6 +45,17 @@ impl Arch {
             Self::VitL14 => (14, 1024, 24, 16, 768),
             Self::Tiny => (32, 128, 4, 4, 64),
             Self::SiglipB16 => (16, 768, 12, 12, 768),
+            Self::Eva02B16 => (16, 768, 12, 12, 512),
+            Self::PeCoreB16 => (16, 768, 12, 12, 1024),
+        }
+    }
+
+    /// The timm model an open_clip checkpoint of this architecture names, for the timm ones.
+    fn timm(self) -> Option<&'static str> {
+        match self {
+            Self::Eva02B16 => Some("eva02_base_patch16_clip_224"),
+            Self::PeCoreB16 => Some("vit_pe_core_base_patch16_224"),
+            _ => None,
         }
     }
 }
@@ -57,14 +76,15 @@ impl SplitMix64 {
 }
 
 /// SplitMix64 + Box–Muller: a tiny deterministic normal generator.
-struct Normal(SplitMix64);
+pub(super) struct Normal(pub(super) SplitMix64);
 
 impl Normal {
     fn uniform(&mut self) -> f64 {
         ((self.0.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     }
 
-    fn tensor(&mut self, shape: &[usize], std: f64, mean: f64) -> Result<Tensor> {
+    /// A tensor of `shape` drawn from N(mean, std²).
+    pub(super) fn tensor(&mut self, shape: &[usize], std: f64, mean: f64) -> Result<Tensor> {
         let n: usize = shape.iter().product();
         let v: Vec<f32> = (0..n)
             .map(|_| {
@@ -76,10 +96,14 @@ impl Normal {
     }
 }
 
-/// Writes a Hugging Face-format checkpoint (`config.json`, `model.safetensors`) of `arch` with
-/// random weights into `dir`. The text tower is a one-layer stub (width 64).
+/// Writes a checkpoint of `arch` with random weights into `dir`: Hugging Face format
+/// (`config.json`, `model.safetensors`), or open_clip's for the timm towers. The text tower is a
+/// one-layer stub (width 64).
 pub fn write_checkpoint(dir: &Path, arch: Arch, seed: u64) -> Result<()> {
     let (patch, width, layers, heads, embed) = arch.dims();
+    if let Some(name) = arch.timm() {
+        return super::random_timm::write(dir, name, embed, seed);
+    }
     let siglip = arch == Arch::SiglipB16;
     let (tw, vocab, ctx) = if siglip {
         (64usize, 32000usize, 64usize)

@@ -20,6 +20,7 @@ use super::rope::Rope;
 use crate::Result;
 use crate::model::block::{BlockOut, Capture};
 use crate::model::config::Activation;
+use crate::model::cpu_attention;
 use crate::model::layers::{Dense, LayerNorm, mean_var, softmax};
 use crate::model::weights::Weights;
 
@@ -172,9 +173,7 @@ impl EvaBlock {
             None => (q, k),
         };
         let q = (q * (d as f64).powf(-0.5))?;
-        let a = softmax(&q.matmul(&k.t()?.contiguous()?)?)?; // (B, H, T, T)
-        let o = a.matmul(&v)?; // (B, H, T, d)
-        let merged = o.transpose(1, 2)?.reshape((b * t, dm))?;
+        let (merged, a0) = attention(&q, &k, &v, capture != Capture::None)?;
         let attn = match &self.sub_ln {
             Some(ln) => self.proj.forward(&ln.forward(&merged)?)?,
             None => self.proj.forward(&merged)?,
@@ -187,20 +186,26 @@ impl EvaBlock {
             Capture::None => (None, None, None),
             _ => {
                 // The sub-LN's σ at the readout row, per image (1 without a sub-LN).
+                // Contiguous: candle sums a strided row in another order, and an image alone
+                // must give the bits it gives in a batch.
                 let row = merged
                     .reshape((b, t, dm))?
                     .i((.., 0))?
-                    .to_dtype(DType::F32)?;
+                    .to_dtype(DType::F32)?
+                    .contiguous()?;
                 let inv = match self.sub_ln {
                     Some(_) => (mean_var(&row)?.1 + self.eps)?.sqrt()?.recip()?,
                     None => row.ones_like()?.narrow(1, 0, 1)?,
                 }
                 .reshape((b, 1, 1))?; // (B, 1, 1)
-                let z0 = o
-                    .i((.., .., 0))?
+                let z0 = merged
+                    .reshape((b, t, self.heads, d))?
+                    .i((.., 0))?
                     .to_dtype(DType::F32)?
                     .broadcast_mul(&inv)?; // (B, H, d)
-                let a0 = a.i((.., .., 0))?.to_dtype(DType::F32)?; // (B, H, T)
+                let a0 = a0
+                    .ok_or_else(|| crate::Error::Invalid("no attention row kept".into()))?
+                    .to_dtype(DType::F32)?; // (B, H, T)
                 let v32 = v.to_dtype(DType::F32)?.broadcast_mul(&inv.unsqueeze(3)?)?;
                 let v0 = v32.i((.., .., 0))?; // (B, H, d)
                 let cls_self = v0.broadcast_mul(&a0.narrow(D::Minus1, 0, 1)?)?;
@@ -216,6 +221,30 @@ impl EvaBlock {
             cls_self,
         })
     }
+}
+
+/// softmax(q kᵀ) v for q (scaled), k, v (B, H, T, d): the heads' outputs merged (B·T, D) and,
+/// with `keep_first_row`, the first query's attention row (B, H, T). f32 CPU tensors go through
+/// the fused kernel CLIP's blocks use ([`cpu_attention`]), laid out as its QKV product's output;
+/// the rest through candle's operations.
+fn attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    keep_first_row: bool,
+) -> Result<(Tensor, Option<Tensor>)> {
+    let (b, h, t, d) = q.dims4()?;
+    let rows = |x: &Tensor| -> Result<Tensor> { Ok(x.transpose(1, 2)?.reshape((b * t, h * d))?) };
+    let qkv = Tensor::cat(&[rows(q)?, rows(k)?, rows(v)?], 1)?;
+    if let Some(att) = cpu_attention::attention(&qkv, (b, t, h), None, false, keep_first_row)? {
+        return Ok((att.merged, att.first_row));
+    }
+    let a = softmax(&q.matmul(&k.t()?.contiguous()?)?)?; // (B, H, T, T)
+    let merged = a.matmul(v)?.transpose(1, 2)?.reshape((b * t, h * d))?;
+    Ok((
+        merged,
+        keep_first_row.then(|| a.i((.., .., 0))).transpose()?,
+    ))
 }
 
 /// `C · diag(γ) · W_P` (D, D), stored (in, out), and `β · W_P + b_P`: the sub-LN and the
