@@ -73,22 +73,12 @@ fn siglip_alias_loads_from_the_offline_hub_cache() {
 #[test]
 fn a_labelled_siglip_store_runs_every_command() {
     let tmp = tempfile::tempdir().unwrap();
-    let (probe, cache) = (tmp.path().join("probe"), tmp.path().join("cache"));
+    let cache = tmp.path().join("cache");
     let model = fixture("tiny-siglip2");
     let m = model.to_str().unwrap();
     let run = |args: &[&str]| run_in_cache(&cache, args);
-    run(&["probe", probe.to_str().unwrap(), "-n", "36"]);
-    let images: Vec<String> = std::fs::read_dir(&probe)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".png"))
-        .collect();
-    let csv = tmp.path().join("labels.csv");
-    let rows: Vec<String> = images
-        .iter()
-        .map(|n| format!("{n},{}", if n.contains("red") { "red" } else { "other" }))
-        .collect();
-    std::fs::write(&csv, rows.join("\n")).unwrap();
+    let red = |_: usize, n: &str| if n.contains("red") { "red" } else { "other" };
+    let (probe, csv, images) = labelled_probe(tmp.path(), &cache, 36, red);
     let labels = csv.to_str().unwrap();
     run(&[
         "index",

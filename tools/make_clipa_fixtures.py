@@ -24,15 +24,14 @@ term is its mean over the patch queries (each head's token j: the mean over the 
 the attention to j, times v_j W_O), and ln_post is linearised with the mean row's statistics. It is
 checked against open_clip's encode_image before anything is written.
 """
-import json, pathlib, shutil, sys
+import json, pathlib, sys
 
 import numpy as np
 import open_clip
 import torch
-from safetensors.torch import save_file
 from transformers import BertTokenizerFast
 
-from make_openclip_fixtures import MEAN, STD, images, layer_norm
+from make_openclip_fixtures import decompose, write_reference
 
 NAME = "tiny-openclip-clipa"
 CONTEXT = 32
@@ -80,59 +79,9 @@ def config(vocab_size):
     }
 
 
-def decompose(model, px, head_width):
-    """(e, heads [N,L,H,E], tokens [N,L,T,H,E], mlps [N,L+1,E]) in float64, prs_hook's convention
-    read at the patches' mean."""
-    v = model.visual
-    n = px.shape[0]
-    x = v.conv1(px).flatten(2).transpose(1, 2)
-    cls = v.class_embedding.expand(n, 1, -1)
-    x = torch.cat([cls, x], 1) + v.positional_embedding
-    assert isinstance(v.ln_pre, torch.nn.Identity)
-    p = x[:, 1:].mean(1)
-    layers = v.transformer.resblocks
-    L, T, D = len(layers), x.shape[1], x.shape[2]
-    H = D // head_width
-    d = D // H
-    cs, fs = [], []
-    for blk in layers:
-        y = blk.ln_1(x)
-        attn = blk.attn
-        qkv = y @ attn.in_proj_weight.T + attn.in_proj_bias
-        q, k, val = qkv.split(D, -1)
-        q = q.view(n, T, H, d).transpose(1, 2)
-        k = k.view(n, T, H, d).transpose(1, 2)
-        val = val.view(n, T, H, d).transpose(1, 2)
-        a = torch.softmax(q @ k.transpose(-1, -2) / d ** 0.5, -1)  # [n,H,T,T]
-        out = (a @ val).transpose(1, 2).reshape(n, T, D)
-        x = x + out @ attn.out_proj.weight.T + attn.out_proj.bias
-        # The patch queries' mean contribution per source token j and head h.
-        wo = attn.out_proj.weight.view(D, H, d)  # [D_out, H, d]
-        c = torch.einsum("nhj,nhjd,ohd->njho", a[:, :, 1:, :].mean(2), val, wo)
-        c = c + attn.out_proj.bias / (T * H)
-        cs.append(c)
-        f = blk.mlp(blk.ln_2(x))
-        x = x + f
-        fs.append(f[:, 1:].mean(1))
-    r = x[:, 1:].mean(1)
-    ln = v.ln_post
-    mu = r.mean(-1, keepdim=True)
-    s = torch.sqrt(r.var(-1, unbiased=False, keepdim=True) + ln.eps)
-    e = layer_norm(r, ln) @ v.proj
-    norm = e.norm(dim=-1, keepdim=True)
-    K = 2 * L + 1
-
-    def proj(term, w, shape_mu, shape_s):
-        return ((ln.weight * (term - w * shape_mu) / shape_s + w * ln.bias) @ v.proj)
-
-    w_c = 1.0 / (K * T * H)
-    tokens = torch.stack([
-        proj(c, w_c, mu[:, None, None, :], s[:, None, None, :]) / norm[:, None, None, :]
-        for c in cs], 1)  # [n,L,T,H,E]
-    mlps = [proj(p, 1.0 / K, mu, s) / norm] + [proj(f, 1.0 / K, mu, s) / norm for f in fs]
-    mlps = torch.stack(mlps, 1)
-    heads = tokens.sum(2)
-    return e, heads, tokens, mlps
+PATCH_MEAN = (lambda x: x[:, 1:].mean(1), lambda a: a[:, :, 1:, :].mean(2))
+"""CLIPA's readout: the patches' mean row (class token excluded), and the patch queries' mean
+attention row."""
 
 
 def main(root):
@@ -151,42 +100,12 @@ def main(root):
     # open_clip's HFTokenizer as CLIPA's config builds it, pointed at the local vocabulary.
     tokenizer = open_clip.tokenizer.HFTokenizer(str(out), context_length=CONTEXT,
                                                 strip_sep_token=True)
-    transform = open_clip.image_transform(cfg["vision_cfg"]["image_size"], is_train=False,
-                                          mean=MEAN, std=STD)
-    names, big = images(out / "images", rng)
-    from PIL import Image
-    load = lambda fs: torch.stack([transform(Image.open(out / "images" / f).convert("RGB"))
-                                   for f in fs]).double()
-    px, big_px = load(names), load(big)
-    with torch.no_grad():
-        e, heads, tokens, mlps = decompose(model, px, cfg["vision_cfg"]["head_width"])
-        ref = model.encode_image(px)
-        assert torch.allclose(e, ref, atol=1e-10), (e - ref).abs().max()
-        unit = ref / ref.norm(dim=-1, keepdim=True)
-        total = heads.sum((1, 2)) + mlps.sum(1)
-        assert torch.allclose(total, unit, atol=1e-10), (total - unit).abs().max()
-        ids = tokenizer(texts)
-        assert (ids == 102).sum() == 0 and ids.shape[1] == CONTEXT
-        text = model.encode_text(ids)
-        big_e = model.encode_image(big_px)
-    f32 = lambda t: t.float().contiguous()
-    save_file({
-        "pixel_values": f32(px), "image_embeds": f32(ref), "heads": f32(heads),
-        "tokens": f32(tokens), "mlps": f32(mlps), "input_ids": ids.to(torch.int64).contiguous(),
-        "text_embeds": f32(text), "big_pixel_values": f32(big_px), "big_image_embeds": f32(big_e),
-    }, out / "reference.safetensors")
-    state = {k: f32(v) for k, v in model.state_dict().items()}
-    save_file(state, out / "open_clip_model.safetensors")
-    config_json = {"model_cfg": cfg, "preprocess_cfg": {"mean": MEAN, "std": STD}}
-    (out / "open_clip_config.json").write_text(json.dumps(config_json, indent=1))
-    (out / "reference.json").write_text(json.dumps({
-        "images": names, "big_images": big, "texts": texts,
-        "decomposition": __doc__.split("\n\n")[-1].strip(),
-        "big_images_through": "open_clip.image_transform (Pillow resize)",
-        "made_with": {"torch": torch.__version__, "open_clip": open_clip.__version__,
-                      "transformers": __import__("transformers").__version__},
-    }, indent=1))
-    print(f"wrote {out}")
+    made_with = {"torch": torch.__version__, "open_clip": open_clip.__version__,
+                 "transformers": __import__("transformers").__version__}
+    assert isinstance(model.visual.ln_pre, torch.nn.Identity)
+    decomposition = lambda m, px: decompose(m, px, cfg["vision_cfg"]["head_width"], PATCH_MEAN)
+    write_reference(out, model, decomposition, tokenizer, texts, cfg,
+                    __doc__.split("\n\n")[-1].strip(), rng, made_with=made_with)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ tests/fixtures/tiny-openclip-metaclip2   the paper's vision layout (QuickGELU, p
                                          (`pool_type` eos, `eos_id` 2), causal, context 77.
 
 XLM-V's own 901,629-piece vocabulary cannot be downloaded here, so the fixture's tokenizer is a
-Unigram model trained by the `tokenizers` library on the texts (multilingual ones among them),
+SentencePiece Unigram model over a vocabulary made from the texts (multilingual ones among them),
 wrapped as transformers' XLMRobertaTokenizerFast, which open_clip's HFTokenizer loads from the
 folder. The vision side and its decomposition are tools/make_openclip_fixtures.py's.
 """
@@ -22,9 +22,8 @@ import json, pathlib, sys
 import numpy as np
 import open_clip
 import torch
-from PIL import Image
-from safetensors.torch import save_file
 from tokenizers import SentencePieceUnigramTokenizer
+from tokenizers.models import Unigram
 from tokenizers.processors import TemplateProcessing
 from transformers import XLMRobertaTokenizerFast
 
@@ -42,15 +41,21 @@ SPECIAL = ["<s>", "<pad>", "</s>", "<unk>"]
 
 
 def make_tokenizer(out, texts):
-    tok = SentencePieceUnigramTokenizer()
-    tok.train_from_iterator(texts * 4, vocab_size=400, special_tokens=SPECIAL, unk_token="<unk>",
-                            show_progress=False)
+    """A SentencePiece Unigram vocabulary made deterministically from the texts (the `tokenizers`
+    trainer's choice of pieces varies from run to run): every character, and "▁" + each word
+    except every third one, which is then spelt by smaller pieces; longer pieces score higher."""
+    words = sorted({w for t in texts for w in t.split()})
+    chars = sorted({c for t in texts for c in t if not c.isspace()})
+    pieces = ["▁"] + chars + ["▁" + w for i, w in enumerate(words) if i % 3]
+    vocab = [(t, 0.0) for t in SPECIAL] + [(p, -10.0 + len(p)) for p in dict.fromkeys(pieces)]
+    tok = SentencePieceUnigramTokenizer(vocab=vocab)
     assert [tok.token_to_id(t) for t in SPECIAL] == [0, 1, 2, 3]
+    tok._tokenizer.model = Unigram(vocab, unk_id=3, byte_fallback=False)
     tok.post_processor = TemplateProcessing(single="<s> $A </s>",
                                             special_tokens=[("<s>", 0), ("</s>", 2)])
     XLMRobertaTokenizerFast(tokenizer_object=tok._tokenizer).save_pretrained(out)
     (out / "special_tokens_map.json").unlink(missing_ok=True)
-    return tok.get_vocab_size()
+    return len(vocab)
 
 
 def config(vocab_size):
@@ -78,42 +83,12 @@ def main(root):
     model = open_clip.create_model(NAME, pretrained=None).eval().double()
     assert model.text_pool_type == "eos" and model.text_eos_id == 2
     tokenizer = open_clip.tokenizer.HFTokenizer(str(out), context_length=77)
-    transform = open_clip.image_transform(42, is_train=False, mean=base.MEAN, std=base.STD)
-    names, big = base.images(out / "images", rng)
-    load = lambda fs: torch.stack([transform(Image.open(out / "images" / f).convert("RGB"))
-                                   for f in fs]).double()
-    px, big_px = load(names), load(big)
-    with torch.no_grad():
-        e, heads, tokens, mlps = base.decompose(model, px)
-        ref = model.encode_image(px)
-        assert torch.allclose(e, ref, atol=1e-10), (e - ref).abs().max()
-        unit = ref / ref.norm(dim=-1, keepdim=True)
-        total = heads.sum((1, 2)) + mlps.sum(1)
-        assert torch.allclose(total, unit, atol=1e-10), (total - unit).abs().max()
-        ids = tokenizer(texts)
-        assert (ids == 1).any() and (ids[:, 0] == 0).all() and ids[-1, -1] == 2
-        text = model.encode_text(ids)
-        big_e = model.encode_image(big_px)
-    f32 = lambda t: t.float().contiguous()
-    save_file({
-        "pixel_values": f32(px), "image_embeds": f32(ref), "heads": f32(heads),
-        "tokens": f32(tokens), "mlps": f32(mlps), "input_ids": ids.to(torch.int64).contiguous(),
-        "text_embeds": f32(text), "big_pixel_values": f32(big_px), "big_image_embeds": f32(big_e),
-    }, out / "reference.safetensors")
-    state = {k: f32(v) for k, v in model.state_dict().items()}
-    save_file(state, out / "open_clip_model.safetensors")
-    config_json = {"model_cfg": cfg, "preprocess_cfg": {"mean": base.MEAN, "std": base.STD}}
-    (out / "open_clip_config.json").write_text(json.dumps(config_json, indent=1))
     convention = json.loads((pathlib.Path(root) / "tiny-openclip" / "reference.json").read_text())
-    (out / "reference.json").write_text(json.dumps({
-        "images": names, "big_images": big, "texts": texts,
-        "decomposition": convention["decomposition"],
-        "big_images_through": "open_clip.image_transform (Pillow resize)",
-        "made_with": {"torch": torch.__version__, "open_clip": open_clip.__version__,
-                      "transformers": __import__("transformers").__version__,
-                      "tokenizers": __import__("tokenizers").__version__},
-    }, indent=1, ensure_ascii=False))
-    print(f"wrote {out}")
+    made_with = {"torch": torch.__version__, "open_clip": open_clip.__version__,
+                 "transformers": __import__("transformers").__version__,
+                 "tokenizers": __import__("tokenizers").__version__}
+    base.write_reference(out, model, base.decompose, tokenizer, texts, cfg,
+                         convention["decomposition"], rng, made_with=made_with, ascii=False)
 
 
 if __name__ == "__main__":

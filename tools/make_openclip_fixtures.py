@@ -73,18 +73,25 @@ def layer_norm(x, ln):
     return torch.nn.functional.layer_norm(x, x.shape[-1:], ln.weight, ln.bias, ln.eps)
 
 
-def decompose(model, px):
-    """(e, heads [N,L,H,E], tokens [N,L,T,H,E], mlps [N,L+1,E]) in float64, prs_hook's convention."""
+CLASS_ROW = (lambda x: x[:, 0], lambda a: a[:, :, 0, :])
+"""The readout of the paper's layout: the class token's row, and its attention row."""
+
+
+def decompose(model, px, head_width=None, readout=CLASS_ROW):
+    """(e, heads [N,L,H,E], tokens [N,L,T,H,E], mlps [N,L+1,E]) in float64, prs_hook's convention,
+    read where `readout` says: (the residual's row [n,T,D] -> [n,D], the attention's [n,H,T,T]
+    -> [n,H,T]); CLIPA's patch mean gives both as means over the patch queries."""
+    row, attn_row = readout
     v = model.visual
     n = px.shape[0]
     x = v.conv1(px).flatten(2).transpose(1, 2)
     cls = v.class_embedding.expand(n, 1, -1)
     x = torch.cat([cls, x], 1) + v.positional_embedding
     x = v.ln_pre(x)
-    p = x[:, 0]
+    p = row(x)
     layers = v.transformer.resblocks
     L, T, D = len(layers), x.shape[1], x.shape[2]
-    H = D // CFG["vision_cfg"]["head_width"]
+    H = D // (head_width or CFG["vision_cfg"]["head_width"])
     d = D // H
     cs, fs = [], []
     for blk in layers:
@@ -98,15 +105,15 @@ def decompose(model, px):
         a = torch.softmax(q @ k.transpose(-1, -2) / d ** 0.5, -1)  # [n,H,T,T]
         out = (a @ val).transpose(1, 2).reshape(n, T, D)
         x = x + out @ attn.out_proj.weight.T + attn.out_proj.bias
-        # CLS query's contribution per source token j and head h.
+        # The readout query's contribution per source token j and head h.
         wo = attn.out_proj.weight.view(D, H, d)  # [D_out, H, d]
-        c = torch.einsum("nhj,nhjd,ohd->njho", a[:, :, 0, :], val, wo)
+        c = torch.einsum("nhj,nhjd,ohd->njho", attn_row(a), val, wo)
         c = c + attn.out_proj.bias / (T * H)
         cs.append(c)
         f = blk.mlp(blk.ln_2(x))
         x = x + f
-        fs.append(f[:, 0])
-    r = x[:, 0]
+        fs.append(row(f))
+    r = row(x)
     ln = v.ln_post
     mu = r.mean(-1, keepdim=True)
     s = torch.sqrt(r.var(-1, unbiased=False, keepdim=True) + ln.eps)
@@ -138,9 +145,22 @@ def main(root):
     model = open_clip.create_model(NAME, pretrained=None).eval().double()
     assert isinstance(model.visual.transformer.resblocks[0].mlp.gelu, open_clip.transformer.QuickGELU)
     tokenizer = open_clip.get_tokenizer("ViT-B-32")
-    transform = open_clip.image_transform(CFG["vision_cfg"]["image_size"], is_train=False,
-                                          mean=MEAN, std=STD)
-    names, big = images(out / "images", rng)
+    src = pathlib.Path(root) / "tiny-openclip"
+    convention = json.loads((src / "reference.json").read_text())["decomposition"]
+    write_reference(out, model, decompose, tokenizer, texts, CFG, convention, rng,
+                    copy_tokenizer=src)
+
+
+def write_reference(out, model, decompose, tokenizer, texts, cfg, convention, rng,
+                    copy_tokenizer=None, made_with=None, ascii=True):
+    """The fixture's images, what `model` computes for them and `texts`, checked, and the files
+    clipscope's tests read: reference.safetensors, open_clip_model.safetensors,
+    open_clip_config.json, reference.json, and the tokenizer files of `copy_tokenizer` (a folder)
+    where the fixture has none of its own. `decompose(model, px)` gives (e, heads, tokens, mlps) in
+    float64, checked against `encode_image` and the unit embedding before anything is written."""
+    side = cfg["vision_cfg"]["image_size"]
+    transform = open_clip.image_transform(side, is_train=False, mean=MEAN, std=STD)
+    names, big = images(out / "images", rng, side)
     load = lambda fs: torch.stack([transform(Image.open(out / "images" / f).convert("RGB"))
                                    for f in fs]).double()
     px, big_px = load(names), load(big)
@@ -162,17 +182,17 @@ def main(root):
     }, out / "reference.safetensors")
     state = {k: f32(v) for k, v in model.state_dict().items()}
     save_file(state, out / "open_clip_model.safetensors")
-    config = {"model_cfg": CFG, "preprocess_cfg": {"mean": MEAN, "std": STD}}
+    config = {"model_cfg": cfg, "preprocess_cfg": {"mean": MEAN, "std": STD}}
     (out / "open_clip_config.json").write_text(json.dumps(config, indent=1))
-    src = pathlib.Path(root) / "tiny-openclip"
-    for f in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(src / f, out / f)
-    convention = json.loads((src / "reference.json").read_text())["decomposition"]
+    if copy_tokenizer is not None:
+        for f in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copy(copy_tokenizer / f, out / f)
+    made_with = made_with or {"torch": torch.__version__, "open_clip": open_clip.__version__}
     (out / "reference.json").write_text(json.dumps({
         "images": names, "big_images": big, "texts": texts, "decomposition": convention,
         "big_images_through": "open_clip.image_transform (Pillow resize)",
-        "made_with": {"torch": torch.__version__, "open_clip": open_clip.__version__},
-    }, indent=1))
+        "made_with": made_with,
+    }, indent=1, ensure_ascii=ascii))
     print(f"wrote {out}")
 
 

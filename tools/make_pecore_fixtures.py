@@ -23,15 +23,13 @@ and e = p P + b, token j of pool head h gives (A[h,j] v_hj W_O,h + b_O/(T*H)) P 
 MLP(LN(a)) P / |e| and the projection's bias b / |e| (the decomposition's row 0). It is checked
 against open_clip's encode_image before anything is written.
 """
-import json, pathlib, shutil, sys
+import json, pathlib, sys
 from functools import partial
 
 import numpy as np
 import open_clip
 import timm
 import torch
-from PIL import Image
-from safetensors.torch import save_file
 
 import make_openclip_fixtures as base
 from make_eva_fixtures import redraw
@@ -93,42 +91,11 @@ def write(root, name, timm_name, side, width):
     assert trunk.attn_pool.num_heads == 8 and trunk.rope.grid_indexing == "xy"
     redraw(trunk, torch.Generator().manual_seed(1))
     tokenizer = open_clip.get_tokenizer("ViT-B-32", context_length=32)
-    transform = open_clip.image_transform(side, is_train=False, mean=base.MEAN, std=base.STD)
-    names, big = base.images(out / "images", rng, side)
-    load = lambda fs: torch.stack([transform(Image.open(out / "images" / f).convert("RGB"))
-                                   for f in fs]).double()
-    px, big_px = load(names), load(big)
-    with torch.no_grad():
-        e, heads, tokens, mlps = decompose(model, px)
-        ref = model.encode_image(px)
-        assert torch.allclose(e, ref, atol=1e-10), (e - ref).abs().max()
-        unit = ref / ref.norm(dim=-1, keepdim=True)
-        total = heads.sum((1, 2)) + mlps.sum(1)
-        assert torch.allclose(total, unit, atol=1e-10), (total - unit).abs().max()
-        ids = tokenizer(texts)
-        text = model.encode_text(ids)
-        big_e = model.encode_image(big_px)
-    f32 = lambda t: t.float().contiguous()
-    save_file({
-        "pixel_values": f32(px), "image_embeds": f32(ref), "heads": f32(heads),
-        "tokens": f32(tokens), "mlps": f32(mlps), "input_ids": ids.to(torch.int64).contiguous(),
-        "text_embeds": f32(text), "big_pixel_values": f32(big_px), "big_image_embeds": f32(big_e),
-    }, out / "reference.safetensors")
-    state = {k: f32(v) for k, v in model.state_dict().items()}
-    save_file(state, out / "open_clip_model.safetensors")
-    config_json = {"model_cfg": cfg, "preprocess_cfg": {"mean": base.MEAN, "std": base.STD}}
-    (out / "open_clip_config.json").write_text(json.dumps(config_json, indent=1))
-    src = pathlib.Path(root) / "tiny-openclip"
-    for f in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(src / f, out / f)
-    (out / "reference.json").write_text(json.dumps({
-        "images": names, "big_images": big, "texts": texts,
-        "decomposition": __doc__.split("\n\n")[-1].strip(),
-        "big_images_through": "open_clip.image_transform (Pillow resize)",
-        "made_with": {"torch": torch.__version__, "open_clip": open_clip.__version__,
-                      "timm": timm.__version__},
-    }, indent=1))
-    print(f"wrote {out}")
+    made_with = {"torch": torch.__version__, "open_clip": open_clip.__version__,
+                 "timm": timm.__version__}
+    base.write_reference(out, model, decompose, tokenizer, texts, cfg,
+                         __doc__.split("\n\n")[-1].strip(), rng,
+                         copy_tokenizer=pathlib.Path(root) / "tiny-openclip", made_with=made_with)
 
 
 def main(root):

@@ -76,7 +76,7 @@ impl SplitMix64 {
 }
 
 /// SplitMix64 + Box–Muller: a tiny deterministic normal generator.
-pub(super) struct Normal(pub(super) SplitMix64);
+struct Normal(SplitMix64);
 
 impl Normal {
     fn uniform(&mut self) -> f64 {
@@ -84,7 +84,7 @@ impl Normal {
     }
 
     /// A tensor of `shape` drawn from N(mean, std²).
-    pub(super) fn tensor(&mut self, shape: &[usize], std: f64, mean: f64) -> Result<Tensor> {
+    fn tensor(&mut self, shape: &[usize], std: f64, mean: f64) -> Result<Tensor> {
         let n: usize = shape.iter().product();
         let v: Vec<f32> = (0..n)
             .map(|_| {
@@ -102,7 +102,10 @@ impl Normal {
 pub fn write_checkpoint(dir: &Path, arch: Arch, seed: u64) -> Result<()> {
     let (patch, width, layers, heads, embed) = arch.dims();
     if let Some(name) = arch.timm() {
-        return super::random_timm::write(dir, name, embed, seed);
+        let mut rng = Normal(SplitMix64(seed));
+        return super::random_timm::write(dir, name, embed, &mut |shape, std, mean| {
+            rng.tensor(shape, std, mean)
+        });
     }
     let siglip = arch == Arch::SiglipB16;
     let (tw, vocab, ctx) = if siglip {

@@ -7,15 +7,17 @@ use std::path::Path;
 use candle_core::Tensor;
 
 use super::eva::arch::{self, EvaArch, EvaPool};
-use super::random::{Normal, SplitMix64};
 use crate::{Error, Result};
+
+/// Draws a tensor of a shape from N(mean, std²): (shape, std, mean).
+pub type Draw<'a> = &'a mut dyn FnMut(&[usize], f64, f64) -> Result<Tensor>;
 
 /// The text stub's width, context and vocabulary.
 const TEXT: (usize, usize, usize) = (64, 77, 49408);
 
 /// Writes `open_clip_config.json` and `open_clip_model.safetensors` of timm model `name` (224 px)
-/// with joint width `embed` and random weights into `dir`.
-pub fn write(dir: &Path, name: &str, embed: usize, seed: u64) -> Result<()> {
+/// with joint width `embed` and weights from `draw` into `dir`.
+pub fn write(dir: &Path, name: &str, embed: usize, draw: Draw) -> Result<()> {
     let a = arch::find(name).ok_or_else(|| Error::Model(format!("no timm tower {name}")))?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let (tw, ctx, vocab) = TEXT;
@@ -31,7 +33,7 @@ pub fn write(dir: &Path, name: &str, embed: usize, seed: u64) -> Result<()> {
     std::fs::write(&path, config.to_string()).map_err(|e| Error::io(&path, e))?;
     let mut t = Tensors {
         map: HashMap::new(),
-        rng: Normal(SplitMix64(seed)),
+        draw,
     };
     trunk(&mut t, a, embed)?;
     text(&mut t, embed)?;
@@ -43,15 +45,15 @@ pub fn write(dir: &Path, name: &str, embed: usize, seed: u64) -> Result<()> {
 }
 
 /// Named random tensors.
-struct Tensors {
+struct Tensors<'a> {
     map: HashMap<String, Tensor>,
-    rng: Normal,
+    draw: Draw<'a>,
 }
 
-impl Tensors {
+impl Tensors<'_> {
     fn put(&mut self, name: &str, shape: &[usize], std: f64, mean: f64) -> Result<()> {
         self.map
-            .insert(name.to_string(), self.rng.tensor(shape, std, mean)?);
+            .insert(name.to_string(), (self.draw)(shape, std, mean)?);
         Ok(())
     }
 

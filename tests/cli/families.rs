@@ -61,38 +61,11 @@ fn clipa_reads_the_bert_tokenizer_its_config_names() {
         "tiny-openclip-clipa",
         &["open_clip_config.json", "open_clip_model.safetensors"],
     );
-    let embed = || {
-        offline_hub(home.path())
-            .args([
-                "embed",
-                "-m",
-                "vit-h-14-clipa/datacomp1b",
-                "--json",
-                "-t",
-                "a photo of a dog",
-            ])
-            .output()
-            .unwrap()
-    };
-    assert_clear_error(&embed(), "\"bert-base-uncased\"");
-    hub_snapshot(
+    let out = reads_the_tokenizer_it_names(
         home.path(),
-        "google-bert/bert-base-uncased",
-        "89abcdef0123456789abcdef0123456789abcdef",
+        "vit-h-14-clipa/datacomp1b",
         "tiny-openclip-clipa",
-        &["tokenizer.json", "tokenizer_config.json"],
-    );
-    let out = embed();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_close(
-        &floats(&lines(&out)[0]["embedding"]),
-        &first_text("tiny-openclip-clipa"),
-        1e-5,
-        "CLIPA text",
+        ("bert-base-uncased", "google-bert/bert-base-uncased"),
     );
     // open_clip's preprocessing for CLIPA wins over the repository's, and says so.
     let err = String::from_utf8_lossy(&out.stderr);
@@ -117,33 +90,44 @@ fn metaclip2_reads_its_xlm_v_tokenizer_and_open_clips_quick_gelu() {
     let text = std::fs::read_to_string(&cfg).unwrap();
     assert!(text.contains("\"quick_gelu\": true,"));
     std::fs::write(&cfg, text.replace("\"quick_gelu\": true,", "")).unwrap();
+    reads_the_tokenizer_it_names(
+        home.path(),
+        "vit-h-14-worldwide/metaclip2",
+        "tiny-openclip-metaclip2",
+        ("facebook/xlm-v-base", "facebook/xlm-v-base"),
+    );
+}
+
+/// `alias`'s text needs the Hugging Face tokenizer its config names (`name`, served by the Hub
+/// as `repo`): without it in the offline cache under `home`, one line names it; with it, the
+/// text embeds as open_clip does for fixture `fixture`. The successful run.
+fn reads_the_tokenizer_it_names(
+    home: &std::path::Path,
+    alias: &str,
+    fixture: &str,
+    (name, repo): (&str, &str),
+) -> std::process::Output {
     let embed = || {
-        offline_hub(home.path())
-            .args(["embed", "-m", "vit-h-14-worldwide/metaclip2", "--json"])
-            .args(["-t", "a photo of a dog"])
+        offline_hub(home)
+            .args(["embed", "-m", alias, "--json", "-t", "a photo of a dog"])
             .output()
             .unwrap()
     };
-    assert_clear_error(&embed(), "\"facebook/xlm-v-base\"");
-    hub_snapshot(
-        home.path(),
-        "facebook/xlm-v-base",
-        "89abcdef0123456789abcdef0123456789abcdef",
-        "tiny-openclip-metaclip2",
-        &["tokenizer.json", "tokenizer_config.json"],
-    );
+    assert_clear_error(&embed(), &format!("{name:?}"));
+    let commit = "89abcdef0123456789abcdef0123456789abcdef";
+    let files = ["tokenizer.json", "tokenizer_config.json"];
+    hub_snapshot(home, repo, commit, fixture, &files);
     let out = embed();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let what = format!("{alias} text");
     assert_close(
         &floats(&lines(&out)[0]["embedding"]),
-        &first_text("tiny-openclip-metaclip2"),
+        &first_text(fixture),
         1e-5,
-        "MetaCLIP 2 text",
+        &what,
     );
+    out
 }
 
 /// EVA-02's alias loads timm's hub repository (open_clip files, `visual.trunk.*` and `text.*`)
@@ -233,23 +217,12 @@ fn a_pecore_store_runs_every_command() {
 /// `name`: its last head `last`, no head of `absent`, and `head` for the one-head analyses.
 fn runs_every_command(name: &str, last: &str, absent: &str, head: &str) {
     let tmp = tempfile::tempdir().unwrap();
-    let (probe, cache) = (tmp.path().join("probe"), tmp.path().join("cache"));
+    let cache = tmp.path().join("cache");
     let model = fixture(name);
     let m = model.to_str().unwrap();
     let run = |args: &[&str]| run_in_cache(&cache, args);
-    run(&["probe", probe.to_str().unwrap(), "-n", "24"]);
-    let images: Vec<String> = std::fs::read_dir(&probe)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".png"))
-        .collect();
-    let csv = tmp.path().join("labels.csv");
-    let rows: Vec<String> = images
-        .iter()
-        .enumerate()
-        .map(|(i, n)| format!("{n},{}", ["even", "odd"][i % 2]))
-        .collect();
-    std::fs::write(&csv, rows.join("\n")).unwrap();
+    let alternate = |i: usize, _: &str| ["even", "odd"][i % 2];
+    let (probe, csv, images) = labelled_probe(tmp.path(), &cache, 24, alternate);
     let probe_dir = probe.to_str().unwrap();
     let labels = csv.to_str().unwrap();
     run(&[

@@ -148,6 +148,34 @@ pub fn hub_snapshot(home: &Path, repo: &str, commit: &str, name: &str, files: &[
     snap
 }
 
+/// `n` probe images written into `dir`/probe by the binary (cache `cache`) and a labels CSV
+/// `dir`/labels.csv giving each its `label(index, file name)`: (probe folder, CSV, file names).
+pub fn labelled_probe(
+    dir: &Path,
+    cache: &Path,
+    n: usize,
+    label: fn(usize, &str) -> &'static str,
+) -> (PathBuf, PathBuf, Vec<String>) {
+    let probe = dir.join("probe");
+    run_in_cache(
+        cache,
+        &["probe", probe.to_str().unwrap(), "-n", &n.to_string()],
+    );
+    let images: Vec<String> = std::fs::read_dir(&probe)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".png"))
+        .collect();
+    let csv = dir.join("labels.csv");
+    let rows: Vec<String> = images
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("{n},{}", label(i, n)))
+        .collect();
+    std::fs::write(&csv, rows.join("\n")).unwrap();
+    (probe, csv, images)
+}
+
 /// [`bin`] reading only the Hugging Face cache under `home` (`HF_HOME`, `HF_HUB_OFFLINE=1`).
 pub fn offline_hub(home: &Path) -> std::process::Command {
     let mut c = bin();

@@ -124,6 +124,32 @@ const fn pe(
     }
 }
 
+/// An EVA-02 CLIP tower (`eva02_*_clip_*`): q, k, v apart, the sub-LN, SwiGLU with its norm, a
+/// biased patch conv, rope on the 16 × 16 grid, ε 1e-6, read at the class token.
+const fn eva02(
+    name: &'static str,
+    (width, depth, heads, mlp_dim): (usize, usize, usize, usize),
+    patch: usize,
+) -> EvaArch {
+    EvaArch {
+        name,
+        heads,
+        width,
+        depth,
+        mlp_dim,
+        patch,
+        class_token: true,
+        patch_bias: true,
+        norm_pre: false,
+        separate_qkv: true,
+        sub_ln: true,
+        swiglu: true,
+        rope: Some(EVA02_ROPE),
+        eps: 1e-6,
+        pool: EvaPool::Token,
+    }
+}
+
 /// The EVA-02 CLIP towers (open_clip EVA02-B-16, EVA02-L-14, EVA02-L-14-336), PE-Core's
 /// (PE-Core-T-16-384, -S-16-384, -B-16, -L-14-336, -bigG-14-448) and MobileCLIP 2's ViT
 /// (MobileCLIP2-L-14: timm's `VisionTransformer`, whose names and forward are Eva's without rope).
@@ -180,57 +206,9 @@ const KNOWN: &[EvaArch] = &[
         false,
         pe_rope(32, 0.0),
     ),
-    EvaArch {
-        name: "eva02_base_patch16_clip_224",
-        heads: 12,
-        width: 768,
-        depth: 12,
-        mlp_dim: 2048,
-        patch: 16,
-        class_token: true,
-        patch_bias: true,
-        norm_pre: false,
-        separate_qkv: true,
-        sub_ln: true,
-        swiglu: true,
-        rope: Some(EVA02_ROPE),
-        eps: 1e-6,
-        pool: EvaPool::Token,
-    },
-    EvaArch {
-        name: "eva02_large_patch14_clip_224",
-        heads: 16,
-        width: 1024,
-        depth: 24,
-        mlp_dim: 2730,
-        patch: 14,
-        class_token: true,
-        patch_bias: true,
-        norm_pre: false,
-        separate_qkv: true,
-        sub_ln: true,
-        swiglu: true,
-        rope: Some(EVA02_ROPE),
-        eps: 1e-6,
-        pool: EvaPool::Token,
-    },
-    EvaArch {
-        name: "eva02_large_patch14_clip_336",
-        heads: 16,
-        width: 1024,
-        depth: 24,
-        mlp_dim: 2730,
-        patch: 14,
-        class_token: true,
-        patch_bias: true,
-        norm_pre: false,
-        separate_qkv: true,
-        sub_ln: true,
-        swiglu: true,
-        rope: Some(EVA02_ROPE),
-        eps: 1e-6,
-        pool: EvaPool::Token,
-    },
+    eva02("eva02_base_patch16_clip_224", (768, 12, 12, 2048), 16),
+    eva02("eva02_large_patch14_clip_224", (1024, 24, 16, 2730), 14),
+    eva02("eva02_large_patch14_clip_336", (1024, 24, 16, 2730), 14),
 ];
 
 /// The tower a timm model name stands for, when clipscope knows it.
