@@ -16,28 +16,19 @@
 use candle_core::{D, DType, IndexOp, Tensor};
 
 use super::arch::EvaArch;
-use super::rope::Rope;
+use super::rope::{self, Rope};
 use crate::Result;
 use crate::model::block::{BlockOut, Capture};
 use crate::model::config::Activation;
-use crate::model::cpu_attention;
 use crate::model::layers::{Dense, LayerNorm, mean_var, softmax};
 use crate::model::weights::Weights;
-
-/// The query, key and value projections.
-enum Qkv {
-    /// q, k, v apart, k without a bias (EVA-02).
-    Separate { q: Dense, k: Dense, v: Dense },
-    /// One (D → 3D) projection (PE-Core).
-    Fused(Dense),
-}
+use crate::model::{cpu_attention, cpu_tiles};
 
 /// The MLP.
 enum Mlp {
-    /// fc2(LN(SiLU(fc1_g(x)) ⊙ fc1_x(x))) (EVA-02).
+    /// fc2(LN(SiLU(fc1_g(x)) ⊙ fc1_x(x))) (EVA-02), fc1_g and fc1_x as one (D → 2M) product.
     SwiGlu {
-        fc1_g: Dense,
-        fc1_x: Dense,
+        fc1: Dense,
         norm: LayerNorm,
         fc2: Dense,
     },
@@ -48,7 +39,9 @@ enum Mlp {
 /// One block's weights.
 pub struct EvaBlock {
     norm1: LayerNorm,
-    qkv: Qkv,
+    /// q, k, v as one (D → 3D) product: PE-Core's `attn.qkv`, or EVA-02's three projections
+    /// stacked (k's bias zero, as it has none).
+    qkv: Dense,
     sub_ln: Option<LayerNorm>,
     proj: Dense,
     /// The attention's output map as the decomposition reads it: merged heads (scaled by the
@@ -70,37 +63,53 @@ impl EvaBlock {
         let eps = arch.eps;
         let qkv = match arch.separate_qkv {
             true => {
-                let k_weight = w.get(&p("attn.k_proj.weight"), &[dm, dm])?;
-                let no_bias = Tensor::zeros(dm, k_weight.dtype(), k_weight.device())?;
-                Qkv::Separate {
-                    q: Dense::load(w, &p("attn.q_proj"), dm, dm)?,
-                    k: Dense::from_torch(&k_weight, no_bias)?.tiled_for(w)?,
-                    v: Dense::load(w, &p("attn.v_proj"), dm, dm)?,
-                }
+                let get = |n: &str, shape: &[usize]| w.get(&p(&format!("attn.{n}")), shape);
+                let weight = Tensor::cat(
+                    &[
+                        get("q_proj.weight", &[dm, dm])?,
+                        get("k_proj.weight", &[dm, dm])?,
+                        get("v_proj.weight", &[dm, dm])?,
+                    ],
+                    0,
+                )?;
+                let q_bias = get("q_proj.bias", &[dm])?;
+                let bias = Tensor::cat(
+                    &[&q_bias, &q_bias.zeros_like()?, &get("v_proj.bias", &[dm])?],
+                    0,
+                )?;
+                Dense::from_torch(&weight, bias)?.tiled_for(w)?
             }
-            false => Qkv::Fused(Dense::load(w, &p("attn.qkv"), dm, 3 * dm)?),
+            false => Dense::load(w, &p("attn.qkv"), dm, 3 * dm)?,
         };
         let sub_ln = arch
             .sub_ln
             .then(|| LayerNorm::load(w, &p("attn.norm"), dm, eps))
             .transpose()?;
-        // In f32 even where the other products run in bf16: the decomposition's head terms are
-        // exact parts of what the stream gets (as CLIP's out_proj rows are, block.rs).
-        let proj = Dense::from_torch(
-            &w.get(&p("attn.proj.weight"), &[dm, dm])?,
-            w.get(&p("attn.proj.bias"), &[dm])?,
-        )?;
+        // On the bf16 kernel where the other products are, the class rows in f32 (forward): the
+        // decomposition's head terms are exact parts of what the stream gets, as in block.rs.
+        let proj = Dense::load(w, &p("attn.proj"), dm, dm)?;
         let out = match &sub_ln {
             Some(ln) => linearised_out(ln, &proj)?,
-            None => proj.clone(),
+            None => Dense::from_torch(&proj.weight.t()?, proj.bias.clone())?,
         };
         let mlp = match arch.swiglu {
-            true => Mlp::SwiGlu {
-                fc1_g: Dense::load(w, &p("mlp.fc1_g"), dm, mlp)?,
-                fc1_x: Dense::load(w, &p("mlp.fc1_x"), dm, mlp)?,
-                norm: LayerNorm::load(w, &p("mlp.norm"), mlp, eps)?,
-                fc2: Dense::load(w, &p("mlp.fc2"), mlp, dm)?,
-            },
+            true => {
+                let get = |n: &str, shape: &[usize]| w.get(&p(&format!("mlp.{n}")), shape);
+                let weight = Tensor::cat(
+                    &[
+                        get("fc1_g.weight", &[mlp, dm])?,
+                        get("fc1_x.weight", &[mlp, dm])?,
+                    ],
+                    0,
+                )?;
+                let bias =
+                    Tensor::cat(&[get("fc1_g.bias", &[mlp])?, get("fc1_x.bias", &[mlp])?], 0)?;
+                Mlp::SwiGlu {
+                    fc1: Dense::from_torch(&weight, bias)?.tiled_for(w)?,
+                    norm: LayerNorm::load(w, &p("mlp.norm"), mlp, eps)?,
+                    fc2: Dense::load(w, &p("mlp.fc2"), mlp, dm)?,
+                }
+            }
             false => Mlp::Gelu {
                 fc1: Dense::load(w, &p("mlp.fc1"), dm, mlp)?,
                 fc2: Dense::load(w, &p("mlp.fc2"), mlp, dm)?,
@@ -120,44 +129,30 @@ impl EvaBlock {
         })
     }
 
-    /// q, k and v of LN1(x) (B·T, D) as (B, H, T, d) each.
-    fn qkv(&self, y: &Tensor, (b, t): (usize, usize)) -> Result<(Tensor, Tensor, Tensor)> {
-        let dm = y.dim(1)?;
-        let (h, d) = (self.heads, dm / self.heads);
-        let split = |x: Tensor| -> Result<Tensor> {
-            Ok(x.reshape((b, t, h, d))?.transpose(1, 2)?.contiguous()?)
-        };
-        match &self.qkv {
-            Qkv::Separate { q, k, v } => Ok((
-                split(q.forward(y)?)?,
-                split(k.forward(y)?)?,
-                split(v.forward(y)?)?,
-            )),
-            Qkv::Fused(qkv) => {
-                let all = qkv
-                    .forward(y)?
-                    .reshape((b, t, 3, h, d))?
-                    .permute((2, 0, 3, 1, 4))?
-                    .contiguous()?;
-                Ok((all.get(0)?, all.get(1)?, all.get(2)?))
-            }
+    /// `LN(x) · W + b` for rows `x` (N, in), LayerNorm writing the packed rows the bf16 kernel
+    /// reads where the layer is on it.
+    fn normed(ln: &LayerNorm, dense: &Dense, x: &Tensor) -> Result<Tensor> {
+        if dense.tiled()
+            && let Some(packed) = ln.forward_packed(x)?
+            && let Some(y) = dense.forward_packed(&packed, None, None)?
+        {
+            return Ok(y);
         }
+        dense.forward(&ln.forward(x)?)
     }
 
-    /// The MLP's output for LN2(x) (N, D).
-    fn mlp(&self, hidden: &Tensor) -> Result<Tensor> {
+    /// The MLP's output for rows `x` (N, D), LN2 first.
+    fn mlp(&self, x: &Tensor) -> Result<Tensor> {
         match &self.mlp {
-            Mlp::SwiGlu {
-                fc1_g,
-                fc1_x,
-                norm,
-                fc2,
-            } => {
-                let gate = fc1_g.forward_with(hidden, Some(Activation::Silu), None)?;
-                fc2.forward(&norm.forward(&(gate * fc1_x.forward(hidden)?)?)?)
+            Mlp::SwiGlu { fc1, norm, fc2 } => {
+                let both = Self::normed(&self.norm2, fc1, x)?;
+                let m = both.dim(1)? / 2;
+                let gated = (both.narrow(1, 0, m)?.silu()? * both.narrow(1, m, m)?)?;
+                fc2.forward(&norm.forward(&gated)?)
             }
             Mlp::Gelu { fc1, fc2 } => {
-                fc2.forward(&fc1.forward_with(hidden, Some(Activation::Gelu), None)?)
+                let hidden = self.norm2.forward(x)?;
+                fc2.forward(&fc1.forward_with(&hidden, Some(Activation::Gelu), None)?)
             }
         }
     }
@@ -166,20 +161,23 @@ impl EvaBlock {
     pub fn forward(&self, x: &Tensor, rope: Option<&Rope>, capture: Capture) -> Result<BlockOut> {
         let (b, t, dm) = x.dims3()?;
         let d = dm / self.heads;
-        let y = self.norm1.forward(&x.reshape((b * t, dm))?)?;
-        let (q, k, v) = self.qkv(&y, (b, t))?;
-        let (q, k) = match rope {
-            Some(r) => (r.apply(&q, self.prefix)?, r.apply(&k, self.prefix)?),
-            None => (q, k),
+        let x = x.reshape((b * t, dm))?;
+        let h = self.heads;
+        let qkv = Self::normed(&self.norm1, &self.qkv, &x)?; // (B·T, 3D)
+        let scale = (d as f64).powf(-0.5);
+        let qkv = rope::rotate_rows(rope, &qkv, (b, t, h), self.prefix, scale)?;
+        let keep = capture != Capture::None;
+        let (merged, a0) = attention(&qkv, (b, t, h), keep, self.qkv.tiled())?;
+        let input = match &self.sub_ln {
+            Some(ln) => ln.forward(&merged)?,
+            None => merged.clone(),
         };
-        let q = (q * (d as f64).powf(-0.5))?;
-        let (merged, a0) = attention(&q, &k, &v, capture != Capture::None)?;
-        let attn = match &self.sub_ln {
-            Some(ln) => self.proj.forward(&ln.forward(&merged)?)?,
-            None => self.proj.forward(&merged)?,
+        // x + proj(input): the class rows in f32, the rest on the bf16 kernel where it runs.
+        let x = match self.proj.forward_tiled_except(&input, &x, t)? {
+            Some(y) => y,
+            None => self.proj.forward_exact(&input, Some(&x))?,
         };
-        let x = (x.reshape((b * t, dm))? + attn)?;
-        let z = self.mlp(&self.norm2.forward(&x)?)?;
+        let z = self.mlp(&x)?;
         let mlp_cls = z.reshape((b, t, dm))?.i((.., 0))?;
         let x = (x + z)?.reshape((b, t, dm))?;
         let (head_cls, tokens, cls_self) = match capture {
@@ -206,6 +204,10 @@ impl EvaBlock {
                 let a0 = a0
                     .ok_or_else(|| crate::Error::Invalid("no attention row kept".into()))?
                     .to_dtype(DType::F32)?; // (B, H, T)
+                let v = qkv
+                    .narrow(1, 2 * dm, dm)?
+                    .reshape((b, t, h, d))?
+                    .transpose(1, 2)?;
                 let v32 = v.to_dtype(DType::F32)?.broadcast_mul(&inv.unsqueeze(3)?)?;
                 let v0 = v32.i((.., .., 0))?; // (B, H, d)
                 let cls_self = v0.broadcast_mul(&a0.narrow(D::Minus1, 0, 1)?)?;
@@ -223,24 +225,35 @@ impl EvaBlock {
     }
 }
 
-/// softmax(q kᵀ) v for q (scaled), k, v (B, H, T, d): the heads' outputs merged (B·T, D) and,
-/// with `keep_first_row`, the first query's attention row (B, H, T). f32 CPU tensors go through
-/// the fused kernel CLIP's blocks use ([`cpu_attention`]), laid out as its QKV product's output;
-/// the rest through candle's operations.
+/// softmax(q kᵀ) v for `qkv` rows (B·T, 3D, the queries already rotated and scaled): the heads'
+/// outputs merged (B·T, D) and, with `keep_first_row`, the first query's attention row (B, H, T).
+/// On the bf16 kernel where the block's products are (`tiled`), else the fused f32 kernel CLIP's
+/// blocks use ([`cpu_attention`]); candle's operations off the CPU.
 fn attention(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
+    qkv: &Tensor,
+    (b, t, h): (usize, usize, usize),
     keep_first_row: bool,
+    tiled: bool,
 ) -> Result<(Tensor, Option<Tensor>)> {
-    let (b, h, t, d) = q.dims4()?;
-    let rows = |x: &Tensor| -> Result<Tensor> { Ok(x.transpose(1, 2)?.reshape((b * t, h * d))?) };
-    let qkv = Tensor::cat(&[rows(q)?, rows(k)?, rows(v)?], 1)?;
-    if let Some(att) = cpu_attention::attention(&qkv, (b, t, h), None, false, keep_first_row)? {
+    let fused = match tiled {
+        true => cpu_tiles::attention(qkv, (b, t, h), None, keep_first_row)?,
+        false => None,
+    };
+    let fused = match fused {
+        Some(att) => Some(att),
+        None => cpu_attention::attention(qkv, (b, t, h), None, false, keep_first_row)?,
+    };
+    if let Some(att) = fused {
         return Ok((att.merged, att.first_row));
     }
+    let dm = qkv.dim(1)? / 3;
+    let all = qkv
+        .reshape((b, t, 3, h, dm / h))?
+        .permute((2, 0, 3, 1, 4))?
+        .contiguous()?;
+    let (q, k, v) = (all.get(0)?, all.get(1)?, all.get(2)?);
     let a = softmax(&q.matmul(&k.t()?.contiguous()?)?)?; // (B, H, T, T)
-    let merged = a.matmul(v)?.transpose(1, 2)?.reshape((b * t, h * d))?;
+    let merged = a.matmul(&v)?.transpose(1, 2)?.reshape((b * t, dm))?;
     Ok((
         merged,
         keep_first_row.then(|| a.i((.., .., 0))).transpose()?,

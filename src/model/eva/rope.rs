@@ -15,6 +15,8 @@ use crate::Result;
 pub struct Rope {
     sin: Tensor,
     cos: Tensor,
+    /// The same tables on the host, for [`rotate_rows`]'s one pass.
+    host: (Vec<f32>, Vec<f32>),
 }
 
 impl Rope {
@@ -28,8 +30,9 @@ impl Rope {
         let (sin, cos) = tables(spec, head_dim, grid);
         let n = grid.0 * grid.1;
         Ok(Self {
-            sin: Tensor::from_vec(sin, (n, head_dim), device)?,
-            cos: Tensor::from_vec(cos, (n, head_dim), device)?,
+            sin: Tensor::from_vec(sin.clone(), (n, head_dim), device)?,
+            cos: Tensor::from_vec(cos.clone(), (n, head_dim), device)?,
+            host: (sin, cos),
         })
     }
 
@@ -49,6 +52,58 @@ impl Rope {
             _ => Ok(Tensor::cat(&[&x.narrow(2, 0, prefix)?, &y], 2)?),
         }
     }
+}
+
+/// The queries and keys of `qkv` rows (B·T, 3D: q, k, v, each H heads × d, as the QKV product
+/// writes them) rotated by `rope` where there is one (the first `prefix` rows of each image left
+/// as they are), and the queries scaled by `scale`. One pass over f32 CPU rows; candle's
+/// operations elsewhere (GPU, half precision).
+pub fn rotate_rows(
+    rope: Option<&Rope>,
+    qkv: &Tensor,
+    (b, t, h): (usize, usize, usize),
+    prefix: usize,
+    scale: f64,
+) -> Result<Tensor> {
+    let dm = qkv.dim(1)? / 3;
+    let d = dm / h;
+    if !qkv.device().is_cpu() || qkv.dtype() != DType::F32 {
+        let all = qkv
+            .reshape((b, t, 3, h, d))?
+            .permute((2, 0, 3, 1, 4))?
+            .contiguous()?;
+        let (mut q, mut k) = (all.get(0)?, all.get(1)?);
+        if let Some(r) = rope {
+            (q, k) = (r.apply(&q, prefix)?, r.apply(&k, prefix)?);
+        }
+        let rows = |x: &Tensor| -> Result<Tensor> { Ok(x.transpose(1, 2)?.reshape((b * t, dm))?) };
+        let q = (q * scale)?;
+        return Ok(Tensor::cat(
+            &[rows(&q)?, rows(&k)?, rows(&all.get(2)?)?],
+            1,
+        )?);
+    }
+    let mut v = qkv.flatten_all()?.to_vec1::<f32>()?;
+    let scale = scale as f32;
+    for (r, row) in v.chunks_exact_mut(3 * dm).enumerate() {
+        let token = r % t;
+        if let Some(rope) = rope.filter(|_| token >= prefix) {
+            let (sin, cos) = &rope.host;
+            let at = (token - prefix) * d;
+            let (sin, cos) = (&sin[at..at + d], &cos[at..at + d]);
+            // q and k, every head: (x₀, x₁) → (x₀·cos − x₁·sin, x₁·cos + x₀·sin).
+            for head in row[..2 * dm].chunks_exact_mut(d) {
+                for (j, pair) in head.chunks_exact_mut(2).enumerate() {
+                    let (x0, x1) = (pair[0], pair[1]);
+                    let (s, c) = (sin[2 * j], cos[2 * j]);
+                    pair[0] = x0 * c + (-x1) * s;
+                    pair[1] = x1 * c + x0 * s;
+                }
+            }
+        }
+        row[..dm].iter_mut().for_each(|x| *x *= scale);
+    }
+    Ok(Tensor::from_vec(v, (b * t, 3 * dm), qkv.device())?)
 }
 
 /// The sin and cos tables, row-major (N × d).
@@ -125,6 +180,41 @@ mod tests {
         let (sin_xy, _) = tables(&spec(true), 8, (2, 3));
         assert_eq!(sin_xy[(3 + 2) * 8], col.sin());
         assert_eq!(sin_xy[(3 + 2) * 8 + 4], 8f32.sin());
+    }
+
+    #[test]
+    fn the_one_pass_on_rows_rotates_as_the_tensor_operations_do() {
+        let dev = Device::Cpu;
+        let (b, t, h, d) = (2, 5, 3, 8);
+        let rope = Rope::new(&spec(true), d, (2, 2), &dev).unwrap();
+        let qkv = Tensor::randn(0f32, 1.0, (b * t, 3 * h * d), &dev).unwrap();
+        let fast = rotate_rows(Some(&rope), &qkv, (b, t, h), 1, 0.25).unwrap();
+        let split = |x: &Tensor| {
+            x.reshape((b, t, 3, h, d))
+                .unwrap()
+                .permute((2, 0, 3, 1, 4))
+                .unwrap()
+                .contiguous()
+                .unwrap()
+        };
+        let (all, got) = (split(&qkv), split(&fast));
+        let q = (rope.apply(&all.get(0).unwrap(), 1).unwrap() * 0.25).unwrap();
+        let k = rope.apply(&all.get(1).unwrap(), 1).unwrap();
+        for (want, got) in [
+            (q, got.get(0).unwrap()),
+            (k, got.get(1).unwrap()),
+            (all.get(2).unwrap(), got.get(2).unwrap()),
+        ] {
+            let diff = (want - got)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .max(0)
+                .unwrap();
+            assert!(diff.to_scalar::<f32>().unwrap() < 1e-6);
+        }
     }
 
     #[test]
