@@ -215,6 +215,26 @@ mod tests {
                 .unwrap();
             assert!(diff.to_scalar::<f32>().unwrap() < 1e-6);
         }
+        // Off the f32 CPU path (GPUs, half precision): candle's operations, the same rotation.
+        let slow = rotate_rows(
+            Some(&rope),
+            &qkv.to_dtype(DType::F64).unwrap(),
+            (b, t, h),
+            1,
+            0.25,
+        )
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap();
+        let diff = (slow - &fast)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap();
+        assert!(diff.to_scalar::<f32>().unwrap() < 1e-6);
     }
 
     #[test]
