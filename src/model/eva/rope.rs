@@ -150,6 +150,7 @@ fn tables(spec: &RopeSpec, d: usize, (rows, cols): (usize, usize)) -> (Vec<f32>,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::cpu::tests::max_diff;
 
     fn spec(xy: bool) -> RopeSpec {
         RopeSpec {
@@ -205,15 +206,7 @@ mod tests {
             (k, got.get(1).unwrap()),
             (all.get(2).unwrap(), got.get(2).unwrap()),
         ] {
-            let diff = (want - got)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .max(0)
-                .unwrap();
-            assert!(diff.to_scalar::<f32>().unwrap() < 1e-6);
+            assert!(max_diff(&want, &got) < 1e-6);
         }
         // Off the f32 CPU path (GPUs, half precision): candle's operations, the same rotation.
         let slow = rotate_rows(
@@ -226,15 +219,7 @@ mod tests {
         .unwrap()
         .to_dtype(DType::F32)
         .unwrap();
-        let diff = (slow - &fast)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap();
-        assert!(diff.to_scalar::<f32>().unwrap() < 1e-6);
+        assert!(max_diff(&slow, &fast) < 1e-6);
     }
 
     #[test]
