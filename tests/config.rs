@@ -2,7 +2,7 @@
 
 mod common;
 
-use clipscope::model::config::{Readout, TextPool, parse_hf, parse_open_clip};
+use clipscope::model::config::{Readout, TextClean, TextPool, parse_hf, parse_open_clip};
 use clipscope::model::{Activation, Format};
 use common::fixture;
 
@@ -134,17 +134,26 @@ fn clipa_options_are_read_and_the_rest_refused() {
         e.contains("text_cfg.pool_type") && e.contains("\"first\""),
         "{e}"
     );
-    let e = parse(
+    // open_clip's `clean` functions are read; settings that change the ids otherwise are not.
+    let canon = parse(
         "d.json",
         "\"strip_sep_token\": true",
         "\"clean\": \"canonicalize\"",
     )
-    .unwrap_err()
-    .to_string();
-    assert!(
-        e.contains("tokenizer_kwargs.clean") && e.contains("not supported"),
-        "{e}"
+    .unwrap();
+    assert_eq!(
+        canon.text.hf_tokenizer.unwrap().clean,
+        TextClean::Canonicalize
     );
+    for (to, key) in [
+        ("\"clean\": \"bogus\"", "tokenizer_kwargs.clean"),
+        ("\"language\": \"fr\"", "tokenizer_kwargs.language"),
+    ] {
+        let e = parse("d.json", "\"strip_sep_token\": true", to)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(key) && e.contains("not supported"), "{e}");
+    }
     let eos = parse(
         "e.json",
         "\"pool_type\": \"last\"",

@@ -1,8 +1,8 @@
 //! open_clip's `HFTokenizer`: a Hugging Face `tokenizer.json` that a checkpoint names with
 //! `hf_tokenizer_name` instead of CLIP's BPE (CLIPA: bert-base-uncased; MetaCLIP 2: XLM-V).
 //!
-//! Ports `open_clip/tokenizer.py` `HFTokenizer.__call__`: the text's whitespace runs become one
-//! space (`whitespace_clean`), then `tokenizer(text, max_length=context, padding="max_length",
+//! Ports `open_clip/tokenizer.py` `HFTokenizer.__call__`: the text cleaned as `get_clean_fn` says
+//! (`whitespace`: whitespace runs as one space; `lower`; `canonicalize`: `canonicalize_text`), then `tokenizer(text, max_length=context, padding="max_length",
 //! truncation=True)` (special tokens added, the padding id from `tokenizer_config.json`), and with
 //! `strip_sep_token` every separator id becomes 0. `basic_clean`'s ftfy repair and HTML unescaping
 //! are not applied, as for CLIP's BPE (transformers' fast CLIP tokenizer applies neither): texts
@@ -12,7 +12,7 @@ use std::path::Path;
 
 use tokenizers::{Tokenizer, TruncationParams};
 
-use super::config::HfTokenizerSpec;
+use super::config::{HfTokenizerSpec, TextClean};
 use super::tokenizer_config::Settings;
 use crate::{Error, Result};
 
@@ -22,6 +22,7 @@ pub struct HfTokenizer {
     pad: u32,
     /// The separator id that `strip_sep_token` turns into 0.
     strip: Option<u32>,
+    clean: TextClean,
     context: usize,
 }
 
@@ -66,6 +67,7 @@ impl HfTokenizer {
             inner,
             pad,
             strip,
+            clean: spec.clean,
             context,
         })
     }
@@ -74,7 +76,7 @@ impl HfTokenizer {
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
         let enc = self
             .inner
-            .encode(whitespace_clean(text), true)
+            .encode(clean(text, self.clean), true)
             .map_err(|e| Error::failed("tokenizer", e))?;
         let mut ids = enc.get_ids().to_vec();
         ids.truncate(self.context);
@@ -85,6 +87,24 @@ impl HfTokenizer {
                 .for_each(|id| *id = 0);
         }
         Ok(ids)
+    }
+}
+
+/// `text` cleaned as open_clip's `get_clean_fn(clean)` does (without `basic_clean`'s ftfy and
+/// HTML unescaping, as the module says).
+fn clean(text: &str, clean: TextClean) -> String {
+    match clean {
+        TextClean::Whitespace => whitespace_clean(text),
+        TextClean::Lower => whitespace_clean(text).to_lowercase(),
+        // canonicalize_text: "_" → " ", string.punctuation removed, lower(), split/join.
+        TextClean::Canonicalize => {
+            let kept: String = text
+                .replace('_', " ")
+                .chars()
+                .filter(|c| !c.is_ascii_punctuation())
+                .collect();
+            whitespace_clean(&kept.to_lowercase())
+        }
     }
 }
 
@@ -107,5 +127,27 @@ mod tests {
         assert_eq!(whitespace_clean("  a\tred \n\x1c car\u{3000}"), "a red car");
         assert_eq!(whitespace_clean(" \n "), "");
         assert_eq!(whitespace_clean("x"), "x");
+    }
+
+    #[test]
+    fn texts_are_cleaned_as_open_clips_clean_functions_clean_them() {
+        // (text, _clean_canonicalize, _clean_lower) as open_clip 3.3 gives them.
+        for (text, canon, lower) in [
+            (
+                "A RED car_parked, on the street!!",
+                "a red car parked on the street",
+                "a red car_parked, on the street!!",
+            ),
+            (
+                "  Café DÉJÀ-vu\t(naïve) ",
+                "café déjàvu naïve",
+                "café déjà-vu (naïve)",
+            ),
+            ("ΑΣ ΟΔΟΣ", "ας οδος", "ας οδος"),
+            ("x_y{}z 3.5%", "x yz 35", "x_y{}z 3.5%"),
+        ] {
+            assert_eq!(clean(text, TextClean::Canonicalize), canon);
+            assert_eq!(clean(text, TextClean::Lower), lower);
+        }
     }
 }

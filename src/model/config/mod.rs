@@ -183,6 +183,21 @@ pub struct HfTokenizerSpec {
     pub name: String,
     /// `tokenizer_kwargs.strip_sep_token`: the separator id becomes 0 (CLIPA).
     pub strip_sep: bool,
+    /// `tokenizer_kwargs.clean`: how the text is cleaned first.
+    pub clean: TextClean,
+}
+
+/// open_clip's `clean` of a text before `HFTokenizer` tokenizes it (`get_clean_fn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextClean {
+    /// Whitespace runs as one space (the default).
+    Whitespace,
+    /// That, lower-cased.
+    Lower,
+    /// `canonicalize_text`: `_` as a space, ASCII punctuation removed, lower-cased, whitespace
+    /// runs as one space (MetaCLIP 2 L/14).
+    Canonicalize,
 }
 
 impl TextConfig {

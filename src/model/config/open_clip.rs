@@ -7,8 +7,8 @@ use serde_json::Value;
 use super::hf::{check_heads, check_patches};
 use super::json::{Obj, read_json};
 use super::{
-    Activation, ClipConfig, Format, HfTokenizerSpec, Readout, TextConfig, TextPool, TowerConfig,
-    VisionConfig,
+    Activation, ClipConfig, Format, HfTokenizerSpec, Readout, TextClean, TextConfig, TextPool,
+    TowerConfig, VisionConfig,
 };
 use crate::image::{Preprocess, Resample, ResizeMode};
 use crate::{Error, Result};
@@ -85,28 +85,44 @@ fn text_pool(tobj: &Obj) -> Result<TextPool> {
     }
 }
 
-/// `text_cfg.hf_tokenizer_name` and `tokenizer_kwargs.strip_sep_token`.
+/// `text_cfg.hf_tokenizer_name` and `tokenizer_kwargs` (`strip_sep_token`, `clean`).
 fn hf_tokenizer(tobj: &Obj) -> Result<Option<HfTokenizerSpec>> {
     let Some(name) = tobj.opt_str("hf_tokenizer_name")? else {
         return Ok(None);
     };
-    let strip_sep = match tobj.map.get("tokenizer_kwargs") {
-        None | Some(Value::Null) => false,
-        Some(_) => {
-            let kw = tobj.child("tokenizer_kwargs")?;
-            // Other settings (`clean`, `tokenizer_mode`, `language`) change the ids: refused.
-            if let Some(other) = kw.map.keys().find(|k| *k != "strip_sep_token") {
-                return Err(Error::config(
-                    tobj.path,
-                    format!("`{}` is not supported", kw.key(other)),
-                ));
+    let (mut strip_sep, mut clean) = (false, TextClean::Whitespace);
+    if !matches!(tobj.map.get("tokenizer_kwargs"), None | Some(Value::Null)) {
+        let kw = tobj.child("tokenizer_kwargs")?;
+        for key in kw.map.keys() {
+            match key.as_str() {
+                "strip_sep_token" => strip_sep = kw.opt_bool(key)?.unwrap_or(false),
+                "clean" => {
+                    clean = match kw.opt_str(key)? {
+                        None | Some("whitespace") => TextClean::Whitespace,
+                        Some("lower") => TextClean::Lower,
+                        Some("canonicalize") => TextClean::Canonicalize,
+                        Some(other) => {
+                            return Err(Error::config(
+                                tobj.path,
+                                format!("`{}` = {other:?} is not supported", kw.key(key)),
+                            ));
+                        }
+                    }
+                }
+                // Other settings (`tokenizer_mode`, `language`) change the ids: refused.
+                _ => {
+                    return Err(Error::config(
+                        tobj.path,
+                        format!("`{}` is not supported", kw.key(key)),
+                    ));
+                }
             }
-            kw.opt_bool("strip_sep_token")?.unwrap_or(false)
         }
-    };
+    }
     Ok(Some(HfTokenizerSpec {
         name: name.to_string(),
         strip_sep,
+        clean,
     }))
 }
 
