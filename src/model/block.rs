@@ -51,7 +51,7 @@ pub struct BlockOut {
 }
 
 /// The mean over rows 1.. of (B, T, …) in f32: the patches, class token excluded.
-fn patch_mean(x: &Tensor) -> Result<Tensor> {
+pub(super) fn patch_mean(x: &Tensor) -> Result<Tensor> {
     let t = x.dim(1)?;
     Ok(x.narrow(1, 1, t - 1)?.to_dtype(DType::F32)?.mean(1)?)
 }

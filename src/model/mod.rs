@@ -62,8 +62,6 @@ enum Towers {
         vision: Box<ClipVision>,
         text: Box<text::TextTower>,
         tokenizer: Option<Box<TextTokenizer>>,
-        /// ln_post and the projection folded, for a tower read at one row.
-        folds: Option<Box<decompose::Folds>>,
     },
     Siglip {
         vision: Box<siglip::SiglipVision>,
@@ -72,27 +70,31 @@ enum Towers {
     },
 }
 
-/// A vision tower with a CLIP-layout text tower: open_clip's or transformers' ViT, a timm Eva
-/// trunk read at its class token (EVA-02), or one pooled by an attention head (PE-Core).
+/// A vision tower with a CLIP-layout text tower: open_clip's or transformers' ViT or a timm Eva
+/// trunk, read at one row (with ln_post and the projection folded for the decomposition), or a
+/// timm trunk pooled by an attention head (PE-Core).
 enum ClipVision {
-    Vit(vision::VisionTower),
-    Eva(eva::EvaVision),
+    Vit(vision::VisionTower, decompose::Folds),
+    Eva(eva::EvaVision, decompose::Folds),
     Pooled(eva::PooledVision),
 }
 
 impl ClipVision {
     /// Loads the tower `config` names, giving `config` the sizes the weights have.
     fn load(w: &weights::Weights, config: &mut ClipConfig) -> Result<Self> {
+        use decompose::Linearised;
         let e = config.embed_dim;
         let Some(arch) = config.vision.eva.clone() else {
             let v = vision::VisionTower::load(w, config.format, &config.vision, e)?;
-            return Ok(Self::Vit(v));
+            let folds = decompose::Folds::new(&v)?;
+            return Ok(Self::Vit(v, folds));
         };
         Ok(match arch.pool {
             eva::arch::EvaPool::Token => {
                 let v = eva::EvaVision::load(w, &config.vision, &arch, e)?;
                 config.vision = v.cfg().clone();
-                Self::Eva(v)
+                let folds = decompose::Folds::new(&v)?;
+                Self::Eva(v, folds)
             }
             eva::arch::EvaPool::Map { .. } => {
                 let v = eva::PooledVision::load(w, &config.vision, &arch, e)?;
@@ -102,22 +104,33 @@ impl ClipVision {
         })
     }
 
-    /// The tower as the CLIP decomposition reads it, unless it is pooled by a head.
-    fn linearised(&self) -> Option<&dyn decompose::Linearised> {
+    /// The decomposition of `layers` (of `n`) for normalised pixels.
+    fn decompose(
+        &self,
+        pixels: &Tensor,
+        (layers, n): (&[usize], usize),
+        tokens: bool,
+        ablation: bool,
+    ) -> Result<Decomposition> {
+        let capture = decompose::captures(layers, n, tokens, ablation);
         match self {
-            Self::Vit(v) => Some(v),
-            Self::Eva(v) => Some(v),
-            Self::Pooled(_) => None,
+            Self::Vit(v, folds) => {
+                decompose::decompose(v, folds, &v.trace(pixels, &capture)?, layers, ablation)
+            }
+            Self::Eva(v, folds) => {
+                decompose::decompose(v, folds, &v.trace(pixels, &capture)?, layers, ablation)
+            }
+            Self::Pooled(v) => v.decompose(pixels, layers, tokens, ablation),
         }
     }
 
-    fn trace(&self, pixels: &Tensor, capture: &[Capture]) -> Result<vision::Trace> {
+    /// The unnormalised image embeddings (B, E).
+    fn embed(&self, pixels: &Tensor) -> Result<Tensor> {
+        use decompose::Linearised;
         match self {
-            Self::Vit(v) => v.trace(pixels, capture),
-            Self::Eva(v) => v.trace(pixels, capture),
-            Self::Pooled(_) => Err(Error::Invalid(
-                "an attention-pooled tower has no class-token trace".into(),
-            )),
+            Self::Vit(v, _) => v.embed(&v.trace(pixels, &[])?.residual),
+            Self::Eva(v, _) => v.embed(&v.trace(pixels, &[])?.residual),
+            Self::Pooled(v) => v.embed(pixels),
         }
     }
 }
@@ -194,12 +207,10 @@ impl Clip {
                 )?)),
             };
             let tokenizer = tokenizer.map(Box::new);
-            let folds = vision.linearised().map(decompose::Folds::new).transpose()?;
             Towers::Clip {
                 vision: Box::new(vision),
                 text: Box::new(text),
                 tokenizer,
-                folds: folds.map(Box::new),
             }
         };
         Ok(Self {
@@ -265,20 +276,7 @@ impl Clip {
             return Err(Error::Invalid("the layer selection is empty".into()));
         }
         match &self.towers {
-            Towers::Clip { vision, folds, .. } => match (vision.as_ref(), folds) {
-                (ClipVision::Pooled(v), _) => v.decompose(pixels, layers, tokens, ablation),
-                (v, Some(folds)) => {
-                    let trace =
-                        v.trace(pixels, &decompose::captures(layers, n, tokens, ablation))?;
-                    let tower = v
-                        .linearised()
-                        .ok_or_else(|| Error::Invalid("no linearised tower".into()))?;
-                    decompose::decompose(tower, folds, &trace, layers, ablation)
-                }
-                (_, None) => Err(Error::Invalid(
-                    "the tower's ln_post and projection were not folded".into(),
-                )),
-            },
+            Towers::Clip { vision, .. } => vision.decompose(pixels, (layers, n), tokens, ablation),
             Towers::Siglip { vision, .. } => {
                 siglip::decompose(vision, pixels, layers, tokens, ablation)
             }
@@ -289,11 +287,7 @@ impl Clip {
     /// output.
     pub fn image_features(&self, pixels: &Tensor) -> Result<Tensor> {
         match &self.towers {
-            Towers::Clip { vision, .. } => match (vision.as_ref(), vision.linearised()) {
-                (ClipVision::Pooled(v), _) => v.embed(pixels),
-                (v, Some(tower)) => tower.embed(&v.trace(pixels, &[])?.residual),
-                (_, None) => Err(Error::Invalid("no linearised tower".into())),
-            },
+            Towers::Clip { vision, .. } => vision.embed(pixels),
             Towers::Siglip { vision, .. } => siglip::embed(vision, pixels),
         }
     }

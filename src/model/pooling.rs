@@ -20,6 +20,15 @@ use crate::model::layers::{Dense, LayerNorm, matmul, softmax};
 use crate::model::weights::Weights;
 use crate::{Error, Result};
 
+/// A Linear at `name` (weight (out, in), bias) in f32.
+fn dense(w: &Weights, name: &str, i: usize, o: usize) -> Result<Dense> {
+    let f32 = candle_core::DType::F32;
+    Dense::from_torch(
+        &w.get_as(&format!("{name}.weight"), &[o, i], f32)?,
+        w.get_as(&format!("{name}.bias"), &[o], f32)?,
+    )
+}
+
 /// The pooling head's weights (all f32).
 pub struct PoolingHead {
     /// The probe's query q = (probe · W_q + b_q) · d^-1/2, as (1, H, 1, d).
@@ -68,12 +77,7 @@ impl PoolingHead {
         let scale = (d as f64).powf(-0.5);
         let query = (q.forward(&probe)? * scale)?.reshape((1, cfg.heads, 1, d))?;
         let kv = Dense::from_torch(&in_w.narrow(0, dm, 2 * dm)?, in_b.narrow(0, dm, 2 * dm)?)?;
-        let dense = |name: &str, i: usize, o: usize| -> Result<Dense> {
-            Dense::from_torch(
-                &w.get_as(&p(&format!("{name}.weight")), &[o, i], f32)?,
-                w.get_as(&p(&format!("{name}.bias")), &[o], f32)?,
-            )
-        };
+        let dense = |name: &str, i: usize, o: usize| dense(w, &p(name), i, o);
         Ok(Self {
             query,
             kv,
@@ -93,12 +97,7 @@ impl PoolingHead {
         let f32 = candle_core::DType::F32;
         let (dm, d) = (cfg.width, cfg.head_dim());
         let p = |s: &str| format!("{prefix}.{s}");
-        let dense = |name: &str, i: usize, o: usize| -> Result<Dense> {
-            Dense::from_torch(
-                &w.get_as(&p(&format!("{name}.weight")), &[o, i], f32)?,
-                w.get_as(&p(&format!("{name}.bias")), &[o], f32)?,
-            )
-        };
+        let dense = |name: &str, i: usize, o: usize| dense(w, &p(name), i, o);
         let latent = w.get_as(&p("latent"), &[1, 1, dm], f32)?.reshape((1, dm))?;
         let scale = (d as f64).powf(-0.5);
         let query =
@@ -114,11 +113,6 @@ impl PoolingHead {
             activation: cfg.activation,
             proj: Some(proj),
         })
-    }
-
-    /// The head's attention heads.
-    pub fn head_count(&self) -> usize {
-        self.heads
     }
 
     /// Runs the head on x (B, T, D), f32.

@@ -160,10 +160,7 @@ impl VisionTower {
     fn read(&self, x: &Tensor) -> Result<Tensor> {
         Ok(match self.cfg.readout {
             Readout::Class => x.i((.., 0))?.to_dtype(DType::F32)?,
-            Readout::PatchMean => x
-                .narrow(1, 1, x.dim(1)? - 1)?
-                .to_dtype(DType::F32)?
-                .mean(1)?,
+            Readout::PatchMean => super::block::patch_mean(x)?,
         })
     }
 

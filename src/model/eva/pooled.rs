@@ -72,7 +72,7 @@ impl PooledVision {
 
     /// The normalised tokens the pool attends to (B, T, D), in f32.
     fn hidden(&self, pixels: &Tensor) -> Result<Tensor> {
-        let x = self.trunk.forward(pixels, &[], |_, _, _| Ok(()))?;
+        let x = self.trunk.forward(pixels)?;
         Ok(self.trunk.norm.forward(&x)?.to_dtype(DType::F32)?)
     }
 

@@ -124,35 +124,33 @@ impl Trunk {
         &self.blocks[l]
     }
 
-    /// Runs the trunk on normalised pixels (B, 3, S, S): the embeddings after `norm_pre` (B, T, D),
-    /// then each block's output, `capture` saying what to keep (one entry per layer), handed to
-    /// `each` with its layer; returns the last residual stream (before `norm`).
-    pub fn forward(
-        &self,
-        pixels: &Tensor,
-        capture: &[Capture],
-        mut each: impl FnMut(usize, &Tensor, Option<BlockOut>) -> Result<()>,
-    ) -> Result<Tensor> {
+    /// The embeddings of normalised pixels (B, 3, S, S): class token and patches with their
+    /// positions, after `norm_pre` (B, T, D).
+    pub fn embeddings(&self, pixels: &Tensor) -> Result<Tensor> {
         let patches = self.patch.forward(pixels)?.broadcast_add(&self.pos)?;
-        let mut x = match &self.class {
+        let x = match &self.class {
             Some(class) => {
                 let (b, _, dm) = patches.dims3()?;
                 Tensor::cat(&[&class.broadcast_as((b, 1, dm))?, &patches], 1)?
             }
             None => patches,
         };
-        if let Some(ln) = &self.norm_pre {
-            x = ln.forward(&x)?;
+        match &self.norm_pre {
+            Some(ln) => ln.forward(&x),
+            None => Ok(x),
         }
-        each(0, &x, None)?;
-        for (l, block) in self.blocks.iter().enumerate() {
-            let out = block.forward(
-                &x,
-                self.rope.as_ref(),
-                capture.get(l).copied().unwrap_or(Capture::None),
-            )?;
-            x = out.x.clone();
-            each(l, &x, Some(out))?;
+    }
+
+    /// Block `l` on the residual stream `x` (B, T, D), keeping what `capture` asks for.
+    pub fn layer(&self, l: usize, x: &Tensor, capture: Capture) -> Result<BlockOut> {
+        self.blocks[l].forward(x, self.rope.as_ref(), capture)
+    }
+
+    /// The last residual stream (before `norm`) of normalised pixels, nothing kept.
+    pub fn forward(&self, pixels: &Tensor) -> Result<Tensor> {
+        let mut x = self.embeddings(pixels)?;
+        for l in 0..self.blocks.len() {
+            x = self.layer(l, &x, Capture::None)?.x;
         }
         Ok(x)
     }

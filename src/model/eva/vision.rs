@@ -44,11 +44,6 @@ impl EvaVision {
         })
     }
 
-    /// Architecture with the weights' sizes.
-    pub fn cfg(&self) -> &VisionConfig {
-        &self.trunk.cfg
-    }
-
     /// Runs the tower on normalised pixels (B, 3, S, S), capturing the layers marked in
     /// `capture` (one entry per layer).
     pub fn trace(&self, pixels: &Tensor, capture: &[Capture]) -> Result<Trace> {
@@ -56,27 +51,26 @@ impl EvaVision {
         let class_row = |x: &Tensor| -> Result<Tensor> {
             Ok(x.i((.., 0))?.to_dtype(DType::F32)?.contiguous()?)
         };
-        let (mut pre, mut mlp_cls, mut head_cls, mut tokens, mut cls_self) =
-            (None, vec![], vec![], vec![], vec![]);
-        let last = self.trunk.forward(pixels, capture, |_, x, out| {
-            match out {
-                None => pre = Some(class_row(x)?),
-                Some(out) => {
-                    mlp_cls.push(out.mlp_cls.to_dtype(DType::F32)?);
-                    head_cls.push(f32(out.head_cls)?);
-                    cls_self.push(f32(out.cls_self)?);
-                    tokens.push(out.tokens);
-                }
-            }
-            Ok(())
-        })?;
+        let mut x = self.trunk.embeddings(pixels)?;
+        let pre = class_row(&x)?;
+        let (mut mlp_cls, mut head_cls, mut tokens, mut cls_self) =
+            (vec![], vec![], vec![], vec![]);
+        for l in 0..self.trunk.cfg.tower.layers {
+            let cap = capture.get(l).copied().unwrap_or(Capture::None);
+            let out = self.trunk.layer(l, &x, cap)?;
+            mlp_cls.push(out.mlp_cls.to_dtype(DType::F32)?);
+            head_cls.push(f32(out.head_cls)?);
+            cls_self.push(f32(out.cls_self)?);
+            tokens.push(out.tokens);
+            x = out.x;
+        }
         Ok(Trace {
-            pre: pre.ok_or_else(|| crate::Error::Invalid("the trunk gave no embeddings".into()))?,
+            pre,
             mlp_cls,
             head_cls,
             tokens,
             cls_self,
-            residual: class_row(&last)?,
+            residual: class_row(&x)?,
         })
     }
 }
