@@ -80,12 +80,14 @@ pub fn run(args: BenchInterpretArgs) -> Result<()> {
     let time = |with: bool| -> Result<f64> {
         let t = Instant::now();
         let bases = with.then(|| FamilyBases::new(&families, &family_emb, &text_emb, e));
+        let attrs = clipscope::evidence::of_store(&store)?;
         let inputs = Inputs {
             pool: &pool,
             text_emb: &text_emb,
             tags: &tags,
             lexicon: &lexicon,
             families: bases.as_ref(),
+            attrs: &attrs,
             fits: &[],
         };
         interpret(&store, &inputs, settings, &|| {})?;

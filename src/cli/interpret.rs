@@ -171,7 +171,8 @@ pub fn run(args: InterpretArgs) -> Result<()> {
     }
     let family_emb = embed_texts_cached(&clip, &families.texts(), &cache)?;
     let bases = FamilyBases::new(&families, &family_emb, &text_emb, e);
-    let fits = image_fits(&store, &clip, &cache)?;
+    let attrs = clipscope::evidence::of_store(&store)?;
+    let fits = image_fits(&store, &attrs, &clip, &cache)?;
     let n_heads = store.layers().len() * store.manifest.heads;
     let b = bar(n_heads, "TEXTSPAN per head", hidden);
     let inputs = Inputs {
@@ -180,6 +181,7 @@ pub fn run(args: InterpretArgs) -> Result<()> {
         tags: &tags,
         lexicon: &lexicon,
         families: Some(&bases),
+        attrs: &attrs,
         fits: &fits,
     };
     let mut interp = interpret(&store, &inputs, settings, &|| b.inc(1))?;
@@ -219,15 +221,15 @@ pub fn run(args: InterpretArgs) -> Result<()> {
     Ok(())
 }
 
-/// How well the model names each known property of the store's images, zero-shot from the
-/// store's image embeddings (empty when no property is known).
+/// How well the model names each known property `attrs` of the store's images, zero-shot from
+/// the store's image embeddings (empty when no property is known).
 fn image_fits(
     store: &Store,
+    attrs: &[clipscope::evidence::Attribute],
     clip: &clipscope::model::Clip,
     cache: &std::path::Path,
 ) -> Result<Vec<image_fit::PropertyFit>> {
-    let attrs = clipscope::evidence::of_store(store)?;
-    let phrases = image_fit::phrases(&attrs);
+    let phrases = image_fit::phrases(attrs);
     if phrases.is_empty() {
         return Ok(vec![]);
     }
@@ -235,7 +237,7 @@ fn image_fits(
     let images = store.embeddings()?.as_slice()?.to_f32_vec();
     let e = store.manifest.dim;
     Ok(image_fit::measure(
-        &attrs,
+        attrs,
         &images,
         store.valid(),
         &phrase_emb,

@@ -77,6 +77,8 @@ pub struct Inputs<'a> {
     pub lexicon: &'a Lexicon,
     /// The model's text families, when measured.
     pub families: Option<&'a FamilyBases>,
+    /// The store's known image properties ([`crate::evidence::of_store`]).
+    pub attrs: &'a [Attribute],
     /// How well the model names each known property of the store's images (empty when not
     /// measured: the image evidence then speaks as it is).
     pub fits: &'a [PropertyFit],
@@ -97,6 +99,7 @@ pub fn interpret(
         tags,
         lexicon,
         families,
+        attrs,
         fits,
     } = *inputs;
     let texts: Vec<f64> = text_emb.iter().map(|&v| v as f64).collect();
@@ -115,7 +118,6 @@ pub fn interpret(
         })
         .collect();
     let chance = chance_of(&properties);
-    let attrs: Vec<Attribute> = crate::evidence::of_store(store)?;
     let e = store.manifest.dim;
     let pairs: Vec<(usize, usize)> = store
         .layers()
@@ -136,7 +138,7 @@ pub fn interpret(
                     .first()
                     .and_then(|&i| text_emb.get(i * e..(i + 1) * e));
                 let mut ev =
-                    crate::evidence::evidence(&block, store.valid(), &attrs, dir, TOP_IMAGES)?;
+                    crate::evidence::evidence(&block, store.valid(), attrs, dir, TOP_IMAGES)?;
                 for e in &mut ev {
                     e.fit = fits
                         .iter()

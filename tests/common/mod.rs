@@ -225,12 +225,14 @@ pub fn interpret_tagged(
     let store = clipscope::store::Store::open(dir).unwrap();
     let tags: Vec<String> = pool.tags.iter().map(|t| t.clone().unwrap()).collect();
     let lexicon = Lexicon::builtin();
+    let attrs = clipscope::evidence::of_store(&store).unwrap();
     let inputs = Inputs {
         pool,
         text_emb: emb,
         tags: &tags,
         lexicon: &lexicon,
         families: None,
+        attrs: &attrs,
         fits: &[],
     };
     let settings = Settings {
