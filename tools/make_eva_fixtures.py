@@ -66,10 +66,6 @@ def redraw(trunk, gen):
             p.data = torch.randn(p.shape, generator=gen, dtype=p.dtype) * 1.5 / fan_in ** 0.5
 
 
-def layer_norm(x, ln):
-    return torch.nn.functional.layer_norm(x, x.shape[-1:], ln.weight, ln.bias, ln.eps)
-
-
 def decompose(model, px):
     """(e, heads [N,L,H,E], tokens [N,L,T,H,E], mlps [N,L+1,E]) in float64."""
     tr = model.visual.trunk
@@ -78,7 +74,7 @@ def decompose(model, px):
     x = torch.cat([tr.cls_token.expand(n, -1, -1), x], 1) + tr.pos_embed
     rope = tr.rope.get_embed()
     p = x[:, 0]
-    L, T, D = len(tr.blocks), x.shape[1], x.shape[2]
+    T, D = x.shape[1], x.shape[2]
     H = tr.blocks[0].attn.num_heads
     d = D // H
     cs, fs = [], []
@@ -106,24 +102,7 @@ def decompose(model, px):
         f = blk.mlp(blk.norm2(x))
         x = x + f
         fs.append(f[:, 0])
-    r = x[:, 0]
-    ln, head = tr.norm, tr.head
-    mu = r.mean(-1, keepdim=True)
-    s = torch.sqrt(r.var(-1, unbiased=False, keepdim=True) + ln.eps)
-    e = layer_norm(r, ln) @ head.weight.T + head.bias
-    norm = e.norm(dim=-1, keepdim=True)
-    K = 2 * L + 1
-
-    def proj(term, w, shape_mu, shape_s):
-        return (ln.weight * (term - w * shape_mu) / shape_s + w * ln.bias) @ head.weight.T + w * head.bias
-
-    w_c = 1.0 / (K * T * H)
-    tokens = torch.stack([
-        proj(c, w_c, mu[:, None, None, :], s[:, None, None, :]) / norm[:, None, None, :]
-        for c in cs], 1)  # [n,L,T,H,E]
-    mlps = [proj(p, 1.0 / K, mu, s) / norm] + [proj(f, 1.0 / K, mu, s) / norm for f in fs]
-    return e, tokens.sum(2), tokens, torch.stack(mlps, 1)
-
+    return base.linearised_terms(p, cs, fs, x[:, 0], tr.norm, tr.head.weight.T, tr.head.bias)
 
 def main(root):
     out = pathlib.Path(root) / NAME

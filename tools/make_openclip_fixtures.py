@@ -90,7 +90,7 @@ def decompose(model, px, head_width=None, readout=CLASS_ROW):
     x = v.ln_pre(x)
     p = row(x)
     layers = v.transformer.resblocks
-    L, T, D = len(layers), x.shape[1], x.shape[2]
+    T, D = x.shape[1], x.shape[2]
     H = D // (head_width or CFG["vision_cfg"]["head_width"])
     d = D // H
     cs, fs = [], []
@@ -113,16 +113,26 @@ def decompose(model, px, head_width=None, readout=CLASS_ROW):
         f = blk.mlp(blk.ln_2(x))
         x = x + f
         fs.append(row(f))
-    r = row(x)
-    ln = v.ln_post
+    return linearised_terms(p, cs, fs, row(x), v.ln_post, v.proj)
+
+
+def linearised_terms(p, cs, fs, r, ln, P, b=None):
+    """(e, heads, tokens, mlps) from the pre term p, each layer's (token, head) terms cs
+    [n,T,H,D] and MLP terms fs, and the readout residual r: prs_hook's convention, the final
+    LayerNorm `ln` linearised with r's statistics, then the projection x @ P (+ b, its bias shared
+    out with beta's shares), each term divided by |e|."""
+    L, (T, H) = len(cs), cs[0].shape[1:3]
     mu = r.mean(-1, keepdim=True)
     s = torch.sqrt(r.var(-1, unbiased=False, keepdim=True) + ln.eps)
-    e = layer_norm(r, ln) @ v.proj
+    e = layer_norm(r, ln) @ P
+    if b is not None:
+        e = e + b
     norm = e.norm(dim=-1, keepdim=True)
     K = 2 * L + 1
 
     def proj(term, w, shape_mu, shape_s):
-        return ((ln.weight * (term - w * shape_mu) / shape_s + w * ln.bias) @ v.proj)
+        t = (ln.weight * (term - w * shape_mu) / shape_s + w * ln.bias) @ P
+        return t if b is None else t + w * b
 
     w_c = 1.0 / (K * T * H)
     tokens = torch.stack([
@@ -132,7 +142,6 @@ def decompose(model, px, head_width=None, readout=CLASS_ROW):
     mlps = torch.stack(mlps, 1)
     heads = tokens.sum(2)
     return e, heads, tokens, mlps
-
 
 def main(root):
     out = pathlib.Path(root) / NAME
