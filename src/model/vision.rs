@@ -9,7 +9,7 @@
 
 use candle_core::{DType, IndexOp, Tensor};
 
-use super::block::{Block, Capture, Rows};
+use super::block::{Block, BlockOut, Capture, Rows};
 use super::config::{Format, Readout, VisionConfig};
 use super::layers::{LayerNorm, PatchEmbed, matmul};
 use super::weights::Weights;
@@ -48,6 +48,42 @@ pub struct Trace {
     pub cls_self: Vec<Option<Tensor>>,
     /// Final readout residual r before ln_post (B, D).
     pub residual: Tensor,
+}
+
+/// A trace's per-layer parts, kept block by block (in f32).
+#[derive(Default)]
+pub struct Kept {
+    mlp_cls: Vec<Tensor>,
+    head_cls: Vec<Option<Tensor>>,
+    tokens: Vec<Option<(Tensor, Tensor)>>,
+    cls_self: Vec<Option<Tensor>>,
+}
+
+impl Kept {
+    /// Keeps what a block's output leaves for the decomposition; the residual stream after it.
+    pub fn keep(&mut self, out: BlockOut) -> Result<Tensor> {
+        let f32 = |t: Option<Tensor>| t.map(|t| t.to_dtype(DType::F32)).transpose();
+        self.mlp_cls.push(out.mlp_cls.to_dtype(DType::F32)?);
+        self.head_cls.push(f32(out.head_cls)?);
+        self.cls_self.push(f32(out.cls_self)?);
+        let tokens = out
+            .tokens
+            .map(|(a, v)| -> Result<_> { Ok((a.to_dtype(DType::F32)?, v.to_dtype(DType::F32)?)) });
+        self.tokens.push(tokens.transpose()?);
+        Ok(out.x)
+    }
+
+    /// The trace from the embeddings' readout row `pre` to the last one, `residual`.
+    pub fn trace(self, pre: Tensor, residual: Tensor) -> Trace {
+        Trace {
+            pre,
+            mlp_cls: self.mlp_cls,
+            head_cls: self.head_cls,
+            tokens: self.tokens,
+            cls_self: self.cls_self,
+            residual,
+        }
+    }
 }
 
 impl VisionTower {
@@ -122,8 +158,7 @@ impl VisionTower {
         };
         let pre = self.read(&x)?;
         let n = self.blocks.len();
-        let (mut mlp_cls, mut head_cls, mut tokens, mut cls_self) =
-            (vec![], vec![], vec![], vec![]);
+        let mut kept = Kept::default();
         for (l, block) in self.blocks.iter().enumerate() {
             let cap = capture.get(l).copied().unwrap_or(Capture::None);
             let rows = match self.cfg.readout {
@@ -131,28 +166,9 @@ impl VisionTower {
                 Readout::Class if l + 1 == n => Rows::ClassOnly,
                 Readout::Class => Rows::All,
             };
-            let out = block.forward(&x, None, cap, rows)?;
-            mlp_cls.push(out.mlp_cls.to_dtype(DType::F32)?);
-            head_cls.push(out.head_cls.map(|t| t.to_dtype(DType::F32)).transpose()?);
-            cls_self.push(out.cls_self.map(|t| t.to_dtype(DType::F32)).transpose()?);
-            tokens.push(
-                out.tokens
-                    .map(|(a, v)| -> Result<_> {
-                        Ok((a.to_dtype(DType::F32)?, v.to_dtype(DType::F32)?))
-                    })
-                    .transpose()?,
-            );
-            x = out.x;
+            x = kept.keep(block.forward(&x, None, cap, rows)?)?;
         }
-        let residual = self.read(&x)?;
-        Ok(Trace {
-            pre,
-            mlp_cls,
-            head_cls,
-            tokens,
-            cls_self,
-            residual,
-        })
+        Ok(kept.trace(pre, self.read(&x)?))
     }
 
     /// The readout row of a residual stream (B, T, D) in f32: the class token's row, or the

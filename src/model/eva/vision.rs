@@ -13,7 +13,7 @@ use crate::model::block::Capture;
 use crate::model::config::VisionConfig;
 use crate::model::decompose::Linearised;
 use crate::model::layers::{Dense, LayerNorm, matmul};
-use crate::model::vision::Trace;
+use crate::model::vision::{Kept, Trace};
 use crate::model::weights::Weights;
 
 /// The trunk and its projection.
@@ -47,31 +47,17 @@ impl EvaVision {
     /// Runs the tower on normalised pixels (B, 3, S, S), capturing the layers marked in
     /// `capture` (one entry per layer).
     pub fn trace(&self, pixels: &Tensor, capture: &[Capture]) -> Result<Trace> {
-        let f32 = |t: Option<Tensor>| t.map(|t| t.to_dtype(DType::F32)).transpose();
         let class_row = |x: &Tensor| -> Result<Tensor> {
             Ok(x.i((.., 0))?.to_dtype(DType::F32)?.contiguous()?)
         };
         let mut x = self.trunk.embeddings(pixels)?;
         let pre = class_row(&x)?;
-        let (mut mlp_cls, mut head_cls, mut tokens, mut cls_self) =
-            (vec![], vec![], vec![], vec![]);
+        let mut kept = Kept::default();
         for l in 0..self.trunk.cfg.tower.layers {
             let cap = capture.get(l).copied().unwrap_or(Capture::None);
-            let out = self.trunk.layer(l, &x, cap)?;
-            mlp_cls.push(out.mlp_cls.to_dtype(DType::F32)?);
-            head_cls.push(f32(out.head_cls)?);
-            cls_self.push(f32(out.cls_self)?);
-            tokens.push(out.tokens);
-            x = out.x;
+            x = kept.keep(self.trunk.layer(l, &x, cap)?)?;
         }
-        Ok(Trace {
-            pre,
-            mlp_cls,
-            head_cls,
-            tokens,
-            cls_self,
-            residual: class_row(&x)?,
-        })
+        Ok(kept.trace(pre, class_row(&x)?))
     }
 }
 
