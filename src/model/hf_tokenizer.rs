@@ -105,6 +105,7 @@ fn clean(text: &str, clean: TextClean) -> String {
                 .collect();
             whitespace_clean(&kept.to_lowercase())
         }
+        TextClean::Verbatim => text.to_string(),
     }
 }
 

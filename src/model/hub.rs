@@ -113,6 +113,10 @@ pub fn fetch(repo: &str, revision: Option<&str>) -> Result<ModelFiles> {
             "bert-base-uncased" => "google-bert/bert-base-uncased",
             other => other,
         };
+        if files.tokenizer.is_some() && files.tokenizer_config.is_none() {
+            // Its own tokenizer (a transformers-format MetaCLIP 2's): its pad token too.
+            files.tokenizer_config = get(org, name, "tokenizer_config.json")?;
+        }
         if files.tokenizer.is_none()
             && let Some((o, n)) = id.split_once('/')
         {

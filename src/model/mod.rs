@@ -300,8 +300,7 @@ impl Clip {
                 (_, None) => "tokenizer.json".to_string(),
                 (_, Some(spec)) => format!(
                     "tokenizer.json of the Hugging Face tokenizer {:?} that its text tower reads \
-                     (open_clip `hf_tokenizer_name`; put its tokenizer.json and \
-                     tokenizer_config.json there)",
+                     (put its tokenizer.json and tokenizer_config.json there)",
                     spec.name
                 ),
             };

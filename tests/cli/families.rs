@@ -98,6 +98,48 @@ fn metaclip2_reads_its_xlm_v_tokenizer_and_open_clips_quick_gelu() {
     );
 }
 
+/// MetaCLIP 2 in transformers' format (`MetaClip2Model`) by its hub id: without its tokenizer
+/// one line names XLM-V; with it (the repository's own, else facebook/xlm-v-base's) the text
+/// embeds as transformers' does, and a non-square image is squashed to the model's side as its
+/// `CLIPImageProcessor` (`size` {height, width}) does.
+#[test]
+fn metaclip2_in_transformers_format_loads_by_hub_id() {
+    let name = "tiny-hf-metaclip2";
+    let (home, repo) = (
+        tempfile::tempdir().unwrap(),
+        "facebook/metaclip-2-worldwide-huge-quickgelu",
+    );
+    let files = [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+    ];
+    hub_snapshot(
+        home.path(),
+        repo,
+        "0123456789abcdef0123456789abcdef01234567",
+        name,
+        &files,
+    );
+    let tokenizer = ("facebook/xlm-v-base", "facebook/xlm-v-base");
+    reads_the_tokenizer_it_names(home.path(), repo, name, tokenizer);
+    let big = reference_json(name)["big_images"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let img = fixture(name).join("images").join(big);
+    let out = offline_hub(home.path())
+        .args(["embed", "-m", repo, "--json"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    let got = floats(&lines(&out)[0]["embedding"]);
+    let want = clipscope::model::l2_normalize(&reference(name)["big_image_embeds"]).unwrap();
+    let want = want.i(0).unwrap().to_vec1::<f32>().unwrap();
+    let cos: f32 = got.iter().zip(&want).map(|(a, b)| a * b).sum();
+    assert!(cos > 0.999, "squashed image: cosine {cos}");
+}
+
 /// `alias`'s text needs the Hugging Face tokenizer its config names (`name`, served by the Hub
 /// as `repo`): without it in the offline cache under `home`, one line names it; with it, the
 /// text embeds as open_clip does for fixture `fixture`. The successful run.

@@ -8,12 +8,14 @@ use candle_core::{Device, Tensor};
 
 /// The CLIP reference fixtures: transformers, open_clip, open_clip with the large layouts' QuickGELU,
 /// bigG MLP ratio and patch 14 (tools/make_openclip_fixtures.py), CLIPA's layout
-/// (tools/make_clipa_fixtures.py), MetaCLIP 2's text side (tools/make_metaclip2_fixtures.py) and
+/// (tools/make_clipa_fixtures.py), MetaCLIP 2's text side in open_clip's and transformers' formats
+/// (tools/make_metaclip2_fixtures.py) and
 /// timm's EVA-02 trunk (tools/make_eva_fixtures.py) and PE-Core's, pooled by an attention head
 /// (tools/make_pecore_fixtures.py: B/16, and bigG without a class token), and MobileCLIP 2's
 /// timm ViT with its bidirectional text tower (tools/make_mobileclip2_fixtures.py).
-pub const FIXTURES: [&str; 9] = [
+pub const FIXTURES: [&str; 10] = [
     "tiny-clip-hf",
+    "tiny-hf-metaclip2",
     "tiny-openclip",
     "tiny-openclip-bigg",
     "tiny-openclip-clipa",

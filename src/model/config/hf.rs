@@ -7,7 +7,10 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::json::{Obj, hf_sub, read_json};
-use super::{Activation, ClipConfig, Format, TextConfig, TowerConfig, VisionConfig};
+use super::{
+    Activation, ClipConfig, Format, HfTokenizerSpec, TextClean, TextConfig, TextPool, TowerConfig,
+    VisionConfig,
+};
 use crate::image::{Preprocess, Resample, ResizeMode};
 use crate::{Error, Result};
 
@@ -68,10 +71,23 @@ const CLIP_DEFAULTS: (&str, f64) = ("quick_gelu", 1e-5);
 /// Parses a transformers `config.json` (and `preprocessor_config.json` beside it, when present).
 pub fn parse_hf(config: &Path, preprocessor: Option<&Path>) -> Result<ClipConfig> {
     let root_map = read_json(config)?;
-    if let Some(Value::String(kind)) = root_map.get("model_type")
-        && kind.starts_with("siglip")
-    {
-        return crate::model::siglip::config::parse(config, &root_map, preprocessor);
+    let kind = match root_map.get("model_type") {
+        Some(Value::String(kind)) => Some(kind.as_str()),
+        _ => None,
+    };
+    match kind {
+        Some(k) if k.starts_with("siglip") => {
+            return crate::model::siglip::config::parse(config, &root_map, preprocessor);
+        }
+        None | Some("clip" | METACLIP_2) => {}
+        Some(other) => {
+            return Err(Error::config(
+                config,
+                format!(
+                    "`model_type` {other:?} is not supported (clipscope reads clip, {METACLIP_2}, siglip and siglip2)"
+                ),
+            ));
+        }
     }
     let root = Obj {
         map: &root_map,
@@ -104,11 +120,14 @@ pub fn parse_hf(config: &Path, preprocessor: Option<&Path>) -> Result<ClipConfig
         true,
     );
     check_patches(&vision, &vobj)?;
-    let text = TextConfig::clip(
+    let mut text = TextConfig::clip(
         hf_tower(&tobj, CLIP_DEFAULTS)?,
         tobj.opt_usize("max_position_embeddings")?.unwrap_or(77),
         tobj.opt_usize("vocab_size")?.unwrap_or(49408),
     );
+    if kind == Some(METACLIP_2) {
+        metaclip_2_text(&mut text, &tobj)?;
+    }
     let preprocess = match preprocessor {
         Some(p) => parse_hf_preprocessor(p, vision.image_size)?,
         None => Preprocess::openai(vision.image_size),
@@ -120,6 +139,32 @@ pub fn parse_hf(config: &Path, preprocessor: Option<&Path>) -> Result<ClipConfig
         text,
         preprocess,
     })
+}
+
+/// transformers' `model_type` of MetaCLIP 2 (`MetaClip2Model`).
+const METACLIP_2: &str = "metaclip_2";
+
+/// `MetaClip2TextTransformer`: CLIP's causal tower read at the first `eos_token_id`
+/// (`(input_ids == eos_token_id).int().argmax(-1)`, position 0 without one), and the XLM-V
+/// tokenizer its repository ships, called as transformers calls it (`padding="max_length"`,
+/// truncation, nothing cleaned); the conversion script (`convert_metaclip_2_to_hf.py`) took
+/// both from facebook/xlm-v-base, which serves a repository that lacks them.
+fn metaclip_2_text(text: &mut TextConfig, tobj: &Obj) -> Result<()> {
+    // MetaClip2TextConfig's default, CLIP's end-of-text id.
+    let eos = tobj.opt_usize("eos_token_id")?.unwrap_or(49407);
+    let eos = u32::try_from(eos).map_err(|_| {
+        Error::config(
+            tobj.path,
+            format!("`{}` {eos} is out of range", tobj.key("eos_token_id")),
+        )
+    })?;
+    text.pool = TextPool::Eos(eos);
+    text.hf_tokenizer = Some(HfTokenizerSpec {
+        name: "facebook/xlm-v-base".into(),
+        strip_sep: false,
+        clean: TextClean::Verbatim,
+    });
+    Ok(())
 }
 
 /// Parses a `preprocessor_config.json` (CLIPImageProcessor).
@@ -141,6 +186,11 @@ pub(in crate::model) fn parse_hf_preprocessor_onto(
     };
     let mut p = base;
     if let Some((h, w)) = obj.opt_side("size")? {
+        // `{"height", "width"}` (or `[h, w]`) resizes both sides to it: `CLIPImageProcessor.resize`
+        // keeps the aspect only for `{"shortest_edge"}` (or a bare number).
+        if exact_size(&map) {
+            p.mode = ResizeMode::Squash;
+        }
         if p.mode == ResizeMode::Squash && h != w {
             return Err(Error::config(
                 path,
@@ -180,4 +230,13 @@ pub(in crate::model) fn parse_hf_preprocessor_onto(
         ));
     }
     Ok(p)
+}
+
+/// Whether `size` names both sides (`{"height", "width"}` or `[h, w]`) rather than the shortest.
+fn exact_size(map: &serde_json::Map<String, Value>) -> bool {
+    match map.get("size") {
+        Some(Value::Array(_)) => true,
+        Some(Value::Object(o)) => o.contains_key("height") && o.contains_key("width"),
+        _ => false,
+    }
 }

@@ -16,7 +16,8 @@ use crate::image::Preprocess;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
-    /// transformers `CLIPModel` (`config.json`, `model.safetensors`).
+    /// transformers `CLIPModel` (`config.json`, `model.safetensors`), and `MetaClip2Model`
+    /// (`model_type` `metaclip_2`: the same names, its own tokenizer, read at its end id).
     HuggingFace,
     /// open_clip (`open_clip_config.json`, `open_clip_model.safetensors`).
     OpenClip,
@@ -198,6 +199,9 @@ pub enum TextClean {
     /// `canonicalize_text`: `_` as a space, ASCII punctuation removed, lower-cased, whitespace
     /// runs as one space (MetaCLIP 2 L/14).
     Canonicalize,
+    /// As given: transformers' tokenizer call, which cleans nothing (a transformers-format
+    /// MetaCLIP 2, whose `tokenizer.json` normalises by itself).
+    Verbatim,
 }
 
 impl TextConfig {
