@@ -125,17 +125,9 @@ fn texts_of(planted: &[usize], head: usize) -> Vec<usize> {
 /// property, c_ij with std 3, 2.5, 2, 1.5, 1, plus a little noise.
 fn write_planted(dir: &std::path::Path, planted: &[usize], emb: &[f32], e: usize) {
     synthetic::write_with(dir, 400, planted.len(), e, 1, &|i, head, out| {
-        let mut s = (i * 31 + head * 7 + 1) as u64;
-        let mut gauss = || {
-            let mut u = 0.0f32;
-            for _ in 0..6 {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                u += (s >> 40) as f32 / (1u64 << 24) as f32;
-            }
-            u - 3.0
-        };
+        let mut u = uniform((i * 31 + head * 7 + 1) as u64);
+        // Irwin–Hall: six uniforms, mean 0, variance 1/2.
+        let mut gauss = || (0..6).map(|_| u()).sum::<f32>();
         out.iter_mut().for_each(|o| *o = 0.01 * gauss());
         if head >= planted.len() {
             return; // the rows beyond the heads: noise only

@@ -262,34 +262,21 @@ fn a_head_is_labelled_by_what_its_texts_share() {
     // Text embeddings of their own (unit, nearly orthogonal in 256 dimensions): the labeller is
     // what is tested, not a text tower.
     let e = 256;
-    let mut s = 7u64;
+    let mut u = common::uniform(7);
     let emb: Vec<f32> = (0..pool.texts.len())
         .flat_map(|_| {
-            let v: Vec<f32> = (0..e)
-                .map(|_| {
-                    s = s
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-                })
-                .collect();
+            let v: Vec<f32> = (0..e).map(|_| u()).collect();
             let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
             v.into_iter().map(move |x| x / n)
         })
         .collect();
     let dir = tmp.path().join("store");
     synthetic::write_with(&dir, 400, HEADS.len(), e, 1, &|i, head, out| {
-        let mut s = (i * 31 + head * 7 + 1) as u64;
-        let mut gauss = || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        };
-        out.iter_mut().for_each(|o| *o = 0.01 * gauss());
+        let mut noise = common::uniform((i * 31 + head * 7 + 1) as u64);
+        out.iter_mut().for_each(|o| *o = 0.01 * noise());
         if let Some(texts) = HEADS.get(head) {
             for (k, &t) in texts.iter().enumerate() {
-                let c = gauss() * (3.0 - 0.5 * k as f32);
+                let c = noise() * (3.0 - 0.5 * k as f32);
                 out.iter_mut()
                     .zip(&emb[t * e..(t + 1) * e])
                     .for_each(|(o, v)| *o += c * v);

@@ -168,9 +168,7 @@ impl Pruned {
 mod tests {
     use super::*;
 
-    fn s(v: &[&str]) -> Vec<String> {
-        v.iter().map(|x| x.to_string()).collect()
-    }
+    use crate::interpret::strings as s;
 
     #[test]
     fn scores_verdicts_bands_and_ccr() {

@@ -251,9 +251,7 @@ pub fn majority(tags: &[String], k: usize) -> Option<Label> {
 mod tests {
     use super::*;
 
-    fn tags(s: &[&str]) -> Vec<String> {
-        s.iter().map(|x| x.to_string()).collect()
-    }
+    use crate::interpret::strings as tags;
 
     #[test]
     fn majority_and_ties() {

@@ -21,6 +21,12 @@ pub mod shared;
 pub mod texts;
 pub mod textspan;
 
+/// Owned strings of `s`: the tag and text lists the interpretation tests write out.
+#[cfg(test)]
+fn strings(s: &[&str]) -> Vec<String> {
+    s.iter().map(|x| x.to_string()).collect()
+}
+
 pub use compute::{Inputs, TOP_IMAGES, gram_of, interpret};
 pub use eigen::symmetric_eigen;
 pub use interpretation::{HeadInterp, Interpretation, Settings};

@@ -87,9 +87,7 @@ pub fn scores(heads: &[HeadTags], k: usize) -> Scores {
 mod tests {
     use super::*;
 
-    fn tags(s: &[&str]) -> Vec<String> {
-        s.iter().map(|x| x.to_string()).collect()
-    }
+    use crate::interpret::strings as tags;
 
     #[test]
     fn scores_are_fractions_of_the_analysed_heads() {
