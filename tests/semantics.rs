@@ -224,6 +224,14 @@ fn search_finds_the_heads_that_carry_colour_shape_and_count() {
         report["labels_backed_by_images"].as_f64().unwrap() >= 0.8,
         "{report}"
     );
+    // The probe CLIP names its own world's colours: the evidence counts, and the report says
+    // how well the model names it.
+    let carriers = report["image_evidence"]["carriers"].as_array().unwrap();
+    let color = carriers.iter().find(|c| c["property"] == "color").unwrap();
+    let fit = color["fit"].as_f64().unwrap();
+    assert!(fit >= clipscope::evidence::FIT_TRUST, "{color}");
+    let md = run(&cache, &["report", "--layers", "all"]);
+    assert!(md.contains(&format!("fit {fit:.2})")), "{md}");
 }
 
 /// The probe SigLIP (tests/fixtures/probe-siglip, tools/train_probe_siglip.py: zero-shot colour

@@ -136,7 +136,7 @@ fn fixture() -> Fixture {
                         images: 400,
                         groups: 12,
                         top: Some(("red".into(), 0.75)),
-                        fit: None,
+                        fit: Some(0.93),
                     },
                     PropertyEvidence {
                         property: "background".into(),
@@ -145,7 +145,7 @@ fn fixture() -> Fixture {
                         images: 400,
                         groups: 5,
                         top: None,
-                        fit: None,
+                        fit: Some(0.1),
                     },
                 ]
             } else {

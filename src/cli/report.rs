@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
+use clipscope::evidence::FIT_TRUST;
 use clipscope::interpret::agreement::{Agreement, CLEAR};
 use clipscope::interpret::compare::{Important, ModelRow, interpreted_stores, model_row};
 use clipscope::interpret::consistency::Pruning;
@@ -180,7 +181,7 @@ fn metric_rows(
         &|r| most_important(&r.important),
     );
     add(
-        "image evidence: the head carrying each property most (η², label)".into(),
+        "image evidence: the head carrying each property most (η², label, model's fit)".into(),
         &|r| carriers(r.evidence.as_ref()),
     );
     out
@@ -309,7 +310,14 @@ fn carriers(a: Option<&Agreement>) -> String {
     let each: Vec<String> = a
         .carriers
         .iter()
-        .map(|c| format!("{} {} {:.2} ({})", c.property, c.head, c.eta2, c.label))
+        .map(|c| {
+            let fit = match c.fit {
+                Some(f) if f < FIT_TRUST => format!(", fit {f:.2}: not counted"),
+                Some(f) => format!(", fit {f:.2}"),
+                None => String::new(),
+            };
+            format!("{} {} {:.2} ({}{fit})", c.property, c.head, c.eta2, c.label)
+        })
         .collect();
     format!(
         "{}; {} of {} heads with η² ≥ {CLEAR} carry its label",

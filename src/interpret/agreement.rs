@@ -20,6 +20,11 @@ pub struct Carrier {
     pub eta2: f64,
     /// The head's label.
     pub label: String,
+    /// How well the model names the property of these images (zero-shot, 0 at chance to 1),
+    /// where measured: below [`crate::evidence::FIT_TRUST`] the labels do not count this
+    /// evidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fit: Option<f64>,
 }
 
 /// Labels against the image evidence.
@@ -52,6 +57,7 @@ pub fn agreement(interp: &Interpretation) -> Option<Agreement> {
                 head: h.id(),
                 eta2: e.eta2,
                 label: label.clone(),
+                fit: e.fit,
             };
             match carriers.iter_mut().find(|c| c.property == e.property) {
                 Some(c) if c.eta2 >= e.eta2 => {}

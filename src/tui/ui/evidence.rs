@@ -6,6 +6,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use super::super::theme::Theme;
+use crate::evidence::FIT_TRUST;
 use crate::interpret::HeadInterp;
 use crate::interpret::labels::{Basis, Label};
 
@@ -82,6 +83,13 @@ pub fn lines(hi: &HeadInterp, t: &Theme, width: usize) -> Vec<Line<'static>> {
             .as_ref()
             .map(|(v, s)| format!("  top: {v} {:.0}%", 100.0 * s))
             .unwrap_or_default();
+        // How well the model names the property on these images; below FIT_TRUST the labels
+        // do not count this bar.
+        let fit = match e.fit {
+            Some(f) if f < FIT_TRUST => format!("  fit {f:.2}, not counted"),
+            Some(f) => format!("  fit {f:.2}"),
+            None => String::new(),
+        };
         out.push(Line::from(vec![
             Span::raw(format!("{:<11}", e.property)),
             Span::styled(
@@ -89,6 +97,7 @@ pub fn lines(hi: &HeadInterp, t: &Theme, width: usize) -> Vec<Line<'static>> {
                 Style::new().fg(t.bar),
             ),
             Span::styled(format!(" {:.2}", e.eta2), t.title()),
+            Span::styled(fit, t.dimmed()),
             Span::styled(top, t.dimmed()),
         ]));
     }
