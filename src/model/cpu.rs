@@ -9,7 +9,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 
 use super::config::Activation;
-use super::fastmath::{activate_in_place, layer_norm_rows};
+use super::fastmath::{activate_in_place, layer_norm_rows, swiglu_rows};
 use crate::Result;
 
 /// The elements of a contiguous f32 CPU tensor, read-locked while this lives.
@@ -163,6 +163,25 @@ pub fn linear(
     Ok(Some(Tensor::from_vec(dst, (n, m), &Device::Cpu)?))
 }
 
+/// SwiGLU's gate for rows `x` (N, 2m): silu(x[:, :m]) · x[:, m:] (N, m) in one vectorised pass,
+/// rows spread over the threads (where candle takes a strided copy, an activation and a product).
+pub fn swiglu(x: &Tensor) -> Result<Option<Tensor>> {
+    let Some(xs) = F32::of(x) else {
+        return Ok(None);
+    };
+    let (n, two_m) = x.dims2()?;
+    if two_m == 0 || !two_m.is_multiple_of(2) {
+        return Ok(None);
+    }
+    let m = two_m / 2;
+    let mut out = vec![0f32; n * m];
+    let rows = (4096 / m).max(1);
+    out.par_chunks_mut(rows * m)
+        .zip(xs.slice().par_chunks(rows * two_m))
+        .for_each(|(o, x)| swiglu_rows(x, o, m));
+    Ok(Some(Tensor::from_vec(out, (n, m), &Device::Cpu)?))
+}
+
 /// LayerNorm over the last dimension of `x` with γ, β (its width): one vectorised pass per row
 /// for the statistics and one for the output, rows spread over the threads.
 pub fn layer_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Option<Tensor>> {
@@ -191,6 +210,19 @@ pub(super) mod tests {
         (a - b)
             .and_then(|d| d.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>())
             .unwrap_or(f32::INFINITY)
+    }
+
+    #[test]
+    fn swiglu_matches_candles_silu_and_product() -> Result<()> {
+        let x = Tensor::randn(0f32, 2.0, (37, 2 * 24), &Device::Cpu)?;
+        let want = (x.narrow(1, 0, 24)?.silu()? * x.narrow(1, 24, 24)?)?;
+        let got = swiglu(&x)?.expect("contiguous f32");
+        assert!(max_diff(&got, &want) < 1e-6, "{}", max_diff(&got, &want));
+        assert!(
+            swiglu(&x.narrow(1, 0, 47)?)?.is_none(),
+            "strided rows take candle's path"
+        );
+        Ok(())
     }
 
     #[test]

@@ -145,6 +145,21 @@ pub fn softmax_rows(x: &mut [f32], width: usize) {
     dispatch!(rows(x, width))
 }
 
+/// SwiGLU's gate of each row of `x` (width 2m) into `out` (width m): silu(first half) · second
+/// half, the halves of timm's fused `fc1_g`/`fc1_x` product (`GluMlp`: `act(x1) * x2`).
+pub fn swiglu_rows(x: &[f32], out: &mut [f32], m: usize) {
+    #[inline(always)]
+    fn rows(x: &[f32], out: &mut [f32], m: usize) {
+        for (row, o) in x.chunks_exact(2 * m).zip(out.chunks_exact_mut(m)) {
+            let (g, v) = row.split_at(m);
+            for ((o, &g), &v) in o.iter_mut().zip(g).zip(v) {
+                *o = activation(Activation::Silu, g) * v;
+            }
+        }
+    }
+    dispatch!(rows(x, out, m))
+}
+
 /// LayerNorm of each row of `x` into `out` (rows of γ's width): (x − mean) / √(var + eps) · γ + β,
 /// the mean and the biased variance taken in two passes, as torch's CPU kernel does.
 pub fn layer_norm_rows(x: &[f32], out: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {

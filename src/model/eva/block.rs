@@ -146,15 +146,55 @@ impl EvaBlock {
         match &self.mlp {
             Mlp::SwiGlu { fc1, norm, fc2 } => {
                 let both = Self::normed(&self.norm2, fc1, x)?;
-                let m = both.dim(1)? / 2;
-                let gated = (both.narrow(1, 0, m)?.silu()? * both.narrow(1, m, m)?)?;
-                fc2.forward(&norm.forward(&gated)?)
+                let gated = match crate::model::cpu::swiglu(&both)? {
+                    Some(g) => g,
+                    None => {
+                        let m = both.dim(1)? / 2;
+                        (both.narrow(1, 0, m)?.silu()? * both.narrow(1, m, m)?)?
+                    }
+                };
+                Self::normed(norm, fc2, &gated)
             }
             Mlp::Gelu { fc1, fc2 } => {
                 let hidden = self.norm2.forward(x)?;
                 fc2.forward(&fc1.forward_with(&hidden, Some(Activation::Gelu), None)?)
             }
         }
+    }
+
+    /// `x` + the MLP's output and that output at rows 0, t, 2t, … (the class rows), on the bf16
+    /// kernel: fc2's input rows packed once (SwiGLU's hidden LayerNorm, or fc1's GELU, writing
+    /// them), its product fused with the residual, and the class rows' term computed from the
+    /// same packed rows (the same products, bit for bit), as CLIP's block does. `None` off the
+    /// tiles.
+    fn mlp_tiled(&self, x: &Tensor, (b, t): (usize, usize)) -> Result<Option<(Tensor, Tensor)>> {
+        let Some(hidden) = self.norm2.forward_packed(x)? else {
+            return Ok(None);
+        };
+        let (act, fc2) = match &self.mlp {
+            Mlp::SwiGlu { fc1, norm, fc2 } => {
+                let Some(both) = fc1.forward_packed(&hidden, None, None)? else {
+                    return Ok(None);
+                };
+                let Some(gated) = crate::model::cpu::swiglu(&both)? else {
+                    return Ok(None);
+                };
+                (norm.forward_packed(&gated)?, fc2)
+            }
+            Mlp::Gelu { fc1, fc2 } => (fc1.forward_to_packed(&hidden, Some(Activation::Gelu)), fc2),
+        };
+        let Some(act) = act.filter(|_| fc2.tiled()) else {
+            return Ok(None);
+        };
+        let Some(y) = fc2.forward_packed(&act, None, Some(x))? else {
+            return Ok(None);
+        };
+        let cls: Vec<usize> = (0..b).map(|i| i * t).collect();
+        let rows = match t {
+            1 => act,
+            _ => act.gather(&cls),
+        };
+        Ok(fc2.forward_packed(&rows, None, None)?.map(|z| (y, z)))
     }
 
     /// Runs the block on `x` (B, T, D), token 0 the class token and the readout row.
@@ -177,9 +217,15 @@ impl EvaBlock {
             Some(y) => y,
             None => self.proj.forward_exact(&input, Some(&x))?,
         };
-        let z = self.mlp(&x)?;
-        let mlp_cls = z.reshape((b, t, dm))?.i((.., 0))?;
-        let x = (x + z)?.reshape((b, t, dm))?;
+        let (x, mlp_cls) = match self.mlp_tiled(&x, (b, t))? {
+            Some(both) => both,
+            None => {
+                let z = self.mlp(&x)?;
+                let mlp_cls = z.reshape((b, t, dm))?.i((.., 0))?;
+                ((x + z)?, mlp_cls)
+            }
+        };
+        let x = x.reshape((b, t, dm))?;
         let (head_cls, tokens, cls_self) = match capture {
             Capture::None => (None, None, None),
             _ => {

@@ -8,8 +8,11 @@
 
 use candle_core::{DType, Device, Tensor};
 
+use rayon::prelude::*;
+
 use super::arch::RopeSpec;
 use crate::Result;
+use crate::model::cpu::F32;
 
 /// The sin and cos tables of one grid, (N, d) each, N patches in row-major order.
 pub struct Rope {
@@ -67,7 +70,11 @@ pub fn rotate_rows(
 ) -> Result<Tensor> {
     let dm = qkv.dim(1)? / 3;
     let d = dm / h;
-    if !qkv.device().is_cpu() || qkv.dtype() != DType::F32 {
+    let host = match qkv.device().is_cpu() {
+        true => F32::of(qkv),
+        false => None,
+    };
+    let Some(src) = host else {
         let all = qkv
             .reshape((b, t, 3, h, d))?
             .permute((2, 0, 3, 1, 4))?
@@ -82,28 +89,40 @@ pub fn rotate_rows(
             &[rows(&q)?, rows(&k)?, rows(&all.get(2)?)?],
             1,
         )?);
-    }
-    let mut v = qkv.flatten_all()?.to_vec1::<f32>()?;
+    };
     let scale = scale as f32;
-    for (r, row) in v.chunks_exact_mut(3 * dm).enumerate() {
-        let token = r % t;
-        if let Some(rope) = rope.filter(|_| token >= prefix) {
+    let mut out = vec![0f32; src.slice().len()];
+    // Each row read once and written once, rows spread over the threads.
+    out.par_chunks_mut(3 * dm)
+        .zip(src.slice().par_chunks(3 * dm))
+        .enumerate()
+        .for_each(|(r, (out, row))| {
+            let token = r % t;
+            let (q, k) = (&row[..dm], &row[dm..2 * dm]);
+            let (oq, rest) = out.split_at_mut(dm);
+            let (ok, ov) = rest.split_at_mut(dm);
+            ov.copy_from_slice(&row[2 * dm..]);
+            let Some(rope) = rope.filter(|_| token >= prefix) else {
+                oq.iter_mut().zip(q).for_each(|(o, x)| *o = x * scale);
+                ok.copy_from_slice(k);
+                return;
+            };
             let (sin, cos) = &rope.host;
             let at = (token - prefix) * d;
             let (sin, cos) = (&sin[at..at + d], &cos[at..at + d]);
             // q and k, every head: (x₀, x₁) → (x₀·cos − x₁·sin, x₁·cos + x₀·sin).
-            for head in row[..2 * dm].chunks_exact_mut(d) {
-                for (j, pair) in head.chunks_exact_mut(2).enumerate() {
-                    let (x0, x1) = (pair[0], pair[1]);
-                    let (s, c) = (sin[2 * j], cos[2 * j]);
-                    pair[0] = x0 * c + (-x1) * s;
-                    pair[1] = x1 * c + x0 * s;
+            for (x, o, mul) in [(q, oq, scale), (k, ok, 1.0)] {
+                for (x, o) in x.chunks_exact(d).zip(o.chunks_exact_mut(d)) {
+                    for (j, (x, o)) in x.chunks_exact(2).zip(o.chunks_exact_mut(2)).enumerate() {
+                        let (x0, x1) = (x[0], x[1]);
+                        let (s, c) = (sin[2 * j], cos[2 * j]);
+                        o[0] = (x0 * c + (-x1) * s) * mul;
+                        o[1] = (x1 * c + x0 * s) * mul;
+                    }
                 }
             }
-        }
-        row[..dm].iter_mut().for_each(|x| *x *= scale);
-    }
-    Ok(Tensor::from_vec(v, (b * t, 3 * dm), qkv.device())?)
+        });
+    Ok(Tensor::from_vec(out, (b * t, 3 * dm), qkv.device())?)
 }
 
 /// The sin and cos tables, row-major (N × d).
