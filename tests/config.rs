@@ -3,6 +3,7 @@
 mod common;
 
 use clipscope::model::config::{Readout, TextClean, TextPool, parse_hf, parse_open_clip};
+use clipscope::model::eva::arch::QkvLayout;
 use clipscope::model::{Activation, Format};
 use common::fixture;
 
@@ -173,8 +174,18 @@ fn timm_towers_are_known_by_name_or_refused() {
         (arch.name, arch.heads, c.vision.patch_size),
         ("eva02_base_patch16_clip_224", 12, 16)
     );
-    assert!(arch.sub_ln && arch.swiglu && arch.separate_qkv && !c.vision.ln_pre);
+    assert!(arch.sub_ln && arch.swiglu && !arch.post_norm && !c.vision.ln_pre);
+    assert_eq!(arch.qkv, QkvLayout::Separate);
     assert_eq!(c.vision.tower.activation, Activation::Silu);
+    // EVA-02-E: post-norm blocks, a fused qkv with q and v biases, GELU, no rope.
+    let e = parse_open_clip(&fixture("tiny-openclip-eva02-e/open_clip_config.json")).unwrap();
+    let arch = e.vision.eva.as_ref().unwrap();
+    assert_eq!(
+        (arch.name, arch.heads, arch.qkv),
+        ("eva02_enormous_patch14_clip_224", 16, QkvLayout::FusedQvBias)
+    );
+    assert!(arch.post_norm && !arch.sub_ln && !arch.swiglu && arch.rope.is_none());
+    assert_eq!(e.vision.tower.activation, Activation::Gelu);
     let t = tempfile::tempdir().unwrap();
     let eva =
         std::fs::read_to_string(fixture("tiny-openclip-eva02/open_clip_config.json")).unwrap();

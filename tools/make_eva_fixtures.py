@@ -13,6 +13,18 @@ tests/fixtures/tiny-openclip-eva02   open_clip's EVA02-B-16 config (`timm_model_
                                      with its inner LayerNorm, the sub-LN before attn.proj, q/k/v
                                      with k unbiased, the head's bias. Text width 32, embed 32.
 
+tests/fixtures/tiny-openclip-eva02-e open_clip's EVA02-E-14 config over timm's
+                                     `eva02_enormous_patch14_clip_224` at width 64 of its 16 heads
+                                     (d = 4), 2 blocks, 28 px (2x2 patches of 14): post-norm blocks
+                                     (x + norm1(attn(x)), x + norm2(mlp(x)), no LayerNorm before
+                                     either), one bias-free qkv with q_bias and v_bias, a GELU MLP,
+                                     no rotary embedding. norm1 couples the heads as the sub-LN
+                                     does and is linearised at the class row with its own scale:
+                                     head h's term for token j is
+                                     ((pad_h(A[h,0,j] v_hj) W_P^T centred) * gamma / sigma
+                                     + ((b_P centred) * gamma / sigma + beta)/(T*H), sigma the scale
+                                     of the class row's projected attention output.
+
 timm's initialisation leaves the trunk close to the identity (attention near uniform); the
 trunk's parameters are drawn again, larger, so that every part (rope, sub-LN, gate) matters.
 
@@ -104,6 +116,74 @@ def decompose(model, px):
         fs.append(f[:, 0])
     return base.linearised_terms(p, cs, fs, x[:, 0], tr.norm, tr.head.weight.T, tr.head.bias)
 
+def decompose_post_norm(model, px):
+    """decompose() for EVA-02-E's post-norm blocks, in float64."""
+    tr = model.visual.trunk
+    n = px.shape[0]
+    x = tr.patch_embed(px)
+    x = torch.cat([tr.cls_token.expand(n, -1, -1), x], 1) + tr.pos_embed
+    p = x[:, 0]
+    T, D = x.shape[1], x.shape[2]
+    H = tr.blocks[0].attn.num_heads
+    d = D // H
+    cs, fs = [], []
+    for blk in tr.blocks:
+        at = blk.attn
+        bias = torch.cat([at.q_bias, torch.zeros_like(at.q_bias), at.v_bias])
+        qkv = torch.nn.functional.linear(x, at.qkv.weight, bias)
+        q, k, v = qkv.view(n, T, 3, H, d).permute(2, 0, 3, 1, 4)
+        a = torch.softmax(q @ k.transpose(-1, -2) / d ** 0.5, -1)  # [n,H,T,T]
+        merged = (a @ v).transpose(1, 2).reshape(n, T, D)
+        y = at.proj(merged)
+        x = x + blk.norm1(y)
+        # Class row: norm1's scale of the projected output, each (token, head) part through W_P.
+        sigma = torch.sqrt(y[:, 0].var(-1, unbiased=False) + blk.norm1.eps)  # [n]
+        part = torch.zeros(n, T, H, D, dtype=x.dtype)
+        for h in range(H):
+            part[:, :, h, h * d:(h + 1) * d] = a[:, h, 0, :, None] * v[:, h]
+        wp, bp = at.proj.weight, at.proj.bias
+        proj = part @ wp.T
+        proj = proj - proj.mean(-1, keepdim=True)
+        g, beta = blk.norm1.weight, blk.norm1.bias
+        c = proj * g / sigma[:, None, None, None]
+        c = c + (((bp - bp.mean()) * g)[None] / sigma[:, None] + beta)[:, None, None] / (T * H)
+        cs.append(c)
+        f = blk.norm2(blk.mlp(x))
+        x = x + f
+        fs.append(f[:, 0])
+    return base.linearised_terms(p, cs, fs, x[:, 0], tr.norm, tr.head.weight.T, tr.head.bias)
+
+
+def enormous(root, texts):
+    """tiny-openclip-eva02-e: EVA02-E-14's post-norm trunk at tiny sizes."""
+    name, timm_name, side = "tiny-openclip-eva02-e", "eva02_enormous_patch14_clip_224", 28
+    cfg = json.loads(json.dumps(CFG))
+    cfg["vision_cfg"].update(image_size=side, timm_model_name=timm_name)
+    registry = timm.models._registry._model_entrypoints
+    registry[timm_name] = partial(registry[timm_name], embed_dim=64, depth=2, img_size=side)
+    out = pathlib.Path(root) / name
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    open_clip.factory._MODEL_CONFIGS[name] = cfg
+    model = open_clip.create_model(name, pretrained=None).eval().double()
+    trunk = model.visual.trunk
+    assert type(trunk.blocks[0]).__name__ == "EvaBlockPostNorm" and trunk.rope is None
+    assert trunk.blocks[0].attn.num_heads == 16 and trunk.blocks[0].attn.q_bias is not None
+    redraw(trunk, torch.Generator().manual_seed(1))
+    made_with = {"torch": torch.__version__, "open_clip": open_clip.__version__,
+                 "timm": timm.__version__}
+    convention = ("prs_hook's convention read at the class token, each block's norm1 (post-norm) "
+                  "linearised at the class row with that row's own statistics as ln_post is: "
+                  "head h's term for token j is ((pad_h(A[h,0,j] v_hj) W_P^T - its mean) * gamma "
+                  "/ sigma + ((b_P - mean(b_P)) * gamma / sigma + beta)/(T*H), sigma norm1's scale "
+                  "of the class row's projected attention output; the MLP's term is norm2(mlp(x)) "
+                  "at the class row; the final norm as ln_post, the head's bias shared as beta.")
+    base.write_reference(out, model, decompose_post_norm, open_clip.get_tokenizer("ViT-B-32"),
+                         texts, cfg, convention, rng,
+                         copy_tokenizer=pathlib.Path(root) / "tiny-openclip", made_with=made_with)
+
+
 def main(root):
     out = pathlib.Path(root) / NAME
     (out / "images").mkdir(parents=True, exist_ok=True)
@@ -123,6 +203,7 @@ def main(root):
     base.write_reference(out, model, decompose, tokenizer, texts, CFG,
                          __doc__.split("\n\n")[-1].strip(), rng,
                          copy_tokenizer=pathlib.Path(root) / "tiny-openclip", made_with=made_with)
+    enormous(root, texts)
 
 
 if __name__ == "__main__":

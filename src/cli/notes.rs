@@ -14,6 +14,9 @@ const PATCH_MEAN: &str = "Read at the patches' mean (open_clip pool_type avg, fi
 /// What a decomposition of EVA-02 (timm trunk) holds beyond the CLIP convention.
 const SUB_LN: &str = "EVA-02 (timm Eva): each block's sub-LN (attn.norm, on the heads' merged output before attn.proj) is linearised at the class row with that row's own scale, as ln_post is: a head's term is its output divided by that scale through the centred, gamma-scaled projection, and beta through the projection plus its bias is split over the heads and tokens as out_proj's bias is; the trunk's head bias is shared out with the final norm's beta.";
 
+/// What a decomposition of EVA-02-E (post-norm blocks) holds beyond the CLIP convention.
+const POST_NORM: &str = "EVA-02-E (timm Eva, post-norm blocks: x + norm1(attn(x)), x + norm2(mlp(x))): each block's norm1, on the attention's projected output, is linearised at the class row with that row's own scale, as ln_post is: a head's term is its output divided by that scale through the projection, centred and gamma-scaled; the projection's bias, centred, gamma-scaled and divided by the same scale, plus beta, is split over the heads and tokens as out_proj's bias is; mlps[l + 1] is norm2 of layer l's MLP at the class row; the trunk's head bias is shared out with the final norm's beta.";
+
 /// What a PE-Core decomposition's arrays hold.
 const POOLED: &str = "PE-Core (timm Eva with an attention pool): layer 0 is the attention pool after the trunk's per-token norm, decomposed as SigLIP's is (compute_siglip.py): heads [1, H, E] are the pool's heads, tokens [1, T, H, E] the same per token (class token first), the pool's out_proj bias split evenly over heads x tokens; everything goes through the trunk's head projection, mlps[1] is the pool's MLP term and mlps[0] the projection's bias; every term is divided by the norm of the embedding, so heads and mlps sum to the unit embedding.";
 
@@ -34,6 +37,7 @@ pub fn note(config: &ClipConfig) -> Option<&'static str> {
         (_, Readout::PatchMean) => Some(PATCH_MEAN),
         _ if pooled(config) => Some(POOLED),
         _ if eva.is_some_and(|a| a.sub_ln) => Some(SUB_LN),
+        _ if eva.is_some_and(|a| a.post_norm) => Some(POST_NORM),
         _ => None,
     }
 }

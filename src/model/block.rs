@@ -48,6 +48,9 @@ pub struct BlockOut {
     /// (B, H, d), whenever the layer is captured (the class-token ablation of
     /// `compute_ablations.py`).
     pub cls_self: Option<Tensor>,
+    /// The per-image factor (B) of the part of the layer's bias that the readout row gets
+    /// scaled (a post-norm block's 1/σ), when captured; `None` for a constant bias.
+    pub bias_scale: Option<Tensor>,
 }
 
 /// The mean over rows 1.. of (B, T, …) in f32: the patches, class token excluded.
@@ -240,6 +243,7 @@ impl Block {
             head_cls,
             tokens,
             cls_self,
+            bias_scale: None,
         })
     }
 

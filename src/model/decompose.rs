@@ -34,6 +34,11 @@ pub trait Linearised {
     fn proj(&self) -> (&Tensor, Option<&Tensor>);
     /// The unnormalised embedding ln_post(r) · P (+ bias) from the readout residual (B, D).
     fn embed(&self, residual: &Tensor) -> Result<Tensor>;
+    /// Layer `l`'s bias part that the readout row gets times the trace's `bias_scale` (a
+    /// post-norm block's γ ⊙ C b_P, divided by the row's σ), where it has one.
+    fn scaled_bias(&self, _l: usize) -> Option<&Tensor> {
+        None
+    }
 }
 
 impl Linearised for VisionTower {
@@ -85,6 +90,8 @@ pub struct Folds {
     gamma_p: Tensor,
     /// Per layer (γ ⊙ b_O) · P (E).
     bias_p: Vec<Tensor>,
+    /// Per layer (γ ⊙ the scaled bias) · P (E), where the layer has one.
+    scaled_bias_p: Vec<Option<Tensor>>,
     /// Per layer M_l (H, d, E), built on first use.
     heads: Vec<OnceLock<Tensor>>,
 }
@@ -100,6 +107,9 @@ impl Folds {
         let bias_p = (0..layers)
             .map(|l| row(&(tower.out(l).bias.to_dtype(DType::F32)? * gamma)?))
             .collect::<Result<Vec<_>>>()?;
+        let scaled_bias_p = (0..layers)
+            .map(|l| tower.scaled_bias(l).map(|b| row(&(b * gamma)?)).transpose())
+            .collect::<Result<Vec<_>>>()?;
         let beta_p = row(&tower.ln_post().bias)?;
         let beta_p = match p_bias {
             Some(b) => (beta_p + b)?,
@@ -110,8 +120,26 @@ impl Folds {
             beta_p,
             gamma_p,
             bias_p,
+            scaled_bias_p,
             heads: (0..layers).map(|_| OnceLock::new()).collect(),
         })
+    }
+
+    /// Layer `l`'s bias folded through ln_post and P, per image (B, E): the constant part, plus
+    /// the scaled part times the trace's factor where the layer has one.
+    fn bias(&self, trace: &Trace, l: usize, b: usize) -> Result<Tensor> {
+        let constant = self.bias_p[l].unsqueeze(0)?;
+        match (
+            &self.scaled_bias_p[l],
+            trace.bias_scale.get(l).and_then(Option::as_ref),
+        ) {
+            (None, _) => Ok(constant.broadcast_as((b, constant.dim(1)?))?.contiguous()?),
+            (Some(part), Some(scale)) => Ok(scale
+                .reshape((b, 1))?
+                .broadcast_mul(&part.unsqueeze(0)?)?
+                .broadcast_add(&constant)?),
+            (Some(_), None) => Err(crate::Error::Invalid(format!("layer {l} was not captured"))),
+        }
     }
 
     fn head_matrix(&self, tower: &dyn Linearised, layer: usize) -> Result<&Tensor> {
@@ -221,7 +249,8 @@ pub fn decompose(
             .ok_or_else(|| crate::Error::Invalid(format!("layer {l} was not captured")))?;
         // (B, H, d) → (H, B, d) · (H, d, E) → (B, H, E)
         let proj = matmul(&z.transpose(0, 1)?.contiguous()?, m)?.transpose(0, 1)?;
-        let proj = proj.broadcast_add(&(&folds.bias_p[l] / h as f64)?)?;
+        let bias = folds.bias(trace, l, z.dim(0)?)?; // (B, E)
+        let proj = proj.broadcast_add(&(&bias / h as f64)?.unsqueeze(1)?)?;
         heads.push(stats.finish(folds, &proj, 1.0 / (k * h as f64))?);
         if let Some((a0, v)) = &trace.tokens[l] {
             let (b, _, _, d) = v.dims4()?;
@@ -234,7 +263,7 @@ pub fn decompose(
             let vm = vm.reshape((h, b, t, ()))?.transpose(0, 1)?;
             let proj = vm
                 .broadcast_mul(&a0.unsqueeze(3)?)?
-                .broadcast_add(&(&folds.bias_p[l] / (t * h) as f64)?)?;
+                .broadcast_add(&(&bias / (t * h) as f64)?.unsqueeze(1)?.unsqueeze(1)?)?;
             let per_token = stats.finish(folds, &proj, 1.0 / (k * (t * h) as f64))?;
             tokens.push(per_token.transpose(1, 2)?); // (B, T, H, E)
         }
@@ -282,11 +311,11 @@ fn ablation_terms(
         let flat = m.reshape((h * d, e))?;
         let z = trace.head_cls[l].as_ref().ok_or_else(|| missing(l))?;
         let b = z.dim(0)?;
-        let total = matmul(&z.reshape((b, h * d))?, &flat)?.broadcast_add(&folds.bias_p[l])?;
+        let bias = folds.bias(trace, l, b)?;
+        let total = matmul(&z.reshape((b, h * d))?, &flat)?.broadcast_add(&bias)?;
         attn.push(stats.finish(folds, &total, 1.0 / k)?);
         let c = trace.cls_self[l].as_ref().ok_or_else(|| missing(l))?;
-        let own = matmul(&c.reshape((b, h * d))?, &flat)?
-            .broadcast_add(&(&folds.bias_p[l] / t as f64)?)?;
+        let own = matmul(&c.reshape((b, h * d))?, &flat)?.broadcast_add(&(&bias / t as f64)?)?;
         cls.push(stats.finish(folds, &own, 1.0 / (k * t as f64))?);
     }
     Ok((

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use candle_core::Tensor;
 
-use super::eva::arch::{self, EvaArch, EvaPool};
+use super::eva::arch::{self, EvaArch, EvaPool, QkvLayout};
 use crate::{Error, Result};
 
 /// Draws a tensor of a shape from N(mean, std²): (shape, std, mean).
@@ -99,12 +99,18 @@ fn trunk(t: &mut Tensors, a: &EvaArch, embed: usize) -> Result<()> {
         let b = format!("{v}.blocks.{i}");
         t.norm(&format!("{b}.norm1"), d)?;
         t.norm(&format!("{b}.norm2"), d)?;
-        if a.separate_qkv {
-            t.linear(&format!("{b}.attn.q_proj"), d, d)?;
-            t.put(&format!("{b}.attn.k_proj.weight"), &[d, d], 0.02, 0.0)?;
-            t.linear(&format!("{b}.attn.v_proj"), d, d)?;
-        } else {
-            t.linear(&format!("{b}.attn.qkv"), d, 3 * d)?;
+        match a.qkv {
+            QkvLayout::Separate => {
+                t.linear(&format!("{b}.attn.q_proj"), d, d)?;
+                t.put(&format!("{b}.attn.k_proj.weight"), &[d, d], 0.02, 0.0)?;
+                t.linear(&format!("{b}.attn.v_proj"), d, d)?;
+            }
+            QkvLayout::FusedQvBias => {
+                t.put(&format!("{b}.attn.qkv.weight"), &[3 * d, d], 0.02, 0.0)?;
+                t.put(&format!("{b}.attn.q_bias"), &[d], 0.02, 0.0)?;
+                t.put(&format!("{b}.attn.v_bias"), &[d], 0.02, 0.0)?;
+            }
+            QkvLayout::Fused => t.linear(&format!("{b}.attn.qkv"), d, 3 * d)?,
         }
         if a.sub_ln {
             t.norm(&format!("{b}.attn.norm"), d)?;

@@ -206,6 +206,18 @@ pub const ALIASES: &[Alias] = &[
         pretrained: Some(OPENAI),
     },
     Alias {
+        alias: "eva02-e-14/laion2b",
+        repo: "timm/eva02_enormous_patch14_clip_224.laion2b_s4b_b115k",
+        description: "EVA-02 CLIP E/14: 64 post-norm blocks, norm1 linearised per image",
+        pretrained: Some(OPENAI),
+    },
+    Alias {
+        alias: "eva02-e-14-plus/laion2b",
+        repo: "timm/eva02_enormous_patch14_plus_clip_224.laion2b_s9b_b144k",
+        description: "EVA-02 CLIP E/14 with the larger text tower",
+        pretrained: Some(OPENAI),
+    },
+    Alias {
         alias: "pe-core-b-16",
         repo: "timm/PE-Core-B-16",
         description: "Perception Encoder B/16: timm trunk, 2-D rotary attention, attention pool of 8 heads",

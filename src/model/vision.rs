@@ -46,6 +46,9 @@ pub struct Trace {
     pub tokens: Vec<Option<(Tensor, Tensor)>>,
     /// Per-layer per-head CLS self-attention term (B, H, d), for the captured layers.
     pub cls_self: Vec<Option<Tensor>>,
+    /// Per-layer factor (B) of a bias part the readout row gets scaled (a post-norm's 1/σ), for
+    /// the captured layers that have one.
+    pub bias_scale: Vec<Option<Tensor>>,
     /// Final readout residual r before ln_post (B, D).
     pub residual: Tensor,
 }
@@ -57,6 +60,7 @@ pub struct Kept {
     head_cls: Vec<Option<Tensor>>,
     tokens: Vec<Option<(Tensor, Tensor)>>,
     cls_self: Vec<Option<Tensor>>,
+    bias_scale: Vec<Option<Tensor>>,
 }
 
 impl Kept {
@@ -66,6 +70,7 @@ impl Kept {
         self.mlp_cls.push(out.mlp_cls.to_dtype(DType::F32)?);
         self.head_cls.push(f32(out.head_cls)?);
         self.cls_self.push(f32(out.cls_self)?);
+        self.bias_scale.push(f32(out.bias_scale)?);
         let tokens = out
             .tokens
             .map(|(a, v)| -> Result<_> { Ok((a.to_dtype(DType::F32)?, v.to_dtype(DType::F32)?)) });
@@ -81,6 +86,7 @@ impl Kept {
             head_cls: self.head_cls,
             tokens: self.tokens,
             cls_self: self.cls_self,
+            bias_scale: self.bias_scale,
             residual,
         }
     }

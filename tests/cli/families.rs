@@ -176,51 +176,50 @@ fn reads_the_tokenizer_it_names(
 /// and embeds images and texts as open_clip does.
 #[test]
 fn eva02_alias_loads_its_timm_repository() {
-    let home = tempfile::tempdir().unwrap();
-    let snap = hub_snapshot(
-        home.path(),
-        "timm/eva02_base_patch16_clip_224.merged2b_s8b_b131k",
-        "0123456789abcdef0123456789abcdef01234567",
-        "tiny-openclip-eva02",
-        &["open_clip_config.json", "open_clip_model.safetensors"],
-    );
-    // timm's repositories ship no tokenizer: CLIP's BPE comes from OpenAI's repository.
-    hub_snapshot(
-        home.path(),
-        "openai/clip-vit-base-patch32",
-        "89abcdef0123456789abcdef0123456789abcdef",
-        "tiny-openclip-eva02",
-        &["tokenizer.json"],
-    );
-    let img = fixture("tiny-openclip-eva02").join("images/img00.png");
-    let out = offline_hub(home.path())
-        .args([
-            "embed",
-            "-m",
+    let cases = [
+        (
             "eva02-b-16/merged2b",
-            "--json",
-            "-t",
-            "a photo of a dog",
-        ])
-        .arg(&img)
-        .output()
-        .unwrap();
-    assert!(snap.join("open_clip_model.safetensors").is_file());
-    let got = lines(&out);
-    assert_close(
-        &floats(&got[0]["embedding"]),
-        &first_text("tiny-openclip-eva02"),
-        1e-5,
-        "EVA-02 text",
-    );
-    let unit =
-        clipscope::model::l2_normalize(&reference("tiny-openclip-eva02")["image_embeds"]).unwrap();
-    assert_close(
-        &floats(&got[1]["embedding"]),
-        &unit.i(0).unwrap().to_vec1::<f32>().unwrap(),
-        1e-5,
-        "EVA-02 image",
-    );
+            "timm/eva02_base_patch16_clip_224.merged2b_s8b_b131k",
+            "tiny-openclip-eva02",
+        ),
+        // EVA-02-E's post-norm blocks.
+        (
+            "eva02-e-14/laion2b",
+            "timm/eva02_enormous_patch14_clip_224.laion2b_s4b_b115k",
+            "tiny-openclip-eva02-e",
+        ),
+    ];
+    for (alias, repo, name) in cases {
+        let home = tempfile::tempdir().unwrap();
+        let files = ["open_clip_config.json", "open_clip_model.safetensors"];
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        let snap = hub_snapshot(home.path(), repo, commit, name, &files);
+        // timm's repositories ship no tokenizer: CLIP's BPE comes from OpenAI's repository.
+        let (openai, commit) = (
+            "openai/clip-vit-base-patch32",
+            "89abcdef0123456789abcdef0123456789abcdef",
+        );
+        hub_snapshot(home.path(), openai, commit, name, &["tokenizer.json"]);
+        let img = fixture(name).join("images/img00.png");
+        let out = offline_hub(home.path())
+            .args(["embed", "-m", alias, "--json", "-t", "a photo of a dog"])
+            .arg(&img)
+            .output()
+            .unwrap();
+        assert!(snap.join("open_clip_model.safetensors").is_file());
+        let got = lines(&out);
+        let text = format!("{alias} text");
+        assert_close(
+            &floats(&got[0]["embedding"]),
+            &first_text(name),
+            1e-5,
+            &text,
+        );
+        let unit = clipscope::model::l2_normalize(&reference(name)["image_embeds"]).unwrap();
+        let want = unit.i(0).unwrap().to_vec1::<f32>().unwrap();
+        let image = format!("{alias} image");
+        assert_close(&floats(&got[1]["embedding"]), &want, 1e-5, &image);
+    }
 }
 
 /// A store of EVA-02 (timm trunk: rotary attention, sub-LN, SwiGLU) runs every command a user

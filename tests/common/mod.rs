@@ -10,10 +10,10 @@ use candle_core::{Device, Tensor};
 /// bigG MLP ratio and patch 14 (tools/make_openclip_fixtures.py), CLIPA's layout
 /// (tools/make_clipa_fixtures.py), MetaCLIP 2's text side in open_clip's and transformers' formats
 /// (tools/make_metaclip2_fixtures.py) and
-/// timm's EVA-02 trunk (tools/make_eva_fixtures.py) and PE-Core's, pooled by an attention head
+/// timm's EVA-02 trunk, pre-norm and EVA-02-E's post-norm (tools/make_eva_fixtures.py) and PE-Core's, pooled by an attention head
 /// (tools/make_pecore_fixtures.py: B/16, and bigG without a class token), and MobileCLIP 2's
 /// timm ViT with its bidirectional text tower (tools/make_mobileclip2_fixtures.py).
-pub const FIXTURES: [&str; 10] = [
+pub const FIXTURES: [&str; 11] = [
     "tiny-clip-hf",
     "tiny-hf-metaclip2",
     "tiny-openclip",
@@ -21,6 +21,7 @@ pub const FIXTURES: [&str; 10] = [
     "tiny-openclip-clipa",
     "tiny-openclip-metaclip2",
     "tiny-openclip-eva02",
+    "tiny-openclip-eva02-e",
     "tiny-openclip-pecore",
     "tiny-openclip-pecore-bigg",
     "tiny-openclip-mobileclip2",

@@ -18,6 +18,19 @@ pub struct RopeSpec {
     pub temperature: f64,
 }
 
+/// How a block's q, k, v projections are stored (timm `EvaAttention`, `AttentionRope`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QkvLayout {
+    /// One `attn.qkv` with its bias (PE-Core, timm's ViT).
+    Fused,
+    /// One bias-free `attn.qkv` and the `q_bias`, `v_bias` parameters, k unbiased
+    /// (`qkv_fused=True` with `qkv_bias`, EVA-02-E).
+    FusedQvBias,
+    /// `q_proj`, `k_proj`, `v_proj`, k without a bias (`qkv_fused=False`, EVA-02 B and L).
+    Separate,
+}
+
 /// How the trunk's tokens become one vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -63,8 +76,11 @@ pub struct EvaArch {
     pub patch_bias: bool,
     /// A LayerNorm on the embeddings before the blocks (`use_pre_transformer_norm`).
     pub norm_pre: bool,
-    /// q, k, v as three projections, k without a bias (`qkv_fused=False`).
-    pub separate_qkv: bool,
+    /// How q, k and v are stored.
+    pub qkv: QkvLayout,
+    /// Residual post-norm blocks (`use_post_norm`, EVA-02-E): x + norm1(attn(x)), then
+    /// x + norm2(mlp(x)), no LayerNorm before either.
+    pub post_norm: bool,
     /// A LayerNorm on the heads' merged output before the output projection
     /// (`scale_attn_inner`, EVA-02's sub-LN).
     pub sub_ln: bool,
@@ -115,7 +131,8 @@ const fn pe(
         class_token,
         patch_bias: false,
         norm_pre: true,
-        separate_qkv: false,
+        qkv: QkvLayout::Fused,
+        post_norm: false,
         sub_ln: false,
         swiglu: false,
         rope: Some(rope),
@@ -141,7 +158,8 @@ const fn eva02(
         class_token: true,
         patch_bias: true,
         norm_pre: false,
-        separate_qkv: true,
+        qkv: QkvLayout::Separate,
+        post_norm: false,
         sub_ln: true,
         swiglu: true,
         rope: Some(EVA02_ROPE),
@@ -150,7 +168,7 @@ const fn eva02(
     }
 }
 
-/// The EVA-02 CLIP towers (open_clip EVA02-B-16, EVA02-L-14, EVA02-L-14-336), PE-Core's
+/// The EVA-02 CLIP towers (open_clip EVA02-B-16, EVA02-L-14, EVA02-L-14-336, EVA02-E-14), PE-Core's
 /// (PE-Core-T-16-384, -S-16-384, -B-16, -L-14-336, -bigG-14-448) and MobileCLIP 2's ViT
 /// (MobileCLIP2-L-14: timm's `VisionTransformer`, whose names and forward are Eva's without rope).
 const KNOWN: &[EvaArch] = &[
@@ -164,7 +182,8 @@ const KNOWN: &[EvaArch] = &[
         class_token: true,
         patch_bias: false,
         norm_pre: true,
-        separate_qkv: false,
+        qkv: QkvLayout::Fused,
+        post_norm: false,
         sub_ln: false,
         swiglu: false,
         rope: None,
@@ -209,6 +228,26 @@ const KNOWN: &[EvaArch] = &[
     eva02("eva02_base_patch16_clip_224", (768, 12, 12, 2048), 16),
     eva02("eva02_large_patch14_clip_224", (1024, 24, 16, 2730), 14),
     eva02("eva02_large_patch14_clip_336", (1024, 24, 16, 2730), 14),
+    // EVA-02-E (open_clip EVA02-E-14, -E-14-plus): post-norm blocks, one bias-free qkv with
+    // q and v biases, a GELU MLP, absolute positions only.
+    EvaArch {
+        name: "eva02_enormous_patch14_clip_224",
+        heads: 16,
+        width: 1792,
+        depth: 64,
+        mlp_dim: 15360,
+        patch: 14,
+        class_token: true,
+        patch_bias: true,
+        norm_pre: false,
+        qkv: QkvLayout::FusedQvBias,
+        post_norm: true,
+        sub_ln: false,
+        swiglu: false,
+        rope: None,
+        eps: 1e-6,
+        pool: EvaPool::Token,
+    },
 ];
 
 /// The tower a timm model name stands for, when clipscope knows it.

@@ -15,7 +15,7 @@
 
 use candle_core::{D, DType, IndexOp, Tensor};
 
-use super::arch::EvaArch;
+use super::arch::{EvaArch, QkvLayout};
 use super::rope::{self, Rope};
 use crate::Result;
 use crate::model::block::{BlockOut, Capture};
@@ -48,6 +48,11 @@ pub struct EvaBlock {
     /// sub-LN's 1/σ) → residual, `C · diag(γ) · W_P` and `β · W_P + b_P` (f32); `attn.proj`
     /// itself without a sub-LN.
     pub out: Dense,
+    /// A post-norm's `γ ⊙ C b_P`: the part of the output's bias the readout row gets divided
+    /// by its σ ([`BlockOut::bias_scale`]); `out`'s own bias is then β.
+    pub scaled_bias: Option<Tensor>,
+    /// x + norm1(attn(x)), x + norm2(mlp(x)) (EVA-02-E) rather than the pre-norm block.
+    post_norm: bool,
     norm2: LayerNorm,
     mlp: Mlp,
     heads: usize,
@@ -61,8 +66,8 @@ impl EvaBlock {
     pub fn load(w: &Weights, prefix: &str, arch: &EvaArch, dm: usize, mlp: usize) -> Result<Self> {
         let p = |s: &str| format!("{prefix}.{s}");
         let eps = arch.eps;
-        let qkv = match arch.separate_qkv {
-            true => {
+        let qkv = match arch.qkv {
+            QkvLayout::Separate => {
                 let get = |n: &str, shape: &[usize]| w.get(&p(&format!("attn.{n}")), shape);
                 let weight = Tensor::cat(
                     &[
@@ -79,8 +84,21 @@ impl EvaBlock {
                 )?;
                 Dense::from_torch(&weight, bias)?.tiled_for(w)?
             }
-            false => Dense::load(w, &p("attn.qkv"), dm, 3 * dm)?,
+            QkvLayout::FusedQvBias => {
+                let get = |n: &str, shape: &[usize]| w.get(&p(&format!("attn.{n}")), shape);
+                let q_bias = get("q_bias", &[dm])?;
+                let bias =
+                    Tensor::cat(&[&q_bias, &q_bias.zeros_like()?, &get("v_bias", &[dm])?], 0)?;
+                Dense::from_torch(&get("qkv.weight", &[3 * dm, dm])?, bias)?.tiled_for(w)?
+            }
+            QkvLayout::Fused => Dense::load(w, &p("attn.qkv"), dm, 3 * dm)?,
         };
+        if arch.post_norm && (arch.swiglu || arch.sub_ln) {
+            return Err(crate::Error::Model(format!(
+                "timm {}: post-norm blocks with SwiGLU or a sub-LN are not supported",
+                arch.name
+            )));
+        }
         let sub_ln = arch
             .sub_ln
             .then(|| LayerNorm::load(w, &p("attn.norm"), dm, eps))
@@ -88,9 +106,17 @@ impl EvaBlock {
         // On the bf16 kernel where the other products are, the class rows in f32 (forward): the
         // decomposition's head terms are exact parts of what the stream gets, as in block.rs.
         let proj = Dense::load(w, &p("attn.proj"), dm, dm)?;
-        let out = match &sub_ln {
-            Some(ln) => linearised_out(ln, &proj)?,
-            None => Dense::from_torch(&proj.weight.t()?, proj.bias.clone())?,
+        let norm1 = LayerNorm::load(w, &p("norm1"), dm, eps)?;
+        let (out, scaled_bias) = match (&sub_ln, arch.post_norm) {
+            (Some(ln), _) => (linearised_out(ln, &proj)?, None),
+            (None, true) => {
+                let (out, scaled) = post_norm_out(&norm1, &proj)?;
+                (out, Some(scaled))
+            }
+            (None, false) => (
+                Dense::from_torch(&proj.weight.t()?, proj.bias.clone())?,
+                None,
+            ),
         };
         let mlp = match arch.swiglu {
             true => {
@@ -116,11 +142,13 @@ impl EvaBlock {
             },
         };
         Ok(Self {
-            norm1: LayerNorm::load(w, &p("norm1"), dm, eps)?,
+            norm1,
             qkv,
             sub_ln,
             proj,
             out,
+            scaled_bias,
+            post_norm: arch.post_norm,
             norm2: LayerNorm::load(w, &p("norm2"), dm, eps)?,
             mlp,
             heads: arch.heads,
@@ -156,7 +184,11 @@ impl EvaBlock {
                 Self::normed(norm, fc2, &gated)
             }
             Mlp::Gelu { fc1, fc2 } => {
-                let hidden = self.norm2.forward(x)?;
+                // A post-norm block normalises the MLP's output instead (forward).
+                let hidden = match self.post_norm {
+                    true => x.clone(),
+                    false => self.norm2.forward(x)?,
+                };
                 fc2.forward(&fc1.forward_with(&hidden, Some(Activation::Gelu), None)?)
             }
         }
@@ -168,6 +200,9 @@ impl EvaBlock {
     /// same packed rows (the same products, bit for bit), as CLIP's block does. `None` off the
     /// tiles.
     fn mlp_tiled(&self, x: &Tensor, (b, t): (usize, usize)) -> Result<Option<(Tensor, Tensor)>> {
+        if self.post_norm {
+            return Ok(None);
+        }
         let Some(hidden) = self.norm2.forward_packed(x)? else {
             return Ok(None);
         };
@@ -203,7 +238,10 @@ impl EvaBlock {
         let d = dm / self.heads;
         let x = x.reshape((b * t, dm))?;
         let h = self.heads;
-        let qkv = Self::normed(&self.norm1, &self.qkv, &x)?; // (B·T, 3D)
+        let qkv = match self.post_norm {
+            true => self.qkv.forward(&x)?,
+            false => Self::normed(&self.norm1, &self.qkv, &x)?,
+        }; // (B·T, 3D)
         let scale = (d as f64).powf(-0.5);
         let qkv = rope::rotate_rows(rope, &qkv, (b, t, h), self.prefix, scale)?;
         let keep = capture != Capture::None;
@@ -212,34 +250,54 @@ impl EvaBlock {
             Some(ln) => ln.forward(&merged)?,
             None => merged.clone(),
         };
-        // x + proj(input): the class rows in f32, the rest on the bf16 kernel where it runs.
-        let x = match self.proj.forward_tiled_except(&input, &x, t)? {
-            Some(y) => y,
-            None => self.proj.forward_exact(&input, Some(&x))?,
+        // x + proj(input), or x + norm1(proj(input)) post-norm: the class rows in f32, the rest
+        // on the bf16 kernel where it runs.
+        let (x, projected) = match self.post_norm {
+            true => {
+                let zeros = x.zeros_like()?;
+                let y = match self.proj.forward_tiled_except(&input, &zeros, t)? {
+                    Some(y) => y,
+                    None => self.proj.forward_exact(&input, None)?,
+                };
+                ((&x + self.norm1.forward(&y)?)?, Some(y))
+            }
+            false => match self.proj.forward_tiled_except(&input, &x, t)? {
+                Some(y) => (y, None),
+                None => (self.proj.forward_exact(&input, Some(&x))?, None),
+            },
         };
         let (x, mlp_cls) = match self.mlp_tiled(&x, (b, t))? {
             Some(both) => both,
             None => {
-                let z = self.mlp(&x)?;
+                let z = match self.post_norm {
+                    true => self.norm2.forward(&self.mlp(&x)?)?,
+                    false => self.mlp(&x)?,
+                };
                 let mlp_cls = z.reshape((b, t, dm))?.i((.., 0))?;
                 ((x + z)?, mlp_cls)
             }
         };
         let x = x.reshape((b, t, dm))?;
-        let (head_cls, tokens, cls_self) = match capture {
-            Capture::None => (None, None, None),
+        let (head_cls, tokens, cls_self, bias_scale) = match capture {
+            Capture::None => (None, None, None, None),
             _ => {
-                // The sub-LN's σ at the readout row, per image (1 without a sub-LN).
+                // The readout row's σ, per image, of what the linearised LayerNorm reads: the
+                // merged heads (sub-LN) or the projection's output (post-norm); 1 without one.
                 // Contiguous: candle sums a strided row in another order, and an image alone
                 // must give the bits it gives in a batch.
-                let row = merged
-                    .reshape((b, t, dm))?
-                    .i((.., 0))?
-                    .to_dtype(DType::F32)?
-                    .contiguous()?;
-                let inv = match self.sub_ln {
-                    Some(_) => (mean_var(&row)?.1 + self.eps)?.sqrt()?.recip()?,
-                    None => row.ones_like()?.narrow(1, 0, 1)?,
+                let normed = match (&self.sub_ln, &projected) {
+                    (Some(_), _) => Some(&merged),
+                    (None, Some(y)) => Some(y),
+                    (None, None) => None,
+                };
+                let inv = match normed {
+                    Some(n) => {
+                        let row = n.reshape((b, t, dm))?.i((.., 0))?.to_dtype(DType::F32)?;
+                        (mean_var(&row.contiguous()?)?.1 + self.eps)?
+                            .sqrt()?
+                            .recip()?
+                    }
+                    None => Tensor::ones((b, 1), DType::F32, x.device())?,
                 }
                 .reshape((b, 1, 1))?; // (B, 1, 1)
                 let z0 = merged
@@ -258,7 +316,8 @@ impl EvaBlock {
                 let v0 = v32.i((.., .., 0))?; // (B, H, d)
                 let cls_self = v0.broadcast_mul(&a0.narrow(D::Minus1, 0, 1)?)?;
                 let tokens = (capture == Capture::Tokens).then_some((a0, v32));
-                (Some(z0), tokens, Some(cls_self))
+                let bias_scale = self.post_norm.then(|| inv.flatten_all()).transpose()?;
+                (Some(z0), tokens, Some(cls_self), bias_scale)
             }
         };
         Ok(BlockOut {
@@ -267,6 +326,7 @@ impl EvaBlock {
             head_cls,
             tokens,
             cls_self,
+            bias_scale,
         })
     }
 }
@@ -316,4 +376,19 @@ fn linearised_out(ln: &LayerNorm, proj: &Dense) -> Result<Dense> {
     let bias =
         (ln.bias.unsqueeze(0)?.matmul(&wp)?.squeeze(0)? + proj.bias.to_dtype(DType::F32)?)?;
     Dense::from_torch(&centred.t()?.contiguous()?, bias)
+}
+
+/// The post-norm's `W_P · C · diag(γ)` (D, D), stored (in, out), with bias β, and `γ ⊙ C b_P`:
+/// norm1 linearised at the readout row with that row's σ, as ln_post is. For the projected
+/// y = Σ_h z_h·W_P^h plus b_P, norm1(y) = Σ_h (z_h/σ)·W_P^h·C·diag(γ) + (γ ⊙ C b_P)/σ + β: the
+/// heads' terms and a bias part that the row's 1/σ scales.
+fn post_norm_out(ln: &LayerNorm, proj: &Dense) -> Result<(Dense, Tensor)> {
+    let wp = proj.weight.to_dtype(DType::F32)?; // (in, out)
+    // Centre each row's outputs, then scale them by γ.
+    let centred = wp.broadcast_sub(&wp.mean_keepdim(1)?)?;
+    let weight = centred.broadcast_mul(&ln.weight.unsqueeze(0)?)?;
+    let b = proj.bias.to_dtype(DType::F32)?;
+    let scaled = (b.broadcast_sub(&b.mean_keepdim(0)?)? * &ln.weight)?;
+    let out = Dense::from_torch(&weight.t()?.contiguous()?, ln.bias.clone())?;
+    Ok((out, scaled))
 }

@@ -78,4 +78,7 @@ impl Linearised for EvaVision {
         Ok(matmul(&self.trunk.norm.forward(residual)?, &self.proj)?
             .broadcast_add(&self.proj_bias)?)
     }
+    fn scaled_bias(&self, l: usize) -> Option<&Tensor> {
+        self.trunk.block(l).scaled_bias.as_ref()
+    }
 }
