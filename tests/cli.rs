@@ -2,12 +2,15 @@
 
 mod common;
 
+#[path = "cli/bad_input.rs"]
+mod bad_input;
 #[path = "cli/families.rs"]
 mod families;
+#[path = "cli/hub.rs"]
+mod hub;
 #[path = "cli/readme.rs"]
 mod readme;
 
-use std::path::Path;
 use std::process::Output;
 
 use candle_core::IndexOp;
@@ -173,202 +176,6 @@ fn embed_json_matches_the_reference() {
         let cos: f32 = e.iter().zip(&want).map(|(a, b)| a * b).sum::<f32>() / wn;
         assert!(cos > 0.999, "{name}: cosine {cos}");
     }
-}
-
-fn temp_model(from: &str) -> tempfile::TempDir {
-    let t = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(fixture(from)).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_file() {
-            std::fs::copy(&p, t.path().join(p.file_name().unwrap())).unwrap();
-        }
-    }
-    t
-}
-
-#[test]
-fn bad_inputs_give_one_clear_line() {
-    let dir = fixture("tiny-clip-hf");
-    let m = dir.to_str().unwrap();
-    let img = dir.join("images/img00.png");
-    let img = img.to_str().unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    // Missing file, non-image, truncated PNG.
-    assert_clear_error(
-        &run(&["decompose", "-m", m, "/no/such.png"]),
-        "/no/such.png",
-    );
-    let text = tmp.path().join("notes.png");
-    std::fs::write(&text, "hello").unwrap();
-    assert_clear_error(
-        &run(&["decompose", "-m", m, text.to_str().unwrap()]),
-        "notes.png",
-    );
-    let png = std::fs::read(dir.join("images/big02.png")).unwrap();
-    let cut = tmp.path().join("cut.png");
-    std::fs::write(&cut, &png[..png.len() / 2]).unwrap();
-    assert_clear_error(
-        &run(&["decompose", "-m", m, cut.to_str().unwrap()]),
-        "cut.png",
-    );
-    // Good images are still reported when others fail.
-    let out = run(&["decompose", "-m", m, "--json", img, "/no/such.png"]);
-    assert!(!out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
-    // Unknown model, offline hub id not cached.
-    assert_clear_error(
-        &run(&["embed", "-m", "no such model", "-t", "x"]),
-        "unknown model",
-    );
-    let off = bin()
-        .args(["embed", "-m", "someone/clip-nothing", "-t", "x"])
-        .env("HF_HUB_OFFLINE", "1")
-        .env("HF_HOME", tmp.path())
-        .env_remove("HF_HUB_CACHE")
-        .output()
-        .unwrap();
-    assert_clear_error(&off, "not in the Hugging Face cache");
-    // Config with a missing key.
-    let broken = temp_model("tiny-clip-hf");
-    let cfg = broken.path().join("config.json");
-    let mut v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
-    v["vision_config"]
-        .as_object_mut()
-        .unwrap()
-        .remove("patch_size");
-    std::fs::write(&cfg, v.to_string()).unwrap();
-    assert_clear_error(
-        &run(&["embed", "-m", broken.path().to_str().unwrap(), "-t", "x"]),
-        "vision_config.patch_size",
-    );
-    // Weights with a wrong shape.
-    let wrong = temp_model("tiny-clip-hf");
-    let cfg = wrong.path().join("config.json");
-    let mut v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
-    v["vision_config"]["intermediate_size"] = 96.into();
-    std::fs::write(&cfg, v.to_string()).unwrap();
-    assert_clear_error(
-        &run(&["embed", "-m", wrong.path().to_str().unwrap(), "-t", "x"]),
-        "mlp.fc1.weight",
-    );
-    // Corrupt weights file.
-    let corrupt = temp_model("tiny-openclip");
-    std::fs::write(
-        corrupt.path().join("open_clip_model.safetensors"),
-        b"garbage",
-    )
-    .unwrap();
-    assert_clear_error(
-        &run(&["embed", "-m", corrupt.path().to_str().unwrap(), "-t", "x"]),
-        "safetensors",
-    );
-    // Bad arguments.
-    assert_clear_error(
-        &run(&["decompose", "-m", m, "--layers", "7", img]),
-        "layer 7",
-    );
-    assert_clear_error(
-        &run(&["decompose", "-m", m, "--device", "cuda", img]),
-        "cuda",
-    );
-    assert_clear_error(&run(&["embed", "-m", m]), "nothing to embed");
-}
-
-/// A hub that cannot be reached (here a closed local port) gives one line: the cause once, and
-/// the ways to go on offline.
-#[test]
-fn an_unreachable_hub_says_how_to_go_on_offline() {
-    let t = tempfile::tempdir().unwrap();
-    let out = bin()
-        .args(["embed", "-m", "someorg/somemodel", "--text", "hi"])
-        .env("HF_ENDPOINT", "http://127.0.0.1:9")
-        .env("HF_HOME", t.path())
-        .env_remove("HF_HUB_OFFLINE")
-        .output()
-        .unwrap();
-    assert_clear_error(&out, "cannot be reached");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("HF_HUB_OFFLINE=1") && err.contains("probe-clip"),
-        "{err}"
-    );
-    assert_eq!(
-        err.matches("127.0.0.1").count(),
-        0,
-        "the cause, not the URL twice: {err}"
-    );
-}
-
-/// A Hub whose name does not resolve (no network) is answered at once from the cache, without
-/// the client's retries: one line, well under the ~2 s the retries took.
-#[test]
-fn a_hub_that_does_not_resolve_is_answered_at_once() {
-    let t = tempfile::tempdir().unwrap();
-    let start = std::time::Instant::now();
-    let out = bin()
-        .args(["embed", "-m", "someorg/somemodel", "--text", "hi"])
-        .env("HF_ENDPOINT", "https://hub.example.invalid")
-        .env("HF_HOME", t.path())
-        .env_remove("HF_HUB_OFFLINE")
-        .output()
-        .unwrap();
-    let took = start.elapsed();
-    assert_clear_error(&out, "does not resolve");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("hub.example.invalid") && err.contains("probe-clip"),
-        "{err}"
-    );
-    assert!(took < std::time::Duration::from_millis(1500), "{took:?}");
-}
-
-/// A hub id resolves through the standard Hugging Face cache layout with HF_HUB_OFFLINE=1.
-#[test]
-fn hub_ids_load_from_the_offline_cache() {
-    let home = tempfile::tempdir().unwrap();
-    let commit = "0123456789abcdef0123456789abcdef01234567";
-    let snap = hub_snapshot(
-        home.path(),
-        "someone/tiny-clip",
-        commit,
-        "tiny-clip-hf",
-        &[
-            "config.json",
-            "model.safetensors",
-            "preprocessor_config.json",
-            "tokenizer.json",
-        ],
-    );
-    let embed = |model: &str| {
-        bin()
-            .args(["embed", "-m", model, "--json", "-t", "a photo of a dog"])
-            .env("HF_HUB_OFFLINE", "1")
-            .env("HF_HOME", home.path())
-            .env_remove("HF_HUB_CACHE")
-            .env_remove("HUGGINGFACE_HUB_CACHE")
-            .output()
-            .unwrap()
-    };
-    let out = lines(&embed("someone/tiny-clip"));
-    let want = clipscope::model::l2_normalize(&reference("tiny-clip-hf")["text_embeds"]).unwrap();
-    assert_close(
-        &floats(&out[0]["embedding"]),
-        &want.i(0).unwrap().to_vec1::<f32>().unwrap(),
-        1e-4,
-        "hub text",
-    );
-    let pinned = lines(&embed(&format!("someone/tiny-clip@{commit}")));
-    assert_eq!(out, pinned);
-    let listed = bin()
-        .args(["models"])
-        .env("HF_HOME", home.path())
-        .env_remove("HF_HUB_CACHE")
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&listed.stdout).contains("someone/tiny-clip"));
-    assert!(Path::new(&snap).is_dir());
 }
 
 #[test]

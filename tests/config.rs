@@ -182,7 +182,11 @@ fn timm_towers_are_known_by_name_or_refused() {
     let arch = e.vision.eva.as_ref().unwrap();
     assert_eq!(
         (arch.name, arch.heads, arch.qkv),
-        ("eva02_enormous_patch14_clip_224", 16, QkvLayout::FusedQvBias)
+        (
+            "eva02_enormous_patch14_clip_224",
+            16,
+            QkvLayout::FusedQvBias
+        )
     );
     assert!(arch.post_norm && !arch.sub_ln && !arch.swiglu && arch.rope.is_none());
     assert_eq!(e.vision.tower.activation, Activation::Gelu);

@@ -1,0 +1,107 @@
+//! Bad input to the binary: broken, wrong and corrupt model files and bad arguments each give one
+//! clear line and a non-zero exit.
+
+use super::{assert_clear_error, run};
+use crate::common::*;
+
+/// A copy of fixture `from`'s files in a temporary folder, to break.
+fn temp_model(from: &str) -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixture(from)).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, t.path().join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    t
+}
+
+#[test]
+fn bad_inputs_give_one_clear_line() {
+    let dir = fixture("tiny-clip-hf");
+    let m = dir.to_str().unwrap();
+    let img = dir.join("images/img00.png");
+    let img = img.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    // Missing file, non-image, truncated PNG.
+    assert_clear_error(
+        &run(&["decompose", "-m", m, "/no/such.png"]),
+        "/no/such.png",
+    );
+    let text = tmp.path().join("notes.png");
+    std::fs::write(&text, "hello").unwrap();
+    assert_clear_error(
+        &run(&["decompose", "-m", m, text.to_str().unwrap()]),
+        "notes.png",
+    );
+    let png = std::fs::read(dir.join("images/big02.png")).unwrap();
+    let cut = tmp.path().join("cut.png");
+    std::fs::write(&cut, &png[..png.len() / 2]).unwrap();
+    assert_clear_error(
+        &run(&["decompose", "-m", m, cut.to_str().unwrap()]),
+        "cut.png",
+    );
+    // Good images are still reported when others fail.
+    let out = run(&["decompose", "-m", m, "--json", img, "/no/such.png"]);
+    assert!(!out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    // Unknown model, offline hub id not cached.
+    assert_clear_error(
+        &run(&["embed", "-m", "no such model", "-t", "x"]),
+        "unknown model",
+    );
+    let off = bin()
+        .args(["embed", "-m", "someone/clip-nothing", "-t", "x"])
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_HOME", tmp.path())
+        .env_remove("HF_HUB_CACHE")
+        .output()
+        .unwrap();
+    assert_clear_error(&off, "not in the Hugging Face cache");
+    // Config with a missing key.
+    let broken = temp_model("tiny-clip-hf");
+    let cfg = broken.path().join("config.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    v["vision_config"]
+        .as_object_mut()
+        .unwrap()
+        .remove("patch_size");
+    std::fs::write(&cfg, v.to_string()).unwrap();
+    assert_clear_error(
+        &run(&["embed", "-m", broken.path().to_str().unwrap(), "-t", "x"]),
+        "vision_config.patch_size",
+    );
+    // Weights with a wrong shape.
+    let wrong = temp_model("tiny-clip-hf");
+    let cfg = wrong.path().join("config.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    v["vision_config"]["intermediate_size"] = 96.into();
+    std::fs::write(&cfg, v.to_string()).unwrap();
+    assert_clear_error(
+        &run(&["embed", "-m", wrong.path().to_str().unwrap(), "-t", "x"]),
+        "mlp.fc1.weight",
+    );
+    // Corrupt weights file.
+    let corrupt = temp_model("tiny-openclip");
+    std::fs::write(
+        corrupt.path().join("open_clip_model.safetensors"),
+        b"garbage",
+    )
+    .unwrap();
+    assert_clear_error(
+        &run(&["embed", "-m", corrupt.path().to_str().unwrap(), "-t", "x"]),
+        "safetensors",
+    );
+    // Bad arguments.
+    assert_clear_error(
+        &run(&["decompose", "-m", m, "--layers", "7", img]),
+        "layer 7",
+    );
+    assert_clear_error(
+        &run(&["decompose", "-m", m, "--device", "cuda", img]),
+        "cuda",
+    );
+    assert_clear_error(&run(&["embed", "-m", m]), "nothing to embed");
+}
