@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::analysis::{Analysis, Kind, Outcome};
+use super::analysis::{Analysis, Kind};
 use super::carry::Carried;
 use super::config::Config;
 use super::data::{Data, Metric, head_norms};
@@ -14,39 +14,13 @@ pub use super::geometry::Geometry;
 use super::images::Images;
 use super::jobs::Jobs;
 use super::keymap::{Context, Keymap};
+pub use super::msg::Msg;
 use super::notes::Notes;
 use super::overlay::Overlay;
 use super::side::SideView;
 use super::theme::Theme;
 pub use super::top::Top;
 use crate::analysis::HeadRef;
-
-/// A message from a job.
-pub enum Msg {
-    /// An analysis finished.
-    Analysis(Kind, Result<Outcome, String>),
-    /// A head's top images: (store index, score).
-    Top(HeadRef, Result<Vec<(usize, f32)>, String>),
-    /// RMS norms of every head.
-    Norms(Result<Vec<f32>, String>),
-    /// An encoded image.
-    Image((String, u16, u16), Result<super::images::Encoded, String>),
-    /// The search overlay's results for a query.
-    Search(String, Result<Vec<super::overlay::Found>, String>),
-    /// `:compare`'s rows, with the number of top texts CCS counts.
-    Compare(
-        usize,
-        Result<Vec<crate::interpret::compare::ModelRow>, String>,
-    ),
-    /// A head's gallery.
-    Gallery(HeadRef, Result<crate::analysis::gallery::Gallery, String>),
-    /// A head's map over the side-by-side view's image (store index).
-    SideMap(
-        HeadRef,
-        Option<usize>,
-        Result<(Arc<image::RgbImage>, String), String>,
-    ),
-}
 
 /// Which screen is up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

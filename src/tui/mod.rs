@@ -20,6 +20,7 @@ pub mod keys;
 pub mod kind;
 pub mod kitty_direct;
 pub mod marks;
+pub mod msg;
 pub mod notes;
 pub mod overlay;
 pub mod overlay_keys;
