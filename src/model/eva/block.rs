@@ -1,40 +1,30 @@
 //! One timm `EvaBlock`: x += proj(subLN(MSA(LN1(x)))) with rotary queries and keys, and
 //! x += MLP(LN2(x)), recording what the decomposition needs. EVA-02: q, k, v projections (k
 //! without a bias), the sub-LN, SwiGLU with a LayerNorm on its hidden layer; PE-Core: one qkv
-//! projection, no sub-LN, a GELU MLP.
+//! projection, no sub-LN, a GELU MLP. EVA-02-E's `EvaBlockPostNorm`: x += norm1(proj(MSA(x))),
+//! x += norm2(MLP(x)), one bias-free qkv with q and v biases.
 //!
-//! Ports timm 1.0 `models/eva.py` `EvaBlock.forward`, `EvaAttention.forward` / `AttentionRope`
-//! (rope on the patch rows; softmax(q kᵀ·d^-1/2) v; `attn.norm` on the merged heads;
-//! `attn.proj`) and `layers/mlp.py` `SwiGLU.forward` / `Mlp.forward`.
+//! Ports timm 1.0 `models/eva.py` `EvaBlock.forward`, `EvaBlockPostNorm.forward`,
+//! `EvaAttention.forward` / `AttentionRope` (rope on the patch rows; softmax(q kᵀ·d^-1/2) v;
+//! `attn.norm` on the merged heads; `attn.proj`); the MLP is [`super::mlp`].
 //!
 //! The sub-LN couples the heads: it is linearised at the readout row with that row's own
 //! statistics, as ln_post is (docs/METRICS.md). For that row LN(o) equals
 //! Σ_h γ ⊙ (pad_h(z_h) − mean(pad_h(z_h)))/σ plus β, so each head's term is z_h/σ times the d × D
 //! rows of `C · diag(γ) · W_P` (C the centring matrix), the constant β·W_P + b_P split as a bias
-//! would be. [`EvaBlock::out`] is that linear map; the captures are divided by the row's σ.
+//! would be. [`EvaBlock::out`] is that linear map; the captures are divided by the row's σ. The
+//! post-norm's norm1 is linearised the same way after the projection (`post_norm_out`).
 
 use candle_core::{D, DType, IndexOp, Tensor};
 
 use super::arch::{EvaArch, QkvLayout};
+use super::mlp::{Mlp, normed};
 use super::rope::{self, Rope};
 use crate::Result;
 use crate::model::block::{BlockOut, Capture};
-use crate::model::config::Activation;
 use crate::model::layers::{Dense, LayerNorm, mean_var, softmax};
 use crate::model::weights::Weights;
 use crate::model::{cpu_attention, cpu_tiles};
-
-/// The MLP.
-enum Mlp {
-    /// fc2(LN(SiLU(fc1_g(x)) ⊙ fc1_x(x))) (EVA-02), fc1_g and fc1_x as one (D → 2M) product.
-    SwiGlu {
-        fc1: Dense,
-        norm: LayerNorm,
-        fc2: Dense,
-    },
-    /// fc2(GELU(fc1(x))) (PE-Core).
-    Gelu { fc1: Dense, fc2: Dense },
-}
 
 /// One block's weights.
 pub struct EvaBlock {
@@ -66,33 +56,7 @@ impl EvaBlock {
     pub fn load(w: &Weights, prefix: &str, arch: &EvaArch, dm: usize, mlp: usize) -> Result<Self> {
         let p = |s: &str| format!("{prefix}.{s}");
         let eps = arch.eps;
-        let qkv = match arch.qkv {
-            QkvLayout::Separate => {
-                let get = |n: &str, shape: &[usize]| w.get(&p(&format!("attn.{n}")), shape);
-                let weight = Tensor::cat(
-                    &[
-                        get("q_proj.weight", &[dm, dm])?,
-                        get("k_proj.weight", &[dm, dm])?,
-                        get("v_proj.weight", &[dm, dm])?,
-                    ],
-                    0,
-                )?;
-                let q_bias = get("q_proj.bias", &[dm])?;
-                let bias = Tensor::cat(
-                    &[&q_bias, &q_bias.zeros_like()?, &get("v_proj.bias", &[dm])?],
-                    0,
-                )?;
-                Dense::from_torch(&weight, bias)?.tiled_for(w)?
-            }
-            QkvLayout::FusedQvBias => {
-                let get = |n: &str, shape: &[usize]| w.get(&p(&format!("attn.{n}")), shape);
-                let q_bias = get("q_bias", &[dm])?;
-                let bias =
-                    Tensor::cat(&[&q_bias, &q_bias.zeros_like()?, &get("v_bias", &[dm])?], 0)?;
-                Dense::from_torch(&get("qkv.weight", &[3 * dm, dm])?, bias)?.tiled_for(w)?
-            }
-            QkvLayout::Fused => Dense::load(w, &p("attn.qkv"), dm, 3 * dm)?,
-        };
+        let qkv = load_qkv(w, prefix, arch.qkv, dm)?;
         if arch.post_norm && (arch.swiglu || arch.sub_ln) {
             return Err(crate::Error::Model(format!(
                 "timm {}: post-norm blocks with SwiGLU or a sub-LN are not supported",
@@ -118,29 +82,7 @@ impl EvaBlock {
                 None,
             ),
         };
-        let mlp = match arch.swiglu {
-            true => {
-                let get = |n: &str, shape: &[usize]| w.get(&p(&format!("mlp.{n}")), shape);
-                let weight = Tensor::cat(
-                    &[
-                        get("fc1_g.weight", &[mlp, dm])?,
-                        get("fc1_x.weight", &[mlp, dm])?,
-                    ],
-                    0,
-                )?;
-                let bias =
-                    Tensor::cat(&[get("fc1_g.bias", &[mlp])?, get("fc1_x.bias", &[mlp])?], 0)?;
-                Mlp::SwiGlu {
-                    fc1: Dense::from_torch(&weight, bias)?.tiled_for(w)?,
-                    norm: LayerNorm::load(w, &p("mlp.norm"), mlp, eps)?,
-                    fc2: Dense::load(w, &p("mlp.fc2"), mlp, dm)?,
-                }
-            }
-            false => Mlp::Gelu {
-                fc1: Dense::load(w, &p("mlp.fc1"), dm, mlp)?,
-                fc2: Dense::load(w, &p("mlp.fc2"), mlp, dm)?,
-            },
-        };
+        let mlp = Mlp::load(w, prefix, arch.swiglu, (dm, mlp), eps)?;
         Ok(Self {
             norm1,
             qkv,
@@ -157,177 +99,123 @@ impl EvaBlock {
         })
     }
 
-    /// `LN(x) · W + b` for rows `x` (N, in), LayerNorm writing the packed rows the bf16 kernel
-    /// reads where the layer is on it.
-    fn normed(ln: &LayerNorm, dense: &Dense, x: &Tensor) -> Result<Tensor> {
-        if dense.tiled()
-            && let Some(packed) = ln.forward_packed(x)?
-            && let Some(y) = dense.forward_packed(&packed, None, None)?
-        {
-            return Ok(y);
-        }
-        dense.forward(&ln.forward(x)?)
-    }
-
-    /// The MLP's output for rows `x` (N, D), LN2 first.
-    fn mlp(&self, x: &Tensor) -> Result<Tensor> {
-        match &self.mlp {
-            Mlp::SwiGlu { fc1, norm, fc2 } => {
-                let both = Self::normed(&self.norm2, fc1, x)?;
-                let gated = match crate::model::cpu::swiglu(&both)? {
-                    Some(g) => g,
-                    None => {
-                        let m = both.dim(1)? / 2;
-                        (both.narrow(1, 0, m)?.silu()? * both.narrow(1, m, m)?)?
-                    }
-                };
-                Self::normed(norm, fc2, &gated)
-            }
-            Mlp::Gelu { fc1, fc2 } => {
-                // A post-norm block normalises the MLP's output instead (forward).
-                let hidden = match self.post_norm {
-                    true => x.clone(),
-                    false => self.norm2.forward(x)?,
-                };
-                fc2.forward(&fc1.forward_with(&hidden, Some(Activation::Gelu), None)?)
-            }
-        }
-    }
-
-    /// `x` + the MLP's output and that output at rows 0, t, 2t, … (the class rows), on the bf16
-    /// kernel: fc2's input rows packed once (SwiGLU's hidden LayerNorm, or fc1's GELU, writing
-    /// them), its product fused with the residual, and the class rows' term computed from the
-    /// same packed rows (the same products, bit for bit), as CLIP's block does. `None` off the
-    /// tiles.
-    fn mlp_tiled(&self, x: &Tensor, (b, t): (usize, usize)) -> Result<Option<(Tensor, Tensor)>> {
-        if self.post_norm {
-            return Ok(None);
-        }
-        let Some(hidden) = self.norm2.forward_packed(x)? else {
-            return Ok(None);
-        };
-        let (act, fc2) = match &self.mlp {
-            Mlp::SwiGlu { fc1, norm, fc2 } => {
-                let Some(both) = fc1.forward_packed(&hidden, None, None)? else {
-                    return Ok(None);
-                };
-                let Some(gated) = crate::model::cpu::swiglu(&both)? else {
-                    return Ok(None);
-                };
-                (norm.forward_packed(&gated)?, fc2)
-            }
-            Mlp::Gelu { fc1, fc2 } => (fc1.forward_to_packed(&hidden, Some(Activation::Gelu)), fc2),
-        };
-        let Some(act) = act.filter(|_| fc2.tiled()) else {
-            return Ok(None);
-        };
-        let Some(y) = fc2.forward_packed(&act, None, Some(x))? else {
-            return Ok(None);
-        };
-        let cls: Vec<usize> = (0..b).map(|i| i * t).collect();
-        let rows = match t {
-            1 => act,
-            _ => act.gather(&cls),
-        };
-        Ok(fc2.forward_packed(&rows, None, None)?.map(|z| (y, z)))
-    }
-
     /// Runs the block on `x` (B, T, D), token 0 the class token and the readout row.
     pub fn forward(&self, x: &Tensor, rope: Option<&Rope>, capture: Capture) -> Result<BlockOut> {
         let (b, t, dm) = x.dims3()?;
-        let d = dm / self.heads;
-        let x = x.reshape((b * t, dm))?;
         let h = self.heads;
+        let x = x.reshape((b * t, dm))?;
         let qkv = match self.post_norm {
             true => self.qkv.forward(&x)?,
-            false => Self::normed(&self.norm1, &self.qkv, &x)?,
+            false => normed(&self.norm1, &self.qkv, &x)?,
         }; // (B·T, 3D)
-        let scale = (d as f64).powf(-0.5);
+        let scale = ((dm / h) as f64).powf(-0.5);
         let qkv = rope::rotate_rows(rope, &qkv, (b, t, h), self.prefix, scale)?;
         let keep = capture != Capture::None;
         let (merged, a0) = attention(&qkv, (b, t, h), keep, self.qkv.tiled())?;
+        let (x, projected) = self.attention_out(&x, &merged, t)?;
+        let (x, mlp_cls) = self.mlp_out(&x, (b, t))?;
+        let mut out = BlockOut {
+            x: x.reshape((b, t, dm))?,
+            mlp_cls,
+            head_cls: None,
+            tokens: None,
+            cls_self: None,
+            bias_scale: None,
+        };
+        if keep {
+            let a0 = a0.ok_or_else(|| crate::Error::Invalid("no attention row kept".into()))?;
+            // What the linearised LayerNorm reads: the merged heads (sub-LN), the projection's
+            // output (post-norm), or nothing.
+            let ln_input = match (&self.sub_ln, &projected) {
+                (Some(_), _) => Some(&merged),
+                (None, y) => y.as_ref(),
+            };
+            self.capture(&mut out, (&qkv, &merged, ln_input, &a0), capture)?;
+        }
+        Ok(out)
+    }
+
+    /// x + proj(sub-LN(merged)), or x + norm1(proj(merged)) post-norm, and then the projection's
+    /// output: the class rows (every `t`-th) in f32, the rest on the bf16 kernel where it runs.
+    fn attention_out(
+        &self,
+        x: &Tensor,
+        merged: &Tensor,
+        t: usize,
+    ) -> Result<(Tensor, Option<Tensor>)> {
         let input = match &self.sub_ln {
-            Some(ln) => ln.forward(&merged)?,
+            Some(ln) => ln.forward(merged)?,
             None => merged.clone(),
         };
-        // x + proj(input), or x + norm1(proj(input)) post-norm: the class rows in f32, the rest
-        // on the bf16 kernel where it runs.
-        let (x, projected) = match self.post_norm {
-            true => {
-                let zeros = x.zeros_like()?;
-                let y = match self.proj.forward_tiled_except(&input, &zeros, t)? {
-                    Some(y) => y,
-                    None => self.proj.forward_exact(&input, None)?,
-                };
-                ((&x + self.norm1.forward(&y)?)?, Some(y))
-            }
-            false => match self.proj.forward_tiled_except(&input, &x, t)? {
+        if !self.post_norm {
+            return Ok(match self.proj.forward_tiled_except(&input, x, t)? {
                 Some(y) => (y, None),
-                None => (self.proj.forward_exact(&input, Some(&x))?, None),
-            },
+                None => (self.proj.forward_exact(&input, Some(x))?, None),
+            });
+        }
+        let zeros = x.zeros_like()?;
+        let y = match self.proj.forward_tiled_except(&input, &zeros, t)? {
+            Some(y) => y,
+            None => self.proj.forward_exact(&input, None)?,
         };
-        let (x, mlp_cls) = match self.mlp_tiled(&x, (b, t))? {
-            Some(both) => both,
-            None => {
-                let z = match self.post_norm {
-                    true => self.norm2.forward(&self.mlp(&x)?)?,
-                    false => self.mlp(&x)?,
-                };
-                let mlp_cls = z.reshape((b, t, dm))?.i((.., 0))?;
-                ((x + z)?, mlp_cls)
+        Ok(((x + self.norm1.forward(&y)?)?, Some(y)))
+    }
+
+    /// x + MLP(LN2(x)), or x + norm2(MLP(x)) post-norm, and the MLP's term at the class rows.
+    fn mlp_out(&self, x: &Tensor, (b, t): (usize, usize)) -> Result<(Tensor, Tensor)> {
+        if !self.post_norm
+            && let Some(both) = self.mlp.forward_tiled(&self.norm2, x, (b, t))?
+        {
+            return Ok(both);
+        }
+        let z = match self.post_norm {
+            true => self.norm2.forward(&self.mlp.forward(None, x)?)?,
+            false => self.mlp.forward(Some(&self.norm2), x)?,
+        };
+        let mlp_cls = z.reshape((b, t, ()))?.i((.., 0))?;
+        Ok(((x + z)?, mlp_cls))
+    }
+
+    /// Fills `out`'s captures from the block's (qkv rows, merged heads, the rows its linearised
+    /// LayerNorm reads where it has one, the class row's attention (B, H, T)): each divided by
+    /// that LayerNorm's σ at the class row (1 without one).
+    fn capture(
+        &self,
+        out: &mut BlockOut,
+        (qkv, merged, ln_input, a0): (&Tensor, &Tensor, Option<&Tensor>, &Tensor),
+        capture: Capture,
+    ) -> Result<()> {
+        let (b, t, dm) = out.x.dims3()?;
+        let (h, d) = (self.heads, dm / self.heads);
+        // Contiguous: candle sums a strided row in another order, and an image alone must give
+        // the bits it gives in a batch.
+        let inv = match ln_input {
+            Some(n) => {
+                let row = n.reshape((b, t, dm))?.i((.., 0))?.to_dtype(DType::F32)?;
+                (mean_var(&row.contiguous()?)?.1 + self.eps)?
+                    .sqrt()?
+                    .recip()?
             }
-        };
-        let x = x.reshape((b, t, dm))?;
-        let (head_cls, tokens, cls_self, bias_scale) = match capture {
-            Capture::None => (None, None, None, None),
-            _ => {
-                // The readout row's σ, per image, of what the linearised LayerNorm reads: the
-                // merged heads (sub-LN) or the projection's output (post-norm); 1 without one.
-                // Contiguous: candle sums a strided row in another order, and an image alone
-                // must give the bits it gives in a batch.
-                let normed = match (&self.sub_ln, &projected) {
-                    (Some(_), _) => Some(&merged),
-                    (None, Some(y)) => Some(y),
-                    (None, None) => None,
-                };
-                let inv = match normed {
-                    Some(n) => {
-                        let row = n.reshape((b, t, dm))?.i((.., 0))?.to_dtype(DType::F32)?;
-                        (mean_var(&row.contiguous()?)?.1 + self.eps)?
-                            .sqrt()?
-                            .recip()?
-                    }
-                    None => Tensor::ones((b, 1), DType::F32, x.device())?,
-                }
-                .reshape((b, 1, 1))?; // (B, 1, 1)
-                let z0 = merged
-                    .reshape((b, t, self.heads, d))?
-                    .i((.., 0))?
-                    .to_dtype(DType::F32)?
-                    .broadcast_mul(&inv)?; // (B, H, d)
-                let a0 = a0
-                    .ok_or_else(|| crate::Error::Invalid("no attention row kept".into()))?
-                    .to_dtype(DType::F32)?; // (B, H, T)
-                let v = qkv
-                    .narrow(1, 2 * dm, dm)?
-                    .reshape((b, t, h, d))?
-                    .transpose(1, 2)?;
-                let v32 = v.to_dtype(DType::F32)?.broadcast_mul(&inv.unsqueeze(3)?)?;
-                let v0 = v32.i((.., .., 0))?; // (B, H, d)
-                let cls_self = v0.broadcast_mul(&a0.narrow(D::Minus1, 0, 1)?)?;
-                let tokens = (capture == Capture::Tokens).then_some((a0, v32));
-                let bias_scale = self.post_norm.then(|| inv.flatten_all()).transpose()?;
-                (Some(z0), tokens, Some(cls_self), bias_scale)
-            }
-        };
-        Ok(BlockOut {
-            x,
-            mlp_cls,
-            head_cls,
-            tokens,
-            cls_self,
-            bias_scale,
-        })
+            None => Tensor::ones((b, 1), DType::F32, out.x.device())?,
+        }
+        .reshape((b, 1, 1))?; // (B, 1, 1)
+        let z0 = merged
+            .reshape((b, t, h, d))?
+            .i((.., 0))?
+            .to_dtype(DType::F32)?
+            .broadcast_mul(&inv)?; // (B, H, d)
+        let a0 = a0.to_dtype(DType::F32)?; // (B, H, T)
+        let v = qkv
+            .narrow(1, 2 * dm, dm)?
+            .reshape((b, t, h, d))?
+            .transpose(1, 2)?;
+        let v32 = v.to_dtype(DType::F32)?.broadcast_mul(&inv.unsqueeze(3)?)?;
+        let v0 = v32.i((.., .., 0))?; // (B, H, d)
+        out.cls_self = Some(v0.broadcast_mul(&a0.narrow(D::Minus1, 0, 1)?)?);
+        out.head_cls = Some(z0);
+        out.tokens = (capture == Capture::Tokens).then_some((a0, v32));
+        out.bias_scale = self.post_norm.then(|| inv.flatten_all()).transpose()?;
+        Ok(())
     }
 }
 
@@ -364,6 +252,34 @@ fn attention(
         merged,
         keep_first_row.then(|| a.i((.., .., 0))).transpose()?,
     ))
+}
+
+/// q, k and v of block `prefix` as one (D → 3D) product, k's bias zero where it has none.
+fn load_qkv(w: &Weights, prefix: &str, layout: QkvLayout, dm: usize) -> Result<Dense> {
+    let get = |n: &str, shape: &[usize]| w.get(&format!("{prefix}.attn.{n}"), shape);
+    let (weight, q_bias, v_bias) = match layout {
+        QkvLayout::Fused => return Dense::load(w, &format!("{prefix}.attn.qkv"), dm, 3 * dm),
+        QkvLayout::Separate => {
+            let (q, k, v) = (
+                get("q_proj.weight", &[dm, dm])?,
+                get("k_proj.weight", &[dm, dm])?,
+                get("v_proj.weight", &[dm, dm])?,
+            );
+            let weight = Tensor::cat(&[q, k, v], 0)?;
+            (
+                weight,
+                get("q_proj.bias", &[dm])?,
+                get("v_proj.bias", &[dm])?,
+            )
+        }
+        QkvLayout::FusedQvBias => (
+            get("qkv.weight", &[3 * dm, dm])?,
+            get("q_bias", &[dm])?,
+            get("v_bias", &[dm])?,
+        ),
+    };
+    let bias = Tensor::cat(&[&q_bias, &q_bias.zeros_like()?, &v_bias], 0)?;
+    Dense::from_torch(&weight, bias)?.tiled_for(w)
 }
 
 /// `C · diag(γ) · W_P` (D, D), stored (in, out), and `β · W_P + b_P`: the sub-LN and the
