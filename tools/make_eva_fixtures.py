@@ -78,17 +78,32 @@ def redraw(trunk, gen):
             p.data = torch.randn(p.shape, generator=gen, dtype=p.dtype) * 1.5 / fan_in ** 0.5
 
 
-def decompose(model, px):
-    """(e, heads [N,L,H,E], tokens [N,L,T,H,E], mlps [N,L+1,E]) in float64."""
-    tr = model.visual.trunk
+def tokens(tr, px):
+    """The trunk's tokens (class token first, positions added) and (n, T, D, H, d)."""
     n = px.shape[0]
     x = tr.patch_embed(px)
     x = torch.cat([tr.cls_token.expand(n, -1, -1), x], 1) + tr.pos_embed
-    rope = tr.rope.get_embed()
-    p = x[:, 0]
     T, D = x.shape[1], x.shape[2]
     H = tr.blocks[0].attn.num_heads
-    d = D // H
+    return x, (n, T, D, H, D // H)
+
+
+def padded_parts(a, v, D):
+    """Each (token, head) part of the class row's merged heads, zero-padded to width D:
+    [n, T, H, D], A[h,0,j] v_hj in head h's slot."""
+    n, H, T, d = v.shape
+    part = torch.zeros(n, T, H, D, dtype=v.dtype)
+    for h in range(H):
+        part[:, :, h, h * d:(h + 1) * d] = a[:, h, 0, :, None] * v[:, h]
+    return part
+
+
+def decompose(model, px):
+    """(e, heads [N,L,H,E], tokens [N,L,T,H,E], mlps [N,L+1,E]) in float64."""
+    tr = model.visual.trunk
+    x, (n, T, D, H, d) = tokens(tr, px)
+    rope = tr.rope.get_embed()
+    p = x[:, 0]
     cs, fs = [], []
     for blk in tr.blocks:
         at = blk.attn
@@ -103,9 +118,7 @@ def decompose(model, px):
         # Class row: the sub-LN's scale, and each (token, head) part of the merged heads.
         o = merged[:, 0]
         sigma = torch.sqrt(o.var(-1, unbiased=False) + at.norm.eps)  # [n]
-        part = torch.zeros(n, T, H, D, dtype=x.dtype)
-        for h in range(H):
-            part[:, :, h, h * d:(h + 1) * d] = a[:, h, 0, :, None] * v[:, h]
+        part = padded_parts(a, v, D)
         part = part - part.mean(-1, keepdim=True)
         wp, bp = at.proj.weight, at.proj.bias
         c = (part * at.norm.weight / sigma[:, None, None, None]) @ wp.T
@@ -119,13 +132,8 @@ def decompose(model, px):
 def decompose_post_norm(model, px):
     """decompose() for EVA-02-E's post-norm blocks, in float64."""
     tr = model.visual.trunk
-    n = px.shape[0]
-    x = tr.patch_embed(px)
-    x = torch.cat([tr.cls_token.expand(n, -1, -1), x], 1) + tr.pos_embed
+    x, (n, T, D, H, d) = tokens(tr, px)
     p = x[:, 0]
-    T, D = x.shape[1], x.shape[2]
-    H = tr.blocks[0].attn.num_heads
-    d = D // H
     cs, fs = [], []
     for blk in tr.blocks:
         at = blk.attn
@@ -138,11 +146,8 @@ def decompose_post_norm(model, px):
         x = x + blk.norm1(y)
         # Class row: norm1's scale of the projected output, each (token, head) part through W_P.
         sigma = torch.sqrt(y[:, 0].var(-1, unbiased=False) + blk.norm1.eps)  # [n]
-        part = torch.zeros(n, T, H, D, dtype=x.dtype)
-        for h in range(H):
-            part[:, :, h, h * d:(h + 1) * d] = a[:, h, 0, :, None] * v[:, h]
         wp, bp = at.proj.weight, at.proj.bias
-        proj = part @ wp.T
+        proj = padded_parts(a, v, D) @ wp.T
         proj = proj - proj.mean(-1, keepdim=True)
         g, beta = blk.norm1.weight, blk.norm1.bias
         c = proj * g / sigma[:, None, None, None]

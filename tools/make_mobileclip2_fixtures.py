@@ -27,7 +27,7 @@ import timm
 import torch
 
 import make_openclip_fixtures as base
-from make_eva_fixtures import redraw
+from make_eva_fixtures import redraw, tokens
 
 NAME = "tiny-openclip-mobileclip2"
 TIMM = "vit_large_patch14_clip_224"
@@ -45,14 +45,9 @@ CFG = {
 def decompose(model, px):
     """(e, heads [N,L,H,E], tokens [N,L,T,H,E], mlps [N,L+1,E]) in float64."""
     tr = model.visual.trunk
-    n = px.shape[0]
-    x = tr.patch_embed(px)
-    x = torch.cat([tr.cls_token.expand(n, -1, -1), x], 1) + tr.pos_embed
+    x, (n, T, D, H, d) = tokens(tr, px)
     x = tr.norm_pre(x)
     p = x[:, 0]
-    T, D = x.shape[1], x.shape[2]
-    H = tr.blocks[0].attn.num_heads
-    d = D // H
     cs, fs = [], []
     for blk in tr.blocks:
         at = blk.attn
