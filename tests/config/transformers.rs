@@ -37,6 +37,13 @@ fn metaclip_2_in_transformers_format_is_read_and_unknown_types_refused() {
     let no_eos = text.replace("\"eos_token_id\": 2,", "");
     let c = parse_hf(&write(&t, "a.json", &no_eos), None).unwrap();
     assert_eq!(c.text.pool, TextPool::Eos(49407));
+    // Any vocabulary index is an id, 0 included; a negative one is refused by name.
+    let zero = text.replace("\"eos_token_id\": 2,", "\"eos_token_id\": 0,");
+    let c = parse_hf(&write(&t, "z.json", &zero), None).unwrap();
+    assert_eq!(c.text.pool, TextPool::Eos(0));
+    let negative = text.replace("\"eos_token_id\": 2,", "\"eos_token_id\": -1,");
+    let e = parse_hf(&write(&t, "n.json", &negative), None).unwrap_err();
+    assert!(e.to_string().contains("text_config.eos_token_id"), "{e}");
     let other = text.replace(
         "\"model_type\": \"metaclip_2\"",
         "\"model_type\": \"altclip\"",

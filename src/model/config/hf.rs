@@ -151,14 +151,7 @@ const METACLIP_2: &str = "metaclip_2";
 /// both from facebook/xlm-v-base, which serves a repository that lacks them.
 fn metaclip_2_text(text: &mut TextConfig, tobj: &Obj) -> Result<()> {
     // MetaClip2TextConfig's default, CLIP's end-of-text id.
-    let eos = tobj.opt_usize("eos_token_id")?.unwrap_or(49407);
-    let eos = u32::try_from(eos).map_err(|_| {
-        Error::config(
-            tobj.path,
-            format!("`{}` {eos} is out of range", tobj.key("eos_token_id")),
-        )
-    })?;
-    text.pool = TextPool::Eos(eos);
+    text.pool = TextPool::Eos(tobj.opt_token_id("eos_token_id")?.unwrap_or(49407));
     text.hf_tokenizer = Some(HfTokenizerSpec {
         name: "facebook/xlm-v-base".into(),
         strip_sep: false,

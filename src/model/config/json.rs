@@ -56,6 +56,23 @@ impl<'a> Obj<'a> {
         }
     }
 
+    /// A token id: any integer a vocabulary index can be, 0 included.
+    pub(in crate::model) fn opt_token_id(&self, k: &str) -> Result<Option<u32>> {
+        match self.map.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .map(Some)
+                .ok_or_else(|| {
+                    Error::config(
+                        self.path,
+                        format!("`{}` must be a token id, got {v}", self.key(k)),
+                    )
+                }),
+        }
+    }
+
     pub(in crate::model) fn usize(&self, k: &str) -> Result<usize> {
         self.opt_usize(k)?.ok_or_else(|| {
             Error::config(self.path, format!("missing required key `{}`", self.key(k)))

@@ -68,16 +68,7 @@ fn text_pool(tobj: &Obj) -> Result<TextPool> {
     match tobj.opt_str("pool_type")?.unwrap_or("argmax") {
         "argmax" => Ok(TextPool::Argmax),
         "last" => Ok(TextPool::Last),
-        "eos" => {
-            let id = tobj.opt_usize("eos_id")?.unwrap_or(2);
-            let id = u32::try_from(id).map_err(|_| {
-                Error::config(
-                    tobj.path,
-                    format!("`{}` {id} is too large", tobj.key("eos_id")),
-                )
-            })?;
-            Ok(TextPool::Eos(id))
-        }
+        "eos" => Ok(TextPool::Eos(tobj.opt_token_id("eos_id")?.unwrap_or(2))),
         other => Err(Error::config(
             tobj.path,
             format!("`{}` = {other:?} is not supported", tobj.key("pool_type")),
