@@ -2,9 +2,16 @@
 
 mod cli;
 
-/// Large activation buffers are reused instead of mapped afresh for every layer.
+/// Large activation buffers are reused instead of mapped afresh for every layer (what that buys:
+/// benches/alloc.sh, README "Benchmarks"; features `system-alloc` and `mimalloc` swap it out).
+#[cfg(not(any(feature = "system-alloc", feature = "mimalloc")))]
 #[global_allocator]
 static ALLOCATOR: clipscope::alloc::Recycling = clipscope::alloc::Recycling::new();
+
+/// mimalloc, to compare (feature `mimalloc`).
+#[cfg(all(feature = "mimalloc", not(feature = "system-alloc")))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     // Like other Unix filters, end quietly when the reader of our output goes away
