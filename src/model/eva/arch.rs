@@ -129,15 +129,10 @@ const fn pe(
         mlp_dim,
         patch,
         class_token,
-        patch_bias: false,
-        norm_pre: true,
-        qkv: QkvLayout::Fused,
-        post_norm: false,
-        sub_ln: false,
-        swiglu: false,
         rope: Some(rope),
-        eps: 1e-5,
         pool: EvaPool::Map { heads: 8 },
+        // timm's ViT's: no patch bias, norm_pre, one qkv, GELU, ε 1e-5.
+        ..VIT_L_CLIP
     }
 }
 
@@ -168,28 +163,32 @@ const fn eva02(
     }
 }
 
+/// MobileCLIP 2's ViT (open_clip MobileCLIP2-L-14: timm's `vit_large_patch14_clip_224`, a plain
+/// `VisionTransformer` whose names and forward are Eva's without rope).
+const VIT_L_CLIP: EvaArch = EvaArch {
+    name: "vit_large_patch14_clip_224",
+    heads: 16,
+    width: 1024,
+    depth: 24,
+    mlp_dim: 4096,
+    patch: 14,
+    class_token: true,
+    patch_bias: false,
+    norm_pre: true,
+    qkv: QkvLayout::Fused,
+    post_norm: false,
+    sub_ln: false,
+    swiglu: false,
+    rope: None,
+    eps: 1e-5,
+    pool: EvaPool::Token,
+};
+
 /// The EVA-02 CLIP towers (open_clip EVA02-B-16, EVA02-L-14, EVA02-L-14-336, EVA02-E-14), PE-Core's
 /// (PE-Core-T-16-384, -S-16-384, -B-16, -L-14-336, -bigG-14-448) and MobileCLIP 2's ViT
 /// (MobileCLIP2-L-14: timm's `VisionTransformer`, whose names and forward are Eva's without rope).
 const KNOWN: &[EvaArch] = &[
-    EvaArch {
-        name: "vit_large_patch14_clip_224",
-        heads: 16,
-        width: 1024,
-        depth: 24,
-        mlp_dim: 4096,
-        patch: 14,
-        class_token: true,
-        patch_bias: false,
-        norm_pre: true,
-        qkv: QkvLayout::Fused,
-        post_norm: false,
-        sub_ln: false,
-        swiglu: false,
-        rope: None,
-        eps: 1e-5,
-        pool: EvaPool::Token,
-    },
+    VIT_L_CLIP,
     pe(
         "vit_pe_core_tiny_patch16_384",
         (192, 12, 3, 768),
@@ -232,21 +231,15 @@ const KNOWN: &[EvaArch] = &[
     // q and v biases, a GELU MLP, absolute positions only.
     EvaArch {
         name: "eva02_enormous_patch14_clip_224",
-        heads: 16,
         width: 1792,
         depth: 64,
         mlp_dim: 15360,
-        patch: 14,
-        class_token: true,
         patch_bias: true,
         norm_pre: false,
         qkv: QkvLayout::FusedQvBias,
         post_norm: true,
-        sub_ln: false,
-        swiglu: false,
-        rope: None,
         eps: 1e-6,
-        pool: EvaPool::Token,
+        ..VIT_L_CLIP
     },
 ];
 
