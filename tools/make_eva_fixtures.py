@@ -59,12 +59,6 @@ CFG = {
 }
 
 
-def tiny_timm():
-    """timm's model function for TIMM, with the tiny sizes passed as its own overrides."""
-    registry = timm.models._registry._model_entrypoints
-    registry[TIMM] = partial(registry[TIMM], embed_dim=96, depth=2, img_size=SIDE)
-
-
 def redraw(trunk, gen):
     for name, p in trunk.named_parameters():
         if p.ndim == 1 and ("norm" in name):
@@ -159,56 +153,59 @@ def decompose_post_norm(model, px):
     return base.linearised_terms(p, cs, fs, x[:, 0], tr.norm, tr.head.weight.T, tr.head.bias)
 
 
-def enormous(root, texts):
-    """tiny-openclip-eva02-e: EVA02-E-14's post-norm trunk at tiny sizes."""
-    name, timm_name, side = "tiny-openclip-eva02-e", "eva02_enormous_patch14_clip_224", 28
-    cfg = json.loads(json.dumps(CFG))
-    cfg["vision_cfg"].update(image_size=side, timm_model_name=timm_name)
+def timm_fixture(root, name, cfg, timm_name, sizes, decompose, convention, check):
+    """Writes fixture `name`: open_clip's `cfg` over timm's `timm_name` model function with the
+    tiny `sizes` as its own overrides, its trunk checked by `check` and redrawn, and what open_clip
+    computes for it (make_openclip_fixtures.write_reference, CLIP's BPE and the shared texts)."""
+    src = pathlib.Path(root) / "tiny-openclip"
+    texts = json.loads((src / "reference.json").read_text())["texts"]
     registry = timm.models._registry._model_entrypoints
-    registry[timm_name] = partial(registry[timm_name], embed_dim=64, depth=2, img_size=side)
+    registry[timm_name] = partial(registry[timm_name], **sizes)
     out = pathlib.Path(root) / name
     (out / "images").mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     open_clip.factory._MODEL_CONFIGS[name] = cfg
     model = open_clip.create_model(name, pretrained=None).eval().double()
-    trunk = model.visual.trunk
-    assert type(trunk.blocks[0]).__name__ == "EvaBlockPostNorm" and trunk.rope is None
-    assert trunk.blocks[0].attn.num_heads == 16 and trunk.blocks[0].attn.q_bias is not None
-    redraw(trunk, torch.Generator().manual_seed(1))
+    check(model)
+    redraw(model.visual.trunk, torch.Generator().manual_seed(1))
     made_with = {"torch": torch.__version__, "open_clip": open_clip.__version__,
                  "timm": timm.__version__}
+    base.write_reference(out, model, decompose, open_clip.get_tokenizer("ViT-B-32"), texts, cfg,
+                         convention, rng, copy_tokenizer=src, made_with=made_with)
+
+
+def enormous(root):
+    """tiny-openclip-eva02-e: EVA02-E-14's post-norm trunk at tiny sizes."""
+    timm_name, side = "eva02_enormous_patch14_clip_224", 28
+    cfg = json.loads(json.dumps(CFG))
+    cfg["vision_cfg"].update(image_size=side, timm_model_name=timm_name)
+
+    def check(model):
+        trunk = model.visual.trunk
+        assert type(trunk.blocks[0]).__name__ == "EvaBlockPostNorm" and trunk.rope is None
+        assert trunk.blocks[0].attn.num_heads == 16 and trunk.blocks[0].attn.q_bias is not None
+
     convention = ("prs_hook's convention read at the class token, each block's norm1 (post-norm) "
                   "linearised at the class row with that row's own statistics as ln_post is: "
                   "head h's term for token j is ((pad_h(A[h,0,j] v_hj) W_P^T - its mean) * gamma "
                   "/ sigma + ((b_P - mean(b_P)) * gamma / sigma + beta)/(T*H), sigma norm1's scale "
                   "of the class row's projected attention output; the MLP's term is norm2(mlp(x)) "
                   "at the class row; the final norm as ln_post, the head's bias shared as beta.")
-    base.write_reference(out, model, decompose_post_norm, open_clip.get_tokenizer("ViT-B-32"),
-                         texts, cfg, convention, rng,
-                         copy_tokenizer=pathlib.Path(root) / "tiny-openclip", made_with=made_with)
+    timm_fixture(root, "tiny-openclip-eva02-e", cfg, timm_name,
+                 {"embed_dim": 64, "depth": 2, "img_size": side}, decompose_post_norm, convention,
+                 check)
 
 
 def main(root):
-    out = pathlib.Path(root) / NAME
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    texts = json.loads((pathlib.Path(root) / "tiny-openclip" / "reference.json").read_text())["texts"]
-    tiny_timm()
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    open_clip.factory._MODEL_CONFIGS[NAME] = CFG
-    model = open_clip.create_model(NAME, pretrained=None).eval().double()
-    trunk = model.visual.trunk
-    assert type(trunk).__name__ == "Eva" and trunk.blocks[0].attn.num_heads == 12
-    assert trunk.rope.ref_feat_shape == (16, 16) and trunk.patch_embed.grid_size == (2, 2)
-    redraw(trunk, torch.Generator().manual_seed(1))
-    tokenizer = open_clip.get_tokenizer("ViT-B-32")
-    made_with = {"torch": torch.__version__, "open_clip": open_clip.__version__,
-                 "timm": timm.__version__}
-    base.write_reference(out, model, decompose, tokenizer, texts, CFG,
-                         __doc__.split("\n\n")[-1].strip(), rng,
-                         copy_tokenizer=pathlib.Path(root) / "tiny-openclip", made_with=made_with)
-    enormous(root, texts)
+    def check(model):
+        trunk = model.visual.trunk
+        assert type(trunk).__name__ == "Eva" and trunk.blocks[0].attn.num_heads == 12
+        assert trunk.rope.ref_feat_shape == (16, 16) and trunk.patch_embed.grid_size == (2, 2)
+
+    timm_fixture(root, NAME, CFG, TIMM, {"embed_dim": 96, "depth": 2, "img_size": SIDE},
+                 decompose, __doc__.split("\n\n")[-1].strip(), check)
+    enormous(root)
 
 
 if __name__ == "__main__":

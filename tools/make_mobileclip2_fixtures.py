@@ -18,16 +18,12 @@ The decomposition is clip_text_span's prs_hook.py convention read at the class t
 trunk's `norm` as ln_post and the head's bias shared out with beta's shares. It is checked against
 open_clip's encode_image before anything is written.
 """
-import json, pathlib, sys
-from functools import partial
+import sys
 
-import numpy as np
-import open_clip
-import timm
 import torch
 
 import make_openclip_fixtures as base
-from make_eva_fixtures import redraw, tokens
+from make_eva_fixtures import timm_fixture, tokens
 
 NAME = "tiny-openclip-mobileclip2"
 TIMM = "vit_large_patch14_clip_224"
@@ -64,25 +60,13 @@ def decompose(model, px):
     return base.linearised_terms(p, cs, fs, x[:, 0], tr.norm, tr.head.weight.T, tr.head.bias)
 
 def main(root):
-    out = pathlib.Path(root) / NAME
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    texts = json.loads((pathlib.Path(root) / "tiny-openclip" / "reference.json").read_text())["texts"]
-    registry = timm.models._registry._model_entrypoints
-    registry[TIMM] = partial(registry[TIMM], embed_dim=64, depth=2, img_size=SIDE)
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    open_clip.factory._MODEL_CONFIGS[NAME] = CFG
-    model = open_clip.create_model(NAME, pretrained=None).eval().double()
-    trunk = model.visual.trunk
-    assert type(trunk).__name__ == "VisionTransformer" and trunk.blocks[0].attn.num_heads == 16
-    assert model.text.attn_mask is None
-    redraw(trunk, torch.Generator().manual_seed(1))
-    tokenizer = open_clip.get_tokenizer("ViT-B-32")
-    made_with = {"torch": torch.__version__, "open_clip": open_clip.__version__,
-                 "timm": timm.__version__}
-    base.write_reference(out, model, decompose, tokenizer, texts, CFG,
-                         __doc__.split("\n\n")[-1].strip(), rng,
-                         copy_tokenizer=pathlib.Path(root) / "tiny-openclip", made_with=made_with)
+    def check(model):
+        trunk = model.visual.trunk
+        assert type(trunk).__name__ == "VisionTransformer" and trunk.blocks[0].attn.num_heads == 16
+        assert model.text.attn_mask is None
+
+    timm_fixture(root, NAME, CFG, TIMM, {"embed_dim": 64, "depth": 2, "img_size": SIDE},
+                 decompose, __doc__.split("\n\n")[-1].strip(), check)
 
 
 if __name__ == "__main__":
