@@ -164,6 +164,21 @@ struct Stats {
 }
 
 impl Stats {
+    /// ln_post's statistics of the readout residual `r` (B, D), and the unit embedding (B, E).
+    fn of(tower: &dyn Linearised, r: &Tensor) -> Result<(Self, Tensor)> {
+        let (mu, var) = mean_var(r)?;
+        let sigma = (var + tower.cfg().tower.eps)?.sqrt()?;
+        let e = tower.embed(r)?;
+        let norm = e.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?;
+        let embedding = e.broadcast_div(&norm)?;
+        let stats = Self {
+            mu: mu.squeeze(1)?,
+            sigma: sigma.squeeze(1)?,
+            norm: norm.squeeze(1)?,
+        };
+        Ok((stats, embedding))
+    }
+
     /// `((x − w·μ·g)/σ + w·βP)/‖e‖` for x of shape (B, …, E).
     fn finish(&self, folds: &Folds, x: &Tensor, w: f64) -> Result<Tensor> {
         let rank = x.rank();
@@ -183,6 +198,46 @@ impl Stats {
             .broadcast_add(&(&folds.beta_p * w)?)?
             .broadcast_div(&norm)?)
     }
+}
+
+/// The pre term and the MLPs' terms (B, L + 1, E), each with share 1/K.
+fn mlp_terms(folds: &Folds, stats: &Stats, trace: &Trace, k: f64) -> Result<Tensor> {
+    let raw: Vec<&Tensor> = std::iter::once(&trace.pre)
+        .chain(trace.mlp_cls.iter())
+        .collect();
+    let raw = Tensor::stack(&raw, 1)?.contiguous()?; // (B, L+1, D)
+    let (b, l1, dm) = raw.dims3()?;
+    let proj = raw
+        .reshape((b * l1, dm))?
+        .matmul(&folds.gamma_p)?
+        .reshape((b, l1, ()))?;
+    stats.finish(folds, &proj, 1.0 / k)
+}
+
+/// A layer's per-(token, head) terms (B, T, H, E) from its class-row attention `a0` (B, H, T)
+/// and values `v` (B, H, T, d) through the head matrices `m` (H, d, E), the layer's `bias` (B, E)
+/// shared over the T·H terms, each with share 1/(K·T·H).
+fn token_terms(
+    folds: &Folds,
+    stats: &Stats,
+    m: &Tensor,
+    (a0, v): &(Tensor, Tensor),
+    bias: &Tensor,
+    k: f64,
+) -> Result<Tensor> {
+    let (b, h, t, d) = v.dims4()?;
+    // (B, H, T, d) → (H, B·T, d) · (H, d, E) → (B, H, T, E), weighted by the CLS attention.
+    let vm = v
+        .transpose(0, 1)?
+        .contiguous()?
+        .reshape((h, b * t, d))?
+        .matmul(m)?;
+    let vm = vm.reshape((h, b, t, ()))?.transpose(0, 1)?;
+    let proj = vm
+        .broadcast_mul(&a0.unsqueeze(3)?)?
+        .broadcast_add(&(bias / (t * h) as f64)?.unsqueeze(1)?.unsqueeze(1)?)?;
+    let per_token = stats.finish(folds, &proj, 1.0 / (k * (t * h) as f64))?;
+    Ok(per_token.transpose(1, 2)?) // (B, T, H, E)
 }
 
 /// Which layers to capture for a decomposition; `ablation` captures every layer's heads.
@@ -215,31 +270,10 @@ pub fn decompose(
     ablation: bool,
 ) -> Result<Decomposition> {
     let cfg = tower.cfg();
-    let (n_layers, h, t) = (cfg.tower.layers, cfg.tower.heads, cfg.tokens());
+    let (n_layers, h) = (cfg.tower.layers, cfg.tower.heads);
     let k = (2 * n_layers + 1) as f64;
-    let r = &trace.residual;
-    let (mu, var) = mean_var(r)?;
-    let sigma = (var + cfg.tower.eps)?.sqrt()?;
-    let e = tower.embed(r)?;
-    let norm = e.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?;
-    let stats = Stats {
-        mu: mu.squeeze(1)?,
-        sigma: sigma.squeeze(1)?,
-        norm: norm.squeeze(1)?,
-    };
-    let embedding = e.broadcast_div(&norm)?;
-
-    let raw_mlps: Vec<&Tensor> = std::iter::once(&trace.pre)
-        .chain(trace.mlp_cls.iter())
-        .collect();
-    let raw_mlps = Tensor::stack(&raw_mlps, 1)?.contiguous()?; // (B, L+1, D)
-    let (b, l1, dm) = raw_mlps.dims3()?;
-    let proj = raw_mlps
-        .reshape((b * l1, dm))?
-        .matmul(&folds.gamma_p)?
-        .reshape((b, l1, ()))?;
-    let mlps = stats.finish(folds, &proj, 1.0 / k)?;
-
+    let (stats, embedding) = Stats::of(tower, &trace.residual)?;
+    let mlps = mlp_terms(folds, &stats, trace, k)?;
     let mut heads = Vec::with_capacity(layers.len());
     let mut tokens = Vec::with_capacity(layers.len());
     for &l in layers {
@@ -252,20 +286,8 @@ pub fn decompose(
         let bias = folds.bias(trace, l, z.dim(0)?)?; // (B, E)
         let proj = proj.broadcast_add(&(&bias / h as f64)?.unsqueeze(1)?)?;
         heads.push(stats.finish(folds, &proj, 1.0 / (k * h as f64))?);
-        if let Some((a0, v)) = &trace.tokens[l] {
-            let (b, _, _, d) = v.dims4()?;
-            // (B, H, T, d) → (H, B·T, d) · (H, d, E) → (B, H, T, E), weighted by the CLS attention.
-            let vm = v
-                .transpose(0, 1)?
-                .contiguous()?
-                .reshape((h, b * t, d))?
-                .matmul(m)?;
-            let vm = vm.reshape((h, b, t, ()))?.transpose(0, 1)?;
-            let proj = vm
-                .broadcast_mul(&a0.unsqueeze(3)?)?
-                .broadcast_add(&(&bias / (t * h) as f64)?.unsqueeze(1)?.unsqueeze(1)?)?;
-            let per_token = stats.finish(folds, &proj, 1.0 / (k * (t * h) as f64))?;
-            tokens.push(per_token.transpose(1, 2)?); // (B, T, H, E)
+        if let Some(captured) = &trace.tokens[l] {
+            tokens.push(token_terms(folds, &stats, m, captured, &bias, k)?);
         }
     }
     let (attn, cls) = if ablation {
