@@ -39,45 +39,13 @@ impl Trunk {
     /// Loads the trunk; `cfg` names the architecture and gets the sizes the weights have.
     pub fn load(w: &Weights, cfg: &VisionConfig, arch: &EvaArch) -> Result<Self> {
         let p = |s: &str| format!("{PREFIX}.{s}");
-        let shape = |name: &str| {
-            w.shape(&p(name)).ok_or_else(|| {
-                Error::Model(format!(
-                    "not a timm {} tower: no tensor `{}`",
-                    arch.name,
-                    p(name)
-                ))
-            })
-        };
-        let pos_shape = shape("pos_embed")?;
-        let (t, dm) = match pos_shape[..] {
-            [1, t, dm] => (t, dm),
-            _ => {
-                return Err(Error::Model(format!(
-                    "`{}` has shape {pos_shape:?}",
-                    p("pos_embed")
-                )));
-            }
-        };
-        let fc1 = if arch.swiglu { "fc1_g" } else { "fc1" };
-        let mlp = shape(&format!("blocks.0.mlp.{fc1}.weight"))?[0];
-        let depth = (0..)
-            .take_while(|i| w.shape(&p(&format!("blocks.{i}.norm1.weight"))).is_some())
-            .count();
-        let mut cfg = cfg.clone();
-        cfg.tower.width = dm;
-        cfg.tower.layers = depth;
-        cfg.tower.mlp_dim = mlp;
-        cfg.class_token = arch.class_token;
-        if !dm.is_multiple_of(arch.heads) || t != cfg.tokens() {
-            return Err(Error::Model(format!(
-                "timm {}: width {dm} for {} heads and {t} positions for {} tokens ({} px, patch {}) do not fit",
-                arch.name,
-                arch.heads,
-                cfg.tokens(),
-                cfg.image_size,
-                cfg.patch_size
-            )));
-        }
+        let cfg = sized(w, cfg, arch)?;
+        let (t, dm, depth, mlp) = (
+            cfg.tokens(),
+            cfg.tower.width,
+            cfg.tower.layers,
+            cfg.tower.mlp_dim,
+        );
         let bias = arch.patch_bias.then(|| p("patch_embed.proj.bias"));
         let patch = PatchEmbed::load(
             w,
@@ -154,4 +122,45 @@ impl Trunk {
         }
         Ok(x)
     }
+}
+
+/// `cfg` with the width, depth and MLP width `w` has (the timm name fixes only the rest), checked
+/// against the name's heads and the image's tokens.
+fn sized(w: &Weights, cfg: &VisionConfig, arch: &EvaArch) -> Result<VisionConfig> {
+    let p = |s: &str| format!("{PREFIX}.{s}");
+    let shape = |name: &str| {
+        w.shape(&p(name)).ok_or_else(|| {
+            Error::Model(format!(
+                "not a timm {} tower: no tensor `{}`",
+                arch.name,
+                p(name)
+            ))
+        })
+    };
+    let pos_shape = shape("pos_embed")?;
+    let [1, t, dm] = pos_shape[..] else {
+        return Err(Error::Model(format!(
+            "`{}` has shape {pos_shape:?}",
+            p("pos_embed")
+        )));
+    };
+    let fc1 = if arch.swiglu { "fc1_g" } else { "fc1" };
+    let mut cfg = cfg.clone();
+    cfg.tower.width = dm;
+    cfg.tower.layers = (0..)
+        .take_while(|i| w.shape(&p(&format!("blocks.{i}.norm1.weight"))).is_some())
+        .count();
+    cfg.tower.mlp_dim = shape(&format!("blocks.0.mlp.{fc1}.weight"))?[0];
+    cfg.class_token = arch.class_token;
+    if !dm.is_multiple_of(arch.heads) || t != cfg.tokens() {
+        return Err(Error::Model(format!(
+            "timm {}: width {dm} for {} heads and {t} positions for {} tokens ({} px, patch {}) do not fit",
+            arch.name,
+            arch.heads,
+            cfg.tokens(),
+            cfg.image_size,
+            cfg.patch_size
+        )));
+    }
+    Ok(cfg)
 }
