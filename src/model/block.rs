@@ -4,54 +4,16 @@
 
 use candle_core::{DType, IndexOp, Tensor};
 
+pub use super::block_out::{BlockOut, Capture, Rows};
 use super::config::{Format, TowerConfig};
 use super::layers::{Dense, LayerNorm, softmax};
 use super::weights::Weights;
 use super::{cpu_attention, cpu_tiles};
 use crate::Result;
 
-/// What to keep from a block's attention besides its output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Capture {
-    /// Nothing.
-    None,
-    /// The per-head CLS-row output `A[h,0,:] · V_h` (B, H, d).
-    Heads,
-    /// Also the CLS attention row (B, H, T) and the values (B, H, T, d).
-    Tokens,
-}
-
-/// The query rows a block computes and the readout row its per-token captures describe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rows {
-    /// Every query; the readout is row 0 (the class token, or a text tower's first).
-    All,
-    /// The class token's query alone: the last layer of a tower read at its class token needs
-    /// nothing else.
-    ClassOnly,
-    /// Every query; the readout is the mean of rows 1.. (the patches of a CLIPA, whose image
-    /// embedding is ln_post of their mean).
-    PatchMean,
-}
-
-/// What a block returns.
-pub struct BlockOut {
-    /// The residual stream after the block: (B, T, D), or (B, 1, D) with [`Rows::ClassOnly`].
-    pub x: Tensor,
-    /// The MLP output at the readout row, bias included (B, D).
-    pub mlp_cls: Tensor,
-    /// Per-head readout-row outputs before W_O (B, H, d), when captured.
-    pub head_cls: Option<Tensor>,
-    /// The readout row of the attention (B, H, T) and the values (B, H, T, d), when captured.
-    pub tokens: Option<(Tensor, Tensor)>,
-    /// Per-head term of the readout row attending to the class token, `A[h,r,0] · V_h[0]`
-    /// (B, H, d), whenever the layer is captured (the class-token ablation of
-    /// `compute_ablations.py`).
-    pub cls_self: Option<Tensor>,
-    /// The per-image factor (B) of the part of the layer's bias that the readout row gets
-    /// scaled (a post-norm block's 1/σ), when captured; `None` for a constant bias.
-    pub bias_scale: Option<Tensor>,
-}
+/// A captured layer's (head readout rows, attention row and values, class token's own term), as
+/// [`BlockOut`] holds them.
+type Captured = (Option<Tensor>, Option<(Tensor, Tensor)>, Option<Tensor>);
 
 /// The mean over rows 1.. of (B, T, …) in f32: the patches, class token excluded.
 pub(super) fn patch_mean(x: &Tensor) -> Result<Tensor> {
@@ -158,17 +120,60 @@ impl Block {
         rows: Rows,
     ) -> Result<BlockOut> {
         let (b, t, dm) = x.dims3()?;
-        let (h, d) = (self.heads, dm / self.heads);
         let cls_only = rows == Rows::ClassOnly;
         let mean = rows == Rows::PatchMean;
         let tq = if cls_only { 1 } else { t };
-        let x2 = x.reshape((b * t, dm))?;
-        let qkv = match self.qkv_tiled(&x2)? {
-            Some(qkv) => qkv,
-            None => self.qkv.forward(&self.ln1.forward(&x2)?)?, // (B·T, 3D)
-        };
         // The kernels keep the first query's row; the patches' mean row is computed apart.
         let keep_first_row = capture != Capture::None && !mean;
+        let (qkv, merged, first_row) = self.attend(
+            &x.reshape((b * t, dm))?,
+            (b, t),
+            mask,
+            cls_only,
+            keep_first_row,
+        )?;
+        let (head_cls, tokens, cls_self) = match (capture, mean) {
+            (Capture::None, _) => (None, None, None),
+            (_, false) => self.captures(&qkv, &merged, first_row, (b, t, tq), capture, mean)?,
+            (_, true) => {
+                let row = Some(self.mean_row(&qkv, (b, t), mask)?);
+                self.captures(&qkv, &merged, row, (b, t, tq), capture, mean)?
+            }
+        };
+        let x = if cls_only {
+            x.i((.., 0..1))?.contiguous()?
+        } else {
+            x.clone()
+        };
+        let x = x.reshape((b * tq, dm))?;
+        let after_attn = self.out_proj(&merged, &x, tq, mean)?;
+        let (y, mlp_cls) = self.mlp(&after_attn, (b, t, tq), mean)?;
+        Ok(BlockOut {
+            x: y.reshape((b, tq, dm))?,
+            mlp_cls,
+            head_cls,
+            tokens,
+            cls_self,
+            bias_scale: None,
+        })
+    }
+
+    /// LN1, the QKV product and the attention of rows `x2` (B·T, D): the QKV rows, the merged
+    /// heads' output (of the class query alone with `cls_only`) and, with `keep_first_row`, the
+    /// first query's attention row.
+    fn attend(
+        &self,
+        x2: &Tensor,
+        (b, t): (usize, usize),
+        mask: Option<&Tensor>,
+        cls_only: bool,
+        keep_first_row: bool,
+    ) -> Result<(Tensor, Tensor, Option<Tensor>)> {
+        let h = self.heads;
+        let qkv = match self.qkv_tiled(x2)? {
+            Some(qkv) => qkv,
+            None => self.qkv.forward(&self.ln1.forward(x2)?)?, // (B·T, 3D)
+        };
         // On the tiles with the rest of the bf16 block; the CLS query alone stays in f32.
         let tiled = match self.qkv.tiled() && !cls_only {
             true => cpu_tiles::attention(&qkv, (b, t, h), mask, keep_first_row)?,
@@ -182,40 +187,56 @@ impl Block {
             Some(a) => (a.merged, a.first_row),
             None => self.attention(&qkv, (b, t), mask, cls_only)?,
         };
-        let (head_cls, first_row) = match (capture, mean) {
-            (Capture::None, _) => (None, None),
-            (_, false) => (Some(merged.reshape((b, tq, h, d))?.i((.., 0))?), first_row),
-            (_, true) => (
-                Some(patch_mean(&merged.reshape((b, t, h, d))?)?),
-                Some(self.mean_row(&qkv, (b, t), mask)?),
-            ),
+        Ok((qkv, merged, first_row))
+    }
+
+    /// What a captured layer keeps: the heads' readout-row outputs (the class row's, or the
+    /// patches' mean with `mean`), the readout row's attention `row` and the values
+    /// (`Capture::Tokens`), and the class token's own term.
+    fn captures(
+        &self,
+        qkv: &Tensor,
+        merged: &Tensor,
+        row: Option<Tensor>,
+        (b, t, tq): (usize, usize, usize),
+        capture: Capture,
+        mean: bool,
+    ) -> Result<Captured> {
+        let h = self.heads;
+        let d = qkv.dim(1)? / (3 * h);
+        let head_cls = match mean {
+            false => merged.reshape((b, tq, h, d))?.i((.., 0))?,
+            true => patch_mean(&merged.reshape((b, t, h, d))?)?,
         };
-        let cls_self = match (capture, &first_row) {
-            (Capture::None, _) | (_, None) => None,
-            (_, Some(a0)) => {
-                let v0 = qkv.reshape((b, t, 3, h, d))?.i((.., 0, 2))?; // (B, H, d)
-                let a00 = a0.i((.., .., 0..1))?.to_dtype(v0.dtype())?; // (B, H, 1)
-                Some(v0.broadcast_mul(&a00)?)
-            }
+        let Some(a0) = row else {
+            return Ok((Some(head_cls), None, None));
         };
-        let tokens = match (capture, first_row) {
-            (Capture::Tokens, Some(a0)) => {
+        let v0 = qkv.reshape((b, t, 3, h, d))?.i((.., 0, 2))?; // (B, H, d)
+        let a00 = a0.i((.., .., 0..1))?.to_dtype(v0.dtype())?; // (B, H, 1)
+        let cls_self = v0.broadcast_mul(&a00)?;
+        let tokens = match capture {
+            Capture::Tokens => {
                 let v = qkv.reshape((b, t, 3, h, d))?.i((.., .., 2))?;
                 Some((a0, v.transpose(1, 2)?.contiguous()?))
             }
             _ => None,
         };
-        let x = if cls_only {
-            x.i((.., 0..1))?.contiguous()?
-        } else {
-            x.clone()
-        };
-        let x = x.reshape((b * tq, dm))?;
-        let after_attn = self.out_proj(&merged, &x, tq, mean)?;
-        let (y, mlp_cls) = match self.mlp_tiled(&after_attn, (b, tq), !mean)? {
+        Ok((Some(head_cls), tokens, Some(cls_self)))
+    }
+
+    /// LN2 and the MLP on the rows `after_attn` (B·Tq, D): the residual after the block and the
+    /// MLP's term at the readout row (the class row's, or the patches' mean with `mean`).
+    fn mlp(
+        &self,
+        after_attn: &Tensor,
+        (b, t, tq): (usize, usize, usize),
+        mean: bool,
+    ) -> Result<(Tensor, Tensor)> {
+        let dm = after_attn.dim(1)?;
+        let (y, mlp_cls) = match self.mlp_tiled(after_attn, (b, tq), !mean)? {
             Some(done) => done,
             None => {
-                let hidden = self.ln2.forward(&after_attn)?;
+                let hidden = self.ln2.forward(after_attn)?;
                 let act = self
                     .fc1
                     .forward_with(&hidden, Some(self.activation), None)?;
@@ -225,26 +246,15 @@ impl Block {
                     true => patch_mean(&z)?,
                     false => z.i((.., 0))?,
                 };
-                (
-                    (after_attn.clone() + z.reshape((b * tq, dm))?)?,
-                    Some(mlp_cls),
-                )
+                ((after_attn + z.reshape((b * tq, dm))?)?, Some(mlp_cls))
             }
         };
         let mlp_cls = match mlp_cls {
             Some(m) => m,
             // The tiled MLP adds the residual as it goes: its patch mean is what the block added.
-            None => patch_mean(&(&y - &after_attn)?.reshape((b, t, dm))?)?,
+            None => patch_mean(&(&y - after_attn)?.reshape((b, t, dm))?)?,
         };
-        let x = y.reshape((b, tq, dm))?;
-        Ok(BlockOut {
-            x,
-            mlp_cls,
-            head_cls,
-            tokens,
-            cls_self,
-            bias_scale: None,
-        })
+        Ok((y, mlp_cls))
     }
 
     /// The mean over the patch queries (rows 1..) of the attention rows, (B, H, T), in f32: the

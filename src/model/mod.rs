@@ -3,6 +3,7 @@
 
 pub mod bf16;
 mod block;
+mod block_out;
 pub mod builtin;
 pub mod config;
 mod cpu;
