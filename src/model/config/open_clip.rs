@@ -117,6 +117,46 @@ fn hf_tokenizer(tobj: &Obj) -> Result<Option<HfTokenizerSpec>> {
     }))
 }
 
+/// open_clip's eval transform at side `size` before `preprocess_cfg`: OpenAI's values, and the
+/// centre crop's offsets rounded half to even as torchvision's are.
+fn open_clip_preprocess(size: usize) -> Preprocess {
+    let mut p = Preprocess::openai(size);
+    p.crop_rounding_half_even = true;
+    p
+}
+
+/// `preprocess_cfg` (`mean`, `std`, `interpolation`, `resize_mode`) over open_clip's defaults.
+fn preprocess_cfg(pre: &Obj, size: usize) -> Result<Preprocess> {
+    let mut preprocess = open_clip_preprocess(size);
+    if let Some(m) = pre.opt_triple("mean")? {
+        preprocess.mean = m;
+    }
+    if let Some(s) = pre.opt_triple("std")? {
+        preprocess.std = s;
+    }
+    if let Some(name) = pre.opt_str("interpolation")? {
+        preprocess.resample = Resample::from_name(name).ok_or_else(|| {
+            Error::config(
+                pre.path,
+                format!("`{}` {name:?} is not supported", pre.key("interpolation")),
+            )
+        })?;
+    }
+    if let Some(mode) = pre.opt_str("resize_mode")? {
+        preprocess.mode = match mode {
+            "shortest" => ResizeMode::Shortest,
+            "squash" => ResizeMode::Squash,
+            other => {
+                return Err(Error::config(
+                    pre.path,
+                    format!("`{}` {other:?} is not supported", pre.key("resize_mode")),
+                ));
+            }
+        };
+    }
+    Ok(preprocess)
+}
+
 /// open_clip's own `VisionTransformer` (`width`, `layers`, `head_width`, …).
 fn vit(vobj: &Obj, act: Activation) -> Result<VisionConfig> {
     let path = vobj.path;
@@ -192,36 +232,10 @@ pub fn parse_open_clip(path: &Path) -> Result<ClipConfig> {
             tobj.opt_usize("vocab_size")?.unwrap_or(49408),
         )
     };
-    let mut preprocess = Preprocess::openai(vision.image_size);
-    preprocess.crop_rounding_half_even = true;
-    if let Ok(pre) = root.child("preprocess_cfg") {
-        if let Some(m) = pre.opt_triple("mean")? {
-            preprocess.mean = m;
-        }
-        if let Some(s) = pre.opt_triple("std")? {
-            preprocess.std = s;
-        }
-        if let Some(name) = pre.opt_str("interpolation")? {
-            preprocess.resample = Resample::from_name(name).ok_or_else(|| {
-                Error::config(
-                    path,
-                    format!("`preprocess_cfg.interpolation` {name:?} is not supported"),
-                )
-            })?;
-        }
-        if let Some(mode) = pre.opt_str("resize_mode")? {
-            preprocess.mode = match mode {
-                "shortest" => ResizeMode::Shortest,
-                "squash" => ResizeMode::Squash,
-                other => {
-                    return Err(Error::config(
-                        path,
-                        format!("`preprocess_cfg.resize_mode` {other:?} is not supported"),
-                    ));
-                }
-            };
-        }
-    }
+    let preprocess = match root.child("preprocess_cfg") {
+        Ok(pre) => preprocess_cfg(&pre, vision.image_size)?,
+        Err(_) => open_clip_preprocess(vision.image_size),
+    };
     Ok(ClipConfig {
         format: Format::OpenClip,
         embed_dim: model.usize("embed_dim")?,
