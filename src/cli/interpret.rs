@@ -315,5 +315,5 @@ fn llm_labels(
     _: &str,
     _: &std::path::Path,
 ) -> Result<()> {
-    bail!("this clipscope was built without the `llm` feature")
+    anyhow::bail!("this clipscope was built without the `llm` feature")
 }

@@ -76,24 +76,9 @@ pub fn fetch(repo: &str, revision: Option<&str>) -> Result<ModelFiles> {
         }
     }
     let Some(dir) = dir else {
-        let how = if let Some(host) = &unresolved {
-            format!(
-                "is not in the Hugging Face cache {} and the Hub ({host}) cannot be reached: its \
-                 name does not resolve; offline, use a built-in model such as probe-clip (see \
-                 `clipscope models`)",
-                cache.display()
-            )
-        } else if offline {
-            format!(
-                "is not in the Hugging Face cache {} and HF_HUB_OFFLINE is set",
-                cache.display()
-            )
-        } else {
-            "has no CLIP checkpoint (config.json + model.safetensors or pytorch_model.bin, or open_clip_config.json + open_clip_model.safetensors or open_clip_pytorch_model.bin)".into()
-        };
-        return Err(Error::Model(format!("model {repo} {how}")));
+        return Err(not_found(repo, unresolved.as_deref(), offline, &cache));
     };
-    let mut files = ModelFiles::from_dir(&dir, repo)?;
+    let files = ModelFiles::from_dir(&dir, repo)?;
     if files.format == super::Format::HuggingFace && files.config()?.format == super::Format::Siglip
     {
         // SigLIP's vocabulary is its own: no CLIP fallback.
@@ -102,8 +87,53 @@ pub fn fetch(repo: &str, revision: Option<&str>) -> Result<ModelFiles> {
         }
         return ModelFiles::from_dir(&dir, repo);
     }
+    with_tokenizer(files, (org, name), &fetch_at, revision)
+}
+
+/// Why `repo` has no checkpoint to load: the Hub cannot be reached (its `unresolved` host), the
+/// cache lacks it offline, or the repository holds no CLIP.
+#[cfg(feature = "hub")]
+fn not_found(
+    repo: &str,
+    unresolved: Option<&str>,
+    offline: bool,
+    cache: &std::path::Path,
+) -> Error {
+    let how = if let Some(host) = unresolved {
+        format!(
+            "is not in the Hugging Face cache {} and the Hub ({host}) cannot be reached: its \
+             name does not resolve; offline, use a built-in model such as probe-clip (see \
+             `clipscope models`)",
+            cache.display()
+        )
+    } else if offline {
+        format!(
+            "is not in the Hugging Face cache {} and HF_HUB_OFFLINE is set",
+            cache.display()
+        )
+    } else {
+        "has no CLIP checkpoint (config.json + model.safetensors or pytorch_model.bin, or open_clip_config.json + open_clip_model.safetensors or open_clip_pytorch_model.bin)".into()
+    };
+    Error::Model(format!("model {repo} {how}"))
+}
+
+/// A file of a repository (owner, name) at a revision, when it has one.
+#[cfg(feature = "hub")]
+type FetchAt<'a> =
+    dyn Fn(&str, &str, &str, Option<&str>) -> Result<Option<std::path::PathBuf>> + 'a;
+
+/// `files` with the tokenizer its text tower reads: the repository's own `tokenizer.json` (at
+/// `revision`), else the Hugging Face tokenizer its config names (never CLIP's BPE then), else
+/// OpenAI's CLIP BPE, which every CLIP shares.
+#[cfg(feature = "hub")]
+fn with_tokenizer(
+    mut files: ModelFiles,
+    (org, name): (&str, &str),
+    fetch_at: &FetchAt,
+    revision: Option<&str>,
+) -> Result<ModelFiles> {
     if files.tokenizer.is_none() {
-        files.tokenizer = get(org, name, OPTIONAL[1])?;
+        files.tokenizer = fetch_at(org, name, OPTIONAL[1], revision)?;
     }
     if let Some(spec) = files.config()?.text.hf_tokenizer {
         // The checkpoint names its own vocabulary (CLIPA's BERT, MetaCLIP 2's XLM-V): never
@@ -115,7 +145,7 @@ pub fn fetch(repo: &str, revision: Option<&str>) -> Result<ModelFiles> {
         };
         if files.tokenizer.is_some() && files.tokenizer_config.is_none() {
             // Its own tokenizer (a transformers-format MetaCLIP 2's): its pad token too.
-            files.tokenizer_config = get(org, name, "tokenizer_config.json")?;
+            files.tokenizer_config = fetch_at(org, name, "tokenizer_config.json", revision)?;
         }
         if files.tokenizer.is_none()
             && let Some((o, n)) = id.split_once('/')
