@@ -90,58 +90,10 @@ pub fn parse(
         prefix: prefix.into(),
     };
     let (vobj, tobj) = (obj(&vmap, "vision_config"), obj(&tmap, "text_config"));
-    if vobj.opt_bool("vision_use_head")? == Some(false) {
-        return Err(Error::config(
-            path,
-            "`vision_config.vision_use_head` is false: the model has no attention-pooling head to decompose",
-        ));
-    }
-    let vision = VisionConfig::vit(
-        hf_tower(&vobj, SIGLIP_DEFAULTS)?,
-        vobj.usize("image_size")?,
-        vobj.usize("patch_size")?,
-        false,
-    );
-    // A conv of stride p over a side that p does not divide reads floor(S/p) patches (So400m/14
-    // at 384 px: 27 × 27), ignoring the last S mod p pixels, as transformers does.
-    if vision.patch_size > vision.image_size {
-        return Err(Error::config(
-            path,
-            format!(
-                "`vision_config.patch_size` {} exceeds image_size {}",
-                vision.patch_size, vision.image_size
-            ),
-        ));
-    }
-    if vobj.opt_usize("num_channels")?.unwrap_or(3) != 3 {
-        return Err(Error::config(
-            path,
-            "only 3-channel (RGB) vision towers are supported",
-        ));
-    }
-    // Bidirectional and read at the last position (SiglipTextTransformer's pooler).
-    let text = TextConfig {
-        causal: false,
-        pool: TextPool::Last,
-        ..TextConfig::clip(
-            hf_tower(&tobj, SIGLIP_DEFAULTS)?,
-            tobj.usize("max_position_embeddings")?,
-            tobj.usize("vocab_size")?,
-        )
-    };
+    let vision = vision(&vobj)?;
     // SiglipModel compares the text head's output with the pooled image output directly.
     let embed_dim = vision.tower.width;
-    let projection = tobj
-        .opt_usize("projection_size")?
-        .unwrap_or(text.tower.width);
-    if projection != embed_dim {
-        return Err(Error::config(
-            path,
-            format!(
-                "`text_config.projection_size` {projection} differs from the vision width {embed_dim}"
-            ),
-        ));
-    }
+    let text = text(&tobj, embed_dim)?;
     let side = vision.image_size;
     let preprocess = match preprocessor {
         Some(p) => parse_hf_preprocessor_onto(p, preprocess(side), side)?,
@@ -163,4 +115,65 @@ pub fn parse(
         text,
         preprocess,
     })
+}
+
+/// The vision tower: a ViT without class token, read by its attention-pooling head.
+fn vision(vobj: &Obj) -> Result<VisionConfig> {
+    let path = vobj.path;
+    if vobj.opt_bool("vision_use_head")? == Some(false) {
+        return Err(Error::config(
+            path,
+            "`vision_config.vision_use_head` is false: the model has no attention-pooling head to decompose",
+        ));
+    }
+    let vision = VisionConfig::vit(
+        hf_tower(vobj, SIGLIP_DEFAULTS)?,
+        vobj.usize("image_size")?,
+        vobj.usize("patch_size")?,
+        false,
+    );
+    // A conv of stride p over a side that p does not divide reads floor(S/p) patches (So400m/14
+    // at 384 px: 27 × 27), ignoring the last S mod p pixels, as transformers does.
+    if vision.patch_size > vision.image_size {
+        return Err(Error::config(
+            path,
+            format!(
+                "`vision_config.patch_size` {} exceeds image_size {}",
+                vision.patch_size, vision.image_size
+            ),
+        ));
+    }
+    if vobj.opt_usize("num_channels")?.unwrap_or(3) != 3 {
+        return Err(Error::config(
+            path,
+            "only 3-channel (RGB) vision towers are supported",
+        ));
+    }
+    Ok(vision)
+}
+
+/// The text tower: bidirectional and read at the last position (SiglipTextTransformer's
+/// pooler), its head projecting to the vision width `embed_dim`.
+fn text(tobj: &Obj, embed_dim: usize) -> Result<TextConfig> {
+    let text = TextConfig {
+        causal: false,
+        pool: TextPool::Last,
+        ..TextConfig::clip(
+            hf_tower(tobj, SIGLIP_DEFAULTS)?,
+            tobj.usize("max_position_embeddings")?,
+            tobj.usize("vocab_size")?,
+        )
+    };
+    let projection = tobj
+        .opt_usize("projection_size")?
+        .unwrap_or(text.tower.width);
+    if projection != embed_dim {
+        return Err(Error::config(
+            tobj.path,
+            format!(
+                "`text_config.projection_size` {projection} differs from the vision width {embed_dim}"
+            ),
+        ));
+    }
+    Ok(text)
 }
