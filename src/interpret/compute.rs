@@ -15,9 +15,9 @@ use super::labels::{Sources, decide, text_weights};
 use super::lexicon::Lexicon;
 use super::pool::Pool;
 use super::shared::{chance_of, shared};
-use super::textspan::{Gram, textspan};
+use super::textspan::{Gram, TextSpan, textspan};
 use crate::Result;
-use crate::evidence::Attribute;
+use crate::evidence::{Attribute, PropertyEvidence};
 use crate::store::{Block, Store};
 
 /// XᵀX and column sums of a block's valid rows, in f64.
@@ -99,26 +99,11 @@ pub fn interpret(
         tags,
         lexicon,
         families,
-        attrs,
-        fits,
+        ..
     } = *inputs;
     let texts: Vec<f64> = text_emb.iter().map(|&v| v as f64).collect();
-    let properties: Vec<Vec<String>> = pool
-        .texts
-        .iter()
-        .zip(tags)
-        .map(|(t, tag)| {
-            let mut p = lexicon.properties_of(t);
-            let tag = canonical(tag);
-            if !tag.is_empty() && !p.iter().any(|x| x == tag) {
-                p.push(tag.to_string());
-                p.sort();
-            }
-            p
-        })
-        .collect();
+    let properties = text_properties(pool, tags, lexicon);
     let chance = chance_of(&properties);
-    let e = store.manifest.dim;
     let pairs: Vec<(usize, usize)> = store
         .layers()
         .iter()
@@ -130,36 +115,8 @@ pub fn interpret(
             let block = store.head(layer, head)?;
             let g = gram_of(&block, store.valid())?;
             let ts = textspan(&g, &texts, settings.rank, settings.texts_per_head)?;
-            let evidence = if attrs.is_empty() {
-                vec![]
-            } else {
-                let dir = ts
-                    .chosen
-                    .first()
-                    .and_then(|&i| text_emb.get(i * e..(i + 1) * e));
-                let mut ev =
-                    crate::evidence::evidence(&block, store.valid(), attrs, dir, TOP_IMAGES)?;
-                for e in &mut ev {
-                    e.fit = fits
-                        .iter()
-                        .find(|f| f.property == e.property)
-                        .map(PropertyFit::fit);
-                }
-                ev
-            };
-            let texts: Vec<HeadText> = ts
-                .chosen
-                .iter()
-                .enumerate()
-                .map(|(k, &i)| HeadText {
-                    index: i,
-                    text: pool.texts[i].clone(),
-                    property: tags[i].clone(),
-                    properties: properties[i].clone(),
-                    std: ts.std[k],
-                    variance_explained: ts.variance_explained[k],
-                })
-                .collect();
+            let evidence = head_evidence(store, &block, inputs, ts.chosen.first().copied())?;
+            let texts = head_texts(&ts, inputs, &properties);
             let ve: Vec<f64> = texts.iter().map(|t| t.variance_explained).collect();
             let weights = text_weights(&ve, settings.top_k);
             let top: Vec<Vec<String>> = texts[..weights.len()]
@@ -204,4 +161,63 @@ pub fn interpret(
     };
     interp.refresh_ccs();
     Ok(interp)
+}
+
+/// Every pool text's properties: the lexicon's, and its pool tag (canonical) where the lexicon
+/// does not already give it.
+fn text_properties(pool: &Pool, tags: &[String], lexicon: &Lexicon) -> Vec<Vec<String>> {
+    pool.texts
+        .iter()
+        .zip(tags)
+        .map(|(t, tag)| {
+            let mut p = lexicon.properties_of(t);
+            let tag = canonical(tag);
+            if !tag.is_empty() && !p.iter().any(|x| x == tag) {
+                p.push(tag.to_string());
+                p.sort();
+            }
+            p
+        })
+        .collect()
+}
+
+/// The texts TEXTSPAN chose for a head, in pick order, with their tags and properties.
+fn head_texts(ts: &TextSpan, inputs: &Inputs, properties: &[Vec<String>]) -> Vec<HeadText> {
+    ts.chosen
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| HeadText {
+            index: i,
+            text: inputs.pool.texts[i].clone(),
+            property: inputs.tags[i].clone(),
+            properties: properties[i].clone(),
+            std: ts.std[k],
+            variance_explained: ts.variance_explained[k],
+        })
+        .collect()
+}
+
+/// A head's image evidence for each known property of the store's images (none without them),
+/// its top images taken along the direction of its first text (pool index `first`), each with
+/// how well the model names that property.
+fn head_evidence(
+    store: &Store,
+    block: &Block,
+    inputs: &Inputs,
+    first: Option<usize>,
+) -> Result<Vec<PropertyEvidence>> {
+    if inputs.attrs.is_empty() {
+        return Ok(vec![]);
+    }
+    let e = store.manifest.dim;
+    let dir = first.and_then(|i| inputs.text_emb.get(i * e..(i + 1) * e));
+    let mut ev = crate::evidence::evidence(block, store.valid(), inputs.attrs, dir, TOP_IMAGES)?;
+    for e in &mut ev {
+        e.fit = inputs
+            .fits
+            .iter()
+            .find(|f| f.property == e.property)
+            .map(PropertyFit::fit);
+    }
+    Ok(ev)
 }
