@@ -1,6 +1,6 @@
 //! `clipscope interpret`: TEXTSPAN texts and property labels for every head of a store.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -14,6 +14,7 @@ use clipscope::interpret::texts::{
     embed_texts, embed_texts_cached, nearest_tags, pool_embeddings_file, read_f32, write_f32,
 };
 use clipscope::interpret::{Inputs, Interpretation, Pool, Settings, interpret};
+use clipscope::model::Clip;
 use clipscope::store::Store;
 use clipscope::store::cache::resolve;
 use half::slice::HalfFloatSliceExt;
@@ -132,30 +133,8 @@ pub fn run(args: InterpretArgs) -> Result<()> {
     };
     let e = clip.config.embed_dim;
     let hidden = args.quiet || args.json;
-    let cached = pool_embeddings_file(&dir, &pool.sha256);
-    let text_emb: Vec<f32> = match read_f32(&cached, pool.texts.len() * e) {
-        Some(v) => v,
-        None => {
-            let b = bar(pool.texts.len(), "embedding the pool", hidden);
-            let emb = embed_texts(&clip, &pool.texts, &|n| b.inc(n as u64))?;
-            b.finish_and_clear();
-            write_f32(&cached, &emb)?;
-            emb
-        }
-    };
-    let tags = if pool.is_tagged() {
-        pool.tags
-            .iter()
-            .map(|t| t.clone().unwrap_or_default())
-            .collect()
-    } else {
-        let names = match pool.properties() {
-            p if p.is_empty() => Pool::builtin().properties(),
-            p => p,
-        };
-        let name_emb = embed_texts(&clip, &names, &|_| {})?;
-        nearest_tags(&pool.tags, &text_emb, &names, &name_emb, e)
-    };
+    let text_emb = pool_embeddings(&clip, &pool, &dir, hidden)?;
+    let tags = pool_tags(&clip, &pool, &text_emb)?;
     let settings = Settings {
         rank: args.rank,
         texts_per_head: args.texts_per_head,
@@ -195,6 +174,45 @@ pub fn run(args: InterpretArgs) -> Result<()> {
         jsonln!(serde_json::to_string(&interp)?);
         return Ok(());
     }
+    print_table(&interp);
+    errln!("saved {}", path.display());
+    Ok(())
+}
+
+/// The pool's text embeddings by the store's model, cached beside the store by the pool's hash.
+fn pool_embeddings(clip: &Clip, pool: &Pool, dir: &Path, hidden: bool) -> Result<Vec<f32>> {
+    let cached = pool_embeddings_file(dir, &pool.sha256);
+    if let Some(v) = read_f32(&cached, pool.texts.len() * clip.config.embed_dim) {
+        return Ok(v);
+    }
+    let b = bar(pool.texts.len(), "embedding the pool", hidden);
+    let emb = embed_texts(clip, &pool.texts, &|n| b.inc(n as u64))?;
+    b.finish_and_clear();
+    write_f32(&cached, &emb)?;
+    Ok(emb)
+}
+
+/// Each pool text's property tag: its own, or for an untagged pool the nearest property name
+/// (the pool's, else the built-in pool's) by the model's text embeddings.
+fn pool_tags(clip: &Clip, pool: &Pool, text_emb: &[f32]) -> Result<Vec<String>> {
+    if pool.is_tagged() {
+        return Ok(pool
+            .tags
+            .iter()
+            .map(|t| t.clone().unwrap_or_default())
+            .collect());
+    }
+    let names = match pool.properties() {
+        p if p.is_empty() => Pool::builtin().properties(),
+        p => p,
+    };
+    let name_emb = embed_texts(clip, &names, &|_| {})?;
+    let e = clip.config.embed_dim;
+    Ok(nearest_tags(&pool.tags, text_emb, &names, &name_emb, e))
+}
+
+/// One line per head: its label, confidence and basis, and its first three texts.
+fn print_table(interp: &Interpretation) {
     for h in &interp.heads {
         let label = interp.label(h).unwrap_or_default();
         let (conf, basis) = h.label.as_ref().map_or((0.0, "—"), |l| {
@@ -217,8 +235,6 @@ pub fn run(args: InterpretArgs) -> Result<()> {
             top.join(" | ")
         );
     }
-    errln!("saved {}", path.display());
-    Ok(())
 }
 
 /// How well the model names each known property `attrs` of the store's images, zero-shot from
