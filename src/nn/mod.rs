@@ -122,9 +122,8 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// The `q.k` best rows of Σ_b w_b · block_b (all blocks of the same shape), best first; ties
-/// go to the lower index.
-pub fn top_k(blocks: &[(&dyn Rows, f32)], q: &Query) -> Result<Vec<Hit>> {
+/// The blocks' (rows, width, rows per piece), checked to agree with each other and with `q`.
+fn checked(blocks: &[(&dyn Rows, f32)], q: &Query) -> Result<(usize, usize, usize)> {
     let Some((first, _)) = blocks.first() else {
         return Err(Error::Invalid("nearest neighbours over no block".into()));
     };
@@ -148,6 +147,13 @@ pub fn top_k(blocks: &[(&dyn Rows, f32)], q: &Query) -> Result<Vec<Hit>> {
             "a centred cosine needs the rows' mean".into(),
         ));
     }
+    Ok((n, dim, pr))
+}
+
+/// The `q.k` best rows of Σ_b w_b · block_b (all blocks of the same shape), best first; ties
+/// go to the lower index.
+pub fn top_k(blocks: &[(&dyn Rows, f32)], q: &Query) -> Result<Vec<Hit>> {
+    let (n, dim, pr) = checked(blocks, q)?;
     let qnorm = dot(q.vector, q.vector).sqrt();
     let pieces = n.div_ceil(pr.max(1));
     let init = || {
