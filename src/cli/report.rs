@@ -1,6 +1,6 @@
 //! `clipscope report`: the paper's model-comparison table for the interpreted stores.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
@@ -47,22 +47,7 @@ pub struct ReportArgs {
 /// Runs `clipscope report`.
 pub fn run(args: ReportArgs) -> Result<()> {
     let cache = args.cache.dir();
-    let named: Vec<&String> = args.stores.iter().chain(&args.store).collect();
-    let dirs: Vec<PathBuf> = if named.is_empty() {
-        interpreted_stores(&cache)
-    } else {
-        named
-            .iter()
-            .map(|s| resolve(Some(s), &cache))
-            .collect::<clipscope::Result<_>>()?
-    };
-    if dirs.is_empty() {
-        bail!(
-            "no interpreted store in {}: run `clipscope index`, then `clipscope interpret`",
-            cache.display()
-        );
-    }
-    let rows: Vec<ModelRow> = dirs
+    let rows: Vec<ModelRow> = report_dirs(&args, &cache)?
         .iter()
         .map(|d| model_row(d, &args.layers, args.top_k))
         .collect::<clipscope::Result<_>>()?;
@@ -102,32 +87,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
         Format::Csv => {
             // Numbers only: one record per model, an empty field where a number was not
             // measured (the markdown and JSON say why).
-            let k = args.top_k;
-            let header: Vec<String> = [
-                "model",
-                "images",
-                "heads",
-                "association",
-                "entanglement",
-                "label_shared",
-                &format!("mean_ve_top{k}"),
-                "mean_ve_all",
-                &format!("ccs{k}_high_share"),
-                "ccs_low_share",
-                "ccr",
-                "llm_ccs_high_share",
-                "llm_ccs_low_share",
-                "llm_ccr",
-                "top1_unpruned",
-                "top1_pruned_high",
-                "top1_pruned_low",
-                "top1_pruned_random",
-                "labels_backed_by_images",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            outln!("{}", csv_line(&header)?);
+            outln!("{}", csv_line(&csv_header(args.top_k))?);
             for r in &rows {
                 outln!("{}", csv_line(&numbers(r))?);
             }
@@ -185,6 +145,54 @@ fn metric_rows(
         &|r| carriers(r.evidence.as_ref()),
     );
     out
+}
+
+/// The stores the report is over: those named, else every interpreted store of the cache.
+fn report_dirs(args: &ReportArgs, cache: &Path) -> Result<Vec<PathBuf>> {
+    let named: Vec<&String> = args.stores.iter().chain(&args.store).collect();
+    let dirs: Vec<PathBuf> = if named.is_empty() {
+        interpreted_stores(cache)
+    } else {
+        named
+            .iter()
+            .map(|s| resolve(Some(s), cache))
+            .collect::<clipscope::Result<_>>()?
+    };
+    if dirs.is_empty() {
+        bail!(
+            "no interpreted store in {}: run `clipscope index`, then `clipscope interpret`",
+            cache.display()
+        );
+    }
+    Ok(dirs)
+}
+
+/// The CSV's header, the columns of [`numbers`] (`k` the top texts CCS counts).
+fn csv_header(k: usize) -> Vec<String> {
+    [
+        "model",
+        "images",
+        "heads",
+        "association",
+        "entanglement",
+        "label_shared",
+        &format!("mean_ve_top{k}"),
+        "mean_ve_all",
+        &format!("ccs{k}_high_share"),
+        "ccs_low_share",
+        "ccr",
+        "llm_ccs_high_share",
+        "llm_ccs_low_share",
+        "llm_ccr",
+        "top1_unpruned",
+        "top1_pruned_high",
+        "top1_pruned_low",
+        "top1_pruned_random",
+        "labels_backed_by_images",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 /// The CSV's record of `r`: its model, then numbers (empty where not measured).
