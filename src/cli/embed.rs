@@ -63,63 +63,85 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         });
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    if args.json {
-        let row = |t: &Option<candle_core::Tensor>, i: usize| -> Result<Vec<f32>> {
-            Ok(t.as_ref()
-                .map(|x| x.i(i)?.to_vec1::<f32>())
-                .transpose()?
-                .unwrap_or_default())
-        };
-        let mut emit = |line: Line| -> Result<()> {
-            let text = serde_json::to_string(&line)?;
-            Ok(writeln!(out, "{}", clipscope::untrusted::json(&text))?)
-        };
-        for (i, (t, id)) in args.texts.iter().zip(&ids).enumerate() {
-            emit(Line {
-                text: Some(t),
-                image: None,
-                input_ids: Some(id),
-                embedding: row(&texts, i)?,
-            })?;
-        }
-        for (i, p) in paths.iter().enumerate() {
-            let image = Some(clipscope::pathname::show(p));
-            emit(Line {
-                text: None,
-                image,
-                input_ids: None,
-                embedding: row(&images, i)?,
-            })?;
-        }
-    } else {
-        writeln!(out, "{}: {} dimensions", clip.name, clip.config.embed_dim)?;
-        match (&texts, &images) {
-            (Some(t), Some(im)) => {
-                let sims = im.matmul(&t.t()?)?.to_vec2::<f32>()?;
-                for (p, row) in paths.iter().zip(sims) {
-                    writeln!(out, "{}", clipscope::untrusted::path(p))?;
-                    for (text, s) in args.texts.iter().zip(row) {
-                        writeln!(out, "  {s:+.4}  {}", field(text))?;
-                    }
-                }
-            }
-            _ => {
-                for t in &args.texts {
-                    writeln!(out, "  text  {}", field(t))?;
-                }
-                for p in &paths {
-                    writeln!(out, "  image {}", clipscope::untrusted::path(p))?;
-                }
-                writeln!(
-                    out,
-                    "(give both texts and images to see cosine similarities; --json prints the vectors)"
-                )?;
-            }
-        }
+    let embedded = Embedded {
+        texts: &args.texts,
+        ids: &ids,
+        text: texts.as_ref(),
+        paths: &paths,
+        images: images.as_ref(),
+    };
+    match args.json {
+        true => print_json(&mut out, &embedded)?,
+        false => print_table(&mut out, &clip, &embedded)?,
     }
     out.flush()?;
     if failed > 0 {
         bail!("{failed} of {} images could not be read", args.images.len());
     }
+    Ok(())
+}
+
+/// What was embedded: the texts, their token ids and unit embeddings, the images read and theirs.
+struct Embedded<'a> {
+    texts: &'a [String],
+    ids: &'a [Vec<u32>],
+    text: Option<&'a candle_core::Tensor>,
+    paths: &'a [&'a std::path::PathBuf],
+    images: Option<&'a candle_core::Tensor>,
+}
+
+/// One JSON line per text, then per image, with its unit embedding.
+fn print_json(out: &mut impl Write, e: &Embedded) -> Result<()> {
+    let row = |t: Option<&candle_core::Tensor>, i: usize| -> Result<Vec<f32>> {
+        Ok(t.map(|x| x.i(i)?.to_vec1::<f32>())
+            .transpose()?
+            .unwrap_or_default())
+    };
+    let mut emit = |line: Line| -> Result<()> {
+        let text = serde_json::to_string(&line)?;
+        Ok(writeln!(out, "{}", clipscope::untrusted::json(&text))?)
+    };
+    for (i, (t, id)) in e.texts.iter().zip(e.ids).enumerate() {
+        emit(Line {
+            text: Some(t),
+            image: None,
+            input_ids: Some(id),
+            embedding: row(e.text, i)?,
+        })?;
+    }
+    for (i, p) in e.paths.iter().enumerate() {
+        emit(Line {
+            text: None,
+            image: Some(clipscope::pathname::show(p)),
+            input_ids: None,
+            embedding: row(e.images, i)?,
+        })?;
+    }
+    Ok(())
+}
+
+/// Each image's cosine similarity to each text, or what was embedded when one side is missing.
+fn print_table(out: &mut impl Write, clip: &clipscope::model::Clip, e: &Embedded) -> Result<()> {
+    writeln!(out, "{}: {} dimensions", clip.name, clip.config.embed_dim)?;
+    if let (Some(t), Some(im)) = (e.text, e.images) {
+        let sims = im.matmul(&t.t()?)?.to_vec2::<f32>()?;
+        for (p, row) in e.paths.iter().zip(sims) {
+            writeln!(out, "{}", clipscope::untrusted::path(p))?;
+            for (text, s) in e.texts.iter().zip(row) {
+                writeln!(out, "  {s:+.4}  {}", field(text))?;
+            }
+        }
+        return Ok(());
+    }
+    for t in e.texts {
+        writeln!(out, "  text  {}", field(t))?;
+    }
+    for p in e.paths {
+        writeln!(out, "  image {}", clipscope::untrusted::path(p))?;
+    }
+    writeln!(
+        out,
+        "(give both texts and images to see cosine similarities; --json prints the vectors)"
+    )?;
     Ok(())
 }
