@@ -139,13 +139,7 @@ fn a_hostile_folder_indexes_to_the_end() {
     std::fs::create_dir_all(&images).unwrap();
     let (ok, bad) = corpus(&images);
     let cache = t.path().join("cache");
-    let out = bin()
-        .args(["index", "-q", "--json", "--model"])
-        .arg(fixture("tiny-clip-hf"))
-        .arg("--images")
-        .arg(&images)
-        .arg("--cache")
-        .arg(&cache)
+    let out = index_command(&fixture("tiny-clip-hf"), &images, &cache, &[])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -213,13 +207,8 @@ fn a_non_utf8_folder_is_a_root_like_any_other() {
     let images = t.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
     std::fs::create_dir_all(&images).unwrap();
     std::fs::copy(fixture("jpeg").join("q90-420.jpg"), images.join("a.jpg")).unwrap();
-    let out = bin()
-        .args(["index", "-q", "--json", "--model"])
-        .arg(fixture("tiny-clip-hf"))
-        .arg("--images")
-        .arg(&images)
-        .arg("--cache")
-        .arg(t.path().join("cache"))
+    let cache = t.path().join("cache");
+    let out = index_command(&fixture("tiny-clip-hf"), &images, &cache, &[])
         .output()
         .unwrap();
     succeeded(&out);
@@ -328,14 +317,11 @@ fn entries_that_are_not_image_files_are_refused_before_reading() {
         ("sparse.png", "larger than the 256 MiB limit"),
         ("zeros.jpg", "larger than the 256 MiB limit"),
     ];
-    let mut cmd = bin();
-    cmd.args(["index", "-q", "--json", "--model"])
-        .arg(fixture("tiny-clip-hf"))
-        .arg("--images")
-        .arg(&dir)
-        .arg("--cache")
-        .arg(t.path().join("cache"));
-    let out = bounded(cmd, 120);
+    let cache = t.path().join("cache");
+    let out = bounded(
+        index_command(&fixture("tiny-clip-hf"), &dir, &cache, &[]),
+        120,
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "index failed: {err}");
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -61,13 +61,7 @@ fn nearest_neighbours_equal_brute_force() {
     }
     std::fs::write(images.join("broken.png"), b"no").unwrap();
     let cache = tmp.path().join("cache");
-    let out = bin()
-        .args(["index", "-q", "--layers", "all", "--json", "--model"])
-        .arg(&model)
-        .arg("--images")
-        .arg(&images)
-        .arg("--cache")
-        .arg(&cache)
+    let out = index_command(&model, &images, &cache, &["--layers", "all"])
         .output()
         .unwrap();
     let store = Store::open(Path::new(json(&out)["store"].as_str().unwrap())).unwrap();

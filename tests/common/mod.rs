@@ -88,6 +88,25 @@ pub fn bin() -> std::process::Command {
     c
 }
 
+/// `clipscope index -q --json`, then `extra`, over `images` with `model` into `cache`; not yet run.
+pub fn index_command(
+    model: &Path,
+    images: &Path,
+    cache: &Path,
+    extra: &[&str],
+) -> std::process::Command {
+    let mut c = bin();
+    c.args(["index", "-q", "--json"])
+        .args(extra)
+        .arg("--model")
+        .arg(model)
+        .arg("--images")
+        .arg(images)
+        .arg("--cache")
+        .arg(cache);
+    c
+}
+
 /// Runs `clipscope ARGS` with `CLIPSCOPE_CACHE=cache`; panics with its stderr unless it
 /// succeeds; returns its stdout.
 pub fn run_in_cache(cache: &std::path::Path, args: &[&str]) -> String {
