@@ -10,8 +10,9 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::chunk::{self, ChunkRecord};
 use super::format::{
-    ABLATION, CHUNKS, CLASSES, FileInfo, GROUPS, KEY, Key, MANIFEST, Manifest, NO_LABEL,
-    PIECE_BYTES, TokensInfo, head_file, hex, piece_rows, sums_path, tmp_path, write_atomic,
+    ABLATION, CHUNKS, CLASSES, FileInfo, GROUPS, ImageRecord, KEY, Key, MANIFEST, Manifest,
+    NO_LABEL, PIECE_BYTES, TokensInfo, head_file, hex, piece_rows, sums_path, tmp_path,
+    write_atomic,
 };
 use crate::scratch::Scratch;
 use crate::{Error, Result};
@@ -99,77 +100,16 @@ impl Sink {
 /// depends only on the chunks, so an interrupted finalisation can simply run again.
 pub fn finalize(dir: &Path, key: &Key, slug: &str, chunks: &[ChunkRecord]) -> Result<Manifest> {
     let shape = key.shape;
-    let row = 2 * shape.dim;
-    let rows_piece = piece_rows(row) * row;
-    let mut heads = vec![];
-    for &l in &key.layers {
-        for h in 0..shape.heads {
-            heads.push(Sink::create(dir, &head_file(l, h), rows_piece)?);
-        }
-    }
-    let mut emb = Sink::create(dir, "embeddings.f16", rows_piece)?;
-    let abl_row = 2 * shape.ablation_values();
-    let mut ablation = (abl_row > 0)
-        .then(|| Sink::create(dir, ABLATION, piece_rows(abl_row) * abl_row))
-        .transpose()?;
-    let mut classes = key
-        .labels
-        .is_some()
-        .then(|| Sink::create(dir, CLASSES, PIECE_BYTES))
-        .transpose()?;
-    let mut groups = key
-        .labels
-        .as_ref()
-        .filter(|l| !l.groups.is_empty())
-        .map(|_| Sink::create(dir, GROUPS, PIECE_BYTES))
-        .transpose()?;
-    let tok_row = 2 * shape.token_values();
-    let mut tokens = (key.tokens_for > 0)
-        .then(|| Sink::create(dir, "tokens.f16", piece_rows(tok_row) * tok_row))
-        .transpose()?;
-    let mut table = Sink::create(dir, "images.jsonl", PIECE_BYTES)?;
-    let mut index = Sink::create(dir, "images.idx", PIECE_BYTES)?;
-    let mut valid = Sink::create(dir, "valid.u8", PIECE_BYTES)?;
-    let (mut offset, mut failed, mut images, mut with_tokens) = (0u64, 0usize, 0usize, 0usize);
+    let mut sinks = Sinks::create(dir, key)?;
+    let (mut failed, mut images, mut with_tokens) = (0usize, 0usize, 0usize);
     for rec in chunks {
         if rec.start != images {
             return Err(Error::store(dir, format!("chunk {} is missing", images)));
         }
         let data = chunk::read_data(dir, rec)?;
-        let n = rec.len;
-        let slab = n * row;
-        for (i, sink) in heads.iter_mut().enumerate() {
-            sink.write(&data[i * slab..(i + 1) * slab])?;
-        }
-        let base = heads.len() * slab;
-        emb.write(&data[base..base + slab])?;
-        let base = base + slab;
-        let abl = n * abl_row;
-        if let Some(a) = ablation.as_mut() {
-            a.write(&data[base..base + abl])?;
-        }
-        let base = base + abl;
-        if let Some(t) = tokens.as_mut() {
-            t.write(&data[base..base + rec.with_tokens * tok_row])?;
-        }
-        for img in &rec.images {
-            index.write(&offset.to_le_bytes())?;
-            let mut line =
-                serde_json::to_vec(img).map_err(|e| Error::caused(dir, "cannot encode JSON", e))?;
-            line.push(b'\n');
-            table.write(&line)?;
-            offset += line.len() as u64;
-            valid.write(&[img.ok() as u8])?;
-            let label = |v: Option<u32>| v.unwrap_or(NO_LABEL).to_le_bytes();
-            if let Some(c) = classes.as_mut() {
-                c.write(&label(img.class))?;
-            }
-            if let Some(g) = groups.as_mut() {
-                g.write(&label(img.group))?;
-            }
-            failed += usize::from(!img.ok());
-        }
-        images += n;
+        sinks.values(rec, &data, key)?;
+        failed += sinks.records(dir, &rec.images)?;
+        images += rec.len;
         with_tokens += rec.with_tokens;
     }
     if images != key.images.count {
@@ -177,19 +117,6 @@ pub fn finalize(dir: &Path, key: &Key, slug: &str, chunks: &[ChunkRecord]) -> Re
             dir,
             format!("chunks cover {images} of {} images", key.images.count),
         ));
-    }
-    index.write(&offset.to_le_bytes())?;
-    let mut files = BTreeMap::new();
-    let sinks = heads
-        .into_iter()
-        .chain([emb, table, index, valid])
-        .chain(tokens)
-        .chain(ablation)
-        .chain(classes)
-        .chain(groups);
-    for sink in sinks {
-        let (name, info) = sink.finish(dir)?;
-        files.insert(name, info);
     }
     let manifest = Manifest {
         format_version: key.format_version,
@@ -205,7 +132,7 @@ pub fn finalize(dir: &Path, key: &Key, slug: &str, chunks: &[ChunkRecord]) -> Re
             count: with_tokens,
             tokens: shape.tokens,
         }),
-        files,
+        files: sinks.finish(dir)?,
     };
     let json = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| Error::caused(dir, "cannot encode JSON", e))?;
@@ -213,6 +140,127 @@ pub fn finalize(dir: &Path, key: &Key, slug: &str, chunks: &[ChunkRecord]) -> Re
     let _ = std::fs::remove_dir_all(dir.join(CHUNKS));
     let _ = std::fs::remove_file(dir.join(KEY));
     Ok(manifest)
+}
+
+/// Every file of a store being finished, written chunk by chunk in image order.
+struct Sinks {
+    /// One per (layer, head), in the key's layer order.
+    heads: Vec<Sink>,
+    emb: Sink,
+    ablation: Option<Sink>,
+    classes: Option<Sink>,
+    groups: Option<Sink>,
+    tokens: Option<Sink>,
+    /// The image records as JSON lines, and each line's offset.
+    table: Sink,
+    index: Sink,
+    valid: Sink,
+    /// Where the next image record starts in `table`.
+    offset: u64,
+}
+
+impl Sinks {
+    /// The files `key` asks for in `dir`, empty.
+    fn create(dir: &Path, key: &Key) -> Result<Self> {
+        let shape = key.shape;
+        let row = 2 * shape.dim;
+        let rows_piece = piece_rows(row) * row;
+        let mut heads = vec![];
+        for &l in &key.layers {
+            for h in 0..shape.heads {
+                heads.push(Sink::create(dir, &head_file(l, h), rows_piece)?);
+            }
+        }
+        let abl_row = 2 * shape.ablation_values();
+        let tok_row = 2 * shape.token_values();
+        let labels = key.labels.as_ref();
+        Ok(Self {
+            heads,
+            emb: Sink::create(dir, "embeddings.f16", rows_piece)?,
+            ablation: (abl_row > 0)
+                .then(|| Sink::create(dir, ABLATION, piece_rows(abl_row) * abl_row))
+                .transpose()?,
+            classes: labels
+                .map(|_| Sink::create(dir, CLASSES, PIECE_BYTES))
+                .transpose()?,
+            groups: labels
+                .filter(|l| !l.groups.is_empty())
+                .map(|_| Sink::create(dir, GROUPS, PIECE_BYTES))
+                .transpose()?,
+            tokens: (key.tokens_for > 0)
+                .then(|| Sink::create(dir, "tokens.f16", piece_rows(tok_row) * tok_row))
+                .transpose()?,
+            table: Sink::create(dir, "images.jsonl", PIECE_BYTES)?,
+            index: Sink::create(dir, "images.idx", PIECE_BYTES)?,
+            valid: Sink::create(dir, "valid.u8", PIECE_BYTES)?,
+            offset: 0,
+        })
+    }
+
+    /// Chunk `rec`'s values (`data`: every head's rows, the embeddings, the ablation rows, the
+    /// token rows of the images that have them), each to its file.
+    fn values(&mut self, rec: &ChunkRecord, data: &[u8], key: &Key) -> Result<()> {
+        let shape = key.shape;
+        let slab = rec.len * 2 * shape.dim;
+        for (i, sink) in self.heads.iter_mut().enumerate() {
+            sink.write(&data[i * slab..(i + 1) * slab])?;
+        }
+        let base = self.heads.len() * slab;
+        self.emb.write(&data[base..base + slab])?;
+        let base = base + slab;
+        let abl = rec.len * 2 * shape.ablation_values();
+        if let Some(a) = self.ablation.as_mut() {
+            a.write(&data[base..base + abl])?;
+        }
+        let base = base + abl;
+        if let Some(t) = self.tokens.as_mut() {
+            t.write(&data[base..base + rec.with_tokens * 2 * shape.token_values()])?;
+        }
+        Ok(())
+    }
+
+    /// The records of a chunk's images: their JSON lines and offsets, validity and labels. How
+    /// many of them failed.
+    fn records(&mut self, dir: &Path, images: &[ImageRecord]) -> Result<usize> {
+        let mut failed = 0;
+        for img in images {
+            self.index.write(&self.offset.to_le_bytes())?;
+            let mut line =
+                serde_json::to_vec(img).map_err(|e| Error::caused(dir, "cannot encode JSON", e))?;
+            line.push(b'\n');
+            self.table.write(&line)?;
+            self.offset += line.len() as u64;
+            self.valid.write(&[img.ok() as u8])?;
+            let label = |v: Option<u32>| v.unwrap_or(NO_LABEL).to_le_bytes();
+            if let Some(c) = self.classes.as_mut() {
+                c.write(&label(img.class))?;
+            }
+            if let Some(g) = self.groups.as_mut() {
+                g.write(&label(img.group))?;
+            }
+            failed += usize::from(!img.ok());
+        }
+        Ok(failed)
+    }
+
+    /// Ends the index with the table's length and publishes every file: name → size and hashes.
+    fn finish(mut self, dir: &Path) -> Result<BTreeMap<String, FileInfo>> {
+        self.index.write(&self.offset.to_le_bytes())?;
+        let mut files = BTreeMap::new();
+        let sinks = self
+            .heads
+            .into_iter()
+            .chain([self.emb, self.table, self.index, self.valid])
+            .chain(self.tokens)
+            .chain(self.ablation)
+            .chain(self.classes)
+            .chain(self.groups);
+        for sink in sinks {
+            let (name, info) = sink.finish(dir)?;
+            files.insert(name, info);
+        }
+        Ok(files)
+    }
 }
 
 /// The temporary files that an interrupted finalisation left in `dir` and `dir/heads`.
