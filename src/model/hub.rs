@@ -79,15 +79,20 @@ pub fn fetch(repo: &str, revision: Option<&str>) -> Result<ModelFiles> {
         return Err(not_found(repo, unresolved.as_deref(), offline, &cache));
     };
     let files = ModelFiles::from_dir(&dir, repo)?;
-    if files.format == super::Format::HuggingFace && files.config()?.format == super::Format::Siglip
-    {
+    let config = files.config()?;
+    if config.format == super::Format::Siglip {
         // SigLIP's vocabulary is its own: no CLIP fallback.
         for f in SIGLIP_TOKENIZER {
             get(org, name, f)?;
         }
         return ModelFiles::from_dir(&dir, repo);
     }
-    with_tokenizer(files, (org, name), &fetch_at, revision)
+    let hf_tokenizer = config
+        .text
+        .hf_tokenizer
+        .as_ref()
+        .map(|spec| spec.name.as_str());
+    with_tokenizer(files, hf_tokenizer, (org, name), &fetch_at, revision)
 }
 
 /// Why `repo` has no checkpoint to load: the Hub cannot be reached (its `unresolved` host), the
@@ -123,11 +128,12 @@ type FetchAt<'a> =
     dyn Fn(&str, &str, &str, Option<&str>) -> Result<Option<std::path::PathBuf>> + 'a;
 
 /// `files` with the tokenizer its text tower reads: the repository's own `tokenizer.json` (at
-/// `revision`), else the Hugging Face tokenizer its config names (never CLIP's BPE then), else
-/// OpenAI's CLIP BPE, which every CLIP shares.
+/// `revision`), else the Hugging Face tokenizer `hf_tokenizer` its config names (never CLIP's
+/// BPE then), else OpenAI's CLIP BPE, which every CLIP shares.
 #[cfg(feature = "hub")]
 fn with_tokenizer(
     mut files: ModelFiles,
+    hf_tokenizer: Option<&str>,
     (org, name): (&str, &str),
     fetch_at: &FetchAt,
     revision: Option<&str>,
@@ -135,11 +141,11 @@ fn with_tokenizer(
     if files.tokenizer.is_none() {
         files.tokenizer = fetch_at(org, name, OPTIONAL[1], revision)?;
     }
-    if let Some(spec) = files.config()?.text.hf_tokenizer {
+    if let Some(named) = hf_tokenizer {
         // The checkpoint names its own vocabulary (CLIPA's BERT, MetaCLIP 2's XLM-V): never
         // CLIP's BPE. A name without an owner (`bert-base-uncased`) is looked up as the Hub
         // serves it now, under its owner.
-        let id = match spec.name.as_str() {
+        let id = match named {
             "bert-base-uncased" => "google-bert/bert-base-uncased",
             other => other,
         };
