@@ -62,77 +62,88 @@ pub unsafe fn configure() {
     unsafe { asm!("ldtilecfg [{}]", in(reg) CONFIG.0.as_ptr(), options(nostack, readonly)) };
 }
 
-/// A block's four 16 × 16 tiles' first elements and the row pitch in bytes.
-fn tiles(block: Block32) -> ([*mut f32; 4], usize) {
+/// A block's first element, its 17th row's (the lower tiles start there) and the row pitch
+/// in bytes: the four 16 × 16 tiles are at `first`, `first + 64`, `lower` and `lower + 64`.
+fn rows(block: Block32) -> (*mut f32, *mut f32, usize) {
     let s = block.stride;
     // wrapping_add: only the tile instructions dereference these, inside the caller's block.
-    let at = |o: usize| block.ptr.wrapping_add(o);
-    ([at(0), at(16), at(16 * s), at(16 * s + 16)], 4 * s)
+    (block.ptr, block.ptr.wrapping_add(16 * s), 4 * s)
 }
 
 /// `store = init + A · B` on the tiles, as `kernel::block` describes.
+///
+/// One `asm!` block from the first tile load to the last store, the loop over K inside it:
+/// the four accumulators (tmm0-3) and the operand tiles (tmm4-7) hold values only within it,
+/// and are declared clobbered, so no tile state is assumed to live from one block to another.
 ///
 /// # Safety
 /// After [`configure`] on this thread; otherwise `kernel::block`'s contract.
 pub unsafe fn block(ops: Operands, init: Option<Block32>, store: Block32) {
     let Operands { a, b, k32 } = ops;
-    // SAFETY: the caller's contract: every load reads inside a, b and init, the stores write
-    // store.
+    let (from, zero) = match init {
+        Some(init) => (init, 0usize),
+        None => (store, 1usize),
+    };
+    let (f0, f1, fp) = rows(from);
+    let (s0, s1, sp) = rows(store);
+    // SAFETY: the caller's contract: every load reads inside a, b (k32 steps of 2 KiB each)
+    // and init, the stores write store; the tiles are configured on this thread.
     unsafe {
-        match init {
-            Some(init) => {
-                let (c, s) = tiles(init);
-                asm!(
-                    "tileloadd tmm0, [{c0} + {s}*1]",
-                    "tileloadd tmm1, [{c1} + {s}*1]",
-                    "tileloadd tmm2, [{c2} + {s}*1]",
-                    "tileloadd tmm3, [{c3} + {s}*1]",
-                    c0 = in(reg) c[0],
-                    c1 = in(reg) c[1],
-                    c2 = in(reg) c[2],
-                    c3 = in(reg) c[3],
-                    s = in(reg) s,
-                    options(nostack, readonly)
-                );
-            }
-            None => asm!(
-                "tilezero tmm0",
-                "tilezero tmm1",
-                "tilezero tmm2",
-                "tilezero tmm3",
-                options(nostack, nomem)
-            ),
-        }
-        for kk in 0..k32 {
-            let (a, b) = (a.add(kk * 1024), b.add(kk * 1024));
-            asm!(
-                "tileloadd tmm4, [{a0} + {s}*1]",
-                "tileloadd tmm6, [{b0} + {s}*1]",
-                "tdpbf16ps tmm0, tmm4, tmm6",
-                "tileloadd tmm7, [{b1} + {s}*1]",
-                "tdpbf16ps tmm1, tmm4, tmm7",
-                "tileloadd tmm5, [{a1} + {s}*1]",
-                "tdpbf16ps tmm2, tmm5, tmm6",
-                "tdpbf16ps tmm3, tmm5, tmm7",
-                a0 = in(reg) a,
-                a1 = in(reg) a.add(512),
-                b0 = in(reg) b,
-                b1 = in(reg) b.add(512),
-                s = in(reg) 64usize,
-                options(nostack, readonly)
-            );
-        }
-        let (c, s) = tiles(store);
         asm!(
-            "tilestored [{c0} + {s}*1], tmm0",
-            "tilestored [{c1} + {s}*1], tmm1",
-            "tilestored [{c2} + {s}*1], tmm2",
-            "tilestored [{c3} + {s}*1], tmm3",
-            c0 = in(reg) c[0],
-            c1 = in(reg) c[1],
-            c2 = in(reg) c[2],
-            c3 = in(reg) c[3],
-            s = in(reg) s,
+            "test {zero}, {zero}",
+            "jnz 2f",
+            "tileloadd tmm0, [{f0} + {fp}*1]",
+            "tileloadd tmm1, [{f0} + {fp}*1 + 64]",
+            "tileloadd tmm2, [{f1} + {fp}*1]",
+            "tileloadd tmm3, [{f1} + {fp}*1 + 64]",
+            "jmp 3f",
+            "2:",
+            "tilezero tmm0",
+            "tilezero tmm1",
+            "tilezero tmm2",
+            "tilezero tmm3",
+            "3:",
+            "test {k}, {k}",
+            "jz 5f",
+            // Per step of 32 along K: A's rows 0-15 then 16-31, B's columns 0-15 then 16-31,
+            // 1 KiB each.
+            "4:",
+            "tileloadd tmm4, [{a} + {s64}*1]",
+            "tileloadd tmm6, [{b} + {s64}*1]",
+            "tdpbf16ps tmm0, tmm4, tmm6",
+            "tileloadd tmm7, [{b} + {s64}*1 + 1024]",
+            "tdpbf16ps tmm1, tmm4, tmm7",
+            "tileloadd tmm5, [{a} + {s64}*1 + 1024]",
+            "tdpbf16ps tmm2, tmm5, tmm6",
+            "tdpbf16ps tmm3, tmm5, tmm7",
+            "add {a}, 2048",
+            "add {b}, 2048",
+            "dec {k}",
+            "jnz 4b",
+            "5:",
+            "tilestored [{s0} + {sp}*1], tmm0",
+            "tilestored [{s0} + {sp}*1 + 64], tmm1",
+            "tilestored [{s1} + {sp}*1], tmm2",
+            "tilestored [{s1} + {sp}*1 + 64], tmm3",
+            zero = in(reg) zero,
+            f0 = in(reg) f0,
+            f1 = in(reg) f1,
+            fp = in(reg) fp,
+            s0 = in(reg) s0,
+            s1 = in(reg) s1,
+            sp = in(reg) sp,
+            a = inout(reg) a => _,
+            b = inout(reg) b => _,
+            k = inout(reg) k32 => _,
+            s64 = in(reg) 64usize,
+            out("tmm0") _,
+            out("tmm1") _,
+            out("tmm2") _,
+            out("tmm3") _,
+            out("tmm4") _,
+            out("tmm5") _,
+            out("tmm6") _,
+            out("tmm7") _,
             options(nostack)
         );
     }
