@@ -6,7 +6,8 @@ use candle_core::{DType, IndexOp, Tensor};
 
 pub use super::block_out::{BlockOut, Capture, Rows};
 use super::config::{Format, TowerConfig};
-use super::layers::{Dense, LayerNorm, softmax};
+use super::dense::Dense;
+use super::layers::{LayerNorm, softmax};
 use super::weights::Weights;
 use super::{cpu_attention, cpu_tiles};
 use crate::Result;
@@ -80,7 +81,7 @@ impl Block {
             ],
             0,
         )?;
-        let qkv = Dense::from_torch(&qs, bs)?.tiled_for(w)?;
+        let qkv = Dense::from_torch(&qs, bs)?.bf16_where(w)?;
         let (ln1, ln2, out, fc1, fc2) = match format {
             Format::HuggingFace | Format::Siglip => (
                 LayerNorm::load(w, &p("layer_norm1"), dm, cfg.eps)?,
@@ -172,10 +173,10 @@ impl Block {
         let h = self.heads;
         let qkv = match self.qkv_tiled(x2)? {
             Some(qkv) => qkv,
-            None => self.qkv.forward(&self.ln1.forward(x2)?)?, // (B·T, 3D)
+            None => self.qkv.forward(&self.ln1.forward(x2)?, None, None)?, // (B·T, 3D)
         };
         // On the tiles with the rest of the bf16 block; the CLS query alone stays in f32.
-        let tiled = match self.qkv.tiled() && !cls_only {
+        let tiled = match self.qkv.bf16().is_some() && !cls_only {
             true => cpu_tiles::attention(&qkv, (b, t, h), mask, keep_first_row)?,
             false => None,
         };
@@ -237,10 +238,8 @@ impl Block {
             Some(done) => done,
             None => {
                 let hidden = self.ln2.forward(after_attn)?;
-                let act = self
-                    .fc1
-                    .forward_with(&hidden, Some(self.activation), None)?;
-                let z = self.fc2.forward(&act)?;
+                let act = self.fc1.forward(&hidden, Some(self.activation), None)?;
+                let z = self.fc2.forward(&act, None, None)?;
                 let z = z.reshape((b, tq, dm))?;
                 let mlp_cls = match mean {
                     true => patch_mean(&z)?,
@@ -284,11 +283,11 @@ impl Block {
     /// `LN1(x) · W_QKV + b_QKV` on the bf16 kernel, LayerNorm writing the packed rows the product
     /// reads; `None` off the tiles.
     fn qkv_tiled(&self, x: &Tensor) -> Result<Option<Tensor>> {
-        if !self.qkv.tiled() {
+        let Some(qkv) = self.qkv.bf16() else {
             return Ok(None);
-        }
+        };
         match self.ln1.forward_packed(x)? {
-            Some(y) => self.qkv.forward_packed(&y, None, None),
+            Some(y) => qkv.packed(&y, None, None),
             None => Ok(None),
         }
     }
@@ -305,16 +304,16 @@ impl Block {
         (b, tq): (usize, usize),
         first: bool,
     ) -> Result<Option<(Tensor, Option<Tensor>)>> {
-        if !self.fc1.tiled() || !self.fc2.tiled() {
+        let (Some(fc1), Some(fc2)) = (self.fc1.bf16(), self.fc2.bf16()) else {
             return Ok(None);
-        }
+        };
         let Some(hidden) = self.ln2.forward_packed(x)? else {
             return Ok(None);
         };
-        let Some(act) = self.fc1.forward_to_packed(&hidden, Some(self.activation)) else {
+        let Some(act) = fc1.to_packed(&hidden, Some(self.activation)) else {
             return Ok(None);
         };
-        let Some(y) = self.fc2.forward_packed(&act, None, Some(x))? else {
+        let Some(y) = fc2.packed(&act, None, Some(x))? else {
             return Ok(None);
         };
         if !first {
@@ -325,10 +324,7 @@ impl Block {
             1 => act,
             _ => act.gather(&cls),
         };
-        Ok(self
-            .fc2
-            .forward_packed(&cls, None, None)?
-            .map(|z| (y, Some(z))))
+        Ok(fc2.packed(&cls, None, None)?.map(|z| (y, Some(z))))
     }
 
     /// `merged · W_O + b_O + x`. With the product on the bf16 kernel, the CLS rows are computed
@@ -336,16 +332,16 @@ impl Block {
     /// f32), so Σ heads + MLPs stays the embedding to f32 rounding. With `every_row` (a patch
     /// mean is read) every row is computed in f32.
     fn out_proj(&self, merged: &Tensor, x: &Tensor, tq: usize, every_row: bool) -> Result<Tensor> {
-        if !self.out.tiled() {
-            return self.out.forward_with(merged, None, Some(x));
-        }
+        let Some(out) = self.out.bf16() else {
+            return self.out.forward(merged, None, Some(x));
+        };
         if tq == 1 || every_row {
-            return self.out.forward_exact(merged, Some(x));
+            return out.exact(merged, Some(x));
         }
-        match self.out.forward_tiled_except(merged, x, tq)? {
+        match out.except_every(merged, x, tq)? {
             Some(y) => Ok(y),
-            // Not f32 CPU tensors, which the tiles never see: every row in f32.
-            None => self.out.forward_exact(merged, Some(x)),
+            // Not f32 CPU tensors, which the bf16 kernel never sees: every row in f32.
+            None => out.exact(merged, Some(x)),
         }
     }
 

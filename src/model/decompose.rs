@@ -16,7 +16,8 @@ use candle_core::{D, DType, Tensor};
 
 use super::block::Capture;
 use super::config::VisionConfig;
-use super::layers::{Dense, LayerNorm, matmul, mean_var};
+use super::dense::Dense;
+use super::layers::{LayerNorm, matmul, mean_var};
 use super::vision::{Trace, VisionTower};
 use crate::Result;
 

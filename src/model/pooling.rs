@@ -16,7 +16,8 @@ use candle_core::{D, Tensor};
 
 use crate::model::Decomposition;
 use crate::model::config::{Activation, TowerConfig};
-use crate::model::layers::{Dense, LayerNorm, matmul, softmax};
+use crate::model::dense::Dense;
+use crate::model::layers::{LayerNorm, matmul, softmax};
 use crate::model::weights::Weights;
 use crate::{Error, Result};
 
@@ -75,7 +76,7 @@ impl PoolingHead {
         let probe = w.get_as(&p("probe"), &[1, 1, dm], f32)?.reshape((1, dm))?;
         let q = Dense::from_torch(&in_w.narrow(0, 0, dm)?, in_b.narrow(0, 0, dm)?)?;
         let scale = (d as f64).powf(-0.5);
-        let query = (q.forward(&probe)? * scale)?.reshape((1, cfg.heads, 1, d))?;
+        let query = (q.forward(&probe, None, None)? * scale)?.reshape((1, cfg.heads, 1, d))?;
         let kv = Dense::from_torch(&in_w.narrow(0, dm, 2 * dm)?, in_b.narrow(0, dm, 2 * dm)?)?;
         let dense = |name: &str, i: usize, o: usize| dense(w, &p(name), i, o);
         Ok(Self {
@@ -100,8 +101,8 @@ impl PoolingHead {
         let dense = |name: &str, i: usize, o: usize| dense(w, &p(name), i, o);
         let latent = w.get_as(&p("latent"), &[1, 1, dm], f32)?.reshape((1, dm))?;
         let scale = (d as f64).powf(-0.5);
-        let query =
-            (dense("q", dm, dm)?.forward(&latent)? * scale)?.reshape((1, cfg.heads, 1, d))?;
+        let query = (dense("q", dm, dm)?.forward(&latent, None, None)? * scale)?
+            .reshape((1, cfg.heads, 1, d))?;
         Ok(Self {
             query,
             kv: dense("kv", dm, 2 * dm)?,
@@ -121,7 +122,7 @@ impl PoolingHead {
         let (h, d) = (self.heads, dm / self.heads);
         let kv = self
             .kv
-            .forward(&x.reshape((b * t, dm))?)?
+            .forward(&x.reshape((b * t, dm))?, None, None)?
             .reshape((b, t, 2, h, d))?
             .permute((2, 0, 3, 1, 4))?
             .contiguous()?; // (2, B, H, T, d)
@@ -130,16 +131,13 @@ impl PoolingHead {
         let logits = k.broadcast_mul(&self.query)?.sum(D::Minus1)?;
         let attention = softmax(&logits)?;
         let z = matmul(&attention.unsqueeze(2)?.contiguous()?, &values)?.squeeze(2)?; // (B, H, d)
-        let a = self.out.forward(&z.reshape((b, dm))?)?;
+        let a = self.out.forward(&z.reshape((b, dm))?, None, None)?;
         let hidden = self.layernorm.forward(&a)?;
-        let mlp = self.fc2.forward(&self.fc1.forward_with(
-            &hidden,
-            Some(self.activation),
-            None,
-        )?)?;
+        let mlp = self.fc1.forward(&hidden, Some(self.activation), None)?;
+        let mlp = self.fc2.forward(&mlp, None, None)?;
         let (output, mlp, constant) = match &self.proj {
             Some(pr) => (
-                pr.forward(&(&a + &mlp)?)?,
+                pr.forward(&(&a + &mlp)?, None, None)?,
                 matmul(&mlp, &pr.weight)?,
                 pr.bias
                     .unsqueeze(0)?

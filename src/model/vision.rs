@@ -11,7 +11,8 @@ use candle_core::{DType, IndexOp, Tensor};
 
 use super::block::{Block, BlockOut, Capture, Rows};
 use super::config::{Format, Readout, VisionConfig};
-use super::layers::{LayerNorm, PatchEmbed, matmul};
+use super::layers::{LayerNorm, matmul};
+use super::patch_embed::PatchEmbed;
 use super::weights::Weights;
 use crate::Result;
 

@@ -22,7 +22,8 @@ use super::mlp::{Mlp, normed};
 use super::rope::{self, Rope};
 use crate::Result;
 use crate::model::block::{BlockOut, Capture};
-use crate::model::layers::{Dense, LayerNorm, mean_var, softmax};
+use crate::model::dense::Dense;
+use crate::model::layers::{LayerNorm, mean_var, softmax};
 use crate::model::weights::Weights;
 use crate::model::{cpu_attention, cpu_tiles};
 
@@ -105,13 +106,13 @@ impl EvaBlock {
         let h = self.heads;
         let x = x.reshape((b * t, dm))?;
         let qkv = match self.post_norm {
-            true => self.qkv.forward(&x)?,
+            true => self.qkv.forward(&x, None, None)?,
             false => normed(&self.norm1, &self.qkv, &x)?,
         }; // (B·T, 3D)
         let scale = ((dm / h) as f64).powf(-0.5);
         let qkv = rope::rotate_rows(rope, &qkv, (b, t, h), self.prefix, scale)?;
         let keep = capture != Capture::None;
-        let (merged, a0) = attention(&qkv, (b, t, h), keep, self.qkv.tiled())?;
+        let (merged, a0) = attention(&qkv, (b, t, h), keep, self.qkv.bf16().is_some())?;
         let (x, projected) = self.attention_out(&x, &merged, t)?;
         let (x, mlp_cls) = self.mlp_out(&x, (b, t))?;
         let mut out = BlockOut {
@@ -147,17 +148,21 @@ impl EvaBlock {
             Some(ln) => ln.forward(merged)?,
             None => merged.clone(),
         };
-        if !self.post_norm {
-            return Ok(match self.proj.forward_tiled_except(&input, x, t)? {
-                Some(y) => (y, None),
-                None => (self.proj.forward_exact(&input, Some(x))?, None),
-            });
-        }
-        let zeros = x.zeros_like()?;
-        let y = match self.proj.forward_tiled_except(&input, &zeros, t)? {
-            Some(y) => y,
-            None => self.proj.forward_exact(&input, None)?,
+        // The class rows in f32, the rest on the bf16 kernel; every row in f32 off it.
+        let project = |residual: &Tensor| -> Result<Tensor> {
+            let on_bf16 = match self.proj.bf16() {
+                Some(proj) => proj.except_every(&input, residual, t)?,
+                None => None,
+            };
+            match on_bf16 {
+                Some(y) => Ok(y),
+                None => self.proj.forward(&input, None, Some(residual)),
+            }
         };
+        if !self.post_norm {
+            return Ok((project(x)?, None));
+        }
+        let y = project(&x.zeros_like()?)?;
         Ok(((x + self.norm1.forward(&y)?)?, Some(y)))
     }
 
@@ -279,7 +284,7 @@ fn load_qkv(w: &Weights, prefix: &str, layout: QkvLayout, dm: usize) -> Result<D
         ),
     };
     let bias = Tensor::cat(&[&q_bias, &q_bias.zeros_like()?, &v_bias], 0)?;
-    Dense::from_torch(&weight, bias)?.tiled_for(w)
+    Dense::from_torch(&weight, bias)?.bf16_where(w)
 }
 
 /// `C · diag(γ) · W_P` (D, D), stored (in, out), and `β · W_P + b_P`: the sub-LN and the

@@ -9,7 +9,8 @@ use candle_core::Tensor;
 use crate::Result;
 use crate::model::config::Activation;
 use crate::model::cpu::swiglu;
-use crate::model::layers::{Dense, LayerNorm};
+use crate::model::dense::Dense;
+use crate::model::layers::LayerNorm;
 use crate::model::weights::Weights;
 
 /// The MLP.
@@ -27,13 +28,13 @@ pub(super) enum Mlp {
 /// `LN(x) · W + b` for rows `x` (N, in), LayerNorm writing the packed rows the bf16 kernel reads
 /// where the layer is on it.
 pub(super) fn normed(ln: &LayerNorm, dense: &Dense, x: &Tensor) -> Result<Tensor> {
-    if dense.tiled()
+    if let Some(on_bf16) = dense.bf16()
         && let Some(packed) = ln.forward_packed(x)?
-        && let Some(y) = dense.forward_packed(&packed, None, None)?
+        && let Some(y) = on_bf16.packed(&packed, None, None)?
     {
         return Ok(y);
     }
-    dense.forward(&ln.forward(x)?)
+    dense.forward(&ln.forward(x)?, None, None)
 }
 
 impl Mlp {
@@ -62,7 +63,7 @@ impl Mlp {
         )?;
         let bias = Tensor::cat(&[get("fc1_g.bias", &[mlp])?, get("fc1_x.bias", &[mlp])?], 0)?;
         Ok(Self::SwiGlu {
-            fc1: Dense::from_torch(&weight, bias)?.tiled_for(w)?,
+            fc1: Dense::from_torch(&weight, bias)?.bf16_where(w)?,
             norm: LayerNorm::load(w, &p("norm"), mlp, eps)?,
             fc2: Dense::load(w, &p("fc2"), mlp, dm)?,
         })
@@ -74,7 +75,7 @@ impl Mlp {
             Self::SwiGlu { fc1, norm, fc2 } => {
                 let both = match pre {
                     Some(ln) => normed(ln, fc1, x)?,
-                    None => fc1.forward(x)?,
+                    None => fc1.forward(x, None, None)?,
                 };
                 let gated = match swiglu(&both)? {
                     Some(g) => g,
@@ -90,7 +91,8 @@ impl Mlp {
                     Some(ln) => ln.forward(x)?,
                     None => x.clone(),
                 };
-                fc2.forward(&fc1.forward_with(&hidden, Some(Activation::Gelu), None)?)
+                let y = fc1.forward(&hidden, Some(Activation::Gelu), None)?;
+                fc2.forward(&y, None, None)
             }
         }
     }
@@ -111,7 +113,12 @@ impl Mlp {
         };
         let (act, fc2) = match self {
             Self::SwiGlu { fc1, norm, fc2 } => {
-                let Some(both) = fc1.forward_packed(&hidden, None, None)? else {
+                let Some(both) = fc1
+                    .bf16()
+                    .map(|f| f.packed(&hidden, None, None))
+                    .transpose()?
+                    .flatten()
+                else {
                     return Ok(None);
                 };
                 let Some(gated) = swiglu(&both)? else {
@@ -120,13 +127,16 @@ impl Mlp {
                 (norm.forward_packed(&gated)?, fc2)
             }
             Self::Gelu { fc1, fc2 } => {
-                (fc1.forward_to_packed(&hidden, Some(Activation::Gelu)), fc2)
+                let act = fc1
+                    .bf16()
+                    .and_then(|f| f.to_packed(&hidden, Some(Activation::Gelu)));
+                (act, fc2)
             }
         };
-        let Some(act) = act.filter(|_| fc2.tiled()) else {
+        let (Some(act), Some(fc2)) = (act, fc2.bf16()) else {
             return Ok(None);
         };
-        let Some(y) = fc2.forward_packed(&act, None, Some(x))? else {
+        let Some(y) = fc2.packed(&act, None, Some(x))? else {
             return Ok(None);
         };
         let cls: Vec<usize> = (0..b).map(|i| i * t).collect();
@@ -134,6 +144,6 @@ impl Mlp {
             1 => act,
             _ => act.gather(&cls),
         };
-        Ok(fc2.forward_packed(&rows, None, None)?.map(|z| (y, z)))
+        Ok(fc2.packed(&rows, None, None)?.map(|z| (y, z)))
     }
 }

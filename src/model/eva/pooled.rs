@@ -11,7 +11,7 @@ use super::arch::{EvaArch, EvaPool};
 use super::trunk::{PREFIX, Trunk};
 use crate::model::Decomposition;
 use crate::model::config::{Activation, TowerConfig, VisionConfig};
-use crate::model::layers::Dense;
+use crate::model::dense::Dense;
 use crate::model::pooling::{self, PoolingHead};
 use crate::model::weights::Weights;
 use crate::{Error, Result};

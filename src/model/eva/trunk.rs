@@ -12,7 +12,8 @@ use super::block::EvaBlock;
 use super::rope::Rope;
 use crate::model::block::{BlockOut, Capture};
 use crate::model::config::VisionConfig;
-use crate::model::layers::{LayerNorm, PatchEmbed};
+use crate::model::layers::LayerNorm;
+use crate::model::patch_embed::PatchEmbed;
 use crate::model::weights::Weights;
 use crate::{Error, Result};
 

@@ -12,7 +12,8 @@ use crate::Result;
 use crate::model::block::Capture;
 use crate::model::config::VisionConfig;
 use crate::model::decompose::Linearised;
-use crate::model::layers::{Dense, LayerNorm, matmul};
+use crate::model::dense::Dense;
+use crate::model::layers::{LayerNorm, matmul};
 use crate::model::vision::{Kept, Trace};
 use crate::model::weights::Weights;
 

@@ -12,7 +12,8 @@ use candle_core::{DType, Device, IndexOp, Tensor};
 
 use crate::model::block::{Block, Capture, Rows};
 use crate::model::config::{Format, TextConfig};
-use crate::model::layers::{Dense, LayerNorm, matmul};
+use crate::model::dense::Dense;
+use crate::model::layers::{LayerNorm, matmul};
 use crate::model::weights::Weights;
 use crate::{Error, Result};
 

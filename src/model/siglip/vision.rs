@@ -9,7 +9,8 @@ use candle_core::{DType, Tensor};
 use crate::Result;
 use crate::model::block::{Block, Capture, Rows};
 use crate::model::config::{Format, VisionConfig};
-use crate::model::layers::{LayerNorm, PatchEmbed};
+use crate::model::layers::LayerNorm;
+use crate::model::patch_embed::PatchEmbed;
 use crate::model::pooling::PoolingHead;
 use crate::model::weights::Weights;
 
