@@ -9,7 +9,8 @@
 mod common;
 
 use candle_core::{DType, Device, Tensor};
-use clipscope::model::{Clip, ModelFiles, bf16};
+use clipscope::model::kernels::bf16;
+use clipscope::model::{Clip, ModelFiles};
 use common::*;
 
 fn load(name: &str, dtype: DType) -> Clip {

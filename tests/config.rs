@@ -4,8 +4,8 @@ mod common;
 #[path = "config/transformers.rs"]
 mod transformers;
 
-use clipscope::model::config::{Readout, TextClean, TextPool, parse_hf, parse_open_clip};
-use clipscope::model::eva::arch::QkvLayout;
+use clipscope::model::load::config::eva::QkvLayout;
+use clipscope::model::load::config::{Readout, TextClean, TextPool, parse_hf, parse_open_clip};
 use clipscope::model::{Activation, Format};
 use common::fixture;
 

@@ -28,10 +28,13 @@ fn modules() -> BTreeMap<String, String> {
                 {
                     continue; // the binary sits on top of everything; lib.rs only declares
                 }
-                // Unit tests may reach anywhere; the layers are about the code itself.
+                // Unit tests may reach anywhere; the layers are about the code itself: a test
+                // file (`…_tests.rs`) is left out, and a file's inline `mod tests` cut off.
+                if parts.last().is_some_and(|l| l.ends_with("_tests")) {
+                    continue;
+                }
                 let text = std::fs::read_to_string(&p).unwrap();
-                let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or("");
-                out.insert(parts.join("::"), code.to_string());
+                out.insert(parts.join("::"), without_tests(&text).to_string());
             }
         }
     }
@@ -39,6 +42,26 @@ fn modules() -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     walk(&src, &src, &mut out);
     out
+}
+
+/// A source up to its `#[cfg(test)]` test module (`mod tests`, whatever its visibility).
+fn without_tests(text: &str) -> &str {
+    let mut from = 0;
+    while let Some(i) = text[from..].find("#[cfg(test)]\n") {
+        let at = from + i;
+        let next = text[at..].lines().nth(1).unwrap_or_default();
+        // `pub`, `pub(crate)` or `pub(in crate::model)` before it.
+        let next = match next.strip_prefix("pub") {
+            Some(n) if n.starts_with('(') => n.split_once(')').map_or(n, |(_, r)| r).trim_start(),
+            Some(n) => n.trim_start(),
+            None => next,
+        };
+        if next.starts_with("mod tests") || next.starts_with("#[path") {
+            return &text[..at];
+        }
+        from = at + 1;
+    }
+    text
 }
 
 /// The paths a source names: `crate::a::b`, `super::super::c`, and each item of a
@@ -51,6 +74,9 @@ fn paths(src: &str) -> Vec<String> {
             let before = src[..i].chars().next_back();
             if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
                 continue;
+            }
+            if src[..i].ends_with("pub(in ") {
+                continue; // a visibility (`pub(in crate::model)`), not an import
             }
             let tail = &src[i..];
             let head: String = tail.chars().take_while(|&c| ident(c)).collect();
@@ -223,6 +249,51 @@ fn no_module_imports_a_layer_drawn_above_its_own() {
     upward.sort();
     upward.dedup();
     assert!(upward.is_empty(), "imports of a layer above: {upward:#?}");
+}
+
+/// The wings of `src/model/` in docs/ARCHITECTURE.md's second diagram, top first (`mod.rs`, the
+/// model itself, is above them all).
+fn doc_wings() -> Vec<String> {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ARCHITECTURE.md"))
+            .unwrap();
+    let diagram = doc.split("```").nth(3).unwrap_or_default();
+    diagram
+        .split('\n')
+        .filter_map(|l| l.split_whitespace().next())
+        .filter_map(|w| w.strip_suffix('/'))
+        .map(|w| format!("model::{w}"))
+        .collect()
+}
+
+#[test]
+fn the_model_wings_import_only_downwards() {
+    let mods = modules();
+    let known: BTreeSet<String> = mods.keys().cloned().collect();
+    let wings = doc_wings();
+    assert_eq!(wings, ["model::towers", "model::kernels", "model::load"]);
+    // The model itself (mod.rs) is row 0; each wing its row below.
+    let row = |m: &str| -> Option<usize> {
+        if m == "model" {
+            return Some(0);
+        }
+        let w = wings
+            .iter()
+            .position(|w| m == w || m.starts_with(&format!("{w}::")))?;
+        Some(w + 1)
+    };
+    let mut upward = vec![];
+    for (m, src) in mods.iter().filter(|(m, _)| m.starts_with("model::")) {
+        let from = row(m).unwrap_or_else(|| panic!("{m} is in no wing of the diagram"));
+        for t in paths(src).iter().filter_map(|p| target(m, p, &known)) {
+            if row(&t).is_some_and(|to| to < from) {
+                upward.push(format!("{m} → {t}"));
+            }
+        }
+    }
+    upward.sort();
+    upward.dedup();
+    assert!(upward.is_empty(), "imports of a wing above: {upward:#?}");
 }
 
 #[test]

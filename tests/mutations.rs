@@ -39,7 +39,7 @@ static GLOBAL: Watch = Watch;
 /// Cases per reader (each a fresh mutation of the valid file).
 const CASES: usize = 150;
 
-struct Rng(clipscope::model::random::SplitMix64);
+struct Rng(clipscope::model::load::random::SplitMix64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -80,7 +80,7 @@ fn mutate(rng: &mut Rng, valid: &[u8], span: usize) -> Vec<u8> {
 /// `path`; fails on a panic, on an allocation larger than the file justifies, or when no
 /// mutation was refused at all (the mutations would not be reaching the parser).
 fn check(name: &str, path: &Path, valid: &[u8], span: usize, read: &dyn Fn(&Path) -> bool) {
-    let mut rng = Rng(clipscope::model::random::SplitMix64(
+    let mut rng = Rng(clipscope::model::load::random::SplitMix64(
         0xC11F_5C0E ^ (name.len() as u64 * 7919),
     ));
     let mut refused = 0;
@@ -123,7 +123,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn model_files() {
-    use clipscope::model::config::{parse_hf, parse_hf_preprocessor, parse_open_clip};
+    use clipscope::model::load::config::{parse_hf, parse_hf_preprocessor, parse_open_clip};
     let t = tempfile::tempdir().unwrap();
     let hf = fixture("tiny-clip-hf");
     let p = t.path().join("config.json");
@@ -157,14 +157,14 @@ fn model_files() {
 /// settings, loaded and used to encode a text.
 #[test]
 fn siglip_files() {
-    use clipscope::model::siglip::SiglipTokenizer;
-    use clipscope::model::siglip::spiece::SentencePiece;
+    use clipscope::model::load::siglip_tokenizer::SiglipTokenizer;
+    use clipscope::model::load::spiece::SentencePiece;
     let t = tempfile::tempdir().unwrap();
     let sig = fixture("tiny-siglip");
     let p = t.path().join("config.json");
     let valid = std::fs::read(sig.join("config.json")).unwrap();
     check("siglip config.json", &p, &valid, valid.len(), &|p| {
-        clipscope::model::config::parse_hf(p, None).is_ok()
+        clipscope::model::load::config::parse_hf(p, None).is_ok()
     });
     for name in ["spiece.model", "spiece-bytes.model"] {
         let p = t.path().join(name);
@@ -192,7 +192,7 @@ fn pickles() {
     let valid = std::fs::read(fixture("pickled").join("malicious.bin")).unwrap();
     let p = t.path().join("pytorch_model.bin");
     check("pickle archive", &p, &valid, valid.len(), &|p| {
-        clipscope::model::pickle::read(p).is_ok()
+        clipscope::model::load::pickle::read(p).is_ok()
     });
 }
 

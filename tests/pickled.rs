@@ -91,7 +91,9 @@ fn a_truncated_pickle_is_one_clear_error() {
     let bytes = std::fs::read(fixture("pickled").join("tiny-clip-hf.bin")).unwrap();
     let p = t.path().join("pytorch_model.bin");
     std::fs::write(&p, &bytes[..bytes.len() / 3]).unwrap();
-    let e = clipscope::model::pickle::read(&p).unwrap_err().to_string();
+    let e = clipscope::model::load::pickle::read(&p)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("pytorch_model.bin"), "{e}");
 }
 

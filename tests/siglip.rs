@@ -156,7 +156,7 @@ fn only_the_pooling_layer_decomposes() {
 
 #[test]
 fn sentencepiece_port_matches_the_sentencepiece_library() {
-    use clipscope::model::siglip::spiece::SentencePiece;
+    use clipscope::model::load::spiece::SentencePiece;
     let dir = fixture("tiny-siglip");
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("spiece_reference.json")).unwrap())

@@ -5,7 +5,7 @@ use candle_core::{DType, Device, IndexOp, Tensor};
 
 use super::Heads;
 use crate::model::Decomposition;
-use crate::model::config::patch_grid;
+use crate::model::load::config::patch_grid;
 use crate::{Error, Result};
 
 /// The G×G patch scores of image `b` of `d` (decomposed with tokens) for the unit text

@@ -12,7 +12,8 @@ use super::neighbours::{Ask, mean_effect, nearest, stored_effect};
 use super::{HeadRef, Heads};
 use crate::index::model_key;
 use crate::interpret::Interpretation;
-use crate::model::{Clip, Decomposition, source};
+use crate::model::load::source;
+use crate::model::{Clip, Decomposition};
 use crate::nn::{Hit, Metric};
 use crate::store::Store;
 use crate::{Error, Result};
@@ -24,8 +25,8 @@ pub fn store_model(store: &Store, model: Option<&str>, device: &Device) -> Resul
         (Some(m), _) => m.to_string(),
         (None, Some(rev)) => format!("{}@{rev}", key.id),
         // A built-in model, by its own files (not a directory of that name where we stand).
-        (None, None) if crate::model::builtin::find(&key.id).is_some() => {
-            crate::model::builtin::materialize(&key.id, &crate::cachedir::default_cache())?
+        (None, None) if crate::model::load::builtin::find(&key.id).is_some() => {
+            crate::model::load::builtin::materialize(&key.id, &crate::cachedir::default_cache())?
                 .to_string_lossy()
                 .into_owned()
         }
@@ -54,7 +55,7 @@ pub fn store_model(store: &Store, model: Option<&str>, device: &Device) -> Resul
     }
     let dtype = match (device.is_cpu(), store.manifest.key.dtype.as_str()) {
         // A bf16 store's numbers again where the CPU has the tiles that computed them.
-        (true, "bf16") => crate::model::bf16::cpu_dtype(DType::BF16).0,
+        (true, "bf16") => crate::model::kernels::bf16::cpu_dtype(DType::BF16).0,
         (true, _) => DType::F32,
         (false, "f16") => DType::F16,
         (false, "bf16") => DType::BF16,

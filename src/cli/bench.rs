@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use candle_core::Tensor;
 use clap::Args;
 use clipscope::device::{device_name, parse_dtype};
-use clipscope::model::random::{Arch, write_checkpoint};
+use clipscope::model::load::random::{Arch, write_checkpoint};
 use clipscope::model::{Clip, ModelFiles};
 
 /// Arguments of `clipscope bench`.
@@ -126,7 +126,7 @@ fn bench(args: &BenchArgs, dir: &std::path::Path) -> Result<()> {
     let threads = candle_core::utils::get_num_threads();
     // What ran: the dtype after any fallback, and on the CPU the bf16 kernel.
     let kernel = match (device.is_cpu(), dtype) {
-        (true, candle_core::DType::BF16) => clipscope::model::bf16::kernel_name(),
+        (true, candle_core::DType::BF16) => clipscope::model::kernels::bf16::kernel_name(),
         (_, d) => format!("{d:?}").to_lowercase(),
     };
     if args.json {

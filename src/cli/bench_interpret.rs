@@ -10,7 +10,7 @@ use clipscope::interpret::families::Families;
 use clipscope::interpret::family_score::FamilyBases;
 use clipscope::interpret::lexicon::Lexicon;
 use clipscope::interpret::{Inputs, Pool, Settings, interpret};
-use clipscope::model::random::SplitMix64;
+use clipscope::model::load::random::SplitMix64;
 use clipscope::store::{Store, synthetic};
 
 /// Arguments of `clipscope bench-interpret`.

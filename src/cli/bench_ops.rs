@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use anyhow::Result;
 use candle_core::{D, DType, Device, IndexOp, Tensor};
-use clipscope::model::bf16;
-use clipscope::model::opbench::{self, Bound};
+use clipscope::model::kernels::bf16;
+use clipscope::model::kernels::opbench::{self, Bound};
 
 fn cpu(b: usize) -> Result<()> {
     let threads = candle_core::utils::get_num_threads();

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use clipscope::analysis::session::Session;
-use clipscope::model::builtin::{self, PROBE, TINY};
+use clipscope::model::load::builtin::{self, PROBE, TINY};
 use clipscope::store::Store;
 use clipscope::tui::config::ImageProtocol;
 
@@ -51,7 +51,7 @@ fn model(a: &DemoArgs) -> Result<(String, bool)> {
     if builtin::find(&a.model).is_some() {
         return Ok((a.model.clone(), true));
     }
-    match clipscope::model::source::resolve(&a.model) {
+    match clipscope::model::load::source::resolve(&a.model) {
         Ok(_) => Ok((a.model.clone(), false)),
         Err(e) => {
             errln!(

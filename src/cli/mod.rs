@@ -64,7 +64,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use clipscope::device::{device_name, parse_dtype};
-use clipscope::model::{Clip, source};
+use clipscope::model::Clip;
+use clipscope::model::load::source;
 
 /// A terminal microscope for CLIP: per-head decomposition of image embeddings, and more.
 #[derive(Parser)]
@@ -233,13 +234,13 @@ impl ModelArgs {
 }
 
 /// The dtype `--dtype spec` computes in on `device`: on the CPU, bf16 falls back to f32 with its
-/// one-line reason where the CPU has no bf16 kernel (model::bf16), and f16 is warned about.
+/// one-line reason where the CPU has no bf16 kernel (model::kernels::bf16), and f16 is warned about.
 pub fn compute_dtype(device: &candle_core::Device, spec: &str) -> Result<candle_core::DType> {
     let dtype = parse_dtype(spec)?;
     if !device.is_cpu() {
         return Ok(dtype);
     }
-    let (dtype, why) = clipscope::model::bf16::cpu_dtype(dtype);
+    let (dtype, why) = clipscope::model::kernels::bf16::cpu_dtype(dtype);
     if let Some(why) = why {
         errln!("clipscope: {why}");
     }

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use clipscope::model::source::{ALIASES, cached_snapshots, hf_cache_dir};
+use clipscope::model::load::source::{ALIASES, cached_snapshots, hf_cache_dir};
 
 /// Arguments of `clipscope models`.
 #[derive(Args)]
@@ -41,7 +41,7 @@ pub fn run(args: ModelsArgs) -> Result<()> {
             );
         }
     }
-    for b in clipscope::model::builtin::BUILTINS {
+    for b in clipscope::model::load::builtin::BUILTINS {
         if args.json {
             let v = serde_json::json!({"alias": b.name, "builtin": true, "description": b.about});
             jsonln!(v.to_string());

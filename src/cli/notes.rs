@@ -2,8 +2,8 @@
 //! convention (REFERENCE.md §5, docs/METRICS.md).
 
 use clipscope::model::Format;
-use clipscope::model::config::{ClipConfig, Readout};
-use clipscope::model::eva::arch::EvaPool;
+use clipscope::model::load::config::eva::EvaPool;
+use clipscope::model::load::config::{ClipConfig, Readout};
 
 /// What a SigLIP decomposition's arrays hold.
 const SIGLIP: &str = "SigLIP: layer 0 is the attention-pooling head. heads [1, H, E] are its heads, tokens [1, T, H, E] the same per patch (T patches, no class token), the out_proj bias split evenly over heads x tokens; mlps[1] is the head's MLP term (fc2 bias included) and mlps[0] is a zero vector (no ln_pre class-token term). SigLIP does not normalise before the head's output: every term is divided by the norm of pooler_output, so heads and mlps sum to the unit embedding.";

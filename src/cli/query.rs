@@ -98,7 +98,7 @@ impl Source {
                 let Some(m) = &self.model else {
                     bail!("name a model with --model (or a store with --store)")
                 };
-                let files = clipscope::model::source::resolve(m)?;
+                let files = clipscope::model::load::source::resolve(m)?;
                 let device = self.device.device.clone();
                 Ok(Clip::load(&files, &device, candle_core::DType::F32)
                     .with_context(|| format!("loading {m}"))?)

@@ -8,7 +8,7 @@
 use super::ablation::{Replace, Selection, ablate};
 use super::eval::{Rows, Scorer, Targets};
 use crate::interpret::consistency::{Pruned, Pruning};
-use crate::model::random::SplitMix64;
+use crate::model::load::random::SplitMix64;
 use crate::{Error, Result};
 
 /// `n` distinct heads of `from` drawn with `rng` (a partial Fisher–Yates shuffle), sorted.

@@ -7,7 +7,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::model::ModelFiles;
-use crate::model::source::{ModelSpec, find_alias};
+use crate::model::load::source::{ModelSpec, find_alias};
 use crate::store::format;
 use crate::store::slugify;
 use crate::{Error, Result};

@@ -87,8 +87,8 @@ impl Plan {
             labels: labels.as_ref().map(|l| l.key.clone()),
         };
         let dir = cache.join(&slug).join(&key.hash()[..16]);
-        let local_model = match crate::model::source::ModelSpec::parse(spec)? {
-            crate::model::source::ModelSpec::Dir(d) => Some(d),
+        let local_model = match crate::model::load::source::ModelSpec::parse(spec)? {
+            crate::model::load::source::ModelSpec::Dir(d) => Some(d),
             _ => None,
         };
         Ok(Self {

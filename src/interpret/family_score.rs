@@ -10,7 +10,7 @@ use candle_core::{Device, Tensor};
 use super::families::Families;
 use super::textspan::Gram;
 use crate::Result;
-use crate::model::random::SplitMix64;
+use crate::model::load::random::SplitMix64;
 
 /// Random families the chance level is measured over.
 pub const RANDOM_FAMILIES: usize = 32;

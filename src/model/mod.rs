@@ -1,47 +1,27 @@
 //! The CLIP-like model: configuration, weights, both towers, the tokenizer and the
-//! decomposition, for CLIP (Hugging Face and open_clip layouts) and SigLIP.
+//! decomposition, for CLIP (Hugging Face and open_clip layouts), SigLIP and timm's Eva trunks.
+//!
+//! In three wings: [`load`] (configs, checkpoint files, weights, tokenizers, the Hub),
+//! [`towers`] (the reference forward passes and the decomposition, one module per block kind
+//! and family) and [`kernels`] (the CPU fast paths: f32 and bf16 products and attention, which
+//! the towers reach through `Dense` and the attention's one dispatch). This file holds [`Clip`],
+//! the loaded model the rest of clipscope calls.
 
-pub mod bf16;
-mod block;
-mod block_out;
-pub mod builtin;
-pub mod config;
-mod cpu;
-mod cpu_attention;
-mod cpu_tiles;
-mod decompose;
-mod dense;
-pub mod eva;
-mod fastmath;
-pub mod files;
-mod hf_tokenizer;
-mod hfcache;
-mod hub;
-mod layers;
-pub mod opbench;
-mod patch_embed;
-pub mod pickle;
-mod pooling;
-pub mod random;
-mod random_timm;
-pub mod selection;
-pub mod siglip;
-pub mod source;
-mod text;
-pub mod tokenizer;
-mod tokenizer_config;
-mod vision;
-mod weights;
+pub mod kernels;
+pub mod load;
+pub mod towers;
 
 use candle_core::{DType, Device, Tensor};
 
-pub use block::Capture;
-pub use config::{Activation, ClipConfig, Format};
-pub use cpu::gemm_into;
-pub use decompose::Decomposition;
-pub use files::ModelFiles;
-pub use selection::LayerSelection;
-use tokenizer::{ClipTokenizer, TextTokenizer};
+pub use kernels::f32_ops::gemm_into;
+pub use load::config::{Activation, ClipConfig, Format};
+pub use load::files::ModelFiles;
+pub use load::selection::LayerSelection;
+use load::tokenizer::{ClipTokenizer, TextTokenizer};
+use load::{hf_tokenizer, source, weights};
+pub use towers::block::Capture;
+pub use towers::decompose::Decomposition;
+use towers::{decompose, eva, siglip, text, vision};
 
 use crate::image::Preprocess;
 use crate::{Error, Result};
@@ -69,7 +49,7 @@ enum Towers {
     Siglip {
         vision: Box<siglip::SiglipVision>,
         text: Box<siglip::SiglipText>,
-        tokenizer: Option<Box<siglip::SiglipTokenizer>>,
+        tokenizer: Option<Box<load::siglip_tokenizer::SiglipTokenizer>>,
     },
 }
 
@@ -93,13 +73,13 @@ impl ClipVision {
             return Ok(Self::Vit(v, folds));
         };
         Ok(match arch.pool {
-            eva::arch::EvaPool::Token => {
+            crate::model::load::config::eva::EvaPool::Token => {
                 let v = eva::EvaVision::load(w, &config.vision, &arch, e)?;
                 config.vision = v.cfg().clone();
                 let folds = decompose::Folds::new(&v)?;
                 Self::Eva(v, folds)
             }
-            eva::arch::EvaPool::Map { .. } => {
+            crate::model::load::config::eva::EvaPool::Map { .. } => {
                 let v = eva::PooledVision::load(w, &config.vision, &arch, e)?;
                 config.vision = v.cfg().clone();
                 Self::Pooled(v)
@@ -177,7 +157,7 @@ impl Clip {
         let towers = if config.format == Format::Siglip {
             let tokenizer = (files.spiece.is_some() || files.tokenizer.is_some())
                 .then(|| {
-                    siglip::SiglipTokenizer::load(
+                    load::siglip_tokenizer::SiglipTokenizer::load(
                         files.spiece.as_deref(),
                         files.tokenizer.as_deref(),
                         files.tokenizer_config.as_deref(),

@@ -26,7 +26,7 @@ fn brute(rows: &[Vec<f64>], w: &[f64], q: &[f64], k: usize, cosine: bool) -> Vec
 
 /// Uniform values in [-shift, 1 - shift) from SplitMix64 seeded with `seed`.
 fn uniform(seed: u64, shift: f32) -> impl FnMut() -> f32 {
-    let mut rng = crate::model::random::SplitMix64(seed);
+    let mut rng = crate::model::load::random::SplitMix64(seed);
     move || (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - shift
 }
 

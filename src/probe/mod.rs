@@ -12,7 +12,7 @@ use std::path::Path;
 use image::{Rgb, RgbImage};
 use serde::{Deserialize, Serialize};
 
-use crate::model::random::SplitMix64;
+use crate::model::load::random::SplitMix64;
 use crate::{Error, Result};
 
 /// Side of every probe image, in pixels.

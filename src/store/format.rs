@@ -226,7 +226,8 @@ impl Manifest {
     /// Whether the model's token 0 is a class token: false for a SigLIP, whose tokens are its
     /// patches alone (`tokens_per_image` a square).
     pub fn class_token(&self) -> bool {
-        crate::model::config::patch_grid(self.tokens_per_image).is_none_or(|(_, first)| first == 1)
+        crate::model::load::config::patch_grid(self.tokens_per_image)
+            .is_none_or(|(_, first)| first == 1)
     }
 }
 

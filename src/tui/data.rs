@@ -115,7 +115,7 @@ impl Data {
         };
         let m = &session.store.manifest;
         let id = &m.key.model.id;
-        let model_note = match crate::model::builtin::find(id) {
+        let model_note = match crate::model::load::builtin::find(id) {
             Some(b) => Some(ModelNote {
                 text: b.note,
                 warn: b.random_weights,

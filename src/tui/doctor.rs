@@ -143,7 +143,7 @@ pub fn detect() -> Report {
         tmux,
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         gpu,
-        cpu_bf16: crate::model::bf16::kernel_name(),
+        cpu_bf16: crate::model::kernels::bf16::kernel_name(),
         cache: crate::store::cache::default_cache().display().to_string(),
         config: files
             .iter()

@@ -53,7 +53,7 @@ pub fn reference_json(name: &str) -> serde_json::Value {
 /// Uniform values in [-0.5, 0.5) from SplitMix64 seeded with `seed`: synthetic test data, the
 /// same on every machine.
 pub fn uniform(seed: u64) -> impl FnMut() -> f32 {
-    let mut rng = clipscope::model::random::SplitMix64(seed);
+    let mut rng = clipscope::model::load::random::SplitMix64(seed);
     move || (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5
 }
 

@@ -1,7 +1,7 @@
 //! transformers-format configurations beyond CLIPModel's: MetaCLIP 2, an unknown `model_type`,
 //! and the image processor's two forms of `size`.
 
-use clipscope::model::config::{TextClean, TextPool, parse_hf};
+use clipscope::model::load::config::{TextClean, TextPool, parse_hf};
 use clipscope::model::{Activation, Format};
 
 use super::write;
@@ -63,7 +63,7 @@ fn metaclip_2_in_transformers_format_is_read_and_unknown_types_refused() {
 #[test]
 fn a_preprocessor_size_of_height_and_width_squashes() {
     use clipscope::image::ResizeMode;
-    use clipscope::model::config::parse_hf_preprocessor;
+    use clipscope::model::load::config::parse_hf_preprocessor;
     let t = tempfile::tempdir().unwrap();
     for (size, mode) in [
         (r#"{"height": 224, "width": 224}"#, ResizeMode::Squash),

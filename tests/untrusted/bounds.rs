@@ -11,7 +11,7 @@ fn queries_and_limits_are_bounded() {
     let (store, cache) = interpreted_store(t.path());
     let s = store.to_str().unwrap();
     let deep = "(".repeat(3000);
-    let mut rng = clipscope::model::random::SplitMix64(7);
+    let mut rng = clipscope::model::load::random::SplitMix64(7);
     let mut word = |len: usize| -> String {
         (0..len)
             .map(|_| char::from(b'a' + (rng.next_u64() % 26) as u8))

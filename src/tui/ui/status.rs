@@ -13,7 +13,7 @@ use super::SPINNER;
 fn device(device: &str, dtype: &str) -> String {
     match dtype {
         "f32" => device.to_string(),
-        "bf16" if device == "cpu" => format!("cpu {}", crate::model::bf16::kernel_name()),
+        "bf16" if device == "cpu" => format!("cpu {}", crate::model::kernels::bf16::kernel_name()),
         other => format!("{device} {other}"),
     }
 }
