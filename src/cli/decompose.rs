@@ -143,7 +143,13 @@ fn write_summary(
     let top: Vec<String> = ranked
         .iter()
         .take(5)
-        .map(|&(k, v)| format!("L{}H{} {v:+.3}", dec.layers[k / h], k % h))
+        .map(|&(k, v)| {
+            let head = clipscope::head::HeadRef {
+                layer: dec.layers[k / h],
+                head: k % h,
+            };
+            format!("{head} {v:+.3}")
+        })
         .collect();
     writeln!(
         out,

@@ -1,6 +1,6 @@
 //! `clipscope store ls|info|verify|gc`: look after the stores in the cache.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
@@ -54,143 +54,165 @@ enum StoreCommand {
 pub fn run(args: StoreArgs) -> Result<()> {
     let cache_dir = args.cache.clone().unwrap_or_else(default_cache);
     match args.command {
-        StoreCommand::Ls => {
-            if cache_dir.exists() && !cache_dir.is_dir() {
-                bail!(
-                    "{}: not a folder; the cache is a folder (--cache, CLIPSCOPE_CACHE)",
-                    cache_dir.display()
-                );
-            }
-            let entries = cache::list(&cache_dir);
-            if entries.is_empty() && !args.json {
-                errln!("no stores in {}", cache_dir.display());
-            }
-            for e in entries {
-                let (state, images, layers) = match &e.state {
-                    State::Finished(m) => (
-                        "finished".to_string(),
-                        m.images,
-                        format!("{:?}", m.key.layers),
-                    ),
-                    State::Building(k, done) => (
-                        format!(
-                            "building {done}/{} chunks",
-                            k.images.count.div_ceil(k.chunk_images.max(1))
-                        ),
-                        k.images.count,
-                        format!("{:?}", k.layers),
-                    ),
-                    State::Broken(why) => (format!("broken: {why}"), 0, String::new()),
-                };
-                if args.json {
-                    jsonln!(
-                        serde_json::json!({"name": e.name, "dir": clipscope::pathname::show(&e.dir), "state": state, "images": images})
-                            .to_string()
-                    );
-                } else {
-                    outln!(
-                        "{:<40} {:>9} images  layers {layers:<16} {state}",
-                        e.name,
-                        images
-                    );
-                }
-            }
-        }
+        StoreCommand::Ls => ls(&cache_dir, args.json),
         StoreCommand::Info { store } => {
-            let dir = cache::resolve(store.as_deref(), &cache_dir)?;
-            let store = clipscope::store::Store::open(&dir)?;
-            let m = &store.manifest;
-            if args.json {
-                jsonln!(serde_json::to_string(m)?);
-            } else {
-                let bytes: u64 = m.files.values().map(|f| f.bytes).sum();
-                outln!("store     {}", dir.display());
-                outln!("hash      {}", m.hash);
-                outln!(
-                    "model     {} {}",
-                    m.key.model.id,
-                    m.key.model.revision.as_deref().unwrap_or("")
-                );
-                outln!(
-                    "images    {} ({} unreadable) from {}",
-                    m.images,
-                    m.failed,
-                    m.key.images.root
-                );
-                outln!(
-                    "layers    {:?}, {} heads, dim {}, dtype {}",
-                    m.key.layers,
-                    m.heads,
-                    m.dim,
-                    m.key.dtype
-                );
-                if let Some(t) = &m.tokens {
-                    outln!(
-                        "tokens    first {} images, {} tokens each",
-                        t.count,
-                        t.tokens
-                    );
-                }
-                outln!(
-                    "size      {:.1} MiB in {} files, format version {}",
-                    bytes as f64 / 1048576.0,
-                    m.files.len(),
-                    m.format_version
-                );
-            }
+            info(&cache::resolve(store.as_deref(), &cache_dir)?, args.json)
         }
         StoreCommand::Verify { store } => {
-            let dir = cache::resolve(store.as_deref(), &cache_dir)?;
-            let problems = clipscope::store::verify::verify(&dir);
-            if args.json {
-                jsonln!(
-                    serde_json::json!({"store": clipscope::pathname::show(&dir), "ok": problems.is_empty(), "problems": problems})
-                        .to_string()
-                );
-            }
-            if !problems.is_empty() {
-                if !args.json {
-                    for p in &problems {
-                        errln!("clipscope: {p}");
-                    }
-                }
-                bail!("{}: {} problem(s) found", dir.display(), problems.len());
-            }
-            if !args.json {
-                outln!("{}: ok", dir.display());
-            }
+            verify(&cache::resolve(store.as_deref(), &cache_dir)?, args.json)
         }
         StoreCommand::Gc {
             dry_run,
             include,
             stale_hours,
-        } => {
-            let named = include
-                .iter()
-                .map(|s| cache::resolve(Some(s), &cache_dir))
-                .collect::<clipscope::Result<Vec<_>>>()?;
-            let opts = clipscope::store::gc::Options {
-                stale: Duration::from_secs_f64(stale_hours.max(0.0) * 3600.0),
-                dry_run,
-                named: &named,
-            };
-            let found = clipscope::store::gc::gc(&cache_dir, &opts)?;
-            for r in &found {
-                let path = clipscope::pathname::show(&r.path);
-                if args.json {
-                    let removed = !dry_run && r.kept.is_none();
-                    jsonln!(serde_json::json!({"path": path, "reason": r.reason, "kept": r.kept, "removed": removed}).to_string());
-                } else if let Some(why) = &r.kept {
-                    outln!("kept {path} ({}; {why})", r.reason);
-                } else {
-                    let verb = if dry_run { "would remove" } else { "removed" };
-                    outln!("{verb} {path} ({})", r.reason);
-                }
-            }
-            if !args.json && found.iter().all(|r| r.kept.is_some()) {
-                outln!("nothing to remove in {}", cache_dir.display());
+        } => gc(&cache_dir, (dry_run, &include, stale_hours), args.json),
+    }
+}
+
+/// `store ls`: every store of the cache, its state, images and layers.
+fn ls(cache_dir: &Path, json: bool) -> Result<()> {
+    if cache_dir.exists() && !cache_dir.is_dir() {
+        bail!(
+            "{}: not a folder; the cache is a folder (--cache, CLIPSCOPE_CACHE)",
+            cache_dir.display()
+        );
+    }
+    let entries = cache::list(&cache_dir);
+    if entries.is_empty() && !json {
+        errln!("no stores in {}", cache_dir.display());
+    }
+    for e in entries {
+        let (state, images, layers) = match &e.state {
+            State::Finished(m) => (
+                "finished".to_string(),
+                m.images,
+                format!("{:?}", m.key.layers),
+            ),
+            State::Building(k, done) => (
+                format!(
+                    "building {done}/{} chunks",
+                    k.images.count.div_ceil(k.chunk_images.max(1))
+                ),
+                k.images.count,
+                format!("{:?}", k.layers),
+            ),
+            State::Broken(why) => (format!("broken: {why}"), 0, String::new()),
+        };
+        if json {
+            jsonln!(
+                serde_json::json!({"name": e.name, "dir": clipscope::pathname::show(&e.dir), "state": state, "images": images})
+                    .to_string()
+            );
+        } else {
+            outln!(
+                "{:<40} {:>9} images  layers {layers:<16} {state}",
+                e.name,
+                images
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `store info`: a store's manifest.
+fn info(dir: &Path, json: bool) -> Result<()> {
+    let store = clipscope::store::Store::open(dir)?;
+    let m = &store.manifest;
+    if json {
+        jsonln!(serde_json::to_string(m)?);
+    } else {
+        let bytes: u64 = m.files.values().map(|f| f.bytes).sum();
+        outln!("store     {}", dir.display());
+        outln!("hash      {}", m.hash);
+        outln!(
+            "model     {} {}",
+            m.key.model.id,
+            m.key.model.revision.as_deref().unwrap_or("")
+        );
+        outln!(
+            "images    {} ({} unreadable) from {}",
+            m.images,
+            m.failed,
+            m.key.images.root
+        );
+        outln!(
+            "layers    {:?}, {} heads, dim {}, dtype {}",
+            m.key.layers,
+            m.heads,
+            m.dim,
+            m.key.dtype
+        );
+        if let Some(t) = &m.tokens {
+            outln!(
+                "tokens    first {} images, {} tokens each",
+                t.count,
+                t.tokens
+            );
+        }
+        outln!(
+            "size      {:.1} MiB in {} files, format version {}",
+            bytes as f64 / 1048576.0,
+            m.files.len(),
+            m.format_version
+        );
+    }
+    Ok(())
+}
+
+/// `store verify`: every file of a store against its manifest.
+fn verify(dir: &Path, json: bool) -> Result<()> {
+    let problems = clipscope::store::verify::verify(dir);
+    if json {
+        jsonln!(
+            serde_json::json!({"store": clipscope::pathname::show(dir), "ok": problems.is_empty(), "problems": problems})
+                .to_string()
+        );
+    }
+    if !problems.is_empty() {
+        if !json {
+            for p in &problems {
+                errln!("clipscope: {p}");
             }
         }
+        bail!("{}: {} problem(s) found", dir.display(), problems.len());
+    }
+    if !json {
+        outln!("{}: ok", dir.display());
+    }
+    Ok(())
+}
+
+/// `store gc`: what is removable (abandoned builds, stores of no use), `(dry_run, include,
+/// stale_hours)` as given.
+fn gc(
+    cache_dir: &Path,
+    (dry_run, include, stale_hours): (bool, &[String], f64),
+    json: bool,
+) -> Result<()> {
+    let named = include
+        .iter()
+        .map(|s| cache::resolve(Some(s), cache_dir))
+        .collect::<clipscope::Result<Vec<_>>>()?;
+    let opts = clipscope::store::gc::Options {
+        stale: Duration::from_secs_f64(stale_hours.max(0.0) * 3600.0),
+        dry_run,
+        named: &named,
+    };
+    let found = clipscope::store::gc::gc(cache_dir, &opts)?;
+    for r in &found {
+        let path = clipscope::pathname::show(&r.path);
+        if json {
+            let removed = !dry_run && r.kept.is_none();
+            jsonln!(serde_json::json!({"path": path, "reason": r.reason, "kept": r.kept, "removed": removed}).to_string());
+        } else if let Some(why) = &r.kept {
+            outln!("kept {path} ({}; {why})", r.reason);
+        } else {
+            let verb = if dry_run { "would remove" } else { "removed" };
+            outln!("{verb} {path} ({})", r.reason);
+        }
+    }
+    if !json && found.iter().all(|r| r.kept.is_some()) {
+        outln!("nothing to remove in {}", cache_dir.display());
     }
     Ok(())
 }

@@ -198,6 +198,21 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
             args.c.json,
         );
     }
+    let sel = selection(&args, &s)?;
+    if sel.heads.is_empty() && sel.layers.is_empty() {
+        return full_table(&args, &s, &rows);
+    }
+    if args.out.is_some() {
+        bail!(
+            "--out draws the layer curve of the full table: leave out --heads, --layers and --property"
+        );
+    }
+    let r = clipscope::importance::ablate(&rows, &s.targets, &s.scorer, &sel)?;
+    print_ablation(&args, &sel, &r, &s.targets)
+}
+
+/// The heads and layers `--heads`, `--layers` and `--property` name.
+fn selection(args: &AblateArgs, s: &Setup) -> Result<Selection> {
     let replace = if args.zero {
         Replace::Zero
     } else {
@@ -229,45 +244,50 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
     }
     sel.heads.sort_unstable();
     sel.heads.dedup();
-    if sel.heads.is_empty() && sel.layers.is_empty() {
-        let t = clipscope::importance::table(&rows, &s.targets, &s.scorer)?;
-        if let Some(out) = &args.out {
-            let labels: Vec<String> = std::iter::once("none".to_string())
-                .chain((0..t.layers.len()).map(|l| format!("0-{l}")))
-                .collect();
-            let values: Vec<f64> = std::iter::once(&t.baseline)
-                .chain(&t.layers)
-                .map(Accuracy::top1_pct)
-                .collect();
-            let title = format!(
-                "{}: top-1 % with attention of layers mean-ablated",
-                s.store.manifest.slug
-            );
-            let img =
-                clipscope::analysis::chart::line_chart(&title, &labels, &values, Some(values[0]));
-            clipscope::analysis::render::save_png(&img, out)?;
-            errln!("wrote {}", out.display());
-        }
-        let class_token = s.store.manifest.class_token();
-        return print_table(&t, &s.targets, class_token, args.c.json);
-    }
-    if args.out.is_some() {
-        bail!(
-            "--out draws the layer curve of the full table: leave out --heads, --layers and --property"
+    Ok(sel)
+}
+
+/// The full table (each layer's attention ablated from the first on), and its curve with `--out`.
+fn full_table(args: &AblateArgs, s: &Setup, rows: &StoreRows) -> Result<()> {
+    let t = clipscope::importance::table(rows, &s.targets, &s.scorer)?;
+    if let Some(out) = &args.out {
+        let labels: Vec<String> = std::iter::once("none".to_string())
+            .chain((0..t.layers.len()).map(|l| format!("0-{l}")))
+            .collect();
+        let values: Vec<f64> = std::iter::once(&t.baseline)
+            .chain(&t.layers)
+            .map(Accuracy::top1_pct)
+            .collect();
+        let title = format!(
+            "{}: top-1 % with attention of layers mean-ablated",
+            s.store.manifest.slug
         );
+        let img = clipscope::analysis::chart::line_chart(&title, &labels, &values, Some(values[0]));
+        clipscope::analysis::render::save_png(&img, out)?;
+        errln!("wrote {}", out.display());
     }
-    let r = clipscope::importance::ablate(&rows, &s.targets, &s.scorer, &sel)?;
+    let class_token = s.store.manifest.class_token();
+    print_table(&t, &s.targets, class_token, args.c.json)
+}
+
+/// One ablation's accuracies before and after, per group, and the classes it moved most.
+fn print_ablation(
+    args: &AblateArgs,
+    sel: &Selection,
+    r: &clipscope::importance::Ablated,
+    targets: &Targets,
+) -> Result<()> {
     let names: Vec<String> = sel
         .heads
         .iter()
-        .map(|&(l, h)| format!("L{l}H{h}"))
+        .map(|&(layer, head)| clipscope::head::HeadRef { layer, head }.to_string())
         .collect();
     if args.c.json {
         let v = serde_json::json!({
             "heads": names, "layers": sel.layers,
             "ablation": if args.zero { "zero" } else { "mean" },
-            "before": accuracy_json(&r.before, &s.targets),
-            "after": accuracy_json(&r.after, &s.targets),
+            "before": accuracy_json(&r.before, targets),
+            "after": accuracy_json(&r.after, targets),
         });
         jsonln!(v.to_string());
         return Ok(());
@@ -297,16 +317,16 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
     );
     if r.before.worst_group_pct().is_some() {
         outln!("before:");
-        print_groups(&r.before, &s.targets);
+        print_groups(&r.before, targets);
         outln!("after:");
-        print_groups(&r.after, &s.targets);
+        print_groups(&r.after, targets);
     }
     let mut moved: Vec<(i64, &String)> = r
         .before
         .per_class
         .iter()
         .zip(&r.after.per_class)
-        .zip(&s.targets.class_names)
+        .zip(&targets.class_names)
         .map(|((b, a), n)| (a.1 as i64 - b.1 as i64, n))
         .filter(|m| m.0 != 0)
         .collect();
