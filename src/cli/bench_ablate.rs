@@ -54,8 +54,8 @@ fn values(i: usize, slot: usize, out: &mut [f32]) {
     }
 }
 
-/// Runs `clipscope bench-ablate`.
-pub fn run(args: BenchAblateArgs) -> Result<()> {
+/// The synthetic store `args` describe, written on the first run.
+fn synthetic_store(args: &BenchAblateArgs) -> Result<Store> {
     let spec = synthetic::Spec {
         images: args.images,
         layers: args.layers,
@@ -80,8 +80,11 @@ pub fn run(args: BenchAblateArgs) -> Result<()> {
             dir.display()
         );
     }
-    let store = Store::open(&dir)?;
-    let targets = Targets::from_store(&store)?;
+    Ok(Store::open(&dir)?)
+}
+
+/// A classifier of `args.classes` random unit rows.
+fn scorer(args: &BenchAblateArgs) -> Result<Scorer> {
     let mut weights = vec![0f32; args.classes * args.dim];
     for (c, row) in weights.chunks_exact_mut(args.dim).enumerate() {
         values(c, usize::MAX / 2, row);
@@ -93,10 +96,12 @@ pub fn run(args: BenchAblateArgs) -> Result<()> {
         dim: args.dim,
         weights,
     };
-    let scorer = Scorer::new(&classifier)?;
-    let rows = StoreRows::new(&store, &targets)?;
-    // The matmul bound: the machine's rate on large products of the same inner shape,
-    // (8192 × E) · (E × C), through the same library, warm.
+    Ok(Scorer::new(&classifier)?)
+}
+
+/// The matmul bound in GFLOP/s: the machine's rate on large products of the same inner shape,
+/// (8192 × E) · (E × C), through the same library, warm; the median of 5.
+fn gemm_rate(scorer: &Scorer, args: &BenchAblateArgs) -> Result<f64> {
     let rows_probe = 8192;
     let probe: Vec<f32> = (0..rows_probe * args.dim)
         .map(|i| (i % 17) as f32 * 0.01)
@@ -110,7 +115,16 @@ pub fn run(args: BenchAblateArgs) -> Result<()> {
             2.0 * (rows_probe * args.dim * args.classes) as f64 / t.elapsed().as_secs_f64() / 1e9,
         );
     }
-    let gflops_bound = median(gemm);
+    Ok(median(gemm))
+}
+
+/// Runs `clipscope bench-ablate`.
+pub fn run(args: BenchAblateArgs) -> Result<()> {
+    let store = synthetic_store(&args)?;
+    let targets = Targets::from_store(&store)?;
+    let scorer = scorer(&args)?;
+    let rows = StoreRows::new(&store, &targets)?;
+    let gflops_bound = gemm_rate(&scorer, &args)?;
     let mut times = vec![];
     for _ in 0..args.iters.max(1) {
         let t = Instant::now();

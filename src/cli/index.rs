@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use clipscope::digest;
-use clipscope::index::{Options, Plan, build};
+use clipscope::index::{Options, Plan, Report, build};
 use clipscope::model::LayerSelection;
 use clipscope::store::images::ImageList;
 use indicatif::{ProgressBar, ProgressDrawTarget};
@@ -143,15 +143,7 @@ pub fn run(args: IndexArgs) -> Result<PathBuf> {
         labels,
         &cache,
     )?;
-    let n = plan.list.entries.len();
-    let bar = ProgressBar::new(n as u64);
-    if args.quiet || args.json {
-        bar.set_draw_target(ProgressDrawTarget::hidden());
-    }
-    bar.set_style(super::progress_style(
-        "{spinner} {msg} [{bar:30}] {pos}/{len} images  {rate}  ETA {eta}",
-    ));
-    bar.set_message(format!("indexing {}", plan.slug));
+    let bar = progress(&args, &plan);
     let decoders = args
         .decoders
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -165,18 +157,46 @@ pub fn run(args: IndexArgs) -> Result<PathBuf> {
     bar.finish_and_clear();
     let report = report.map_err(|e| disk_full_help(e, &plan))?;
     let secs = t.elapsed().as_secs_f64();
-    let rate = report.processed as f64 / secs.max(1e-9);
     if args.json {
-        let v = serde_json::json!({
-            "store": clipscope::pathname::show(&plan.dir), "hash": plan.key.hash(), "images": n, "processed": report.processed,
-            "resumed": report.resumed, "failed": report.failed,
-            "failed_total": report.manifest.as_ref().map(|m| m.failed),
-            "chunks_done": report.chunks_done, "chunks_total": report.chunks_total,
-            "finished": report.manifest.is_some(), "seconds": secs, "images_per_s": rate,
-        });
-        jsonln!(v.to_string());
-        return Ok(plan.dir);
+        json_report(&plan, &report, secs);
+    } else {
+        print_report(&plan, &report, secs);
     }
+    Ok(plan.dir)
+}
+
+/// The progress bar of `plan`'s images, hidden with `--quiet` or `--json`.
+fn progress(args: &IndexArgs, plan: &Plan) -> ProgressBar {
+    let bar = ProgressBar::new(plan.list.entries.len() as u64);
+    if args.quiet || args.json {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_style(super::progress_style(
+        "{spinner} {msg} [{bar:30}] {pos}/{len} images  {rate}  ETA {eta}",
+    ));
+    bar.set_message(format!("indexing {}", plan.slug));
+    bar
+}
+
+/// The run's JSON line.
+fn json_report(plan: &Plan, report: &Report, secs: f64) {
+    let (n, rate) = (
+        plan.list.entries.len(),
+        report.processed as f64 / secs.max(1e-9),
+    );
+    let v = serde_json::json!({
+        "store": clipscope::pathname::show(&plan.dir), "hash": plan.key.hash(), "images": n, "processed": report.processed,
+        "resumed": report.resumed, "failed": report.failed,
+        "failed_total": report.manifest.as_ref().map(|m| m.failed),
+        "chunks_done": report.chunks_done, "chunks_total": report.chunks_total,
+        "finished": report.manifest.is_some(), "seconds": secs, "images_per_s": rate,
+    });
+    jsonln!(v.to_string());
+}
+
+/// What the run did, for a person: up to date, indexed, or this part done.
+fn print_report(plan: &Plan, report: &Report, secs: f64) {
+    let rate = report.processed as f64 / secs.max(1e-9);
     match &report.manifest {
         Some(m) if report.processed == 0 => errln!(
             "store {} is up to date: {} images ({} unreadable)",
@@ -204,5 +224,4 @@ pub fn run(args: IndexArgs) -> Result<PathBuf> {
             plan.dir.display()
         ),
     }
-    Ok(plan.dir)
 }
