@@ -186,6 +186,35 @@ impl SearchIndex {
     /// A query past [`bounds`] is refused before it is parsed; `limit` is at most the heads.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>> {
         bounds::check(query)?;
+        let words = query_words(query);
+        let q = self.query(query, &words);
+        let searcher = self.reader.searcher();
+        let limit = limit.clamp(1, (searcher.num_docs() as usize).max(1));
+        // A query of filters alone scores every match alike: take them all, to rank by
+        // importance below.
+        let candidates = match words.is_empty() {
+            true => searcher.num_docs() as usize,
+            false => rank::CANDIDATES,
+        };
+        let top = searcher
+            .search(
+                &q,
+                &TopDocs::with_limit(limit.max(candidates)).order_by_score(),
+            )
+            .map_err(|e| terr("query", e))?;
+        let hits = top
+            .into_iter()
+            .map(|(score, addr)| self.hit(&searcher, (score, addr), &words))
+            .collect::<Result<Vec<_>>>()?;
+        if words.is_empty() {
+            return Ok(rank::by_importance(hits, limit));
+        }
+        Ok(rank::by_evidence(hits, &words, limit))
+    }
+
+    /// The query: its words exactly (the label boosted), within one edit (at half weight), or
+    /// naming a property the head has image evidence for, under its `field:value` filters.
+    fn query(&self, query: &str, words: &[String]) -> Box<dyn Query> {
         let f = &self.f;
         let fields = vec![f.label, f.texts, f.model, f.evidence];
         let mut exact = QueryParser::for_index(&self.index, fields.clone());
@@ -198,7 +227,6 @@ impl SearchIndex {
         }
         let (q1, _) = exact.parse_query_lenient(query);
         let (q2, _) = fuzzy.parse_query_lenient(query);
-        let words = query_words(query);
         // Heads with image evidence for a property a word names match too, under the query's
         // `field:value` filters.
         let named: Vec<(Occur, Box<dyn Query>)> = words
@@ -219,74 +247,61 @@ impl SearchIndex {
         if !filters.is_empty() {
             by_evidence.push((Occur::Must, exact.parse_query_lenient(&filters.join(" ")).0));
         }
-        let q: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+        Box::new(BooleanQuery::new(vec![
             (Occur::Should, q1),
             (Occur::Should, Box::new(BoostQuery::new(q2, 0.5))),
             (Occur::Should, Box::new(BooleanQuery::new(by_evidence))),
-        ]));
-        let searcher = self.reader.searcher();
-        let limit = limit.clamp(1, (searcher.num_docs() as usize).max(1));
-        // A query of filters alone scores every match alike: take them all, to rank by
-        // importance below.
-        let candidates = match words.is_empty() {
-            true => searcher.num_docs() as usize,
-            false => rank::CANDIDATES,
+        ]))
+    }
+
+    /// The hit of document `addr`, scored `score`, its texts that match `words` picked out.
+    fn hit(
+        &self,
+        searcher: &tantivy::Searcher,
+        (score, addr): (f32, tantivy::DocAddress),
+        words: &[String],
+    ) -> Result<Hit> {
+        let f = &self.f;
+        let d: TantivyDocument = searcher.doc(addr).map_err(|e| terr("fetch", e))?;
+        let s = |field| {
+            d.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
         };
-        let top = searcher
-            .search(
-                &q,
-                &TopDocs::with_limit(limit.max(candidates)).order_by_score(),
-            )
-            .map_err(|e| terr("query", e))?;
-        let hits = top
-            .into_iter()
-            .map(|(score, addr)| {
-                let d: TantivyDocument = searcher.doc(addr).map_err(|e| terr("fetch", e))?;
-                let s = |field| {
-                    d.get_first(field)
-                        .and_then(|v| v.as_str())
-                        .unwrap_or_default()
-                        .to_string()
-                };
-                let n = |field| {
-                    d.get_first(field)
-                        .and_then(|v| v.as_u64())
-                        .unwrap_or_default()
-                };
-                let texts: Vec<String> = d
-                    .get_all(f.texts)
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect();
-                let matching_texts = texts
-                    .iter()
-                    .filter(|t| matches_any(t, &words))
-                    .cloned()
-                    .collect();
-                let head = HeadDoc {
-                    id: s(f.id),
-                    store: s(f.store),
-                    model: s(f.model),
-                    layer: n(f.layer),
-                    head: n(f.head),
-                    label: s(f.label),
-                    texts,
-                    importance: d.get_first(f.importance).and_then(|v| v.as_f64()),
-                    evidence: serde_json::from_str(&s(f.evidence_json)).unwrap_or_default(),
-                    families: serde_json::from_str(&s(f.families_json)).unwrap_or_default(),
-                    ccs: d.get_first(f.ccs).and_then(|v| v.as_u64()),
-                };
-                Ok(Hit {
-                    head,
-                    score,
-                    matching_texts,
-                    ranked_by: RankedBy::Text(score),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if words.is_empty() {
-            return Ok(rank::by_importance(hits, limit));
-        }
-        Ok(rank::by_evidence(hits, &words, limit))
+        let n = |field| {
+            d.get_first(field)
+                .and_then(|v| v.as_u64())
+                .unwrap_or_default()
+        };
+        let texts: Vec<String> = d
+            .get_all(f.texts)
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        let matching_texts = texts
+            .iter()
+            .filter(|t| matches_any(t, &words))
+            .cloned()
+            .collect();
+        let head = HeadDoc {
+            id: s(f.id),
+            store: s(f.store),
+            model: s(f.model),
+            layer: n(f.layer),
+            head: n(f.head),
+            label: s(f.label),
+            texts,
+            importance: d.get_first(f.importance).and_then(|v| v.as_f64()),
+            evidence: serde_json::from_str(&s(f.evidence_json)).unwrap_or_default(),
+            families: serde_json::from_str(&s(f.families_json)).unwrap_or_default(),
+            ccs: d.get_first(f.ccs).and_then(|v| v.as_u64()),
+        };
+        Ok(Hit {
+            head,
+            score,
+            matching_texts,
+            ranked_by: RankedBy::Text(score),
+        })
     }
 }
 
