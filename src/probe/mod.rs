@@ -182,50 +182,15 @@ pub fn generate(i: usize) -> (RgbImage, Probe) {
         background: bg_name.into(),
         caption: String::new(),
     };
-    let blob = |img: &mut RgbImage, cx: f32, cy: f32, r: f32| {
-        let (x0, x1) = ((cx - r).max(0.0) as u32, ((cx + r) as u32 + 1).min(SIZE));
-        let (y0, y1) = ((cy - r).max(0.0) as u32, ((cy + r) as u32 + 1).min(SIZE));
-        for y in y0..y1 {
-            for x in x0..x1 {
-                if inside(shape, x as f32 - cx, y as f32 - cy, r) {
-                    img.put_pixel(x, y, Rgb(paint(texture, c, x, y, bits)));
-                }
-            }
-        }
+    let ink = Ink {
+        shape,
+        texture,
+        c,
+        bits,
     };
     match kind {
-        "objects" => {
-            let n = 1 + rng.below(9);
-            // Objects on a jittered 3×3 grid, so they never overlap.
-            let mut cells: Vec<usize> = (0..9).collect();
-            for k in (1..9).rev() {
-                cells.swap(k, rng.below(k + 1));
-            }
-            for &cell in &cells[..n] {
-                let (gx, gy) = ((cell % 3) as f32, (cell / 3) as f32);
-                let jx = rng.below(13) as f32 - 6.0;
-                let jy = rng.below(13) as f32 - 6.0;
-                blob(&mut img, 37.0 + gx * 75.0 + jx, 37.0 + gy * 75.0 + jy, 26.0);
-            }
-            p.shape = Some(shape.into());
-            p.count = Some(n as u8);
-            p.caption = format!("{n} {cname} {shape}{}", if n > 1 { "s" } else { "" });
-        }
-        "glyph" => {
-            let g = GLYPHS.as_bytes()[rng.below(GLYPHS.len())] as char;
-            let scale = 28 + rng.below(8) as u32;
-            let (w, h) = (3 * scale, 5 * scale);
-            let x = (SIZE - w) / 2 + rng.below(9) as u32 - 4;
-            let y = (SIZE - h) / 2 + rng.below(9) as u32 - 4;
-            draw_text(&mut img, x, y, &g.to_string(), scale, Rgb(c));
-            p.glyph = Some(g);
-            let what = if g.is_ascii_digit() {
-                "digit"
-            } else {
-                "letter"
-            };
-            p.caption = format!("the {what} {g} in {cname}");
-        }
+        "objects" => objects(&mut rng, &mut img, &mut p, ink),
+        "glyph" => glyph(&mut rng, &mut img, &mut p, c),
         "texture" => {
             for y in 0..SIZE {
                 for x in 0..SIZE {
@@ -234,30 +199,90 @@ pub fn generate(i: usize) -> (RgbImage, Probe) {
             }
             p.caption = format!("a {cname} {texture} pattern");
         }
-        _ => {
-            let pos = rng.below(POSITIONS.len());
-            let size = rng.below(SIZES.len());
-            let r = [22.0, 40.0, 62.0][size];
-            let (gx, gy) = ((pos % 3) as f32, (pos / 3) as f32);
-            let span = SIZE as f32 - 2.0 * r - 8.0;
-            blob(
-                &mut img,
-                4.0 + r + gx * span / 2.0,
-                4.0 + r + gy * span / 2.0,
-                r,
-            );
-            p.shape = Some(shape.into());
-            p.count = Some(1);
-            p.position = Some(POSITIONS[pos].into());
-            p.size = Some(SIZES[size].into());
-            p.caption = format!(
-                "a {} {cname} {shape} at the {}",
-                SIZES[size], POSITIONS[pos]
-            );
-        }
+        _ => single(&mut rng, &mut img, &mut p, ink),
     }
     p.file = format!("{i:05}-{kind}-{cname}.png");
     (img, p)
+}
+
+/// How an image's objects are painted: their shape, texture, colour and the texture's bits.
+#[derive(Clone, Copy)]
+struct Ink {
+    shape: &'static str,
+    texture: &'static str,
+    c: [u8; 3],
+    bits: u64,
+}
+
+impl Ink {
+    /// One object of radius `r` centred at (`cx`, `cy`).
+    fn blob(self, img: &mut RgbImage, cx: f32, cy: f32, r: f32) {
+        let (x0, x1) = ((cx - r).max(0.0) as u32, ((cx + r) as u32 + 1).min(SIZE));
+        let (y0, y1) = ((cy - r).max(0.0) as u32, ((cy + r) as u32 + 1).min(SIZE));
+        for y in y0..y1 {
+            for x in x0..x1 {
+                if inside(self.shape, x as f32 - cx, y as f32 - cy, r) {
+                    let c = paint(self.texture, self.c, x, y, self.bits);
+                    img.put_pixel(x, y, Rgb(c));
+                }
+            }
+        }
+    }
+}
+
+/// An `objects` image: one to nine objects on a jittered 3×3 grid, so they never overlap.
+fn objects(rng: &mut Rng, img: &mut RgbImage, p: &mut Probe, ink: Ink) {
+    let n = 1 + rng.below(9);
+    // Objects on a jittered 3×3 grid, so they never overlap.
+    let mut cells: Vec<usize> = (0..9).collect();
+    for k in (1..9).rev() {
+        cells.swap(k, rng.below(k + 1));
+    }
+    for &cell in &cells[..n] {
+        let (gx, gy) = ((cell % 3) as f32, (cell / 3) as f32);
+        let jx = rng.below(13) as f32 - 6.0;
+        let jy = rng.below(13) as f32 - 6.0;
+        ink.blob(img, 37.0 + gx * 75.0 + jx, 37.0 + gy * 75.0 + jy, 26.0);
+    }
+    let (cname, shape) = (&p.color, ink.shape);
+    p.caption = format!("{n} {cname} {shape}{}", if n > 1 { "s" } else { "" });
+    p.shape = Some(shape.into());
+    p.count = Some(n as u8);
+}
+
+/// A `glyph` image: one letter or digit of the 3×5 font, 28 to 35 px a cell, near the centre.
+fn glyph(rng: &mut Rng, img: &mut RgbImage, p: &mut Probe, c: [u8; 3]) {
+    let g = GLYPHS.as_bytes()[rng.below(GLYPHS.len())] as char;
+    let scale = 28 + rng.below(8) as u32;
+    let (w, h) = (3 * scale, 5 * scale);
+    let x = (SIZE - w) / 2 + rng.below(9) as u32 - 4;
+    let y = (SIZE - h) / 2 + rng.below(9) as u32 - 4;
+    draw_text(img, x, y, &g.to_string(), scale, Rgb(c));
+    p.glyph = Some(g);
+    let what = if g.is_ascii_digit() {
+        "digit"
+    } else {
+        "letter"
+    };
+    p.caption = format!("the {what} {g} in {}", p.color);
+}
+
+/// A `single` image: one object of three sizes at one of nine positions.
+fn single(rng: &mut Rng, img: &mut RgbImage, p: &mut Probe, ink: Ink) {
+    let pos = rng.below(POSITIONS.len());
+    let size = rng.below(SIZES.len());
+    let r = [22.0, 40.0, 62.0][size];
+    let (gx, gy) = ((pos % 3) as f32, (pos / 3) as f32);
+    let span = SIZE as f32 - 2.0 * r - 8.0;
+    ink.blob(img, 4.0 + r + gx * span / 2.0, 4.0 + r + gy * span / 2.0, r);
+    p.shape = Some(ink.shape.into());
+    p.count = Some(1);
+    p.position = Some(POSITIONS[pos].into());
+    p.size = Some(SIZES[size].into());
+    p.caption = format!(
+        "a {} {} {} at the {}",
+        SIZES[size], p.color, ink.shape, POSITIONS[pos]
+    );
 }
 
 /// Writes probe images `0..n` as PNGs into `dir` with `probe.jsonl` (one [`Probe`] per line),
