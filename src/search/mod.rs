@@ -280,7 +280,7 @@ impl SearchIndex {
             .collect();
         let matching_texts = texts
             .iter()
-            .filter(|t| matches_any(t, &words))
+            .filter(|t| matches_any(t, words))
             .cloned()
             .collect();
         let head = HeadDoc {

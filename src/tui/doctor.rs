@@ -58,49 +58,20 @@ pub fn detect() -> Report {
     .collect();
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let dir = config_dir();
-    let config = Config::load(&dir.join("config.toml")).unwrap_or_else(|e| {
-        problems.push(e.to_string());
-        Config::default()
-    });
-    // What the explorer would refuse at start: an unknown theme or metric.
-    if let Err(e) = crate::tui::theme::Theme::load(&config.theme, &dir) {
-        problems.push(format!("theme: {e}"));
-    }
-    if let Err(e) = crate::tui::data::Metric::parse(&config.metric) {
-        problems.push(format!(
-            "{}: metric: {e}",
-            dir.join("config.toml").display()
-        ));
-    }
+    let config = checked_config(&dir, &mut problems);
     let choice = if tty {
         config.image_protocol
     } else {
         ImageProtocol::Halfblocks
     };
-    let mut protocol_reason = None;
     let timeout = std::time::Duration::from_millis(config.query_timeout_ms);
-    // Detection turns tmux passthrough on for its queries; dropping what it found gives it back.
-    let (protocol, cell_pixels, capabilities, measured) =
-        match terminal_detect::detect(choice, timeout) {
-            Ok(Detected { picker: p, why, .. }) => {
-                let name = protocol_name(p.as_ref(), why.kitty_direct).to_string();
-                protocol_reason = why.text;
-                let fs = p
-                    .as_ref()
-                    .map(|p| (p.font_size().width, p.font_size().height));
-                let caps = p.as_ref().map_or(&[][..], |p| p.capabilities());
-                // The terminal told its cell size (CSI 16 t), rather than the picker guessing it.
-                let measured = caps
-                    .iter()
-                    .any(|c| matches!(c, Capability::CellSize(Some(_))));
-                let caps = caps.iter().map(|c| format!("{c:?}")).collect();
-                (name, fs, caps, measured)
-            }
-            Err(e) => {
-                problems.push(e.to_string());
-                ("halfblocks".into(), None, vec![], false)
-            }
-        };
+    let Images {
+        protocol,
+        protocol_reason,
+        cell_pixels,
+        capabilities,
+        measured,
+    } = images(choice, timeout, &mut problems);
     let term = std::env::var("TERM").unwrap_or_default();
     let cell_pixels = cell_pixels.filter(|_| measured);
     if tty && protocol == "halfblocks" && term.starts_with("xterm") && !measured {
@@ -121,16 +92,6 @@ pub fn detect() -> Report {
             })
             .unwrap_or_else(|_| "tmux not callable".into())
     });
-    let gpu = if cfg!(feature = "cuda") {
-        match candle_core::Device::new_cuda(0) {
-            Ok(_) => "cuda:0 available".to_string(),
-            Err(e) => format!("built with cuda, but no GPU: {e}"),
-        }
-    } else if cfg!(feature = "metal") {
-        "built with metal".to_string()
-    } else {
-        "CPU build (rebuild with --features cuda for NVIDIA GPUs)".to_string()
-    };
     let files = ["config.toml", "keymap.toml", "themes"];
     Report {
         env,
@@ -142,7 +103,7 @@ pub fn detect() -> Report {
         capabilities,
         tmux,
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
-        gpu,
+        gpu: gpu(),
         cpu_bf16: crate::model::kernels::bf16::kernel_name(),
         cache: crate::store::cache::default_cache().display().to_string(),
         config: files
@@ -153,6 +114,85 @@ pub fn detect() -> Report {
             })
             .collect(),
         problems,
+    }
+}
+
+/// The explorer's config from `dir`, and what the explorer would refuse at start in it (an
+/// unknown theme or metric) added to `problems`.
+fn checked_config(dir: &std::path::Path, problems: &mut Vec<String>) -> Config {
+    let config = Config::load(&dir.join("config.toml")).unwrap_or_else(|e| {
+        problems.push(e.to_string());
+        Config::default()
+    });
+    if let Err(e) = crate::tui::theme::Theme::load(&config.theme, dir) {
+        problems.push(format!("theme: {e}"));
+    }
+    if let Err(e) = crate::tui::data::Metric::parse(&config.metric) {
+        problems.push(format!(
+            "{}: metric: {e}",
+            dir.join("config.toml").display()
+        ));
+    }
+    config
+}
+
+/// What the terminal answered about images.
+struct Images {
+    protocol: String,
+    protocol_reason: Option<String>,
+    cell_pixels: Option<(u16, u16)>,
+    capabilities: Vec<String>,
+    /// The terminal told its cell size (CSI 16 t), rather than the picker guessing it.
+    measured: bool,
+}
+
+/// Asks the terminal (protocol `choice`); a failure is added to `problems` and reads as
+/// halfblocks. Detection turns tmux passthrough on for its queries; dropping what it found gives
+/// it back.
+fn images(
+    choice: ImageProtocol,
+    timeout: std::time::Duration,
+    problems: &mut Vec<String>,
+) -> Images {
+    match terminal_detect::detect(choice, timeout) {
+        Ok(Detected { picker: p, why, .. }) => {
+            let caps = p.as_ref().map_or(&[][..], |p| p.capabilities());
+            Images {
+                protocol: protocol_name(p.as_ref(), why.kitty_direct).to_string(),
+                protocol_reason: why.text,
+                cell_pixels: p
+                    .as_ref()
+                    .map(|p| (p.font_size().width, p.font_size().height)),
+                measured: caps
+                    .iter()
+                    .any(|c| matches!(c, Capability::CellSize(Some(_)))),
+                capabilities: caps.iter().map(|c| format!("{c:?}")).collect(),
+            }
+        }
+        Err(e) => {
+            problems.push(e.to_string());
+            Images {
+                protocol: "halfblocks".into(),
+                protocol_reason: None,
+                cell_pixels: None,
+                capabilities: vec![],
+                measured: false,
+            }
+        }
+    }
+}
+
+/// What this build computes on: CUDA's first GPU, Metal, or the CPU.
+fn gpu() -> String {
+    if cfg!(feature = "cuda") {
+        match candle_core::Device::new_cuda(0) {
+            Ok(_) => "cuda:0 available".to_string(),
+            Err(e) => format!("built with cuda, but no GPU: {e}"),
+        }
+    } else if cfg!(feature = "metal") {
+        "built with metal".to_string()
+    } else {
+        "CPU build (rebuild with --features cuda for NVIDIA GPUs)".to_string()
     }
 }
 
