@@ -77,7 +77,7 @@ fn ls(cache_dir: &Path, json: bool) -> Result<()> {
             cache_dir.display()
         );
     }
-    let entries = cache::list(&cache_dir);
+    let entries = cache::list(cache_dir);
     if entries.is_empty() && !json {
         errln!("no stores in {}", cache_dir.display());
     }
