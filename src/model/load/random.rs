@@ -100,7 +100,7 @@ impl Normal {
 /// (`config.json`, `model.safetensors`), or open_clip's for the timm towers. The text tower is a
 /// one-layer stub (width 64).
 pub fn write_checkpoint(dir: &Path, arch: Arch, seed: u64) -> Result<()> {
-    let (patch, width, layers, heads, embed) = arch.dims();
+    let (patch, width, layers, _, embed) = arch.dims();
     if let Some(name) = arch.timm() {
         let mut rng = Normal(SplitMix64(seed));
         return super::random_timm::write(dir, name, embed, &mut |shape, std, mean| {
@@ -114,30 +114,7 @@ pub fn write_checkpoint(dir: &Path, arch: Arch, seed: u64) -> Result<()> {
         (64, 49408, 77)
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let clip_config = serde_json::json!({
-        "model_type": "clip",
-        "projection_dim": embed,
-        "vision_config": {
-            "hidden_size": width, "intermediate_size": 4 * width, "num_attention_heads": heads,
-            "num_hidden_layers": layers, "image_size": 224, "patch_size": patch, "hidden_act": "quick_gelu"
-        },
-        "text_config": {
-            "hidden_size": tw, "intermediate_size": 4 * tw, "num_attention_heads": 1,
-            "num_hidden_layers": 1, "max_position_embeddings": ctx, "vocab_size": vocab, "hidden_act": "quick_gelu"
-        }
-    });
-    let siglip_config = serde_json::json!({
-        "model_type": "siglip",
-        "vision_config": {
-            "hidden_size": width, "intermediate_size": 4 * width, "num_attention_heads": heads,
-            "num_hidden_layers": layers, "image_size": 224, "patch_size": patch
-        },
-        "text_config": {
-            "hidden_size": tw, "intermediate_size": 4 * tw, "num_attention_heads": 1,
-            "num_hidden_layers": 1, "vocab_size": vocab, "projection_size": width
-        }
-    });
-    let config = if siglip { siglip_config } else { clip_config };
+    let config = config_json(arch, (tw, vocab, ctx));
     let path = dir.join("config.json");
     std::fs::write(
         &path,
@@ -147,37 +124,8 @@ pub fn write_checkpoint(dir: &Path, arch: Arch, seed: u64) -> Result<()> {
     let mut rng = Normal(SplitMix64(seed));
     let mut t: HashMap<String, Tensor> = HashMap::new();
     let tokens = (224 / patch) * (224 / patch) + usize::from(!siglip);
-    let tower = |t: &mut HashMap<String, Tensor>,
-                 rng: &mut Normal,
-                 prefix: &str,
-                 w: usize,
-                 n: usize|
-     -> Result<()> {
-        for i in 0..n {
-            let p = format!("{prefix}.encoder.layers.{i}");
-            for ln in ["layer_norm1", "layer_norm2"] {
-                t.insert(format!("{p}.{ln}.weight"), rng.tensor(&[w], 0.02, 1.0)?);
-                t.insert(format!("{p}.{ln}.bias"), rng.tensor(&[w], 0.02, 0.0)?);
-            }
-            for (name, o, i) in [
-                ("self_attn.q_proj", w, w),
-                ("self_attn.k_proj", w, w),
-                ("self_attn.v_proj", w, w),
-                ("self_attn.out_proj", w, w),
-                ("mlp.fc1", 4 * w, w),
-                ("mlp.fc2", w, 4 * w),
-            ] {
-                t.insert(
-                    format!("{p}.{name}.weight"),
-                    rng.tensor(&[o, i], 0.02, 0.0)?,
-                );
-                t.insert(format!("{p}.{name}.bias"), rng.tensor(&[o], 0.02, 0.0)?);
-            }
-        }
-        Ok(())
-    };
-    tower(&mut t, &mut rng, "vision_model", width, layers)?;
-    tower(&mut t, &mut rng, "text_model", tw, 1)?;
+    put_encoder(&mut t, &mut rng, "vision_model", width, layers)?;
+    put_encoder(&mut t, &mut rng, "text_model", tw, 1)?;
     let mut put = |name: &str, shape: &[usize], std: f64, mean: f64| -> Result<()> {
         t.insert(name.to_string(), rng.tensor(shape, std, mean)?);
         Ok(())
@@ -230,6 +178,72 @@ pub fn write_checkpoint(dir: &Path, arch: Arch, seed: u64) -> Result<()> {
         path,
         message: e.to_string(),
     })
+}
+
+/// The checkpoint's `config.json`: CLIP's or SigLIP's, the vision tower `arch`'s, the text tower
+/// one layer of width `tw` over `vocab` tokens and `ctx` positions.
+fn config_json(arch: Arch, (tw, vocab, ctx): (usize, usize, usize)) -> serde_json::Value {
+    let (patch, width, layers, heads, embed) = arch.dims();
+    let clip_config = serde_json::json!({
+        "model_type": "clip",
+        "projection_dim": embed,
+        "vision_config": {
+            "hidden_size": width, "intermediate_size": 4 * width, "num_attention_heads": heads,
+            "num_hidden_layers": layers, "image_size": 224, "patch_size": patch, "hidden_act": "quick_gelu"
+        },
+        "text_config": {
+            "hidden_size": tw, "intermediate_size": 4 * tw, "num_attention_heads": 1,
+            "num_hidden_layers": 1, "max_position_embeddings": ctx, "vocab_size": vocab, "hidden_act": "quick_gelu"
+        }
+    });
+    let siglip_config = serde_json::json!({
+        "model_type": "siglip",
+        "vision_config": {
+            "hidden_size": width, "intermediate_size": 4 * width, "num_attention_heads": heads,
+            "num_hidden_layers": layers, "image_size": 224, "patch_size": patch
+        },
+        "text_config": {
+            "hidden_size": tw, "intermediate_size": 4 * tw, "num_attention_heads": 1,
+            "num_hidden_layers": 1, "vocab_size": vocab, "projection_size": width
+        }
+    });
+    if arch == Arch::SiglipB16 {
+        siglip_config
+    } else {
+        clip_config
+    }
+}
+
+/// `n` encoder layers of width `w` under `prefix` (transformers' CLIP names), drawn from `rng`.
+fn put_encoder(
+    t: &mut HashMap<String, Tensor>,
+    rng: &mut Normal,
+    prefix: &str,
+    w: usize,
+    n: usize,
+) -> Result<()> {
+    for i in 0..n {
+        let p = format!("{prefix}.encoder.layers.{i}");
+        for ln in ["layer_norm1", "layer_norm2"] {
+            t.insert(format!("{p}.{ln}.weight"), rng.tensor(&[w], 0.02, 1.0)?);
+            t.insert(format!("{p}.{ln}.bias"), rng.tensor(&[w], 0.02, 0.0)?);
+        }
+        for (name, o, i) in [
+            ("self_attn.q_proj", w, w),
+            ("self_attn.k_proj", w, w),
+            ("self_attn.v_proj", w, w),
+            ("self_attn.out_proj", w, w),
+            ("mlp.fc1", 4 * w, w),
+            ("mlp.fc2", w, 4 * w),
+        ] {
+            t.insert(
+                format!("{p}.{name}.weight"),
+                rng.tensor(&[o, i], 0.02, 0.0)?,
+            );
+            t.insert(format!("{p}.{name}.bias"), rng.tensor(&[o], 0.02, 0.0)?);
+        }
+    }
+    Ok(())
 }
 
 /// SigLIP's extra tensors: the patch conv's bias, the attention-pooling head and the text head.
