@@ -2,10 +2,11 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::analysis::Kind;
 use super::app::{App, View};
 use super::commands;
 use super::keymap::{Action, Context, Lookup, normalize, show_key};
-use super::overlay::{Overlay, Prompt, fuzzy};
+use super::overlay::{Found, Overlay, Prompt, fuzzy};
 use crate::analysis::HeadRef;
 use crate::analysis::session::QueryImage;
 
@@ -121,115 +122,26 @@ impl App {
             };
             ov = searched;
         }
-        match &mut ov {
+        let key = OverlayKey { k, bound, enter };
+        let after = match &mut ov {
             Overlay::Search {
                 input, found, sel, ..
-            } => {
-                if enter {
-                    self.state.hits = found.iter().map(|f| f.head).collect();
-                    if let Some(f) = found.get(*sel) {
-                        self.select(f.head);
-                        self.state.view = View::Main;
-                    }
-                    return;
-                }
-                if step(sel, found.len(), bound) {
-                    if let Some(f) = found.get(*sel) {
-                        self.select(f.head);
-                    }
-                } else if edit(input, &k) {
-                    self.state.overlay = Some(ov);
-                    self.search_soon();
-                    return;
-                }
-            }
-            Overlay::Palette { input, sel } => {
-                let sugg = commands::suggestions(input);
-                if enter {
-                    let line = if input.trim().contains(' ') || sugg.is_empty() {
-                        input.clone()
-                    } else {
-                        let chosen = sugg[(*sel).min(sugg.len() - 1)].0;
-                        if input.trim() == chosen || commands::takes_argument(chosen) {
-                            format!("{} ", chosen)
-                        } else {
-                            chosen.to_string()
-                        }
-                    };
-                    if commands::takes_argument(line.trim()) && !line.trim().contains(' ') {
-                        // `:goto` alone: wait for its argument.
-                        *input = line;
-                        self.state.overlay = Some(ov);
-                        return;
-                    }
-                    commands::execute(self, &line);
-                    return;
-                }
-                if !step(sel, sugg.len(), bound) && edit(input, &k) {
-                    *sel = 0;
-                }
-            }
-            Overlay::Help { input, sel } => {
-                let entries = help_entries(self, input);
-                if enter {
-                    if let Some((_, a)) = entries.get(*sel) {
-                        self.act(*a);
-                    }
-                    return;
-                }
-                if !step(sel, entries.len(), bound) && edit(input, &k) {
-                    *sel = 0;
-                }
-            }
+            } => self.search_key((input, found, sel), &key),
+            Overlay::Palette { input, sel } => self.palette_key(input, sel, &key),
+            Overlay::Help { input, sel } => self.help_key(input, sel, &key),
             Overlay::Picker {
                 kind,
                 input,
                 matches,
                 sel,
-            } => {
-                if enter {
-                    let kind = *kind;
-                    let typed = input.trim();
-                    let path_like = ["/", "./", "../", "~", "#"]
-                        .iter()
-                        .any(|p| typed.starts_with(p));
-                    let r = match matches.get(*sel) {
-                        Some((i, _)) if !path_like => QueryImage::stored(self.data.store(), *i),
-                        _ => {
-                            let home = std::env::var("HOME").unwrap_or_default();
-                            let typed = match typed.strip_prefix('~') {
-                                Some(rest) => format!("{home}{rest}"),
-                                None => typed.to_string(),
-                            };
-                            QueryImage::resolve(&typed, Some(self.data.store()))
-                        }
-                    };
-                    match r {
-                        Ok(q) => {
-                            if let Some(a) = self.state.analyses.get_mut(&kind) {
-                                a.query = Some(q);
-                            }
-                            self.run_analysis(kind);
-                        }
-                        Err(e) => {
-                            self.error(e);
-                            self.state.overlay = Some(ov);
-                        }
-                    }
-                    return;
+            } => self.picker_key(*kind, (input, matches, sel), &key),
+            Overlay::Compare { rows, sel, .. } => match enter {
+                true => After::Close,
+                false => {
+                    step(sel, rows.len(), bound);
+                    After::Keep
                 }
-                if !step(sel, matches.len(), bound) && edit(input, &k) {
-                    self.state.overlay = Some(ov);
-                    self.refresh_picker();
-                    return;
-                }
-            }
-            Overlay::Compare { rows, sel, .. } => {
-                if enter {
-                    return;
-                }
-                step(sel, rows.len(), bound);
-            }
+            },
             Overlay::Bookmarks { sel } => {
                 let ids: Vec<String> = self.notes.bookmarks.iter().cloned().collect();
                 if enter {
@@ -237,20 +149,144 @@ impl App {
                         self.select(h);
                         self.state.view = View::Main;
                     }
-                    return;
+                    After::Close
+                } else {
+                    step(sel, ids.len(), bound);
+                    After::Keep
                 }
-                step(sel, ids.len(), bound);
             }
             Overlay::Prompt { what, input } => {
                 if enter {
                     let (what, text) = (*what, input.clone());
                     self.submit(what, &text);
-                    return;
+                    After::Close
+                } else {
+                    edit(input, &k);
+                    After::Keep
                 }
-                edit(input, &k);
+            }
+        };
+        match after {
+            After::Close => {}
+            After::Keep => self.state.overlay = Some(ov),
+            After::Then(then) => {
+                self.state.overlay = Some(ov);
+                then(self);
             }
         }
-        self.state.overlay = Some(ov);
+    }
+
+    /// A key in the search overlay: Enter jumps to the selected hit, a step selects one, text
+    /// searches again once typing rests.
+    fn search_key(
+        &mut self,
+        (input, found, sel): (&mut String, &mut Vec<Found>, &mut usize),
+        key: &OverlayKey,
+    ) -> After {
+        if key.enter {
+            self.state.hits = found.iter().map(|f| f.head).collect();
+            if let Some(f) = found.get(*sel) {
+                self.select(f.head);
+                self.state.view = View::Main;
+            }
+            return After::Close;
+        }
+        if step(sel, found.len(), key.bound) {
+            if let Some(f) = found.get(*sel) {
+                self.select(f.head);
+            }
+        } else if edit(input, &key.k) {
+            return After::Then(App::search_soon);
+        }
+        After::Keep
+    }
+
+    /// A key in the palette: Enter runs the command line (or completes the chosen command and
+    /// waits for its argument).
+    fn palette_key(&mut self, input: &mut String, sel: &mut usize, key: &OverlayKey) -> After {
+        let sugg = commands::suggestions(input);
+        if key.enter {
+            let line = if input.trim().contains(' ') || sugg.is_empty() {
+                input.clone()
+            } else {
+                let chosen = sugg[(*sel).min(sugg.len() - 1)].0;
+                if input.trim() == chosen || commands::takes_argument(chosen) {
+                    format!("{} ", chosen)
+                } else {
+                    chosen.to_string()
+                }
+            };
+            if commands::takes_argument(line.trim()) && !line.trim().contains(' ') {
+                // `:goto` alone: wait for its argument.
+                *input = line;
+                return After::Keep;
+            }
+            commands::execute(self, &line);
+            return After::Close;
+        }
+        if !step(sel, sugg.len(), key.bound) && edit(input, &key.k) {
+            *sel = 0;
+        }
+        After::Keep
+    }
+
+    /// A key in the help: Enter does the selected action; text filters the entries.
+    fn help_key(&mut self, input: &mut String, sel: &mut usize, key: &OverlayKey) -> After {
+        let entries = help_entries(self, input);
+        if key.enter {
+            if let Some((_, a)) = entries.get(*sel) {
+                self.act(*a);
+            }
+            return After::Close;
+        }
+        if !step(sel, entries.len(), key.bound) && edit(input, &key.k) {
+            *sel = 0;
+        }
+        After::Keep
+    }
+
+    /// A key in the image picker: Enter takes the selected stored image or the typed path as
+    /// the analysis' query (an unreadable one keeps the picker open with the error).
+    fn picker_key(
+        &mut self,
+        kind: Kind,
+        (input, matches, sel): (&mut String, &mut Vec<(usize, String)>, &mut usize),
+        key: &OverlayKey,
+    ) -> After {
+        if !key.enter {
+            if !step(sel, matches.len(), key.bound) && edit(input, &key.k) {
+                return After::Then(App::refresh_picker);
+            }
+            return After::Keep;
+        }
+        let typed = input.trim();
+        let path_like = ["/", "./", "../", "~", "#"]
+            .iter()
+            .any(|p| typed.starts_with(p));
+        let r = match matches.get(*sel) {
+            Some((i, _)) if !path_like => QueryImage::stored(self.data.store(), *i),
+            _ => {
+                let home = std::env::var("HOME").unwrap_or_default();
+                let typed = match typed.strip_prefix('~') {
+                    Some(rest) => format!("{home}{rest}"),
+                    None => typed.to_string(),
+                };
+                QueryImage::resolve(&typed, Some(self.data.store()))
+            }
+        };
+        match r {
+            Ok(q) => {
+                if let Some(a) = self.state.analyses.get_mut(&kind) {
+                    a.query = Some(q);
+                }
+                self.run_analysis(kind);
+                After::Close
+            }
+            Err(e) => {
+                self.error(e);
+                After::Keep
+            }
+        }
     }
 
     fn submit(&mut self, what: Prompt, text: &str) {
@@ -269,4 +305,20 @@ impl App {
             }
         }
     }
+}
+
+/// A key as an overlay reads it: the key, the overlay binding it is (if any), and whether that
+/// is Confirm.
+struct OverlayKey {
+    k: KeyEvent,
+    bound: Option<Action>,
+    enter: bool,
+}
+
+/// What becomes of the overlay after a key: closed, kept open, or kept open and then `App`'s
+/// follow-up run (searching again, refreshing the picker), which reads the overlay.
+enum After {
+    Close,
+    Keep,
+    Then(fn(&mut App)),
 }
