@@ -9,7 +9,7 @@ use ratatui::widgets::{Clear, Paragraph};
 
 use super::super::app::App;
 use super::super::commands::suggestions;
-use super::super::overlay::{Overlay, Prompt};
+use super::super::overlay::{Found, Overlay, Prompt};
 use super::super::overlay_keys::help_entries;
 use super::{cut, pane};
 
@@ -39,7 +39,55 @@ pub fn draw(f: &mut Frame, app: &App, body: Rect) {
     };
     let t = &app.theme;
     let w = (body.width * 4 / 5).max(40);
-    let (title, input, rows, sel): (String, String, Vec<Line>, usize) = match ov {
+    if let Overlay::Prompt { what, input } = ov {
+        return draw_prompt(f, app, body, (w, *what), input);
+    }
+    let Listing {
+        title,
+        input,
+        rows,
+        sel,
+    } = listing(app, ov, w);
+    let h = (rows.len() as u16 + 3).clamp(4, body.height);
+    let r = centered(body, w, h);
+    f.render_widget(Clear, r);
+    let block = pane(app, title, true);
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    if inner.height == 0 {
+        return;
+    }
+    f.render_widget(
+        Paragraph::new(format!("{input}▏")),
+        Rect { height: 1, ..inner },
+    );
+    let list = Rect {
+        y: inner.y + 1,
+        height: inner.height - 1,
+        ..inner
+    };
+    let range = window(sel, rows.len(), list.height as usize);
+    let lines: Vec<Line> = rows
+        .into_iter()
+        .enumerate()
+        .skip(range.start)
+        .take(range.len())
+        .map(|(i, l)| if i == sel { l.style(t.selected()) } else { l })
+        .collect();
+    f.render_widget(Paragraph::new(lines), list);
+}
+
+/// What a listing overlay shows: its title, its input line, its rows and the selected row.
+struct Listing<'a> {
+    title: String,
+    input: String,
+    rows: Vec<Line<'a>>,
+    sel: usize,
+}
+
+/// The listing of overlay `ov` (every overlay but a prompt), `w` cells wide.
+fn listing<'a>(app: &'a App, ov: &'a Overlay, w: u16) -> Listing<'a> {
+    let (title, input, rows, sel) = match ov {
         Overlay::Search {
             input, found, sel, ..
         } => (
@@ -48,31 +96,13 @@ pub fn draw(f: &mut Frame, app: &App, body: Rect) {
                 found.len()
             ),
             format!("/{input}"),
-            found
-                .iter()
-                .map(|x| {
-                    Line::from(vec![
-                        Span::raw(format!("{:<7}", x.head.to_string())),
-                        Span::styled(format!("{:<12} ", cut(&x.label, 12)), t.title()),
-                        Span::styled(format!("{:<16} ", x.ranked_by), t.dimmed()),
-                        Span::raw(cut(&x.text, (w as usize).saturating_sub(41))),
-                    ])
-                })
-                .collect(),
+            search_rows(app, found, w),
             *sel,
         ),
         Overlay::Palette { input, sel } => (
             " commands · Tab/↓ choose, Enter runs ".into(),
             format!(":{input}"),
-            suggestions(input)
-                .into_iter()
-                .map(|(n, a, d)| {
-                    Line::from(vec![
-                        Span::styled(format!("{:<22}", format!("{n} {a}")), t.title()),
-                        Span::raw(d),
-                    ])
-                })
-                .collect(),
+            palette_rows(app, input),
             *sel,
         ),
         Overlay::Help { input, sel } => (
@@ -81,15 +111,7 @@ pub fn draw(f: &mut Frame, app: &App, body: Rect) {
                 app.context().name()
             ),
             format!("filter: {input}"),
-            help_entries(app, input)
-                .into_iter()
-                .map(|(k, a)| {
-                    Line::from(vec![
-                        Span::styled(format!("{k:<10}"), t.title()),
-                        Span::raw(a.describe()),
-                    ])
-                })
-                .collect(),
+            help_rows(app, input),
             *sel,
         ),
         Overlay::Picker {
@@ -129,66 +151,96 @@ pub fn draw(f: &mut Frame, app: &App, body: Rect) {
             } else {
                 "head                              label         note".to_string()
             },
-            app.notes
-                .bookmarks
-                .iter()
-                .map(|id| {
-                    let h = id.parse::<HeadRef>().ok();
-                    let label = h.and_then(|h| app.data.label(h)).unwrap_or_default();
-                    let note = app.notes.notes.get(id).cloned().unwrap_or_default();
-                    Line::raw(cut(
-                        &format!("★ {:<32} {:<13} {note}", cut(id, 32), cut(&label, 13)),
-                        (w as usize).saturating_sub(2),
-                    ))
-                })
-                .collect(),
+            bookmark_rows(app, w),
             *sel,
         ),
-        Overlay::Prompt { what, input } => {
-            let title = match what {
-                Prompt::Note => format!(" note on {} (empty removes) ", app.state.sel),
-                Prompt::Label => {
-                    format!(" label of {} (- restores the computed one) ", app.state.sel)
-                }
-                Prompt::Text(_, 0) => " text ".to_string(),
-                Prompt::Text(..) => " text B ".to_string(),
-            };
-            let r = centered(body, w, 3);
-            f.render_widget(Clear, r);
-            let block = pane(app, title, true);
-            let inner = block.inner(r);
-            f.render_widget(block, r);
-            f.render_widget(Paragraph::new(format!("{input}▏")), inner);
-            return;
-        }
+        Overlay::Prompt { .. } => (String::new(), String::new(), vec![], 0),
     };
-    let h = (rows.len() as u16 + 3).clamp(4, body.height);
-    let r = centered(body, w, h);
+    Listing {
+        title,
+        input,
+        rows,
+        sel,
+    }
+}
+
+/// The palette's commands that start with what is typed, with their arguments and what they do.
+fn palette_rows(app: &App, input: &str) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    suggestions(input)
+        .into_iter()
+        .map(|(n, a, d)| {
+            Line::from(vec![
+                Span::styled(format!("{:<22}", format!("{n} {a}")), t.title()),
+                Span::raw(d),
+            ])
+        })
+        .collect()
+}
+
+/// The help's keys for the focused context, filtered by what is typed.
+fn help_rows(app: &App, input: &str) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    help_entries(app, input)
+        .into_iter()
+        .map(|(k, a)| {
+            Line::from(vec![
+                Span::styled(format!("{k:<10}"), t.title()),
+                Span::raw(a.describe()),
+            ])
+        })
+        .collect()
+}
+
+/// The search overlay's hits: head, label, what ranked it, its text.
+fn search_rows<'a>(app: &'a App, found: &'a [Found], w: u16) -> Vec<Line<'a>> {
+    let t = &app.theme;
+    found
+        .iter()
+        .map(|x| {
+            Line::from(vec![
+                Span::raw(format!("{:<7}", x.head.to_string())),
+                Span::styled(format!("{:<12} ", cut(&x.label, 12)), t.title()),
+                Span::styled(format!("{:<16} ", x.ranked_by), t.dimmed()),
+                Span::raw(cut(&x.text, (w as usize).saturating_sub(41))),
+            ])
+        })
+        .collect()
+}
+
+/// The bookmarked heads with their labels and notes.
+fn bookmark_rows(app: &App, w: u16) -> Vec<Line<'static>> {
+    app.notes
+        .bookmarks
+        .iter()
+        .map(|id| {
+            let h = id.parse::<HeadRef>().ok();
+            let label = h.and_then(|h| app.data.label(h)).unwrap_or_default();
+            let note = app.notes.notes.get(id).cloned().unwrap_or_default();
+            Line::raw(cut(
+                &format!("★ {:<32} {:<13} {note}", cut(id, 32), cut(&label, 13)),
+                (w as usize).saturating_sub(2),
+            ))
+        })
+        .collect()
+}
+
+/// A one-line prompt (a note, a label, a text) over `body`.
+fn draw_prompt(f: &mut Frame, app: &App, body: Rect, (w, what): (u16, Prompt), input: &str) {
+    let title = match what {
+        Prompt::Note => format!(" note on {} (empty removes) ", app.state.sel),
+        Prompt::Label => {
+            format!(" label of {} (- restores the computed one) ", app.state.sel)
+        }
+        Prompt::Text(_, 0) => " text ".to_string(),
+        Prompt::Text(..) => " text B ".to_string(),
+    };
+    let r = centered(body, w, 3);
     f.render_widget(Clear, r);
     let block = pane(app, title, true);
     let inner = block.inner(r);
     f.render_widget(block, r);
-    if inner.height == 0 {
-        return;
-    }
-    f.render_widget(
-        Paragraph::new(format!("{input}▏")),
-        Rect { height: 1, ..inner },
-    );
-    let list = Rect {
-        y: inner.y + 1,
-        height: inner.height - 1,
-        ..inner
-    };
-    let range = window(sel, rows.len(), list.height as usize);
-    let lines: Vec<Line> = rows
-        .into_iter()
-        .enumerate()
-        .skip(range.start)
-        .take(range.len())
-        .map(|(i, l)| if i == sel { l.style(t.selected()) } else { l })
-        .collect();
-    f.render_widget(Paragraph::new(lines), list);
+    f.render_widget(Paragraph::new(format!("{input}▏")), inner);
 }
 
 /// One model's row of `:compare`, in the header's columns.
