@@ -6,13 +6,18 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::super::analysis::{Kind, Outcome};
+use std::sync::Arc;
+
+use image::RgbImage;
+
+use super::super::analysis::{Analysis, Kind, Outcome, Row};
 use super::super::app::App;
 use super::super::images::Drawn;
 use super::super::images::Src;
 use super::super::keymap::{Action, Context};
 use super::thumbs::{self, Thumb};
 use super::{SPINNER, cut, pane};
+use crate::analysis::HeadRef;
 
 /// Draws analysis `kind` into `area`.
 pub fn draw(f: &mut Frame, app: &App, kind: Kind, area: Rect, out: &mut Drawn) {
@@ -23,6 +28,51 @@ pub fn draw(f: &mut Frame, app: &App, kind: Kind, area: Rect, out: &mut Drawn) {
     let block = pane(app, format!(" {} · {} ", kind.number(), kind.title()), true);
     let inner = block.inner(area);
     f.render_widget(block, area);
+    let lines = inputs(app, kind, a);
+    let [inputs, results] =
+        Layout::vertical([Constraint::Length(lines.len() as u16), Constraint::Min(1)]).areas(inner);
+    f.render_widget(Paragraph::new(lines), inputs);
+
+    if a.job.is_some() {
+        let spin = SPINNER[(app.state.frame as usize) % SPINNER.len()];
+        let msg = format!(
+            "{spin} running… ({} cancels)",
+            app.keymap
+                .key_for(Context::Analysis, Action::Cancel)
+                .unwrap_or_default()
+        );
+        f.render_widget(Paragraph::new(Line::styled(msg, t.title())), results);
+        return;
+    }
+    match &a.outcome {
+        None => f.render_widget(
+            Paragraph::new(Line::styled(
+                format!(
+                    "not run yet{}",
+                    app.keymap.aside(Context::Analysis, Action::Run, "runs")
+                ),
+                t.dimmed(),
+            )),
+            results,
+        ),
+        Some(Err(e)) => f.render_widget(
+            Paragraph::new(Line::styled(e.clone(), t.error())).wrap(Wrap { trim: true }),
+            results,
+        ),
+        Some(Ok(Outcome::Map {
+            title,
+            summary,
+            figure,
+        })) => draw_map(f, app, (title, summary, figure), results, out),
+        Some(Ok(Outcome::Hits { title, heads, rows })) => {
+            draw_hits(f, app, a, (title, heads, rows), results, out)
+        }
+    }
+}
+
+/// The analysis' inputs: its head, property and query image, its texts, and its keys.
+fn inputs(app: &App, kind: Kind, a: &Analysis) -> Vec<Line<'static>> {
+    let t = &app.theme;
     let mut head = vec![
         Span::styled("head ", t.dimmed()),
         Span::raw(a.head.to_string()),
@@ -77,105 +127,88 @@ pub fn draw(f: &mut Frame, app: &App, kind: Kind, area: Rect, out: &mut Drawn) {
     pairs.extend([(Action::Run, "run"), (Action::Back, "back")]);
     let hints = app.keymap.hints(Context::Analysis, &pairs);
     lines.push(Line::styled(hints, t.dimmed()));
-    let [inputs, results] =
-        Layout::vertical([Constraint::Length(lines.len() as u16), Constraint::Min(1)]).areas(inner);
-    f.render_widget(Paragraph::new(lines), inputs);
+    lines
+}
 
-    if a.job.is_some() {
-        let spin = SPINNER[(app.state.frame as usize) % SPINNER.len()];
-        let msg = format!(
-            "{spin} running… ({} cancels)",
-            app.keymap
-                .key_for(Context::Analysis, Action::Cancel)
-                .unwrap_or_default()
-        );
-        f.render_widget(Paragraph::new(Line::styled(msg, t.title())), results);
-        return;
-    }
-    match &a.outcome {
-        None => f.render_widget(
-            Paragraph::new(Line::styled(
-                format!(
-                    "not run yet{}",
-                    app.keymap.aside(Context::Analysis, Action::Run, "runs")
-                ),
-                t.dimmed(),
-            )),
-            results,
-        ),
-        Some(Err(e)) => f.render_widget(
-            Paragraph::new(Line::styled(e.clone(), t.error())).wrap(Wrap { trim: true }),
-            results,
-        ),
-        Some(Ok(Outcome::Map {
-            title,
-            summary,
-            figure,
-        })) => {
-            let [top, img] =
-                Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(results);
-            f.render_widget(
-                Paragraph::new(vec![
-                    Line::styled(title.clone(), t.title()),
-                    Line::raw(summary.clone()),
-                ]),
-                top,
-            );
-            let fig_w = (img.height * 2).min(img.width);
-            let r = Rect {
-                width: fig_w,
-                ..img
-            };
-            let key = format!("fig:{title}|{summary}");
-            app.images.draw(f, r, &key, Src::Rgb(figure.clone()), out);
-        }
-        Some(Ok(Outcome::Hits { title, heads, rows })) => {
-            let names: Vec<_> = heads.iter().map(ToString::to_string).collect();
-            let [top, body] =
-                Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(results);
-            f.render_widget(
-                Paragraph::new(Line::from(vec![
-                    Span::styled(title.clone(), t.title()),
-                    Span::styled(format!("  heads {}", cut(&names.join(" "), 40)), t.dimmed()),
-                ])),
-                top,
-            );
-            let list_w = if app.images.picker.is_some() {
-                (body.width / 2).min(48)
+/// A heat-map result: its title and summary over the figure.
+fn draw_map(
+    f: &mut Frame,
+    app: &App,
+    (title, summary, figure): (&String, &String, &Arc<RgbImage>),
+    results: Rect,
+    out: &mut Drawn,
+) {
+    let t = &app.theme;
+    let [top, img] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(results);
+    f.render_widget(
+        Paragraph::new(vec![
+            Line::styled(title.clone(), t.title()),
+            Line::raw(summary.clone()),
+        ]),
+        top,
+    );
+    let fig_w = (img.height * 2).min(img.width);
+    let r = Rect {
+        width: fig_w,
+        ..img
+    };
+    let key = format!("fig:{title}|{summary}");
+    app.images.draw(f, r, &key, Src::Rgb(figure.clone()), out);
+}
+
+/// A ranked result: the list of hits beside their thumbnails.
+fn draw_hits(
+    f: &mut Frame,
+    app: &App,
+    a: &Analysis,
+    (title, heads, rows): (&String, &[HeadRef], &[Row]),
+    results: Rect,
+    out: &mut Drawn,
+) {
+    let t = &app.theme;
+    let names: Vec<_> = heads.iter().map(ToString::to_string).collect();
+    let [top, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(results);
+    f.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(title.clone(), t.title()),
+            Span::styled(format!("  heads {}", cut(&names.join(" "), 40)), t.dimmed()),
+        ])),
+        top,
+    );
+    let list_w = if app.images.picker.is_some() {
+        (body.width / 2).min(48)
+    } else {
+        body.width
+    };
+    let [list, imgs] =
+        Layout::horizontal([Constraint::Length(list_w), Constraint::Min(0)]).areas(body);
+    out.geometry.hits = list;
+    let lines: Vec<Line> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let s = format!("{:>2}. {:>8.4}  #{:<5} {}", i + 1, r.score, r.index, r.path);
+            let s = cut(&s, list.width as usize);
+            if i == a.sel {
+                Line::styled(s, t.selected())
             } else {
-                body.width
-            };
-            let [list, imgs] =
-                Layout::horizontal([Constraint::Length(list_w), Constraint::Min(0)]).areas(body);
-            out.geometry.hits = list;
-            let lines: Vec<Line> = rows
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    let s = format!("{:>2}. {:>8.4}  #{:<5} {}", i + 1, r.score, r.index, r.path);
-                    let s = cut(&s, list.width as usize);
-                    if i == a.sel {
-                        Line::styled(s, t.selected())
-                    } else {
-                        Line::raw(s)
-                    }
-                })
-                .collect();
-            if lines.is_empty() {
-                f.render_widget(Paragraph::new("no results"), list);
-            } else {
-                f.render_widget(Paragraph::new(lines), list);
+                Line::raw(s)
             }
-            draw_thumbs(
-                f,
-                (&app.images, out),
-                &app.data.session.store,
-                a,
-                rows,
-                imgs,
-            );
-        }
+        })
+        .collect();
+    if lines.is_empty() {
+        f.render_widget(Paragraph::new("no results"), list);
+    } else {
+        f.render_widget(Paragraph::new(lines), list);
     }
+    draw_thumbs(
+        f,
+        (&app.images, out),
+        &app.data.session.store,
+        a,
+        rows,
+        imgs,
+    );
 }
 
 /// The query's and the hits' thumbnails (the analysis stays borrowed from the app: only the
