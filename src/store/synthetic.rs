@@ -76,6 +76,32 @@ pub fn write_spec(
     fill: &(dyn Fn(usize, usize, &mut [f32]) + Sync),
 ) -> Result<Manifest> {
     let Spec {
+        images, classes, ..
+    } = *spec;
+    std::fs::create_dir_all(dir.join(CHUNKS)).map_err(|e| Error::write(dir, e))?;
+    let key = key(spec);
+    let (shape, chunk_images) = (key.shape, key.chunk_images);
+    let mut records = vec![];
+    for (c, start) in (0..images).step_by(chunk_images).enumerate() {
+        let len = chunk_images.min(images - start);
+        let mut buf = ChunkBuf::new(shape, c, start, len, 0);
+        let rows: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = (start..start + len)
+            .into_par_iter()
+            .map(|i| values(i, shape, fill))
+            .collect();
+        for (j, (h, e, a)) in rows.iter().enumerate() {
+            let i = start + j;
+            buf.set_values(i, h, e, a, None);
+            buf.set_record(i, record(i, classes));
+        }
+        records.push(buf.write(dir)?);
+    }
+    finalize(dir, &key, "synthetic", &records)
+}
+
+/// The store key of `spec`: a synthetic model whose last `layers` layers are stored.
+fn key(spec: &Spec) -> Key {
+    let Spec {
         images,
         layers,
         heads,
@@ -84,7 +110,6 @@ pub fn write_spec(
         classes,
         seed,
     } = *spec;
-    std::fs::create_dir_all(dir.join(CHUNKS)).map_err(|e| Error::write(dir, e))?;
     let ablation_rows = if depth > 0 { 3 * depth + 1 } else { 0 };
     let shape = Shape {
         layers,
@@ -103,7 +128,7 @@ pub fn write_spec(
     let chunk_images = 4096
         .min((256 << 20) / (2 * dim * (layers * heads + 1 + ablation_rows)).max(1))
         .max(1);
-    let key = Key {
+    Key {
         format_version: FORMAT_VERSION,
         model: ModelKey {
             id: "synthetic".into(),
@@ -124,49 +149,42 @@ pub fn write_spec(
             count: images,
             digest: format!("seed {seed}"),
         },
-    };
-    let slots = layers * heads;
-    let mut records = vec![];
-    for (c, start) in (0..images).step_by(chunk_images).enumerate() {
-        let len = chunk_images.min(images - start);
-        let mut buf = ChunkBuf::new(shape, c, start, len, 0);
-        let rows: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = (start..start + len)
-            .into_par_iter()
-            .map(|i| {
-                let mut h = vec![0f32; slots * dim];
-                for (slot, out) in h.chunks_exact_mut(dim).enumerate() {
-                    fill(i, slot, out);
-                }
-                let mut e = vec![0f32; dim];
-                fill(i, slots, &mut e);
-                let mut a = vec![0f32; ablation_rows * dim];
-                for (r, out) in a.chunks_exact_mut(dim).enumerate() {
-                    fill(i, slots + 1 + r, out);
-                }
-                (h, e, a)
-            })
-            .collect();
-        for (j, (h, e, a)) in rows.iter().enumerate() {
-            let i = start + j;
-            buf.set_values(i, h, e, a, None);
-            buf.set_record(
-                i,
-                ImageRecord {
-                    path: format!("synthetic/{i:07}.png"),
-                    path_bytes: None,
-                    bytes: 0,
-                    mtime: 0,
-                    sha256: None,
-                    width: 224,
-                    height: 224,
-                    status: "ok".into(),
-                    error: None,
-                    class: (classes > 0).then_some((i % classes.max(1)) as u32),
-                    group: None,
-                },
-            );
-        }
-        records.push(buf.write(dir)?);
     }
-    finalize(dir, &key, "synthetic", &records)
+}
+
+/// Image `i`'s rows: its heads' (layer-major), its embedding and its ablation rows.
+fn values(
+    i: usize,
+    shape: Shape,
+    fill: &(dyn Fn(usize, usize, &mut [f32]) + Sync),
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (slots, dim) = (shape.layers * shape.heads, shape.dim);
+    let mut h = vec![0f32; slots * dim];
+    for (slot, out) in h.chunks_exact_mut(dim).enumerate() {
+        fill(i, slot, out);
+    }
+    let mut e = vec![0f32; dim];
+    fill(i, slots, &mut e);
+    let mut a = vec![0f32; shape.ablation_rows * dim];
+    for (r, out) in a.chunks_exact_mut(dim).enumerate() {
+        fill(i, slots + 1 + r, out);
+    }
+    (h, e, a)
+}
+
+/// Image `i`'s record: a made-up path, and its class where there are `classes`.
+fn record(i: usize, classes: usize) -> ImageRecord {
+    ImageRecord {
+        path: format!("synthetic/{i:07}.png"),
+        path_bytes: None,
+        bytes: 0,
+        mtime: 0,
+        sha256: None,
+        width: 224,
+        height: 224,
+        status: "ok".into(),
+        error: None,
+        class: (classes > 0).then_some((i % classes.max(1)) as u32),
+        group: None,
+    }
 }
