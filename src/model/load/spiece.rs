@@ -64,17 +64,7 @@ impl SentencePiece {
         for (field, value) in Fields(bytes) {
             match (field, value?) {
                 (1, Value::Bytes(b)) => {
-                    let (mut text, mut score, mut kind) = (String::new(), 0f64, 1u64);
-                    for (f, v) in Fields(b) {
-                        match (f, v?) {
-                            (1, Value::Bytes(t)) => {
-                                text = String::from_utf8(t.to_vec()).map_err(|e| e.to_string())?;
-                            }
-                            (2, Value::Fixed32(x)) => score = f32::from_bits(x) as f64,
-                            (3, Value::Varint(k)) => kind = k,
-                            _ => {}
-                        }
-                    }
+                    let (text, score, kind) = piece(b)?;
                     let id = vocab.len() as u32;
                     // Types: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte.
                     match kind {
@@ -94,30 +84,8 @@ impl SentencePiece {
                     }
                     vocab.push(text);
                 }
-                (2, Value::Bytes(b)) => {
-                    for (f, v) in Fields(b) {
-                        match (f, v?) {
-                            (3, Value::Varint(t)) if t != 1 => {
-                                return Err(format!("model_type {t} is not Unigram (1)"));
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                (3, Value::Bytes(b)) => {
-                    for (f, v) in Fields(b) {
-                        match (f, v?) {
-                            (2, Value::Bytes(map)) if !map.is_empty() => {
-                                s.charsmap =
-                                    Some(Precompiled::from(map).map_err(|e| e.to_string())?);
-                            }
-                            (3, Value::Varint(x)) => s.add_dummy_prefix = x != 0,
-                            (4, Value::Varint(x)) => s.remove_extra_whitespaces = x != 0,
-                            (5, Value::Varint(x)) => s.escape_whitespaces = x != 0,
-                            _ => {}
-                        }
-                    }
-                }
+                (2, Value::Bytes(b)) => unigram(b)?,
+                (3, Value::Bytes(b)) => s.normalizer(b)?,
                 _ => {}
             }
         }
@@ -137,6 +105,23 @@ impl SentencePiece {
         }
         (s.pieces, s.vocab, s.longest) = (pieces, vocab, longest);
         Ok(s)
+    }
+
+    /// The `normalizer_spec` (field 3): the precompiled character map and the whitespace
+    /// settings.
+    fn normalizer(&mut self, b: &[u8]) -> std::result::Result<(), String> {
+        for (f, v) in Fields(b) {
+            match (f, v?) {
+                (2, Value::Bytes(map)) if !map.is_empty() => {
+                    self.charsmap = Some(Precompiled::from(map).map_err(|e| e.to_string())?);
+                }
+                (3, Value::Varint(x)) => self.add_dummy_prefix = x != 0,
+                (4, Value::Varint(x)) => self.remove_extra_whitespaces = x != 0,
+                (5, Value::Varint(x)) => self.escape_whitespaces = x != 0,
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// The id of piece `text` (any type), if the vocabulary has it.
@@ -299,4 +284,32 @@ fn varint(buf: &mut &[u8]) -> std::result::Result<u64, String> {
         }
     }
     Err("varint too long".into())
+}
+
+/// One `pieces` entry (field 1): its text, score and type (1 normal by default).
+fn piece(b: &[u8]) -> std::result::Result<(String, f64, u64), String> {
+    let (mut text, mut score, mut kind) = (String::new(), 0f64, 1u64);
+    for (f, v) in Fields(b) {
+        match (f, v?) {
+            (1, Value::Bytes(t)) => {
+                text = String::from_utf8(t.to_vec()).map_err(|e| e.to_string())?;
+            }
+            (2, Value::Fixed32(x)) => score = f32::from_bits(x) as f64,
+            (3, Value::Varint(k)) => kind = k,
+            _ => {}
+        }
+    }
+    Ok((text, score, kind))
+}
+
+/// The `trainer_spec` (field 2): only a Unigram model is read.
+fn unigram(b: &[u8]) -> std::result::Result<(), String> {
+    for (f, v) in Fields(b) {
+        if let (3, Value::Varint(t)) = (f, v?)
+            && t != 1
+        {
+            return Err(format!("model_type {t} is not Unigram (1)"));
+        }
+    }
+    Ok(())
 }
