@@ -129,11 +129,16 @@ fn choose(choice: ImageProtocol, timeout: Duration) -> Result<(Option<Picker>, W
             Why::info(format!("{name}: cell size from the window size")),
         ));
     }
+    let why = settle(&mut p, reply.version);
+    Ok((Some(p), why))
+}
+
+/// What the picker found, settled against the terminal's version (`version`, from XTVERSION):
+/// a kitty too old for placed images, or tmux that passes no graphics, gets half blocks; and why.
+fn settle(p: &mut Picker, version: Option<super::xtversion::TermVersion>) -> Why {
     // Inside tmux, tmux answers for itself: the outer terminal's version is not visible.
-    let outer = reply
-        .version
-        .filter(|v| !v.name.eq_ignore_ascii_case("tmux"));
-    let why = match (&outer, p.protocol_type()) {
+    let outer = version.filter(|v| !v.name.eq_ignore_ascii_case("tmux"));
+    match (&outer, p.protocol_type()) {
         (Some(v), ProtocolType::Kitty) => match super::xtversion::kitty_problem(v) {
             // Outside tmux, an old kitty still draws images placed directly.
             Some(_) if !in_tmux() => {
@@ -164,8 +169,7 @@ fn choose(choice: ImageProtocol, timeout: Duration) -> Result<(Option<Picker>, W
         }
         (Some(v), _) => Why::info(v.text.clone()),
         (None, _) => Why::default(),
-    };
-    Ok((Some(p), why))
+    }
 }
 
 /// The cell size in pixels from the terminal's window size (TIOCGWINSZ), when it reports one.
