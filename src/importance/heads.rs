@@ -33,6 +33,38 @@ pub struct Importance {
     pub heads: Vec<HeadImportance>,
 }
 
+/// Each head's mean over the images, accumulated in f64.
+fn head_means(rows: &dyn Rows, heads: &[(usize, usize)]) -> Result<Vec<Vec<f32>>> {
+    let n = rows.len();
+    let mut means = vec![vec![0f64; rows.dim()]; heads.len()];
+    for k in 0..n {
+        for (m, &(l, h)) in means.iter_mut().zip(heads) {
+            m.iter_mut()
+                .zip(rows.head(k, l, h)?)
+                .for_each(|(a, v)| *a += f64::from(v));
+        }
+    }
+    Ok(means
+        .iter()
+        .map(|m| m.iter().map(|s| (s / n.max(1) as f64) as f32).collect())
+        .collect())
+}
+
+/// Whether class `y` still wins with logits `base + delta`, and its margin over the best other
+/// class, in one pass (ties to the lower index, as torch's argmax).
+fn ablated(base: &[f32], delta: &[f32], y: usize) -> (bool, f32) {
+    let ly = base[y] + delta[y];
+    let (mut above, mut other) = (0usize, f32::NEG_INFINITY);
+    for (i, (a, b)) in base.iter().zip(delta).enumerate() {
+        let v = a + b;
+        if i != y {
+            above += usize::from(v > ly || (v == ly && i < y));
+            other = other.max(v);
+        }
+    }
+    (above == 0, ly - other)
+}
+
 /// Mean-ablates each of `heads` alone: logits + (mean(c_h) − c_h) · W, per image.
 pub fn importance(
     rows: &dyn Rows,
@@ -41,19 +73,7 @@ pub fn importance(
     heads: &[(usize, usize)],
 ) -> Result<Importance> {
     let (n, e, c) = (rows.len(), rows.dim(), scorer.classes);
-    // Per head mean over the images.
-    let mut means = vec![vec![0f64; e]; heads.len()];
-    for k in 0..n {
-        for (m, &(l, h)) in means.iter_mut().zip(heads) {
-            m.iter_mut()
-                .zip(rows.head(k, l, h)?)
-                .for_each(|(a, v)| *a += f64::from(v));
-        }
-    }
-    let means: Vec<Vec<f32>> = means
-        .iter()
-        .map(|m| m.iter().map(|s| (s / n.max(1) as f64) as f32).collect())
-        .collect();
+    let means = head_means(rows, heads)?;
     let (nc, ng) = (targets.class_names.len(), targets.group_names.len());
     let mut baseline = Accuracy::new(nc, ng);
     let mut correct = vec![0usize; heads.len()];
@@ -84,20 +104,9 @@ pub fn importance(
                 let (mut ok, mut dm) = (0usize, 0f64);
                 for (j, &k) in ks.iter().enumerate() {
                     let (base, delta) = (&logits[j * c..][..c], &d[j * c..][..c]);
-                    let y = targets.classes[k] as usize;
-                    let ly = base[y] + delta[y];
-                    // One pass: classes above the true one (ties to the lower index, as torch)
-                    // and the best other logit.
-                    let (mut above, mut other) = (0usize, f32::NEG_INFINITY);
-                    for (i, (a, b)) in base.iter().zip(delta).enumerate() {
-                        let v = a + b;
-                        if i != y {
-                            above += usize::from(v > ly || (v == ly && i < y));
-                            other = other.max(v);
-                        }
-                    }
-                    ok += usize::from(above == 0);
-                    dm += f64::from(base_margin[j] - (ly - other));
+                    let (right, m) = ablated(base, delta, targets.classes[k] as usize);
+                    ok += usize::from(right);
+                    dm += f64::from(base_margin[j] - m);
                 }
                 Ok((ok, dm))
             })
