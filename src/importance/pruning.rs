@@ -82,26 +82,7 @@ pub fn prune_by_ccs(
             baseline = Some(before);
             top1.push(after);
         }
-        let mean = top1.iter().sum::<f64>() / top1.len() as f64;
-        let var = if top1.len() > 1 {
-            top1.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / (top1.len() - 1) as f64
-        } else {
-            0.0
-        };
-        sets.push(Pruned {
-            set: name.to_string(),
-            runs: runs
-                .iter()
-                .map(|r| {
-                    r.iter()
-                        .map(|&(layer, head)| crate::head::HeadRef { layer, head }.to_string())
-                        .collect()
-                })
-                .collect(),
-            top1,
-            mean,
-            std: var.sqrt(),
-        });
+        sets.push(pruned(name, &runs, top1));
     }
     Ok(Pruning {
         baseline_top1: baseline.unwrap_or_default(),
@@ -109,6 +90,30 @@ pub fn prune_by_ccs(
         seeds,
         sets,
     })
+}
+
+/// Set `name`'s row: its runs' heads and top-1 after pruning, their mean and sample deviation.
+fn pruned(name: &str, runs: &[Vec<(usize, usize)>], top1: Vec<f64>) -> Pruned {
+    let mean = top1.iter().sum::<f64>() / top1.len() as f64;
+    let var = if top1.len() > 1 {
+        top1.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / (top1.len() - 1) as f64
+    } else {
+        0.0
+    };
+    Pruned {
+        set: name.to_string(),
+        runs: runs
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|&(layer, head)| crate::head::HeadRef { layer, head }.to_string())
+                    .collect()
+            })
+            .collect(),
+        top1,
+        mean,
+        std: var.sqrt(),
+    }
 }
 
 #[cfg(test)]
