@@ -97,6 +97,43 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// The text (row of `a`, M × r) along which the head's projected statistics `gr` (r × r) have
+/// the most variance, and that variance (over `nf − 1`); the first of equals.
+fn most_variance(a: &[f64], gr: &[f64], r: usize, nf: f64) -> Option<(usize, f64)> {
+    let mut best: Option<(usize, f64)> = None;
+    for (j, aj) in a.chunks_exact(r).enumerate() {
+        let var: f64 = (0..r)
+            .map(|p| aj[p] * dot(&gr[p * r..(p + 1) * r], aj))
+            .sum::<f64>()
+            / (nf - 1.0);
+        if best.is_none_or(|(_, v)| var > v) {
+            best = Some((j, var));
+        }
+    }
+    best
+}
+
+/// Projects the chosen text's direction `b` (|b|² = `tau`) out of the statistics and of every
+/// text: G_r ← Q G_r Q and A ← A Q with Q = I − b bᵀ/τ. Returns the variance taken out, bᵀG_r b/τ
+/// (`gb` is scratch for G_r b).
+fn project_out(gr: &mut [f64], a: &mut [f64], (b, gb): (&[f64], &mut [f64]), tau: f64) -> f64 {
+    let r = b.len();
+    for (p, o) in gb.iter_mut().enumerate() {
+        *o = dot(&gr[p * r..(p + 1) * r], b);
+    }
+    let bgb = dot(b, gb);
+    for p in 0..r {
+        for q in 0..r {
+            gr[p * r + q] += -(gb[p] * b[q] + b[p] * gb[q]) / tau + b[p] * b[q] * bgb / (tau * tau);
+        }
+    }
+    for aj in a.chunks_exact_mut(r) {
+        let f = dot(aj, b) / tau;
+        aj.iter_mut().zip(b).for_each(|(x, &y)| *x -= f * y);
+    }
+    bgb / tau
+}
+
 /// Runs TEXTSPAN on a head's statistics `g` and the unit text embeddings `texts` (row-major
 /// M × dim): at most `iters` picks in the top-`rank` subspace. Picking stops early when the
 /// texts have no variance left to explain (the subspace is exhausted; the reference would go on
@@ -148,39 +185,15 @@ pub fn textspan(g: &Gram, texts: &[f64], rank: usize, iters: usize) -> Result<Te
     let mut residual = total;
     let mut gb = vec![0.0; r];
     for _ in 0..iters.min(m) {
-        let mut best: Option<(usize, f64)> = None;
-        for j in 0..m {
-            let aj = &a[j * r..(j + 1) * r];
-            let var: f64 = (0..r)
-                .map(|p| aj[p] * dot(&gr[p * r..(p + 1) * r], aj))
-                .sum::<f64>()
-                / (nf - 1.0);
-            if best.is_none_or(|(_, v)| var > v) {
-                best = Some((j, var));
-            }
-        }
-        let Some((j, var)) = best else { break };
+        let Some((j, var)) = most_variance(&a, &gr, r, nf) else {
+            break;
+        };
         let b = a[j * r..(j + 1) * r].to_vec();
         let tau = dot(&b, &b);
         if tau == 0.0 || var <= 1e-20 * total / (nf - 1.0) {
             break;
         }
-        for (p, o) in gb.iter_mut().enumerate() {
-            *o = dot(&gr[p * r..(p + 1) * r], &b);
-        }
-        let bgb = dot(&b, &gb);
-        residual -= bgb / tau;
-        // G_r ← Q G_r Q with Q = I − b bᵀ/τ.
-        for p in 0..r {
-            for q in 0..r {
-                gr[p * r + q] +=
-                    -(gb[p] * b[q] + b[p] * gb[q]) / tau + b[p] * b[q] * bgb / (tau * tau);
-            }
-        }
-        for aj in a.chunks_exact_mut(r) {
-            let f = dot(aj, &b) / tau;
-            aj.iter_mut().zip(&b).for_each(|(x, &y)| *x -= f * y);
-        }
+        residual -= project_out(&mut gr, &mut a, (&b, &mut gb), tau);
         out.chosen.push(j);
         out.std.push(var.max(0.0).sqrt());
         out.variance_explained.push(if total > 0.0 {
