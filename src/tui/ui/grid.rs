@@ -95,21 +95,60 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
     }
     f.render_widget(Paragraph::new(Line::from(top)), header);
 
+    let window = Window {
+        heads: head0..(head0 + visible).min(heads),
+        cw: cw as usize,
+        layer0,
+        rows,
+        li,
+    };
+    f.render_widget(Paragraph::new(grid_lines(app, &window)), cells);
+    let geo = &mut out.geometry;
+    geo.grid = Rect {
+        x: cells.x + ROW_LABEL,
+        width: cells.width.saturating_sub(ROW_LABEL),
+        ..cells
+    };
+    (geo.cell, geo.head0, geo.layer0) = (cw, head0, layer0);
+    f.render_widget(Paragraph::new(key_lines), key_area);
+}
+
+/// The part of the grid in view: the heads shown, the cell width, the first layer, the rows it
+/// has and the selected layer's row.
+struct Window {
+    heads: std::ops::Range<usize>,
+    cw: usize,
+    layer0: usize,
+    rows: usize,
+    li: usize,
+}
+
+/// The grid's rows in window `w`: a layer's label, then each head's cell (the selected one
+/// highlighted, bookmarked ones starred).
+fn grid_lines(app: &App, w: &Window) -> Vec<Line<'static>> {
+    let t = &app.theme;
     let mut lines = vec![];
-    for (row, &layer) in app.data.layers.iter().enumerate().skip(layer0).take(rows) {
+    for (row, &layer) in app
+        .data
+        .layers
+        .iter()
+        .enumerate()
+        .skip(w.layer0)
+        .take(w.rows)
+    {
         let mut spans = vec![Span::styled(
             format!("{:<w$}", format!("L{layer}"), w = ROW_LABEL as usize),
-            if row == li { t.title() } else { t.dimmed() },
+            if row == w.li { t.title() } else { t.dimmed() },
         )];
-        for head in head0..(head0 + visible).min(heads) {
+        for head in w.heads.clone() {
             let h = HeadRef { layer, head };
-            let (text, bg) = cell(app, h, cw as usize - 1);
+            let (text, bg) = cell(app, h, w.cw - 1);
             let mark = if app.notes.bookmarks.contains(&app.data.id(h)) {
                 "*"
             } else {
                 " "
             };
-            let s = format!("{:<w$}{mark}", text, w = cw as usize - 1);
+            let s = format!("{:<w$}{mark}", text, w = w.cw - 1);
             let style = if h == app.state.sel {
                 t.selected()
             } else if let Some(bg) = bg.filter(|_| !t.mono) {
@@ -121,15 +160,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
         }
         lines.push(Line::from(spans));
     }
-    f.render_widget(Paragraph::new(lines), cells);
-    let geo = &mut out.geometry;
-    geo.grid = Rect {
-        x: cells.x + ROW_LABEL,
-        width: cells.width.saturating_sub(ROW_LABEL),
-        ..cells
-    };
-    (geo.cell, geo.head0, geo.layer0) = (cw, head0, layer0);
-    f.render_widget(Paragraph::new(key_lines), key_area);
+    lines
 }
 
 /// The legend laid out in `width` columns: whole items (a label and its count, or words of

@@ -55,6 +55,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
     }
 }
 
+/// One head's column: its label over its text, its top images and its map of the image.
 fn column(
     f: &mut Frame,
     app: &App,
@@ -68,47 +69,8 @@ fn column(
     let inner = block.inner(area);
     f.render_widget(block, area);
     let w = inner.width as usize;
-    let mut lines: Vec<Line> = vec![];
-    if let Some(hi) = app.data.head(h) {
-        // The evidence bars without their long header, which a column would wrap.
-        let evidence = super::evidence::lines(hi, t, w);
-        if !evidence.is_empty() {
-            lines.push(Line::styled("image evidence η²", t.dimmed()));
-        }
-        lines.extend(evidence.into_iter().skip(1).take(3));
-        lines.push(Line::styled("TEXTSPAN texts", t.dimmed()));
-        let mut prev = 0.0;
-        for (i, x) in hi.texts.iter().take(TEXTS).enumerate() {
-            let gain = x.variance_explained - prev;
-            prev = x.variance_explained;
-            let tw = w.saturating_sub(10).max(4);
-            lines.push(Line::from(vec![
-                Span::styled(format!("{:>2} ", i + 1), t.dimmed()),
-                Span::raw(format!("{:<tw$}", cut(&x.text, tw))),
-                Span::styled(format!("{:<4}", bar(gain * 4.0, 4)), Style::new().fg(t.bar)),
-            ]));
-        }
-    }
     let pictures = app.images.picker.is_some();
-    if let Some(SideMap::Ready(_, range)) = side.maps.get(&h) {
-        lines.push(Line::styled(cut(range, w), t.dimmed()));
-    }
-    if !pictures && let Some(Top::Ready(top)) = app.state.top.get(&h) {
-        // Without images: the top images by index and name.
-        lines.push(Line::styled("top images", t.dimmed()));
-        for (index, score) in top.iter().take(TEXTS) {
-            let name = app
-                .data
-                .store()
-                .image(*index)
-                .map(|i| i.path)
-                .unwrap_or_default();
-            lines.push(Line::raw(cut(
-                &format!("#{index:<5} {score:>+8.4}  {name}"),
-                w,
-            )));
-        }
-    }
+    let lines = column_text(app, (side, h), w, pictures);
     let text_h =
         (lines.len() as u16).min(inner.height.saturating_sub(if pictures { 8 } else { 0 }));
     let strip_h = if pictures { 5 } else { 0 };
@@ -142,6 +104,58 @@ fn column(
         ),
         None => {}
     }
+}
+
+/// A column's text: the head's evidence bars and TEXTSPAN texts, the map's range and, without
+/// pictures, its top images by index and name.
+fn column_text(
+    app: &App,
+    (side, h): (&SideView, HeadRef),
+    w: usize,
+    pictures: bool,
+) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let mut lines: Vec<Line> = vec![];
+    if let Some(hi) = app.data.head(h) {
+        // The evidence bars without their long header, which a column would wrap.
+        let evidence = super::evidence::lines(hi, t, w);
+        if !evidence.is_empty() {
+            lines.push(Line::styled("image evidence η²", t.dimmed()));
+        }
+        lines.extend(evidence.into_iter().skip(1).take(3));
+        lines.push(Line::styled("TEXTSPAN texts", t.dimmed()));
+        let mut prev = 0.0;
+        for (i, x) in hi.texts.iter().take(TEXTS).enumerate() {
+            let gain = x.variance_explained - prev;
+            prev = x.variance_explained;
+            let tw = w.saturating_sub(10).max(4);
+            lines.push(Line::from(vec![
+                Span::styled(format!("{:>2} ", i + 1), t.dimmed()),
+                Span::raw(format!("{:<tw$}", cut(&x.text, tw))),
+                Span::styled(format!("{:<4}", bar(gain * 4.0, 4)), Style::new().fg(t.bar)),
+            ]));
+        }
+    }
+    if let Some(SideMap::Ready(_, range)) = side.maps.get(&h) {
+        lines.push(Line::styled(cut(range, w), t.dimmed()));
+    }
+    if !pictures && let Some(Top::Ready(top)) = app.state.top.get(&h) {
+        // Without images: the top images by index and name.
+        lines.push(Line::styled("top images", t.dimmed()));
+        for (index, score) in top.iter().take(TEXTS) {
+            let name = app
+                .data
+                .store()
+                .image(*index)
+                .map(|i| i.path)
+                .unwrap_or_default();
+            lines.push(Line::raw(cut(
+                &format!("#{index:<5} {score:>+8.4}  {name}"),
+                w,
+            )));
+        }
+    }
+    lines
 }
 
 /// The head's top images in one row, each captioned with its `#N`.
