@@ -13,7 +13,7 @@ use super::super::images::Src;
 use super::super::keymap::{Action, Context};
 use super::thumbs::{self, Thumb};
 use super::{SPINNER, cut, pane};
-use crate::analysis::gallery::Shot;
+use crate::analysis::gallery::{Gallery, Shot};
 
 /// Draws the gallery into `area`.
 pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
@@ -75,6 +75,17 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
     if !pictures {
         return;
     }
+    strips(f, app, (g, g_out), imgs, out);
+}
+
+/// The two ends' images: the top images over the bottom ones, in one layout.
+fn strips(
+    f: &mut Frame,
+    app: &App,
+    (g, g_out): (&GalleryView, &Gallery),
+    imgs: Rect,
+    out: &mut Drawn,
+) {
     let [top, bottom] = Layout::vertical([Constraint::Ratio(1, 2); 2]).areas(imgs);
     // One layout for both ends (the halves may differ by a row), so their images line up.
     let n = g_out.top.len().max(g_out.bottom.len());
