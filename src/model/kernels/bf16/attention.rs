@@ -220,52 +220,13 @@ impl Scratch {
         rounded_rows(rows, (w3, v), (t, d), pitch_d, &mut rounded[..panels]);
         values_interleaved(&rounded[..panels], (pitch, pitch_d), &mut b[..panels]);
         let edge = self.edge.f32_mut().as_mut_ptr();
-        // SAFETY: as above, A strips of `strips` steps and B pairs of `strips` steps; a block
-        // goes straight to `merged` when it lies inside this task's rows and columns, to the edge
-        // block otherwise, whose live part is then copied there.
-        unsafe {
-            for st in 0..strips {
-                let live = 32.min(t - st * 32);
-                for p in 0..steps {
-                    let cols = 32.min(d - p * 32);
-                    let at = out.merged.add((bi * t + st * 32) * dm + hi * d + p * 32);
-                    let direct = live == 32 && cols == 32;
-                    let store = match direct {
-                        true => Block32 {
-                            ptr: at,
-                            stride: dm,
-                        },
-                        false => Block32 {
-                            ptr: edge,
-                            stride: 32,
-                        },
-                    };
-                    let ops = Operands {
-                        a: a[st * p_len..].as_ptr(),
-                        b: b[p * p_len..].as_ptr(),
-                        k32: strips,
-                    };
-                    block(kernel, ops, None, store);
-                    if !direct {
-                        for r in 0..live {
-                            std::ptr::copy_nonoverlapping(edge.add(r * 32), at.add(r * dm), cols);
-                        }
-                    }
-                }
-            }
-        }
+        // SAFETY: as above, A strips of `strips` steps and B pairs of `strips` steps inside `a`
+        // and `b`; the caller's contract for `out`.
+        unsafe { merged_blocks(kernel, (&a[..], &b[..]), (s, task), edge, out) };
         if !out.first.is_null() {
             let row0 = self.first_query(rows, (w3, q, k, v), (t, d), mask);
-            // SAFETY: this task's row of `first` and row bi·t, columns hi·d.. of `merged`.
-            unsafe {
-                std::ptr::copy_nonoverlapping(row0.as_ptr(), out.first.add(task * t), t);
-                let o = std::slice::from_raw_parts_mut(out.merged.add(bi * t * dm + hi * d), d);
-                o.fill(0.0);
-                for (j, &p) in row0.iter().enumerate() {
-                    let vj = &rows[j * w3 + v..j * w3 + v + d];
-                    o.iter_mut().zip(vj).for_each(|(o, &x)| *o += p * x);
-                }
-            }
+            // SAFETY: this task's row of `first` and of `merged` (the caller's contract).
+            unsafe { first_row(row0, rows, (s, task), v, out) };
         }
     }
 
@@ -286,6 +247,80 @@ impl Scratch {
         }));
         softmax_rows(&mut self.row, t);
         &self.row
+    }
+}
+
+/// Task `task`'s output, softmax(q kᵀ) v, block by block from the probabilities' A strips in `a`
+/// and v's B pairs in `b`: a block goes straight to `merged` when it lies inside this task's
+/// rows and columns, to the `edge` block otherwise, whose live part is then copied there.
+///
+/// # Safety
+/// After `configure` on this thread; `a` and `b` hold `t.div_ceil(32)` strips and panel pairs
+/// of as many steps; `edge` is 32 × 32 f32; `out` as [`attention`] describes.
+#[cfg(target_arch = "x86_64")]
+unsafe fn merged_blocks(
+    kernel: super::Kernel,
+    (a, b): (&[u16], &[u16]),
+    (s, task): (Shape, usize),
+    edge: *mut f32,
+    out: Out,
+) {
+    let (t, d, dm) = (s.t, s.d, s.heads * s.d);
+    let (strips, steps) = (t.div_ceil(32), d.div_ceil(32));
+    let (bi, hi) = (task / s.heads, task % s.heads);
+    let p_len = strips * 1024;
+    // SAFETY: the caller's contract.
+    unsafe {
+        for st in 0..strips {
+            let live = 32.min(t - st * 32);
+            for p in 0..steps {
+                let cols = 32.min(d - p * 32);
+                let at = out.merged.add((bi * t + st * 32) * dm + hi * d + p * 32);
+                let direct = live == 32 && cols == 32;
+                let store = match direct {
+                    true => Block32 {
+                        ptr: at,
+                        stride: dm,
+                    },
+                    false => Block32 {
+                        ptr: edge,
+                        stride: 32,
+                    },
+                };
+                let ops = Operands {
+                    a: a[st * p_len..].as_ptr(),
+                    b: b[p * p_len..].as_ptr(),
+                    k32: strips,
+                };
+                block(kernel, ops, None, store);
+                if !direct {
+                    for r in 0..live {
+                        std::ptr::copy_nonoverlapping(edge.add(r * 32), at.add(r * dm), cols);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The first query's row in f32: its probabilities `row0` into `first`, and Σⱼ pⱼ vⱼ (`v` the
+/// values' column in `rows`) over the kernel's row of `merged`.
+///
+/// # Safety
+/// `out` as [`attention`] describes, no other thread writing this task's rows.
+#[cfg(target_arch = "x86_64")]
+unsafe fn first_row(row0: &[f32], rows: &[f32], (s, task): (Shape, usize), v: usize, out: Out) {
+    let (t, d, dm) = (s.t, s.d, s.heads * s.d);
+    let (bi, hi, w3) = (task / s.heads, task % s.heads, 3 * dm);
+    // SAFETY: this task's row of `first` and row bi·t, columns hi·d.. of `merged`.
+    unsafe {
+        std::ptr::copy_nonoverlapping(row0.as_ptr(), out.first.add(task * t), t);
+        let o = std::slice::from_raw_parts_mut(out.merged.add(bi * t * dm + hi * d), d);
+        o.fill(0.0);
+        for (j, &p) in row0.iter().enumerate() {
+            let vj = &rows[j * w3 + v..j * w3 + v + d];
+            o.iter_mut().zip(vj).for_each(|(o, &x)| *o += p * x);
+        }
     }
 }
 
