@@ -56,14 +56,7 @@ fn analyses_equal_the_library_and_inputs_change_them() {
     assert_eq!(got, want);
     // ] takes the next image, Enter on a hit makes it the query.
     ui.keys("]");
-    assert_eq!(
-        ui.app.state().analyses[&Kind::HeadNn]
-            .query
-            .as_ref()
-            .unwrap()
-            .index,
-        Some(1)
-    );
+    assert_eq!(query_index(&ui, Kind::HeadNn), Some(1));
     ui.keys("j enter");
     let picked = ui.app.state().analyses[&Kind::HeadNn]
         .rows()
@@ -74,14 +67,7 @@ fn analyses_equal_the_library_and_inputs_change_them() {
     ui.keys("p \"0005glyph");
     assert!(ui.screen().contains("00005-glyph"), "{}", ui.screen());
     ui.keys("enter");
-    assert_eq!(
-        ui.app.state().analyses[&Kind::HeadNn]
-            .query
-            .as_ref()
-            .unwrap()
-            .index,
-        Some(5)
-    );
+    assert_eq!(query_index(&ui, Kind::HeadNn), Some(5));
     // Text NN with an edited text equals the library's.
     ui.keys("esc 5 t ctrl-u \"a_red_square enter");
     let got: Vec<usize> = ui.app.state().analyses[&Kind::TextNn]
@@ -106,4 +92,9 @@ fn analyses_equal_the_library_and_inputs_change_them() {
     ui.keys("esc");
     let a = &ui.app.state().analyses[&Kind::Segment];
     assert!(matches!(a.outcome, Some(Ok(Outcome::Map { .. }))));
+}
+
+/// The index of analysis `kind`'s query image, when it is a stored one.
+fn query_index(ui: &Ui, kind: Kind) -> Option<usize> {
+    ui.app.state().analyses[&kind].query.as_ref()?.index
 }
