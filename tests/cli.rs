@@ -24,6 +24,19 @@ fn run(args: &[&str]) -> Output {
         .expect("run clipscope")
 }
 
+/// `embed -m model` with the Hugging Face cache in `home`: through the hub at `endpoint`, or
+/// offline (`HF_HUB_OFFLINE=1`) without one.
+fn embed_via_hub(model: &str, home: &std::path::Path, endpoint: Option<&str>) -> Output {
+    let mut cmd = bin();
+    cmd.args(["embed", "-m", model, "--text", "hi"])
+        .env("HF_HOME", home);
+    match endpoint {
+        Some(url) => cmd.env("HF_ENDPOINT", url).env_remove("HF_HUB_OFFLINE"),
+        None => cmd.env("HF_HUB_OFFLINE", "1").env_remove("HF_HUB_CACHE"),
+    };
+    cmd.output().unwrap()
+}
+
 /// One clear line on stderr, a non-zero exit, no panic.
 fn assert_clear_error(out: &Output, needle: &str) {
     let err = String::from_utf8_lossy(&out.stderr);

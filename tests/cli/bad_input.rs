@@ -1,7 +1,7 @@
 //! Bad input to the binary: broken, wrong and corrupt model files and bad arguments each give one
 //! clear line and a non-zero exit.
 
-use super::{assert_clear_error, run};
+use super::{assert_clear_error, embed_via_hub, run};
 use crate::common::*;
 
 /// A copy of fixture `from`'s files in a temporary folder, to break.
@@ -50,13 +50,7 @@ fn bad_inputs_give_one_clear_line() {
         &run(&["embed", "-m", "no such model", "-t", "x"]),
         "unknown model",
     );
-    let off = bin()
-        .args(["embed", "-m", "someone/clip-nothing", "-t", "x"])
-        .env("HF_HUB_OFFLINE", "1")
-        .env("HF_HOME", tmp.path())
-        .env_remove("HF_HUB_CACHE")
-        .output()
-        .unwrap();
+    let off = embed_via_hub("someone/clip-nothing", tmp.path(), None);
     assert_clear_error(&off, "not in the Hugging Face cache");
     // Config with a missing key.
     let broken = temp_model("tiny-clip-hf");

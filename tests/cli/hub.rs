@@ -5,7 +5,7 @@ use std::path::Path;
 
 use candle_core::IndexOp;
 
-use super::assert_clear_error;
+use super::{assert_clear_error, embed_via_hub};
 use crate::common::*;
 
 /// A hub that cannot be reached (here a closed local port) gives one line: the cause once, and
@@ -13,13 +13,7 @@ use crate::common::*;
 #[test]
 fn an_unreachable_hub_says_how_to_go_on_offline() {
     let t = tempfile::tempdir().unwrap();
-    let out = bin()
-        .args(["embed", "-m", "someorg/somemodel", "--text", "hi"])
-        .env("HF_ENDPOINT", "http://127.0.0.1:9")
-        .env("HF_HOME", t.path())
-        .env_remove("HF_HUB_OFFLINE")
-        .output()
-        .unwrap();
+    let out = embed_via_hub("someorg/somemodel", t.path(), Some("http://127.0.0.1:9"));
     assert_clear_error(&out, "cannot be reached");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -39,13 +33,11 @@ fn an_unreachable_hub_says_how_to_go_on_offline() {
 fn a_hub_that_does_not_resolve_is_answered_at_once() {
     let t = tempfile::tempdir().unwrap();
     let start = std::time::Instant::now();
-    let out = bin()
-        .args(["embed", "-m", "someorg/somemodel", "--text", "hi"])
-        .env("HF_ENDPOINT", "https://hub.example.invalid")
-        .env("HF_HOME", t.path())
-        .env_remove("HF_HUB_OFFLINE")
-        .output()
-        .unwrap();
+    let out = embed_via_hub(
+        "someorg/somemodel",
+        t.path(),
+        Some("https://hub.example.invalid"),
+    );
     let took = start.elapsed();
     assert_clear_error(&out, "does not resolve");
     let err = String::from_utf8_lossy(&out.stderr);
