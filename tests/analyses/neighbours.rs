@@ -43,44 +43,100 @@ fn indices(v: &serde_json::Value) -> Vec<usize> {
         .collect()
 }
 
-#[test]
-fn nearest_neighbours_equal_brute_force() {
-    let tmp = tempfile::tempdir().unwrap();
-    let model = fixture("tiny-clip-hf");
-    let images = tmp.path().join("images");
-    std::fs::create_dir_all(&images).unwrap();
-    for i in 0..40u32 {
-        let img = image::RgbImage::from_fn(40 + i, 36, |x, y| {
-            image::Rgb([
-                (x * 7 + i * 11) as u8,
-                (y * 5 + i * 3) as u8,
-                (i * 37) as u8,
-            ])
-        });
-        img.save(images.join(format!("g{i:02}.png"))).unwrap();
-    }
-    std::fs::write(images.join("broken.png"), b"no").unwrap();
-    let cache = tmp.path().join("cache");
-    let out = index_command(&model, &images, &cache, &["--layers", "all"])
-        .output()
+/// A store of 40 generated images (and a broken one) indexed with the tiny CLIP at every layer,
+/// and the model, for the neighbour commands to be checked against.
+struct World {
+    tmp: tempfile::TempDir,
+    model: std::path::PathBuf,
+    images: std::path::PathBuf,
+    cache: std::path::PathBuf,
+    store: Store,
+    clip: clipscope::model::Clip,
+}
+
+impl World {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = fixture("tiny-clip-hf");
+        let images = tmp.path().join("images");
+        std::fs::create_dir_all(&images).unwrap();
+        for i in 0..40u32 {
+            let img = image::RgbImage::from_fn(40 + i, 36, |x, y| {
+                image::Rgb([
+                    (x * 7 + i * 11) as u8,
+                    (y * 5 + i * 3) as u8,
+                    (i * 37) as u8,
+                ])
+            });
+            img.save(images.join(format!("g{i:02}.png"))).unwrap();
+        }
+        std::fs::write(images.join("broken.png"), b"no").unwrap();
+        let cache = tmp.path().join("cache");
+        let out = index_command(&model, &images, &cache, &["--layers", "all"])
+            .output()
+            .unwrap();
+        let store = Store::open(Path::new(json(&out)["store"].as_str().unwrap())).unwrap();
+        let files = clipscope::model::ModelFiles::from_dir(&model, "tiny").unwrap();
+        let clip = clipscope::model::Clip::load(
+            &files,
+            &candle_core::Device::Cpu,
+            candle_core::DType::F32,
+        )
         .unwrap();
-    let store = Store::open(Path::new(json(&out)["store"].as_str().unwrap())).unwrap();
-    let nn = |args: &[&str]| {
+        Self {
+            tmp,
+            model,
+            images,
+            cache,
+            store,
+            clip,
+        }
+    }
+
+    /// A neighbour command's JSON on this world's store.
+    fn nn(&self, args: &[&str]) -> serde_json::Value {
         json(
             &bin()
                 .args(args)
                 .arg("--cache")
-                .arg(&cache)
+                .arg(&self.cache)
                 .arg("--model")
-                .arg(&model)
+                .arg(&self.model)
                 .arg("--json")
                 .output()
                 .unwrap(),
         )
-    };
+    }
 
-    // head-nn of a store image.
-    let q: Vec<f64> = store
+    /// `interpret --json` of the store, 5 texts a head.
+    fn interpret(&self) -> serde_json::Value {
+        json(
+            &bin()
+                .args(["interpret", "--json", "-q", "--texts-per-head", "5"])
+                .arg("--cache")
+                .arg(&self.cache)
+                .arg("--model")
+                .arg(&self.model)
+                .output()
+                .unwrap(),
+        )
+    }
+}
+
+#[test]
+fn nearest_neighbours_equal_brute_force() {
+    let w = World::new();
+    head_nn(&w);
+    text_nn(&w);
+    let interp = w.interpret();
+    property_nn(&w, &interp);
+    top_images(&w, &interp);
+}
+
+/// head-nn of a store image, and of an outside file (the model's head effect is the query).
+fn head_nn(w: &World) {
+    let q: Vec<f64> = w
+        .store
         .head(1, 2)
         .unwrap()
         .row(7)
@@ -88,11 +144,11 @@ fn nearest_neighbours_equal_brute_force() {
         .iter()
         .map(|v| v.to_f64())
         .collect();
-    let v = nn(&["head-nn", "--head", "L1H2", "-k", "6", "#7"]);
-    assert_eq!(indices(&v), brute(&store, &[(1, 2)], &q, 6, Some(7)));
+    let v = w.nn(&["head-nn", "--head", "L1H2", "-k", "6", "#7"]);
+    assert_eq!(indices(&v), brute(&w.store, &[(1, 2)], &q, 6, Some(7)));
     // ... and of an outside file: the model's head effect is the query.
-    let outside = images.join("g03.png");
-    let v = nn(&[
+    let outside = w.images.join("g03.png");
+    let v = w.nn(&[
         "head-nn",
         "--head",
         "L2H0",
@@ -100,10 +156,11 @@ fn nearest_neighbours_equal_brute_force() {
         "5",
         outside.to_str().unwrap(),
     ]);
-    let q: Vec<f64> = store
+    let q: Vec<f64> = w
+        .store
         .head(2, 0)
         .unwrap()
-        .row(store.find_image("g03.png").unwrap())
+        .row(w.store.find_image("g03.png").unwrap())
         .unwrap()
         .iter()
         .map(|v| v.to_f64())
@@ -111,39 +168,28 @@ fn nearest_neighbours_equal_brute_force() {
     let got = indices(&v);
     assert_eq!(
         got[0],
-        store.find_image("g03.png").unwrap(),
+        w.store.find_image("g03.png").unwrap(),
         "an image is its own nearest neighbour"
     );
-    assert_eq!(got, brute(&store, &[(2, 0)], &q, 5, None));
+    assert_eq!(got, brute(&w.store, &[(2, 0)], &q, 5, None));
+}
 
-    // text-nn: the query is the unit text embedding.
-    let files = clipscope::model::ModelFiles::from_dir(&model, "tiny").unwrap();
-    let clip =
-        clipscope::model::Clip::load(&files, &candle_core::Device::Cpu, candle_core::DType::F32)
-            .unwrap();
+/// text-nn: the query is the unit text embedding.
+fn text_nn(w: &World) {
     let t = clipscope::interpret::texts::embed_texts(
-        &clip,
+        &w.clip,
         &["a striped pattern".to_string()],
         &|_| {},
     )
     .unwrap();
     let q: Vec<f64> = t.iter().map(|&v| v as f64).collect();
-    let v = nn(&["text-nn", "--head", "L2H3", "-k", "4", "a striped pattern"]);
-    assert_eq!(indices(&v), brute(&store, &[(2, 3)], &q, 4, None));
+    let v = w.nn(&["text-nn", "--head", "L2H3", "-k", "4", "a striped pattern"]);
+    assert_eq!(indices(&v), brute(&w.store, &[(2, 3)], &q, 4, None));
     assert_eq!(v["metric"], "dot");
+}
 
-    // property-nn through the heads labelled with one property.
-    let interp = json(
-        &bin()
-            .args(["interpret", "--json", "-q", "--texts-per-head", "5"])
-            .arg("--cache")
-            .arg(&cache)
-            .arg("--model")
-            .arg(&model)
-            .output()
-            .unwrap(),
-    );
-    // The label shared by the most heads (ties: the first).
+/// property-nn through the heads labelled with the property most heads share.
+fn property_nn(w: &World, interp: &serde_json::Value) {
     let labels: Vec<String> = interp["heads"]
         .as_array()
         .unwrap()
@@ -174,13 +220,13 @@ fn nearest_neighbours_equal_brute_force() {
         .map(|d| {
             heads
                 .iter()
-                .map(|&(l, h)| store.head(l, h).unwrap().row(11).unwrap()[d].to_f64())
+                .map(|&(l, h)| w.store.head(l, h).unwrap().row(11).unwrap()[d].to_f64())
                 .sum::<f64>()
                 / heads.len() as f64
         })
         .collect();
-    let png = tmp.path().join("grid.png");
-    let v = nn(&[
+    let png = w.tmp.path().join("grid.png");
+    let v = w.nn(&[
         "property-nn",
         "--property",
         &label,
@@ -190,22 +236,25 @@ fn nearest_neighbours_equal_brute_force() {
         png.to_str().unwrap(),
         "#11",
     ]);
-    assert_eq!(indices(&v), brute(&store, &heads, &mean, 4, Some(11)));
-    // The property's mean block is computed once and kept beside the store.
+    assert_eq!(indices(&v), brute(&w.store, &heads, &mean, 4, Some(11)));
+    // The property's mean block is computed once and kept beside the w.store.
     assert!(heads.len() >= 2, "{labels:?}");
-    let derived = std::fs::read_dir(store.dir().join("derived"))
+    let derived = std::fs::read_dir(w.store.dir().join("derived"))
         .unwrap()
         .count();
-    let again = nn(&["property-nn", "--property", &label, "-k", "4", "#11"]);
+    let again = w.nn(&["property-nn", "--property", &label, "-k", "4", "#11"]);
     assert_eq!(indices(&again), indices(&v));
     assert_eq!(
-        std::fs::read_dir(store.dir().join("derived"))
+        std::fs::read_dir(w.store.dir().join("derived"))
             .unwrap()
             .count(),
         derived
     );
     assert!(image::open(&png).unwrap().width() > 500);
+}
 
+/// top-images: the images furthest along the head's first TEXTSPAN text, and against it.
+fn top_images(w: &World, interp: &serde_json::Value) {
     // top-images: the images furthest along the head's first TEXTSPAN text, and against it.
     let first = &interp["heads"][5];
     let (l, h) = (
@@ -213,12 +262,12 @@ fn nearest_neighbours_equal_brute_force() {
         first["head"].as_u64().unwrap() as usize,
     );
     let text = first["texts"][0]["text"].as_str().unwrap().to_string();
-    let t = clipscope::interpret::texts::embed_texts(&clip, std::slice::from_ref(&text), &|_| {})
+    let t = clipscope::interpret::texts::embed_texts(&w.clip, std::slice::from_ref(&text), &|_| {})
         .unwrap();
     let along: Vec<f64> = t.iter().map(|&v| v as f64).collect();
     let against: Vec<f64> = along.iter().map(|v| -v).collect();
-    let gallery_png = tmp.path().join("gallery.png");
-    let v = nn(&[
+    let gallery_png = w.tmp.path().join("gallery.png");
+    let v = w.nn(&[
         "top-images",
         "--head",
         &format!("L{l}H{h}"),
@@ -236,8 +285,11 @@ fn nearest_neighbours_equal_brute_force() {
             .collect()
     };
     assert_eq!(v["along"], text.as_str());
-    assert_eq!(side("top"), brute(&store, &[(l, h)], &along, 3, None));
-    assert_eq!(side("bottom"), brute(&store, &[(l, h)], &against, 3, None));
+    assert_eq!(side("top"), brute(&w.store, &[(l, h)], &along, 3, None));
+    assert_eq!(
+        side("bottom"),
+        brute(&w.store, &[(l, h)], &against, 3, None)
+    );
     let (top0, bottom0) = (
         v["top"][0]["score"].as_f64().unwrap(),
         v["bottom"][0]["score"].as_f64().unwrap(),
