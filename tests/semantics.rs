@@ -8,6 +8,7 @@ mod common;
 
 use common::run_in_cache as run;
 use serde_json::Value;
+use std::path::Path;
 
 /// The label an image property speaks for.
 fn label_of(property: &str) -> Option<&'static str> {
@@ -92,15 +93,38 @@ fn search_finds_the_heads_that_carry_colour_shape_and_count() {
     .unwrap();
     let heads = interp["heads"].as_array().unwrap();
     assert_eq!(heads.len(), 16);
-    let id = |h: &Value| format!("L{}H{}", h["layer"], h["head"]);
-    let eta = |h: &Value, property: &str| -> f64 {
-        h["evidence"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|e| e["property"] == property)
-            .map_or(0.0, |e| e["eta2"].as_f64().unwrap())
-    };
+    search_lists_a_carrier_first(&cache, heads);
+    the_colour_head_tells_colours_apart(&cache, &images, heads);
+    // The id the whole-cache search prints is taken back where a head is asked for.
+    let table = run(&cache, &["search", "color"]);
+    let printed = table.split_whitespace().nth(1).unwrap();
+    assert!(printed.starts_with("probe-clip@"), "{table}");
+    run(
+        &cache,
+        &["head-nn", "--store", "probe-clip", "--head", printed, "#0"],
+    );
+    clear_heads_carry_their_label(heads);
+    the_report_agrees(&cache);
+}
+
+/// A head's id, `L1H2`.
+fn id(h: &Value) -> String {
+    format!("L{}H{}", h["layer"], h["head"])
+}
+
+/// A head's η² for `property` on the probe images (0 without evidence).
+fn eta(h: &Value, property: &str) -> f64 {
+    h["evidence"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["property"] == property)
+        .map_or(0.0, |e| e["eta2"].as_f64().unwrap())
+}
+
+/// `search color|shape|counting|texture` lists first one of the two heads that carry the
+/// property most.
+fn search_lists_a_carrier_first(cache: &Path, heads: &[Value]) {
     // The probe CLIP carries colour and count in single heads (η² 0.58 and 0.93 here), shape
     // only weakly (0.15; its zero-shot shape accuracy is 44%) and texture spread over its first
     // layer (0.3): the search must still find the head that carries each most.
@@ -117,10 +141,7 @@ fn search_finds_the_heads_that_carry_colour_shape_and_count() {
             by_eta[0].0 >= carried,
             "some head carries {property}: {by_eta:?}"
         );
-        let hits = run(
-            &cache,
-            &["search", "--store", "probe-clip", "--json", query],
-        );
+        let hits = run(cache, &["search", "--store", "probe-clip", "--json", query]);
         let first: Value = serde_json::from_str(hits.lines().next().unwrap()).unwrap();
         let first = first["head"]["id"]
             .as_str()
@@ -133,10 +154,13 @@ fn search_finds_the_heads_that_carry_colour_shape_and_count() {
             by_eta[..2].iter().any(|(_, h)| *h == first),
             "search {query:?} lists {first} first; the heads carrying {property} most: {by_eta:?}"
         );
-        shown_numbers_rank(&run(&cache, &["search", query]));
+        shown_numbers_rank(&run(cache, &["search", query]));
     }
-    // Through the colour head, the explorer's score (the centred cosine) gives images of
-    // another colour other neighbours: two such queries share at most half their top 10.
+}
+
+/// Through the colour head, the explorer's score (the centred cosine) gives images of another
+/// colour other neighbours: two such queries share at most half their top 10.
+fn the_colour_head_tells_colours_apart(cache: &Path, images: &Path, heads: &[Value]) {
     let colour_head = heads
         .iter()
         .max_by(|a, b| eta(a, "color").total_cmp(&eta(b, "color")))
@@ -151,7 +175,7 @@ fn search_finds_the_heads_that_carry_colour_shape_and_count() {
     let b = colours.iter().position(|c| c == "blue").unwrap();
     let top10 = |i: usize| -> Vec<u64> {
         let out = run(
-            &cache,
+            cache,
             &[
                 "head-nn",
                 "--store",
@@ -177,16 +201,11 @@ fn search_finds_the_heads_that_carry_colour_shape_and_count() {
         shared <= 5,
         "red #{a} and blue #{b} share {shared} of 10: {ta:?} {tb:?}"
     );
-    // The id the whole-cache search prints is taken back where a head is asked for.
-    let table = run(&cache, &["search", "color"]);
-    let printed = table.split_whitespace().nth(1).unwrap();
-    assert!(printed.starts_with("probe-clip@"), "{table}");
-    run(
-        &cache,
-        &["head-nn", "--store", "probe-clip", "--head", printed, "#0"],
-    );
-    // Heads that clearly carry a labelled property (η² ≥ 0.5 for their strongest) carry its
-    // label, at least 80% of them.
+}
+
+/// Heads that clearly carry a labelled property (η² ≥ 0.5 for their strongest) carry its
+/// label, at least 80% of them.
+fn clear_heads_carry_their_label(heads: &[Value]) {
     let mut clear = vec![];
     for h in heads {
         let strongest = h["evidence"]
@@ -215,11 +234,13 @@ fn search_finds_the_heads_that_carry_colour_shape_and_count() {
         "{right} of {} clear heads carry their property's label: {clear:?}",
         clear.len()
     );
-    // The report says the same.
-    let report: Value = serde_json::from_str(
-        run(&cache, &["report", "--format", "json", "--layers", "all"]).trim(),
-    )
-    .unwrap();
+}
+
+/// The report says the same, and how well the model names its own world's colours.
+fn the_report_agrees(cache: &Path) {
+    let report: Value =
+        serde_json::from_str(run(cache, &["report", "--format", "json", "--layers", "all"]).trim())
+            .unwrap();
     assert!(
         report["labels_backed_by_images"].as_f64().unwrap() >= 0.8,
         "{report}"
@@ -230,7 +251,7 @@ fn search_finds_the_heads_that_carry_colour_shape_and_count() {
     let color = carriers.iter().find(|c| c["property"] == "color").unwrap();
     let fit = color["fit"].as_f64().unwrap();
     assert!(fit >= clipscope::evidence::FIT_TRUST, "{color}");
-    let md = run(&cache, &["report", "--layers", "all"]);
+    let md = run(cache, &["report", "--layers", "all"]);
     assert!(md.contains(&format!("fit {fit:.2})")), "{md}");
 }
 
