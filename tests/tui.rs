@@ -106,61 +106,7 @@ fn fixture() -> Fixture {
     let heads = HEADS
         .iter()
         .enumerate()
-        .map(|(i, (label, texts))| HeadInterp {
-            layer: i / 4,
-            head: i % 4,
-            texts: texts
-                .iter()
-                .enumerate()
-                .map(|(k, t)| HeadText {
-                    index: i * 3 + k,
-                    text: t.to_string(),
-                    property: label.to_string(),
-                    properties: vec![],
-                    std: 1.0,
-                    variance_explained: 0.1 * (k + 1) as f64 + 0.01 * i as f64,
-                })
-                .collect(),
-            label: Some(Label {
-                property: label.to_string(),
-                confidence: 0.6,
-                basis: Basis::Texts,
-            }),
-            // The first head has image evidence: the head pane draws a bar per property.
-            evidence: if i == 8 {
-                vec![
-                    PropertyEvidence {
-                        property: "color".into(),
-                        eta2: 0.81,
-                        chance: 0.01,
-                        images: 400,
-                        groups: 12,
-                        top: Some(("red".into(), 0.75)),
-                        fit: Some(0.93),
-                    },
-                    PropertyEvidence {
-                        property: "background".into(),
-                        eta2: 0.12,
-                        chance: 0.01,
-                        images: 400,
-                        groups: 5,
-                        top: None,
-                        fit: Some(0.1),
-                    },
-                ]
-            } else {
-                vec![]
-            },
-            shared: vec![],
-            families: vec![],
-            llm_label: None,
-            ccs: None,
-            llm_ccs: None,
-            importance: Some(clipscope::interpret::interpretation::Importance {
-                top1_delta: -0.5 * i as f64,
-                margin_drop: 0.001 * (i + 1) as f64,
-            }),
-        })
+        .map(|(i, (label, texts))| planted(i, label, texts))
         .collect();
     Interpretation {
         version: clipscope::interpret::interpretation::INTERPRET_VERSION,
@@ -186,6 +132,66 @@ fn fixture() -> Fixture {
         cache,
         config,
         _tmp: tmp,
+    }
+}
+
+/// Head `i`'s planted interpretation: label `label` from `texts`; head 8 (the first of layer 2)
+/// also has image evidence, so the head pane draws a bar per property.
+fn planted(i: usize, label: &str, texts: &[&str]) -> HeadInterp {
+    HeadInterp {
+        layer: i / 4,
+        head: i % 4,
+        texts: texts
+            .iter()
+            .enumerate()
+            .map(|(k, t)| HeadText {
+                index: i * 3 + k,
+                text: t.to_string(),
+                property: label.to_string(),
+                properties: vec![],
+                std: 1.0,
+                variance_explained: 0.1 * (k + 1) as f64 + 0.01 * i as f64,
+            })
+            .collect(),
+        label: Some(Label {
+            property: label.to_string(),
+            confidence: 0.6,
+            basis: Basis::Texts,
+        }),
+        // The first head has image evidence: the head pane draws a bar per property.
+        evidence: if i == 8 {
+            vec![
+                PropertyEvidence {
+                    property: "color".into(),
+                    eta2: 0.81,
+                    chance: 0.01,
+                    images: 400,
+                    groups: 12,
+                    top: Some(("red".into(), 0.75)),
+                    fit: Some(0.93),
+                },
+                PropertyEvidence {
+                    property: "background".into(),
+                    eta2: 0.12,
+                    chance: 0.01,
+                    images: 400,
+                    groups: 5,
+                    top: None,
+                    fit: Some(0.1),
+                },
+            ]
+        } else {
+            vec![]
+        },
+        shared: vec![],
+        families: vec![],
+        llm_label: None,
+        ccs: None,
+        llm_ccs: None,
+        importance: Some(clipscope::interpret::interpretation::Importance {
+            top1_delta: -0.5 * i as f64,
+            margin_drop: 0.001 * (i + 1) as f64,
+        }),
     }
 }
 
