@@ -21,6 +21,85 @@ fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// The reference's segmentation map of image `i` for text `j`: each patch token's direct
+/// effects (all heads, or `head` alone) on the unit text embedding, from the reference tokens.
+fn reference_map(
+    r: &std::collections::HashMap<String, candle_core::Tensor>,
+    (i, j): (usize, usize),
+    head: Option<(usize, usize)>,
+) -> Vec<f32> {
+    let tokens = &r["tokens"]; // (N, L, T, H, E)
+    let text_embeds = &r["text_embeds"];
+    let tj: Vec<f32> = text_embeds.i(j).unwrap().to_vec1().unwrap();
+    let norm: f32 = tj.iter().map(|v| v * v).sum::<f32>().sqrt();
+    let tok: Vec<f32> = tokens
+        .i(i)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let (l, t, h, e) = (3, 17, 4, 32);
+    (1..t)
+        .map(|m| {
+            let mut s = 0f32;
+            for ll in 0..l {
+                for hh in 0..h {
+                    if head.is_some_and(|x| x != (ll, hh)) {
+                        continue;
+                    }
+                    let at = ((ll * t + m) * h + hh) * e;
+                    s += tok[at..at + e]
+                        .iter()
+                        .zip(&tj)
+                        .map(|(a, b)| a * b / norm)
+                        .sum::<f32>();
+                }
+            }
+            s
+        })
+        .collect()
+}
+
+/// Equal lengths and every value within 1e-4.
+fn close(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4)
+}
+
+/// Bad input to segment and contrast: one clear line, non-zero exit.
+#[test]
+fn segment_and_contrast_refuse_bad_input() {
+    let model = fixture("tiny-clip-hf");
+    let meta = reference_json("tiny-clip-hf");
+    let image = |i: usize| {
+        model
+            .join("images")
+            .join(meta["images"][i].as_str().unwrap())
+    };
+    let out = bin()
+        .args(["segment", "--model"])
+        .arg(&model)
+        .args(["--text", "x", "--head", "L7H0"])
+        .arg(image(0))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("L7H0 does not exist") && err.lines().count() == 1,
+        "{err}"
+    );
+    let out = bin()
+        .args(["contrast", "--model"])
+        .arg(&model)
+        .args(["-t", "x"])
+        .arg(image(0))
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("exactly two texts")
+    );
+}
+
 #[test]
 fn segment_and_contrast_maps_equal_the_reference_tokens() {
     let model = fixture("tiny-clip-hf");
@@ -32,46 +111,11 @@ fn segment_and_contrast_maps_equal_the_reference_tokens() {
         .iter()
         .map(|t| t.as_str().unwrap())
         .collect();
-    let tokens = &r["tokens"]; // (N, L, T, H, E)
-    let text_embeds = &r["text_embeds"];
-    let expected = |i: usize, j: usize, head: Option<(usize, usize)>| -> Vec<f32> {
-        let tj: Vec<f32> = text_embeds.i(j).unwrap().to_vec1().unwrap();
-        let norm: f32 = tj.iter().map(|v| v * v).sum::<f32>().sqrt();
-        let tok: Vec<f32> = tokens
-            .i(i)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
-        let (l, t, h, e) = (3, 17, 4, 32);
-        (1..t)
-            .map(|m| {
-                let mut s = 0f32;
-                for ll in 0..l {
-                    for hh in 0..h {
-                        if head.is_some_and(|x| x != (ll, hh)) {
-                            continue;
-                        }
-                        let at = ((ll * t + m) * h + hh) * e;
-                        s += tok[at..at + e]
-                            .iter()
-                            .zip(&tj)
-                            .map(|(a, b)| a * b / norm)
-                            .sum::<f32>();
-                    }
-                }
-                s
-            })
-            .collect()
-    };
+    let expected = |i, j, head| reference_map(&r, (i, j), head);
     let image = |i: usize| {
         model
             .join("images")
             .join(meta["images"][i].as_str().unwrap())
-    };
-    let close = |a: &[f32], b: &[f32]| {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4)
     };
     for (i, j) in [(0, 0), (2, 1), (5, 2)] {
         let out = bin()
@@ -135,28 +179,4 @@ fn segment_and_contrast_maps_equal_the_reference_tokens() {
         .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
         .collect();
     assert_eq!(cached.len(), 1);
-
-    // Bad input: one clear line, non-zero exit.
-    let out = bin()
-        .args(["segment", "--model"])
-        .arg(&model)
-        .args(["--text", "x", "--head", "L7H0"])
-        .arg(image(0))
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("L7H0 does not exist") && err.lines().count() == 1,
-        "{err}"
-    );
-    let out = bin()
-        .args(["contrast", "--model"])
-        .arg(&model)
-        .args(["-t", "x"])
-        .arg(image(0))
-        .output()
-        .unwrap();
-    assert!(
-        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("exactly two texts")
-    );
 }
