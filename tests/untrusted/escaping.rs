@@ -71,24 +71,14 @@ fn assert_nothing_raw(what: &str, out: &[u8]) {
     }
 }
 
+// Over 80 lines: one hostile store built once, then the table of every command that prints
+// what came from outside, each run in a terminal and checked the same way.
 #[test]
 fn outside_text_is_shown_escaped_in_every_command() {
     let t = tempfile::tempdir().unwrap();
     let images = t.path().join("images");
     let cache = t.path().join("cache");
-    let src = fixture("tiny-clip-hf").join("images");
-    // Two classes as folders, one of them named by the payload; the payload in file names too.
-    for (i, class) in ["cat", EVIL, "cat", EVIL].iter().enumerate() {
-        std::fs::create_dir_all(images.join(class)).unwrap();
-        let name = format!("{EVIL}{i}.png");
-        std::fs::copy(
-            src.join(format!("img0{i}.png")),
-            images.join(class).join(name),
-        )
-        .unwrap();
-    }
-    // An unreadable image with the payload in its name: its error line names it.
-    std::fs::write(images.join("cat").join(format!("{EVIL}.png")), b"not a png").unwrap();
+    hostile_folder(&images);
     let model = fixture("tiny-clip-hf");
     let model = model.to_str().unwrap();
     let images_arg = images.to_str().unwrap();
@@ -102,16 +92,7 @@ fn outside_text_is_shown_escaped_in_every_command() {
     assert_nothing_raw("index --json", index.as_bytes());
     let summary: serde_json::Value = serde_json::from_str(&index).unwrap();
     let store = summary["store"].as_str().unwrap().to_string();
-    // The payload as CSV class names of the same images, and as texts of a description pool.
-    let csv = t.path().join("labels.csv");
-    let rows: Vec<String> = walk(&images)
-        .iter()
-        .map(|p| format!("\"{}\",\"{EVIL} class\"", p.display()))
-        .collect();
-    std::fs::write(&csv, format!("path,class\n{}\n", rows.join("\n"))).unwrap();
-    let pool = t.path().join("pool.txt");
-    let texts: Vec<String> = (0..24).map(|i| format!("{EVIL} text {i}")).collect();
-    std::fs::write(&pool, texts.join("\n")).unwrap();
+    let (pool, csv) = hostile_texts(t.path(), &images);
     let first = walk(&images)[0].display().to_string();
     let broken = images.join("cat").join(format!("{EVIL}.png"));
     let broken = broken.to_str().unwrap();
@@ -191,6 +172,37 @@ fn outside_text_is_shown_escaped_in_every_command() {
     }
     // decompose exits non-zero for its unreadable file; everything else succeeds.
     assert_eq!(succeeded, commands.len() - 1);
+}
+
+/// Two classes as folders, one of them named by the payload; the payload in file names too; and
+/// an unreadable image with the payload in its name (its error line names it).
+fn hostile_folder(images: &Path) {
+    let src = fixture("tiny-clip-hf").join("images");
+    for (i, class) in ["cat", EVIL, "cat", EVIL].iter().enumerate() {
+        std::fs::create_dir_all(images.join(class)).unwrap();
+        let name = format!("{EVIL}{i}.png");
+        std::fs::copy(
+            src.join(format!("img0{i}.png")),
+            images.join(class).join(name),
+        )
+        .unwrap();
+    }
+    std::fs::write(images.join("cat").join(format!("{EVIL}.png")), b"not a png").unwrap();
+}
+
+/// The payload as texts of a description pool and as CSV class names of `images`, written in
+/// `dir`: (pool, csv).
+fn hostile_texts(dir: &Path, images: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let csv = dir.join("labels.csv");
+    let rows: Vec<String> = walk(images)
+        .iter()
+        .map(|p| format!("\"{}\",\"{EVIL} class\"", p.display()))
+        .collect();
+    std::fs::write(&csv, format!("path,class\n{}\n", rows.join("\n"))).unwrap();
+    let pool = dir.join("pool.txt");
+    let texts: Vec<String> = (0..24).map(|i| format!("{EVIL} text {i}")).collect();
+    std::fs::write(&pool, texts.join("\n")).unwrap();
+    (pool, csv)
 }
 
 /// Every file under `dir`, sorted.
