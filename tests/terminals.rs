@@ -141,6 +141,60 @@ struct Seen {
     png: PathBuf,
 }
 
+/// Starts terminal `name` running `argv` on a fresh X server, with the harness's cache and
+/// config (`files`: cache, config folder, log), and waits for its window: the display, the X
+/// server and the terminal (both killed when dropped), and the window's rectangle. A terminal
+/// that never maps its window is started once more (`tmux`: its server `sock` killed between).
+fn start(
+    name: &str,
+    argv: &[String],
+    (cache, config, log): (&Path, &Path, &Path),
+    (tmux, sock): (bool, &str),
+) -> (String, Kill, Kill, (u32, u32, u32, u32)) {
+    let mut started = None;
+    for _attempt in 0..2 {
+        let (display, x) = xvfb();
+        let child = terminal(name, argv)
+            .env("DISPLAY", &display)
+            .env("CLIPSCOPE_CACHE", cache)
+            .env("CLIPSCOPE_CONFIG_HOME", config)
+            .env_remove("TMUX")
+            .env_remove("NO_COLOR")
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(log)
+                    .unwrap(),
+            )
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name} runs: {e}"));
+        let term = Kill(child);
+        let deadline = Instant::now() + Duration::from_secs(45);
+        let mut rect = None;
+        while Instant::now() < deadline && rect.is_none() {
+            std::thread::sleep(Duration::from_millis(500));
+            rect = window(&display).filter(|r| r.2 > 200 && r.3 > 200);
+        }
+        if let Some(rect) = rect {
+            started = Some((display, x, term, rect));
+            break;
+        }
+        drop((term, x));
+        if tmux {
+            let _ = Command::new("tmux")
+                .args(["-L", sock, "kill-server"])
+                .status();
+        }
+    }
+    let Some(started) = started else {
+        let why = std::fs::read_to_string(log).unwrap_or_default();
+        panic!("{name}: no window, twice; its messages:\n{why}");
+    };
+    started
+}
+
 fn run_in(name: &str, tmux: bool, cache: &Path, out: &Path) -> Seen {
     let bin = common::bin().get_program().to_string_lossy().into_owned();
     let mut argv = vec![bin, "explore".to_string()];
@@ -170,47 +224,7 @@ fn run_in(name: &str, tmux: bool, cache: &Path, out: &Path) -> Seen {
     // again once, on a fresh X server, and its own messages kept for the failure.
     let log = out.join(format!("{name}{}.log", if tmux { "-tmux" } else { "" }));
     let _ = std::fs::remove_file(&log);
-    let mut started = None;
-    for _attempt in 0..2 {
-        let (display, x) = xvfb();
-        let child = terminal(name, &argv)
-            .env("DISPLAY", &display)
-            .env("CLIPSCOPE_CACHE", cache)
-            .env("CLIPSCOPE_CONFIG_HOME", &config)
-            .env_remove("TMUX")
-            .env_remove("NO_COLOR")
-            .stdout(Stdio::null())
-            .stderr(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&log)
-                    .unwrap(),
-            )
-            .spawn()
-            .unwrap_or_else(|e| panic!("{name} runs: {e}"));
-        let term = Kill(child);
-        let deadline = Instant::now() + Duration::from_secs(45);
-        let mut rect = None;
-        while Instant::now() < deadline && rect.is_none() {
-            std::thread::sleep(Duration::from_millis(500));
-            rect = window(&display).filter(|r| r.2 > 200 && r.3 > 200);
-        }
-        if let Some(rect) = rect {
-            started = Some((display, x, term, rect));
-            break;
-        }
-        drop((term, x));
-        if tmux {
-            let _ = Command::new("tmux")
-                .args(["-L", &sock, "kill-server"])
-                .status();
-        }
-    }
-    let Some((display, _x, _term, rect)) = started else {
-        let why = std::fs::read_to_string(&log).unwrap_or_default();
-        panic!("{name}: no window, twice; its messages:\n{why}");
-    };
+    let (display, _x, _term, rect) = start(name, &argv, (cache, &config, &log), (tmux, &sock));
     // The explorer is up when its window shows the head grid; then open the segmentation view
     // and wait until the picture stops changing.
     let deadline = Instant::now() + Duration::from_secs(60);
