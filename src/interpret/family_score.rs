@@ -223,14 +223,14 @@ mod tests {
     use super::*;
     use crate::interpret::families::Family;
 
-    fn lcg(seed: u64) -> impl FnMut() -> f64 {
+    fn centred_uniform(seed: u64) -> impl FnMut() -> f64 {
         let mut r = SplitMix64(seed);
         move || (r.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5
     }
 
     #[test]
     fn principal_directions_are_orthonormal_and_keep_the_familys_variance() {
-        let mut rnd = lcg(1);
+        let mut rnd = centred_uniform(1);
         // Five vectors that vary along dim 0 (variance 2) and dim 1 (0.4), barely elsewhere.
         let v: Vec<Vec<f64>> = [
             (2.0, 0.0),
@@ -274,6 +274,25 @@ mod tests {
         v.iter().map(|x| x / n).collect()
     }
 
+    /// The (biased) variance of `rows` (n × e) along `q`, by brute force.
+    fn variance_along(rows: &[f64], e: usize, q: &[f64]) -> f64 {
+        let n = (rows.len() / e) as f64;
+        let mean: Vec<f64> = (0..e)
+            .map(|j| rows.chunks(e).map(|r| r[j]).sum::<f64>() / n)
+            .collect();
+        rows.chunks(e)
+            .map(|r| {
+                r.iter()
+                    .zip(&mean)
+                    .zip(q)
+                    .map(|((x, m), q)| (x - m) * q)
+                    .sum::<f64>()
+            })
+            .map(|p| p * p)
+            .sum::<f64>()
+            / n
+    }
+
     #[test]
     fn a_head_that_writes_a_familys_directions_scores_high_on_it_alone() {
         let e = 24;
@@ -291,7 +310,7 @@ mod tests {
         for i in 0..4 {
             emb.extend(at(e, &[(20, 1.0), (8 + i, 0.8)]));
         }
-        let mut rnd = lcg(7);
+        let mut rnd = centred_uniform(7);
         let pool: Vec<f32> = (0..200 * e).map(|_| rnd() as f32).collect();
         let bases = FamilyBases::new(&families, &emb, &pool, e);
         // A head whose effects vary as the colours differ (dims 0 − 1 and 2 − 3), with a little
@@ -316,22 +335,7 @@ mod tests {
         assert!(c.z() > 10.0 && c.excess() > 0.9, "{c:?}");
         assert_eq!(sh.excess(), 0.0);
         // The same by brute force: Σ qᵀCq / tr C over the colour directions.
-        let mean: Vec<f64> = (0..e)
-            .map(|j| rows.chunks(e).map(|r| r[j]).sum::<f64>() / 500.0)
-            .collect();
-        let var = |q: &[f64]| -> f64 {
-            rows.chunks(e)
-                .map(|r| {
-                    r.iter()
-                        .zip(&mean)
-                        .zip(q)
-                        .map(|((x, m), q)| (x - m) * q)
-                        .sum::<f64>()
-                })
-                .map(|p| p * p)
-                .sum::<f64>()
-                / 500.0
-        };
+        let var = |q: &[f64]| variance_along(&rows, e, q);
         let total: f64 = (0..e)
             .map(|j| {
                 let mut u = vec![0.0; e];
