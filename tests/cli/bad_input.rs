@@ -16,6 +16,18 @@ fn temp_model(from: &str) -> tempfile::TempDir {
     t
 }
 
+/// A copy of the tiny CLIP whose config.json `edit` changed.
+fn with_config(edit: impl FnOnce(&mut serde_json::Value)) -> tempfile::TempDir {
+    let model = temp_model("tiny-clip-hf");
+    let cfg = model.path().join("config.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    edit(&mut v);
+    std::fs::write(&cfg, v.to_string()).unwrap();
+    model
+}
+
+/// Missing, non-image and truncated files; the good images still reported.
 #[test]
 fn bad_inputs_give_one_clear_line() {
     let dir = fixture("tiny-clip-hf");
@@ -45,6 +57,16 @@ fn bad_inputs_give_one_clear_line() {
     let out = run(&["decompose", "-m", m, "--json", img, "/no/such.png"]);
     assert!(!out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+}
+
+/// Unknown, uncached, misconfigured, mis-shaped and corrupt models, and bad arguments.
+#[test]
+fn bad_models_and_arguments_give_one_clear_line() {
+    let dir = fixture("tiny-clip-hf");
+    let m = dir.to_str().unwrap();
+    let img = dir.join("images/img00.png");
+    let img = img.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
     // Unknown model, offline hub id not cached.
     assert_clear_error(
         &run(&["embed", "-m", "no such model", "-t", "x"]),
@@ -53,26 +75,18 @@ fn bad_inputs_give_one_clear_line() {
     let off = embed_via_hub("someone/clip-nothing", tmp.path(), None);
     assert_clear_error(&off, "not in the Hugging Face cache");
     // Config with a missing key.
-    let broken = temp_model("tiny-clip-hf");
-    let cfg = broken.path().join("config.json");
-    let mut v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
-    v["vision_config"]
-        .as_object_mut()
-        .unwrap()
-        .remove("patch_size");
-    std::fs::write(&cfg, v.to_string()).unwrap();
+    let broken = with_config(|v| {
+        v["vision_config"]
+            .as_object_mut()
+            .unwrap()
+            .remove("patch_size");
+    });
     assert_clear_error(
         &run(&["embed", "-m", broken.path().to_str().unwrap(), "-t", "x"]),
         "vision_config.patch_size",
     );
     // Weights with a wrong shape.
-    let wrong = temp_model("tiny-clip-hf");
-    let cfg = wrong.path().join("config.json");
-    let mut v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
-    v["vision_config"]["intermediate_size"] = 96.into();
-    std::fs::write(&cfg, v.to_string()).unwrap();
+    let wrong = with_config(|v| v["vision_config"]["intermediate_size"] = 96.into());
     assert_clear_error(
         &run(&["embed", "-m", wrong.path().to_str().unwrap(), "-t", "x"]),
         "mlp.fc1.weight",
