@@ -274,16 +274,23 @@ fn shards_merged_equal_one_run_and_concurrent_builds_agree() {
     ));
     assert!(files(&dir) == reference);
 
-    // Two processes building one store at once.
-    let cache = tmp.path().join("race");
+    two_processes_build_one_store(&tmp.path().join("race"), &images, &reference);
+}
+
+/// Two processes building one store at once in `cache` agree, on `reference`'s files.
+fn two_processes_build_one_store(
+    cache: &Path,
+    images: &Path,
+    reference: &BTreeMap<String, Vec<u8>>,
+) {
     let spawn = || {
         bin()
             .args(["index", "--json", "--model"])
             .arg(fixture("tiny-clip-hf"))
             .arg("--images")
-            .arg(&images)
+            .arg(images)
             .arg("--cache")
-            .arg(&cache)
+            .arg(cache)
             .args(SMALL)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -293,7 +300,7 @@ fn shards_merged_equal_one_run_and_concurrent_builds_agree() {
     let (a, b) = (spawn(), spawn());
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
     assert_eq!(store_dir(&a), store_dir(&b));
-    assert!(files(&store_dir(&a)) == reference);
+    assert!(files(&store_dir(&a)) == *reference);
 }
 
 #[test]
