@@ -127,8 +127,7 @@ fn concurrent_searches_share_one_index() {
 
 /// `store gc` never offers a store that another does not hold exactly (an unlabelled store is
 /// not superseded by a labelled one of the same images), nor one that holds the user's work
-/// unless it is named; `store ls` skips the text-embedding cache and refuses a cache that is a
-/// file; `doctor` flags an unknown theme or metric.
+/// unless it is named; `store ls` skips the text-embedding cache.
 #[test]
 fn gc_ls_and_doctor_keep_to_what_is_there() {
     let t = tempfile::tempdir().unwrap();
@@ -182,7 +181,13 @@ fn gc_ls_and_doctor_keep_to_what_is_there() {
     );
     assert!(named.contains("removed") && !plain.exists(), "{named}");
     assert!(labelled.exists(), "the labelled store stays");
-    // A cache that is a file; a config naming an unknown theme and metric.
+}
+
+/// `store ls` refuses a cache that is a file; `doctor` flags a config naming an unknown theme
+/// and metric.
+#[test]
+fn a_cache_that_is_a_file_and_a_bad_config_are_named() {
+    let t = tempfile::tempdir().unwrap();
     let file = t.path().join("not-a-folder");
     std::fs::write(&file, "x").unwrap();
     let out = bin()
