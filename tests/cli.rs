@@ -224,45 +224,14 @@ fn demo_offline_falls_back_to_the_probe_clip_and_every_command_finds_it() {
     assert!(out.status.success(), "{se}");
     assert!(se.contains("up to date"), "{se}");
     // Commands that need the model find the built-in one by name, without --model.
-    for args in [
-        vec![
-            "segment",
-            "--store",
-            "probe-clip",
-            "--text",
-            "red",
-            "--json",
-            "#0",
-        ],
-        vec![
-            "contrast",
-            "--store",
-            "probe-clip",
-            "-t",
-            "red",
-            "-t",
-            "blue",
-            "--json",
-            "#0",
-        ],
-        vec![
-            "text-nn",
-            "--store",
-            "probe-clip",
-            "--head",
-            "L3H0",
-            "--json",
-            "red",
-        ],
-        vec![
-            "search",
-            "--store",
-            "probe-clip",
-            "--semantic",
-            "--json",
-            "a red circle",
-        ],
+    // Each command line with its arguments split at '|'.
+    for line in [
+        "segment|--store|probe-clip|--text|red|--json|#0",
+        "contrast|--store|probe-clip|-t|red|-t|blue|--json|#0",
+        "text-nn|--store|probe-clip|--head|L3H0|--json|red",
+        "search|--store|probe-clip|--semantic|--json|a red circle",
     ] {
+        let args: Vec<&str> = line.split('|').collect();
         let out = cmd(&args);
         assert!(
             out.status.success(),
