@@ -15,9 +15,8 @@ const PROPS: [&str; 6] = ["color", "animal", "food", "weather", "texture", "vehi
 /// Property planted in each head: two colour heads.
 const PLANTED: [usize; 7] = [0, 1, 2, 0, 3, 4, 5];
 
-#[test]
-fn planted_heads_get_their_properties_and_search_finds_the_colour_heads() {
-    // A pool of 15 built-in descriptions per property.
+/// A pool of 15 built-in descriptions per property, written in `dir` and read back.
+fn short_pool(dir: &std::path::Path) -> Pool {
     let builtin = Pool::builtin();
     let mut tsv = String::new();
     for p in PROPS {
@@ -30,9 +29,35 @@ fn planted_heads_get_their_properties_and_search_finds_the_colour_heads() {
             tsv.push_str(&format!("{t}\t{p}\n"));
         }
     }
+    std::fs::write(dir.join("pool.tsv"), &tsv).unwrap();
+    Pool::from_file(&dir.join("pool.tsv")).unwrap()
+}
+
+/// A user label shows up in search at once, and counts: L0H2's texts are not "cuisine", so its
+/// CCS is 0. Returns the interpretation as saved with it.
+fn a_user_label_counts_at_once(dir: &std::path::Path) -> clipscope::interpret::Interpretation {
+    clipscope::interpret::interpretation::set_override(dir, "L0H2", Some("cuisine")).unwrap();
+    let (index, _) = clipscope::search::store_index(dir).unwrap();
+    assert_eq!(
+        index.search("cuisine", 5).unwrap()[0].head.id,
+        "synthetic/L0H2"
+    );
+    let interp = clipscope::interpret::Interpretation::load(dir)
+        .unwrap()
+        .unwrap();
+    let h2 = interp.heads.iter().find(|h| h.id() == "L0H2").unwrap();
+    assert_eq!(h2.ccs.as_ref().unwrap().score, 0);
+    let (index, _) = clipscope::search::store_index(dir).unwrap();
+    let low = index.search("ccs:0", 9).unwrap();
+    assert!(low.iter().any(|h| h.head.id == "synthetic/L0H2"));
+    assert!(low.iter().all(|h| h.head.ccs == Some(0)));
+    interp
+}
+
+#[test]
+fn planted_heads_get_their_properties_and_search_finds_the_colour_heads() {
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(tmp.path().join("pool.tsv"), &tsv).unwrap();
-    let pool = Pool::from_file(&tmp.path().join("pool.tsv")).unwrap();
+    let pool = short_pool(tmp.path());
     let files = ModelFiles::from_dir(&fixture("tiny-clip-hf"), "tiny").unwrap();
     let clip = Clip::load(&files, &Device::Cpu, DType::F32).unwrap();
     let emb = embed_texts(&clip, &pool.texts, &|_| {}).unwrap();
@@ -82,24 +107,7 @@ fn planted_heads_get_their_properties_and_search_finds_the_colour_heads() {
     assert_eq!(ids[..2], ["synthetic/L0H0", "synthetic/L0H3"], "{ids:?}");
     assert_eq!(index.search("colr", 5).unwrap()[0].head.label, "color");
 
-    // A user label shows up in search at once.
-    clipscope::interpret::interpretation::set_override(&dir, "L0H2", Some("cuisine")).unwrap();
-    let (index, _) = clipscope::search::store_index(&dir).unwrap();
-    assert_eq!(
-        index.search("cuisine", 5).unwrap()[0].head.id,
-        "synthetic/L0H2"
-    );
-
-    let interp = clipscope::interpret::Interpretation::load(&dir)
-        .unwrap()
-        .unwrap();
-    // The override counts: L0H2's texts are not "cuisine", so its CCS is 0.
-    let h2 = interp.heads.iter().find(|h| h.id() == "L0H2").unwrap();
-    assert_eq!(h2.ccs.as_ref().unwrap().score, 0);
-    let (index, _) = clipscope::search::store_index(&dir).unwrap();
-    let low = index.search("ccs:0", 9).unwrap();
-    assert!(low.iter().any(|h| h.head.id == "synthetic/L0H2"));
-    assert!(low.iter().all(|h| h.head.ccs == Some(0)));
+    let interp = a_user_label_counts_at_once(&dir);
 
     let s = scores(&interp.head_tags(&[0]), 5);
     let n = s.heads as f64;
@@ -142,6 +150,46 @@ fn write_planted(dir: &std::path::Path, planted: &[usize], emb: &[f32], e: usize
     .unwrap();
 }
 
+/// `interpret` of a store whose local model is gone: one clear line saying to pass --model.
+fn asks_for_the_model(cache: &std::path::Path) {
+    let out = bin()
+        .args(["interpret", "--cache"])
+        .arg(cache)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("--model") && err.lines().count() == 1,
+        "{err}"
+    );
+}
+
+/// The report's markdown has one row per metric; its CSV numbers only, agreeing with the JSON.
+fn markdown_and_csv_agree(md: &str, csv: &str, report: &serde_json::Value) {
+    let first: Vec<&str> = md
+        .lines()
+        .map(|l| l.split(" | ").next().unwrap_or(""))
+        .collect();
+    assert_eq!(first[0], "| metric");
+    assert!(
+        first.contains(&"| association") && first.contains(&"| CCR"),
+        "{md}"
+    );
+    let records: Vec<Vec<String>> = csv::Reader::from_reader(csv.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    assert_eq!(records.len(), 1);
+    for field in &records[0][1..] {
+        assert!(
+            field.is_empty() || field.parse::<f64>().is_ok(),
+            "{field:?} in {csv}"
+        );
+    }
+    let assoc: f64 = records[0][3].parse().unwrap();
+    assert!((assoc - report["scores"]["association"].as_f64().unwrap()).abs() < 1e-9);
+}
+
 #[test]
 fn interpret_report_and_search_from_the_command_line() {
     let tmp = tempfile::tempdir().unwrap();
@@ -171,16 +219,7 @@ fn interpret_report_and_search_from_the_command_line() {
         serde_json::from_str(&run(&["interpret", "--json", "--texts-per-head", "6"])).unwrap();
     // Moved away, it is one clear line saying what to pass; the same weights elsewhere do.
     std::fs::rename(&local, tmp.path().join("moved")).unwrap();
-    let out = bin()
-        .args(["interpret", "--cache"])
-        .arg(&cache)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("--model") && err.lines().count() == 1,
-        "{err}"
-    );
+    asks_for_the_model(&cache);
     run(&["interpret", "-q", "--texts-per-head", "6", "--model", m]);
     let heads = json["heads"].as_array().unwrap();
     assert_eq!(heads.len(), 12);
@@ -203,31 +242,9 @@ fn interpret_report_and_search_from_the_command_line() {
     )
     .unwrap();
     assert_eq!(named, report);
-    // The markdown: one row per metric; the CSV: numbers only, agreeing with the JSON.
     let md = run(&["report", "--layers", "last:2"]);
-    let first: Vec<&str> = md
-        .lines()
-        .map(|l| l.split(" | ").next().unwrap_or(""))
-        .collect();
-    assert_eq!(first[0], "| metric");
-    assert!(
-        first.contains(&"| association") && first.contains(&"| CCR"),
-        "{md}"
-    );
     let csv = run(&["report", "--format", "csv", "--layers", "last:2"]);
-    let records: Vec<Vec<String>> = csv::Reader::from_reader(csv.as_bytes())
-        .records()
-        .map(|r| r.unwrap().iter().map(String::from).collect())
-        .collect();
-    assert_eq!(records.len(), 1);
-    for field in &records[0][1..] {
-        assert!(
-            field.is_empty() || field.parse::<f64>().is_ok(),
-            "{field:?} in {csv}"
-        );
-    }
-    let assoc: f64 = records[0][3].parse().unwrap();
-    assert!((assoc - report["scores"]["association"].as_f64().unwrap()).abs() < 1e-9);
+    markdown_and_csv_agree(&md, &csv, &report);
     let label = heads[11]["label"]["property"].as_str().unwrap().to_string();
     let hits = run(&[
         "search",
