@@ -3,11 +3,8 @@
 
 use super::*;
 
-/// The commands end to end on a folder laid out one sub-folder per class.
-#[test]
-fn zeroshot_and_ablate_on_a_labelled_folder() {
-    let t = tempfile::tempdir().unwrap();
-    let images = t.path().join("images");
+/// Six fixture images in `images`, one sub-folder per class: three cats, three dogs.
+fn cats_and_dogs(images: &std::path::Path) {
     for (i, class) in ["cat", "cat", "cat", "dog", "dog", "dog"]
         .iter()
         .enumerate()
@@ -20,6 +17,35 @@ fn zeroshot_and_ablate_on_a_labelled_folder() {
         )
         .unwrap();
     }
+}
+
+/// Without an interpretation to save it with, `ablate --importance` says so before computing.
+fn importance_needs_an_interpretation(cache: &std::path::Path, store: &str, model: &str) {
+    let early = bin()
+        .args(["ablate", "--importance", "--store", store, "--cache"])
+        .arg(cache)
+        .args(["--model", model])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&early.stderr);
+    assert!(!early.status.success(), "exit 0 without an interpretation");
+    assert!(
+        err.contains("run `clipscope interpret` first") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    assert!(
+        early.stdout.is_empty(),
+        "nothing computed: {:?}",
+        early.stdout
+    );
+}
+
+/// The commands end to end on a folder laid out one sub-folder per class.
+#[test]
+fn zeroshot_and_ablate_on_a_labelled_folder() {
+    let t = tempfile::tempdir().unwrap();
+    let images = t.path().join("images");
+    cats_and_dogs(&images);
     let cache = t.path().join("cache");
     let model = fixture("tiny-clip-hf");
     let model_arg = model.to_str().unwrap();
@@ -53,24 +79,7 @@ fn zeroshot_and_ablate_on_a_labelled_folder() {
     .unwrap();
     assert_eq!(h["before"]["top1"], z["top1"]);
     assert_eq!(h["heads"], serde_json::json!(["L1H0", "L2H1"]));
-    // Without an interpretation to save it with, --importance says so before computing.
-    let early = bin()
-        .args(["ablate", "--importance", "--store", &store, "--cache"])
-        .arg(&cache)
-        .args(["--model", model_arg])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&early.stderr);
-    assert!(!early.status.success(), "exit 0 without an interpretation");
-    assert!(
-        err.contains("run `clipscope interpret` first") && err.trim().lines().count() == 1,
-        "{err}"
-    );
-    assert!(
-        early.stdout.is_empty(),
-        "nothing computed: {:?}",
-        early.stdout
-    );
+    importance_needs_an_interpretation(&cache, &store, model_arg);
     // Importance is saved with the interpretation and searchable.
     run(&[
         "interpret",

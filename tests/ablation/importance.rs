@@ -2,8 +2,22 @@
 
 use super::*;
 
+/// Class `c`'s logit over the best other one, for classifier rows `w` and embedding `v`.
+fn margin(w: &[Vec<f64>], v: &[f64], c: u32) -> f64 {
+    let logits: Vec<f64> = w
+        .iter()
+        .map(|r| r.iter().zip(v).map(|(a, b)| a * b).sum())
+        .collect();
+    let other = (0..logits.len())
+        .filter(|&i| i != c as usize)
+        .map(|i| logits[i])
+        .fold(f64::MIN, f64::max);
+    logits[c as usize] - other
+}
+
+/// compute_use_specific_heads.py's ablation of chosen heads, and the worst group's accuracy.
 #[test]
-fn chosen_heads_and_importance_equal_the_formulas() {
+fn chosen_heads_equal_the_formula() {
     let (a, w, y, g) = seeded(300);
     let tg = targets(&y, w.len(), Some(g.clone()), 2);
     let sc = scorer(&w);
@@ -52,23 +66,20 @@ fn chosen_heads_and_importance_equal_the_formulas() {
     };
     let worst = group_acc(&after, 0).min(group_acc(&after, 1));
     assert!((r.after.worst_group_pct().unwrap() - worst).abs() < 1e-9);
+}
 
-    // Importance: each head alone.
+/// Each head mean-ablated alone: its top-1 change and mean margin drop, in f64.
+#[test]
+fn importance_equals_the_formulas() {
+    let (a, w, y, g) = seeded(300);
+    let tg = targets(&y, w.len(), Some(g), 2);
+    let sc = scorer(&w);
+    let base: Vec<Vec<f64>> = (0..a.n).map(|k| f64s(&a.base(k).unwrap())).collect();
     let heads: Vec<(usize, usize)> = (0..a.l)
         .flat_map(|l| (0..a.h).map(move |h| (l, h)))
         .collect();
     let imp = importance(&a, &tg, &sc, &heads).unwrap();
-    let margin = |v: &[f64], c: u32| {
-        let logits: Vec<f64> = w
-            .iter()
-            .map(|r| r.iter().zip(v).map(|(a, b)| a * b).sum())
-            .collect();
-        let other = (0..logits.len())
-            .filter(|&i| i != c as usize)
-            .map(|i| logits[i])
-            .fold(f64::MIN, f64::max);
-        logits[c as usize] - other
-    };
+    let margin = |v: &[f64], c: u32| margin(&w, v, c);
     for hi in &imp.heads {
         let m = mean(
             &(0..a.n)
