@@ -16,6 +16,19 @@ fn temp_model(from: &str) -> tempfile::TempDir {
     t
 }
 
+/// The tiny CLIP's folder, as an argument.
+fn tiny() -> String {
+    fixture("tiny-clip-hf").display().to_string()
+}
+
+/// One of the tiny CLIP's images, as an argument.
+fn tiny_image() -> String {
+    fixture("tiny-clip-hf")
+        .join("images/img00.png")
+        .display()
+        .to_string()
+}
+
 /// A copy of the tiny CLIP whose config.json `edit` changed.
 fn with_config(edit: impl FnOnce(&mut serde_json::Value)) -> tempfile::TempDir {
     let model = temp_model("tiny-clip-hf");
@@ -30,10 +43,8 @@ fn with_config(edit: impl FnOnce(&mut serde_json::Value)) -> tempfile::TempDir {
 /// Missing, non-image and truncated files; the good images still reported.
 #[test]
 fn bad_inputs_give_one_clear_line() {
-    let dir = fixture("tiny-clip-hf");
-    let m = dir.to_str().unwrap();
-    let img = dir.join("images/img00.png");
-    let img = img.to_str().unwrap();
+    let (m, img) = (tiny(), tiny_image());
+    let (m, img) = (m.as_str(), img.as_str());
     let tmp = tempfile::tempdir().unwrap();
     // Missing file, non-image, truncated PNG.
     assert_clear_error(
@@ -46,7 +57,7 @@ fn bad_inputs_give_one_clear_line() {
         &run(&["decompose", "-m", m, text.to_str().unwrap()]),
         "notes.png",
     );
-    let png = std::fs::read(dir.join("images/big02.png")).unwrap();
+    let png = std::fs::read(fixture("tiny-clip-hf").join("images/big02.png")).unwrap();
     let cut = tmp.path().join("cut.png");
     std::fs::write(&cut, &png[..png.len() / 2]).unwrap();
     assert_clear_error(
@@ -62,10 +73,8 @@ fn bad_inputs_give_one_clear_line() {
 /// Unknown, uncached, misconfigured, mis-shaped and corrupt models, and bad arguments.
 #[test]
 fn bad_models_and_arguments_give_one_clear_line() {
-    let dir = fixture("tiny-clip-hf");
-    let m = dir.to_str().unwrap();
-    let img = dir.join("images/img00.png");
-    let img = img.to_str().unwrap();
+    let (m, img) = (tiny(), tiny_image());
+    let (m, img) = (m.as_str(), img.as_str());
     let tmp = tempfile::tempdir().unwrap();
     // Unknown model, offline hub id not cached.
     assert_clear_error(
