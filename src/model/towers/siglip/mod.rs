@@ -21,7 +21,7 @@ pub fn embed(vision: &SiglipVision, pixels: &Tensor) -> Result<Tensor> {
     Ok(vision.head.forward(&vision.hidden(pixels)?)?.output)
 }
 
-/// The pooling head's decomposition ([`crate::model::towers::pooling::decompose`]).
+/// The pooling head's decomposition (`towers::pooling::decompose`).
 pub fn decompose(
     vision: &SiglipVision,
     pixels: &Tensor,
