@@ -78,18 +78,13 @@ impl PoolingHead {
         let scale = (d as f64).powf(-0.5);
         let query = (q.forward(&probe, None, None)? * scale)?.reshape((1, cfg.heads, 1, d))?;
         let kv = Dense::from_torch(&in_w.narrow(0, dm, 2 * dm)?, in_b.narrow(0, dm, 2 * dm)?)?;
-        let dense = |name: &str, i: usize, o: usize| dense(w, &p(name), i, o);
-        Ok(Self {
-            query,
-            kv,
-            out: dense("attention.out_proj", dm, dm)?,
-            layernorm: LayerNorm::load(w, &p("layernorm"), dm, cfg.eps)?,
-            fc1: dense("mlp.fc1", dm, cfg.mlp_dim)?,
-            fc2: dense("mlp.fc2", cfg.mlp_dim, dm)?,
-            heads: cfg.heads,
-            activation: cfg.activation,
-            proj: None,
-        })
+        Self::assemble(
+            w,
+            (prefix, cfg),
+            (query, kv),
+            ("attention.out_proj", "layernorm"),
+            None,
+        )
     }
 
     /// Loads timm's `AttentionPoolLatent` at `{prefix}` (`latent`, `q`, `kv`, `proj`, `norm`,
@@ -103,16 +98,31 @@ impl PoolingHead {
         let scale = (d as f64).powf(-0.5);
         let query = (dense("q", dm, dm)?.forward(&latent, None, None)? * scale)?
             .reshape((1, cfg.heads, 1, d))?;
+        let kv = dense("kv", dm, 2 * dm)?;
+        Self::assemble(w, (prefix, cfg), (query, kv), ("proj", "norm"), Some(proj))
+    }
+
+    /// The head from its query and key-value projection, and the parts both layouts share at
+    /// `{prefix}`: the output projection and LayerNorm named `(out, norm)`, `mlp.fc1`, `mlp.fc2`.
+    fn assemble(
+        w: &Weights,
+        (prefix, cfg): (&str, &TowerConfig),
+        (query, kv): (Tensor, Dense),
+        (out, norm): (&str, &str),
+        proj: Option<Dense>,
+    ) -> Result<Self> {
+        let dm = cfg.width;
+        let dense = |name: &str, i: usize, o: usize| dense(w, &format!("{prefix}.{name}"), i, o);
         Ok(Self {
             query,
-            kv: dense("kv", dm, 2 * dm)?,
-            out: dense("proj", dm, dm)?,
-            layernorm: LayerNorm::load(w, &p("norm"), dm, cfg.eps)?,
+            kv,
+            out: dense(out, dm, dm)?,
+            layernorm: LayerNorm::load(w, &format!("{prefix}.{norm}"), dm, cfg.eps)?,
             fc1: dense("mlp.fc1", dm, cfg.mlp_dim)?,
             fc2: dense("mlp.fc2", cfg.mlp_dim, dm)?,
             heads: cfg.heads,
             activation: cfg.activation,
-            proj: Some(proj),
+            proj,
         })
     }
 
