@@ -49,10 +49,16 @@ pub fn run(args: DecomposeArgs) -> Result<()> {
         }
         let dec = clip.decompose(&clip.pixels(&bufs)?, &layers, args.tokens)?;
         for (i, path) in ok_paths.iter().enumerate() {
+            let image = One {
+                clip: &clip,
+                dec: &dec,
+                i,
+                path,
+            };
             if args.json {
-                write_json(&mut out, &clip, &dec, i, path)?;
+                write_json(&mut out, image)?;
             } else {
-                write_summary(&mut out, &clip, &dec, i, path)?;
+                write_summary(&mut out, image)?;
             }
         }
         out.flush()?;
@@ -63,17 +69,21 @@ pub fn run(args: DecomposeArgs) -> Result<()> {
     Ok(())
 }
 
+/// One image of a batch: its row `i` of the batch's decomposition, and its path.
+#[derive(Clone, Copy)]
+struct One<'a> {
+    clip: &'a Clip,
+    dec: &'a Decomposition,
+    i: usize,
+    path: &'a std::path::Path,
+}
+
 fn flat(t: &Tensor) -> Result<Vec<f32>> {
     Ok(t.flatten_all()?.to_vec1::<f32>()?)
 }
 
-fn write_json(
-    out: &mut impl Write,
-    clip: &Clip,
-    dec: &Decomposition,
-    i: usize,
-    path: &std::path::Path,
-) -> Result<()> {
+fn write_json(out: &mut impl Write, image: One) -> Result<()> {
+    let One { clip, dec, i, path } = image;
     #[derive(serde::Serialize)]
     struct Line<'a> {
         image: String,
@@ -120,13 +130,8 @@ fn write_json(
 }
 
 /// The heads with the largest share of the image's own direction, and the heads/MLPs split.
-fn write_summary(
-    out: &mut impl Write,
-    clip: &Clip,
-    dec: &Decomposition,
-    i: usize,
-    path: &std::path::Path,
-) -> Result<()> {
+fn write_summary(out: &mut impl Write, image: One) -> Result<()> {
+    let One { clip, dec, i, path } = image;
     let e = dec.embedding.i(i)?; // (E)
     let share = |t: &Tensor| -> Result<Vec<f32>> {
         Ok(t.broadcast_mul(&e)?
