@@ -26,16 +26,33 @@ pub struct SiglipTokenizer {
 }
 
 enum Kind {
-    Spiece {
-        model: Box<SentencePiece>,
-        eos: u32,
-        lower: bool,
-        /// Pieces of `unk_token` encoded alone: transformers encodes `unk_token + text` and drops
-        /// them, so the text is segmented as if it followed the unknown token.
-        prefix: String,
-        prefix_len: usize,
-    },
+    Spiece(Box<Spiece>),
     Json(Box<Tokenizer>),
+}
+
+/// SigLIP's `spiece.model` as transformers' `SiglipTokenizer` drives it.
+struct Spiece {
+    model: SentencePiece,
+    eos: u32,
+    lower: bool,
+    /// Pieces of `unk_token` encoded alone: transformers encodes `unk_token + text` and drops
+    /// them, so the text is segmented as if it followed the unknown token.
+    prefix: String,
+    prefix_len: usize,
+}
+
+impl Spiece {
+    /// `SiglipTokenizer.tokenize`: "▁" + text with ▁ as spaces, canonicalised, then encoded
+    /// after the unknown token, whose pieces are dropped; truncated to `context` with EOS.
+    fn encode(&self, text: &str, context: usize) -> Vec<u32> {
+        let text = format!("{SPACE}{}", text.replace(SPACE, " "));
+        let canon = canonicalize(&text, self.lower);
+        let all = self.model.encode(&format!("{}{canon}", self.prefix));
+        let mut ids = all.get(self.prefix_len..).unwrap_or(&all).to_vec();
+        ids.truncate(context.saturating_sub(1));
+        ids.push(self.eos);
+        ids
+    }
 }
 
 impl SiglipTokenizer {
@@ -53,7 +70,7 @@ impl SiglipTokenizer {
         };
         let (kind, pad) = match (spiece, json) {
             (Some(path), _) => {
-                let model = Box::new(SentencePiece::load(path)?);
+                let model = SentencePiece::load(path)?;
                 let id = |key: &str, default: &str| -> Result<u32> {
                     let tok = settings.token(key).unwrap_or_else(|| default.into());
                     model.id(&tok).ok_or_else(|| missing(path, &tok))
@@ -67,16 +84,14 @@ impl SiglipTokenizer {
                     _ => true,
                 };
                 let prefix_len = model.encode(&prefix).len();
-                (
-                    Kind::Spiece {
-                        model,
-                        eos,
-                        lower,
-                        prefix,
-                        prefix_len,
-                    },
-                    pad,
-                )
+                let spiece = Spiece {
+                    model,
+                    eos,
+                    lower,
+                    prefix,
+                    prefix_len,
+                };
+                (Kind::Spiece(Box::new(spiece)), pad)
             }
             (None, Some(path)) => {
                 let mut tok = Tokenizer::from_file(path).map_err(|e| {
@@ -116,23 +131,7 @@ impl SiglipTokenizer {
                 .map_err(|e| Error::failed("tokenizer", e))?
                 .get_ids()
                 .to_vec()),
-            Kind::Spiece {
-                model,
-                eos,
-                lower,
-                prefix,
-                prefix_len,
-            } => {
-                // SiglipTokenizer.tokenize: "▁" + text with ▁ as spaces, canonicalised, then
-                // encoded after the unknown token, whose pieces are dropped.
-                let text = format!("{SPACE}{}", text.replace(SPACE, " "));
-                let canon = canonicalize(&text, *lower);
-                let all = model.encode(&format!("{prefix}{canon}"));
-                let mut ids = all.get(*prefix_len..).unwrap_or(&all).to_vec();
-                ids.truncate(self.context.saturating_sub(1));
-                ids.push(*eos);
-                Ok(ids)
-            }
+            Kind::Spiece(spiece) => Ok(spiece.encode(text, self.context)),
         }
     }
 }
