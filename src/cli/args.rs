@@ -1,11 +1,43 @@
 //! Arguments many subcommands share, declared once and flattened where needed: `--cache` (where
-//! stores live) and `--device` (parsed into a device, so a bad one is a usage error at once).
+//! stores live), `--store`/`--model` (a store and the model that built it) and `--device`
+//! (parsed into a device, so a bad one is a usage error at once).
 
 use std::path::PathBuf;
 
 use candle_core::Device;
 use clap::Args;
 use clipscope::store::cache::default_cache;
+
+/// `--store`, `--cache` and `--model`: a store and the model that built it, for the commands
+/// that read a store through its model.
+#[derive(Args, Clone, Debug, Default)]
+pub struct BuiltStore {
+    /// The store: a directory, or slug, hash prefix or slug/hash (see `store ls`).
+    #[arg(long)]
+    pub store: Option<String>,
+    #[command(flatten)]
+    pub cache: CacheArg,
+    /// The model that built the store [default: its hub id; needed for local models].
+    #[arg(long, short)]
+    pub model: Option<String>,
+}
+
+impl BuiltStore {
+    /// The store named (or the cache's only one), opened.
+    pub fn open(&self) -> clipscope::Result<clipscope::store::Store> {
+        let dir = clipscope::store::cache::resolve(self.store.as_deref(), &self.cache.dir())?;
+        clipscope::store::Store::open(&dir)
+    }
+
+    /// The model that built `store` (checked against its weights), on `device`.
+    pub fn model(
+        &self,
+        store: &clipscope::store::Store,
+        device: &Device,
+    ) -> clipscope::Result<clipscope::model::Clip> {
+        clipscope::analysis::session::store_model(store, self.model.as_deref(), device)
+    }
+}
 
 /// `--cache DIR`.
 #[derive(Args, Clone, Debug, Default)]

@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use clipscope::analysis::session::store_model;
 use clipscope::interpret::families::Families;
 use clipscope::interpret::family_score::FamilyBases;
 use clipscope::interpret::image_fit;
@@ -16,21 +15,14 @@ use clipscope::interpret::texts::{
 use clipscope::interpret::{Inputs, Interpretation, Pool, Settings, interpret};
 use clipscope::model::Clip;
 use clipscope::store::Store;
-use clipscope::store::cache::resolve;
 use half::slice::HalfFloatSliceExt;
 use indicatif::{ProgressBar, ProgressDrawTarget};
 
 /// Arguments of `clipscope interpret`.
 #[derive(Args)]
 pub struct InterpretArgs {
-    /// The store: a directory, or slug, hash prefix or slug/hash (see `store ls`).
-    #[arg(long)]
-    store: Option<String>,
     #[command(flatten)]
-    cache: super::args::CacheArg,
-    /// The model that built the store [default: its hub id; needed for local models].
-    #[arg(long, short)]
-    model: Option<String>,
+    built: super::args::BuiltStore,
     /// Description pool: plain lines or TSV `text<TAB>property` [default: the built-in pool].
     #[arg(long)]
     pool: Option<PathBuf>,
@@ -88,11 +80,13 @@ impl InterpretArgs {
         device: candle_core::Device,
     ) -> Self {
         Self {
-            store: Some(store.to_string_lossy().into_owned()),
-            cache: super::args::CacheArg {
-                cache: Some(cache.to_path_buf()),
+            built: super::args::BuiltStore {
+                store: Some(store.to_string_lossy().into_owned()),
+                cache: super::args::CacheArg {
+                    cache: Some(cache.to_path_buf()),
+                },
+                model: Some(model.to_string()),
             },
-            model: Some(model.to_string()),
             pool: None,
             lexicon: None,
             families: None,
@@ -123,10 +117,10 @@ fn bar(len: usize, msg: &str, hidden: bool) -> ProgressBar {
 
 /// Runs `clipscope interpret`.
 pub fn run(args: InterpretArgs) -> Result<()> {
-    let cache = args.cache.dir();
-    let dir = resolve(args.store.as_deref(), &cache)?;
-    let store = Store::open(&dir)?;
-    let clip = store_model(&store, args.model.as_deref(), &args.device.device.clone())?;
+    let cache = args.built.cache.dir();
+    let store = args.built.open()?;
+    let dir = store.dir().to_path_buf();
+    let clip = args.built.model(&store, &args.device.device)?;
     let pool = match &args.pool {
         Some(p) => Pool::from_file(p)?,
         None => Pool::builtin(),

@@ -7,26 +7,18 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use clipscope::analysis::HeadRef;
-use clipscope::analysis::session::store_model;
 use clipscope::importance::classifier::{OPENAI_TEMPLATES, lines, read_lines};
 use clipscope::importance::{Accuracy, Classifier, Replace, Scorer, Selection, StoreRows, Targets};
 use clipscope::interpret::Interpretation;
 use clipscope::model::LayerSelection;
 use clipscope::store::Store;
-use clipscope::store::cache::resolve;
 use clipscope::store::labels::IMAGENET_CLASSES;
 
 /// The store and the classifier, shared by `zeroshot` and `ablate`.
 #[derive(Args)]
 pub struct ClassifierArgs {
-    /// The store: a directory, or slug, hash prefix or slug/hash (see `store ls`).
-    #[arg(long)]
-    store: Option<String>,
     #[command(flatten)]
-    cache: super::args::CacheArg,
-    /// The model that built the store [default: its hub id; needed for local models].
-    #[arg(long, short)]
-    model: Option<String>,
+    built: super::args::BuiltStore,
     /// Class names for the prompts: `imagenet` (the 1,000 names), or a file with one name per
     /// class index [default: the store's label names].
     #[arg(long, value_name = "imagenet|FILE")]
@@ -48,8 +40,8 @@ struct Setup {
 }
 
 fn setup(a: &ClassifierArgs) -> Result<Setup> {
-    let cache = a.cache.dir();
-    let store = Store::open(&resolve(a.store.as_deref(), &cache)?)?;
+    let cache = a.built.cache.dir();
+    let store = a.built.open()?;
     let targets = Targets::from_store(&store)?;
     let names = match a.classes.as_deref() {
         None => targets.class_names.clone(),
@@ -68,7 +60,7 @@ fn setup(a: &ClassifierArgs) -> Result<Setup> {
         f => read_lines(&PathBuf::from(f))?,
     };
     let device = a.device.device.clone();
-    let clip = store_model(&store, a.model.as_deref(), &device)?;
+    let clip = a.built.model(&store, &device)?;
     let classifier = Classifier::build(&clip, &names, &templates, &cache, Some(store.dir()))
         .context("building the zero-shot classifier")?;
     let scorer = Scorer::new(&classifier)?;
