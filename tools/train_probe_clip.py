@@ -201,26 +201,44 @@ def held_out_accuracy(model, tok, held, pixels, zero_shot):
         return zero_shot(held, img, embed)
 
 
+def training_args(ap, steps, seed):
+    """The arguments every training script takes: how long, in what batches, how fast, from
+    which seed."""
+    ap.add_argument("--steps", type=int, default=steps)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=seed)
+
+
+def seeded(seed):
+    """Seeds torch, keeps it to 2 threads (the reproducible setting), and returns the Random
+    that draws the batches."""
+    torch.manual_seed(seed)
+    torch.set_num_threads(2)
+    return random.Random(seed)
+
+
+def clip_inputs(side):
+    """The tiny CLIP's BPE tokenizer and an image processor at `side` px (bicubic, centre crop)."""
+    tok = CLIPTokenizerFast(tokenizer_file=str(ROOT / "tests/fixtures/tiny-clip-hf/tokenizer.json"))
+    proc = CLIPImageProcessor(size={"shortest_edge": side}, crop_size={"height": side, "width": side},
+                              resample=3)
+    return tok, proc
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", required=True, type=pathlib.Path)
     ap.add_argument("--out", required=True, type=pathlib.Path)
-    ap.add_argument("--steps", type=int, default=1200)
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--seed", type=int, default=20261129)
+    training_args(ap, 1200, 20261129)
     ap.add_argument("--init", type=pathlib.Path, help="start from this checkpoint")
     ap.add_argument("--hard", type=float, default=0.0,
                     help="share of batches drawn from images of two colours only")
     a = ap.parse_args()
-    torch.manual_seed(a.seed)
-    rng = random.Random(a.seed)
-    torch.set_num_threads(2)
+    rng = seeded(a.seed)
 
     probes = [json.loads(l) for l in (a.images / "probe.jsonl").read_text().splitlines()]
-    tok = CLIPTokenizerFast(tokenizer_file=str(ROOT / "tests/fixtures/tiny-clip-hf/tokenizer.json"))
-    proc = CLIPImageProcessor(size={"shortest_edge": SIDE}, crop_size={"height": SIDE, "width": SIDE},
-                              resample=3)
+    tok, proc = clip_inputs(SIDE)
     pixels = preprocess(a.images, probes, proc)
 
     model, opt, sched = small_clip(a.init, 4, SIDE, 8, a.lr, a.steps)

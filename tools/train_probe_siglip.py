@@ -21,7 +21,8 @@ from transformers import SiglipConfig, SiglipImageProcessor, SiglipModel, Siglip
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from make_siglip_fixtures import save_spiece_tokenizer  # noqa: E402
-from train_probe_clip import HELD_OUT, PROPERTIES, SIDE, caption, known, optimiser, preprocess, single_phrase, zero_shot  # noqa: E402
+from train_probe_clip import (  # noqa: E402
+    HELD_OUT, PROPERTIES, SIDE, caption, known, optimiser, preprocess, seeded, single_phrase, training_args, zero_shot)
 
 
 def tokenizer(probes, out, rng):
@@ -43,14 +44,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", required=True, type=pathlib.Path)
     ap.add_argument("--out", required=True, type=pathlib.Path)
-    ap.add_argument("--steps", type=int, default=900)
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--seed", type=int, default=20261129)
+    training_args(ap, 900, 20261129)
     a = ap.parse_args()
-    torch.manual_seed(a.seed)
-    rng = random.Random(a.seed)
-    torch.set_num_threads(2)
+    rng = seeded(a.seed)
     a.out.mkdir(parents=True, exist_ok=True)
 
     probes = [json.loads(l) for l in (a.images / "probe.jsonl").read_text().splitlines()]

@@ -29,10 +29,10 @@ import argparse, json, math, pathlib, random, shutil, sys
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
-from transformers import CLIPImageProcessor, CLIPTokenizerFast
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from train_probe_clip import held_out_accuracy, single_phrase, small_clip, train_steps  # noqa: E402
+from train_probe_clip import (  # noqa: E402
+    clip_inputs, held_out_accuracy, seeded, single_phrase, small_clip, train_steps, training_args)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 HELD_OUT = 1200
@@ -167,13 +167,9 @@ def zero_shot(held, img, embed):
 
 
 def train(a):
-    torch.manual_seed(a.seed)
-    rng = random.Random(a.seed)
-    torch.set_num_threads(2)
+    rng = seeded(a.seed)
     truth = [json.loads(l) for l in (a.images / "truth.jsonl").read_text().splitlines()]
-    tok = CLIPTokenizerFast(tokenizer_file=str(ROOT / "tests/fixtures/tiny-clip-hf/tokenizer.json"))
-    proc = CLIPImageProcessor(size={"shortest_edge": SIDE}, crop_size={"height": SIDE, "width": SIDE},
-                              resample=3)
+    tok, proc = clip_inputs(SIDE)
     pixels = torch.cat([proc(images=[Image.open(a.images / p["file"]).convert("RGB") for p in truth[i:i + 500]],
                              return_tensors="pt")["pixel_values"].half() for i in range(0, len(truth), 500)])
     model, opt, sched = small_clip(a.init, 6, SIDE, 6, a.lr, a.steps)
@@ -220,10 +216,7 @@ def main():
     ap.add_argument("--out", type=pathlib.Path)
     ap.add_argument("--copy-held-out", type=pathlib.Path)
     ap.add_argument("--to", type=pathlib.Path)
-    ap.add_argument("--steps", type=int, default=1500)
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--seed", type=int, default=20261207)
+    training_args(ap, 1500, 20261207)
     ap.add_argument("--init", type=pathlib.Path, help="start from this checkpoint")
     ap.add_argument("--colourless", type=int, default=0,
                     help="steps whose captions leave colour out (first shape, count and background)")
