@@ -111,55 +111,55 @@ const fn pe_rope(side: usize, offset: f64) -> RopeSpec {
     }
 }
 
-/// A PE-Core tower (`vit_pe_core_*`): fused qkv, GELU MLP, `norm_pre`, an attention pool of 8
-/// heads, ε 1e-5.
-#[allow(clippy::too_many_arguments)]
-const fn pe(
+/// `base` at one size: its timm name, width, depth, heads, MLP width and patch side.
+const fn sized(
+    base: EvaArch,
     name: &'static str,
     (width, depth, heads, mlp_dim): (usize, usize, usize, usize),
+    patch: usize,
+) -> EvaArch {
+    EvaArch {
+        name,
+        heads,
+        width,
+        depth,
+        mlp_dim,
+        patch,
+        ..base
+    }
+}
+
+/// A PE-Core tower (`vit_pe_core_*`): fused qkv, GELU MLP, `norm_pre`, an attention pool of 8
+/// heads, ε 1e-5.
+const fn pe(
+    name: &'static str,
+    dims: (usize, usize, usize, usize),
     patch: usize,
     class_token: bool,
     rope: RopeSpec,
 ) -> EvaArch {
     EvaArch {
-        name,
-        heads,
-        width,
-        depth,
-        mlp_dim,
-        patch,
         class_token,
         rope: Some(rope),
         pool: EvaPool::Map { heads: 8 },
         // timm's ViT's: no patch bias, norm_pre, one qkv, GELU, ε 1e-5.
-        ..VIT_L_CLIP
+        ..sized(VIT_L_CLIP, name, dims, patch)
     }
 }
 
 /// An EVA-02 CLIP tower (`eva02_*_clip_*`): q, k, v apart, the sub-LN, SwiGLU with its norm, a
 /// biased patch conv, rope on the 16 × 16 grid, ε 1e-6, read at the class token.
-const fn eva02(
-    name: &'static str,
-    (width, depth, heads, mlp_dim): (usize, usize, usize, usize),
-    patch: usize,
-) -> EvaArch {
+const fn eva02(name: &'static str, dims: (usize, usize, usize, usize), patch: usize) -> EvaArch {
     EvaArch {
-        name,
-        heads,
-        width,
-        depth,
-        mlp_dim,
-        patch,
-        class_token: true,
         patch_bias: true,
         norm_pre: false,
         qkv: QkvLayout::Separate,
-        post_norm: false,
         sub_ln: true,
         swiglu: true,
         rope: Some(EVA02_ROPE),
         eps: 1e-6,
-        pool: EvaPool::Token,
+        // The class token, pre-norm blocks, read at the class token, as timm's ViT.
+        ..sized(VIT_L_CLIP, name, dims, patch)
     }
 }
 
