@@ -5,7 +5,7 @@ mod common;
 
 use candle_core::{DType, Device, IndexOp, Tensor};
 use clipscope::image::load_rgb;
-use clipscope::model::{Clip, ModelFiles, l2_normalize};
+use clipscope::model::{Clip, ModelFiles, Wanted, l2_normalize};
 use common::*;
 
 fn load(name: &str) -> Clip {
@@ -207,7 +207,14 @@ fn ablation_terms_match_the_reference() {
         let (clip, r) = (load(name), reference(name));
         let n = clip.config.depth();
         let dec = clip
-            .decompose_with(&r["pixel_values"], &[n - 1], false, true)
+            .decompose_with(
+                &r["pixel_values"],
+                Wanted {
+                    layers: &[n - 1],
+                    tokens: false,
+                    ablation: true,
+                },
+            )
             .unwrap();
         let attn = dec.attn.unwrap();
         let cls = dec.cls.unwrap();

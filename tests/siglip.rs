@@ -5,7 +5,7 @@ mod common;
 
 use candle_core::{DType, Device, IndexOp, Tensor};
 use clipscope::image::load_rgb;
-use clipscope::model::{Clip, Format, ModelFiles, l2_normalize};
+use clipscope::model::{Clip, Format, ModelFiles, Wanted, l2_normalize};
 use common::*;
 
 fn load(name: &str) -> Clip {
@@ -129,7 +129,16 @@ fn pooling_head_decomposition_matches_the_reference() {
         let sum = (dec.heads.sum((1, 2)).unwrap() + dec.mlps.sum(1).unwrap()).unwrap();
         assert!(max_abs_diff(&sum, &unit) < 1e-5, "{name} identity");
         // With the ablation terms: the pooling attention total, and no class-token term.
-        let full = clip.decompose_with(px, &[0], false, true).unwrap();
+        let full = clip
+            .decompose_with(
+                px,
+                Wanted {
+                    layers: &[0],
+                    tokens: false,
+                    ablation: true,
+                },
+            )
+            .unwrap();
         let attn = full.attn.unwrap();
         assert!(max_abs_diff(&attn, &dec.heads.sum(2).unwrap()) < 1e-6);
         assert_eq!(

@@ -10,7 +10,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use candle_core::{DType, Device, IndexOp};
-use clipscope::model::{Clip, ModelFiles};
+use clipscope::model::{Clip, ModelFiles, Wanted};
 use clipscope::store::Store;
 use common::*;
 

@@ -6,7 +6,7 @@ use candle_core::DType;
 
 use super::Plan;
 use crate::Result;
-use crate::model::Clip;
+use crate::model::{Clip, Wanted};
 use crate::store::chunk::ChunkBuf;
 use crate::store::format::ImageRecord;
 
@@ -34,7 +34,14 @@ pub(super) fn into_chunk(
     }
     let s = plan.key.shape;
     let ablation = s.ablation_rows > 0;
-    let d = clip.decompose_with(&clip.pixels(&pixels)?, &plan.key.layers, tokens, ablation)?;
+    let d = clip.decompose_with(
+        &clip.pixels(&pixels)?,
+        Wanted {
+            layers: &plan.key.layers,
+            tokens,
+            ablation,
+        },
+    )?;
     let f = |t: &candle_core::Tensor| -> Result<Vec<f32>> {
         Ok(t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?)
     };

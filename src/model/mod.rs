@@ -20,7 +20,7 @@ pub use load::selection::LayerSelection;
 use load::tokenizer::{ClipTokenizer, TextTokenizer};
 use load::{hf_tokenizer, source, weights};
 pub use towers::block::Capture;
-pub use towers::decompose::Decomposition;
+pub use towers::decompose::{Decomposition, Wanted};
 use towers::{decompose, eva, siglip, text, vision};
 
 use crate::image::Preprocess;
@@ -88,22 +88,16 @@ impl ClipVision {
     }
 
     /// The decomposition of `layers` (of `n`) for normalised pixels.
-    fn decompose(
-        &self,
-        pixels: &Tensor,
-        (layers, n): (&[usize], usize),
-        tokens: bool,
-        ablation: bool,
-    ) -> Result<Decomposition> {
-        let capture = decompose::captures(layers, n, tokens, ablation);
+    fn decompose(&self, pixels: &Tensor, wanted: Wanted, n: usize) -> Result<Decomposition> {
+        let capture = decompose::captures(wanted, n);
         match self {
             Self::Vit(v, folds) => {
-                decompose::decompose(v, folds, &v.trace(pixels, &capture)?, layers, ablation)
+                decompose::decompose(v, folds, &v.trace(pixels, &capture)?, wanted)
             }
             Self::Eva(v, folds) => {
-                decompose::decompose(v, folds, &v.trace(pixels, &capture)?, layers, ablation)
+                decompose::decompose(v, folds, &v.trace(pixels, &capture)?, wanted)
             }
-            Self::Pooled(v) => v.decompose(pixels, layers, tokens, ablation),
+            Self::Pooled(v) => v.decompose(pixels, wanted),
         }
     }
 
@@ -236,18 +230,21 @@ impl Clip {
         layers: &[usize],
         tokens: bool,
     ) -> Result<Decomposition> {
-        self.decompose_with(pixels, layers, tokens, false)
+        let ablation = false;
+        self.decompose_with(
+            pixels,
+            Wanted {
+                layers,
+                tokens,
+                ablation,
+            },
+        )
     }
 
-    /// [`Clip::decompose`], with `ablation` also every layer's attention total and class-token
-    /// self term (`Decomposition::attn`, `Decomposition::cls`).
-    pub fn decompose_with(
-        &self,
-        pixels: &Tensor,
-        layers: &[usize],
-        tokens: bool,
-        ablation: bool,
-    ) -> Result<Decomposition> {
+    /// The decomposition `wanted` asks for (with an ablation also every layer's attention total
+    /// and class-token self term) of normalised pixels (B, 3, S, S).
+    pub fn decompose_with(&self, pixels: &Tensor, wanted: Wanted) -> Result<Decomposition> {
+        let layers = wanted.layers;
         let n = self.config.depth();
         if let Some(&bad) = layers.iter().find(|&&l| l >= n) {
             return Err(Error::Invalid(format!(
@@ -259,10 +256,8 @@ impl Clip {
             return Err(Error::Invalid("the layer selection is empty".into()));
         }
         match &self.towers {
-            Towers::Clip { vision, .. } => vision.decompose(pixels, (layers, n), tokens, ablation),
-            Towers::Siglip { vision, .. } => {
-                siglip::decompose(vision, pixels, layers, tokens, ablation)
-            }
+            Towers::Clip { vision, .. } => vision.decompose(pixels, wanted, n),
+            Towers::Siglip { vision, .. } => siglip::decompose(vision, pixels, wanted),
         }
     }
 

@@ -94,7 +94,14 @@ fn format_v2_store_has_labels_and_ablation_rows() {
             .pixels(&[clip.preprocess().apply(&img).unwrap()])
             .unwrap();
         let d = clip
-            .decompose_with(&px, store.layers(), false, true)
+            .decompose_with(
+                &px,
+                Wanted {
+                    layers: store.layers(),
+                    tokens: false,
+                    ablation: true,
+                },
+            )
             .unwrap();
         let fresh = candle_core::Tensor::cat(&[d.attn.unwrap(), d.cls.unwrap(), d.mlps], 1)
             .unwrap()

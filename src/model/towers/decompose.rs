@@ -241,8 +241,26 @@ fn token_terms(
     Ok(per_token.transpose(1, 2)?) // (B, T, H, E)
 }
 
-/// Which layers to capture for a decomposition; `ablation` captures every layer's heads.
-pub fn captures(layers: &[usize], n_layers: usize, tokens: bool, ablation: bool) -> Vec<Capture> {
+/// What a decomposition is asked for: the layers whose heads it splits, their per-token terms,
+/// and every layer's totals for ablations.
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted<'a> {
+    /// The 0-based layers whose heads are reported.
+    pub layers: &'a [usize],
+    /// Per-token per-head terms of those layers.
+    pub tokens: bool,
+    /// Every layer's attention total and class-token self term (`Decomposition::attn`,
+    /// `Decomposition::cls`).
+    pub ablation: bool,
+}
+
+/// Which of `n_layers` layers to capture for `wanted`; an ablation captures every layer's heads.
+pub fn captures(wanted: Wanted, n_layers: usize) -> Vec<Capture> {
+    let Wanted {
+        layers,
+        tokens,
+        ablation,
+    } = wanted;
     let kind = if tokens {
         Capture::Tokens
     } else {
@@ -261,15 +279,18 @@ pub fn captures(layers: &[usize], n_layers: usize, tokens: bool, ablation: bool)
         .collect()
 }
 
-/// Turns a forward trace into direct effects for `layers` (which must have been captured), and
-/// with `ablation` every layer's attention total and class-token term (all layers captured).
+/// Turns a forward trace into direct effects for the wanted layers (which must have been
+/// captured), and for an ablation every layer's attention total and class-token term (all layers
+/// captured).
 pub fn decompose(
     tower: &dyn Linearised,
     folds: &Folds,
     trace: &Trace,
-    layers: &[usize],
-    ablation: bool,
+    wanted: Wanted,
 ) -> Result<Decomposition> {
+    let Wanted {
+        layers, ablation, ..
+    } = wanted;
     let cfg = tower.cfg();
     let (n_layers, h) = (cfg.tower.layers, cfg.tower.heads);
     let k = (2 * n_layers + 1) as f64;

@@ -16,7 +16,7 @@ use candle_core::{D, Tensor};
 
 use crate::model::load::config::{Activation, TowerConfig};
 use crate::model::load::weights::Weights;
-use crate::model::towers::decompose::Decomposition;
+use crate::model::towers::decompose::{Decomposition, Wanted};
 use crate::model::towers::dense::Dense;
 use crate::model::towers::layers::{LayerNorm, matmul, softmax};
 use crate::{Error, Result};
@@ -232,10 +232,13 @@ pub fn decompose(
     head: &PoolingHead,
     hidden: &Tensor,
     class_token: bool,
-    layers: &[usize],
-    tokens: bool,
-    ablation: bool,
+    wanted: Wanted,
 ) -> Result<Decomposition> {
+    let Wanted {
+        layers,
+        tokens,
+        ablation,
+    } = wanted;
     if layers != [0] {
         return Err(Error::Invalid(
             "the model decomposes one layer, its attention-pooling head: select layer 0".into(),

@@ -11,7 +11,7 @@ use super::trunk::{PREFIX, Trunk};
 use crate::model::load::config::eva::{EvaArch, EvaPool};
 use crate::model::load::config::{Activation, TowerConfig, VisionConfig};
 use crate::model::load::weights::Weights;
-use crate::model::towers::decompose::Decomposition;
+use crate::model::towers::decompose::{Decomposition, Wanted};
 use crate::model::towers::dense::Dense;
 use crate::model::towers::pooling::{self, PoolingHead};
 use crate::{Error, Result};
@@ -82,21 +82,8 @@ impl PooledVision {
     }
 
     /// The pool's decomposition (layer 0 its heads; mlps row 0 the projection's bias).
-    pub fn decompose(
-        &self,
-        pixels: &Tensor,
-        layers: &[usize],
-        tokens: bool,
-        ablation: bool,
-    ) -> Result<Decomposition> {
+    pub fn decompose(&self, pixels: &Tensor, wanted: Wanted) -> Result<Decomposition> {
         let hidden = self.hidden(pixels)?;
-        pooling::decompose(
-            &self.head,
-            &hidden,
-            self.trunk.cfg.class_token,
-            layers,
-            tokens,
-            ablation,
-        )
+        pooling::decompose(&self.head, &hidden, self.trunk.cfg.class_token, wanted)
     }
 }

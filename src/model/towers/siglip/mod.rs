@@ -14,7 +14,7 @@ pub use text::SiglipText;
 pub use vision::SiglipVision;
 
 use crate::Result;
-use crate::model::towers::decompose::Decomposition;
+use crate::model::towers::decompose::{Decomposition, Wanted};
 
 /// The pooler output p (B, E), unnormalised, for normalised pixels (B, 3, S, S).
 pub fn embed(vision: &SiglipVision, pixels: &Tensor) -> Result<Tensor> {
@@ -22,13 +22,7 @@ pub fn embed(vision: &SiglipVision, pixels: &Tensor) -> Result<Tensor> {
 }
 
 /// The pooling head's decomposition (`towers::pooling::decompose`).
-pub fn decompose(
-    vision: &SiglipVision,
-    pixels: &Tensor,
-    layers: &[usize],
-    tokens: bool,
-    ablation: bool,
-) -> Result<Decomposition> {
+pub fn decompose(vision: &SiglipVision, pixels: &Tensor, wanted: Wanted) -> Result<Decomposition> {
     let hidden = vision.hidden(pixels)?;
-    crate::model::towers::pooling::decompose(&vision.head, &hidden, false, layers, tokens, ablation)
+    crate::model::towers::pooling::decompose(&vision.head, &hidden, false, wanted)
 }
