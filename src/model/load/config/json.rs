@@ -40,37 +40,36 @@ impl<'a> Obj<'a> {
         }
     }
 
-    pub(in crate::model) fn opt_usize(&self, k: &str) -> Result<Option<usize>> {
+    /// The value at `k` read by `read`, `None` when absent or null; a value `read` refuses is
+    /// an error saying it must be `what`.
+    fn opt<T>(
+        &self,
+        k: &str,
+        what: &str,
+        read: impl Fn(&'a Value) -> Option<T>,
+    ) -> Result<Option<T>> {
         match self.map.get(k) {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => v
-                .as_u64()
-                .filter(|&n| n > 0)
-                .map(|n| Some(n as usize))
-                .ok_or_else(|| {
-                    Error::config(
-                        self.path,
-                        format!("`{}` must be a positive integer, got {v}", self.key(k)),
-                    )
-                }),
+            Some(v) => read(v).map(Some).ok_or_else(|| {
+                Error::config(
+                    self.path,
+                    format!("`{}` must be {what}, got {v}", self.key(k)),
+                )
+            }),
         }
+    }
+
+    pub(in crate::model) fn opt_usize(&self, k: &str) -> Result<Option<usize>> {
+        self.opt(k, "a positive integer", |v| {
+            v.as_u64().filter(|&n| n > 0).map(|n| n as usize)
+        })
     }
 
     /// A token id: any integer a vocabulary index can be, 0 included.
     pub(in crate::model) fn opt_token_id(&self, k: &str) -> Result<Option<u32>> {
-        match self.map.get(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => v
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .map(Some)
-                .ok_or_else(|| {
-                    Error::config(
-                        self.path,
-                        format!("`{}` must be a token id, got {v}", self.key(k)),
-                    )
-                }),
-        }
+        self.opt(k, "a token id", |v| {
+            v.as_u64().and_then(|n| u32::try_from(n).ok())
+        })
     }
 
     pub(in crate::model) fn usize(&self, k: &str) -> Result<usize> {
@@ -80,55 +79,27 @@ impl<'a> Obj<'a> {
     }
 
     pub(in crate::model) fn opt_f64(&self, k: &str) -> Result<Option<f64>> {
-        match self.map.get(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => v.as_f64().map(Some).ok_or_else(|| {
-                Error::config(
-                    self.path,
-                    format!("`{}` must be a number, got {v}", self.key(k)),
-                )
-            }),
-        }
+        self.opt(k, "a number", Value::as_f64)
     }
 
     pub(in crate::model) fn opt_bool(&self, k: &str) -> Result<Option<bool>> {
-        match self.map.get(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(v) => Err(Error::config(
-                self.path,
-                format!("`{}` must be true or false, got {v}", self.key(k)),
-            )),
-        }
+        self.opt(k, "true or false", Value::as_bool)
     }
 
     pub(in crate::model) fn opt_str(&self, k: &str) -> Result<Option<&'a str>> {
-        match self.map.get(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(v) => Err(Error::config(
-                self.path,
-                format!("`{}` must be a string, got {v}", self.key(k)),
-            )),
-        }
+        self.opt(k, "a string", Value::as_str)
     }
 
+    /// Three numbers, or one number for all three.
     pub(in crate::model) fn opt_triple(&self, k: &str) -> Result<Option<[f32; 3]>> {
-        match self.map.get(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Array(a)) if a.len() == 3 && a.iter().all(Value::is_number) => {
-                let f = |i: usize| a[i].as_f64().unwrap_or_default() as f32;
-                Ok(Some([f(0), f(1), f(2)]))
+        self.opt(k, "3 numbers", |v| match v {
+            Value::Array(a) if a.len() == 3 => {
+                let f = |i: usize| a[i].as_f64().map(|x| x as f32);
+                Some([f(0)?, f(1)?, f(2)?])
             }
-            Some(Value::Number(n)) => {
-                let v = n.as_f64().unwrap_or_default() as f32;
-                Ok(Some([v, v, v]))
-            }
-            Some(v) => Err(Error::config(
-                self.path,
-                format!("`{}` must be 3 numbers, got {v}", self.key(k)),
-            )),
-        }
+            Value::Number(n) => n.as_f64().map(|x| [x as f32; 3]),
+            _ => None,
+        })
     }
 
     /// An image side given as `n`, `[n, n]` or `{"height": n, "width": n}` / `{"shortest_edge": n}`.
