@@ -23,6 +23,8 @@ pub mod probe;
 pub mod scratch;
 pub mod search;
 pub mod store;
+#[cfg(test)]
+mod testing;
 pub mod tui;
 pub mod untrusted;
 

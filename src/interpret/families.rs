@@ -103,13 +103,10 @@ mod tests {
 
     #[test]
     fn a_users_family_replaces_one_and_bad_ones_are_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f.toml");
-        std::fs::write(
-            &p,
+        let (_dir, p) = crate::testing::written(
+            "f.toml",
             "[[family]]\nproperty = \"color\"\ntemplates = [\"{}\"]\nvalues = [\"red\", \"blue\"]\n",
-        )
-        .unwrap();
+        );
         let mut f = Families::builtin();
         let before = f.0.len();
         f.add_file(&p).unwrap();

@@ -194,13 +194,10 @@ mod tests {
         );
         assert!(Labels::from_folders(&list(&["top.jpg"])).is_err());
 
-        let t = tempfile::tempdir().unwrap();
-        let csv = t.path().join("labels.csv");
-        std::fs::write(
-            &csv,
+        let (_t, csv) = crate::testing::written(
+            "labels.csv",
             "path,class,group\nb/1.jpg,10,water\n\"a/2.jpg\",2,land\n/data/b/3.jpg,2,\n",
-        )
-        .unwrap();
+        );
         let c = Labels::from_csv(&csv, &l).unwrap();
         assert_eq!(c.key.classes, ["2", "10"], "numeric order");
         assert_eq!(c.key.groups, ["land", "water"]);
@@ -227,9 +224,7 @@ mod tests {
 
     #[test]
     fn a_csv_error_is_kept_as_the_source() {
-        let t = tempfile::tempdir().unwrap();
-        let csv = t.path().join("labels.csv");
-        std::fs::write(&csv, b"b/1.jpg,\xff\xfe\n").unwrap();
+        let (_t, csv) = crate::testing::written("labels.csv", b"b/1.jpg,\xff\xfe\n");
         let e = Labels::from_csv(&csv, &list(&["b/1.jpg"])).unwrap_err();
         let text = e.to_string();
         assert!(

@@ -66,13 +66,10 @@ mod tests {
             km.aside(Context::Global, Action::Quit, "quits"),
             " (q quits)"
         );
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("keymap.toml");
-        std::fs::write(
-            &path,
+        let (_dir, path) = crate::testing::written(
+            "keymap.toml",
             "[analysis]\n\"r\" = \"none\"\n[global]\n\"6\" = \"none\"\n\"A\" = \"view_ablate\"\n",
-        )
-        .unwrap();
+        );
         let km = Keymap::load(&path).unwrap();
         assert_eq!(km.hints(Context::Analysis, &[(Action::Run, "runs")]), "");
         assert_eq!(km.aside(Context::Analysis, Action::Run, "runs"), "");

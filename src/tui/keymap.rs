@@ -352,13 +352,10 @@ mod tests {
         let b = parse_key("b").unwrap();
         assert_eq!(km.lookup(Context::Analysis, &[b]), Lookup::None);
 
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("keymap.toml");
-        std::fs::write(
-            &p,
+        let (_dir, p) = crate::testing::written(
+            "keymap.toml",
             "[grid]\n\"ctrl-n\" = \"down\"\n[global]\n\"q\" = \"none\"\n",
-        )
-        .unwrap();
+        );
         let km = Keymap::load(&p).unwrap();
         let cn = parse_key("ctrl-n").unwrap();
         assert_eq!(
