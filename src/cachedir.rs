@@ -2,17 +2,20 @@
 
 use std::path::{Path, PathBuf};
 
+/// The environment variable `k` as a path, when it is set and not empty (the XDG rule: an empty
+/// value counts as unset).
+pub fn env_path(k: &str) -> Option<PathBuf> {
+    std::env::var_os(k)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
 /// The default cache: `$CLIPSCOPE_CACHE`, else `$XDG_CACHE_HOME/clipscope`, else
 /// `~/.cache/clipscope`.
 pub fn default_cache() -> PathBuf {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    env("CLIPSCOPE_CACHE")
-        .or_else(|| env("XDG_CACHE_HOME").map(|p| p.join("clipscope")))
-        .or_else(|| env("HOME").map(|p| p.join(".cache/clipscope")))
+    env_path("CLIPSCOPE_CACHE")
+        .or_else(|| env_path("XDG_CACHE_HOME").map(|p| p.join("clipscope")))
+        .or_else(|| env_path("HOME").map(|p| p.join(".cache/clipscope")))
         .unwrap_or_else(|| PathBuf::from("cache"))
 }
 
@@ -89,13 +92,8 @@ pub fn writable(dir: &Path) -> PathBuf {
     }
     let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let id = crate::digest::sha256_hex(canonical.as_os_str().as_encoded_bytes());
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    let user = env("XDG_CACHE_HOME")
-        .or_else(|| env("HOME").map(|h| h.join(".cache")))
+    let user = env_path("XDG_CACHE_HOME")
+        .or_else(|| env_path("HOME").map(|h| h.join(".cache")))
         .map(|c| c.join("clipscope-derived"))
         .filter(|c| can_write(c));
     let base = user.unwrap_or_else(|| {

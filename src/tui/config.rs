@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::cachedir::env_path;
 use crate::{Error, Result};
 
 /// How images are drawn.
@@ -80,13 +81,8 @@ impl Default for Config {
 /// Where the explorer writes what it cannot show: a background job's panic with its backtrace,
 /// `$XDG_STATE_HOME/clipscope/explorer.log`, else `~/.local/state/clipscope/explorer.log`.
 pub fn log_file() -> PathBuf {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    env("XDG_STATE_HOME")
-        .or_else(|| env("HOME").map(|h| h.join(".local/state")))
+    env_path("XDG_STATE_HOME")
+        .or_else(|| env_path("HOME").map(|h| h.join(".local/state")))
         .unwrap_or_else(std::env::temp_dir)
         .join("clipscope/explorer.log")
 }
@@ -94,18 +90,13 @@ pub fn log_file() -> PathBuf {
 /// clipscope's config directory: `$CLIPSCOPE_CONFIG_HOME`, else `$XDG_CONFIG_HOME/clipscope`,
 /// else `~/.config/clipscope` (on every system).
 pub fn config_dir() -> PathBuf {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(d) = env("CLIPSCOPE_CONFIG_HOME") {
+    if let Some(d) = env_path("CLIPSCOPE_CONFIG_HOME") {
         return d;
     }
-    if let Some(d) = env("XDG_CONFIG_HOME") {
+    if let Some(d) = env_path("XDG_CONFIG_HOME") {
         return d.join("clipscope");
     }
-    env("HOME")
+    env_path("HOME")
         .unwrap_or_else(|| PathBuf::from("."))
         .join(".config/clipscope")
 }

@@ -3,21 +3,18 @@
 
 use std::path::PathBuf;
 
+use crate::cachedir::env_path;
+
 /// The Hugging Face cache directory: `HF_HUB_CACHE`, `HUGGINGFACE_HUB_CACHE`, `$HF_HOME/hub`,
 /// `$XDG_CACHE_HOME/huggingface/hub`, `~/.cache/huggingface/hub` (huggingface_hub's order).
 pub fn hf_cache_dir() -> PathBuf {
-    let var = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(p) = var("HF_HUB_CACHE").or_else(|| var("HUGGINGFACE_HUB_CACHE")) {
+    if let Some(p) = env_path("HF_HUB_CACHE").or_else(|| env_path("HUGGINGFACE_HUB_CACHE")) {
         return p;
     }
-    let home = var("HF_HOME").unwrap_or_else(|| {
-        var("XDG_CACHE_HOME")
+    let home = env_path("HF_HOME").unwrap_or_else(|| {
+        env_path("XDG_CACHE_HOME")
             .unwrap_or_else(|| {
-                var("HOME")
+                env_path("HOME")
                     .unwrap_or_else(|| PathBuf::from("."))
                     .join(".cache")
             })
