@@ -6,20 +6,10 @@ mod common;
 mod neighbours;
 
 use std::path::Path;
-use std::process::Output;
 
 use candle_core::IndexOp;
 use clipscope::store::Store;
 use common::*;
-
-fn json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 /// The reference's segmentation map of image `i` for text `j`: each patch token's direct
 /// effects (all heads, or `head` alone) on the unit text embedding, from the reference tokens.
@@ -83,11 +73,8 @@ fn segment_and_contrast_refuse_bad_input() {
         .arg(image(0))
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("L7H0 does not exist") && err.lines().count() == 1,
-        "{err}"
-    );
+    let err = clear_error(&out, "L7H0 does not exist");
+    assert_eq!(err.lines().count(), 1, "{err}");
     let out = bin()
         .args(["contrast", "--model"])
         .arg(&model)

@@ -37,18 +37,6 @@ fn embed_via_hub(model: &str, home: &std::path::Path, endpoint: Option<&str>) ->
     cmd.output().unwrap()
 }
 
-/// One clear line on stderr, a non-zero exit, no panic.
-fn assert_clear_error(out: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "expected failure, stderr: {err}");
-    assert!(!err.contains("panicked"), "panic: {err}");
-    assert!(
-        err.lines().all(|l| l.starts_with("clipscope: ")),
-        "unexpected stderr: {err}"
-    );
-    assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
-}
-
 #[test]
 fn decompose_json_matches_the_reference() {
     for name in FIXTURES {
@@ -157,12 +145,7 @@ fn embed_json_matches_the_reference() {
         let ids = r["input_ids"].to_vec2::<i64>().unwrap();
         for (i, obj) in out.iter().take(texts.len()).enumerate() {
             assert_eq!(obj["text"], texts[i]);
-            let got: Vec<i64> = obj["input_ids"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_i64().unwrap())
-                .collect();
+            let got = ints(&obj["input_ids"]);
             // The reference's ids up to its padding (CLIP's BPE unpadded, ending with its end
             // token, padded by transformers with it; a Hugging Face tokenizer's ids padded to the
             // context as open_clip's are).

@@ -44,17 +44,8 @@ fn index(cache: &Path, images: &Path, extra: &[&str]) -> Output {
         .unwrap()
 }
 
-fn summary(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 fn store_dir(out: &Output) -> PathBuf {
-    PathBuf::from(summary(out)["store"].as_str().unwrap())
+    PathBuf::from(json(out)["store"].as_str().unwrap())
 }
 
 /// Every file of a store by relative path, lock files left out.
@@ -104,7 +95,7 @@ fn stored_vectors_equal_decompose() {
     )
     .unwrap();
     let out = index(&tmp.path().join("cache"), &images, TOKENS_ARGS);
-    let s = summary(&out);
+    let s = json(&out);
     assert_eq!(
         (s["images"].as_u64(), s["failed"].as_u64()),
         (Some(10), Some(1))
@@ -158,7 +149,7 @@ fn stored_vectors_equal_decompose() {
         }
     }
     // Same inputs: the store is found again, nothing recomputed.
-    let again = summary(&index(&tmp.path().join("cache"), &images, TOKENS_ARGS));
+    let again = json(&index(&tmp.path().join("cache"), &images, TOKENS_ARGS));
     assert_eq!(again["processed"], 0);
     // A changed image gives another store.
     std::fs::copy(images.join("img01.png"), images.join("img00.png")).unwrap();
@@ -197,7 +188,7 @@ fn kill_nine_at_random_moments_then_resume_equals_one_run() {
         kills += 1;
     }
     let out = index(&cache, &images, SMALL);
-    let s = summary(&out);
+    let s = json(&out);
     assert!(kills >= 2, "the build was never interrupted");
     assert!(finished || s["finished"] == true);
     assert_eq!(s["failed_total"], 1);
@@ -225,7 +216,7 @@ fn shards_merged_equal_one_run_and_concurrent_builds_agree() {
                 &images,
                 &[SMALL, &["--shard", &format!("{i}/3")]].concat(),
             );
-            assert_eq!(summary(&out)["finished"], false);
+            assert_eq!(json(&out)["finished"], false);
             store_dir(&out)
         })
         .collect();

@@ -124,12 +124,7 @@ fn the_cli_reads_npy_files_as_clip_text_span_writes_them() {
     succeeded(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let want: Vec<i64> = o["chosen_rank80"].to_vec1().unwrap();
-    let got: Vec<i64> = v["chosen"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_i64().unwrap())
-        .collect();
+    let got = ints(&v["chosen"]);
     assert_eq!(got, want[..6]);
     assert_eq!(v["texts"][0], format!("text number {}", want[0]));
     assert_eq!(v["variance_explained"].as_array().unwrap().len(), 6);

@@ -1,7 +1,7 @@
 //! Bad input to the binary: broken, wrong and corrupt model files and bad arguments each give one
 //! clear line and a non-zero exit.
 
-use super::{assert_clear_error, embed_via_hub, run};
+use super::{clear_error, embed_via_hub, run};
 use crate::common::*;
 
 /// A copy of fixture `from`'s files in a temporary folder, to break.
@@ -47,20 +47,20 @@ fn bad_inputs_give_one_clear_line() {
     let (m, img) = (m.as_str(), img.as_str());
     let tmp = tempfile::tempdir().unwrap();
     // Missing file, non-image, truncated PNG.
-    assert_clear_error(
+    clear_error(
         &run(&["decompose", "-m", m, "/no/such.png"]),
         "/no/such.png",
     );
     let text = tmp.path().join("notes.png");
     std::fs::write(&text, "hello").unwrap();
-    assert_clear_error(
+    clear_error(
         &run(&["decompose", "-m", m, text.to_str().unwrap()]),
         "notes.png",
     );
     let png = std::fs::read(fixture("tiny-clip-hf").join("images/big02.png")).unwrap();
     let cut = tmp.path().join("cut.png");
     std::fs::write(&cut, &png[..png.len() / 2]).unwrap();
-    assert_clear_error(
+    clear_error(
         &run(&["decompose", "-m", m, cut.to_str().unwrap()]),
         "cut.png",
     );
@@ -77,12 +77,12 @@ fn bad_models_and_arguments_give_one_clear_line() {
     let (m, img) = (m.as_str(), img.as_str());
     let tmp = tempfile::tempdir().unwrap();
     // Unknown model, offline hub id not cached.
-    assert_clear_error(
+    clear_error(
         &run(&["embed", "-m", "no such model", "-t", "x"]),
         "unknown model",
     );
     let off = embed_via_hub("someone/clip-nothing", tmp.path(), None);
-    assert_clear_error(&off, "not in the Hugging Face cache");
+    clear_error(&off, "not in the Hugging Face cache");
     // Config with a missing key.
     let broken = with_config(|v| {
         v["vision_config"]
@@ -90,13 +90,13 @@ fn bad_models_and_arguments_give_one_clear_line() {
             .unwrap()
             .remove("patch_size");
     });
-    assert_clear_error(
+    clear_error(
         &run(&["embed", "-m", broken.path().to_str().unwrap(), "-t", "x"]),
         "vision_config.patch_size",
     );
     // Weights with a wrong shape.
     let wrong = with_config(|v| v["vision_config"]["intermediate_size"] = 96.into());
-    assert_clear_error(
+    clear_error(
         &run(&["embed", "-m", wrong.path().to_str().unwrap(), "-t", "x"]),
         "mlp.fc1.weight",
     );
@@ -107,18 +107,18 @@ fn bad_models_and_arguments_give_one_clear_line() {
         b"garbage",
     )
     .unwrap();
-    assert_clear_error(
+    clear_error(
         &run(&["embed", "-m", corrupt.path().to_str().unwrap(), "-t", "x"]),
         "safetensors",
     );
     // Bad arguments.
-    assert_clear_error(
+    clear_error(
         &run(&["decompose", "-m", m, "--layers", "7", img]),
         "layer 7",
     );
-    assert_clear_error(
+    clear_error(
         &run(&["decompose", "-m", m, "--device", "cuda", img]),
         "cuda",
     );
-    assert_clear_error(&run(&["embed", "-m", m]), "nothing to embed");
+    clear_error(&run(&["embed", "-m", m]), "nothing to embed");
 }

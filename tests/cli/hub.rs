@@ -5,7 +5,7 @@ use std::path::Path;
 
 use candle_core::IndexOp;
 
-use super::{assert_clear_error, embed_via_hub};
+use super::{clear_error, embed_via_hub};
 use crate::common::*;
 
 /// A hub that cannot be reached (here a closed local port) gives one line: the cause once, and
@@ -14,7 +14,7 @@ use crate::common::*;
 fn an_unreachable_hub_says_how_to_go_on_offline() {
     let t = tempfile::tempdir().unwrap();
     let out = embed_via_hub("someorg/somemodel", t.path(), Some("http://127.0.0.1:9"));
-    assert_clear_error(&out, "cannot be reached");
+    clear_error(&out, "cannot be reached");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("HF_HUB_OFFLINE=1") && err.contains("probe-clip"),
@@ -39,7 +39,7 @@ fn a_hub_that_does_not_resolve_is_answered_at_once() {
         Some("https://hub.example.invalid"),
     );
     let took = start.elapsed();
-    assert_clear_error(&out, "does not resolve");
+    clear_error(&out, "does not resolve");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("hub.example.invalid") && err.contains("probe-clip"),

@@ -142,6 +142,35 @@ pub fn lines(out: &std::process::Output) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// A successful run's stdout as one JSON value; panics with its stderr otherwise.
+pub fn json(out: &std::process::Output) -> serde_json::Value {
+    succeeded(out);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A failed run's stderr after checking that it is clear: a non-zero exit, no panic, every line
+/// clipscope's own, and `needle` in it.
+pub fn clear_error(out: &std::process::Output, needle: &str) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "expected failure, stderr: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    assert!(
+        err.lines().all(|l| l.starts_with("clipscope: ")),
+        "unexpected stderr: {err}"
+    );
+    assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
+    err
+}
+
+/// The integers of a JSON array.
+pub fn ints(v: &serde_json::Value) -> Vec<i64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_i64().unwrap())
+        .collect()
+}
+
 /// Every number of a JSON value (nested arrays flattened).
 pub fn floats(v: &serde_json::Value) -> Vec<f32> {
     match v {

@@ -10,11 +10,8 @@ fn asks_for_the_model(cache: &std::path::Path) {
         .arg(cache)
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("--model") && err.lines().count() == 1,
-        "{err}"
-    );
+    let err = clear_error(&out, "--model");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 /// The report's markdown has one row per metric; its CSV numbers only, agreeing with the JSON.
