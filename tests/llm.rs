@@ -126,19 +126,7 @@ fn the_judge_gives_each_text_a_verdict_and_interpret_keeps_them() {
     let cache = dir.path().join("cache");
     let model = common::fixture("tiny-clip-hf");
     let images = model.join("images");
-    common::run_in_cache(
-        &cache,
-        &[
-            "index",
-            "-q",
-            "--layers",
-            "last:1",
-            "--model",
-            model.to_str().unwrap(),
-            "--images",
-            images.to_str().unwrap(),
-        ],
-    );
+    common::index_in_cache(&cache, &model, &images, &["--layers", "last:1"]);
     let heads = 4;
     let (url, _, handle) = serve_answering(2 * heads, "yes\\nyes\\nno\\nyes\\nno\\n");
     common::run_in_cache(

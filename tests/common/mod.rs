@@ -107,6 +107,16 @@ pub fn index_command(
     c
 }
 
+/// `clipscope index -q EXTRA --model MODEL --images IMAGES` run into `cache` as [`run_in_cache`]
+/// runs it; returns its stdout.
+pub fn index_in_cache(cache: &Path, model: &Path, images: &Path, extra: &[&str]) -> String {
+    let (m, i) = (model.to_str().unwrap(), images.to_str().unwrap());
+    let mut args = vec!["index", "-q"];
+    args.extend(extra);
+    args.extend(["--model", m, "--images", i]);
+    run_in_cache(cache, &args)
+}
+
 /// Runs `clipscope ARGS` with `CLIPSCOPE_CACHE=cache`; panics with its stderr unless it
 /// succeeds; returns its stdout.
 pub fn run_in_cache(cache: &std::path::Path, args: &[&str]) -> String {

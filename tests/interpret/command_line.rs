@@ -54,16 +54,7 @@ fn interpret_report_and_search_from_the_command_line() {
     for f in ["config.json", "model.safetensors", "tokenizer.json"] {
         std::fs::copy(model.join(f), local.join(f)).unwrap();
     }
-    run(&[
-        "index",
-        "-q",
-        "--layers",
-        "all",
-        "--model",
-        local.to_str().unwrap(),
-        "--images",
-        images.to_str().unwrap(),
-    ]);
+    index_in_cache(&cache, &local, &images, &["--layers", "all"]);
     // Later commands find it where it was indexed from, without --model.
     let json: serde_json::Value =
         serde_json::from_str(&run(&["interpret", "--json", "--texts-per-head", "6"])).unwrap();

@@ -27,19 +27,7 @@ fn a_full_disk_leaves_no_debris_and_the_rerun_completes_the_same_store() {
         model.display(),
         images.display()
     );
-    run_in_cache(
-        &roomy,
-        &[
-            "index",
-            "-q",
-            "--chunk-images",
-            "64",
-            "--model",
-            model.to_str().unwrap(),
-            "--images",
-            images.to_str().unwrap(),
-        ],
-    );
+    index_in_cache(&roomy, &model, &images, &["--chunk-images", "64"]);
     let sums = t.path().join("sums.sh");
     std::fs::write(&sums, STORE_SUMS).unwrap();
     let undisturbed = Command::new("sh").arg(&sums).arg(&roomy).output().unwrap();
