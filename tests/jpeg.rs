@@ -65,12 +65,7 @@ fn jpeg_pixel_values_equal_transformers() {
             .unwrap()
             .to_vec1()
             .unwrap();
-        let d = px
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
-        assert!(d < 1e-5, "{f}: pixel values differ by {d}");
+        assert_close(&px, &want, 1e-5, &format!("{f}: pixel values"));
     }
 }
 

@@ -41,12 +41,7 @@ fn pickled_checkpoints_equal_their_safetensors_twins() {
         let clip = Clip::load(&files, &Device::Cpu, DType::F32).unwrap();
         let r = reference(name);
         decomposes_as_reference(&clip, name, false);
-        let texts = reference_json(name)["texts"].as_array().unwrap().clone();
-        let ids: Vec<Vec<u32>> = texts
-            .iter()
-            .map(|t| clip.tokenize(t.as_str().unwrap()).unwrap())
-            .collect();
-        let text = clip.text_features(&ids).unwrap();
+        let text = clip.text_features(&reference_ids(&clip, name)).unwrap();
         assert!(
             max_abs_diff(&text, &r["text_embeds"]) < 1e-4,
             "{name} text embeddings"
@@ -127,10 +122,5 @@ fn hub_repositories_with_only_pickles_fall_back_to_them() {
         .collect();
     let want = l2_normalize(&reference("tiny-clip-hf")["image_embeds"]).unwrap();
     let want: Vec<f32> = want.get(0).unwrap().to_vec1().unwrap();
-    let d = got
-        .iter()
-        .zip(&want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
-    assert!(d < 1e-5, "embedding differs by {d}");
+    assert_close(&got, &want, 1e-5, "embedding");
 }

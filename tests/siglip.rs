@@ -89,11 +89,7 @@ fn tokenizers_match_transformers() {
 fn text_embeddings_match_siglip_text_model() {
     for name in SIGLIP_FIXTURES {
         let (clip, r) = (load(name), reference(name));
-        let texts = reference_json(name)["texts"].as_array().unwrap().clone();
-        let ids: Vec<Vec<u32>> = texts
-            .iter()
-            .map(|t| clip.tokenize(t.as_str().unwrap()).unwrap())
-            .collect();
+        let ids = reference_ids(&clip, name);
         let emb = clip.text_features(&ids).unwrap();
         let d = max_abs_diff(&emb, &r["text_embeds"]);
         assert!(d < 1e-5, "{name}: text embeddings differ by {d}");

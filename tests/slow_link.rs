@@ -8,7 +8,6 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -68,35 +67,11 @@ struct FarEnd {
     stderr: std::path::PathBuf,
 }
 
-/// A new pseudo-terminal of ROWS × COLS: its master and slave ends.
-fn pty() -> (OwnedFd, OwnedFd) {
-    let (mut m, mut s) = (0, 0);
-    let size = libc::winsize {
-        ws_row: ROWS,
-        ws_col: COLS,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: openpty fills two descriptors, which are owned from here on.
-    let rc = unsafe {
-        libc::openpty(
-            &mut m,
-            &mut s,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            &size,
-        )
-    };
-    assert_eq!(rc, 0, "openpty");
-    // SAFETY: both descriptors were just opened and are owned by nothing else.
-    unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) }
-}
-
 impl FarEnd {
     /// Starts `clipscope explore` on a new pseudo-terminal; the `n`th query is answered after
     /// `delay(n)`.
     fn start(dir: &Path, delay: fn(usize) -> Duration) -> Self {
-        let (master, slave) = pty();
+        let (master, slave) = common::pty(Some((ROWS, COLS)));
         let stderr = dir.join("stderr.txt");
         let mut cmd = common::bin();
         cmd.arg("explore")

@@ -181,6 +181,42 @@ pub fn ints(v: &serde_json::Value) -> Vec<i64> {
         .collect()
 }
 
+/// A new pseudo-terminal, of `size` (rows, columns) when given: its master and slave ends.
+pub fn pty(size: Option<(u16, u16)>) -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut m, mut s) = (0, 0);
+    let size = size.map(|(rows, cols)| libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    });
+    let size_ptr = size.as_ref().map_or(std::ptr::null(), |w| w as *const _);
+    // SAFETY: openpty writes two new descriptors into the two integers and reads `size` (a live
+    // winsize or null) only.
+    let rc = unsafe {
+        libc::openpty(
+            &mut m,
+            &mut s,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            size_ptr,
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    // SAFETY: both descriptors were just opened and are owned by nothing else.
+    unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) }
+}
+
+/// The token ids `clip` gives the reference's texts of fixture `name`.
+pub fn reference_ids(clip: &clipscope::model::Clip, name: &str) -> Vec<Vec<u32>> {
+    let texts = reference_json(name)["texts"].as_array().unwrap().clone();
+    texts
+        .iter()
+        .map(|t| clip.tokenize(t.as_str().unwrap()).unwrap())
+        .collect()
+}
+
 /// Every number of a JSON value (nested arrays flattened).
 pub fn floats(v: &serde_json::Value) -> Vec<f32> {
     match v {

@@ -1,7 +1,6 @@
 //! Outside text shown escaped, on a pseudo-terminal.
 
 use std::io::Read;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 
 use super::common::*;
@@ -22,20 +21,7 @@ const RAW: [&[u8]; 6] = [
 /// Runs `clipscope ARGS` with stdin, stdout and stderr on a new pseudo-terminal (as a user at a
 /// terminal would); returns everything it wrote there, and whether it succeeded.
 fn in_pty(cache: &Path, args: &[&str]) -> (Vec<u8>, bool) {
-    let (mut master, mut slave) = (0, 0);
-    // SAFETY: openpty writes two new descriptors into the two integers.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(rc, 0, "openpty");
-    // SAFETY: both descriptors were just opened and are owned here alone.
-    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let (master, slave) = pty(None);
     #[allow(clippy::zombie_processes)] // reaped by wait4 below, which also gives its rusage
     let mut child = bin()
         .args(args)
