@@ -298,6 +298,12 @@ impl Ui {
     fn screen(&self) -> String {
         self.term.backend().to_string()
     }
+
+    /// The image indices of the rows analysis `kind` shows, best first.
+    fn hits(&self, kind: Kind) -> Vec<usize> {
+        let rows = self.app.state().analyses[&kind].rows();
+        rows.iter().map(|r| r.index).collect()
+    }
 }
 
 /// Scores vary in the last digits between CPUs (the store is computed here): hide them.

@@ -149,11 +149,7 @@ fn two_heads_side_by_side() {
 fn k_and_the_score_change_inside_a_neighbour_view() {
     let mut ui = ui(120, 30);
     ui.keys("4");
-    let before: Vec<usize> = ui.app.state().analyses[&Kind::HeadNn]
-        .rows()
-        .iter()
-        .map(|r| r.index)
-        .collect();
+    let before = ui.hits(Kind::HeadNn);
     assert_eq!(before.len(), 8);
     assert!(ui.screen().contains("centred cosine · k 8"));
     ui.keys("- -");

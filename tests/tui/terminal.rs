@@ -61,10 +61,11 @@ fn bad_config_is_one_clear_error() {
         config_dir: Some(fx.config.clone()),
         ..Default::default()
     };
-    let e = app(session(&fx), &opts, Images::new(None), true)
-        .err()
-        .unwrap()
-        .to_string();
+    let refused = || {
+        let e = app(session(&fx), &opts, Images::new(None), true).err();
+        e.unwrap().to_string()
+    };
+    let e = refused();
     assert!(
         e.contains("config.toml") && e.contains("line 2, column 9"),
         "{e}"
@@ -72,10 +73,7 @@ fn bad_config_is_one_clear_error() {
     assert_eq!(e.lines().count(), 1, "{e}");
     std::fs::write(fx.config.join("config.toml"), "").unwrap();
     std::fs::write(fx.config.join("keymap.toml"), "[grid]\n\"j\" = \"jump\"\n").unwrap();
-    let e = app(session(&fx), &opts, Images::new(None), true)
-        .err()
-        .unwrap()
-        .to_string();
+    let e = refused();
     assert!(
         e.contains("keymap.toml") && e.contains("no such action"),
         "{e}"

@@ -58,11 +58,7 @@ fn analyses_equal_the_library_and_inputs_change_them() {
     ui.keys("]");
     assert_eq!(query_index(&ui, Kind::HeadNn), Some(1));
     ui.keys("j enter");
-    let picked = ui.app.state().analyses[&Kind::HeadNn]
-        .rows()
-        .first()
-        .map(|r| r.index);
-    assert!(picked.is_some());
+    assert!(!ui.hits(Kind::HeadNn).is_empty());
     // The picker finds images by fuzzy path.
     ui.keys("p \"0005glyph");
     assert!(ui.screen().contains("00005-glyph"), "{}", ui.screen());
@@ -70,11 +66,7 @@ fn analyses_equal_the_library_and_inputs_change_them() {
     assert_eq!(query_index(&ui, Kind::HeadNn), Some(5));
     // Text NN with an edited text equals the library's.
     ui.keys("esc 5 t ctrl-u \"a_red_square enter");
-    let got: Vec<usize> = ui.app.state().analyses[&Kind::TextNn]
-        .rows()
-        .iter()
-        .map(|r| r.index)
-        .collect();
+    let got = ui.hits(Kind::TextNn);
     let want: Vec<usize> = s
         .text_nn("a red square", h, 3, Metric::Centred)
         .unwrap()
