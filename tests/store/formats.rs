@@ -3,12 +3,19 @@
 
 use super::*;
 
+/// The kept store of format `version` (tests/fixtures/stores/v<version>): verified, opened, of
+/// that version.
+fn kept(version: u32) -> (PathBuf, Store) {
+    let dir = fixture(&format!("stores/v{version}"));
+    assert!(clipscope::store::verify::verify(&dir).is_empty());
+    let store = Store::open(&dir).unwrap();
+    assert_eq!(store.manifest.format_version, version);
+    (dir, store)
+}
+
 #[test]
 fn format_v1_store_still_opens_and_other_versions_are_refused() {
-    let v1 = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stores/v1");
-    assert!(clipscope::store::verify::verify(&v1).is_empty());
-    let store = Store::open(&v1).unwrap();
-    assert_eq!(store.manifest.format_version, 1);
+    let (v1, store) = kept(1);
     let files = ModelFiles::from_dir(&fixture("tiny-clip-hf"), "tiny").unwrap();
     let clip = Clip::load(&files, &Device::Cpu, DType::F32).unwrap();
     let images = fixture("tiny-clip-hf").join("images");
@@ -54,10 +61,7 @@ fn format_v1_store_still_opens_and_other_versions_are_refused() {
 /// decomposition.
 #[test]
 fn format_v2_store_has_labels_and_ablation_rows() {
-    let v2 = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stores/v2");
-    assert!(clipscope::store::verify::verify(&v2).is_empty());
-    let store = Store::open(&v2).unwrap();
-    assert_eq!(store.manifest.format_version, 2);
+    let (_, store) = kept(2);
     let labels = store.labels().unwrap().unwrap();
     assert_eq!(labels.class_names, ["cat", "dog"]);
     assert_eq!(labels.group_names, ["indoor", "outdoor"]);
