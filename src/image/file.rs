@@ -105,9 +105,7 @@ mod tests {
 
     #[test]
     fn regular_files_under_the_limit_are_read_and_nothing_else() {
-        let dir = tempfile::tempdir().unwrap();
-        let ok = dir.path().join("a.png");
-        std::fs::write(&ok, b"12345").unwrap();
+        let (dir, ok) = crate::testing::written("a.png", b"12345");
         assert_eq!(read_limited(&ok, 5).unwrap(), b"12345");
         let big = read_limited(&ok, 4).unwrap_err().to_string();
         assert!(big.contains("larger than the 0 MiB limit"), "{big}");

@@ -129,9 +129,14 @@ mod tests {
 
     #[test]
     fn partial_overrides_and_clear_errors() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("config.toml");
-        assert_eq!(Config::load(&p).unwrap(), Config::default());
+        let (_dir, p) = crate::testing::written("config.toml", "");
+        assert_eq!(
+            Config::load(&p).unwrap(),
+            Config::default(),
+            "an empty file"
+        );
+        std::fs::remove_file(&p).unwrap();
+        assert_eq!(Config::load(&p).unwrap(), Config::default(), "no file");
         std::fs::write(&p, "theme = \"light\"\nimage_protocol = \"halfblocks\"\n").unwrap();
         let c = Config::load(&p).unwrap();
         assert_eq!(c.theme, "light");
