@@ -40,6 +40,7 @@ pub struct Pretrained {
     pub quick_gelu: bool,
 }
 
+/// Inception's mean = std = 0.5, bicubic, shortest side.
 const INCEPTION: Pretrained = Pretrained {
     mean: [0.5; 3],
     std: [0.5; 3],
@@ -52,27 +53,21 @@ const INCEPTION: Pretrained = Pretrained {
 const OPENAI: Pretrained = Pretrained {
     mean: OPENAI_MEAN,
     std: OPENAI_STD,
-    resample: Resample::Bicubic,
-    mode: ResizeMode::Shortest,
-    quick_gelu: false,
+    ..INCEPTION
 };
 
 /// PE-Core's: mean = std = 0.5, bilinear, both sides resized (`squash`).
 const PE: Pretrained = Pretrained {
-    mean: [0.5; 3],
-    std: [0.5; 3],
     resample: Resample::Bilinear,
     mode: ResizeMode::Squash,
-    quick_gelu: false,
+    ..INCEPTION
 };
 
 /// CLIPA's: ImageNet's mean and std, bilinear, both sides resized (`squash`).
 const CLIPA: Pretrained = Pretrained {
     mean: [0.485, 0.456, 0.406],
     std: [0.229, 0.224, 0.225],
-    resample: Resample::Bilinear,
-    mode: ResizeMode::Squash,
-    quick_gelu: false,
+    ..PE
 };
 
 /// The paper's six models, the larger layouts of the same family that came after (ViT-L/14 at

@@ -40,29 +40,18 @@ pub(in crate::model) fn hf_tower(obj: &Obj, defaults: (&str, f64)) -> Result<Tow
 }
 
 pub(in crate::model) fn check_heads(t: &TowerConfig, obj: &Obj) -> Result<()> {
-    if !t.width.is_multiple_of(t.heads) {
-        return Err(Error::config(
-            obj.path,
-            format!(
-                "`{}`: width {} is not divisible by {} heads",
-                obj.prefix, t.width, t.heads
-            ),
-        ));
-    }
-    Ok(())
+    obj.ensure(t.width.is_multiple_of(t.heads), || {
+        format!("width {} is not divisible by {} heads", t.width, t.heads)
+    })
 }
 
 pub(in crate::model) fn check_patches(v: &VisionConfig, obj: &Obj) -> Result<()> {
-    if !v.image_size.is_multiple_of(v.patch_size) {
-        return Err(Error::config(
-            obj.path,
-            format!(
-                "`{}`: image size {} is not a multiple of patch size {}",
-                obj.prefix, v.image_size, v.patch_size
-            ),
-        ));
-    }
-    Ok(())
+    obj.ensure(v.image_size.is_multiple_of(v.patch_size), || {
+        format!(
+            "image size {} is not a multiple of patch size {}",
+            v.image_size, v.patch_size
+        )
+    })
 }
 
 /// `CLIPVisionConfig` / `CLIPTextConfig` defaults: QuickGELU, ε = 1e-5.

@@ -22,6 +22,17 @@ impl<'a> Obj<'a> {
         }
     }
 
+    /// `Ok` when `ok`, else an error naming this object and saying `what` is wrong.
+    pub(in crate::model) fn ensure(&self, ok: bool, what: impl FnOnce() -> String) -> Result<()> {
+        if ok {
+            return Ok(());
+        }
+        Err(Error::config(
+            self.path,
+            format!("`{}`: {}", self.prefix, what()),
+        ))
+    }
+
     pub(in crate::model) fn child(&self, k: &str) -> Result<Obj<'a>> {
         match self.map.get(k) {
             Some(Value::Object(map)) => Ok(Obj {
