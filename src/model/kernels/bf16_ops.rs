@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use super::bf16::{self, PackedRows, PackedWeight};
 use super::f32_attention::{Attention, attention_operands};
-use super::f32_ops::F32;
+use super::f32_ops::{F32, with_norm_operands};
 use super::fastmath::layer_norm_rows;
 use crate::Result;
 use crate::model::load::config::Activation;
@@ -108,31 +108,26 @@ pub fn layer_norm_packed(
     beta: &Tensor,
     eps: f64,
 ) -> Result<Option<PackedRows>> {
-    let (Some(xs), Some(g), Some(b)) = (F32::of(x), F32::of(gamma), F32::of(beta)) else {
-        return Ok(None);
-    };
-    let (xs, g, b) = (xs.slice(), g.slice(), b.slice());
-    let k = g.len();
-    if k == 0 || b.len() != k || x.dims().last() != Some(&k) {
-        return Ok(None);
-    }
-    let rows = xs.len() / k;
-    let mut out = PackedRows::to_overwrite(rows, k);
-    out.strips_mut()
-        .enumerate()
-        .for_each_init(Vec::new, |normed, (s, strip)| {
-            let live = 32.min(rows - s * 32);
-            normed.resize(live * k, 0.0);
-            layer_norm_rows(
-                &xs[s * 32 * k..(s * 32 + live) * k],
-                normed,
-                g,
-                b,
-                eps as f32,
-            );
-            bf16::pack_strip(normed, k, live, k, strip);
-        });
-    Ok(Some(out))
+    with_norm_operands(x, gamma, beta, |xs, g, b| {
+        let k = g.len();
+        let rows = xs.len() / k;
+        let mut out = PackedRows::to_overwrite(rows, k);
+        out.strips_mut()
+            .enumerate()
+            .for_each_init(Vec::new, |normed, (s, strip)| {
+                let live = 32.min(rows - s * 32);
+                normed.resize(live * k, 0.0);
+                layer_norm_rows(
+                    &xs[s * 32 * k..(s * 32 + live) * k],
+                    normed,
+                    g,
+                    b,
+                    eps as f32,
+                );
+                bf16::pack_strip(normed, k, live, k, strip);
+            });
+        Ok(out)
+    })
 }
 
 /// The attention of a block on the bf16 kernel ([`bf16::attention`]) for `qkv` (B·T, 3D) as the fused

@@ -185,20 +185,33 @@ pub fn swiglu(x: &Tensor) -> Result<Option<Tensor>> {
 /// LayerNorm over the last dimension of `x` with γ, β (its width): one vectorised pass per row
 /// for the statistics and one for the output, rows spread over the threads.
 pub fn layer_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f64) -> Result<Option<Tensor>> {
+    with_norm_operands(x, gamma, beta, |xs, g, b| {
+        let mut out = vec![0f32; xs.len()];
+        let rows = (4096 / g.len()).max(1) * g.len();
+        out.par_chunks_mut(rows)
+            .zip(xs.par_chunks(rows))
+            .for_each(|(o, x)| layer_norm_rows(x, o, g, b, eps as f32));
+        Ok(Tensor::from_vec(out, x.shape(), &Device::Cpu)?)
+    })
+}
+
+/// `f(x, γ, β)` over the data of a LayerNorm's operands; `None` unless all three are contiguous
+/// f32 CPU tensors and γ and β have `x`'s last width (not 0).
+pub(in crate::model) fn with_norm_operands<R>(
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    f: impl FnOnce(&[f32], &[f32], &[f32]) -> Result<R>,
+) -> Result<Option<R>> {
     let (Some(xs), Some(g), Some(b)) = (F32::of(x), F32::of(gamma), F32::of(beta)) else {
         return Ok(None);
     };
     let (xs, g, b) = (xs.slice(), g.slice(), b.slice());
-    let w = g.len();
-    if w == 0 || b.len() != w || x.dims().last() != Some(&w) {
+    let k = g.len();
+    if k == 0 || b.len() != k || x.dims().last() != Some(&k) {
         return Ok(None);
     }
-    let mut out = vec![0f32; xs.len()];
-    let rows = (4096 / w).max(1) * w;
-    out.par_chunks_mut(rows)
-        .zip(xs.par_chunks(rows))
-        .for_each(|(o, x)| layer_norm_rows(x, o, g, b, eps as f32));
-    Ok(Some(Tensor::from_vec(out, x.shape(), &Device::Cpu)?))
+    f(xs, g, b).map(Some)
 }
 
 #[cfg(test)]
