@@ -8,15 +8,9 @@
 
 mod common;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use clipscope::model::kernels::bf16;
-use clipscope::model::{Clip, ModelFiles};
 use common::*;
-
-fn load(name: &str, dtype: DType) -> Clip {
-    let files = ModelFiles::from_dir(&fixture(name), name).unwrap();
-    Clip::load(&files, &Device::Cpu, dtype).unwrap()
-}
 
 fn rows(t: &Tensor) -> Vec<Vec<f32>> {
     let n = t.dim(0).unwrap();
@@ -31,7 +25,10 @@ fn dot(a: &[f32], b: &[f32]) -> f64 {
 fn bf16_stays_within_its_bounds_of_f32_or_falls_back_to_it() {
     for name in FIXTURES.iter().chain(&SIGLIP_FIXTURES) {
         let r = reference(name);
-        let (f32m, bf16m) = (load(name, DType::F32), load(name, DType::BF16));
+        let (f32m, bf16m) = (
+            load_fixture_as(name, DType::F32),
+            load_fixture_as(name, DType::BF16),
+        );
         let layers: Vec<usize> = (0..f32m.config.depth()).collect();
         let px = &r["pixel_values"];
         let a = f32m.decompose(px, &layers, false).unwrap();

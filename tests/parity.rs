@@ -4,43 +4,20 @@
 mod common;
 
 use candle_core::{DType, Device, IndexOp, Tensor};
-use clipscope::image::load_rgb;
 use clipscope::model::{Clip, ModelFiles, Wanted, l2_normalize};
 use common::*;
-
-fn load(name: &str) -> Clip {
-    let files = ModelFiles::from_dir(&fixture(name), name).unwrap();
-    Clip::load(&files, &Device::Cpu, DType::F32).unwrap()
-}
-
-fn images(name: &str, key: &str) -> Vec<std::path::PathBuf> {
-    reference_json(name)[key]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| fixture(name).join("images").join(f.as_str().unwrap()))
-        .collect()
-}
-
-fn pixels(clip: &Clip, paths: &[std::path::PathBuf]) -> Tensor {
-    let bufs: Vec<Vec<f32>> = paths
-        .iter()
-        .map(|p| clip.preprocess().apply(&load_rgb(p).unwrap()).unwrap())
-        .collect();
-    clip.pixels(&bufs).unwrap()
-}
 
 #[test]
 fn pixel_values_match_the_reference_processor() {
     for name in FIXTURES {
-        let (clip, r) = (load(name), reference(name));
-        let px = pixels(&clip, &images(name, "images"));
+        let (clip, r) = (load_fixture(name), reference(name));
+        let px = reference_pixels(&clip, name, "images");
         assert!(max_abs_diff(&px, &r["pixel_values"]) < 1e-5, "{name}");
         // Non-square images go through the bicubic resize and the centre crop, as transformers'
         // processor does (torchvision's int16 taps). A fixture whose big images went through
         // open_clip's own transform (Pillow's 22-bit taps, and Pillow 13's pass order) has some
         // resized pixels one or two levels apart: 2 / 255 / std in normalised units.
-        let big = pixels(&clip, &images(name, "big_images"));
+        let big = reference_pixels(&clip, name, "big_images");
         let d = max_abs_diff(&big, &r["big_pixel_values"]);
         let pillow = reference_json(name)["big_images_through"].is_string();
         let tol = if pillow {
@@ -55,7 +32,7 @@ fn pixel_values_match_the_reference_processor() {
 #[test]
 fn decomposition_matches_prs_hook() {
     for name in FIXTURES {
-        let (clip, r) = (load(name), reference(name));
+        let (clip, r) = (load_fixture(name), reference(name));
         let dec = decomposes_as_reference(&clip, name, true);
         let unit = l2_normalize(&r["image_embeds"]).unwrap();
         // The identity: every component together is the unit embedding.
@@ -83,7 +60,7 @@ fn an_image_alone_decomposes_bit_for_bit_as_in_a_batch() {
         v.into_iter().map(f32::to_bits).collect()
     };
     for name in FIXTURES {
-        let (clip, r) = (load(name), reference(name));
+        let (clip, r) = (load_fixture(name), reference(name));
         let px = &r["pixel_values"];
         let layers: Vec<usize> = (0..clip.config.depth()).collect();
         let batch = clip.decompose(px, &layers, true).unwrap();
@@ -116,7 +93,7 @@ fn an_image_alone_decomposes_bit_for_bit_as_in_a_batch() {
 #[test]
 fn layer_selection_reports_the_same_heads() {
     for name in FIXTURES {
-        let (clip, r) = (load(name), reference(name));
+        let (clip, r) = (load_fixture(name), reference(name));
         let last = clip.config.depth() - 1;
         let dec = clip.decompose(&r["pixel_values"], &[last], false).unwrap();
         assert_eq!(dec.layers, vec![last]);
@@ -129,9 +106,9 @@ fn layer_selection_reports_the_same_heads() {
 #[test]
 fn big_images_match_by_cosine() {
     for name in FIXTURES {
-        let (clip, r) = (load(name), reference(name));
+        let (clip, r) = (load_fixture(name), reference(name));
         let feats = clip
-            .image_features(&pixels(&clip, &images(name, "big_images")))
+            .image_features(&reference_pixels(&clip, name, "big_images"))
             .unwrap();
         for c in cosines(&feats, &r["big_image_embeds"]) {
             assert!(c > 0.999, "{name}: cosine {c}");
@@ -142,8 +119,8 @@ fn big_images_match_by_cosine() {
 #[test]
 fn tokenizer_and_text_tower_match() {
     for name in FIXTURES {
-        let (clip, r) = (load(name), reference(name));
-        let texts = reference_json(name)["texts"].as_array().unwrap().clone();
+        let (clip, r) = (load_fixture(name), reference(name));
+        let texts = reference_texts(name);
         let ref_ids = r["input_ids"]
             .to_dtype(DType::I64)
             .unwrap()
@@ -151,7 +128,7 @@ fn tokenizer_and_text_tower_match() {
             .unwrap();
         let mut all = vec![];
         for (text, want) in texts.iter().zip(&ref_ids) {
-            let ids = clip.tokenize(text.as_str().unwrap()).unwrap();
+            let ids = clip.tokenize(text).unwrap();
             let want: Vec<u32> = want.iter().map(|&i| i as u32).collect();
             assert_eq!(&ids[..], &want[..ids.len()], "{name}: {text}");
             assert!(
@@ -168,7 +145,7 @@ fn tokenizer_and_text_tower_match() {
 
 #[test]
 fn truncation_keeps_the_end_token() {
-    let clip = load("tiny-clip-hf");
+    let clip = load_fixture("tiny-clip-hf");
     let long = "word ".repeat(200);
     let ids = clip.tokenize(&long).unwrap();
     assert_eq!(ids.len(), 77);
@@ -204,7 +181,7 @@ fn half_precision_is_close() {
 #[test]
 fn ablation_terms_match_the_reference() {
     for name in FIXTURES {
-        let (clip, r) = (load(name), reference(name));
+        let (clip, r) = (load_fixture(name), reference(name));
         let n = clip.config.depth();
         let dec = clip
             .decompose_with(

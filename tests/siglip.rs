@@ -3,31 +3,14 @@
 
 mod common;
 
-use candle_core::{DType, Device, IndexOp, Tensor};
-use clipscope::image::load_rgb;
+use candle_core::{DType, Device, IndexOp};
 use clipscope::model::{Clip, Format, ModelFiles, Wanted, l2_normalize};
 use common::*;
-
-fn load(name: &str) -> Clip {
-    let files = ModelFiles::from_dir(&fixture(name), name).unwrap();
-    Clip::load(&files, &Device::Cpu, DType::F32).unwrap()
-}
-
-fn pixels(clip: &Clip, name: &str, key: &str) -> Tensor {
-    let bufs: Vec<Vec<f32>> = reference_json(name)[key]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| fixture(name).join("images").join(f.as_str().unwrap()))
-        .map(|p| clip.preprocess().apply(&load_rgb(&p).unwrap()).unwrap())
-        .collect();
-    clip.pixels(&bufs).unwrap()
-}
 
 #[test]
 fn siglip_configs_read_as_one_pooling_layer_without_a_class_token() {
     for (name, grid, heads) in [("tiny-siglip", 4, 4), ("tiny-siglip2", 5, 6)] {
-        let clip = load(name);
+        let clip = load_fixture(name);
         let c = &clip.config;
         assert_eq!(c.format, Format::Siglip, "{name}");
         assert_eq!((c.vision.grid(), c.vision.tokens()), (grid, grid * grid));
@@ -45,11 +28,11 @@ fn siglip_configs_read_as_one_pooling_layer_without_a_class_token() {
 #[test]
 fn pixel_values_match_siglip_image_processor() {
     for name in SIGLIP_FIXTURES {
-        let (clip, r) = (load(name), reference(name));
-        let d = max_abs_diff(&pixels(&clip, name, "images"), &r["pixel_values"]);
+        let (clip, r) = (load_fixture(name), reference(name));
+        let d = max_abs_diff(&reference_pixels(&clip, name, "images"), &r["pixel_values"]);
         assert!(d < 1e-5, "{name}: {d}");
         // Non-square images are squashed by Pillow's bicubic resize.
-        let big = pixels(&clip, name, "big_images");
+        let big = reference_pixels(&clip, name, "big_images");
         let d = max_abs_diff(&big, &r["big_pixel_values"]);
         assert!(d < 1e-5, "{name}: resized images differ by {d}");
         let feats = clip.image_features(&big).unwrap();
@@ -62,12 +45,11 @@ fn pixel_values_match_siglip_image_processor() {
 #[test]
 fn tokenizers_match_transformers() {
     for name in SIGLIP_FIXTURES {
-        let (clip, r) = (load(name), reference(name));
-        let texts = reference_json(name)["texts"].as_array().unwrap().clone();
+        let (clip, r) = (load_fixture(name), reference(name));
+        let texts = reference_texts(name);
         let want: Vec<Vec<i64>> = r["input_ids"].to_vec2().unwrap();
         let mask: Option<Vec<Vec<i64>>> = r.get("attention_mask").map(|m| m.to_vec2().unwrap());
         for (i, text) in texts.iter().enumerate() {
-            let text = text.as_str().unwrap();
             let got = clip.tokenize(text).unwrap();
             // The reference is padded to 64: the mask, or the fixture's length rule, says where.
             let n = match &mask {
@@ -88,7 +70,7 @@ fn tokenizers_match_transformers() {
 #[test]
 fn text_embeddings_match_siglip_text_model() {
     for name in SIGLIP_FIXTURES {
-        let (clip, r) = (load(name), reference(name));
+        let (clip, r) = (load_fixture(name), reference(name));
         let ids = reference_ids(&clip, name);
         let emb = clip.text_features(&ids).unwrap();
         let d = max_abs_diff(&emb, &r["text_embeds"]);
@@ -102,7 +84,7 @@ fn text_embeddings_match_siglip_text_model() {
 #[test]
 fn pooling_head_decomposition_matches_the_reference() {
     for name in SIGLIP_FIXTURES {
-        let (clip, r) = (load(name), reference(name));
+        let (clip, r) = (load_fixture(name), reference(name));
         let px = &r["pixel_values"];
         let feats = clip.image_features(px).unwrap();
         let d = max_abs_diff(&feats, &r["pooler_output"]);
@@ -153,7 +135,7 @@ fn pooling_head_decomposition_matches_the_reference() {
 
 #[test]
 fn only_the_pooling_layer_decomposes() {
-    let clip = load("tiny-siglip");
+    let clip = load_fixture("tiny-siglip");
     let px = &reference("tiny-siglip")["pixel_values"];
     let err = clip.decompose(px, &[1], false).unwrap_err().to_string();
     assert!(err.contains("layer 1 does not exist"), "{err}");
@@ -223,7 +205,7 @@ fn patch_maps_cover_the_pixels_the_patches_read() {
     use clipscope::analysis::Heads;
     use clipscope::analysis::session::{QueryImage, maps};
     // tiny-siglip2 reads 42 px as 5 × 5 patches of 8: the map belongs over 40 × 40.
-    let clip = load("tiny-siglip2");
+    let clip = load_fixture("tiny-siglip2");
     let q = QueryImage::resolve(
         fixture("tiny-siglip2")
             .join("images/big00.png")

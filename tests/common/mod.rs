@@ -208,13 +208,43 @@ pub fn pty(size: Option<(u16, u16)>) -> (std::os::fd::OwnedFd, std::os::fd::Owne
     unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) }
 }
 
+/// Fixture `name`'s model, on the CPU in f32.
+pub fn load_fixture(name: &str) -> clipscope::model::Clip {
+    load_fixture_as(name, candle_core::DType::F32)
+}
+
+/// Fixture `name`'s model, on the CPU in `dtype`.
+pub fn load_fixture_as(name: &str, dtype: candle_core::DType) -> clipscope::model::Clip {
+    let files = clipscope::model::ModelFiles::from_dir(&fixture(name), name).unwrap();
+    clipscope::model::Clip::load(&files, &Device::Cpu, dtype).unwrap()
+}
+
+/// The normalised pixels `clip` gives the images that fixture `name`'s reference lists under
+/// `key` (`images`, `big_images`).
+pub fn reference_pixels(clip: &clipscope::model::Clip, name: &str, key: &str) -> Tensor {
+    let files = reference_json(name)[key].as_array().unwrap().clone();
+    let bufs: Vec<Vec<f32>> = files
+        .iter()
+        .map(|f| fixture(name).join("images").join(f.as_str().unwrap()))
+        .map(|p| {
+            let img = clipscope::image::load_rgb(&p).unwrap();
+            clip.preprocess().apply(&img).unwrap()
+        })
+        .collect();
+    clip.pixels(&bufs).unwrap()
+}
+
+/// The texts of fixture `name`'s reference.
+pub fn reference_texts(name: &str) -> Vec<String> {
+    let json = reference_json(name);
+    let texts = json["texts"].as_array().unwrap();
+    texts.iter().map(|t| t.as_str().unwrap().into()).collect()
+}
+
 /// The token ids `clip` gives the reference's texts of fixture `name`.
 pub fn reference_ids(clip: &clipscope::model::Clip, name: &str) -> Vec<Vec<u32>> {
-    let texts = reference_json(name)["texts"].as_array().unwrap().clone();
-    texts
-        .iter()
-        .map(|t| clip.tokenize(t.as_str().unwrap()).unwrap())
-        .collect()
+    let texts = reference_texts(name);
+    texts.iter().map(|t| clip.tokenize(t).unwrap()).collect()
 }
 
 /// Every number of a JSON value (nested arrays flattened).
