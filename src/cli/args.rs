@@ -25,8 +25,7 @@ pub struct BuiltStore {
 impl BuiltStore {
     /// The store named (or the cache's only one), opened.
     pub fn open(&self) -> clipscope::Result<clipscope::store::Store> {
-        let dir = clipscope::store::cache::resolve(self.store.as_deref(), &self.cache.dir())?;
-        clipscope::store::Store::open(&dir)
+        self.cache.open(self.store.as_deref())
     }
 
     /// The model that built `store` (checked against its weights), on `device`.
@@ -51,6 +50,13 @@ impl CacheArg {
     /// The directory: the argument, else the default cache.
     pub fn dir(&self) -> PathBuf {
         self.cache.clone().unwrap_or_else(default_cache)
+    }
+
+    /// The store `store` names in this cache (a directory, slug, hash prefix or slug/hash; the
+    /// cache's only store when `None`), opened.
+    pub fn open(&self, store: Option<&str>) -> clipscope::Result<clipscope::store::Store> {
+        let dir = clipscope::store::cache::resolve(store, &self.dir())?;
+        clipscope::store::Store::open(&dir)
     }
 }
 

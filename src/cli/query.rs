@@ -7,7 +7,6 @@ use clap::Args;
 use clipscope::analysis::session::store_model;
 use clipscope::model::Clip;
 use clipscope::store::Store;
-use clipscope::store::cache::resolve;
 use image::RgbImage;
 
 /// Where the analysis gets its model and store.
@@ -78,12 +77,10 @@ fn sixel_terminal() -> bool {
 impl Source {
     /// The store, when one is named (or when the cache holds exactly one and `need` is set).
     pub fn store(&self, need: bool) -> Result<Option<Store>> {
-        let cache = self.cache.dir();
         if self.store.is_none() && !need {
             return Ok(None);
         }
-        let dir = resolve(self.store.as_deref(), &cache)?;
-        Ok(Some(Store::open(&dir)?))
+        Ok(Some(self.cache.open(self.store.as_deref())?))
     }
 
     /// The model: the store's (checked against its weights), else --model.
