@@ -41,6 +41,14 @@ impl FamilyScore {
     pub fn excess(&self) -> f64 {
         ((self.explained - self.chance) / (1.0 - self.chance).max(1e-9)).max(0.0)
     }
+
+    /// The excess that remains one chance spread below the measurement, at least 0: how much
+    /// beyond chance the family explains at the least, so that a share measured against a wide
+    /// chance spread counts for less than the same share measured against a narrow one.
+    pub fn assured(&self) -> f64 {
+        let above = self.explained - self.chance - self.spread;
+        (above / (1.0 - self.chance).max(1e-9)).max(0.0)
+    }
 }
 
 /// Share of a family's own variance its principal directions keep.
@@ -226,6 +234,30 @@ mod tests {
     fn centred_uniform(seed: u64) -> impl FnMut() -> f64 {
         let mut r = SplitMix64(seed);
         move || (r.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    }
+
+    #[test]
+    fn the_assured_excess_discounts_a_wide_chance_spread() {
+        let score = |explained, chance, spread| FamilyScore {
+            property: "counting".into(),
+            explained,
+            chance,
+            spread,
+            dims: 3,
+        };
+        // The same share over the same chance: against a narrow spread it is assured almost
+        // whole, against a wide one much less.
+        let narrow = score(0.6, 0.2, 0.05);
+        let wide = score(0.6, 0.2, 0.3);
+        assert!((narrow.excess() - 0.5).abs() < 1e-12 && (wide.excess() - 0.5).abs() < 1e-12);
+        assert!(
+            (narrow.assured() - 0.4375).abs() < 1e-12,
+            "{}",
+            narrow.assured()
+        );
+        assert!((wide.assured() - 0.125).abs() < 1e-12, "{}", wide.assured());
+        // Within one spread of chance nothing is assured.
+        assert_eq!(score(0.25, 0.2, 0.1).assured(), 0.0);
     }
 
     #[test]

@@ -29,8 +29,8 @@ pub struct HeadDoc {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub evidence: BTreeMap<String, f64>,
     /// The model's text families by label: the excess share of the head's variance a
-    /// property's family explains, where it lies far above chance (docs/METRICS.md, "Family
-    /// scores").
+    /// property's family explains one chance spread below its measurement, where that is above
+    /// chance (docs/METRICS.md, "Family scores" and "Search").
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub families: BTreeMap<String, f64>,
     /// Concept consistency: how many of its top texts agree with its label (`ccs:5`,
@@ -67,8 +67,8 @@ pub fn docs_of(interp: &Interpretation) -> Vec<HeadDoc> {
             families: h
                 .families
                 .iter()
-                .filter(|f| f.z() >= crate::interpret::labels::FAMILY_Z)
-                .map(|f| (f.property.clone(), f.excess()))
+                .filter(|f| f.assured() > 0.0)
+                .map(|f| (f.property.clone(), f.assured()))
                 .collect(),
             ccs: h.ccs.as_ref().map(|c| c.score as u64),
         })

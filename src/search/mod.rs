@@ -25,7 +25,7 @@ pub use stored::{cache_index, index_of, store_index};
 use crate::{Error, Result};
 
 /// Changes whenever the schema does, so that an index written by another clipscope is rebuilt.
-const SCHEMA_VERSION: &str = "schema 6 (image evidence where the model names it)";
+const SCHEMA_VERSION: &str = "schema 7 (families ranked by their assured excess)";
 
 /// A search hit.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -49,7 +49,7 @@ pub enum RankedBy {
     /// ε², the share of the head's variance the property the query names explains.
     Evidence(f64),
     /// Where no image property is known: the excess share of the head's variance that the
-    /// property's text family explains.
+    /// property's text family explains, one chance spread below its measurement.
     Family(f64),
     /// The text relevance, [`Hit::score`].
     Text(f32),
