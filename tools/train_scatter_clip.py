@@ -14,10 +14,13 @@ that clipscope's labels and search find it without being told.
     python3 tools/train_scatter_clip.py --images /tmp/scatter --out /tmp/stage1 \
         --steps 1000 --lr 5e-4 --colourless 1000
     python3 tools/train_scatter_clip.py --images /tmp/scatter --out tests/fixtures/scatter-clip \
-        --init /tmp/stage1 --steps 500 --lr 3e-4 --hard 0.3
+        --init /tmp/stage1 --steps 1500 --lr 5e-4 --fixed 0.5
 
 The first stage leaves colour out of the captions: with it, colour alone explains most captions
-and a model this small learns nothing else (shape, count and background stay at chance).
+and a model this small learns nothing else (shape, count and background stay at chance; so does
+training from the start with --fixed 0.5: colour 99.8%, background 17%). The second adds colour,
+half its batches drawn from images that agree on one or two properties, so that the others keep
+being needed. The copy of the held-out images the tests read:
     python3 tools/train_scatter_clip.py --copy-held-out /tmp/scatter \
         --to tests/fixtures/scatter-world -n 240
 
@@ -174,14 +177,20 @@ def train(a):
                              return_tensors="pt")["pixel_values"].half() for i in range(0, len(truth), 500)])
     model, opt, sched = small_clip(a.init, 6, SIDE, 6, a.lr, a.steps)
     train_ids = list(range(HELD_OUT, len(truth)))
-    by_colour = {}
+    # The training images grouped by the values of one or two properties.
+    subsets = [(p,) for p in PROPERTIES] + [(p, q) for i, p in enumerate(PROPERTIES) for q in PROPERTIES[i + 1:]]
+    groups = {s: {} for s in subsets}
     for i in train_ids:
-        by_colour.setdefault(truth[i]["color"], []).append(i)
+        for s in subsets:
+            groups[s].setdefault(tuple(truth[i][p] for p in s), []).append(i)
 
     def batch_of(step):
-        if rng.random() < a.hard:
-            # One colour per batch: only shape, count and background tell the captions apart.
-            idx = rng.sample(by_colour[rng.choice(sorted(by_colour))], a.batch)
+        if rng.random() < a.fixed:
+            # Images that agree on one or two properties: only the others tell the captions
+            # apart, so none of them can be left unlearned.
+            s = rng.choice(subsets)
+            pool = groups[s][tuple(truth[rng.choice(train_ids)][p] for p in s)]
+            idx = rng.sample(pool, min(a.batch, len(pool)))
         else:
             idx = rng.sample(train_ids, a.batch)
         return idx, [caption(truth[i], rng, step >= a.colourless) for i in idx]
@@ -195,7 +204,7 @@ def train(a):
         shutil.copy(ROOT / "tests/fixtures/tiny-clip-hf" / f, a.out / f)
     (a.out / "accuracy.json").write_text(json.dumps(
         {"held_out_images": HELD_OUT, "steps": a.steps, "batch": a.batch, "seed": a.seed, "lr": a.lr,
-         "init": str(a.init) if a.init else None, "hard": a.hard, "colourless": a.colourless,
+         "init": str(a.init) if a.init else None, "fixed": a.fixed, "colourless": a.colourless,
          "torch": torch.__version__, "zero_shot": acc}, indent=1) + "\n")
 
 
@@ -220,8 +229,8 @@ def main():
     ap.add_argument("--init", type=pathlib.Path, help="start from this checkpoint")
     ap.add_argument("--colourless", type=int, default=0,
                     help="steps whose captions leave colour out (first shape, count and background)")
-    ap.add_argument("--hard", type=float, default=0.0,
-                    help="share of batches drawn from images of one colour only")
+    ap.add_argument("--fixed", type=float, default=0.0,
+                    help="share of batches drawn from images that agree on one or two properties")
     a = ap.parse_args()
     if a.make_images:
         make_images(a.make_images, a.n, a.seed)
