@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use image::{DynamicImage, RgbImage};
-use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::{Rect, Size};
+use ratatui::widgets::Widget;
 use ratatui::widgets::{Clear, Paragraph};
 use ratatui_image::picker::{Picker, ProtocolType};
 use ratatui_image::protocol::Protocol;
@@ -155,7 +156,7 @@ impl Images {
 
     /// Draws image `id` into `area`, or a placeholder while it is encoded (then it is wanted,
     /// in `out`).
-    pub fn draw(&self, f: &mut Frame, area: Rect, id: &str, src: Src, out: &mut Drawn) {
+    pub fn draw(&self, buf: &mut Buffer, area: Rect, id: &str, src: Src, out: &mut Drawn) {
         if area.width < 2 || area.height < 1 {
             return;
         }
@@ -164,19 +165,19 @@ impl Images {
         }
         let key = (id.to_string(), area.width, area.height);
         match self.slots.get(&key) {
-            Some(Slot::Ready(Encoded::Protocol(p))) => f.render_widget(Image::new(p), area),
+            Some(Slot::Ready(Encoded::Protocol(p))) => Widget::render(Image::new(p), area, buf),
             Some(Slot::Ready(Encoded::Kitty(k))) => {
-                f.render_widget(Clear, area);
+                Widget::render(Clear, area, buf);
                 if self.direct.is_some() {
                     out.placements.push((area, key.0, k.clone()));
                 }
             }
             Some(Slot::Failed(e)) => {
-                f.render_widget(Paragraph::new(format!("✗ {e}")), area);
+                Widget::render(Paragraph::new(format!("✗ {e}")), area, buf);
             }
-            Some(Slot::Pending) => f.render_widget(Paragraph::new("…"), area),
+            Some(Slot::Pending) => Widget::render(Paragraph::new("…"), area, buf),
             None => {
-                f.render_widget(Paragraph::new("…"), area);
+                Widget::render(Paragraph::new("…"), area, buf);
                 if !out.wanted.iter().any(|w| w.key == key) {
                     out.wanted.push(Want { key, src });
                 }

@@ -1,9 +1,11 @@
 //! An analysis view: its inputs, then results as a ranked list beside images, or a heat map.
 
-use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
+use ratatui::widgets::StatefulWidget;
+use ratatui::widgets::Widget;
 use ratatui::widgets::{Paragraph, Wrap};
 
 use std::sync::Arc;
@@ -19,53 +21,66 @@ use super::thumbs::{self, Thumb};
 use super::{SPINNER, cut, pane};
 use crate::analysis::HeadRef;
 
-/// Draws analysis `kind` into `area`.
-pub fn draw(f: &mut Frame, app: &App, kind: Kind, area: Rect, out: &mut Drawn) {
-    let Some(a) = app.state.analyses.get(&kind) else {
-        return;
-    };
-    let t = app.theme.clone();
-    let block = pane(app, format!(" {} · {} ", kind.number(), kind.title()), true);
-    let inner = block.inner(area);
-    f.render_widget(block, area);
-    let lines = inputs(app, kind, a);
-    let [inputs, results] =
-        Layout::vertical([Constraint::Length(lines.len() as u16), Constraint::Min(1)]).areas(inner);
-    f.render_widget(Paragraph::new(lines), inputs);
+/// Analysis `kind` of the app as a widget; its state collects the images it wants and where it
+/// drew them.
+pub struct AnalysisView<'a>(pub &'a App, pub Kind);
 
-    if a.job.is_some() {
-        let spin = SPINNER[(app.state.frame as usize) % SPINNER.len()];
-        let msg = format!(
-            "{spin} running… ({} cancels)",
-            app.keymap
-                .key_for(Context::Analysis, Action::Cancel)
-                .unwrap_or_default()
-        );
-        f.render_widget(Paragraph::new(Line::styled(msg, t.title())), results);
-        return;
-    }
-    match &a.outcome {
-        None => f.render_widget(
-            Paragraph::new(Line::styled(
-                format!(
-                    "not run yet{}",
-                    app.keymap.aside(Context::Analysis, Action::Run, "runs")
-                ),
-                t.dimmed(),
-            )),
-            results,
-        ),
-        Some(Err(e)) => f.render_widget(
-            Paragraph::new(Line::styled(e.clone(), t.error())).wrap(Wrap { trim: true }),
-            results,
-        ),
-        Some(Ok(Outcome::Map {
-            title,
-            summary,
-            figure,
-        })) => draw_map(f, app, (title, summary, figure), results, out),
-        Some(Ok(Outcome::Hits { title, heads, rows })) => {
-            draw_hits(f, app, a, (title, heads, rows), results, out)
+impl StatefulWidget for AnalysisView<'_> {
+    type State = Drawn;
+
+    fn render(self, area: Rect, buf: &mut Buffer, out: &mut Drawn) {
+        let app = self.0;
+        let kind = self.1;
+
+        let Some(a) = app.state.analyses.get(&kind) else {
+            return;
+        };
+        let t = app.theme.clone();
+        let block = pane(app, format!(" {} · {} ", kind.number(), kind.title()), true);
+        let inner = block.inner(area);
+        Widget::render(block, area, buf);
+        let lines = inputs(app, kind, a);
+        let [inputs, results] =
+            Layout::vertical([Constraint::Length(lines.len() as u16), Constraint::Min(1)])
+                .areas(inner);
+        Widget::render(Paragraph::new(lines), inputs, buf);
+
+        if a.job.is_some() {
+            let spin = SPINNER[(app.state.frame as usize) % SPINNER.len()];
+            let msg = format!(
+                "{spin} running… ({} cancels)",
+                app.keymap
+                    .key_for(Context::Analysis, Action::Cancel)
+                    .unwrap_or_default()
+            );
+            Widget::render(Paragraph::new(Line::styled(msg, t.title())), results, buf);
+            return;
+        }
+        match &a.outcome {
+            None => Widget::render(
+                Paragraph::new(Line::styled(
+                    format!(
+                        "not run yet{}",
+                        app.keymap.aside(Context::Analysis, Action::Run, "runs")
+                    ),
+                    t.dimmed(),
+                )),
+                results,
+                buf,
+            ),
+            Some(Err(e)) => Widget::render(
+                Paragraph::new(Line::styled(e.clone(), t.error())).wrap(Wrap { trim: true }),
+                results,
+                buf,
+            ),
+            Some(Ok(Outcome::Map {
+                title,
+                summary,
+                figure,
+            })) => draw_map(buf, app, (title, summary, figure), results, out),
+            Some(Ok(Outcome::Hits { title, heads, rows })) => {
+                draw_hits(buf, app, a, (title, heads, rows), results, out)
+            }
         }
     }
 }
@@ -132,7 +147,7 @@ fn inputs(app: &App, kind: Kind, a: &Analysis) -> Vec<Line<'static>> {
 
 /// A heat-map result: its title and summary over the figure.
 fn draw_map(
-    f: &mut Frame,
+    buf: &mut Buffer,
     app: &App,
     (title, summary, figure): (&String, &String, &Arc<RgbImage>),
     results: Rect,
@@ -140,12 +155,13 @@ fn draw_map(
 ) {
     let t = &app.theme;
     let [top, img] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(results);
-    f.render_widget(
+    Widget::render(
         Paragraph::new(vec![
             Line::styled(title.clone(), t.title()),
             Line::raw(summary.clone()),
         ]),
         top,
+        buf,
     );
     let fig_w = (img.height * 2).min(img.width);
     let r = Rect {
@@ -153,12 +169,12 @@ fn draw_map(
         ..img
     };
     let key = format!("fig:{title}|{summary}");
-    app.images.draw(f, r, &key, Src::Rgb(figure.clone()), out);
+    app.images.draw(buf, r, &key, Src::Rgb(figure.clone()), out);
 }
 
 /// A ranked result: the list of hits beside their thumbnails.
 fn draw_hits(
-    f: &mut Frame,
+    buf: &mut Buffer,
     app: &App,
     a: &Analysis,
     (title, heads, rows): (&String, &[HeadRef], &[Row]),
@@ -168,12 +184,13 @@ fn draw_hits(
     let t = &app.theme;
     let names: Vec<_> = heads.iter().map(ToString::to_string).collect();
     let [top, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(results);
-    f.render_widget(
+    Widget::render(
         Paragraph::new(Line::from(vec![
             Span::styled(title.clone(), t.title()),
             Span::styled(format!("  heads {}", cut(&names.join(" "), 40)), t.dimmed()),
         ])),
         top,
+        buf,
     );
     let list_w = if app.images.picker.is_some() {
         (body.width / 2).min(48)
@@ -197,12 +214,12 @@ fn draw_hits(
         })
         .collect();
     if lines.is_empty() {
-        f.render_widget(Paragraph::new("no results"), list);
+        Widget::render(Paragraph::new("no results"), list, buf);
     } else {
-        f.render_widget(Paragraph::new(lines), list);
+        Widget::render(Paragraph::new(lines), list, buf);
     }
     draw_thumbs(
-        f,
+        buf,
         (&app.images, out),
         &app.data.session.store,
         a,
@@ -214,7 +231,7 @@ fn draw_hits(
 /// The query's and the hits' thumbnails (the analysis stays borrowed from the app: only the
 /// image cache changes).
 fn draw_thumbs(
-    f: &mut Frame,
+    buf: &mut Buffer,
     (images, out): (&super::super::images::Images, &mut Drawn),
     store: &crate::store::Store,
     a: &super::super::analysis::Analysis,
@@ -244,5 +261,5 @@ fn draw_thumbs(
     }
     let th = (area.height.saturating_sub(1) / 2).clamp(3, 10);
     let per_row = (area.width / (th * 2 + 2)).max(1) as usize;
-    thumbs::draw(f, (images, out), items, area, (per_row, th));
+    thumbs::draw(buf, (images, out), items, area, (per_row, th));
 }

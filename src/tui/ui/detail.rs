@@ -1,10 +1,12 @@
 //! The head pane: id, label, TEXTSPAN texts with variance-explained bars, note, top images.
 
-use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use ratatui::widgets::StatefulWidget;
+use ratatui::widgets::Widget;
 
 use super::super::app::{App, Focus, Top};
 use super::super::images::Drawn;
@@ -13,65 +15,75 @@ use super::super::theme::Theme;
 use super::{bar, cut, pane};
 use crate::interpret::HeadInterp;
 
-/// Draws the detail pane.
-pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
-    let h = app.state.sel;
-    let id = app.data.id(h);
-    let star = if app.notes.bookmarks.contains(&id) {
-        " ★"
-    } else {
-        ""
-    };
-    let block = pane(
-        app,
-        format!(" {id}{star} "),
-        app.state.focus == Focus::Detail,
-    );
-    let inner = block.inner(area);
-    f.render_widget(block, area);
-    out.geometry.detail = inner;
-    let t = app.theme.clone();
-    let mut lines: Vec<Line> = vec![];
-    let interp = app.data.head(h).cloned();
-    match &interp {
-        Some(hi) => lines.extend(summary(app, hi)),
-        None => lines.push(Line::styled("not interpreted", t.dimmed())),
+/// The head pane as a widget over the app; its state collects the images it wants and where it
+/// drew them.
+pub struct Detail<'a>(pub &'a App);
+
+impl StatefulWidget for Detail<'_> {
+    type State = Drawn;
+
+    fn render(self, area: Rect, buf: &mut Buffer, out: &mut Drawn) {
+        let app = self.0;
+
+        let h = app.state.sel;
+        let id = app.data.id(h);
+        let star = if app.notes.bookmarks.contains(&id) {
+            " ★"
+        } else {
+            ""
+        };
+        let block = pane(
+            app,
+            format!(" {id}{star} "),
+            app.state.focus == Focus::Detail,
+        );
+        let inner = block.inner(area);
+        Widget::render(block, area, buf);
+        out.geometry.detail = inner;
+        let t = app.theme.clone();
+        let mut lines: Vec<Line> = vec![];
+        let interp = app.data.head(h).cloned();
+        match &interp {
+            Some(hi) => lines.extend(summary(app, hi)),
+            None => lines.push(Line::styled("not interpreted", t.dimmed())),
+        }
+        if let Some(n) = app.notes.notes.get(&id) {
+            lines.push(Line::from(vec![
+                Span::styled("note ", t.dimmed()),
+                Span::raw(n.clone()),
+            ]));
+        }
+        if let Some(hi) = &interp {
+            lines.extend(super::evidence::lines(hi, &t, inner.width as usize));
+            lines.extend(texts(hi, &t, inner.width as usize));
+        }
+        let want_images = app.images.picker.is_some() && inner.height > lines.len() as u16 + 6;
+        let img_h = if want_images {
+            (inner.height - lines.len() as u16 - 1).min(8)
+        } else {
+            0
+        };
+        let [text, caption, imgs] = Layout::vertical([
+            Constraint::Min(1),
+            Constraint::Length(if want_images { 1 } else { 0 }),
+            Constraint::Length(img_h),
+        ])
+        .areas(inner);
+        Widget::render(
+            Paragraph::new(lines).scroll((app.state.detail_scroll, 0)),
+            text,
+            buf,
+        );
+        if !want_images {
+            return;
+        }
+        top_images(buf, app, (caption, imgs), interp.as_ref(), out);
     }
-    if let Some(n) = app.notes.notes.get(&id) {
-        lines.push(Line::from(vec![
-            Span::styled("note ", t.dimmed()),
-            Span::raw(n.clone()),
-        ]));
-    }
-    if let Some(hi) = &interp {
-        lines.extend(super::evidence::lines(hi, &t, inner.width as usize));
-        lines.extend(texts(hi, &t, inner.width as usize));
-    }
-    let want_images = app.images.picker.is_some() && inner.height > lines.len() as u16 + 6;
-    let img_h = if want_images {
-        (inner.height - lines.len() as u16 - 1).min(8)
-    } else {
-        0
-    };
-    let [text, caption, imgs] = Layout::vertical([
-        Constraint::Min(1),
-        Constraint::Length(if want_images { 1 } else { 0 }),
-        Constraint::Length(img_h),
-    ])
-    .areas(inner);
-    f.render_widget(
-        Paragraph::new(lines).scroll((app.state.detail_scroll, 0)),
-        text,
-    );
-    if !want_images {
-        return;
-    }
-    top_images(f, app, (caption, imgs), interp.as_ref(), out);
 }
 
 /// The head's top images under their caption (or why there are none), one cell each.
 fn top_images(
-    f: &mut Frame,
+    buf: &mut Buffer,
     app: &App,
     (caption, imgs): (Rect, Rect),
     interp: Option<&HeadInterp>,
@@ -90,7 +102,7 @@ fn top_images(
             t.dimmed(),
         ),
     };
-    f.render_widget(Paragraph::new(cap), caption);
+    Widget::render(Paragraph::new(cap), caption, buf);
     let Some(Top::Ready(top)) = app.state.top.get(&h) else {
         return;
     };
@@ -105,7 +117,7 @@ fn top_images(
         let cell = Rect::new(x, imgs.y, w - 1, img_h);
         if let Ok(p) = store.store.image_path(*index) {
             app.images
-                .draw(f, cell, &format!("img:{index}"), Src::Path(p), out);
+                .draw(buf, cell, &format!("img:{index}"), Src::Path(p), out);
         }
     }
 }

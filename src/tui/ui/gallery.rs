@@ -1,9 +1,11 @@
 //! A head's gallery: its top and bottom images listed (rank, `#N`, score, file name) beside
 //! their thumbnails, the selected one marked in both.
 
-use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
+use ratatui::widgets::StatefulWidget;
+use ratatui::widgets::Widget;
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::super::app::App;
@@ -15,72 +17,84 @@ use super::thumbs::{self, Thumb};
 use super::{SPINNER, cut, pane};
 use crate::analysis::gallery::{Gallery, Shot};
 
-/// Draws the gallery into `area`.
-pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
-    let Some(g) = &app.state.gallery else { return };
-    let t = app.theme.clone();
-    let label = app.data.label(g.head).unwrap_or_else(|| "—".into());
-    let block = pane(
-        app,
-        format!(" gallery · {} · {label} ", app.data.id(g.head)),
-        true,
-    );
-    let inner = block.inner(area);
-    f.render_widget(block, area);
-    let hints = app.keymap.hints(
-        Context::Gallery,
-        &[
-            (Action::OpenImage, "analyse the image"),
-            (Action::Back, "back"),
-        ],
-    );
-    let g_out = match &g.outcome {
-        None => {
-            let spin = SPINNER[(app.state.frame as usize) % SPINNER.len()];
-            let msg = format!("{spin} ranking the store's images through {}…", g.head);
-            return f.render_widget(Paragraph::new(Line::styled(msg, t.title())), inner);
+/// A head's gallery as a widget over the app; its state collects the images it wants and where
+/// it drew them.
+pub struct HeadGallery<'a>(pub &'a App);
+
+impl StatefulWidget for HeadGallery<'_> {
+    type State = Drawn;
+
+    fn render(self, area: Rect, buf: &mut Buffer, out: &mut Drawn) {
+        let app = self.0;
+
+        let Some(g) = &app.state.gallery else { return };
+        let t = app.theme.clone();
+        let label = app.data.label(g.head).unwrap_or_else(|| "—".into());
+        let block = pane(
+            app,
+            format!(" gallery · {} · {label} ", app.data.id(g.head)),
+            true,
+        );
+        let inner = block.inner(area);
+        Widget::render(block, area, buf);
+        let hints = app.keymap.hints(
+            Context::Gallery,
+            &[
+                (Action::OpenImage, "analyse the image"),
+                (Action::Back, "back"),
+            ],
+        );
+        let g_out = match &g.outcome {
+            None => {
+                let spin = SPINNER[(app.state.frame as usize) % SPINNER.len()];
+                let msg = format!("{spin} ranking the store's images through {}…", g.head);
+                return Widget::render(Paragraph::new(Line::styled(msg, t.title())), inner, buf);
+            }
+            Some(Err(e)) => {
+                let p =
+                    Paragraph::new(Line::styled(e.clone(), t.error())).wrap(Wrap { trim: true });
+                return Widget::render(p, inner, buf);
+            }
+            Some(Ok(out)) => out,
+        };
+        let [head, body] =
+            Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(inner);
+        Widget::render(
+            Paragraph::new(vec![
+                Line::from(vec![
+                    Span::styled("along ", t.dimmed()),
+                    Span::styled(format!("{:?}", g_out.along), t.title()),
+                    Span::styled(
+                        "  score: the head's share of cos(image, text) (dot)",
+                        t.dimmed(),
+                    ),
+                ]),
+                Line::styled(hints, t.dimmed()),
+            ])
+            .wrap(Wrap { trim: true }),
+            head,
+            buf,
+        );
+        let pictures = app.images.picker.is_some();
+        let list_w = if pictures {
+            (body.width * 2 / 5).clamp(24, 56).min(body.width)
+        } else {
+            body.width
+        };
+        let [list, imgs] =
+            Layout::horizontal([Constraint::Length(list_w), Constraint::Min(0)]).areas(body);
+        out.geometry.hits = list;
+        Widget::render(Paragraph::new(rows(app, g, list.width as usize)), list, buf);
+        if !pictures {
+            return;
         }
-        Some(Err(e)) => {
-            let p = Paragraph::new(Line::styled(e.clone(), t.error())).wrap(Wrap { trim: true });
-            return f.render_widget(p, inner);
-        }
-        Some(Ok(out)) => out,
-    };
-    let [head, body] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(inner);
-    f.render_widget(
-        Paragraph::new(vec![
-            Line::from(vec![
-                Span::styled("along ", t.dimmed()),
-                Span::styled(format!("{:?}", g_out.along), t.title()),
-                Span::styled(
-                    "  score: the head's share of cos(image, text) (dot)",
-                    t.dimmed(),
-                ),
-            ]),
-            Line::styled(hints, t.dimmed()),
-        ])
-        .wrap(Wrap { trim: true }),
-        head,
-    );
-    let pictures = app.images.picker.is_some();
-    let list_w = if pictures {
-        (body.width * 2 / 5).clamp(24, 56).min(body.width)
-    } else {
-        body.width
-    };
-    let [list, imgs] =
-        Layout::horizontal([Constraint::Length(list_w), Constraint::Min(0)]).areas(body);
-    out.geometry.hits = list;
-    f.render_widget(Paragraph::new(rows(app, g, list.width as usize)), list);
-    if !pictures {
-        return;
+        strips(buf, app, (g, g_out), imgs, out);
     }
-    strips(f, app, (g, g_out), imgs, out);
 }
 
 /// The two ends' images: the top images over the bottom ones, in one layout.
 fn strips(
-    f: &mut Frame,
+    buf: &mut Buffer,
     app: &App,
     (g, g_out): (&GalleryView, &Gallery),
     imgs: Rect,
@@ -97,10 +111,10 @@ fn strips(
             bottom
         },
     );
-    strip(f, app, &g_out.top, (0, g.sel), top, (cols, th), out);
+    strip(buf, app, &g_out.top, (0, g.sel), top, (cols, th), out);
     let base = g_out.top.len();
     strip(
-        f,
+        buf,
         app,
         &g_out.bottom,
         (base, g.sel),
@@ -157,7 +171,7 @@ fn layout(n: usize, area: Rect) -> (usize, usize, u16) {
 /// One end's thumbnails in `cols` columns of height `th`, each captioned `#N score`; the selected one's
 /// caption highlighted.
 fn strip(
-    f: &mut Frame,
+    buf: &mut Buffer,
     app: &App,
     shots: &[Shot],
     (base, sel): (usize, usize),
@@ -180,7 +194,7 @@ fn strip(
             })
         })
         .collect();
-    thumbs::draw(f, (&app.images, out), items, area, (cols, th));
+    thumbs::draw(buf, (&app.images, out), items, area, (cols, th));
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! The heads grid: layers down, heads across, cells coloured by the chosen metric.
 
-use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use ratatui::widgets::StatefulWidget;
+use ratatui::widgets::Widget;
 
 use super::super::app::{App, Focus};
 use super::super::data::Metric;
@@ -45,72 +47,80 @@ fn cell(app: &App, h: HeadRef, w: usize) -> (String, Option<Color>) {
     }
 }
 
-/// Draws the grid pane.
-pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
-    let focused = app.state.focus == Focus::Grid;
-    let what = if app.data.pooling {
-        "pooling heads"
-    } else {
-        "heads"
-    };
-    let key = app.keymap.aside(Context::Grid, Action::Metric, "");
-    let title = format!(" {what} · {}{key} ", app.state.metric.name());
-    let block = pane(app, title, focused);
-    let inner = block.inner(area);
-    f.render_widget(block, area);
-    let heads = app.data.heads.max(1);
-    let key_lines = legend(app, inner.width as usize);
-    let key_h = match inner.height {
-        0..=8 => 0,
-        h => (key_lines.len() as u16).min((h - 6) / 2).min(4),
-    };
-    let [header, cells, key_area] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(1),
-        Constraint::Length(key_h),
-    ])
-    .areas(inner);
-    let cw = ((inner.width.saturating_sub(ROW_LABEL)) / heads as u16).clamp(2, MAX_CELL);
-    let visible = ((inner.width.saturating_sub(ROW_LABEL)) / cw).max(1) as usize;
-    let head0 = app
-        .state
-        .sel
-        .head
-        .saturating_sub(visible - 1)
-        .min(heads.saturating_sub(visible));
-    let rows = cells.height.max(1) as usize;
-    let li = app
-        .data
-        .layers
-        .iter()
-        .position(|&l| l == app.state.sel.layer)
-        .unwrap_or(0);
-    let layer0 = li.saturating_sub(rows - 1);
-    let t = &app.theme;
+/// The grid of heads as a widget over the app; its state collects where it drew the cells.
+pub struct Grid<'a>(pub &'a App);
 
-    let mut top = vec![Span::raw(" ".repeat(ROW_LABEL as usize))];
-    for h in head0..(head0 + visible).min(heads) {
-        let s = format!("{:<w$}", format!("H{h}"), w = cw as usize);
-        top.push(Span::styled(s, t.dimmed()));
+impl StatefulWidget for Grid<'_> {
+    type State = Drawn;
+
+    fn render(self, area: Rect, buf: &mut Buffer, out: &mut Drawn) {
+        let app = self.0;
+
+        let focused = app.state.focus == Focus::Grid;
+        let what = if app.data.pooling {
+            "pooling heads"
+        } else {
+            "heads"
+        };
+        let key = app.keymap.aside(Context::Grid, Action::Metric, "");
+        let title = format!(" {what} · {}{key} ", app.state.metric.name());
+        let block = pane(app, title, focused);
+        let inner = block.inner(area);
+        Widget::render(block, area, buf);
+        let heads = app.data.heads.max(1);
+        let key_lines = legend(app, inner.width as usize);
+        let key_h = match inner.height {
+            0..=8 => 0,
+            h => (key_lines.len() as u16).min((h - 6) / 2).min(4),
+        };
+        let [header, cells, key_area] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Min(1),
+            Constraint::Length(key_h),
+        ])
+        .areas(inner);
+        let cw = ((inner.width.saturating_sub(ROW_LABEL)) / heads as u16).clamp(2, MAX_CELL);
+        let visible = ((inner.width.saturating_sub(ROW_LABEL)) / cw).max(1) as usize;
+        let head0 = app
+            .state
+            .sel
+            .head
+            .saturating_sub(visible - 1)
+            .min(heads.saturating_sub(visible));
+        let rows = cells.height.max(1) as usize;
+        let li = app
+            .data
+            .layers
+            .iter()
+            .position(|&l| l == app.state.sel.layer)
+            .unwrap_or(0);
+        let layer0 = li.saturating_sub(rows - 1);
+        let t = &app.theme;
+
+        let mut top = vec![Span::raw(" ".repeat(ROW_LABEL as usize))];
+        for h in head0..(head0 + visible).min(heads) {
+            let s = format!("{:<w$}", format!("H{h}"), w = cw as usize);
+            top.push(Span::styled(s, t.dimmed()));
+        }
+        Widget::render(Paragraph::new(Line::from(top)), header, buf);
+
+        let window = Window {
+            heads: head0..(head0 + visible).min(heads),
+            cw: cw as usize,
+            layer0,
+            rows,
+            li,
+        };
+        Widget::render(Paragraph::new(grid_lines(app, &window)), cells, buf);
+        let geo = &mut out.geometry;
+        geo.grid = Rect {
+            x: cells.x + ROW_LABEL,
+            width: cells.width.saturating_sub(ROW_LABEL),
+            ..cells
+        };
+        (geo.cell, geo.head0, geo.layer0) = (cw, head0, layer0);
+        Widget::render(Paragraph::new(key_lines), key_area, buf);
     }
-    f.render_widget(Paragraph::new(Line::from(top)), header);
-
-    let window = Window {
-        heads: head0..(head0 + visible).min(heads),
-        cw: cw as usize,
-        layer0,
-        rows,
-        li,
-    };
-    f.render_widget(Paragraph::new(grid_lines(app, &window)), cells);
-    let geo = &mut out.geometry;
-    geo.grid = Rect {
-        x: cells.x + ROW_LABEL,
-        width: cells.width.saturating_sub(ROW_LABEL),
-        ..cells
-    };
-    (geo.cell, geo.head0, geo.layer0) = (cw, head0, layer0);
-    f.render_widget(Paragraph::new(key_lines), key_area);
 }
 
 /// The part of the grid in view: the heads shown, the cell width, the first layer, the rows it

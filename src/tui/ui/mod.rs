@@ -1,4 +1,6 @@
-//! Drawing: one function per screen part, all from the app's state.
+//! Drawing: one widget per screen part over `&App` ([`Screen`] the whole of it), each pure: what
+//! a frame produces (the images it wants, where it put things) is the widgets' state, given back
+//! to the app by [`frame`].
 
 mod analysis;
 mod detail;
@@ -10,11 +12,11 @@ mod side;
 mod status;
 mod thumbs;
 
-use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::{Block, Paragraph, StatefulWidget, Widget, Wrap};
 
 use super::app::{App, View};
 use super::images::Drawn;
@@ -25,54 +27,61 @@ pub const MIN: (u16, u16) = (44, 12);
 /// Spinner frames.
 pub const SPINNER: [&str; 8] = ["⣾", "⣽", "⣻", "⢿", "⡿", "⣟", "⣯", "⣷"];
 
-/// Draws the whole screen and returns where it put things (for the mouse; the loop gives it
-/// back as [`Input::Drawn`](super::update::Input::Drawn)). Nothing is drawn on the last row but
-/// the status bar, so sixel images never reach it.
-pub fn draw(f: &mut Frame, app: &App) -> Drawn {
-    let mut out = Drawn::default();
-    let area = f.area();
-    f.render_widget(Block::new().style(app.theme.text()), area);
-    if area.width < MIN.0 || area.height < MIN.1 {
-        let quit = app.keymap.aside(
-            super::keymap::Context::Global,
-            super::keymap::Action::Quit,
-            "quits",
-        );
-        let msg = format!(
-            "terminal too small: {}x{}, clipscope needs {}x{}{quit}",
-            area.width, area.height, MIN.0, MIN.1
-        );
-        f.render_widget(
-            Paragraph::new(msg)
-                .wrap(Wrap { trim: true })
-                .alignment(Alignment::Center),
-            area,
-        );
-        return out;
-    }
-    let [title, body, status] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    title_bar(f, app, title);
-    match app.state.view {
-        View::Main => {
-            let want = grid::width(app, body.width);
-            let [g, d] =
-                Layout::horizontal([Constraint::Length(want), Constraint::Min(10)]).areas(body);
-            grid::draw(f, app, g, &mut out);
-            detail::draw(f, app, d, &mut out);
+/// The whole screen of the app as a widget: its state collects where it put things (for the
+/// mouse; the loop gives them back as [`Input::Drawn`](super::update::Input::Drawn)). Nothing is
+/// drawn on the last row but the status bar, so sixel images never reach it.
+pub struct Screen<'a>(pub &'a App);
+
+impl StatefulWidget for Screen<'_> {
+    type State = Drawn;
+
+    fn render(self, area: Rect, buf: &mut Buffer, out: &mut Drawn) {
+        let app = self.0;
+        Widget::render(Block::new().style(app.theme.text()), area, buf);
+        if area.width < MIN.0 || area.height < MIN.1 {
+            too_small(app, area, buf);
+            return;
         }
-        View::Analysis(kind) => analysis::draw(f, app, kind, body, &mut out),
-        View::Gallery => gallery::draw(f, app, body, &mut out),
-        View::Side => side::draw(f, app, body, &mut out),
+        let [title, body, status] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Min(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        title_bar(buf, app, title);
+        match app.state.view {
+            View::Main => {
+                let want = grid::width(app, body.width);
+                let [g, d] =
+                    Layout::horizontal([Constraint::Length(want), Constraint::Min(10)]).areas(body);
+                grid::Grid(app).render(g, buf, out);
+                detail::Detail(app).render(d, buf, out);
+            }
+            View::Analysis(kind) => analysis::AnalysisView(app, kind).render(body, buf, out),
+            View::Gallery => gallery::HeadGallery(app).render(body, buf, out),
+            View::Side => side::Side(app).render(body, buf, out),
+        }
+        status::Status(app).render(status, buf);
+        overlay::Overlays(app).render(body, buf);
+        neutralise_bidi(buf);
     }
-    status::draw(f, app, status);
-    overlay::draw(f, app, body);
-    neutralise_bidi(f.buffer_mut());
-    out
+}
+
+/// What a terminal too small to draw in shows: its size, the size needed and how to quit.
+fn too_small(app: &App, area: Rect, buf: &mut Buffer) {
+    let quit = app.keymap.aside(
+        super::keymap::Context::Global,
+        super::keymap::Action::Quit,
+        "quits",
+    );
+    let msg = format!(
+        "terminal too small: {}x{}, clipscope needs {}x{}{quit}",
+        area.width, area.height, MIN.0, MIN.1
+    );
+    Paragraph::new(msg)
+        .wrap(Wrap { trim: true })
+        .alignment(Alignment::Center)
+        .render(area, buf);
 }
 
 /// Draws a frame of `app` on `term` and gives the app where it put things: the one way a frame
@@ -82,7 +91,7 @@ pub fn frame<B: ratatui::backend::Backend>(
     app: &mut App,
 ) -> Result<(), B::Error> {
     let mut out = Drawn::default();
-    term.draw(|f| out = draw(f, app))?;
+    term.draw(|f| f.render_stateful_widget(Screen(app), f.area(), &mut out))?;
     app.update(super::update::Input::Drawn(out));
     Ok(())
 }
@@ -90,7 +99,7 @@ pub fn frame<B: ratatui::backend::Backend>(
 /// Outside text (file names, texts, labels) may carry bidirectional overrides that would
 /// reorder what the terminal shows; ratatui already drops control characters, these are
 /// replaced by U+FFFD. Image cells are untouched (their escape sequences hold no such character).
-fn neutralise_bidi(buf: &mut ratatui::buffer::Buffer) {
+fn neutralise_bidi(buf: &mut Buffer) {
     for cell in buf.content.iter_mut() {
         if cell.symbol().contains(crate::untrusted::is_bidi_control) {
             let shown: String = cell
@@ -106,7 +115,7 @@ fn neutralise_bidi(buf: &mut ratatui::buffer::Buffer) {
     }
 }
 
-fn title_bar(f: &mut Frame, app: &App, area: Rect) {
+fn title_bar(buf: &mut Buffer, app: &App, area: Rect) {
     let t = &app.theme;
     let mut spans = vec![
         Span::styled(" clipscope ", t.title()),
@@ -141,7 +150,7 @@ fn title_bar(f: &mut Frame, app: &App, area: Rect) {
         };
         spans.push(tab(on, label));
     }
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    Widget::render(Paragraph::new(Line::from(spans)), area, buf);
 }
 
 /// A bordered pane, its border showing focus.

@@ -1,10 +1,10 @@
 //! Overlays drawn over the body: search, palette, help, image picker, prompts.
 
-use ratatui::Frame;
-
 use crate::analysis::HeadRef;
+use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
 use ratatui::widgets::{Clear, Paragraph};
 
 use super::super::app::App;
@@ -32,49 +32,56 @@ fn window(sel: usize, n: usize, rows: usize) -> std::ops::Range<usize> {
     start..(start + rows).min(n)
 }
 
-/// Draws the open overlay, if any, over `body`.
-pub fn draw(f: &mut Frame, app: &App, body: Rect) {
-    let Some(ov) = &app.state.overlay else {
-        return;
-    };
-    let t = &app.theme;
-    let w = (body.width * 4 / 5).max(40);
-    if let Overlay::Prompt { what, input } = ov {
-        return draw_prompt(f, app, body, (w, *what), input);
+/// The open overlay, if any, as a widget over the app, drawn within the body's area.
+pub struct Overlays<'a>(pub &'a App);
+
+impl Widget for Overlays<'_> {
+    fn render(self, body: Rect, buf: &mut Buffer) {
+        let app = self.0;
+
+        let Some(ov) = &app.state.overlay else {
+            return;
+        };
+        let t = &app.theme;
+        let w = (body.width * 4 / 5).max(40);
+        if let Overlay::Prompt { what, input } = ov {
+            return draw_prompt(buf, app, body, (w, *what), input);
+        }
+        let Listing {
+            title,
+            input,
+            rows,
+            sel,
+        } = listing(app, ov, w);
+        let h = (rows.len() as u16 + 3).clamp(4, body.height);
+        let r = centered(body, w, h);
+        Widget::render(Clear, r, buf);
+        let block = pane(app, title, true);
+        let inner = block.inner(r);
+        Widget::render(block, r, buf);
+        if inner.height == 0 {
+            return;
+        }
+        Widget::render(
+            Paragraph::new(format!("{input}▏")),
+            Rect { height: 1, ..inner },
+            buf,
+        );
+        let list = Rect {
+            y: inner.y + 1,
+            height: inner.height - 1,
+            ..inner
+        };
+        let range = window(sel, rows.len(), list.height as usize);
+        let lines: Vec<Line> = rows
+            .into_iter()
+            .enumerate()
+            .skip(range.start)
+            .take(range.len())
+            .map(|(i, l)| if i == sel { l.style(t.selected()) } else { l })
+            .collect();
+        Widget::render(Paragraph::new(lines), list, buf);
     }
-    let Listing {
-        title,
-        input,
-        rows,
-        sel,
-    } = listing(app, ov, w);
-    let h = (rows.len() as u16 + 3).clamp(4, body.height);
-    let r = centered(body, w, h);
-    f.render_widget(Clear, r);
-    let block = pane(app, title, true);
-    let inner = block.inner(r);
-    f.render_widget(block, r);
-    if inner.height == 0 {
-        return;
-    }
-    f.render_widget(
-        Paragraph::new(format!("{input}▏")),
-        Rect { height: 1, ..inner },
-    );
-    let list = Rect {
-        y: inner.y + 1,
-        height: inner.height - 1,
-        ..inner
-    };
-    let range = window(sel, rows.len(), list.height as usize);
-    let lines: Vec<Line> = rows
-        .into_iter()
-        .enumerate()
-        .skip(range.start)
-        .take(range.len())
-        .map(|(i, l)| if i == sel { l.style(t.selected()) } else { l })
-        .collect();
-    f.render_widget(Paragraph::new(lines), list);
 }
 
 /// What a listing overlay shows: its title, its input line, its rows and the selected row.
@@ -226,7 +233,7 @@ fn bookmark_rows(app: &App, w: u16) -> Vec<Line<'static>> {
 }
 
 /// A one-line prompt (a note, a label, a text) over `body`.
-fn draw_prompt(f: &mut Frame, app: &App, body: Rect, (w, what): (u16, Prompt), input: &str) {
+fn draw_prompt(buf: &mut Buffer, app: &App, body: Rect, (w, what): (u16, Prompt), input: &str) {
     let title = match what {
         Prompt::Note => format!(" note on {} (empty removes) ", app.state.sel),
         Prompt::Label => {
@@ -236,11 +243,11 @@ fn draw_prompt(f: &mut Frame, app: &App, body: Rect, (w, what): (u16, Prompt), i
         Prompt::Text(..) => " text B ".to_string(),
     };
     let r = centered(body, w, 3);
-    f.render_widget(Clear, r);
+    Widget::render(Clear, r, buf);
     let block = pane(app, title, true);
     let inner = block.inner(r);
-    f.render_widget(block, r);
-    f.render_widget(Paragraph::new(format!("{input}▏")), inner);
+    Widget::render(block, r, buf);
+    Widget::render(Paragraph::new(format!("{input}▏")), inner, buf);
 }
 
 /// One model's row of `:compare`, in the header's columns.

@@ -1,10 +1,12 @@
 //! Heads side by side: one column per head with its label, image evidence, first texts, top
 //! images and where it writes its first text in the shared image.
 
-use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
+use ratatui::widgets::StatefulWidget;
+use ratatui::widgets::Widget;
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::super::app::{App, Top};
@@ -19,45 +21,56 @@ use crate::analysis::HeadRef;
 /// Texts listed per head.
 const TEXTS: usize = 5;
 
-/// Draws the side-by-side view into `area`.
-pub fn draw(f: &mut Frame, app: &App, area: Rect, out: &mut Drawn) {
-    let Some(side) = &app.state.side else { return };
-    let t = &app.theme;
-    let image = side
-        .image
-        .as_ref()
-        .map_or("no image".into(), |q| match q.index {
-            Some(i) => format!("#{i} {}", q.name()),
-            None => q.name(),
-        });
-    let hints = app.keymap.hints(
-        Context::Side,
-        &[
-            (Action::Left, "column"),
-            (Action::NextImage, "next image"),
-            (Action::OpenGallery, "gallery"),
-            (Action::Back, "back"),
-        ],
-    );
-    let [head, cols] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
-    f.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled(" maps over ", t.dimmed()),
-            Span::styled(cut(&image, 40), t.title()),
-            Span::styled(format!("   {hints}"), t.dimmed()),
-        ])),
-        head,
-    );
-    let n = side.heads.len() as u32;
-    let areas = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n))).split(cols);
-    for (i, (&h, &a)) in side.heads.iter().zip(areas.iter()).enumerate() {
-        column(f, app, (side, h, i == side.col), a, out);
+/// Heads side by side as a widget over the app; its state collects the images it wants and
+/// where it drew them.
+pub struct Side<'a>(pub &'a App);
+
+impl StatefulWidget for Side<'_> {
+    type State = Drawn;
+
+    fn render(self, area: Rect, buf: &mut Buffer, out: &mut Drawn) {
+        let app = self.0;
+
+        let Some(side) = &app.state.side else { return };
+        let t = &app.theme;
+        let image = side
+            .image
+            .as_ref()
+            .map_or("no image".into(), |q| match q.index {
+                Some(i) => format!("#{i} {}", q.name()),
+                None => q.name(),
+            });
+        let hints = app.keymap.hints(
+            Context::Side,
+            &[
+                (Action::Left, "column"),
+                (Action::NextImage, "next image"),
+                (Action::OpenGallery, "gallery"),
+                (Action::Back, "back"),
+            ],
+        );
+        let [head, cols] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+        Widget::render(
+            Paragraph::new(Line::from(vec![
+                Span::styled(" maps over ", t.dimmed()),
+                Span::styled(cut(&image, 40), t.title()),
+                Span::styled(format!("   {hints}"), t.dimmed()),
+            ])),
+            head,
+            buf,
+        );
+        let n = side.heads.len() as u32;
+        let areas = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n))).split(cols);
+        for (i, (&h, &a)) in side.heads.iter().zip(areas.iter()).enumerate() {
+            column(buf, app, (side, h, i == side.col), a, out);
+        }
     }
 }
 
 /// One head's column: its label over its text, its top images and its map of the image.
 fn column(
-    f: &mut Frame,
+    buf: &mut Buffer,
     app: &App,
     (side, h, focused): (&SideView, HeadRef, bool),
     area: Rect,
@@ -67,7 +80,7 @@ fn column(
     let label = app.data.label(h).unwrap_or_else(|| "—".into());
     let block = pane(app, format!(" {h} · {label} "), focused);
     let inner = block.inner(area);
-    f.render_widget(block, area);
+    Widget::render(block, area, buf);
     let w = inner.width as usize;
     let pictures = app.images.picker.is_some();
     let lines = column_text(app, (side, h), w, pictures);
@@ -80,9 +93,9 @@ fn column(
         Constraint::Min(0),
     ])
     .areas(inner);
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
+    Widget::render(Paragraph::new(lines).wrap(Wrap { trim: false }), text, buf);
     if pictures {
-        tops(f, app, h, strip, out);
+        tops(buf, app, h, strip, out);
     }
     match side.maps.get(&h) {
         Some(SideMap::Ready(fig, _)) if pictures && map.height > 2 => {
@@ -91,16 +104,17 @@ fn column(
                 ..map
             };
             let key = format!("side:{h}:{:?}", side.image.as_ref().and_then(|q| q.index));
-            app.images.draw(f, r, &key, Src::Rgb(fig.clone()), out);
+            app.images.draw(buf, r, &key, Src::Rgb(fig.clone()), out);
         }
         Some(SideMap::Ready(..)) => {}
         Some(SideMap::Pending(_)) => {
             let spin = SPINNER[(app.state.frame as usize) % SPINNER.len()];
-            f.render_widget(Paragraph::new(format!("{spin} mapping…")), map);
+            Widget::render(Paragraph::new(format!("{spin} mapping…")), map, buf);
         }
-        Some(SideMap::Failed(e)) => f.render_widget(
+        Some(SideMap::Failed(e)) => Widget::render(
             Paragraph::new(Line::styled(e.clone(), t.error())).wrap(Wrap { trim: true }),
             map,
+            buf,
         ),
         None => {}
     }
@@ -159,7 +173,7 @@ fn column_text(
 }
 
 /// The head's top images in one row, each captioned with its `#N`.
-fn tops(f: &mut Frame, app: &App, h: HeadRef, area: Rect, out: &mut Drawn) {
+fn tops(buf: &mut Buffer, app: &App, h: HeadRef, area: Rect, out: &mut Drawn) {
     let Some(Top::Ready(top)) = app.state.top.get(&h) else {
         return;
     };
@@ -175,5 +189,5 @@ fn tops(f: &mut Frame, app: &App, h: HeadRef, area: Rect, out: &mut Drawn) {
         })
         .collect();
     let cols = (area.width / (th * 2 + 2).max(1)) as usize;
-    thumbs::draw(f, (&app.images, out), items, area, (cols, th));
+    thumbs::draw(buf, (&app.images, out), items, area, (cols, th));
 }

@@ -1,11 +1,12 @@
 //! Captioned thumbnails in a grid: the analyses' hits, a gallery's images, a side-by-side
 //! column's top images.
 
-use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
+use ratatui::widgets::Widget;
 
 use super::super::images::{Drawn, Images, Src};
 use super::cut;
@@ -23,7 +24,7 @@ pub struct Thumb {
 /// Draws `items` row by row, `cols` a row, each `2·th + 2` cells wide and `th` tall under its
 /// one-line caption, from the top-left of `area`; the rows that do not fit are left out.
 pub fn draw(
-    f: &mut Frame,
+    buf: &mut Buffer,
     (images, out): (&Images, &mut Drawn),
     items: Vec<Thumb>,
     area: Rect,
@@ -41,7 +42,7 @@ pub fn draw(
         }
         let (text, style) = t.caption;
         let cap = Line::styled(cut(&text, tw as usize - 1), style);
-        f.render_widget(Paragraph::new(cap), Rect::new(x, y, tw - 1, 1));
-        images.draw(f, Rect::new(x, y + 1, tw - 1, th), &t.key, t.src, out);
+        Widget::render(Paragraph::new(cap), Rect::new(x, y, tw - 1, 1), buf);
+        images.draw(buf, Rect::new(x, y + 1, tw - 1, th), &t.key, t.src, out);
     }
 }
