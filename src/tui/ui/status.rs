@@ -25,33 +25,10 @@ pub struct Status<'a>(pub &'a App);
 impl Widget for Status<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let app = self.0;
-
         let t = &app.theme;
-        let m = &app.data.store().manifest;
         // (priority, span): what does not fit goes, least needed first (hints, then the model
         // note, then jobs), so the message is whole.
-        let mut spans: Vec<(u8, Span)> = vec![(
-            0,
-            Span::styled(
-                format!(
-                    " {} · {} images · {} · {} · {} ",
-                    m.slug,
-                    m.images,
-                    crate::digest::size(app.data.bytes),
-                    device(&app.data.device, &m.key.dtype),
-                    match &app.images.why {
-                        // A fallback says why in the status bar; a plain version answer does not.
-                        super::super::terminal::detect::Why {
-                            text: Some(why),
-                            caveat: true,
-                            ..
-                        } => format!("{} ({why})", app.images.protocol_name()),
-                        _ => app.images.protocol_name().to_string(),
-                    }
-                ),
-                t.dimmed(),
-            ),
-        )];
+        let mut spans: Vec<(u8, Span)> = vec![(0, Span::styled(session(app), t.dimmed()))];
         if let Some(note) = app.data.model_note {
             let style = if note.warn { t.error() } else { t.dimmed() };
             // A warning (random weights) stays.
@@ -105,6 +82,28 @@ impl Widget for Status<'_> {
             buf,
         );
     }
+}
+
+/// The session: the store's model, its images and size, where the model runs, and the image
+/// protocol (with why, where it is a fallback).
+fn session(app: &App) -> String {
+    let m = &app.data.store().manifest;
+    let protocol = match &app.images.why {
+        // A fallback says why in the status bar; a plain version answer does not.
+        super::super::terminal::detect::Why {
+            text: Some(why),
+            caveat: true,
+            ..
+        } => format!("{} ({why})", app.images.protocol_name()),
+        _ => app.images.protocol_name().to_string(),
+    };
+    format!(
+        " {} · {} images · {} · {} · {protocol} ",
+        m.slug,
+        m.images,
+        crate::digest::size(app.data.bytes),
+        device(&app.data.device, &m.key.dtype),
+    )
 }
 
 /// The spans that fit in `width` columns, dropping the highest priority numbers first.
