@@ -218,6 +218,19 @@ pub(in crate::model) fn with_norm_operands<R>(
 pub(in crate::model) mod tests {
     use super::*;
 
+    /// `n` deterministic test values spread over a range: ((i · step) mod modulo) / scale − offset.
+    pub(in crate::model) fn ramp(
+        n: usize,
+        step: usize,
+        modulo: usize,
+        scale: f32,
+        offset: f32,
+    ) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * step) % modulo) as f32 / scale - offset)
+            .collect()
+    }
+
     /// The largest absolute difference of two tensors' elements (infinite on a shape mismatch).
     pub(in crate::model) fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
         (a - b)

@@ -140,6 +140,7 @@ fn tree(mut v: [f32; 16], f: impl Fn(f32, f32) -> f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::kernels::f32_ops::tests::ramp;
 
     #[test]
     fn each_activation_agrees_with_the_exact_division_to_a_few_ulps() {
@@ -173,9 +174,7 @@ mod tests {
     fn softmax_numerators_scaled_are_the_softmax_and_the_padding_is_zero() {
         for live in [1usize, 5, 16, 37, 197] {
             let len = live.div_ceil(32) * 32;
-            let x: Vec<f32> = (0..len)
-                .map(|i| ((i * 7919) % 97) as f32 / 7.0 - 6.0)
-                .collect();
+            let x = ramp(len, 7919, 97, 7.0, 6.0);
             let mut row = x.clone();
             let scale = softmax_numerators(&mut row, live);
             let max = x[..live].iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;

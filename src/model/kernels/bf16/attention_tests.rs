@@ -2,6 +2,7 @@
 
 use super::super::to_bf16;
 use super::*;
+use crate::model::kernels::f32_ops::tests::ramp;
 
 fn bf(v: f32) -> f64 {
     half::bf16::from_bits(to_bf16(v)).to_f64()
@@ -55,9 +56,7 @@ fn tiles_match_the_rounded_reference_and_the_first_query_the_exact_one() {
     ] {
         let s = Shape { b, t, heads, d };
         let dm = heads * d;
-        let qkv: Vec<f32> = (0..b * t * 3 * dm)
-            .map(|i| ((i * 7919) % 211) as f32 / 60.0 - 1.75)
-            .collect();
+        let qkv = ramp(b * t * 3 * dm, 7919, 211, 60.0, 1.75);
         let mask = crate::model::towers::text::causal_mask_values(t);
         let mask = causal.then_some(&mask[..]);
         for keep in [false, true] {

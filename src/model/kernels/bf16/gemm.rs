@@ -228,6 +228,7 @@ mod tests {
     use super::*;
     use crate::model::kernels::bf16::act::activate_in_place;
     use crate::model::kernels::bf16::{PackedRows, to_bf16};
+    use crate::model::kernels::f32_ops::tests::ramp;
 
     fn bf(v: f32) -> f64 {
         half::bf16::from_bits(to_bf16(v)).to_f64()
@@ -250,16 +251,10 @@ mod tests {
             return;
         }
         for (rows, k, n, m) in [(37, 40, 50, 7), (130, 300, 96, 33)] {
-            let x: Vec<f32> = (0..rows * k)
-                .map(|i| ((i * 7919) % 201) as f32 / 50.0 - 2.0)
-                .collect();
-            let w: Vec<f32> = (0..k * n)
-                .map(|i| ((i * 31) % 97) as f32 / 90.0 - 0.5)
-                .collect();
+            let x = ramp(rows * k, 7919, 201, 50.0, 2.0);
+            let w = ramp(k * n, 31, 97, 90.0, 0.5);
             let bias: Vec<f32> = (0..n).map(|j| j as f32 * 0.01 - 0.2).collect();
-            let w2: Vec<f32> = (0..n * m)
-                .map(|i| ((i * 17) % 89) as f32 / 80.0 - 0.5)
-                .collect();
+            let w2 = ramp(n * m, 17, 89, 80.0, 0.5);
             let (p, p2) = (
                 PackedWeight::new(&w, &bias, k, n),
                 PackedWeight::new(&w2, &vec![0.25; m], n, m),
@@ -302,12 +297,8 @@ mod tests {
             (70, 600, 90),
             (40, 3072, 229),
         ] {
-            let x: Vec<f32> = (0..rows * k)
-                .map(|i| ((i * 7919) % 201) as f32 / 50.0 - 2.0)
-                .collect();
-            let w: Vec<f32> = (0..k * n)
-                .map(|i| ((i * 104_729) % 97) as f32 / 40.0 - 1.2)
-                .collect();
+            let x = ramp(rows * k, 7919, 201, 50.0, 2.0);
+            let w = ramp(k * n, 104_729, 97, 40.0, 1.2);
             let bias: Vec<f32> = (0..n).map(|j| j as f32 * 0.25 - 3.0).collect();
             let res: Vec<f32> = (0..rows * n).map(|i| (i % 13) as f32 - 6.0).collect();
             let p = PackedWeight::new(&w, &bias, k, n);
