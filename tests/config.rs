@@ -6,30 +6,37 @@ mod transformers;
 
 use clipscope::model::load::config::eva::QkvLayout;
 use clipscope::model::load::config::{Readout, TextClean, TextPool, parse_hf, parse_open_clip};
-use clipscope::model::{Activation, Format};
+use clipscope::model::{Activation, ClipConfig, Format};
 use common::fixture;
+
+/// A config's sizes at once: vision [width, layers, heads, MLP width, patch, tokens], text
+/// [width, heads, MLP width], the embedding's width.
+fn sizes(c: &ClipConfig) -> ([usize; 6], [usize; 3], usize) {
+    let (v, t) = (&c.vision.tower, &c.text.tower);
+    (
+        [
+            v.width,
+            v.layers,
+            v.heads,
+            v.mlp_dim,
+            c.vision.patch_size,
+            c.vision.tokens(),
+        ],
+        [t.width, t.heads, t.mlp_dim],
+        c.embed_dim,
+    )
+}
 
 #[test]
 fn openai_b16_with_legacy_config_dicts() {
     let c = parse_hf(&fixture("configs/openai-clip-vit-base-patch16.json"), None).unwrap();
     assert_eq!(c.format, Format::HuggingFace);
     assert_eq!(
-        (
-            c.vision.tower.width,
-            c.vision.tower.layers,
-            c.vision.tower.heads
-        ),
-        (768, 12, 12)
+        sizes(&c),
+        ([768, 12, 12, 3072, 16, 197], [512, 8, 2048], 512)
     );
-    assert_eq!(
-        (c.vision.patch_size, c.vision.grid(), c.vision.tokens()),
-        (16, 14, 197)
-    );
+    assert_eq!(c.vision.grid(), 14);
     assert_eq!(c.vision.tower.activation, Activation::QuickGelu);
-    assert_eq!(
-        (c.text.tower.width, c.text.tower.heads, c.embed_dim),
-        (512, 8, 512)
-    );
 }
 
 #[test]
@@ -39,20 +46,12 @@ fn laion_l14_top_level_projection_dim_wins() {
         None,
     )
     .unwrap();
+    // The sub-configs say 512 for the embedding; transformers uses the top level.
     assert_eq!(
-        c.embed_dim, 768,
-        "the sub-configs say 512; transformers uses the top level"
+        sizes(&c),
+        ([1024, 24, 16, 4096, 14, 257], [768, 12, 3072], 768)
     );
     assert_eq!(c.vision.tower.activation, Activation::Gelu);
-    assert_eq!(
-        (
-            c.vision.tower.layers,
-            c.vision.tower.heads,
-            c.vision.tokens()
-        ),
-        (24, 16, 257)
-    );
-    assert_eq!(c.vision.tower.mlp_dim, 4096);
 }
 
 #[test]
@@ -61,16 +60,8 @@ fn datacomp_open_clip_config() {
     assert_eq!(c.format, Format::OpenClip);
     assert_eq!(c.vision.tower.activation, Activation::Gelu);
     assert_eq!(
-        (
-            c.vision.tower.heads,
-            c.vision.tower.mlp_dim,
-            c.vision.tokens()
-        ),
-        (12, 3072, 50)
-    );
-    assert_eq!(
-        (c.text.tower.heads, c.text.tower.mlp_dim, c.embed_dim),
-        (8, 2048, 512)
+        sizes(&c),
+        ([768, 12, 12, 3072, 32, 50], [512, 8, 2048], 512)
     );
     assert!(c.preprocess.crop_rounding_half_even);
 }
@@ -189,35 +180,42 @@ fn timm_towers_are_known_by_name_or_refused() {
             .unwrap_err()
             .to_string()
     };
-    let e = parse("a.json", "eva02_base_patch16_clip_224", "fastvit_mci3");
-    assert!(
-        e.contains("vision_cfg.timm_model_name")
-            && e.contains("fastvit_mci3")
-            && e.contains("eva02_large_patch14_clip_336")
-            && e.contains("vit_pe_core_base_patch16_224"),
-        "{e}"
-    );
-    // PE-Core pools with an attention head: its config says `map`.
-    let e = parse(
-        "d.json",
-        "eva02_base_patch16_clip_224",
-        "vit_pe_core_base_patch16_224",
-    );
-    assert!(
-        e.contains("vision_cfg.timm_pool") && e.contains("\"map\""),
-        "{e}"
-    );
-    let e = parse(
-        "b.json",
-        "\"timm_pool\": \"token\"",
-        "\"timm_pool\": \"avg\"",
-    );
-    assert!(
-        e.contains("vision_cfg.timm_pool") && e.contains("\"avg\""),
-        "{e}"
-    );
-    let e = parse("c.json", "\"timm_proj\": null", "\"timm_proj\": \"linear\"");
-    assert!(e.contains("vision_cfg.timm_proj"), "{e}");
+    // Each broken setting refused with its key and value named (PE-Core pools with an attention
+    // head: its config says `map`).
+    for (name, from, to, says) in [
+        (
+            "a.json",
+            "eva02_base_patch16_clip_224",
+            "fastvit_mci3",
+            &[
+                "vision_cfg.timm_model_name",
+                "fastvit_mci3",
+                "eva02_large_patch14_clip_336",
+                "vit_pe_core_base_patch16_224",
+            ][..],
+        ),
+        (
+            "d.json",
+            "eva02_base_patch16_clip_224",
+            "vit_pe_core_base_patch16_224",
+            &["vision_cfg.timm_pool", "\"map\""],
+        ),
+        (
+            "b.json",
+            "\"timm_pool\": \"token\"",
+            "\"timm_pool\": \"avg\"",
+            &["vision_cfg.timm_pool", "\"avg\""],
+        ),
+        (
+            "c.json",
+            "\"timm_proj\": null",
+            "\"timm_proj\": \"linear\"",
+            &["vision_cfg.timm_proj"],
+        ),
+    ] {
+        let e = parse(name, from, to);
+        assert!(says.iter().all(|s| e.contains(s)), "{e}");
+    }
 }
 
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
