@@ -165,19 +165,19 @@ impl Images {
         }
         let key = (id.to_string(), area.width, area.height);
         match self.slots.get(&key) {
-            Some(Slot::Ready(Encoded::Protocol(p))) => Widget::render(Image::new(p), area, buf),
+            Some(Slot::Ready(Encoded::Protocol(p))) => Image::new(p).render(area, buf),
             Some(Slot::Ready(Encoded::Kitty(k))) => {
-                Widget::render(Clear, area, buf);
+                Clear.render(area, buf);
                 if self.direct.is_some() {
                     out.placements.push((area, key.0, k.clone()));
                 }
             }
             Some(Slot::Failed(e)) => {
-                Widget::render(Paragraph::new(format!("✗ {e}")), area, buf);
+                Paragraph::new(format!("✗ {e}")).render(area, buf);
             }
-            Some(Slot::Pending) => Widget::render(Paragraph::new("…"), area, buf),
+            Some(Slot::Pending) => Paragraph::new("…").render(area, buf),
             None => {
-                Widget::render(Paragraph::new("…"), area, buf);
+                Paragraph::new("…").render(area, buf);
                 if !out.wanted.iter().any(|w| w.key == key) {
                     out.wanted.push(Want { key, src });
                 }

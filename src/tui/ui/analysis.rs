@@ -38,12 +38,12 @@ impl StatefulWidget for AnalysisView<'_> {
         let t = app.theme.clone();
         let block = pane(app, format!(" {} · {} ", kind.number(), kind.title()), true);
         let inner = block.inner(area);
-        Widget::render(block, area, buf);
+        block.render(area, buf);
         let lines = inputs(app, kind, a);
         let [inputs, results] =
             Layout::vertical([Constraint::Length(lines.len() as u16), Constraint::Min(1)])
                 .areas(inner);
-        Widget::render(Paragraph::new(lines), inputs, buf);
+        Paragraph::new(lines).render(inputs, buf);
 
         if a.job.is_some() {
             let spin = SPINNER[(app.state.frame as usize) % SPINNER.len()];
@@ -53,26 +53,21 @@ impl StatefulWidget for AnalysisView<'_> {
                     .key_for(Context::Analysis, Action::Cancel)
                     .unwrap_or_default()
             );
-            Widget::render(Paragraph::new(Line::styled(msg, t.title())), results, buf);
+            Paragraph::new(Line::styled(msg, t.title())).render(results, buf);
             return;
         }
         match &a.outcome {
-            None => Widget::render(
-                Paragraph::new(Line::styled(
-                    format!(
-                        "not run yet{}",
-                        app.keymap.aside(Context::Analysis, Action::Run, "runs")
-                    ),
-                    t.dimmed(),
-                )),
-                results,
-                buf,
-            ),
-            Some(Err(e)) => Widget::render(
-                Paragraph::new(Line::styled(e.clone(), t.error())).wrap(Wrap { trim: true }),
-                results,
-                buf,
-            ),
+            None => Paragraph::new(Line::styled(
+                format!(
+                    "not run yet{}",
+                    app.keymap.aside(Context::Analysis, Action::Run, "runs")
+                ),
+                t.dimmed(),
+            ))
+            .render(results, buf),
+            Some(Err(e)) => Paragraph::new(Line::styled(e.clone(), t.error()))
+                .wrap(Wrap { trim: true })
+                .render(results, buf),
             Some(Ok(Outcome::Map {
                 title,
                 summary,
@@ -155,14 +150,11 @@ fn draw_map(
 ) {
     let t = &app.theme;
     let [top, img] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(results);
-    Widget::render(
-        Paragraph::new(vec![
-            Line::styled(title.clone(), t.title()),
-            Line::raw(summary.clone()),
-        ]),
-        top,
-        buf,
-    );
+    Paragraph::new(vec![
+        Line::styled(title.clone(), t.title()),
+        Line::raw(summary.clone()),
+    ])
+    .render(top, buf);
     let fig_w = (img.height * 2).min(img.width);
     let r = Rect {
         width: fig_w,
@@ -184,14 +176,11 @@ fn draw_hits(
     let t = &app.theme;
     let names: Vec<_> = heads.iter().map(ToString::to_string).collect();
     let [top, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(results);
-    Widget::render(
-        Paragraph::new(Line::from(vec![
-            Span::styled(title.clone(), t.title()),
-            Span::styled(format!("  heads {}", cut(&names.join(" "), 40)), t.dimmed()),
-        ])),
-        top,
-        buf,
-    );
+    Paragraph::new(Line::from(vec![
+        Span::styled(title.clone(), t.title()),
+        Span::styled(format!("  heads {}", cut(&names.join(" "), 40)), t.dimmed()),
+    ]))
+    .render(top, buf);
     let list_w = if app.images.picker.is_some() {
         (body.width / 2).min(48)
     } else {
@@ -214,9 +203,9 @@ fn draw_hits(
         })
         .collect();
     if lines.is_empty() {
-        Widget::render(Paragraph::new("no results"), list, buf);
+        Paragraph::new("no results").render(list, buf);
     } else {
-        Widget::render(Paragraph::new(lines), list, buf);
+        Paragraph::new(lines).render(list, buf);
     }
     draw_thumbs(
         buf,

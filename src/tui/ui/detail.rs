@@ -38,7 +38,7 @@ impl StatefulWidget for Detail<'_> {
             app.state.focus == Focus::Detail,
         );
         let inner = block.inner(area);
-        Widget::render(block, area, buf);
+        block.render(area, buf);
         out.geometry.detail = inner;
         let t = app.theme.clone();
         let mut lines: Vec<Line> = vec![];
@@ -69,11 +69,9 @@ impl StatefulWidget for Detail<'_> {
             Constraint::Length(img_h),
         ])
         .areas(inner);
-        Widget::render(
-            Paragraph::new(lines).scroll((app.state.detail_scroll, 0)),
-            text,
-            buf,
-        );
+        Paragraph::new(lines)
+            .scroll((app.state.detail_scroll, 0))
+            .render(text, buf);
         if !want_images {
             return;
         }
@@ -102,7 +100,7 @@ fn top_images(
             t.dimmed(),
         ),
     };
-    Widget::render(Paragraph::new(cap), caption, buf);
+    Paragraph::new(cap).render(caption, buf);
     let Some(Top::Ready(top)) = app.state.top.get(&h) else {
         return;
     };

@@ -36,7 +36,7 @@ impl StatefulWidget for HeadGallery<'_> {
             true,
         );
         let inner = block.inner(area);
-        Widget::render(block, area, buf);
+        block.render(area, buf);
         let hints = app.keymap.hints(
             Context::Gallery,
             &[
@@ -48,33 +48,30 @@ impl StatefulWidget for HeadGallery<'_> {
             None => {
                 let spin = SPINNER[(app.state.frame as usize) % SPINNER.len()];
                 let msg = format!("{spin} ranking the store's images through {}…", g.head);
-                return Widget::render(Paragraph::new(Line::styled(msg, t.title())), inner, buf);
+                return Paragraph::new(Line::styled(msg, t.title())).render(inner, buf);
             }
             Some(Err(e)) => {
                 let p =
                     Paragraph::new(Line::styled(e.clone(), t.error())).wrap(Wrap { trim: true });
-                return Widget::render(p, inner, buf);
+                return p.render(inner, buf);
             }
             Some(Ok(out)) => out,
         };
         let [head, body] =
             Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(inner);
-        Widget::render(
-            Paragraph::new(vec![
-                Line::from(vec![
-                    Span::styled("along ", t.dimmed()),
-                    Span::styled(format!("{:?}", g_out.along), t.title()),
-                    Span::styled(
-                        "  score: the head's share of cos(image, text) (dot)",
-                        t.dimmed(),
-                    ),
-                ]),
-                Line::styled(hints, t.dimmed()),
-            ])
-            .wrap(Wrap { trim: true }),
-            head,
-            buf,
-        );
+        Paragraph::new(vec![
+            Line::from(vec![
+                Span::styled("along ", t.dimmed()),
+                Span::styled(format!("{:?}", g_out.along), t.title()),
+                Span::styled(
+                    "  score: the head's share of cos(image, text) (dot)",
+                    t.dimmed(),
+                ),
+            ]),
+            Line::styled(hints, t.dimmed()),
+        ])
+        .wrap(Wrap { trim: true })
+        .render(head, buf);
         let pictures = app.images.picker.is_some();
         let list_w = if pictures {
             (body.width * 2 / 5).clamp(24, 56).min(body.width)
@@ -84,7 +81,7 @@ impl StatefulWidget for HeadGallery<'_> {
         let [list, imgs] =
             Layout::horizontal([Constraint::Length(list_w), Constraint::Min(0)]).areas(body);
         out.geometry.hits = list;
-        Widget::render(Paragraph::new(rows(app, g, list.width as usize)), list, buf);
+        Paragraph::new(rows(app, g, list.width as usize)).render(list, buf);
         if !pictures {
             return;
         }

@@ -66,7 +66,7 @@ impl StatefulWidget for Grid<'_> {
         let title = format!(" {what} · {}{key} ", app.state.metric.name());
         let block = pane(app, title, focused);
         let inner = block.inner(area);
-        Widget::render(block, area, buf);
+        block.render(area, buf);
         let heads = app.data.heads.max(1);
         let key_lines = legend(app, inner.width as usize);
         let key_h = match inner.height {
@@ -102,7 +102,7 @@ impl StatefulWidget for Grid<'_> {
             let s = format!("{:<w$}", format!("H{h}"), w = cw as usize);
             top.push(Span::styled(s, t.dimmed()));
         }
-        Widget::render(Paragraph::new(Line::from(top)), header, buf);
+        Paragraph::new(Line::from(top)).render(header, buf);
 
         let window = Window {
             heads: head0..(head0 + visible).min(heads),
@@ -111,7 +111,7 @@ impl StatefulWidget for Grid<'_> {
             rows,
             li,
         };
-        Widget::render(Paragraph::new(grid_lines(app, &window)), cells, buf);
+        Paragraph::new(grid_lines(app, &window)).render(cells, buf);
         let geo = &mut out.geometry;
         geo.grid = Rect {
             x: cells.x + ROW_LABEL,
@@ -119,7 +119,7 @@ impl StatefulWidget for Grid<'_> {
             ..cells
         };
         (geo.cell, geo.head0, geo.layer0) = (cw, head0, layer0);
-        Widget::render(Paragraph::new(key_lines), key_area, buf);
+        Paragraph::new(key_lines).render(key_area, buf);
     }
 }
 

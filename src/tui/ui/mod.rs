@@ -37,7 +37,7 @@ impl StatefulWidget for Screen<'_> {
 
     fn render(self, area: Rect, buf: &mut Buffer, out: &mut Drawn) {
         let app = self.0;
-        Widget::render(Block::new().style(app.theme.text()), area, buf);
+        Block::new().style(app.theme.text()).render(area, buf);
         if area.width < MIN.0 || area.height < MIN.1 {
             too_small(app, area, buf);
             return;
@@ -150,7 +150,7 @@ fn title_bar(buf: &mut Buffer, app: &App, area: Rect) {
         };
         spans.push(tab(on, label));
     }
-    Widget::render(Paragraph::new(Line::from(spans)), area, buf);
+    Paragraph::new(Line::from(spans)).render(area, buf);
 }
 
 /// A bordered pane, its border showing focus.

@@ -55,18 +55,14 @@ impl Widget for Overlays<'_> {
         } = listing(app, ov, w);
         let h = (rows.len() as u16 + 3).clamp(4, body.height);
         let r = centered(body, w, h);
-        Widget::render(Clear, r, buf);
+        Clear.render(r, buf);
         let block = pane(app, title, true);
         let inner = block.inner(r);
-        Widget::render(block, r, buf);
+        block.render(r, buf);
         if inner.height == 0 {
             return;
         }
-        Widget::render(
-            Paragraph::new(format!("{input}▏")),
-            Rect { height: 1, ..inner },
-            buf,
-        );
+        Paragraph::new(format!("{input}▏")).render(Rect { height: 1, ..inner }, buf);
         let list = Rect {
             y: inner.y + 1,
             height: inner.height - 1,
@@ -80,7 +76,7 @@ impl Widget for Overlays<'_> {
             .take(range.len())
             .map(|(i, l)| if i == sel { l.style(t.selected()) } else { l })
             .collect();
-        Widget::render(Paragraph::new(lines), list, buf);
+        Paragraph::new(lines).render(list, buf);
     }
 }
 
@@ -243,11 +239,11 @@ fn draw_prompt(buf: &mut Buffer, app: &App, body: Rect, (w, what): (u16, Prompt)
         Prompt::Text(..) => " text B ".to_string(),
     };
     let r = centered(body, w, 3);
-    Widget::render(Clear, r, buf);
+    Clear.render(r, buf);
     let block = pane(app, title, true);
     let inner = block.inner(r);
-    Widget::render(block, r, buf);
-    Widget::render(Paragraph::new(format!("{input}▏")), inner, buf);
+    block.render(r, buf);
+    Paragraph::new(format!("{input}▏")).render(inner, buf);
 }
 
 /// One model's row of `:compare`, in the header's columns.

@@ -51,15 +51,12 @@ impl StatefulWidget for Side<'_> {
         );
         let [head, cols] =
             Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
-        Widget::render(
-            Paragraph::new(Line::from(vec![
-                Span::styled(" maps over ", t.dimmed()),
-                Span::styled(cut(&image, 40), t.title()),
-                Span::styled(format!("   {hints}"), t.dimmed()),
-            ])),
-            head,
-            buf,
-        );
+        Paragraph::new(Line::from(vec![
+            Span::styled(" maps over ", t.dimmed()),
+            Span::styled(cut(&image, 40), t.title()),
+            Span::styled(format!("   {hints}"), t.dimmed()),
+        ]))
+        .render(head, buf);
         let n = side.heads.len() as u32;
         let areas = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n))).split(cols);
         for (i, (&h, &a)) in side.heads.iter().zip(areas.iter()).enumerate() {
@@ -80,7 +77,7 @@ fn column(
     let label = app.data.label(h).unwrap_or_else(|| "—".into());
     let block = pane(app, format!(" {h} · {label} "), focused);
     let inner = block.inner(area);
-    Widget::render(block, area, buf);
+    block.render(area, buf);
     let w = inner.width as usize;
     let pictures = app.images.picker.is_some();
     let lines = column_text(app, (side, h), w, pictures);
@@ -93,7 +90,9 @@ fn column(
         Constraint::Min(0),
     ])
     .areas(inner);
-    Widget::render(Paragraph::new(lines).wrap(Wrap { trim: false }), text, buf);
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .render(text, buf);
     if pictures {
         tops(buf, app, h, strip, out);
     }
@@ -109,13 +108,11 @@ fn column(
         Some(SideMap::Ready(..)) => {}
         Some(SideMap::Pending(_)) => {
             let spin = SPINNER[(app.state.frame as usize) % SPINNER.len()];
-            Widget::render(Paragraph::new(format!("{spin} mapping…")), map, buf);
+            Paragraph::new(format!("{spin} mapping…")).render(map, buf);
         }
-        Some(SideMap::Failed(e)) => Widget::render(
-            Paragraph::new(Line::styled(e.clone(), t.error())).wrap(Wrap { trim: true }),
-            map,
-            buf,
-        ),
+        Some(SideMap::Failed(e)) => Paragraph::new(Line::styled(e.clone(), t.error()))
+            .wrap(Wrap { trim: true })
+            .render(map, buf),
         None => {}
     }
 }

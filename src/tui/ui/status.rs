@@ -76,11 +76,7 @@ impl Widget for Status<'_> {
                 }
             }
         }
-        Widget::render(
-            Paragraph::new(Line::from(fit(spans, area.width))),
-            area,
-            buf,
-        );
+        Paragraph::new(Line::from(fit(spans, area.width))).render(area, buf);
     }
 }
 

@@ -42,7 +42,7 @@ pub fn draw(
         }
         let (text, style) = t.caption;
         let cap = Line::styled(cut(&text, tw as usize - 1), style);
-        Widget::render(Paragraph::new(cap), Rect::new(x, y, tw - 1, 1), buf);
+        Paragraph::new(cap).render(Rect::new(x, y, tw - 1, 1), buf);
         images.draw(buf, Rect::new(x, y + 1, tw - 1, th), &t.key, t.src, out);
     }
 }
