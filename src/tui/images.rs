@@ -55,8 +55,8 @@ pub struct Want {
 }
 
 /// What drawing a frame produces besides its cells: where it put things, the images it wanted
-/// that are not encoded yet, and kitty's direct placements. `ui::draw` returns it and `ui::frame`
-/// gives it to the app as `Input::Drawn`.
+/// that are not encoded yet, and kitty's direct placements: the state of the explorer's widgets
+/// (`ui::Screen`), which `ui::frame` gives to the app as `Input::Drawn`.
 #[derive(Default, Clone)]
 pub struct Drawn {
     /// Where things are.

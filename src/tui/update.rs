@@ -26,7 +26,7 @@ pub enum Input {
     /// Start the work that has waited long enough by `Instant` (images once the selection
     /// rests, a search once its query rests); the spinners' frame advances.
     Tick(Instant),
-    /// What the frame just drawn produced (what `ui::draw` returns): where things are, the
+    /// What the frame just drawn produced (the state `ui::Screen` fills): where things are, the
     /// images it wanted, kitty's placements.
     Drawn(super::images::Drawn),
 }
