@@ -201,6 +201,8 @@ fn demo_offline_falls_back_to_the_probe_clip_and_every_command_finds_it() {
     );
     assert!(so.contains("search \"color\""), "{so}");
     assert!(so.contains("η² ="), "{so}");
+    // The probe CLIP names the probe images' properties: they are within its domain.
+    assert!(!so.contains("outside this model's domain"), "{so}");
     // The second run finds the store and its interpretation.
     let out = run();
     let se = String::from_utf8_lossy(&out.stderr);

@@ -208,9 +208,14 @@ fn labels_and_search_hold_on_a_world_unlike_the_probe_world() {
     let own = judge(&own, &truth, "scatter CLIP, its own images");
     // The probe images, out of its domain: the demo.
     let probe = tmp.path().join("probe");
-    run(
+    let said = run(
         &probe,
         &["demo", "--model", m, "--count", "480", "--no-tui"],
+    );
+    // The demo says why its labels are mostly `unclear`, and where labels come from instead.
+    assert!(
+        said.contains("not counted") && said.contains("outside this model's domain"),
+        "{said}"
     );
     let demo = judge(&probe, &truth, "scatter CLIP, probe images");
     // The report says why the probe images' evidence is set aside: the model does not name

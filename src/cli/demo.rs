@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use clipscope::analysis::session::Session;
+use clipscope::evidence::FIT_TRUST;
+use clipscope::interpret::Interpretation;
 use clipscope::model::load::builtin::{self, PROBE, TINY};
 use clipscope::store::Store;
 use clipscope::tui::config::ImageProtocol;
@@ -147,5 +149,45 @@ fn summary(store: &Store) -> Result<()> {
     for (eta2, id, label, property) in strongest.iter().take(8) {
         outln!("  {id:<7} {label:<12} {property} η² = {eta2:.2}");
     }
+    for line in unnamed(&interp) {
+        outln!("{line}");
+    }
     Ok(())
+}
+
+/// What the model does not name of the probe images (zero-shot fit below the trust level, as
+/// `report` says per carrier): those properties' evidence does not count for labels and search;
+/// where it names none of them, the images lie outside its domain and the lines say where labels
+/// from images it knows come from.
+fn unnamed(interp: &Interpretation) -> Vec<String> {
+    let mut fits: Vec<(&str, f64)> = vec![];
+    for e in interp.heads.iter().flat_map(|h| &h.evidence) {
+        if let Some(f) = e
+            .fit
+            .filter(|_| !fits.iter().any(|(p, _)| *p == e.property))
+        {
+            fits.push((&e.property, f));
+        }
+    }
+    let low: Vec<String> = fits
+        .iter()
+        .filter(|(_, f)| *f < FIT_TRUST)
+        .map(|(p, f)| format!("{p} {f:.2}"))
+        .collect();
+    if low.is_empty() {
+        return vec![];
+    }
+    let mut out = vec![format!(
+        "not counted (the model names these properties of the probe images little better than \
+         chance, fit < {FIT_TRUST}): {}",
+        low.join(", ")
+    )];
+    if low.len() == fits.len() {
+        out.push(
+            "the probe images lie outside this model's domain: for labels from images it knows, \
+             index some (clipscope index --model MODEL --images DIR) and interpret them"
+                .into(),
+        );
+    }
+    out
 }
