@@ -5,11 +5,9 @@
 mod command_line;
 mod common;
 
-use candle_core::{DType, Device};
 use clipscope::interpret::scores::scores;
 use clipscope::interpret::texts::embed_texts;
 use clipscope::interpret::{Pool, Settings};
-use clipscope::model::{Clip, ModelFiles};
 use clipscope::store::{Store, synthetic};
 use common::*;
 
@@ -60,8 +58,7 @@ fn a_user_label_counts_at_once(dir: &std::path::Path) -> clipscope::interpret::I
 fn planted_heads_get_their_properties_and_search_finds_the_colour_heads() {
     let tmp = tempfile::tempdir().unwrap();
     let pool = short_pool(tmp.path());
-    let files = ModelFiles::from_dir(&fixture("tiny-clip-hf"), "tiny").unwrap();
-    let clip = Clip::load(&files, &Device::Cpu, DType::F32).unwrap();
+    let clip = load_fixture("tiny-clip-hf");
     let emb = embed_texts(&clip, &pool.texts, &|_| {}).unwrap();
     let e = clip.config.embed_dim;
 

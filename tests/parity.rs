@@ -3,8 +3,8 @@
 
 mod common;
 
-use candle_core::{DType, Device, IndexOp, Tensor};
-use clipscope::model::{Clip, ModelFiles, Wanted, l2_normalize};
+use candle_core::{DType, IndexOp, Tensor};
+use clipscope::model::{Wanted, l2_normalize};
 use common::*;
 
 #[test]
@@ -158,8 +158,7 @@ fn truncation_keeps_the_end_token() {
 #[test]
 fn half_precision_is_close() {
     for name in FIXTURES {
-        let files = ModelFiles::from_dir(&fixture(name), name).unwrap();
-        let clip = Clip::load(&files, &Device::Cpu, DType::BF16).unwrap();
+        let clip = load_fixture_as(name, DType::BF16);
         let r = reference(name);
         let layers: Vec<usize> = (0..clip.config.depth()).collect();
         let dec = clip.decompose(&r["pixel_values"], &layers, false).unwrap();

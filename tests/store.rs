@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use candle_core::{DType, Device, IndexOp};
-use clipscope::model::{Clip, ModelFiles, Wanted};
+use candle_core::IndexOp;
+use clipscope::model::Wanted;
 use clipscope::store::Store;
 use common::*;
 
@@ -109,8 +109,7 @@ fn stored_vectors_equal_decompose() {
     );
     assert!(bad.error.unwrap().contains("aaa-truncated.png"));
 
-    let files = ModelFiles::from_dir(&fixture("tiny-clip-hf"), "tiny").unwrap();
-    let clip = Clip::load(&files, &Device::Cpu, DType::F32).unwrap();
+    let clip = load_fixture("tiny-clip-hf");
     let emb = store.embeddings().unwrap();
     let tokens = store.tokens().unwrap().unwrap();
     let close = |a: f32, b: f32| (a - b).abs() <= a.abs() * 1e-3 + 1e-6;

@@ -16,8 +16,7 @@ fn kept(version: u32) -> (PathBuf, Store) {
 #[test]
 fn format_v1_store_still_opens_and_other_versions_are_refused() {
     let (v1, store) = kept(1);
-    let files = ModelFiles::from_dir(&fixture("tiny-clip-hf"), "tiny").unwrap();
-    let clip = Clip::load(&files, &Device::Cpu, DType::F32).unwrap();
+    let clip = load_fixture("tiny-clip-hf");
     let images = fixture("tiny-clip-hf").join("images");
     for i in 0..store.len() {
         let rec = store.image(i).unwrap();
@@ -76,8 +75,7 @@ fn format_v2_store_has_labels_and_ablation_rows() {
         assert_eq!(labels.groups.as_ref().unwrap()[i], group, "{name}");
         assert_eq!(store.image(i).unwrap().class, class);
     }
-    let files = ModelFiles::from_dir(&fixture("tiny-clip-hf"), "tiny").unwrap();
-    let clip = Clip::load(&files, &Device::Cpu, DType::F32).unwrap();
+    let clip = load_fixture("tiny-clip-hf");
     let depth = clip.config.vision.tower.layers;
     let e = store.manifest.dim;
     let abl = store.ablation().unwrap().unwrap();
