@@ -10,6 +10,7 @@ use clap::Args;
 use clipscope::analysis::session::Session;
 use clipscope::evidence::FIT_TRUST;
 use clipscope::interpret::Interpretation;
+use clipscope::interpret::agreement::agreement;
 use clipscope::model::load::builtin::{self, PROBE, TINY};
 use clipscope::store::Store;
 use clipscope::tui::config::ImageProtocol;
@@ -160,15 +161,15 @@ fn summary(store: &Store) -> Result<()> {
 /// where it names none of them, the images lie outside its domain and the lines say where labels
 /// from images it knows come from.
 fn unnamed(interp: &Interpretation) -> Vec<String> {
-    let mut fits: Vec<(&str, f64)> = vec![];
-    for e in interp.heads.iter().flat_map(|h| &h.evidence) {
-        if let Some(f) = e
-            .fit
-            .filter(|_| !fits.iter().any(|(p, _)| *p == e.property))
-        {
-            fits.push((&e.property, f));
-        }
-    }
+    let Some(agreement) = agreement(interp) else {
+        return vec![];
+    };
+    // One carrier per property, each with the model's fit for it.
+    let fits: Vec<(&str, f64)> = agreement
+        .carriers
+        .iter()
+        .filter_map(|c| Some((c.property.as_str(), c.fit?)))
+        .collect();
     let low: Vec<String> = fits
         .iter()
         .filter(|(_, f)| *f < FIT_TRUST)
