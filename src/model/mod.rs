@@ -230,13 +230,12 @@ impl Clip {
         layers: &[usize],
         tokens: bool,
     ) -> Result<Decomposition> {
-        let ablation = false;
         self.decompose_with(
             pixels,
             Wanted {
                 layers,
                 tokens,
-                ablation,
+                ablation: false,
             },
         )
     }
