@@ -31,7 +31,6 @@ impl StatefulWidget for AnalysisView<'_> {
     fn render(self, area: Rect, buf: &mut Buffer, out: &mut Drawn) {
         let app = self.0;
         let kind = self.1;
-
         let Some(a) = app.state.analyses.get(&kind) else {
             return;
         };

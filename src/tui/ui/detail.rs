@@ -24,7 +24,6 @@ impl StatefulWidget for Detail<'_> {
 
     fn render(self, area: Rect, buf: &mut Buffer, out: &mut Drawn) {
         let app = self.0;
-
         let h = app.state.sel;
         let id = app.data.id(h);
         let star = if app.notes.bookmarks.contains(&id) {

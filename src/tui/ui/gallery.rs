@@ -26,7 +26,6 @@ impl StatefulWidget for HeadGallery<'_> {
 
     fn render(self, area: Rect, buf: &mut Buffer, out: &mut Drawn) {
         let app = self.0;
-
         let Some(g) = &app.state.gallery else { return };
         let t = app.theme.clone();
         let label = app.data.label(g.head).unwrap_or_else(|| "—".into());

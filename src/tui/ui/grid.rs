@@ -55,7 +55,6 @@ impl StatefulWidget for Grid<'_> {
 
     fn render(self, area: Rect, buf: &mut Buffer, out: &mut Drawn) {
         let app = self.0;
-
         let focused = app.state.focus == Focus::Grid;
         let what = if app.data.pooling {
             "pooling heads"

@@ -38,7 +38,6 @@ pub struct Overlays<'a>(pub &'a App);
 impl Widget for Overlays<'_> {
     fn render(self, body: Rect, buf: &mut Buffer) {
         let app = self.0;
-
         let Some(ov) = &app.state.overlay else {
             return;
         };

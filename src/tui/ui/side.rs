@@ -30,7 +30,6 @@ impl StatefulWidget for Side<'_> {
 
     fn render(self, area: Rect, buf: &mut Buffer, out: &mut Drawn) {
         let app = self.0;
-
         let Some(side) = &app.state.side else { return };
         let t = &app.theme;
         let image = side
